@@ -1,0 +1,26 @@
+// `tessera <command>`: dispatches to one module per subcommand, loaded lazily so that `tessera plan`
+// never loads the native addon.
+type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  plan: { summary: "plan Advanced Parallelization for a model and a cluster", load: () => import("./plan.js") },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
+  return `usage: tessera <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'tessera <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    console.error(`tessera: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load()).main(rest);
+}
