@@ -1,0 +1,44 @@
+// JS value <-> c10::IValue conversion, driven by an op schema's argument types.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <ATen/core/function_schema.h>
+
+#include "napi_util.h"
+
+namespace tessera {
+
+// The argument types a JS caller can supply. An overload that uses any other type is not exposed.
+enum class Base : uint8_t { Tensor, Int, Float, Bool, Str, Scalar, ScalarType, Device, Layout, MemoryFormat, Generator };
+
+struct ArgType {
+  Base base = Base::Tensor;
+  bool optional = false;       // T?
+  bool list = false;           // T[] (also T[N])
+  bool elem_optional = false;  // T?[]
+  int64_t fixed_size = -1;     // N of T[N]: a single value is repeated N times, as Python does
+};
+
+// Parses a schema argument's type; returns false when tessera cannot pass it from JS.
+bool parse_arg_type(const c10::Argument& arg, ArgType* out);
+
+// How strictly a JS value is matched against a type when choosing between overloads.
+enum class Match { Exact, NumbersAsTensors };
+
+bool value_matches(napi_env env, napi_value v, const ArgType& t, Match mode);
+
+// Converts `v` (already checked with value_matches, or to be checked now) into an IValue.
+// `what` names the argument in error messages.
+c10::IValue to_ivalue(napi_env env, napi_value v, const ArgType& t, const std::string& what);
+
+// Converts an op output to JS (tensors become Tensor objects).
+napi_value from_ivalue(napi_env env, const c10::IValue& v);
+
+// Short description of a JS value's type for error messages ("Tensor", "number", "string", ...).
+std::string describe_js(napi_env env, napi_value v);
+
+at::ScalarType to_scalar_type(napi_env env, napi_value v, const std::string& what);
+c10::Device to_device(napi_env env, napi_value v, const std::string& what);
+at::Scalar to_scalar(napi_env env, napi_value v, const std::string& what);
+
+}  // namespace tessera

@@ -1,0 +1,168 @@
+#include "napi_util.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+
+namespace tessera {
+
+CallInfo get_args(napi_env env, napi_callback_info info, size_t max_args) {
+  CallInfo ci;
+  size_t argc = max_args;
+  ci.args.resize(max_args);
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, ci.args.data(), &ci.self, nullptr));
+  ci.args.resize(std::min(argc, max_args));
+  return ci;
+}
+
+napi_valuetype type_of(napi_env env, napi_value v) {
+  napi_valuetype t;
+  NAPI_CHECK(napi_typeof(env, v, &t));
+  return t;
+}
+
+bool is_array(napi_env env, napi_value v) {
+  bool r = false;
+  NAPI_CHECK(napi_is_array(env, v, &r));
+  return r;
+}
+
+double get_double(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw type_error(std::string(what) + " must be a number");
+  return d;
+}
+
+int64_t get_int64(napi_env env, napi_value v, const char* what) {
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_bigint) {
+    int64_t r;
+    bool lossless;
+    NAPI_CHECK(napi_get_value_bigint_int64(env, v, &r, &lossless));
+    if (!lossless) throw JsError(JsError::Kind::RangeError, std::string(what) + " does not fit in int64");
+    return r;
+  }
+  double d;
+  if (t != napi_number || napi_get_value_double(env, v, &d) != napi_ok)
+    throw type_error(std::string(what) + " must be an integer");
+  if (std::floor(d) != d) throw type_error(std::string(what) + " must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+bool get_bool(napi_env env, napi_value v, const char* what) {
+  bool b;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) throw type_error(std::string(what) + " must be a boolean");
+  return b;
+}
+
+std::string get_string(napi_env env, napi_value v, const char* what) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok)
+    throw type_error(std::string(what) + " must be a string");
+  std::string s(len, '\0');
+  NAPI_CHECK(napi_get_value_string_utf8(env, v, s.data(), len + 1, &len));
+  return s;
+}
+
+uint32_t array_length(napi_env env, napi_value arr) {
+  uint32_t n;
+  NAPI_CHECK(napi_get_array_length(env, arr, &n));
+  return n;
+}
+
+napi_value array_get(napi_env env, napi_value arr, uint32_t i) {
+  napi_value v;
+  NAPI_CHECK(napi_get_element(env, arr, i, &v));
+  return v;
+}
+
+napi_value make_double(napi_env env, double v) {
+  napi_value r;
+  NAPI_CHECK(napi_create_double(env, v, &r));
+  return r;
+}
+
+napi_value make_int64(napi_env env, int64_t v) {
+  napi_value r;
+  NAPI_CHECK(napi_create_int64(env, v, &r));
+  return r;
+}
+
+napi_value make_bool(napi_env env, bool v) {
+  napi_value r;
+  NAPI_CHECK(napi_get_boolean(env, v, &r));
+  return r;
+}
+
+napi_value make_string(napi_env env, const std::string& s) {
+  napi_value r;
+  NAPI_CHECK(napi_create_string_utf8(env, s.data(), s.size(), &r));
+  return r;
+}
+
+napi_value make_undefined(napi_env env) {
+  napi_value r;
+  NAPI_CHECK(napi_get_undefined(env, &r));
+  return r;
+}
+
+napi_value make_null(napi_env env) {
+  napi_value r;
+  NAPI_CHECK(napi_get_null(env, &r));
+  return r;
+}
+
+napi_value make_array(napi_env env, size_t n) {
+  napi_value r;
+  NAPI_CHECK(napi_create_array_with_length(env, n, &r));
+  return r;
+}
+
+namespace {
+napi_ref g_keys[KEY_COUNT] = {};
+const char* const kKeyNames[KEY_COUNT] = {"_h", "_id", "type", "index"};
+}  // namespace
+
+void init_keys(napi_env env) {
+  for (int i = 0; i < KEY_COUNT; ++i) {
+    napi_value s = make_string(env, kKeyNames[i]);
+    NAPI_CHECK(napi_create_reference(env, s, 1, &g_keys[i]));
+  }
+}
+
+napi_value key(napi_env env, int which) {
+  napi_value v;
+  NAPI_CHECK(napi_get_reference_value(env, g_keys[which], &v));
+  return v;
+}
+
+void throw_current(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  try {
+    throw;
+  } catch (const JsPending&) {
+    return;
+  } catch (const JsError& e) {
+    if (pending) return;
+    switch (e.kind) {
+      case JsError::Kind::TypeError: napi_throw_type_error(env, nullptr, e.what()); break;
+      case JsError::Kind::RangeError: napi_throw_range_error(env, nullptr, e.what()); break;
+      default: napi_throw_error(env, nullptr, e.what());
+    }
+  } catch (const c10::Error& e) {
+    if (!pending) napi_throw_error(env, nullptr, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    if (!pending) napi_throw_error(env, nullptr, e.what());
+  } catch (...) {
+    if (!pending) napi_throw_error(env, nullptr, "unknown native exception");
+  }
+}
+
+void set_function(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  NAPI_CHECK(napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn));
+  NAPI_CHECK(napi_set_named_property(env, exports, name, fn));
+}
+
+}  // namespace tessera

@@ -1,0 +1,290 @@
+// Every registered ATen op through one entry: `callOp(setId, args, kwargs)` resolves the overload
+// the way Python's argument parser does (exact types first, then numbers standing for tensors),
+// converts the arguments by the op's schema and calls the dispatcher's boxed path, so autograd,
+// autocast and device dispatch all apply. `listOps()` gives the schemas to the code generator.
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+
+#include <sstream>
+#include <unordered_map>
+
+#include "handles.h"
+#include "ivalue_convert.h"
+#include "ops.h"
+
+namespace tessera {
+
+namespace {
+
+struct Overload {
+  explicit Overload(const c10::OperatorHandle& h) : op(h) {}
+  c10::OperatorHandle op;
+  std::vector<ArgType> types;
+  size_t num_positional = 0;  // arguments before `*`
+  bool returns_self = false;  // `Tensor(a!)` aliasing argument 0: the caller gets argument 0 back
+};
+
+struct OverloadSet {
+  std::string name;  // "aten::add"
+  std::vector<Overload> overloads;
+  bool returns_self = false;
+};
+
+std::vector<OverloadSet> g_sets;
+std::unordered_map<std::string, size_t> g_set_ids;
+
+// `out=` overloads write into a caller's tensor; tessera's surface returns new tensors instead.
+bool is_out_overload(const c10::FunctionSchema& s) {
+  for (const auto& a : s.arguments())
+    if (a.kwarg_only() && a.alias_info() && a.alias_info()->isWrite()) return true;
+  return false;
+}
+
+bool returns_first_argument(const c10::FunctionSchema& s) {
+  if (s.returns().size() != 1 || s.arguments().empty()) return false;
+  const auto* ra = s.returns()[0].alias_info();
+  const auto* aa = s.arguments()[0].alias_info();
+  return ra && aa && ra->isWrite() && aa->isWrite() && ra->beforeSets() == aa->beforeSets();
+}
+
+bool make_overload(Overload* out) {
+  const auto& schema = out->op.schema();
+  if (is_out_overload(schema)) return false;
+  for (const auto& arg : schema.arguments()) {
+    ArgType t;
+    if (!parse_arg_type(arg, &t)) return false;
+    out->types.push_back(t);
+    if (!arg.kwarg_only()) ++out->num_positional;
+  }
+  for (const auto& r : schema.returns()) {
+    ArgType t;
+    if (!parse_arg_type(r, &t)) return false;
+  }
+  out->returns_self = returns_first_argument(schema);
+  return true;
+}
+
+void build_registry() {
+  if (!g_sets.empty()) return;
+  auto names = c10::Dispatcher::singleton().getAllOpNames();
+  std::sort(names.begin(), names.end(), [](const c10::OperatorName& a, const c10::OperatorName& b) {
+    return a.name != b.name ? a.name < b.name : a.overload_name < b.overload_name;
+  });
+  for (const auto& n : names) {
+    auto handle = c10::Dispatcher::singleton().findOp(n);
+    if (!handle || !handle->hasSchema()) continue;
+    Overload o(*handle);
+    if (!make_overload(&o)) continue;
+    auto it = g_set_ids.find(n.name);
+    if (it == g_set_ids.end()) {
+      it = g_set_ids.emplace(n.name, g_sets.size()).first;
+      g_sets.push_back(OverloadSet{n.name, {}, true});
+    }
+    OverloadSet& set = g_sets[it->second];
+    // The default overload ("") first: Python's parser tries the plainest signature first.
+    if (n.overload_name.empty()) set.overloads.insert(set.overloads.begin(), std::move(o));
+    else set.overloads.push_back(std::move(o));
+  }
+  for (auto& set : g_sets) {
+    for (const auto& o : set.overloads) set.returns_self = set.returns_self && o.returns_self;
+  }
+}
+
+struct Kwarg {
+  std::string name;
+  napi_value value;
+};
+
+std::vector<Kwarg> read_kwargs(napi_env env, napi_value kwargs) {
+  std::vector<Kwarg> out;
+  napi_valuetype t = type_of(env, kwargs);
+  if (t == napi_undefined || t == napi_null) return out;
+  if (t != napi_object) throw type_error("keyword arguments must be an object");
+  napi_value names;
+  NAPI_CHECK(napi_get_property_names(env, kwargs, &names));
+  uint32_t n = array_length(env, names);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value k = array_get(env, names, i);
+    napi_value v;
+    NAPI_CHECK(napi_get_property(env, kwargs, k, &v));
+    if (type_of(env, v) == napi_undefined) continue;  // `{dtype: undefined}` means "not given"
+    out.push_back({get_string(env, k, "keyword"), v});
+  }
+  return out;
+}
+
+// The JS value bound to each schema argument, or nullptr for "use the default".
+bool bind_args(napi_env env, const Overload& o, const std::vector<napi_value>& args, const std::vector<Kwarg>& kwargs,
+          Match mode, std::vector<napi_value>* bound) {
+  const auto& schema_args = o.op.schema().arguments();
+  if (args.size() > o.num_positional) return false;
+  bound->assign(schema_args.size(), nullptr);
+  for (size_t i = 0; i < args.size(); ++i) (*bound)[i] = args[i];
+  for (const auto& kw : kwargs) {
+    size_t j = 0;
+    while (j < schema_args.size() && schema_args[j].name() != kw.name) ++j;
+    // Python spells `self` as `input` in torch.* functions.
+    if (j == schema_args.size() && kw.name == "input" && !schema_args.empty() && schema_args[0].name() == "self") j = 0;
+    if (j == schema_args.size() || (*bound)[j] != nullptr) return false;
+    (*bound)[j] = kw.value;
+  }
+  for (size_t j = 0; j < schema_args.size(); ++j) {
+    napi_value v = (*bound)[j];
+    if (v == nullptr) {
+      if (!schema_args[j].default_value().has_value() && !o.types[j].optional) return false;
+      continue;
+    }
+    if (!value_matches(env, v, o.types[j], mode)) return false;
+  }
+  return true;
+}
+
+std::string display_name(const OverloadSet& set) {
+  auto pos = set.name.find("::");
+  return (pos == std::string::npos ? set.name : set.name.substr(pos + 2)) + "()";
+}
+
+[[noreturn]] void no_match(napi_env env, const OverloadSet& set, const std::vector<napi_value>& args,
+                           const std::vector<Kwarg>& kwargs) {
+  std::ostringstream msg;
+  msg << display_name(set) << " received an invalid combination of arguments - got (";
+  for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i]);
+  for (size_t i = 0; i < kwargs.size(); ++i)
+    msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value);
+  msg << "), but expected one of:";
+  for (const auto& o : set.overloads) msg << "\n * " << o.op.schema();
+  throw type_error(msg.str());
+}
+
+napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& stack) {
+  const auto& returns = o.op.schema().returns();
+  if (stack.size() == 1 && returns.size() <= 1) return from_ivalue(env, stack[0]);
+  if (stack.empty()) return make_undefined(env);
+  napi_value arr = make_array(env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) {
+    napi_value v = from_ivalue(env, stack[i]);
+    NAPI_CHECK(napi_set_element(env, arr, i, v));
+    if (i < returns.size() && !returns[i].name().empty())  // named tuple: `values`, `indices`, ...
+      NAPI_CHECK(napi_set_named_property(env, arr, returns[i].name().c_str(), v));
+  }
+  return arr;
+}
+
+napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o,
+                         const std::vector<napi_value>& bound, napi_value first_arg) {
+  const auto& schema_args = o.op.schema().arguments();
+  torch::jit::Stack stack;
+  stack.reserve(schema_args.size());
+  for (size_t j = 0; j < schema_args.size(); ++j) {
+    if (bound[j] == nullptr) {
+      if (schema_args[j].default_value().has_value()) stack.push_back(*schema_args[j].default_value());
+      else stack.emplace_back();
+      continue;
+    }
+    stack.push_back(to_ivalue(env, bound[j], o.types[j],
+                              display_name(set) + ": argument '" + schema_args[j].name() + "'"));
+  }
+  o.op.callBoxed(&stack);
+  if (o.returns_self && first_arg != nullptr) return first_arg;
+  return results_to_js(env, o, stack);
+}
+
+// callOp(setId, args: unknown[], kwargs?: object)
+TESSERA_ENTRY(js_call_op) {
+  auto ci = get_args(env, info, 3);
+  if (ci.args.size() < 2) throw type_error("callOp(setId, args, kwargs?)");
+  int64_t id = get_int64(env, ci.args[0], "op id");
+  if (id < 0 || static_cast<size_t>(id) >= g_sets.size()) throw JsError(JsError::Kind::RangeError, "unknown op id");
+  const OverloadSet& set = g_sets[id];
+  napi_value arr = ci.args[1];
+  uint32_t n = array_length(env, arr);
+  std::vector<napi_value> args(n);
+  for (uint32_t i = 0; i < n; ++i) args[i] = array_get(env, arr, i);
+  // Trailing undefineds are omitted optional positionals.
+  while (!args.empty() && type_of(env, args.back()) == napi_undefined) args.pop_back();
+  std::vector<Kwarg> kwargs = ci.args.size() > 2 ? read_kwargs(env, ci.args[2]) : std::vector<Kwarg>{};
+  napi_value first = args.empty() ? nullptr : args[0];
+  std::vector<napi_value> bound;
+  for (Match mode : {Match::Exact, Match::NumbersAsTensors}) {
+    for (const auto& o : set.overloads) {
+      if (bind_args(env, o, args, kwargs, mode, &bound)) return call_overload(env, set, o, bound, first);
+    }
+  }
+  no_match(env, set, args, kwargs);
+}
+
+// resolveOp("aten::add") -> set id, or -1 when no overload is callable from JS.
+TESSERA_ENTRY(js_resolve_op) {
+  build_registry();
+  auto ci = get_args(env, info, 1);
+  std::string name = get_string(env, ci.args.at(0), "op name");
+  if (name.find("::") == std::string::npos) name = "aten::" + name;
+  auto it = g_set_ids.find(name);
+  return make_int64(env, it == g_set_ids.end() ? -1 : static_cast<int64_t>(it->second));
+}
+
+napi_value default_to_js(napi_env env, const c10::Argument& a) {
+  if (!a.default_value().has_value()) return make_undefined(env);
+  std::ostringstream s;
+  s << *a.default_value();
+  return make_string(env, s.str());
+}
+
+napi_value argument_to_js(napi_env env, const c10::Argument& a, bool is_return) {
+  napi_value o;
+  NAPI_CHECK(napi_create_object(env, &o));
+  NAPI_CHECK(napi_set_named_property(env, o, "name", make_string(env, a.name())));
+  NAPI_CHECK(napi_set_named_property(env, o, "type", make_string(env, a.real_type()->annotation_str())));
+  if (!is_return) {
+    NAPI_CHECK(napi_set_named_property(env, o, "kwargOnly", make_bool(env, a.kwarg_only())));
+    NAPI_CHECK(napi_set_named_property(env, o, "default", default_to_js(env, a)));
+    if (a.N().has_value()) NAPI_CHECK(napi_set_named_property(env, o, "N", make_int64(env, *a.N())));
+    NAPI_CHECK(napi_set_named_property(env, o, "isWrite", make_bool(env, a.alias_info() && a.alias_info()->isWrite())));
+  }
+  return o;
+}
+
+// listOps(): [{name, returnsSelf, overloads: [{overload, schema, args, returns}]}] for the generator.
+TESSERA_ENTRY(js_list_ops) {
+  build_registry();
+  napi_value out = make_array(env, g_sets.size());
+  for (size_t i = 0; i < g_sets.size(); ++i) {
+    const auto& set = g_sets[i];
+    napi_value s;
+    NAPI_CHECK(napi_create_object(env, &s));
+    NAPI_CHECK(napi_set_named_property(env, s, "name", make_string(env, set.name)));
+    NAPI_CHECK(napi_set_named_property(env, s, "returnsSelf", make_bool(env, set.returns_self)));
+    napi_value ovs = make_array(env, set.overloads.size());
+    for (size_t k = 0; k < set.overloads.size(); ++k) {
+      const auto& schema = set.overloads[k].op.schema();
+      napi_value ov;
+      NAPI_CHECK(napi_create_object(env, &ov));
+      NAPI_CHECK(napi_set_named_property(env, ov, "overload", make_string(env, schema.overload_name())));
+      std::ostringstream text;
+      text << schema;
+      NAPI_CHECK(napi_set_named_property(env, ov, "schema", make_string(env, text.str())));
+      napi_value args = make_array(env, schema.arguments().size());
+      for (size_t j = 0; j < schema.arguments().size(); ++j)
+        NAPI_CHECK(napi_set_element(env, args, j, argument_to_js(env, schema.arguments()[j], false)));
+      napi_value rets = make_array(env, schema.returns().size());
+      for (size_t j = 0; j < schema.returns().size(); ++j)
+        NAPI_CHECK(napi_set_element(env, rets, j, argument_to_js(env, schema.returns()[j], true)));
+      NAPI_CHECK(napi_set_named_property(env, ov, "args", args));
+      NAPI_CHECK(napi_set_named_property(env, ov, "returns", rets));
+      NAPI_CHECK(napi_set_element(env, ovs, k, ov));
+    }
+    NAPI_CHECK(napi_set_named_property(env, s, "overloads", ovs));
+    NAPI_CHECK(napi_set_element(env, out, i, s));
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_op_functions(napi_env env, napi_value exports) {
+  set_function(env, exports, "callOp", js_call_op);
+  set_function(env, exports, "resolveOp", js_resolve_op);
+  set_function(env, exports, "listOps", js_list_ops);
+}
+
+}  // namespace tessera

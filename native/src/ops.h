@@ -1,0 +1,9 @@
+#pragma once
+#include "napi_util.h"
+
+namespace tessera {
+void register_op_functions(napi_env env, napi_value exports);
+void register_tensor_functions(napi_env env, napi_value exports);
+void register_autograd_functions(napi_env env, napi_value exports);
+void register_runtime_functions(napi_env env, napi_value exports);
+}  // namespace tessera

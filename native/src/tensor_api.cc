@@ -1,0 +1,249 @@
+// What a schema cannot express: tensors from JS memory, zero-copy views of tensor memory, and the
+// attributes Python reads off a tensor object (shape, dtype, device, grad, ...).
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <cstring>
+
+#include "handles.h"
+#include "ivalue_convert.h"
+#include "ops.h"
+
+namespace tessera {
+
+namespace {
+
+const at::Tensor& arg_tensor(napi_env env, const CallInfo& ci, size_t i, const char* what) {
+  if (ci.args.size() <= i) throw type_error(std::string(what) + " is required");
+  return unwrap_tensor(env, ci.args[i], what);
+}
+
+std::vector<int64_t> int_list(napi_env env, napi_value arr, const char* what) {
+  if (!is_array(env, arr)) throw type_error(std::string(what) + " must be an array of integers");
+  uint32_t n = array_length(env, arr);
+  std::vector<int64_t> out(n);
+  for (uint32_t i = 0; i < n; ++i) out[i] = get_int64(env, array_get(env, arr, i), what);
+  return out;
+}
+
+napi_value int_array(napi_env env, c10::IntArrayRef v) {
+  napi_value arr = make_array(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) NAPI_CHECK(napi_set_element(env, arr, i, make_int64(env, v[i])));
+  return arr;
+}
+
+// fromBytes(bytes: ArrayBufferView, dtype, shape, device?) — copies, as torch.tensor does.
+TESSERA_ENTRY(js_from_bytes) {
+  auto ci = get_args(env, info, 4);
+  if (ci.args.size() < 3) throw type_error("fromBytes(bytes, dtype, shape, device?)");
+  bool is_typed = false;
+  NAPI_CHECK(napi_is_typedarray(env, ci.args[0], &is_typed));
+  void* data = nullptr;
+  size_t byte_len = 0;
+  if (is_typed) {
+    napi_typedarray_type tt;
+    size_t len, offset;
+    napi_value ab;
+    NAPI_CHECK(napi_get_typedarray_info(env, ci.args[0], &tt, &len, &data, &ab, &offset));
+    size_t elem = 1;
+    switch (tt) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    byte_len = len * elem;
+  } else {
+    bool is_ab = false;
+    NAPI_CHECK(napi_is_arraybuffer(env, ci.args[0], &is_ab));
+    if (!is_ab) throw type_error("fromBytes: bytes must be a TypedArray or ArrayBuffer");
+    NAPI_CHECK(napi_get_arraybuffer_info(env, ci.args[0], &data, &byte_len));
+  }
+  at::ScalarType dtype = to_scalar_type(env, ci.args[1], "dtype");
+  std::vector<int64_t> shape = int_list(env, ci.args[2], "shape");
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (static_cast<size_t>(t.nbytes()) != byte_len)
+    throw JsError(JsError::Kind::RangeError, "fromBytes: " + std::to_string(byte_len) + " bytes given for a tensor of " +
+                                                 std::to_string(t.nbytes()) + " bytes");
+  if (byte_len) std::memcpy(t.data_ptr(), data, byte_len);
+  if (ci.args.size() > 3 && type_of(env, ci.args[3]) != napi_undefined && type_of(env, ci.args[3]) != napi_null) {
+    c10::Device d = to_device(env, ci.args[3], "device");
+    if (d != t.device()) t = t.to(d);
+  }
+  return wrap_tensor(env, std::move(t));
+}
+
+void finalize_view(node_api_basic_env, void*, void* hint) { delete static_cast<at::Tensor*>(hint); }
+
+// bytesView(t) — an ArrayBuffer over a contiguous CPU tensor's memory (no copy); it keeps the
+// tensor's storage alive. Anything else is copied to a contiguous CPU tensor first.
+TESSERA_ENTRY(js_bytes_view) {
+  auto ci = get_args(env, info, 1);
+  at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  if (!t.device().is_cpu() || !t.is_contiguous() || t.is_conj() || t.is_neg()) t = t.cpu().contiguous().resolve_conj().resolve_neg();
+  auto keep = std::make_unique<at::Tensor>(t);
+  napi_value ab;
+  size_t n = t.nbytes();
+  if (n == 0) {
+    void* unused;
+    NAPI_CHECK(napi_create_arraybuffer(env, 0, &unused, &ab));
+    return ab;
+  }
+  NAPI_CHECK(napi_create_external_arraybuffer(env, t.data_ptr(), n, finalize_view, keep.get(), &ab));
+  keep.release();
+  return ab;
+}
+
+TESSERA_ENTRY(js_shape) {
+  auto ci = get_args(env, info, 1);
+  return int_array(env, arg_tensor(env, ci, 0, "tensor").sizes());
+}
+
+TESSERA_ENTRY(js_strides) {
+  auto ci = get_args(env, info, 1);
+  return int_array(env, arg_tensor(env, ci, 0, "tensor").strides());
+}
+
+TESSERA_ENTRY(js_dtype) {
+  auto ci = get_args(env, info, 1);
+  return make_int64(env, static_cast<int64_t>(arg_tensor(env, ci, 0, "tensor").scalar_type()));
+}
+
+TESSERA_ENTRY(js_device) {
+  auto ci = get_args(env, info, 1);
+  return make_string(env, arg_tensor(env, ci, 0, "tensor").device().str());
+}
+
+TESSERA_ENTRY(js_dim) {
+  auto ci = get_args(env, info, 1);
+  return make_int64(env, arg_tensor(env, ci, 0, "tensor").dim());
+}
+
+TESSERA_ENTRY(js_numel) {
+  auto ci = get_args(env, info, 1);
+  return make_int64(env, arg_tensor(env, ci, 0, "tensor").numel());
+}
+
+TESSERA_ENTRY(js_storage_offset) {
+  auto ci = get_args(env, info, 1);
+  return make_int64(env, arg_tensor(env, ci, 0, "tensor").storage_offset());
+}
+
+// storageInfo(t) -> [key, nbytes]: an identity for the storage (shared by views) and its size,
+// so that torch.save can write storage-sharing tensors once, as PyTorch does.
+TESSERA_ENTRY(js_storage_info) {
+  auto ci = get_args(env, info, 1);
+  const at::Tensor& t = arg_tensor(env, ci, 0, "tensor");
+  napi_value arr = make_array(env, 2);
+  auto id = reinterpret_cast<uintptr_t>(t.storage().unsafeGetStorageImpl());
+  NAPI_CHECK(napi_set_element(env, arr, 0, make_string(env, std::to_string(id))));
+  NAPI_CHECK(napi_set_element(env, arr, 1, make_int64(env, static_cast<int64_t>(t.storage().nbytes()))));
+  return arr;
+}
+
+TESSERA_ENTRY(js_is_contiguous) {
+  auto ci = get_args(env, info, 1);
+  return make_bool(env, arg_tensor(env, ci, 0, "tensor").is_contiguous());
+}
+
+TESSERA_ENTRY(js_requires_grad) {
+  auto ci = get_args(env, info, 1);
+  return make_bool(env, arg_tensor(env, ci, 0, "tensor").requires_grad());
+}
+
+TESSERA_ENTRY(js_set_requires_grad) {
+  auto ci = get_args(env, info, 2);
+  at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  t.set_requires_grad(get_bool(env, ci.args.at(1), "requires_grad"));
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_grad) {
+  auto ci = get_args(env, info, 1);
+  return wrap_tensor(env, arg_tensor(env, ci, 0, "tensor").grad());
+}
+
+TESSERA_ENTRY(js_set_grad) {
+  auto ci = get_args(env, info, 2);
+  at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  napi_valuetype vt = type_of(env, ci.args.at(1));
+  if (vt == napi_null || vt == napi_undefined) t.mutable_grad().reset();
+  else t.mutable_grad() = unwrap_tensor(env, ci.args[1], "grad");
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_is_leaf) {
+  auto ci = get_args(env, info, 1);
+  return make_bool(env, arg_tensor(env, ci, 0, "tensor").is_leaf());
+}
+
+TESSERA_ENTRY(js_grad_fn_name) {
+  auto ci = get_args(env, info, 1);
+  const auto& fn = arg_tensor(env, ci, 0, "tensor").grad_fn();
+  return fn ? make_string(env, fn->name()) : make_null(env);
+}
+
+TESSERA_ENTRY(js_retain_grad) {
+  auto ci = get_args(env, info, 1);
+  arg_tensor(env, ci, 0, "tensor").retain_grad();
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_item) {
+  auto ci = get_args(env, info, 1);
+  const at::Tensor& t = arg_tensor(env, ci, 0, "tensor");
+  if (t.numel() != 1)
+    throw JsError(JsError::Kind::RangeError, "a Tensor with " + std::to_string(t.numel()) + " elements cannot be converted to Scalar");
+  at::Scalar s = t.item();
+  if (s.isBoolean()) return make_bool(env, s.toBool());
+  if (s.isIntegral(false)) return make_int64(env, s.toLong());
+  return make_double(env, s.toDouble());
+}
+
+// Same storage and layout, no autograd history: the `.data` of PyTorch.
+TESSERA_ENTRY(js_data) {
+  auto ci = get_args(env, info, 1);
+  return wrap_tensor(env, arg_tensor(env, ci, 0, "tensor").variable_data());
+}
+
+// setData(t, other): `t.data = other`, keeping t's identity (used by Module.to and optimizers).
+TESSERA_ENTRY(js_set_data) {
+  auto ci = get_args(env, info, 2);
+  at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  t.set_data(arg_tensor(env, ci, 1, "data"));
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_same_tensor) {
+  auto ci = get_args(env, info, 2);
+  return make_bool(env, arg_tensor(env, ci, 0, "a").is_same(arg_tensor(env, ci, 1, "b")));
+}
+
+}  // namespace
+
+void register_tensor_functions(napi_env env, napi_value exports) {
+  set_function(env, exports, "fromBytes", js_from_bytes);
+  set_function(env, exports, "bytesView", js_bytes_view);
+  set_function(env, exports, "shape", js_shape);
+  set_function(env, exports, "strides", js_strides);
+  set_function(env, exports, "dtype", js_dtype);
+  set_function(env, exports, "device", js_device);
+  set_function(env, exports, "dim", js_dim);
+  set_function(env, exports, "numel", js_numel);
+  set_function(env, exports, "storageOffset", js_storage_offset);
+  set_function(env, exports, "storageInfo", js_storage_info);
+  set_function(env, exports, "isContiguous", js_is_contiguous);
+  set_function(env, exports, "requiresGrad", js_requires_grad);
+  set_function(env, exports, "setRequiresGrad", js_set_requires_grad);
+  set_function(env, exports, "grad", js_grad);
+  set_function(env, exports, "setGrad", js_set_grad);
+  set_function(env, exports, "isLeaf", js_is_leaf);
+  set_function(env, exports, "gradFnName", js_grad_fn_name);
+  set_function(env, exports, "retainGrad", js_retain_grad);
+  set_function(env, exports, "item", js_item);
+  set_function(env, exports, "data", js_data);
+  set_function(env, exports, "setData", js_set_data);
+  set_function(env, exports, "sameTensor", js_same_tensor);
+}
+
+}  // namespace tessera

@@ -1,0 +1,51 @@
+// Activation bytes one layer stores for its backward pass, per micro-batch (Korthikanti et al. 2022,
+// "Reducing Activation Recomputation in Large Transformer Models", §4), generalised to GQA, SwiGLU,
+// MLP widths other than 4h, models without dropout, and fused attention that keeps no s×s scores.
+// For a GPT layer with dropout and unfused attention it gives the paper's formulas exactly:
+//   sbh(34 + 5as/h) with no parallelism, sbh(10 + 24/t + 5as/(ht)) with TP,
+//   (sbh/t)(34 + 5as/h) with TP+SP, 34sbh/t with TP+SP and selective recompute.
+import type { ModelProfile } from "./model_profile.js";
+
+export interface ActivationShape {
+  seq: number;
+  microBatch: number;
+  tp: number;
+  sequenceParallel: boolean;
+  /** Fused attention: the s×s softmax and dropout tensors are never stored. */
+  flashAttention: boolean;
+  /** Selective recompute drops the s×s attention tensors and recomputes them in backward. */
+  selective: boolean;
+}
+
+export interface LayerActivations {
+  /** Bytes outside the TP region: norm inputs, attention and MLP inputs, dropout masks (÷t under SP). */
+  replicated: number;
+  /** Bytes inside the TP region (÷t): Q, K, V, the attention output, the MLP's hidden tensors. */
+  sharded: number;
+  /** The a·s²·b attention tensors (softmax output 2 bytes; with dropout its mask 1 and output 2). */
+  scores: number;
+  total: number;
+}
+
+/** bf16 activations: 2 bytes per element; dropout masks 1 byte. */
+export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActivations {
+  const { seq: s, microBatch: b, tp: t } = x;
+  const sbh = s * b * m.hidden;
+  const q = m.heads * m.headDim;
+  const kv = m.kvHeads * m.headDim;
+  // Two norm inputs, the QKV input (norm output), the MLP input (norm output): 2 bytes each.
+  const replicatedFull = 8 * sbh + (m.dropout ? 2 * sbh : 0);
+  const kvShard = Math.max(kv / t, m.headDim); // k/v heads are replicated when t exceeds them
+  // Q, K, V and the attention output; GELU keeps its input and output (4sbf), SwiGLU gate, up, act(gate)
+  // and their product (8sbf).
+  const sharded = 2 * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "swiglu" ? 8 : 4) * s * b * m.ffn) / t;
+  const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 5 : 2) * m.heads * s * s * b) / t;
+  const replicated = x.sequenceParallel ? replicatedFull / t : replicatedFull;
+  return { replicated, sharded, scores, total: replicated + sharded + scores };
+}
+
+/** Full recompute keeps only each layer's input: 2sbh bytes (÷t under sequence parallel). */
+export function checkpointBytes(m: ModelProfile, x: Pick<ActivationShape, "seq" | "microBatch" | "tp" | "sequenceParallel">): number {
+  const bytes = 2 * x.seq * x.microBatch * m.hidden;
+  return x.sequenceParallel ? bytes / x.tp : bytes;
+}

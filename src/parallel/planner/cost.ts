@@ -1,0 +1,158 @@
+// Step time of a plan. Compute: GEMM FLOPs at a shape-dependent efficiency, attention FLOPs at the
+// attention kernels' efficiency, and memory-bound elementwise work at HBM bandwidth. Communication:
+// alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
+import { layerActivations } from "./activations.js";
+import { collectiveTime, p2pTime } from "./collectives.js";
+import { groupLink, stageParams } from "./layout.js";
+import { activationShape, LOGIT_BYTES } from "./memory.js";
+import { headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
+import type { Plan, Problem } from "./space.js";
+
+/** Seconds of one step, split by where the time goes (they sum to `total`). */
+export interface StepTime {
+  total: number;
+  /** Forward and backward of every micro-batch on the slowest pipeline stage. */
+  compute: number;
+  recompute: number;
+  /** Tensor-parallel all-reduces / all-gathers / reduce-scatters (on the critical path). */
+  tpComm: number;
+  /** Pipeline point-to-point sends. */
+  ppComm: number;
+  /** Pipeline fill and drain. */
+  bubble: number;
+  /** Data-parallel and ZeRO communication not hidden behind compute. */
+  dpComm: number;
+  /** Optimizer step, CPU Adam and host-device copies of offloaded states. */
+  optimizer: number;
+}
+
+export interface Prediction {
+  step: StepTime;
+  tokensPerS: number;
+  /** Executed FLOP/s per GPU, recompute included (Megatron's convention). */
+  tflopsPerGpu: number;
+  /** Model FLOPs (6N + attention, no recompute) over peak. */
+  mfu: number;
+  hardwareFlopsPerStep: number;
+}
+
+/** Bytes an elementwise kernel chain moves per stored activation byte: written once, read once. */
+const ELEMENTWISE_TRAFFIC = 2;
+/** Backward costs twice the forward: two GEMMs (input and weight gradients) per forward GEMM. */
+const BACKWARD_FACTOR = 2;
+/** Adam step on the GPU streams fp32 master, m, v and the gradient in, and master, m, v, bf16 weight out. */
+const ADAM_BYTES_PER_PARAM = 28;
+
+export function gemmEfficiency(problem: Problem, dim: number): number {
+  const { maxEfficiency, halfDim } = problem.hardware.gemm;
+  return (maxEfficiency * dim) / (dim + halfDim);
+}
+
+/** Exposed part of communication that overlaps a compute window; the last layer's share never does. */
+function exposed(comm: number, window: number, layers: number): number {
+  return Math.max(comm - window, comm / layers);
+}
+
+interface LayerTimes {
+  forward: number;
+  backward: number;
+  recompute: number;
+  tp: number;
+}
+
+function layerTimes(problem: Problem, plan: Plan): LayerTimes {
+  const { model, hardware } = problem;
+  const t = plan.tp;
+  const tokens = problem.seqLen * plan.microBatch;
+  const flops = layerForwardFlopsPerToken(model, problem.seqLen);
+  const gemm = (flops.gemm * tokens) / t / (hardware.peakFlops * gemmEfficiency(problem, model.hidden / t));
+  // Fused causal attention skips the masked half of the score matrix.
+  const attention = ((flops.attention * tokens) / t) * (problem.flashAttention ? 0.5 : 1) / (hardware.peakFlops * hardware.attentionEfficiency);
+  const acts = layerActivations(model, { ...activationShape(problem, plan), selective: false });
+  const bw = hardware.memoryBandwidthBytesPerS;
+  const elementwise = (ELEMENTWISE_TRAFFIC * (acts.replicated + acts.sharded)) / bw;
+  const scores = (ELEMENTWISE_TRAFFIC * acts.scores) / bw;
+  const forward = gemm + attention + elementwise + scores;
+  const recomputedShare = plan.recompute === "full" ? plan.recomputeLayers / (model.layers / plan.pp) : 0;
+  const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
+  // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
+  // forward, two in backward, and two more when the forward is recomputed.
+  const message = 2 * tokens * model.hidden;
+  const oneAllReduce = collectiveTime("all_reduce", message, t, groupLink(problem, 1, t));
+  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp: (4 + 2 * recomputedShare) * oneAllReduce };
+}
+
+/** Forward + backward seconds of the output projection and cross-entropy for one micro-batch. */
+function headTime(problem: Problem, plan: Plan): number {
+  const { model, hardware } = problem;
+  const tokens = problem.seqLen * plan.microBatch;
+  const dim = Math.min(model.hidden, model.vocab / plan.tp);
+  const gemm = ((1 + BACKWARD_FACTOR) * headForwardFlopsPerToken(model) * tokens) / plan.tp / (hardware.peakFlops * gemmEfficiency(problem, dim));
+  const loss = ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * LOGIT_BYTES) / plan.tp / hardware.memoryBandwidthBytesPerS;
+  return gemm + loss;
+}
+
+export function predictStep(problem: Problem, plan: Plan): Prediction {
+  const { model, hardware } = problem;
+  const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
+  const layers = model.layers / p;
+  const layer = layerTimes(problem, plan);
+  const head = headTime(problem, plan);
+  // The last stage carries the output projection too (or the only stage does); it sets the pace.
+  const stageCompute = layers * (layer.forward + layer.backward) + head;
+  const stageRecompute = layers * layer.recompute;
+  const stageTp = layers * layer.tp;
+  const activationMessage = (2 * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
+  const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * dp, p)) : 0;
+  const stage = stageCompute + stageRecompute + stageTp + stageP2p;
+  const bubble = ((p - 1) / v) * stage;
+
+  const stages = stageParams(model, plan);
+  const params = Math.max(stages.first, stages.last);
+  const dpLink = groupLink(problem, tp, dp);
+  const gradBytes = 2 * params;
+  const backwardWindow = layers * layer.backward;
+  let dpComm = 0;
+  if (plan.zero === 3) {
+    // Per micro-batch: gather weights for forward and again for backward, reduce-scatter gradients;
+    // prefetching hides them behind that micro-batch's compute.
+    const perMicroBatch = 2 * collectiveTime("all_gather", gradBytes, dp, dpLink) + collectiveTime("reduce_scatter", gradBytes, dp, dpLink);
+    dpComm = m * exposed(perMicroBatch, layers * (layer.forward + layer.backward), layers);
+  } else if (dp > 1) {
+    // Gradients are reduced once, during the last micro-batch's backward; ZeRO-1/2 reduce-scatter them
+    // and all-gather the updated bf16 weights after the step.
+    const reduce = collectiveTime(plan.zero === 0 ? "all_reduce" : "reduce_scatter", gradBytes, dp, dpLink);
+    const gather = plan.zero === 0 ? 0 : collectiveTime("all_gather", gradBytes, dp, dpLink);
+    dpComm = exposed(reduce, backwardWindow, layers) + gather;
+  }
+
+  const shard = plan.zero >= 1 ? params / dp : params;
+  let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS;
+  if (plan.offload !== "none") {
+    // CPU Adam on the shard, bf16 gradients down and bf16 weights up over PCIe.
+    optimizer = shard / hardware.host.adamParamsPerS + (4 * shard) / hardware.host.pcieBytesPerS;
+  }
+  if (plan.offload === "optimizer+params") {
+    // Each micro-batch fetches the weight shard for forward and for backward and sends gradients down.
+    optimizer += m * exposed((6 * shard) / hardware.host.pcieBytesPerS, layers * (layer.forward + layer.backward), layers);
+  }
+
+  const step: StepTime = {
+    compute: m * stageCompute, recompute: m * stageRecompute, tpComm: m * stageTp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
+  };
+  step.total = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble + step.dpComm + step.optimizer;
+
+  const tokens = problem.globalBatch * problem.seqLen;
+  const perLayer = layerForwardFlopsPerToken(model, problem.seqLen);
+  const recomputedLayers = plan.recompute === "full" ? plan.recomputeLayers * p : 0;
+  const recomputeFlops = recomputedLayers * (perLayer.gemm + perLayer.attention) + (plan.recompute === "selective" && !problem.flashAttention ? model.layers * perLayer.attention : 0);
+  const modelFlops = trainingFlopsPerToken(model, problem.seqLen) * tokens;
+  const hardwareFlopsPerStep = modelFlops + recomputeFlops * tokens;
+  return {
+    step,
+    tokensPerS: tokens / step.total,
+    tflopsPerGpu: hardwareFlopsPerStep / step.total / problem.gpus / 1e12,
+    mfu: modelFlops / step.total / problem.gpus / hardware.peakFlops,
+    hardwareFlopsPerStep,
+  };
+}

@@ -1,0 +1,189 @@
+// Hardware profile: what one device computes, holds and moves, and the links between devices. Presets
+// are nominal data-sheet figures with stated achievable fractions; a measured profile (measure.ts) has
+// the same shape, so the cost model never knows which it got.
+import { readJsonObject } from "./json_file.js";
+
+/** Alpha-beta link: a message of B bytes costs latency + B / bandwidth per step of a collective. */
+export interface LinkProfile {
+  /** Achievable collective bus bandwidth per device, bytes/s (NCCL's "busbw" at large messages). */
+  bandwidthBytesPerS: number;
+  latencyS: number;
+  /** Measured bus bandwidth by group size, [groupSize, bytes/s]; overrides bandwidthBytesPerS. */
+  byGroupSize?: Array<[number, number]>;
+}
+
+export interface HardwareProfile {
+  name: string;
+  source: "preset" | "measured";
+  /** Dense bf16 peak FLOP/s of one device (the MFU denominator). */
+  peakFlops: number;
+  /** GEMM efficiency (fraction of peak) as a function of the GEMM's smallest per-device dimension x:
+   *  eff(x) = max · x / (x + halfDim). Small matrices under-fill the SMs and are launch-bound. */
+  gemm: { maxEfficiency: number; halfDim: number };
+  /** Fraction of peak reached by fused (flash) attention kernels and by batched score GEMMs. */
+  attentionEfficiency: number;
+  memoryBytes: number;
+  /** Achievable HBM bandwidth (bytes/s): what memory-bound elementwise ops and the optimizer see. */
+  memoryBandwidthBytesPerS: number;
+  /** CUDA context, cuBLAS/NCCL workspaces: device memory the framework never gets. */
+  reservedBytes: number;
+  devicesPerNode: number;
+  intraNode: LinkProfile;
+  /** Per-device share of the node's network (all devices of a node communicate at once). */
+  interNode: LinkProfile;
+  host: {
+    /** Host RAM usable for offload per device. */
+    memoryBytesPerDevice: number;
+    /** Host-device copy bandwidth per device. */
+    pcieBytesPerS: number;
+    /** CPU Adam throughput per device's share of the host cores, parameters/s. */
+    adamParamsPerS: number;
+  };
+  measured?: { device: string; software: string; measuredAt: string };
+}
+
+const GiB = 2 ** 30;
+const GB = 1e9;
+const us = 1e-6;
+
+/**
+ * Preset GEMM curve, one for all GPUs: 80 % of peak for large GEMMs (cuBLAS bf16 on A100/H100 reaches
+ * 75–85 % at ≥ 8k squares), half of that at a 250-wide dimension (narrow TP shards are launch- and
+ * wave-quantisation-bound). Attention kernels reach ~55 % (FlashAttention-2 forward+backward on A100).
+ */
+const GEMM = { maxEfficiency: 0.8, halfDim: 250 };
+const ATTENTION = 0.55;
+/** Achievable fraction of data-sheet HBM bandwidth for streaming elementwise kernels. */
+const HBM_FRACTION = 0.8;
+/** NCCL reaches ~90 % of the NIC line rate for large inter-node all-reduces. */
+const NIC_FRACTION = 0.9;
+
+function gpu(p: {
+  name: string; tflops: number; memGiB: number; hbmTBs: number; intraGBs: number; nicGbps: number;
+  hostGiB: number; pcieGBs: number; perNode?: number;
+}): HardwareProfile {
+  return {
+    name: p.name, source: "preset", peakFlops: p.tflops * 1e12, gemm: GEMM, attentionEfficiency: ATTENTION,
+    memoryBytes: p.memGiB * GiB, memoryBandwidthBytesPerS: p.hbmTBs * 1e12 * HBM_FRACTION, reservedBytes: 1.5 * GiB,
+    devicesPerNode: p.perNode ?? 8,
+    intraNode: { bandwidthBytesPerS: p.intraGBs * GB, latencyS: 8 * us },
+    interNode: { bandwidthBytesPerS: (p.nicGbps / 8) * GB * NIC_FRACTION, latencyS: 20 * us },
+    host: { memoryBytesPerDevice: p.hostGiB * GiB, pcieBytesPerS: p.pcieGBs * GB, adamParamsPerS: 1e9 },
+  };
+}
+
+// intraGBs: NCCL all-reduce bus bandwidth inside a node (A100 NVLink3 ~235 GB/s, H100 NVLink4 ~370 GB/s,
+// MI250 Infinity Fabric ~100 GB/s). nicGbps: one NIC per device (HDR 200, NDR 400, MI250: 200 Gb/s per
+// GCD pair → 100). hostGiB: host RAM per device, usable 80 % of a DGX-class node (1–2 TiB / 8).
+const presets: Record<string, HardwareProfile> = {
+  "a100-40gb": gpu({ name: "A100-40GB", tflops: 312, memGiB: 40, hbmTBs: 1.555, intraGBs: 235, nicGbps: 200, hostGiB: 102, pcieGBs: 22 }),
+  "a100-80gb": gpu({ name: "A100-80GB", tflops: 312, memGiB: 80, hbmTBs: 2.039, intraGBs: 235, nicGbps: 200, hostGiB: 204, pcieGBs: 22 }),
+  "h100-sxm-80gb": gpu({ name: "H100-SXM-80GB", tflops: 989, memGiB: 80, hbmTBs: 3.35, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50 }),
+  h200: gpu({ name: "H200", tflops: 989, memGiB: 141, hbmTBs: 4.8, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50 }),
+  "mi250-gcd": gpu({ name: "MI250 GCD", tflops: 191.5, memGiB: 64, hbmTBs: 1.6, intraGBs: 100, nicGbps: 100, hostGiB: 51, pcieGBs: 22 }),
+  // One process per socket-half of a 2-socket AVX-512/AMX server: ~1 TFLOP/s bf16 with oneDNN, DDR5
+  // bandwidth share, Gloo over shared memory inside the node and 100 GbE between nodes.
+  cpu: {
+    name: "CPU node", source: "preset", peakFlops: 1e12, gemm: { maxEfficiency: 0.6, halfDim: 256 }, attentionEfficiency: 0.3,
+    memoryBytes: 64 * GiB, memoryBandwidthBytesPerS: 60 * GB, reservedBytes: 0.5 * GiB, devicesPerNode: 4,
+    intraNode: { bandwidthBytesPerS: 8 * GB, latencyS: 30 * us },
+    interNode: { bandwidthBytesPerS: 12.5 * GB * NIC_FRACTION / 4, latencyS: 50 * us },
+    host: { memoryBytesPerDevice: 0, pcieBytesPerS: 1, adamParamsPerS: 1 },
+  },
+};
+
+const aliases: Record<string, string> = { a100: "a100-80gb", h100: "h100-sxm-80gb", "h100-80gb": "h100-sxm-80gb", mi250: "mi250-gcd", "cpu-node": "cpu" };
+
+export function hardwarePresetNames(): string[] {
+  return Object.keys(presets);
+}
+
+export function hardwarePreset(name: string): HardwareProfile {
+  const key = name.toLowerCase();
+  const preset = presets[aliases[key] ?? key];
+  if (preset === undefined) throw new Error(`unknown GPU preset '${name}' (known: ${hardwarePresetNames().join(", ")})`);
+  return preset;
+}
+
+/** Bus bandwidth of a collective over `groupSize` devices on this link (nearest measured size at or below). */
+export function linkBandwidth(link: LinkProfile, groupSize: number): number {
+  let best: [number, number] | undefined;
+  for (const point of link.byGroupSize ?? []) if (point[0] <= groupSize && (best === undefined || point[0] > best[0])) best = point;
+  return best?.[1] ?? link.bandwidthBytesPerS;
+}
+
+type Json = Record<string, unknown>;
+
+function field(obj: Json, path: string, key: string): number {
+  const v = obj[key];
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new Error(`hardware profile: '${path}${key}' must be a non-negative number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function object(obj: Json, path: string, key: string): Json {
+  const v = obj[key];
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`hardware profile: '${path}${key}' must be an object`);
+  return v as Json;
+}
+
+function link(obj: Json, key: string): LinkProfile {
+  const l = object(obj, "", key);
+  const out: LinkProfile = { bandwidthBytesPerS: field(l, `${key}.`, "bandwidthBytesPerS"), latencyS: field(l, `${key}.`, "latencyS") };
+  if (l.byGroupSize !== undefined) {
+    const points = l.byGroupSize;
+    if (!Array.isArray(points) || !points.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "number" && x > 0))) {
+      throw new Error(`hardware profile: '${key}.byGroupSize' must be a list of [groupSize, bytesPerS] pairs`);
+    }
+    out.byGroupSize = points as Array<[number, number]>;
+  }
+  return out;
+}
+
+/**
+ * Checks a hardware profile read from JSON (the schema is the HardwareProfile interface, all numbers in
+ * SI units: bytes, bytes/s, FLOP/s, seconds) and returns it typed; errors name the offending field.
+ */
+export function validateHardwareProfile(value: unknown): HardwareProfile {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("hardware profile: expected a JSON object");
+  const obj = value as Json;
+  if (typeof obj.name !== "string" || obj.name === "") throw new Error("hardware profile: 'name' must be a non-empty string");
+  const gemm = object(obj, "", "gemm");
+  const host = object(obj, "", "host");
+  const profile: HardwareProfile = {
+    name: obj.name,
+    source: obj.source === "measured" ? "measured" : "preset",
+    peakFlops: field(obj, "", "peakFlops"),
+    gemm: { maxEfficiency: field(gemm, "gemm.", "maxEfficiency"), halfDim: field(gemm, "gemm.", "halfDim") },
+    attentionEfficiency: field(obj, "", "attentionEfficiency"),
+    memoryBytes: field(obj, "", "memoryBytes"),
+    memoryBandwidthBytesPerS: field(obj, "", "memoryBandwidthBytesPerS"),
+    reservedBytes: field(obj, "", "reservedBytes"),
+    devicesPerNode: field(obj, "", "devicesPerNode"),
+    intraNode: link(obj, "intraNode"),
+    interNode: link(obj, "interNode"),
+    host: {
+      memoryBytesPerDevice: field(host, "host.", "memoryBytesPerDevice"),
+      pcieBytesPerS: field(host, "host.", "pcieBytesPerS"),
+      adamParamsPerS: field(host, "host.", "adamParamsPerS"),
+    },
+  };
+  for (const [key, v] of [["peakFlops", profile.peakFlops], ["memoryBytes", profile.memoryBytes], ["memoryBandwidthBytesPerS", profile.memoryBandwidthBytesPerS]] as const) {
+    if (v === 0) throw new Error(`hardware profile: '${key}' must be positive`);
+  }
+  for (const [key, v] of [["gemm.maxEfficiency", profile.gemm.maxEfficiency], ["attentionEfficiency", profile.attentionEfficiency]] as const) {
+    if (v <= 0 || v > 1) throw new Error(`hardware profile: '${key}' must be in (0, 1], got ${v}`);
+  }
+  if (!Number.isInteger(profile.devicesPerNode) || profile.devicesPerNode < 1) throw new Error("hardware profile: 'devicesPerNode' must be a positive integer");
+  if (obj.measured !== undefined) {
+    const m = object(obj, "", "measured");
+    if (typeof m.device !== "string" || typeof m.software !== "string" || typeof m.measuredAt !== "string") {
+      throw new Error("hardware profile: 'measured' must have string fields device, software, measuredAt");
+    }
+    profile.measured = { device: m.device, software: m.software, measuredAt: m.measuredAt };
+  }
+  return profile;
+}
+
+export function loadHardwareProfile(file: string): HardwareProfile {
+  return validateHardwareProfile(readJsonObject(file, "hardware profile"));
+}

@@ -1,0 +1,40 @@
+// How a plan lays the model and the GPUs out: parameters held by one rank of each pipeline stage, and
+// which link (NVLink inside a node, the network between nodes) each communication group uses.
+import type { LinkProfile } from "./hardware.js";
+import { embeddingParams, finalNormParams, headParams, layerParams, type ModelProfile } from "./model_profile.js";
+import type { Plan, Problem } from "./space.js";
+
+/** Parameters of one layer on one TP rank: weights split t ways, k/v heads replicated past kvHeads. */
+export function rankLayerParams(m: ModelProfile, tp: number): number {
+  const { total, matmul } = layerParams(m);
+  const kv = m.kvHeads * m.headDim;
+  const kvWeights = 2 * m.hidden * kv;
+  const kvOnRank = 2 * m.hidden * Math.max(kv / tp, m.headDim);
+  return (matmul - kvWeights) / tp + kvOnRank + (total - matmul) / tp;
+}
+
+export interface StageParams {
+  layersPerStage: number;
+  /** Parameters on one rank of the first stage (its layers and the input embedding). */
+  first: number;
+  /** Parameters on one rank of the last stage (its layers, final norm and output projection; a copy
+   *  of the tied embedding when the pipeline puts it on another stage). */
+  last: number;
+}
+
+export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp">): StageParams {
+  const layersPerStage = m.layers / plan.pp;
+  const layers = layersPerStage * rankLayerParams(m, plan.tp);
+  const embedding = embeddingParams(m) / plan.tp;
+  const head = (m.tiedEmbeddings ? (plan.pp > 1 ? m.vocab * m.hidden : 0) : headParams(m)) / plan.tp + finalNormParams(m);
+  if (plan.pp === 1) return { layersPerStage, first: layers + embedding + head, last: layers + embedding + head };
+  return { layersPerStage, first: layers + embedding, last: layers + head };
+}
+
+/**
+ * Ranks are numbered TP fastest, then DP, then PP (Megatron's order), so a group of `size` ranks at
+ * `stride` stays inside a node when stride·size ≤ GPUs per node.
+ */
+export function groupLink(problem: Problem, stride: number, size: number): LinkProfile {
+  return stride * size <= problem.gpusPerNode ? problem.hardware.intraNode : problem.hardware.interNode;
+}

@@ -1,0 +1,158 @@
+// Model profile: the shapes, parameter counts and FLOPs of a decoder-only transformer, read from an HF
+// `config.json` (or a preset). The planner reasons only about this profile, never about a model class.
+
+export type MlpKind = "swiglu" | "gelu";
+
+export interface ModelProfile {
+  name: string;
+  family: "llama" | "mistral" | "qwen2" | "baichuan" | "gpt2";
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffn: number;
+  vocab: number;
+  mlp: MlpKind;
+  tiedEmbeddings: boolean;
+  /** Learned absolute position embeddings (GPT-2); 0 for rotary or ALiBi models. */
+  positionEmbeddings: number;
+  /** GPT-2 style models carry biases on every linear layer and LayerNorm (not RMSNorm). */
+  linearBias: boolean;
+  /** Qwen2 has biases on q/k/v only. */
+  qkvBias: boolean;
+  /** Dropout active in training (GPT-2, Megatron GPT): adds the dropout masks to the activations. */
+  dropout: boolean;
+}
+
+/** Parameters of one decoder layer, and how many of them are GEMM weights (what FLOPs count). */
+export interface LayerParams {
+  total: number;
+  matmul: number;
+}
+
+export function layerParams(m: ModelProfile): LayerParams {
+  const q = m.heads * m.headDim;
+  const kv = m.kvHeads * m.headDim;
+  const attn = m.hidden * (q + 2 * kv) + q * m.hidden;
+  const mlp = (m.mlp === "swiglu" ? 3 : 2) * m.hidden * m.ffn;
+  const matmul = attn + mlp;
+  const normParams = m.linearBias ? 2 * m.hidden : m.hidden; // LayerNorm has a bias, RMSNorm does not
+  let bias = 0;
+  if (m.linearBias) bias = q + 2 * kv + m.hidden + (m.mlp === "swiglu" ? 2 : 1) * m.ffn + m.hidden;
+  else if (m.qkvBias) bias = q + 2 * kv;
+  return { total: matmul + bias + 2 * normParams, matmul };
+}
+
+export function embeddingParams(m: ModelProfile): number {
+  return m.vocab * m.hidden + m.positionEmbeddings * m.hidden;
+}
+
+/** The output projection's parameters: zero when it shares the input embedding. */
+export function headParams(m: ModelProfile): number {
+  return m.tiedEmbeddings ? 0 : m.vocab * m.hidden;
+}
+
+export function finalNormParams(m: ModelProfile): number {
+  return m.linearBias ? 2 * m.hidden : m.hidden;
+}
+
+/** Total parameters, as HF's `model.num_parameters()` counts them (tied weights once). */
+export function totalParams(m: ModelProfile): number {
+  return m.layers * layerParams(m).total + embeddingParams(m) + headParams(m) + finalNormParams(m);
+}
+
+/**
+ * Forward FLOPs of one layer per token at sequence length s: 2 per GEMM weight, plus QKᵀ and
+ * attention·V (2·s·q each). Counted over the full s×s score matrix, as Megatron and the "6N + 12Lhs"
+ * accounting do, even where a causal kernel skips the masked half.
+ */
+export function layerForwardFlopsPerToken(m: ModelProfile, seq: number): { gemm: number; attention: number } {
+  return { gemm: 2 * layerParams(m).matmul, attention: 4 * seq * m.heads * m.headDim };
+}
+
+/** Forward FLOPs per token of the output projection (the logits GEMM; tied or not, it runs). */
+export function headForwardFlopsPerToken(m: ModelProfile): number {
+  return 2 * m.vocab * m.hidden;
+}
+
+/** Model FLOPs per token of one training step (forward + backward = 3 forwards, no recompute). */
+export function trainingFlopsPerToken(m: ModelProfile, seq: number): number {
+  const layer = layerForwardFlopsPerToken(m, seq);
+  return 3 * (m.layers * (layer.gemm + layer.attention) + headForwardFlopsPerToken(m));
+}
+
+type Config = Record<string, unknown>;
+
+function num(config: Config, keys: string[], what: string, fallback?: number): number {
+  for (const key of keys) {
+    const value = config[key];
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+  }
+  if (fallback !== undefined) return fallback;
+  throw new Error(`config.json: missing numeric '${keys[0]}' (${what})`);
+}
+
+const families: Record<string, ModelProfile["family"]> = {
+  llama: "llama",
+  mistral: "mistral",
+  qwen2: "qwen2",
+  baichuan: "baichuan",
+  gpt2: "gpt2",
+};
+
+function positive(value: number, key: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`config.json: '${key}' must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Reads an HF `config.json` object of a supported family. */
+export function profileFromConfig(config: Config, name = "model"): ModelProfile {
+  const type = typeof config.model_type === "string" ? config.model_type : undefined;
+  const family = type === undefined ? undefined : families[type];
+  if (family === undefined) {
+    throw new Error(`config.json: unsupported model_type '${String(type)}' (supported: ${Object.keys(families).join(", ")})`);
+  }
+  if (family === "gpt2") {
+    const hidden = positive(num(config, ["n_embd"], "hidden size"), "n_embd");
+    const heads = positive(num(config, ["n_head"], "attention heads"), "n_head");
+    const inner = config.n_inner;
+    const dropouts = ["resid_pdrop", "embd_pdrop", "attn_pdrop"].map((k) => num(config, [k], "dropout", 0.1));
+    return {
+      name, family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
+      layers: positive(num(config, ["n_layer"], "layers"), "n_layer"),
+      ffn: typeof inner === "number" ? inner : 4 * hidden,
+      vocab: positive(num(config, ["vocab_size"], "vocabulary"), "vocab_size"),
+      mlp: "gelu",
+      tiedEmbeddings: config.tie_word_embeddings !== false,
+      positionEmbeddings: positive(num(config, ["n_positions"], "positions"), "n_positions"),
+      linearBias: true, qkvBias: true, dropout: dropouts.some((p) => p > 0),
+    };
+  }
+  const hidden = positive(num(config, ["hidden_size"], "hidden size"), "hidden_size");
+  const heads = positive(num(config, ["num_attention_heads"], "attention heads"), "num_attention_heads");
+  const kvHeads = positive(num(config, ["num_key_value_heads"], "key/value heads", heads), "num_key_value_heads");
+  if (heads % kvHeads !== 0) throw new Error(`config.json: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  const act = typeof config.hidden_act === "string" ? config.hidden_act : "silu";
+  return {
+    name, family, hidden, heads, kvHeads,
+    headDim: num(config, ["head_dim"], "head dimension", hidden / heads),
+    layers: positive(num(config, ["num_hidden_layers"], "layers"), "num_hidden_layers"),
+    ffn: positive(num(config, ["intermediate_size"], "MLP size"), "intermediate_size"),
+    vocab: positive(num(config, ["vocab_size"], "vocabulary"), "vocab_size"),
+    mlp: act.startsWith("gelu") ? "gelu" : "swiglu",
+    tiedEmbeddings: config.tie_word_embeddings === true,
+    positionEmbeddings: 0,
+    linearBias: false,
+    qkvBias: family === "qwen2",
+    dropout: num(config, ["attention_dropout"], "dropout", 0) > 0,
+  };
+}
+
+/** A Megatron-LM GPT (the SC'21 models): GPT-2 layout, 4h MLP, tied embeddings, dropout on. */
+export function megatronGpt(spec: { layers: number; hidden: number; heads: number; vocab: number; seq: number }): ModelProfile {
+  return profileFromConfig(
+    { model_type: "gpt2", n_embd: spec.hidden, n_head: spec.heads, n_layer: spec.layers, vocab_size: spec.vocab, n_positions: spec.seq },
+    `gpt-${spec.layers}x${spec.hidden}`,
+  );
+}

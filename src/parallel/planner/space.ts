@@ -1,0 +1,155 @@
+// The search space: what a plan is, which plans are valid for a model, a batch and a cluster, and the
+// `--fix` choices a user can hold.
+import type { HardwareProfile } from "./hardware.js";
+import type { ModelProfile } from "./model_profile.js";
+
+export type Recompute = "none" | "selective" | "full";
+export type Offload = "none" | "optimizer" | "optimizer+params";
+export type ZeroStage = 0 | 1 | 2 | 3;
+
+export interface Plan {
+  dp: number;
+  tp: number;
+  pp: number;
+  /** Virtual stages (model chunks) per pipeline rank: 1 is plain 1F1B, more is interleaved 1F1B. */
+  vpp: number;
+  microBatch: number;
+  gradAccum: number;
+  zero: ZeroStage;
+  recompute: Recompute;
+  /** With full recompute: how many layers of each pipeline stage are recomputed (the rest keep all). */
+  recomputeLayers: number;
+  sequenceParallel: boolean;
+  offload: Offload;
+}
+
+/** What the plan is for: a model, a batch, a cluster. */
+export interface Problem {
+  model: ModelProfile;
+  hardware: HardwareProfile;
+  gpus: number;
+  gpusPerNode: number;
+  seqLen: number;
+  globalBatch: number;
+  /** Fused attention kernels that never store the s×s scores (libtorch SDPA): true for tessera. */
+  flashAttention: boolean;
+  /** Let tensor parallelism span nodes (off: TP groups stay on NVLink). */
+  tpAcrossNodes: boolean;
+}
+
+export type Fixed = Partial<Plan>;
+
+const fixKeys: Record<string, keyof Plan> = {
+  dp: "dp", tp: "tp", pp: "pp", vpp: "vpp", mbs: "microBatch", micro_batch: "microBatch",
+  ga: "gradAccum", grad_accum: "gradAccum", zero: "zero", recompute: "recompute",
+  recompute_layers: "recomputeLayers", sp: "sequenceParallel", sequence_parallel: "sequenceParallel", offload: "offload",
+};
+
+function positiveInt(key: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--fix ${key}=${value}: expected a positive integer`);
+  return Number(value);
+}
+
+/** Parses `tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5`. */
+export function parseFix(text: string): Fixed {
+  const fixed: Record<string, unknown> = {};
+  for (const part of text.split(",").filter((p) => p.trim() !== "")) {
+    const match = /^\s*([a-z_]+)\s*=\s*([a-z0-9+]+)\s*$/i.exec(part);
+    if (match === null) throw new Error(`--fix: malformed '${part}' (expected key=value, e.g. tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5)`);
+    const [, rawKey, value] = match as unknown as [string, string, string];
+    const key = fixKeys[rawKey.toLowerCase()];
+    if (key === undefined) throw new Error(`--fix: unknown choice '${rawKey}' (known: ${Object.keys(fixKeys).join(", ")})`);
+    if (key === "recompute") {
+      if (!["none", "selective", "full"].includes(value)) throw new Error(`--fix recompute=${value}: expected none, selective or full`);
+      fixed[key] = value;
+    } else if (key === "offload") {
+      if (!["none", "optimizer", "optimizer+params", "params"].includes(value)) throw new Error(`--fix offload=${value}: expected none, optimizer or optimizer+params`);
+      fixed[key] = value === "params" ? "optimizer+params" : value;
+    } else if (key === "sequenceParallel") {
+      if (!["0", "1", "true", "false"].includes(value)) throw new Error(`--fix ${rawKey}=${value}: expected true or false`);
+      fixed[key] = value === "1" || value === "true";
+    } else if (key === "zero") {
+      if (!/^[0-3]$/.test(value)) throw new Error(`--fix zero=${value}: expected 0, 1, 2 or 3`);
+      fixed[key] = Number(value);
+    } else {
+      fixed[key] = positiveInt(rawKey, value);
+    }
+  }
+  return fixed as Fixed;
+}
+
+/** The parallel layout of a plan; search.ts chooses recompute and offload for each shape. */
+export type Shape = Pick<Plan, "dp" | "tp" | "pp" | "vpp" | "microBatch" | "gradAccum" | "zero" | "sequenceParallel">;
+
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= n; i++) if (n % i === 0) out.push(i);
+  return out;
+}
+
+/** Which TP degrees the model's heads allow: q heads split evenly, k/v heads split or replicated. */
+function tpAllowed(model: ModelProfile, tp: number): boolean {
+  return model.heads % tp === 0 && (model.kvHeads % tp === 0 || tp % model.kvHeads === 0);
+}
+
+const ZERO_STAGES: ZeroStage[] = [0, 1, 2, 3];
+
+/**
+ * Calls `visit` for every valid shape that agrees with `fixed`. Rules: dp·tp·pp = GPUs; TP a power of two
+ * dividing the heads, inside a node unless allowed across; pp·vpp divides the layers; the global batch
+ * is dp · micro-batch · accumulation; interleaving needs the accumulation steps to be a multiple of pp
+ * (Megatron's rule); ZeRO-2/3 shard gradients that a pipeline accumulates across micro-batches, so with
+ * pp > 1 only stages 0–1 apply; ZeRO stages > 0 need dp > 1 (else they are stage 0). Sequence parallel
+ * is on wherever TP is (it moves the same bytes as TP's all-reduces and divides norm and dropout work
+ * and memory by t), unless fixed off.
+ */
+export function forEachShape(problem: Problem, fixed: Fixed, visit: (shape: Shape) => void): void {
+  const { model, gpus, globalBatch } = problem;
+  const tpLimit = problem.tpAcrossNodes ? gpus : Math.min(gpus, problem.gpusPerNode);
+  for (let tp = 1; tp <= tpLimit; tp *= 2) {
+    if (gpus % tp !== 0 || !tpAllowed(model, tp) || (fixed.tp !== undefined && fixed.tp !== tp)) continue;
+    for (const pp of divisors(gpus / tp)) {
+      if (model.layers % pp !== 0 || (fixed.pp !== undefined && fixed.pp !== pp)) continue;
+      const dp = gpus / (tp * pp);
+      if (globalBatch % dp !== 0 || (fixed.dp !== undefined && fixed.dp !== dp)) continue;
+      for (const microBatch of divisors(globalBatch / dp)) {
+        const gradAccum = globalBatch / (dp * microBatch);
+        if ((fixed.microBatch !== undefined && fixed.microBatch !== microBatch) || (fixed.gradAccum !== undefined && fixed.gradAccum !== gradAccum)) continue;
+        for (const vpp of pp === 1 ? [1] : divisors(model.layers / pp)) {
+          if ((vpp > 1 && gradAccum % pp !== 0) || (fixed.vpp !== undefined && fixed.vpp !== vpp)) continue;
+          for (const zero of ZERO_STAGES) {
+            if ((zero > 0 && dp === 1) || (pp > 1 && zero > 1) || (fixed.zero !== undefined && fixed.zero !== zero)) continue;
+            const sequenceParallel = tp > 1 && fixed.sequenceParallel !== false;
+            if (fixed.sequenceParallel === true && tp === 1) continue;
+            visit({ dp, tp, pp, vpp, microBatch, gradAccum, zero, sequenceParallel });
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Explains why no shape agrees with `fixed`, naming the first choice that breaks a rule (for a clear
+ * error instead of an empty answer).
+ */
+export function explainNoShape(problem: Problem, fixed: Fixed): string {
+  const { model, gpus, globalBatch } = problem;
+  const { tp, pp, dp, microBatch, vpp, zero } = fixed;
+  if (tp !== undefined) {
+    if (gpus % tp !== 0) return `tp=${tp} does not divide ${gpus} GPUs`;
+    if ((tp & (tp - 1)) !== 0) return `tp=${tp} is not a power of two`;
+    if (!tpAllowed(model, tp)) return `tp=${tp} does not divide the model's ${model.heads} attention heads / ${model.kvHeads} key-value heads`;
+    if (!problem.tpAcrossNodes && tp > problem.gpusPerNode) return `tp=${tp} spans nodes of ${problem.gpusPerNode} GPUs (TP stays within a node)`;
+  }
+  if (pp !== undefined && model.layers % pp !== 0) return `pp=${pp} does not divide the model's ${model.layers} layers`;
+  if (pp !== undefined && vpp !== undefined && model.layers % (pp * vpp) !== 0) return `pp·vpp=${pp * vpp} does not divide the model's ${model.layers} layers`;
+  if (vpp !== undefined && vpp > 1 && pp === 1) return `vpp=${vpp} needs pp > 1`;
+  const model3 = (tp ?? 1) * (pp ?? 1) * (dp ?? 1);
+  if (gpus % model3 !== 0) return `tp·pp·dp=${model3} does not divide ${gpus} GPUs`;
+  if (dp !== undefined && (tp ?? 1) * (pp ?? 1) * dp !== gpus && tp !== undefined && pp !== undefined) return `dp·tp·pp = ${dp * tp * pp} ≠ ${gpus} GPUs`;
+  if (dp !== undefined && globalBatch % dp !== 0) return `dp=${dp} does not divide the global batch ${globalBatch}`;
+  if (microBatch !== undefined && globalBatch % microBatch !== 0) return `mbs=${microBatch} does not divide the global batch ${globalBatch}`;
+  if (zero !== undefined && zero > 1 && pp !== undefined && pp > 1) return `zero=${zero} cannot shard the gradients a pipeline accumulates (use zero ≤ 1 with pp > 1)`;
+  return `no data-parallel degree, micro-batch and accumulation satisfy global batch ${globalBatch} on ${gpus} GPUs with ${JSON.stringify(fixed)}`;
+}
