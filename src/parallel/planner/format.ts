@@ -69,10 +69,14 @@ export function resultJson(problem: Problem, result: SearchResult): Record<strin
 
 const GiB = 2 ** 30;
 
+/** `full(k)`: k layers of each pipeline stage recomputed. */
+function recomputeLabel(p: Evaluation["plan"]): string {
+  return p.recompute === "full" ? `full(${p.recomputeLayers})` : p.recompute;
+}
+
 function describe(e: Evaluation): string {
   const p = e.plan;
-  const recompute = p.recompute === "full" ? `full ${p.recomputeLayers}/${e.plan.recomputeLayers === 0 ? 0 : "stage"}` : p.recompute;
-  return `dp=${p.dp} tp=${p.tp}${p.sequenceParallel ? "+sp" : ""} pp=${p.pp}${p.vpp > 1 ? `×${p.vpp}` : ""} mbs=${p.microBatch} ga=${p.gradAccum} zero=${p.zero} recompute=${recompute}${p.offload === "none" ? "" : ` offload=${p.offload}`}`;
+  return `dp=${p.dp} tp=${p.tp}${p.sequenceParallel ? "+sp" : ""} pp=${p.pp}${p.vpp > 1 ? `×${p.vpp}` : ""} mbs=${p.microBatch} ga=${p.gradAccum} zero=${p.zero} recompute=${recomputeLabel(p)}${p.offload === "none" ? "" : ` offload=${p.offload}`}`;
 }
 
 function table(rows: string[][]): string {
@@ -82,10 +86,9 @@ function table(rows: string[][]): string {
 
 function row(e: Evaluation, label: string): string[] {
   const p = e.plan;
-  const recompute = p.recompute === "full" ? `full(${p.recomputeLayers})` : p.recompute;
   return [
     label, String(p.dp), `${p.tp}${p.sequenceParallel ? "+sp" : ""}`, p.vpp > 1 ? `${p.pp}×${p.vpp}` : String(p.pp), String(p.microBatch), String(p.gradAccum),
-    String(p.zero), recompute, p.offload, e.prediction.step.total.toFixed(3), Math.round(e.prediction.tokensPerS).toLocaleString("en-US"),
+    String(p.zero), recomputeLabel(p), p.offload, e.prediction.step.total.toFixed(3), Math.round(e.prediction.tokensPerS).toLocaleString("en-US"),
     e.prediction.tflopsPerGpu.toFixed(1), `${(100 * e.prediction.mfu).toFixed(1)}%`, (e.memory.total / GiB).toFixed(1),
   ];
 }

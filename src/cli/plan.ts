@@ -1,0 +1,101 @@
+// `tessera plan`: choose the fastest parallelization plan that fits, for a model, a batch and a cluster.
+// Exit codes: 0 a plan was found, 2 bad usage or argument, 3 the model does not fit the cluster.
+import { parseArgs } from "node:util";
+import {
+  hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, modelPresetNames, parseFix, plan, resultJson, resultText,
+  type Problem,
+} from "../parallel/planner/index.js";
+
+const USAGE = `usage: tessera plan --model <config.json|preset> --gpus N [options]
+
+Chooses data, tensor (+sequence) and pipeline parallelism, ZeRO stage, micro-batch, gradient
+accumulation, activation recompute and offload for the fastest step that fits in memory.
+
+options:
+  --model M             HF config.json (or its folder) or a preset: ${modelPresetNames().join(", ")}
+  --gpus N              number of GPUs
+  --gpus-per-node K     GPUs per node (default: the GPU preset's, at most N)
+  --gpu NAME            GPU preset (default h100-sxm-80gb): ${hardwarePresetNames().join(", ")}
+  --hardware FILE       a hardware profile JSON (measured or hand-written) instead of --gpu
+  --seq-len L           sequence length (default 2048)
+  --global-batch B      sequences per optimizer step (default 4 per GPU, at least 8)
+  --fix k=v,...         hold choices, search the rest: dp, tp, pp, vpp, mbs, ga, zero (0-3),
+                        recompute (none|selective|full), recompute_layers, sp (true|false),
+                        offload (none|optimizer|optimizer+params)
+  --alternatives K      how many next-best plans to show (default 4)
+  --tp-across-nodes     let tensor parallelism span nodes
+  --unfused-attention   model kernels that store the s×s attention scores (no flash attention)
+  --json                print one JSON object
+  -h, --help            this help
+
+exit codes: 0 plan found, 2 bad usage, 3 does not fit (the message names the smallest cluster that fits)`;
+
+class UsageError extends Error {}
+
+function intOption(values: Record<string, unknown>, name: string, fallback?: number): number {
+  const raw = values[name];
+  if (raw === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    return fallback;
+  }
+  if (typeof raw !== "string" || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name} ${String(raw)}: expected a positive integer`);
+  return Number(raw);
+}
+
+function problemFrom(values: Record<string, string | boolean | undefined>): Problem {
+  if (typeof values.model !== "string") throw new UsageError("--model is required");
+  if (values.gpu !== undefined && values.hardware !== undefined) throw new UsageError("give --gpu or --hardware, not both");
+  const gpus = intOption(values, "gpus");
+  const hardware = typeof values.hardware === "string" ? loadHardwareProfile(values.hardware) : hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
+  const perNode = intOption(values, "gpus-per-node", hardware.devicesPerNode);
+  const gpusPerNode = Math.min(perNode, gpus);
+  if (gpus % gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${gpusPerNode} GPUs`);
+  return {
+    model: loadModelProfile(values.model),
+    hardware, gpus, gpusPerNode,
+    seqLen: intOption(values, "seq-len", 2048),
+    globalBatch: intOption(values, "global-batch", Math.max(8, 4 * gpus)),
+    flashAttention: values["unfused-attention"] !== true,
+    tpAcrossNodes: values["tp-across-nodes"] === true,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string" }, gpus: { type: "string" }, "gpus-per-node": { type: "string" }, gpu: { type: "string" },
+        hardware: { type: "string" }, "seq-len": { type: "string" }, "global-batch": { type: "string" }, fix: { type: "string" },
+        alternatives: { type: "string" }, "tp-across-nodes": { type: "boolean" }, "unfused-attention": { type: "boolean" },
+        json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`tessera plan: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  let problem: Problem;
+  let fixed;
+  let alternatives: number;
+  try {
+    problem = problemFrom(values);
+    fixed = parseFix(typeof values.fix === "string" ? values.fix : "");
+    alternatives = values.alternatives === "0" ? 0 : intOption(values, "alternatives", 4);
+  } catch (e) {
+    console.error(`tessera plan: ${(e as Error).message}${e instanceof UsageError ? `\n\n${USAGE}` : ""}`);
+    return 2;
+  }
+  const result = plan(problem, fixed, { alternatives });
+  if (values.json === true) console.log(JSON.stringify(resultJson(problem, result), null, 2));
+  else console.log(resultText(problem, result));
+  if (result.best !== undefined) return 0;
+  return result.invalid !== undefined ? 2 : 3;
+}

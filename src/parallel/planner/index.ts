@@ -1,0 +1,30 @@
+// The Advanced Parallelization planner: model and hardware profiles, cost model, search.
+export { profileFromConfig, megatronGpt, totalParams, layerParams, trainingFlopsPerToken, type ModelProfile } from "./model_profile.js";
+export { modelPreset, modelPresetNames, loadModelProfile } from "./model_presets.js";
+export { hardwarePreset, hardwarePresetNames, loadHardwareProfile, validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
+export {
+  measureHardwareProfile, profileFromMeasurements, readCachedProfile, writeCachedProfile, hardwareCacheKey,
+  type HardwareProbe, type RawMeasurements,
+} from "./measure.js";
+export { parseFix, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage } from "./space.js";
+export { memoryPerGpu, modelStateBytesPerParam, FRAGMENTATION_MARGIN, type MemoryBreakdown } from "./memory.js";
+export { predictStep, type Prediction, type StepTime } from "./cost.js";
+export { plan, search, evaluate, type Evaluation, type SearchResult } from "./search.js";
+export { resultJson, resultText, noFitMessage } from "./format.js";
+
+import { hardwarePreset, type HardwareProfile } from "./hardware.js";
+import type { ModelProfile } from "./model_profile.js";
+import type { Problem } from "./space.js";
+
+/** A problem with the planner's defaults: seq 2048, global batch = 4 × GPUs, fused attention, TP in a node. */
+export function makeProblem(model: ModelProfile, gpus: number, options: Partial<Omit<Problem, "model" | "gpus">> & { hardware?: HardwareProfile } = {}): Problem {
+  const hardware = options.hardware ?? hardwarePreset("h100-sxm-80gb");
+  return {
+    model, gpus, hardware,
+    gpusPerNode: options.gpusPerNode ?? Math.min(gpus, hardware.devicesPerNode),
+    seqLen: options.seqLen ?? 2048,
+    globalBatch: options.globalBatch ?? 4 * gpus,
+    flashAttention: options.flashAttention ?? true,
+    tpAcrossNodes: options.tpAcrossNodes ?? false,
+  };
+}

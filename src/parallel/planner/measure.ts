@@ -1,0 +1,161 @@
+// Measured hardware profiles: a pure function turning raw timings into a profile, a disk cache keyed by
+// device and software, and the seam `measureHardwareProfile` through which the runtime (which owns the
+// kernels and process groups) supplies the timings. Nothing here invents a number: what is not
+// measured comes from the caller's base profile (data-sheet peak, host figures).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
+
+/** One timed GEMM [m×k]·[k×n]. */
+export interface GemmSample { m: number; n: number; k: number; seconds: number }
+/** One timed causal attention forward+backward. */
+export interface AttentionSample { batch: number; heads: number; seq: number; headDim: number; seconds: number }
+/** One timed all-reduce of `bytes` over `groupSize` devices inside a node or across nodes. */
+export interface CollectiveSample { scope: "intra" | "inter"; groupSize: number; bytes: number; seconds: number }
+
+export interface RawMeasurements {
+  device: string;
+  software: string;
+  gemm: GemmSample[];
+  attention: AttentionSample[];
+  /** Seconds to copy `bytes` device-to-device (read + write = 2·bytes moved). */
+  memoryCopy: { bytes: number; seconds: number };
+  collectives: CollectiveSample[];
+}
+
+/** What the runtime implements so the planner can measure the machine at hand. */
+export interface HardwareProbe {
+  device(): Promise<string>;
+  /** e.g. "torch 2.13.0+cu124 / CUDA 12.4 / NCCL 2.21". */
+  software(): Promise<string>;
+  timeGemm(m: number, n: number, k: number): Promise<number>;
+  timeAttention(batch: number, heads: number, seq: number, headDim: number): Promise<number>;
+  timeMemoryCopy(bytes: number): Promise<number>;
+  /** Seconds for one all-reduce, or undefined where the scope or size is not available. */
+  timeAllReduce(scope: "intra" | "inter", groupSize: number, bytes: number): Promise<number | undefined>;
+}
+
+/** GEMM widths at training shapes (tokens × hidden-per-TP-rank): the narrow end sets the curve's knee. */
+const GEMM_DIMS = [256, 512, 1024, 2048, 4096, 8192];
+const GEMM_TOKENS = 8192;
+const ALL_REDUCE_BYTES = [1 << 20, 256 << 20];
+
+function fitGemm(samples: GemmSample[], peak: number): HardwareProfile["gemm"] {
+  // eff(x) = max·x/(x + half) ⇔ 1/eff = 1/max + (half/max)·(1/x): a least-squares line in 1/x.
+  const points = samples.map((s) => ({ x: 1 / Math.min(s.m, s.n, s.k), y: peak / ((2 * s.m * s.n * s.k) / s.seconds) }));
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  const slope = sxx === 0 ? 0 : points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
+  const intercept = my - slope * mx;
+  const maxEfficiency = Math.min(1, 1 / intercept);
+  return { maxEfficiency, halfDim: Math.max(0, slope * maxEfficiency) };
+}
+
+function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
+  if (samples.length === 0) return base;
+  // Bus bandwidth per group size from the largest message; latency from the smallest one's excess.
+  const byGroupSize = new Map<number, number>();
+  let latency = 0;
+  for (const size of new Set(samples.map((s) => s.groupSize))) {
+    const group = samples.filter((s) => s.groupSize === size).sort((a, b) => a.bytes - b.bytes);
+    const large = group[group.length - 1]!;
+    const factor = (2 * (size - 1)) / size;
+    const bus = (factor * large.bytes) / large.seconds;
+    byGroupSize.set(size, bus);
+    const small = group[0]!;
+    latency = Math.max(latency, (small.seconds - (factor * small.bytes) / bus) / (2 * Math.ceil(Math.log2(size))));
+  }
+  const points = [...byGroupSize.entries()].sort((a, b) => a[0] - b[0]);
+  return { bandwidthBytesPerS: points[points.length - 1]![1], latencyS: Math.max(latency, 0), byGroupSize: points };
+}
+
+/**
+ * Builds a measured profile from raw timings. `base` supplies what timings cannot: the data-sheet peak
+ * (the MFU denominator), memory size, GPUs per node and host figures.
+ */
+export function profileFromMeasurements(raw: RawMeasurements, base: HardwareProfile, measuredAt = new Date().toISOString()): HardwareProfile {
+  if (raw.gemm.length < 2) throw new Error("measurements: need at least two GEMM samples to fit the efficiency curve");
+  // Efficiency as the cost model counts attention: the causal half of 4·b·s²·(heads·headDim) forward
+  // FLOPs, executed three times (forward, and a backward of twice the forward).
+  const attention = raw.attention.map((a) => (3 * 0.5 * 4 * a.batch * a.seq * a.seq * a.heads * a.headDim) / a.seconds / base.peakFlops);
+  return {
+    ...base,
+    name: `${raw.device} (measured)`,
+    source: "measured",
+    gemm: fitGemm(raw.gemm, base.peakFlops),
+    attentionEfficiency: attention.length > 0 ? Math.min(1, Math.max(...attention)) : base.attentionEfficiency,
+    memoryBandwidthBytesPerS: (2 * raw.memoryCopy.bytes) / raw.memoryCopy.seconds,
+    intraNode: fitLink(raw.collectives.filter((c) => c.scope === "intra"), base.intraNode),
+    interNode: fitLink(raw.collectives.filter((c) => c.scope === "inter"), base.interNode),
+    measured: { device: raw.device, software: raw.software, measuredAt },
+  };
+}
+
+export function defaultCacheDir(): string {
+  return process.env.TESSERA_CACHE_DIR ?? join(homedir(), ".cache", "tessera", "hardware");
+}
+
+/** The cache file name for a device and software stack: a change of either measures again. */
+export function hardwareCacheKey(device: string, software: string): string {
+  const clean = (s: string) => s.toLowerCase().replace(/[^a-z0-9.+-]+/g, "_");
+  return `${clean(device)}__${clean(software)}.json`;
+}
+
+export function readCachedProfile(device: string, software: string, dir = defaultCacheDir()): HardwareProfile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, hardwareCacheKey(device, software)), "utf8");
+  } catch {
+    return undefined;
+  }
+  return validateHardwareProfile(JSON.parse(text));
+}
+
+export function writeCachedProfile(profile: HardwareProfile, dir = defaultCacheDir()): string {
+  if (profile.measured === undefined) throw new Error("only measured profiles are cached");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, hardwareCacheKey(profile.measured.device, profile.measured.software));
+  writeFileSync(file, `${JSON.stringify(profile, null, 2)}\n`);
+  return file;
+}
+
+/**
+ * Measures the machine through `probe` (or returns the cached profile for the same device and
+ * software). Runs GEMMs at training shapes, a causal attention, a device copy and all-reduces by group
+ * size (powers of two up to `devicesPerNode` inside a node, and across `nodes` when there are several).
+ */
+export async function measureHardwareProfile(
+  probe: HardwareProbe,
+  base: HardwareProfile,
+  options: { cacheDir?: string; refresh?: boolean; nodes?: number } = {},
+): Promise<HardwareProfile> {
+  const device = await probe.device();
+  const software = await probe.software();
+  if (options.refresh !== true) {
+    const cached = readCachedProfile(device, software, options.cacheDir);
+    if (cached !== undefined) return cached;
+  }
+  const gemm: GemmSample[] = [];
+  for (const d of GEMM_DIMS) gemm.push({ m: GEMM_TOKENS, n: d, k: 8192, seconds: await probe.timeGemm(GEMM_TOKENS, d, 8192) });
+  const attention: AttentionSample[] = [{ batch: 1, heads: 32, seq: 4096, headDim: 128, seconds: await probe.timeAttention(1, 32, 4096, 128) }];
+  const copyBytes = 1 << 30;
+  const memoryCopy = { bytes: copyBytes, seconds: await probe.timeMemoryCopy(copyBytes) };
+  const collectives: CollectiveSample[] = [];
+  const scopes: Array<["intra" | "inter", number[]]> = [["intra", []], ["inter", []]];
+  for (let n = 2; n <= base.devicesPerNode; n *= 2) scopes[0]![1].push(n);
+  if ((options.nodes ?? 1) > 1) scopes[1]![1].push((options.nodes ?? 1) * base.devicesPerNode);
+  for (const [scope, sizes] of scopes) {
+    for (const groupSize of sizes) {
+      for (const bytes of ALL_REDUCE_BYTES) {
+        const seconds = await probe.timeAllReduce(scope, groupSize, bytes);
+        if (seconds !== undefined) collectives.push({ scope, groupSize, bytes, seconds });
+      }
+    }
+  }
+  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives }, base);
+  writeCachedProfile(profile, options.cacheDir);
+  return profile;
+}
