@@ -113,13 +113,33 @@ std::vector<Kwarg> read_kwargs(napi_env env, napi_value kwargs) {
   return out;
 }
 
+// Python's varargs sizes: x.view(2, 3) and torch.zeros(2, 3) pass an int[] as separate ints. The
+// trailing ints are packed into the last positional argument when that is an int list.
+bool pack_varargs(napi_env env, const Overload& o, const std::vector<napi_value>& args, std::vector<napi_value>* bound) {
+  if (o.num_positional == 0) return false;
+  size_t p = o.num_positional - 1;
+  const ArgType& t = o.types[p];
+  if (!t.list || t.base != Base::Int) return false;
+  napi_value packed = make_array(env, args.size() - p);
+  for (size_t i = p; i < args.size(); ++i) {
+    if (type_of(env, args[i]) != napi_number) return false;
+    NAPI_CHECK(napi_set_element(env, packed, i - p, args[i]));
+  }
+  for (size_t i = 0; i < p; ++i) (*bound)[i] = args[i];
+  (*bound)[p] = packed;
+  return true;
+}
+
 // The JS value bound to each schema argument, or nullptr for "use the default".
 bool bind_args(napi_env env, const Overload& o, const std::vector<napi_value>& args, const std::vector<Kwarg>& kwargs,
           Match mode, std::vector<napi_value>* bound) {
   const auto& schema_args = o.op.schema().arguments();
-  if (args.size() > o.num_positional) return false;
   bound->assign(schema_args.size(), nullptr);
-  for (size_t i = 0; i < args.size(); ++i) (*bound)[i] = args[i];
+  if (args.size() > o.num_positional) {
+    if (!pack_varargs(env, o, args, bound)) return false;
+  } else {
+    for (size_t i = 0; i < args.size(); ++i) (*bound)[i] = args[i];
+  }
   for (const auto& kw : kwargs) {
     size_t j = 0;
     while (j < schema_args.size() && schema_args[j].name() != kw.name) ++j;

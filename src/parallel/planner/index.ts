@@ -1,5 +1,7 @@
 // The Advanced Parallelization planner: model and hardware profiles, cost model, search.
-export { profileFromConfig, megatronGpt, totalParams, layerParams, trainingFlopsPerToken, type ModelProfile } from "./model_profile.js";
+export {
+  profileFromConfig, megatronGpt, totalParams, layerParams, embeddingParams, headParams, trainingFlopsPerToken, type ModelProfile,
+} from "./model_profile.js";
 export { modelPreset, modelPresetNames, loadModelProfile } from "./model_presets.js";
 export { hardwarePreset, hardwarePresetNames, loadHardwareProfile, validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 export {

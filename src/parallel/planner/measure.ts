@@ -56,20 +56,18 @@ function fitGemm(samples: GemmSample[], peak: number): HardwareProfile["gemm"] {
 
 function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
   if (samples.length === 0) return base;
-  // Bus bandwidth per group size from the largest message; latency from the smallest one's excess.
-  const byGroupSize = new Map<number, number>();
+  // Per group size, a line through the smallest and largest message: t = steps·α + f·bytes/bus.
+  const byGroupSize: Array<[number, number]> = [];
   let latency = 0;
-  for (const size of new Set(samples.map((s) => s.groupSize))) {
+  for (const size of [...new Set(samples.map((s) => s.groupSize))].sort((a, b) => a - b)) {
     const group = samples.filter((s) => s.groupSize === size).sort((a, b) => a.bytes - b.bytes);
-    const large = group[group.length - 1]!;
+    const [small, large] = [group[0]!, group[group.length - 1]!];
     const factor = (2 * (size - 1)) / size;
-    const bus = (factor * large.bytes) / large.seconds;
-    byGroupSize.set(size, bus);
-    const small = group[0]!;
-    latency = Math.max(latency, (small.seconds - (factor * small.bytes) / bus) / (2 * Math.ceil(Math.log2(size))));
+    const perByte = large.bytes > small.bytes ? (large.seconds - small.seconds) / (large.bytes - small.bytes) : large.seconds / large.bytes;
+    byGroupSize.push([size, factor / perByte]);
+    latency = Math.max(latency, (small.seconds - perByte * small.bytes) / (2 * Math.ceil(Math.log2(size))));
   }
-  const points = [...byGroupSize.entries()].sort((a, b) => a[0] - b[0]);
-  return { bandwidthBytesPerS: points[points.length - 1]![1], latencyS: Math.max(latency, 0), byGroupSize: points };
+  return { bandwidthBytesPerS: byGroupSize[byGroupSize.length - 1]![1], latencyS: latency, byGroupSize };
 }
 
 /**

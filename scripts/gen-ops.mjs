@@ -1,0 +1,186 @@
+// Generates the typed TypeScript surface of every ATen op from the schemas the built addon reports:
+//   src/torch/_generated/functions.ts       torch.<op>(...) functions
+//   src/torch/_generated/tensor_methods.ts  Tensor.<op>(...) methods (ops whose first argument is `self`)
+// Keyword arguments become a trailing options object. Run: npm run gen (setup runs it when needed).
+import { createRequire } from "node:module";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { root } from "./torch-env.mjs";
+
+const outDir = path.join(root, "src", "torch", "_generated");
+const addonFile = path.join(root, "build", "native", "tessera.node");
+
+const RESERVED = new Set(
+  ("break case catch class const continue debugger default delete do else enum export extends false finally for function if " +
+    "import in instanceof new null return super switch this throw true try typeof var void while with yield let static " +
+    "implements interface package private protected public await arguments eval").split(" "),
+);
+
+// Python spells these size arguments as varargs too: x.view(2, 3), torch.zeros(2, 3).
+const VARARG_NAMES = new Set(["size", "shape", "dims", "sizes", "repeats"]);
+
+// Methods written by hand in these files win over generated ones.
+function handWrittenMethods() {
+  const names = new Set(["constructor"]);
+  for (const file of ["tensor.ts", "indexing.ts"]) {
+    const p = path.join(root, "src", "torch", file);
+    if (!existsSync(p)) continue;
+    for (const m of readFileSync(p, "utf8").matchAll(/^ {2}(?:get |set )?([A-Za-z_][A-Za-z0-9_]*)\s*[(<]/gm)) names.add(m[1]);
+    for (const m of readFileSync(p, "utf8").matchAll(/^ {4}([A-Za-z_][A-Za-z0-9_]*)\(/gm)) names.add(m[1]);
+  }
+  return names;
+}
+
+function unwrapOptional(t) {
+  const m = /^Optional\[(.*)\]$/.exec(t);
+  return m ? { inner: m[1], optional: true } : { inner: t, optional: false };
+}
+
+function scalarTs(t, isInput) {
+  switch (t) {
+    case "Tensor": return isInput ? "Tensor | number" : "Tensor";
+    case "int": case "SymInt": return "number";
+    case "float": case "SymFloat": return "number";
+    case "bool": case "SymBool": return "boolean";
+    case "str": return "string";
+    case "number": return isInput ? "Scalar" : "number";
+    case "ScalarType": return isInput ? "dtype" : "number";
+    case "Device": return isInput ? "DeviceLike" : "string";
+    case "Layout": return "Layout";
+    case "MemoryFormat": return "MemoryFormat";
+    case "Generator": return "Generator";
+    default: return "unknown";
+  }
+}
+
+function tsType(type, isInput) {
+  const { inner, optional } = unwrapOptional(type);
+  let ts;
+  const list = /^List\[(.*)\]$/.exec(inner);
+  if (list) {
+    const el = unwrapOptional(list[1]);
+    const base = scalarTs(el.inner, isInput && el.inner !== "Tensor");
+    const elem = el.optional ? `(${base} | null)` : base.includes("|") ? `(${base})` : base;
+    ts = `${elem}[]`;
+    if (isInput && (el.inner === "int" || el.inner === "SymInt" || el.inner === "float")) ts = `number | ${ts}`;
+  } else {
+    ts = scalarTs(inner, isInput);
+  }
+  return optional ? `${ts} | null` : ts;
+}
+
+function returnType(returns) {
+  if (returns.length === 0) return "void";
+  if (returns.length === 1) return tsType(returns[0].type, false);
+  const tuple = `[${returns.map((r) => tsType(r.type, false)).join(", ")}]`;
+  const named = returns.filter((r) => r.name);
+  if (named.length !== returns.length) return tuple;
+  return `${tuple} & { ${named.map((r) => `${r.name}: ${tsType(r.type, false)}`).join("; ")} }`;
+}
+
+function paramName(name) {
+  return RESERVED.has(name) ? `${name}_` : name;
+}
+
+function propKey(name) {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
+}
+
+// One TS signature per schema overload (a second one for size varargs).
+function signatures(ov, dropSelf) {
+  const args = dropSelf ? ov.args.slice(1) : ov.args;
+  const positional = args.filter((a) => !a.kwargOnly);
+  const optionalFrom = (() => {
+    let i = positional.length;
+    while (i > 0 && (positional[i - 1].default !== undefined || unwrapOptional(positional[i - 1].type).optional)) i--;
+    return i;
+  })();
+  // Every argument with a default (or nullable) and every keyword-only one may be given by name.
+  const named = args.filter((a) => a.kwargOnly || a.default !== undefined || unwrapOptional(a.type).optional);
+  const requiredKw = args.filter((a) => a.kwargOnly && a.default === undefined && !unwrapOptional(a.type).optional);
+  const entries = named.map((a) => {
+    const req = requiredKw.includes(a) ? "" : "?";
+    return `${propKey(a.name)}${req}: ${tsType(a.type, !(a.name === "self" && a.type === "Tensor"))}`;
+  });
+  if (args.some((a) => a.name === "pin_memory")) entries.push("requires_grad?: boolean");  // factory functions
+  const opts = entries.length ? `{ ${entries.join("; ")} }` : null;
+  const params = positional.map((a, i) => {
+    const isSelf = i === 0 && !dropSelf && a.name === "self" && a.type === "Tensor";
+    return `${paramName(a.name)}${i >= optionalFrom ? "?" : ""}: ${tsType(a.type, !isSelf)}`;
+  });
+  if (opts) params.push(`opts${requiredKw.length ? "" : "?"}: ${opts}`);
+  const ret = returnType(ov.returns);
+  const sigs = [`(${params.join(", ")}): ${ret}`];
+  const first = positional[0];
+  if (first && VARARG_NAMES.has(first.name) && /^List\[(int|SymInt)\]$/.test(first.type) && positional.length === 1) {
+    sigs.push(opts ? `(...size: number[] | [...number[], ${opts}]): ${ret}` : `(...size: number[]): ${ret}`);
+  }
+  return sigs;
+}
+
+function isMethodOverload(ov) {
+  return ov.args.length > 0 && ov.args[0].name === "self" && ov.args[0].type === "Tensor" && !ov.args[0].kwargOnly;
+}
+
+function jsName(opName) {
+  const n = opName.replace(/^aten::/, "");
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && !RESERVED.has(n) ? n : null;
+}
+
+const HEADER = "// GENERATED FILE — do not edit. Regenerate with `npm run gen` (scripts/gen-ops.mjs) from the schemas of\n// the libtorch the addon was built against.\n";
+
+const IMPORTS = `import type { Tensor } from "../tensor.js";
+import type { dtype } from "../dtype.js";
+import type { DeviceLike } from "../device.js";
+import type { Generator } from "../generator.js";
+import type { Layout, MemoryFormat, Scalar } from "../types.js";
+`;
+
+export function generate() {
+  const addon = createRequire(import.meta.url)(addonFile);
+  const sets = addon.listOps().filter((s) => s.name.startsWith("aten::"));
+  const skipMethods = handWrittenMethods();
+  const fnOut = [HEADER, "/* eslint-disable */", IMPORTS, 'import { op } from "../_invoke.js";', ""];
+  const mOut = [HEADER, IMPORTS.replace('import type { Tensor } from "../tensor.js";\n', ""), 'import { Tensor } from "../tensor.js";', 'import { op } from "../_invoke.js";', ""];
+  const methodDecls = [];
+  const methodImpls = [];
+  let fnCount = 0;
+  let methodCount = 0;
+  for (const set of sets) {
+    const name = jsName(set.name);
+    if (!name) continue;
+    const caller = `$${name}`;
+    fnOut.push(`const ${caller} = op(${JSON.stringify(set.name)});`);
+    const fnSigs = set.overloads.flatMap((ov) => signatures(ov, false));
+    for (const s of [...new Set(fnSigs)]) fnOut.push(`export function ${name}${s};`);
+    fnOut.push(`export function ${name}(...args: unknown[]): unknown {\n  return ${caller}(args);\n}`);
+    fnCount++;
+    const methodOvs = set.overloads.filter(isMethodOverload);
+    if (methodOvs.length && !skipMethods.has(name)) {
+      const mSigs = [...new Set(methodOvs.flatMap((ov) => signatures(ov, true)))];
+      for (const s of mSigs) methodDecls.push(`    ${name}${s};`);
+      methodImpls.push(`  ${propKey(name)}(this: Tensor, ...args: unknown[]): unknown {\n    return ${caller}([this, ...args]);\n  },`);
+      mOut.push(`const ${caller} = op(${JSON.stringify(set.name)});`);
+      methodCount++;
+    }
+  }
+  mOut.push("", 'declare module "../tensor.js" {', "  interface Tensor {", ...methodDecls, "  }", "}", "");
+  mOut.push("const methods = {", ...methodImpls, "};", "");
+  mOut.push("for (const [name, fn] of Object.entries(methods)) {");
+  mOut.push("  if (!(name in Tensor.prototype)) Object.defineProperty(Tensor.prototype, name, { value: fn, writable: true, configurable: true });");
+  mOut.push("}", "");
+  mkdirSync(outDir, { recursive: true });
+  const write = (file, text) => {
+    const p = path.join(outDir, file);
+    writeFileSync(`${p}.tmp`, text);
+    renameSync(`${p}.tmp`, p);
+  };
+  write("functions.ts", fnOut.join("\n") + "\n");
+  write("tensor_methods.ts", mOut.join("\n"));
+  return { functions: fnCount, methods: methodCount };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = generate();
+  console.log(`[tessera] generated ${r.functions} torch functions and ${r.methods} Tensor methods`);
+}

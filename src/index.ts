@@ -1,0 +1,4 @@
+// tessera: `import { torch } from "tessera"`.
+import * as torch from "./torch/index.js";
+
+export { torch };

@@ -1,0 +1,108 @@
+// Loads the native addon and describes its entry points. Everything else in src/torch reaches
+// libtorch through this one module.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** An opaque reference to a libtorch object, owned by the JS object that holds it. */
+export type NativeHandle = { readonly __native: unique symbol };
+
+/** What may stand for a tensor when crossing into native code: a JS Tensor or its handle. */
+export type TensorRef = { _h: NativeHandle } | NativeHandle;
+
+export interface NativeAddon {
+  setTensorClass(ctor: new (h: NativeHandle) => object): void;
+  dispose(t: TensorRef): void;
+  isDisposed(t: TensorRef): boolean;
+
+  callOp(id: number, args: unknown[], kwargs?: object): unknown;
+  resolveOp(name: string): number;
+  listOps(): OpSetInfo[];
+
+  fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: { _id: number }, shape: number[], device?: string): unknown;
+  bytesView(t: TensorRef): ArrayBuffer;
+  shape(t: TensorRef): number[];
+  strides(t: TensorRef): number[];
+  dtype(t: TensorRef): number;
+  device(t: TensorRef): string;
+  dim(t: TensorRef): number;
+  numel(t: TensorRef): number;
+  storageOffset(t: TensorRef): number;
+  storageInfo(t: TensorRef): [string, number];
+  isContiguous(t: TensorRef): boolean;
+  requiresGrad(t: TensorRef): boolean;
+  setRequiresGrad(t: TensorRef, value: boolean): void;
+  grad(t: TensorRef): unknown;
+  setGrad(t: TensorRef, g: TensorRef | null): void;
+  isLeaf(t: TensorRef): boolean;
+  gradFnName(t: TensorRef): string | null;
+  retainGrad(t: TensorRef): void;
+  item(t: TensorRef): number | boolean;
+  data(t: TensorRef): unknown;
+  setData(t: TensorRef, data: TensorRef): void;
+  sameTensor(a: TensorRef, b: TensorRef): boolean;
+
+  backward(tensors: TensorRef[], grads: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, inputs: TensorRef[] | null): void;
+  autogradGrad(outputs: TensorRef[], inputs: TensorRef[], gradOutputs: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): unknown[];
+  createFunctionNode(fnId: number, name: string, inputs: (TensorRef | null)[], outputs: (TensorRef | null)[]): unknown[];
+  setCallbackRunner(runner: (id: number, tensors: unknown[]) => unknown): void;
+  takeReleasedCallbacks(): number[];
+  registerHook(t: TensorRef, fnId: number): number;
+  removeHook(t: TensorRef, handle: number): void;
+  isGradEnabled(): boolean;
+  setGradEnabled(mode: boolean): void;
+  enterInferenceMode(mode: boolean): void;
+  exitInferenceMode(): void;
+  isInferenceModeEnabled(): boolean;
+
+  manualSeed(seed: number | bigint): void;
+  initialSeed(): number;
+  newGenerator(device?: string): NativeHandle;
+  defaultGenerator(): NativeHandle;
+  generatorManualSeed(g: NativeHandle, seed: number | bigint): void;
+  generatorInitialSeed(g: NativeHandle): number;
+  generatorGetState(g: NativeHandle): unknown;
+  generatorSetState(g: NativeHandle, state: TensorRef): void;
+  getDefaultDtype(): number;
+  setDefaultDtype(dtype: { _id: number }): void;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaCurrentDevice(): number;
+  cudaSetDevice(index: number): void;
+  cudaSynchronize(index?: number): void;
+  cudaMemoryStats(index?: number): [number, number, number, number];
+  cudaResetPeakMemoryStats(index?: number): void;
+  cudaEmptyCache(): void;
+  cudaMemInfo(index?: number): [number, number];
+  versions(): { torch: string; cuda: boolean | null; config: string };
+}
+
+export interface OpArgInfo {
+  name: string;
+  type: string;
+  kwargOnly?: boolean;
+  default?: string;
+  N?: number;
+  isWrite?: boolean;
+}
+
+export interface OpSetInfo {
+  name: string;
+  returnsSelf: boolean;
+  overloads: { overload: string; schema: string; args: OpArgInfo[]; returns: OpArgInfo[] }[];
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+function load(): NativeAddon {
+  const file = process.env.TESSERA_ADDON ?? path.join(root, "build", "native", "tessera.node");
+  if (!existsSync(file)) {
+    throw new Error(`tessera's native addon is not built (${file} is missing): run \`npm run setup\` in ${root}`);
+  }
+  return createRequire(import.meta.url)(file) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

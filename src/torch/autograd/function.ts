@@ -1,0 +1,87 @@
+// torch.autograd.Function written in TypeScript. forward runs under no_grad; its outputs are then
+// attached to a native graph node whose backward calls this class's static backward on the JS
+// main thread (see native/src/autograd.cc for the threading).
+import { native } from "../_native.js";
+import { dropCallback, registerCallback } from "../_callbacks.js";
+import { Tensor } from "../tensor.js";
+import { is_grad_enabled, no_grad } from "./grad_mode.js";
+
+export class FunctionCtx {
+  saved_tensors: Tensor[] = [];
+  /** One flag per forward argument: whether a gradient is needed for it. */
+  needs_input_grad: boolean[] = [];
+  private nonDifferentiable = new Set<Tensor>();
+  [key: string]: unknown;
+
+  save_for_backward(...tensors: (Tensor | null)[]): void {
+    this.saved_tensors = tensors.filter((t): t is Tensor => t !== null);
+  }
+
+  mark_non_differentiable(...tensors: Tensor[]): void {
+    for (const t of tensors) this.nonDifferentiable.add(t);
+  }
+
+  /** @internal */
+  isNonDifferentiable(t: Tensor): boolean {
+    return this.nonDifferentiable.has(t);
+  }
+}
+
+type ForwardResult = Tensor | Tensor[];
+type BackwardResult = Tensor | null | undefined | (Tensor | null | undefined)[];
+
+export interface FunctionClass {
+  name: string;
+  forward(ctx: FunctionCtx, ...args: never[]): ForwardResult;
+  backward(ctx: FunctionCtx, ...grads: Tensor[]): BackwardResult;
+}
+
+type Rest<F> = F extends (ctx: FunctionCtx, ...args: infer A) => unknown ? A : never;
+
+/**
+ * Subclass with `static forward(ctx, ...args)` and `static backward(ctx, ...grads)`, then call
+ * `MyFn.apply(...args)`. backward returns one gradient (or null) per forward argument.
+ */
+export class Function {
+  static forward(ctx: FunctionCtx, ...args: unknown[]): ForwardResult {
+    throw new Error(`${this.name}.forward is not defined`);
+  }
+
+  static backward(ctx: FunctionCtx, ...grads: Tensor[]): BackwardResult {
+    throw new Error(`${this.name}.backward is not defined`);
+  }
+
+  static apply<F extends FunctionClass>(this: F, ...args: Rest<F["forward"]>): ReturnType<F["forward"]> {
+    const ctx = new FunctionCtx();
+    const argList = args as unknown[];
+    ctx.needs_input_grad = argList.map((a) => a instanceof Tensor && a.requires_grad);
+    const result = no_grad(() => (this.forward as (ctx: FunctionCtx, ...a: unknown[]) => ForwardResult)(ctx, ...argList));
+    if (!is_grad_enabled() || !ctx.needs_input_grad.some(Boolean)) return result as ReturnType<F["forward"]>;
+    const outputs = Array.isArray(result) ? result : [result];
+    const tensorArgs = argList.map((a, i) => (a instanceof Tensor ? i : -1)).filter((i) => i >= 0);
+    const name = `${this.name}Backward`;
+    const backward = this.backward.bind(this);
+    const id = registerCallback((grads) => {
+      const r = backward(ctx, ...(grads as Tensor[]));
+      const perArg = Array.isArray(r) ? r : [r];
+      if (perArg.length !== argList.length) {
+        throw new Error(`function ${name} returned an incorrect number of gradients (expected ${argList.length}, got ${perArg.length})`);
+      }
+      return tensorArgs.map((i) => perArg[i] ?? null);
+    });
+    let wrapped: Tensor[];
+    try {
+      wrapped = native.createFunctionNode(
+        id,
+        name,
+        tensorArgs.map((i) => (argList[i] as Tensor)._h),
+        outputs.map((t) => (ctx.isNonDifferentiable(t) ? null : t._h)),
+      ) as Tensor[];
+    } catch (e) {
+      dropCallback(id);
+      throw e;
+    }
+    const final = outputs.map((t, i) => (ctx.isNonDifferentiable(t) ? t : wrapped[i]));
+    return (Array.isArray(result) ? final : final[0]) as ReturnType<F["forward"]>;
+  }
+}

@@ -1,0 +1,116 @@
+// Tensor creation that a schema cannot express: torch.tensor from JS data, and the dtype rule for
+// JS numbers. JS cannot tell 1 from 1.0, so plain numbers make tensors of the default (float)
+// dtype; bigints (or a BigInt64Array, or {dtype}) make int64, booleans make bool.
+import { native } from "./_native.js";
+import { op } from "./_invoke.js";
+import { Tensor } from "./tensor.js";
+import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
+import type { DeviceLike } from "./device.js";
+import type { Scalar } from "./types.js";
+
+export type TensorData = number | boolean | bigint | TensorData[] | ArrayBufferView;
+
+export interface TensorOptions {
+  dtype?: dtype;
+  device?: DeviceLike;
+  requires_grad?: boolean;
+}
+
+export function get_default_dtype(): dtype {
+  return dtypeFromId(native.getDefaultDtype());
+}
+
+export function set_default_dtype(d: dtype): void {
+  native.setDefaultDtype(d);
+}
+
+function typedArrayDtype(a: ArrayBufferView): dtype {
+  if (a instanceof Float32Array) return float32;
+  if (a instanceof Float64Array) return float64;
+  if (a instanceof BigInt64Array) return int64;
+  if (a instanceof Int32Array) return int32;
+  if (a instanceof Int16Array) return int16;
+  if (a instanceof Int8Array) return int8;
+  if (a instanceof Uint8Array || a instanceof Uint8ClampedArray) return uint8;
+  throw new TypeError(`torch.tensor: unsupported TypedArray ${a.constructor.name}`);
+}
+
+// Walks nested arrays: their shape (checked rectangular, as PyTorch does) and flat leaves.
+function flatten(data: TensorData, shape: number[], out: (number | boolean | bigint)[], depth: number): void {
+  if (Array.isArray(data)) {
+    if (depth === shape.length) shape.push(data.length);
+    else if (shape[depth] !== data.length) {
+      throw new RangeError(`torch.tensor: expected sequence of length ${shape[depth]} at dim ${depth} (got ${data.length})`);
+    }
+    for (const d of data) flatten(d, shape, out, depth + 1);
+    return;
+  }
+  if (depth !== shape.length) throw new RangeError(`torch.tensor: ragged nested sequence at dim ${depth}`);
+  if (ArrayBuffer.isView(data)) throw new TypeError("torch.tensor: a TypedArray cannot be nested inside arrays");
+  if (typeof data !== "number" && typeof data !== "boolean" && typeof data !== "bigint") {
+    throw new TypeError(`torch.tensor: could not infer dtype of ${typeof data}`);
+  }
+  out.push(data);
+}
+
+function buffer(values: (number | boolean | bigint)[], d: dtype): ArrayBufferView {
+  const num = (v: number | boolean | bigint) => Number(v);
+  switch (d) {
+    case float64: return Float64Array.from(values, num);
+    case int64: return BigInt64Array.from(values, (v) => (typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)))));
+    case int32: return Int32Array.from(values, num);
+    case int16: return Int16Array.from(values, num);
+    case int8: return Int8Array.from(values, num);
+    case uint8: return Uint8Array.from(values, num);
+    case bool: return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
+    default: return Float32Array.from(values, num);
+  }
+}
+
+/** torch.tensor: a new tensor holding a copy of `data`. */
+export function tensor(data: TensorData | Tensor, options: TensorOptions = {}): Tensor {
+  let t: Tensor;
+  if (data instanceof Tensor) {
+    t = data.detach().clone();
+    if (options.dtype) t = t.to(options.dtype);
+  } else if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    const src = typedArrayDtype(data);
+    t = native.fromBytes(data, src, [(data as unknown as ArrayLike<unknown>).length]) as Tensor;
+    if (options.dtype && options.dtype !== src) t = t.to(options.dtype);
+  } else {
+    const shape: number[] = [];
+    const values: (number | boolean | bigint)[] = [];
+    flatten(data, shape, values, 0);
+    const inferred = values.some((v) => typeof v === "boolean")
+      ? bool
+      : values.some((v) => typeof v === "bigint")
+        ? int64
+        : get_default_dtype();
+    const target = options.dtype ?? inferred;
+    // Half types have no TypedArray: build in float32 and convert.
+    const staging = target === float16 || target === bfloat16 || target.is_complex ? float32 : target;
+    t = native.fromBytes(buffer(values, staging), staging, shape) as Tensor;
+    if (staging !== target) t = t.to(target);
+  }
+  if (options.device !== undefined) t = t.to(String(options.device));
+  if (options.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+/** torch.as_tensor: `data` itself when it already is a tensor of the requested dtype and device. */
+export function as_tensor(data: TensorData | Tensor, options: Omit<TensorOptions, "requires_grad"> = {}): Tensor {
+  if (data instanceof Tensor) {
+    return data.to({ dtype: options.dtype ?? data.dtype, device: options.device ?? data.device });
+  }
+  return tensor(data, options);
+}
+
+const atenFull = op("aten::full");
+
+/** torch.full; a number fill makes a default-dtype tensor (see the dtype rule above). */
+export function full(size: number[], fill_value: Scalar, options: TensorOptions = {}): Tensor {
+  const d = options.dtype ?? (typeof fill_value === "boolean" ? bool : typeof fill_value === "bigint" ? int64 : get_default_dtype());
+  const t = atenFull([size, fill_value, { dtype: d, device: options.device === undefined ? undefined : String(options.device) }]) as Tensor;
+  if (options.requires_grad) t.requires_grad_(true);
+  return t;
+}

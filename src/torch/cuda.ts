@@ -1,0 +1,70 @@
+// torch.cuda: device queries and the caching allocator's statistics.
+import { native } from "./_native.js";
+import type { device } from "./device.js";
+
+type DeviceArg = number | string | device | undefined;
+
+function index(d: DeviceArg): number | undefined {
+  if (d === undefined || typeof d === "number") return d;
+  const s = String(d);
+  const m = /^cuda(?::(\d+))?$/.exec(s);
+  if (m === null) throw new TypeError(`expected a CUDA device, got '${s}'`);
+  return m[1] === undefined ? undefined : Number(m[1]);
+}
+
+export function is_available(): boolean {
+  return native.cudaIsAvailable();
+}
+
+export function device_count(): number {
+  return native.cudaDeviceCount();
+}
+
+export function current_device(): number {
+  return native.cudaCurrentDevice();
+}
+
+export function set_device(d: DeviceArg): void {
+  const i = index(d);
+  if (i !== undefined) native.cudaSetDevice(i);
+}
+
+export function synchronize(d?: DeviceArg): void {
+  native.cudaSynchronize(index(d));
+}
+
+export function memory_allocated(d?: DeviceArg): number {
+  return native.cudaMemoryStats(index(d))[0];
+}
+
+export function max_memory_allocated(d?: DeviceArg): number {
+  return native.cudaMemoryStats(index(d))[1];
+}
+
+export function memory_reserved(d?: DeviceArg): number {
+  return native.cudaMemoryStats(index(d))[2];
+}
+
+export function max_memory_reserved(d?: DeviceArg): number {
+  return native.cudaMemoryStats(index(d))[3];
+}
+
+export function reset_peak_memory_stats(d?: DeviceArg): void {
+  native.cudaResetPeakMemoryStats(index(d));
+}
+
+export function empty_cache(): void {
+  if (native.cudaIsAvailable()) native.cudaEmptyCache();
+}
+
+/** [free, total] bytes of the device, as torch.cuda.mem_get_info. */
+export function mem_get_info(d?: DeviceArg): [number, number] {
+  return native.cudaMemInfo(index(d));
+}
+
+/** Seeds every device's generator (torch.manual_seed does the CPU too). */
+export function manual_seed_all(seed: number | bigint): void {
+  native.manualSeed(seed);
+}
+
+export const manual_seed = manual_seed_all;

@@ -1,0 +1,43 @@
+// The `torch` namespace: generated ATen functions, then the hand-written surface (which wins
+// where names meet).
+import "./_generated/tensor_methods.js";
+import "./indexing.js";
+import * as autograd from "./autograd/index.js";
+import * as cuda from "./cuda.js";
+import * as indexing from "./indexing.js";
+
+export * from "./_generated/functions.js";
+export { Tensor, type GradFn, type RemovableHandle, type ToOptions } from "./tensor.js";
+export {
+  dtype,
+  uint8,
+  int8,
+  int16,
+  int32,
+  int64,
+  float16,
+  float32,
+  float64,
+  complex64,
+  complex128,
+  bfloat16,
+  bool,
+  short,
+  int,
+  long,
+  half,
+  float,
+  double,
+  cfloat,
+  cdouble,
+} from "./dtype.js";
+export { device, type DeviceLike } from "./device.js";
+export { Generator, manual_seed, initial_seed } from "./generator.js";
+export { tensor, as_tensor, full, get_default_dtype, set_default_dtype, type TensorData, type TensorOptions } from "./creation.js";
+export { strided, contiguous_format, preserve_format, channels_last, type Scalar, type Layout, type MemoryFormat } from "./types.js";
+export { no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled } from "./autograd/grad_mode.js";
+export { scope } from "./memory.js";
+export { Slice, Ellipsis } from "./indexing.js";
+export { autograd, cuda, indexing };
+export { native as _C } from "./_native.js";
+export { get_num_threads, set_num_threads, version } from "./runtime.js";

@@ -1,0 +1,328 @@
+// torch.Tensor: the hand-written part (attributes, conversions, autograd entry points). The ATen
+// methods — add, matmul, view, sum, ... — are generated from the op schemas into
+// _generated/tensor_methods.ts and added to this class's prototype.
+import { inspect } from "node:util";
+import { native, type NativeHandle } from "./_native.js";
+import { op } from "./_invoke.js";
+import { registerCallback } from "./_callbacks.js";
+import { backward, type BackwardOptions } from "./autograd/engine.js";
+import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
+import { device, deviceOf, type DeviceLike } from "./device.js";
+import { track } from "./memory.js";
+import { formatTensor } from "./printing.js";
+
+const atenTo = op("aten::to");
+
+/** The object returned by `tensor.grad_fn`: the autograd node that produced the tensor. */
+export interface GradFn {
+  name(): string;
+}
+
+export interface RemovableHandle {
+  remove(): void;
+}
+
+/** Keyword arguments of `Tensor.to`. */
+export interface ToOptions {
+  dtype?: dtype;
+  device?: DeviceLike;
+  non_blocking?: boolean;
+  copy?: boolean;
+}
+
+type NestedArray = number | boolean | NestedArray[];
+
+export type TypedArrayOf =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array;
+
+export class Tensor {
+  /** The native handle; it owns one reference to the libtorch tensor. */
+  readonly _h: NativeHandle;
+
+  constructor(h: NativeHandle) {
+    this._h = h;
+    track(this);
+  }
+
+  // ---- attributes -------------------------------------------------------------------------
+
+  /** `torch.Size` in PyTorch; a plain array of numbers here. */
+  get shape(): number[] {
+    return native.shape(this._h);
+  }
+
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number[] | number {
+    const s = native.shape(this._h);
+    if (dim === undefined) return s;
+    return s[normalizeDim(dim, s.length, "size")];
+  }
+
+  stride(): number[];
+  stride(dim: number): number;
+  stride(dim?: number): number[] | number {
+    const s = native.strides(this._h);
+    if (dim === undefined) return s;
+    return s[normalizeDim(dim, s.length, "stride")];
+  }
+
+  dim(): number {
+    return native.dim(this._h);
+  }
+
+  get ndim(): number {
+    return native.dim(this._h);
+  }
+
+  numel(): number {
+    return native.numel(this._h);
+  }
+
+  nelement(): number {
+    return native.numel(this._h);
+  }
+
+  element_size(): number {
+    return this.dtype.itemsize;
+  }
+
+  storage_offset(): number {
+    return native.storageOffset(this._h);
+  }
+
+  is_contiguous(): boolean {
+    return native.isContiguous(this._h);
+  }
+
+  get dtype(): dtype {
+    return dtypeFromId(native.dtype(this._h));
+  }
+
+  get device(): device {
+    return deviceOf(native.device(this._h));
+  }
+
+  get is_cuda(): boolean {
+    return native.device(this._h).startsWith("cuda");
+  }
+
+  // ---- autograd -----------------------------------------------------------------------------
+
+  get requires_grad(): boolean {
+    return native.requiresGrad(this._h);
+  }
+
+  set requires_grad(value: boolean) {
+    native.setRequiresGrad(this._h, value);
+  }
+
+  requires_grad_(requires_grad = true): this {
+    native.setRequiresGrad(this._h, requires_grad);
+    return this;
+  }
+
+  get grad(): Tensor | null {
+    return native.grad(this._h) as Tensor | null;
+  }
+
+  set grad(g: Tensor | null) {
+    native.setGrad(this._h, g === null ? null : g._h);
+  }
+
+  get is_leaf(): boolean {
+    return native.isLeaf(this._h);
+  }
+
+  get grad_fn(): GradFn | null {
+    const name = native.gradFnName(this._h);
+    return name === null ? null : { name: () => name };
+  }
+
+  /** The same memory without autograd history (PyTorch's `.data`). */
+  get data(): Tensor {
+    return native.data(this._h) as Tensor;
+  }
+
+  set data(value: Tensor) {
+    native.setData(this._h, value._h);
+  }
+
+  retain_grad(): void {
+    native.retainGrad(this._h);
+  }
+
+  backward(gradient?: Tensor | null, options: Omit<BackwardOptions, "grad_tensors"> = {}): void {
+    backward(this, { ...options, grad_tensors: gradient ?? null });
+  }
+
+  /** Calls `hook(grad)` when the gradient is computed; a returned tensor replaces the gradient. */
+  register_hook(hook: (grad: Tensor) => Tensor | null | undefined | void): RemovableHandle {
+    const id = registerCallback((tensors) => hook(tensors[0] as Tensor) ?? null);
+    const pos = native.registerHook(this._h, id);
+    return { remove: () => native.removeHook(this._h, pos) };
+  }
+
+  // ---- conversions --------------------------------------------------------------------------
+
+  /**
+   * `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`, or `to({dtype, device, copy,
+   * non_blocking})`, as in PyTorch.
+   */
+  to(target: dtype | DeviceLike | Tensor | ToOptions, dtypeOrOptions?: dtype | ToOptions, options?: ToOptions): Tensor {
+    const o: ToOptions = {};
+    if (target instanceof Tensor) {
+      o.dtype = target.dtype;
+      o.device = target.device;
+    } else if (target instanceof dtype) {
+      o.dtype = target;
+    } else if (typeof target === "string" || target instanceof device) {
+      o.device = target;
+    } else {
+      Object.assign(o, target);
+    }
+    if (dtypeOrOptions instanceof dtype) o.dtype = dtypeOrOptions;
+    else if (dtypeOrOptions !== undefined) Object.assign(o, dtypeOrOptions);
+    if (options !== undefined) Object.assign(o, options);
+    return atenTo([
+      this,
+      {
+        dtype: o.dtype,
+        device: o.device === undefined ? undefined : String(o.device),
+        non_blocking: o.non_blocking ?? false,
+        copy: o.copy ?? false,
+      },
+    ]) as Tensor;
+  }
+
+  cuda(index?: number): Tensor {
+    return this.to(index === undefined ? "cuda" : `cuda:${index}`);
+  }
+
+  cpu(): Tensor {
+    return this.to("cpu");
+  }
+
+  float(): Tensor {
+    return this.to(float32);
+  }
+
+  double(): Tensor {
+    return this.to(float64);
+  }
+
+  half(): Tensor {
+    return this.to(float16);
+  }
+
+  bfloat16(): Tensor {
+    return this.to(bfloat16);
+  }
+
+  long(): Tensor {
+    return this.to(int64);
+  }
+
+  int(): Tensor {
+    return this.to(int32);
+  }
+
+  short(): Tensor {
+    return this.to(int16);
+  }
+
+  char(): Tensor {
+    return this.to(int8);
+  }
+
+  byte(): Tensor {
+    return this.to(uint8);
+  }
+
+  bool(): Tensor {
+    return this.to(bool);
+  }
+
+  type(t: dtype): Tensor {
+    return this.to(t);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    return native.item(this._h) as number;
+  }
+
+  /**
+   * The elements as a TypedArray of the tensor's dtype (BigInt64Array for int64; raw Uint16Array
+   * bits for float16/bfloat16; Uint8Array for bool). For a contiguous CPU tensor this is a view of
+   * the tensor's memory (writes show through); otherwise a copy.
+   */
+  typed_array(): TypedArrayOf {
+    const buf = native.bytesView(this._h);
+    switch (this.dtype) {
+      case float32: return new Float32Array(buf);
+      case float64: return new Float64Array(buf);
+      case int64: return new BigInt64Array(buf);
+      case int32: return new Int32Array(buf);
+      case int16: return new Int16Array(buf);
+      case int8: return new Int8Array(buf);
+      case float16:
+      case bfloat16: return new Uint16Array(buf);
+      default: return new Uint8Array(buf);
+    }
+  }
+
+  /** Nested arrays of numbers (booleans for bool tensors), as Python's `tolist()`. */
+  tolist(): NestedArray {
+    let t: Tensor = this;
+    if (t.dtype === float16 || t.dtype === bfloat16) t = t.to(float32);
+    const flat = t.typed_array();
+    const isBool = t.dtype === bool;
+    const values: (number | boolean)[] = Array.from(flat as ArrayLike<number | bigint>, (v) =>
+      isBool ? v !== 0 : Number(v),
+    );
+    const shape = t.shape;
+    if (shape.length === 0) return values[0];
+    let pos = 0;
+    const build = (d: number): NestedArray[] => {
+      const out: NestedArray[] = [];
+      for (let i = 0; i < shape[d]; i++) out.push(d === shape.length - 1 ? values[pos++] : build(d + 1));
+      return out;
+    };
+    return build(0);
+  }
+
+  /** Frees this tensor's native memory now instead of at garbage collection. */
+  dispose(): void {
+    native.dispose(this._h);
+  }
+
+  get is_disposed(): boolean {
+    return native.isDisposed(this._h);
+  }
+
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  [inspect.custom](): string {
+    return formatTensor(this);
+  }
+}
+
+export function normalizeDim(dim: number, ndim: number, what: string): number {
+  const d = dim < 0 ? dim + ndim : dim;
+  if (!Number.isInteger(d) || d < 0 || d >= Math.max(ndim, 1)) {
+    throw new RangeError(`${what}: dimension out of range (expected to be in range of [${-Math.max(ndim, 1)}, ${Math.max(ndim, 1) - 1}], but got ${dim})`);
+  }
+  return d;
+}
+
+native.setTensorClass(Tensor as unknown as new (h: NativeHandle) => object);

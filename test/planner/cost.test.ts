@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { collectiveTime, p2pTime } from "../../src/parallel/planner/collectives.js";
+import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, type Plan } from "../../src/parallel/planner/index.js";
+
+const close = (actual: number, expected: number, what: string, rel = 1e-9) => assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
+
+const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none" };
+
+test("1F1B bubble is (p−1)/(m+p−1) of the pipeline's time, (p−1)/m of the ideal; interleaving divides it by v", () => {
+  const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });
+  for (const [p, m] of [[4, 12], [2, 8], [8, 8]] as const) {
+    const step = predictStep({ ...problem, gpus: p, globalBatch: m }, { ...base, pp: p, gradAccum: m }).step;
+    const pipeline = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble;
+    close(step.bubble / pipeline, (p - 1) / (m + p - 1), `p=${p} m=${m}`);
+    close(step.bubble / (pipeline - step.bubble), (p - 1) / m, `ideal p=${p} m=${m}`);
+  }
+  const v = 4;
+  const step = predictStep(problem, { ...base, vpp: v }).step;
+  const pipeline = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble;
+  close(step.bubble / (pipeline - step.bubble), 3 / (v * 12), "interleaved");
+});
+
+test("collectives follow the alpha-beta ring model", () => {
+  const link = { bandwidthBytesPerS: 100e9, latencyS: 10e-6 };
+  close(collectiveTime("all_reduce", 1e9, 8, link), 2 * (7 / 8) * (1e9 / 100e9) + 2 * 3 * 10e-6, "all-reduce");
+  close(collectiveTime("all_gather", 1e9, 16, link), (15 / 16) * (1e9 / 100e9) + 4 * 10e-6, "all-gather");
+  close(collectiveTime("reduce_scatter", 1e9, 2, link), 0.5 * (1e9 / 100e9) + 10e-6, "reduce-scatter");
+  assert.equal(collectiveTime("all_reduce", 1e9, 1, link), 0);
+  close(p2pTime(1e6, link), 10e-6 + 1e-5, "p2p");
+  // Measured bus bandwidth by group size takes precedence.
+  const measured = { ...link, byGroupSize: [[2, 50e9], [8, 80e9]] as Array<[number, number]> };
+  close(collectiveTime("all_reduce", 1e9, 4, measured), 2 * (3 / 4) * (1e9 / 50e9) + 2 * 2 * 10e-6, "by group size");
+});
+
+test("TP communication: 4 all-reduces of 2·b·s·h bytes per layer, 6 with full recompute, on NVLink", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const hardware = hardwarePreset("a100-80gb");
+  const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 4, flashAttention: false });
+  const plan: Plan = { ...base, tp: 8, pp: 1, microBatch: 2, gradAccum: 2 };
+  const allReduce = collectiveTime("all_reduce", 2 * 2 * 2048 * 4096, 8, hardware.intraNode);
+  close(predictStep(problem, plan).step.tpComm, 2 * 8 * 4 * allReduce, "no recompute");
+  close(predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm, 2 * 8 * 6 * allReduce, "full recompute");
+});
+
+test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s/6h + V/16lh); MFU counts 3 passes", () => {
+  const [l, h, a, V, s, B] = [24, 2304, 24, 51200, 2048, 512];
+  const problem = makeProblem(megatronGpt({ layers: l, hidden: h, heads: a, vocab: V, seq: s }), 32, { hardware: hardwarePreset("a100-80gb"), seqLen: s, globalBatch: B, flashAttention: false });
+  const plan: Plan = { ...base, dp: 32, pp: 1, microBatch: 16, gradAccum: 1, recompute: "full", recomputeLayers: l };
+  const p = predictStep(problem, plan);
+  close(p.hardwareFlopsPerStep, 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)), "Megatron FLOPs");
+  const modelFlops = 72 * B * s * l * h * h * (1 + s / (6 * h) + V / (12 * l * h));
+  close(p.mfu, modelFlops / p.step.total / 32 / 312e12, "MFU", 1e-6);
+  close(p.tflopsPerGpu, p.hardwareFlopsPerStep / p.step.total / 32 / 1e12, "TFLOP/s", 1e-6);
+});
