@@ -2,7 +2,7 @@
 // Exit codes: 0 a plan was found, 2 bad usage or argument, 3 the model does not fit the cluster.
 import { parseArgs } from "node:util";
 import {
-  hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, modelPresetNames, parseFix, plan, resultJson, resultText,
+  hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, makeProblem, modelPresetNames, parseFix, plan, resultJson, resultText,
   type Problem,
 } from "../parallel/planner/index.js";
 
@@ -47,17 +47,16 @@ function problemFrom(values: Record<string, string | boolean | undefined>): Prob
   if (values.gpu !== undefined && values.hardware !== undefined) throw new UsageError("give --gpu or --hardware, not both");
   const gpus = intOption(values, "gpus");
   const hardware = typeof values.hardware === "string" ? loadHardwareProfile(values.hardware) : hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
-  const perNode = intOption(values, "gpus-per-node", hardware.devicesPerNode);
-  const gpusPerNode = Math.min(perNode, gpus);
-  if (gpus % gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${gpusPerNode} GPUs`);
-  return {
-    model: loadModelProfile(values.model),
-    hardware, gpus, gpusPerNode,
+  const problem = makeProblem(loadModelProfile(values.model), gpus, {
+    hardware,
+    gpusPerNode: intOption(values, "gpus-per-node", hardware.devicesPerNode),
     seqLen: intOption(values, "seq-len", 2048),
-    globalBatch: intOption(values, "global-batch", Math.max(8, 4 * gpus)),
+    globalBatch: values["global-batch"] === undefined ? undefined : intOption(values, "global-batch"),
     flashAttention: values["unfused-attention"] !== true,
     tpAcrossNodes: values["tp-across-nodes"] === true,
-  };
+  });
+  if (gpus % problem.gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${problem.gpusPerNode} GPUs`);
+  return problem;
 }
 
 export async function main(argv: string[]): Promise<number> {

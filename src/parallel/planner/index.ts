@@ -18,14 +18,17 @@ import { hardwarePreset, type HardwareProfile } from "./hardware.js";
 import type { ModelProfile } from "./model_profile.js";
 import type { Problem } from "./space.js";
 
-/** A problem with the planner's defaults: seq 2048, global batch = 4 × GPUs, fused attention, TP in a node. */
+/**
+ * A problem with the planner's defaults: H100s, seq 2048, global batch 4 per GPU (at least 8), fused
+ * attention, TP inside a node. A cluster smaller than a node is one partial node.
+ */
 export function makeProblem(model: ModelProfile, gpus: number, options: Partial<Omit<Problem, "model" | "gpus">> & { hardware?: HardwareProfile } = {}): Problem {
   const hardware = options.hardware ?? hardwarePreset("h100-sxm-80gb");
   return {
     model, gpus, hardware,
-    gpusPerNode: options.gpusPerNode ?? Math.min(gpus, hardware.devicesPerNode),
+    gpusPerNode: Math.min(gpus, options.gpusPerNode ?? hardware.devicesPerNode),
     seqLen: options.seqLen ?? 2048,
-    globalBatch: options.globalBatch ?? 4 * gpus,
+    globalBatch: options.globalBatch ?? Math.max(8, 4 * gpus),
     flashAttention: options.flashAttention ?? true,
     tpAcrossNodes: options.tpAcrossNodes ?? false,
   };
