@@ -3,7 +3,7 @@
 // an object is rebuilt only when its source, a header it includes, or the flags changed.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { findTorch, root } from "./torch-env.mjs";
@@ -88,7 +88,32 @@ async function pool(jobs, width) {
   await Promise.all(workers);
 }
 
-export async function buildNative({ quiet = false } = {}) {
+// Several processes (parallel test set-ups, developers' shells) may build at once: one at a time.
+async function withLock(fn) {
+  const lock = path.join(outDir, ".lock");
+  mkdirSync(outDir, { recursive: true });
+  for (let waited = 0; ; waited += 200) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
+      if (waited > 20 * 60_000) throw new Error(`timed out waiting for ${lock}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export function buildNative(options = {}) {
+  return withLock(() => build(options));
+}
+
+async function build({ quiet = false } = {}) {
   const torch = findTorch();
   if (!torch) throw new Error("libtorch not found: set LIBTORCH or TESSERA_PYTHON, or run `npm run setup` to install torch into .venv");
   const { cxx, link } = flagsFor(torch);

@@ -3,6 +3,7 @@
 type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
 
 const commands: Record<string, Command> = {
+  run: { summary: "run a TypeScript training script with tessera", load: () => import("./run.js") },
   plan: { summary: "plan Advanced Parallelization for a model and a cluster", load: () => import("./plan.js") },
 };
 
