@@ -57,3 +57,10 @@ test("4,096 GPUs: the search completes and picks a valid plan", () => {
   assert.equal(r.best.plan.dp * r.best.plan.tp * r.best.plan.pp, 4096);
   assert.ok(r.best.plan.tp <= 8);
 });
+
+test("fixed choices that fit nowhere on the cluster point to the best free plan", () => {
+  const r = plan(problem(8), parseFix("dp=8,zero=0,mbs=8"));
+  assert.equal(r.best, undefined);
+  assert.ok(r.freeFit !== undefined && r.freeFit.fits);
+  assert.match(String(resultJson(problem(8), r).error), /does not fit on 8 × H100-SXM-80GB with the fixed choices; without them the best plan is dp=/);
+});

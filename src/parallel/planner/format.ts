@@ -51,6 +51,7 @@ export function evaluationJson(e: Evaluation): EvaluationJson {
 export function noFitMessage(problem: Problem, result: SearchResult): string {
   if (result.invalid !== undefined) return `no valid plan: ${result.invalid}`;
   const what = `${problem.model.name} (seq ${problem.seqLen}, global batch ${problem.globalBatch}) does not fit on ${problem.gpus} × ${problem.hardware.name}`;
+  if (result.freeFit !== undefined) return `${what} with the fixed choices; without them the best plan is ${describe(result.freeFit)}.`;
   const fit = result.smallestFit;
   if (fit === undefined) return `${what}, nor on any cluster up to 65536 GPUs.`;
   return `${what}; the smallest cluster that fits is ${fit.gpus} GPUs (${describe(fit.best)}).`;
@@ -62,7 +63,9 @@ export function resultJson(problem: Problem, result: SearchResult): Record<strin
     seq_len: problem.seqLen, global_batch: problem.globalBatch, search_ms: result.searchMs, evaluated: result.evaluated,
   };
   if (result.best === undefined) {
-    return { ...base, fits: false, error: noFitMessage(problem, result), smallest_fit: result.smallestFit === undefined ? null : { gpus: result.smallestFit.gpus, ...evaluationJson(result.smallestFit.best) } };
+    const smallest = result.smallestFit === undefined ? null : { gpus: result.smallestFit.gpus, ...evaluationJson(result.smallestFit.best) };
+    const free = result.freeFit === undefined ? null : evaluationJson(result.freeFit);
+    return { ...base, fits: false, error: noFitMessage(problem, result), smallest_fit: smallest, free_fit: free };
   }
   return { ...base, fits: true, ...evaluationJson(result.best), alternatives: result.alternatives.map(evaluationJson) };
 }

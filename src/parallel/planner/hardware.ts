@@ -82,7 +82,8 @@ const presets: Record<string, HardwareProfile> = {
   h200: gpu({ name: "H200", tflops: 989, memGiB: 141, hbmTBs: 4.8, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50 }),
   "mi250-gcd": gpu({ name: "MI250 GCD", tflops: 191.5, memGiB: 64, hbmTBs: 1.6, intraGBs: 100, nicGbps: 100, hostGiB: 51, pcieGBs: 22 }),
   // One process per socket-half of a 2-socket AVX-512/AMX server: ~1 TFLOP/s bf16 with oneDNN, DDR5
-  // bandwidth share, Gloo over shared memory inside the node and 100 GbE between nodes.
+  // bandwidth share, Gloo over shared memory inside the node and 100 GbE between nodes. The processes'
+  // memory is the host's, so there is nothing to offload to: 0 host bytes makes offload never fit.
   cpu: {
     name: "CPU node", source: "preset", peakFlops: 1e12, gemm: { maxEfficiency: 0.6, halfDim: 256 }, attentionEfficiency: 0.3,
     memoryBytes: 64 * GiB, memoryBandwidthBytesPerS: 60 * GB, reservedBytes: 0.5 * GiB, devicesPerNode: 4,

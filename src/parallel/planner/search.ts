@@ -24,6 +24,8 @@ export interface SearchResult {
   invalid?: string;
   /** When nothing fits: the smallest GPU count (same GPUs per node) on which a plan fits. */
   smallestFit?: { gpus: number; best: Evaluation };
+  /** When the fixed choices fit nowhere on this cluster but free choices do: the best free plan. */
+  freeFit?: Evaluation;
 }
 
 export function evaluate(problem: Problem, plan: Plan): Evaluation {
@@ -133,6 +135,13 @@ export function plan(problem: Problem, fixed: Fixed = {}, options: SearchOptions
   const start = performance.now();
   const result = search(problem, fixed, options);
   if (result.best !== undefined || result.invalid !== undefined) return result;
+  if (Object.keys(fixed).length > 0) {
+    result.freeFit = search(problem, {}, { alternatives: 0 }).best;
+    if (result.freeFit !== undefined) {
+      result.searchMs = performance.now() - start;
+      return result;
+    }
+  }
   for (const gpus of clusterSizes(problem.gpus, problem.gpusPerNode, 65536)) {
     const larger = { ...problem, gpus };
     if (search(larger, {}, { anyFit: true }).best === undefined) continue;

@@ -145,9 +145,9 @@ export function explainNoShape(problem: Problem, fixed: Fixed): string {
   if (pp !== undefined && model.layers % pp !== 0) return `pp=${pp} does not divide the model's ${model.layers} layers`;
   if (pp !== undefined && vpp !== undefined && model.layers % (pp * vpp) !== 0) return `pp·vpp=${pp * vpp} does not divide the model's ${model.layers} layers`;
   if (vpp !== undefined && vpp > 1 && pp === 1) return `vpp=${vpp} needs pp > 1`;
-  const model3 = (tp ?? 1) * (pp ?? 1) * (dp ?? 1);
-  if (gpus % model3 !== 0) return `tp·pp·dp=${model3} does not divide ${gpus} GPUs`;
-  if (dp !== undefined && (tp ?? 1) * (pp ?? 1) * dp !== gpus && tp !== undefined && pp !== undefined) return `dp·tp·pp = ${dp * tp * pp} ≠ ${gpus} GPUs`;
+  const product = (tp ?? 1) * (pp ?? 1) * (dp ?? 1);
+  if (gpus % product !== 0) return `dp·tp·pp=${product} does not divide ${gpus} GPUs`;
+  if (dp !== undefined && tp !== undefined && pp !== undefined && product !== gpus) return `dp·tp·pp = ${product} ≠ ${gpus} GPUs`;
   if (dp !== undefined && globalBatch % dp !== 0) return `dp=${dp} does not divide the global batch ${globalBatch}`;
   if (microBatch !== undefined && globalBatch % microBatch !== 0) return `mbs=${microBatch} does not divide the global batch ${globalBatch}`;
   if (zero !== undefined && zero > 1 && pp !== undefined && pp > 1) return `zero=${zero} cannot shard the gradients a pipeline accumulates (use zero ≤ 1 with pp > 1)`;
