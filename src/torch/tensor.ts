@@ -4,7 +4,7 @@
 import { inspect } from "node:util";
 import { native, type NativeHandle } from "./_native.js";
 import { op } from "./_invoke.js";
-import { registerCallback } from "./_callbacks.js";
+import { dropCallback, registerCallback } from "./_callbacks.js";
 import { backward, type BackwardOptions } from "./autograd/engine.js";
 import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
 import { device, deviceOf, type DeviceLike } from "./device.js";
@@ -165,8 +165,14 @@ export class Tensor {
 
   /** Calls `hook(grad)` when the gradient is computed; a returned tensor replaces the gradient. */
   register_hook(hook: (grad: Tensor) => Tensor | null | undefined | void): RemovableHandle {
-    const id = registerCallback((tensors) => hook(tensors[0] as Tensor) ?? null);
-    const pos = native.registerHook(this._h, id);
+    const id = registerCallback(hookCallback(hook));
+    let pos: number;
+    try {
+      pos = native.registerHook(this._h, id);
+    } catch (e) {
+      dropCallback(id);
+      throw e;
+    }
     return { remove: () => native.removeHook(this._h, pos) };
   }
 
@@ -315,6 +321,13 @@ export class Tensor {
   [inspect.custom](): string {
     return formatTensor(this);
   }
+}
+
+// Built outside the method on purpose: a closure created inside register_hook would share that
+// method's context (and `this`), so the registry would keep the tensor alive, and the tensor keeps
+// the hook: a cycle through a GC root that no collection could free.
+function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void): (tensors: unknown[]) => unknown {
+  return (tensors) => hook(tensors[0] as Tensor) ?? null;
 }
 
 export function normalizeDim(dim: number, ndim: number, what: string): number {

@@ -38,6 +38,26 @@ export interface FunctionClass {
 
 type Rest<F> = F extends (ctx: FunctionCtx, ...args: infer A) => unknown ? A : never;
 
+// Built outside apply() on purpose: a closure created there would share apply's context, which
+// holds the wrapped outputs; the registry would then keep the outputs alive, and the outputs keep
+// the graph node that owns the callback — a cycle through a GC root that no collection frees.
+function backwardCallback(
+  backward: (ctx: FunctionCtx, ...grads: Tensor[]) => BackwardResult,
+  ctx: FunctionCtx,
+  name: string,
+  numArgs: number,
+  tensorArgs: number[],
+): (grads: unknown[]) => unknown {
+  return (grads) => {
+    const r = backward(ctx, ...(grads as Tensor[]));
+    const perArg = Array.isArray(r) ? r : [r];
+    if (perArg.length !== numArgs) {
+      throw new Error(`function ${name} returned an incorrect number of gradients (expected ${numArgs}, got ${perArg.length})`);
+    }
+    return tensorArgs.map((i) => perArg[i] ?? null);
+  };
+}
+
 /**
  * Subclass with `static forward(ctx, ...args)` and `static backward(ctx, ...grads)`, then call
  * `MyFn.apply(...args)`. backward returns one gradient (or null) per forward argument.
@@ -60,15 +80,7 @@ export class Function {
     const outputs = Array.isArray(result) ? result : [result];
     const tensorArgs = argList.map((a, i) => (a instanceof Tensor ? i : -1)).filter((i) => i >= 0);
     const name = `${this.name}Backward`;
-    const backward = this.backward.bind(this);
-    const id = registerCallback((grads) => {
-      const r = backward(ctx, ...(grads as Tensor[]));
-      const perArg = Array.isArray(r) ? r : [r];
-      if (perArg.length !== argList.length) {
-        throw new Error(`function ${name} returned an incorrect number of gradients (expected ${argList.length}, got ${perArg.length})`);
-      }
-      return tensorArgs.map((i) => perArg[i] ?? null);
-    });
+    const id = registerCallback(backwardCallback(this.backward.bind(this), ctx, name, argList.length, tensorArgs));
     let wrapped: Tensor[];
     try {
       wrapped = native.createFunctionNode(
