@@ -1,0 +1,336 @@
+// torch.utils.data.DataLoader: batches of a dataset, in a sampler's order, through a collate_fn.
+//
+// Iterate with `for (const batch of loader)` (synchronous datasets) or `for await` (any dataset,
+// including ones whose `getitem` returns a Promise, and async IterableDatasets).
+//
+// Workers and prefetching. JS runs ops on one thread, so no worker processes are forked;
+// `num_workers > 0` turns on prefetching under `for await` instead: `prefetch_factor * num_workers`
+// batches (default 2 per worker) are kept in flight ahead of the one the consumer holds. Each
+// prefetched batch is loaded and collated in its own event-loop turn (setImmediate), so it runs
+// whenever the training step awaits (e.g. while queued CUDA kernels of step i execute, batch i+1 is
+// read and collated on the host), and the getitem Promises of async datasets (disk, network) of
+// all those batches are pending at once. Batches still arrive in the sampler's order. With
+// `num_workers = 0` (the default) a batch is loaded when it is asked for, as in Python. Synchronous
+// iteration never prefetches (nothing can run between two `next()` calls). Random ops inside
+// `getitem` use the default generator (Python seeds each worker with `base_seed + worker_id`).
+import "../../_generated/tensor_methods.js";
+import * as cuda from "../../cuda.js";
+import type { Generator } from "../../generator.js";
+import { Tensor } from "../../tensor.js";
+import { default_collate, default_convert, type Collated } from "./collate.js";
+import { Dataset, IterableDataset, getitem, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
+import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
+
+export interface DataLoaderOptions<T, B> {
+  /** Samples per batch (default 1); `null` turns batching off (`collate_fn` then gets one sample). */
+  batch_size?: number | null;
+  shuffle?: boolean | null;
+  sampler?: Iterable<number> | null;
+  batch_sampler?: Iterable<number[]> | null;
+  /** Prefetch depth under `for await` (see the file comment); no processes are started. */
+  num_workers?: number;
+  collate_fn?: ((batch: T[]) => B) | null;
+  /** Pins batch tensors (page-locked host memory) when CUDA is available; warns and does nothing otherwise. */
+  pin_memory?: boolean;
+  drop_last?: boolean;
+  timeout?: number;
+  generator?: Generator | null;
+  prefetch_factor?: number | null;
+  persistent_workers?: boolean;
+}
+
+type Step<B> = IteratorResult<B, undefined>;
+const DONE: Step<never> = { done: true, value: undefined };
+const ASYNC_HINT = "iterate the DataLoader with `for await` for asynchronous datasets";
+
+function mapTensors(data: unknown, f: (t: Tensor) => Tensor): unknown {
+  if (data instanceof Tensor) return f(data);
+  if (Array.isArray(data)) return data.map((x) => mapTensors(x, f));
+  if (data instanceof Map) return new Map([...data].map(([k, v]) => [k, mapTensors(v, f)]));
+  if (data !== null && typeof data === "object" && Object.getPrototypeOf(data) === Object.prototype) {
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, mapTensors(v, f)]));
+  }
+  return data;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+// Keeps up to `depth` jobs running ahead of the consumer; results come back in job order.
+class PrefetchIterator<B> implements AsyncIterableIterator<B> {
+  private readonly queue: Promise<Step<B>>[] = [];
+  private exhausted = false;
+
+  constructor(
+    private readonly nextJob: () => (() => Promise<Step<B>>) | null,
+    private readonly depth: number,
+  ) {}
+
+  private fill(target: number): void {
+    while (!this.exhausted && this.queue.length < target) {
+      const job = this.nextJob();
+      if (job === null) {
+        this.exhausted = true;
+        break;
+      }
+      const p = this.depth > 0 ? nextTurn().then(job) : job();
+      // Errors surface when the consumer reaches this batch; never as an unhandled rejection.
+      p.catch(() => undefined);
+      this.queue.push(p);
+    }
+  }
+
+  async next(): Promise<Step<B>> {
+    this.fill(1);
+    const head = this.queue.shift();
+    if (head === undefined) return DONE;
+    this.fill(this.depth);
+    const step = await head;
+    if (step.done) await this.return();
+    return step;
+  }
+
+  async return(): Promise<Step<B>> {
+    this.exhausted = true;
+    this.queue.length = 0;
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, AsyncIterable<B> {
+  readonly dataset: MapDataset<T> | StreamDataset<T>;
+  readonly batch_size: number | null;
+  readonly drop_last: boolean;
+  /** The index sampler (null for an IterableDataset, which is read in its own order). */
+  readonly sampler: Iterable<number> | null;
+  readonly batch_sampler: Iterable<number[]> | null;
+  readonly generator: Generator | null;
+  readonly collate_fn: (batch: T[]) => B;
+  readonly num_workers: number;
+  readonly prefetch_factor: number | null;
+  readonly pin_memory: boolean;
+  readonly timeout: number;
+  readonly persistent_workers: boolean;
+
+  constructor(dataset: MapDataset<T> | StreamDataset<T>, options: DataLoaderOptions<T, B> = {}) {
+    const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
+    let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null, prefetch_factor = null } = options;
+    if (!Number.isInteger(num_workers) || num_workers < 0) {
+      throw new RangeError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
+    }
+    if (timeout < 0) throw new RangeError("timeout option should be non-negative");
+    if (num_workers === 0 && prefetch_factor !== null) {
+      throw new RangeError(
+        "prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.",
+      );
+    } else if (num_workers > 0 && prefetch_factor === null) {
+      prefetch_factor = 2;
+    } else if (prefetch_factor !== null && prefetch_factor < 0) {
+      throw new RangeError("prefetch_factor option should be non-negative");
+    }
+    if (persistent_workers && num_workers === 0) throw new RangeError("persistent_workers option needs num_workers > 0");
+
+    const iterable = dataset instanceof IterableDataset;
+    if (iterable) {
+      if (shuffle !== null && shuffle !== false) {
+        throw new RangeError(`DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle=${String(shuffle)}`);
+      }
+      if (sampler !== null) throw new RangeError("DataLoader with IterableDataset: expected unspecified sampler option, but got sampler=" + typeName(sampler));
+      if (batch_sampler !== null) {
+        throw new RangeError("DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler));
+      }
+    } else if (!Array.isArray(dataset) && typeof (dataset as { getitem?: unknown }).getitem !== "function") {
+      throw new TypeError(`DataLoader: dataset must be a Dataset, an IterableDataset or an array, got ${typeName(dataset)}`);
+    }
+    shuffle = Boolean(shuffle);
+    if (sampler !== null && shuffle) throw new RangeError("sampler option is mutually exclusive with shuffle");
+
+    let dropLast = drop_last;
+    if (batch_sampler !== null) {
+      if (batch_size !== 1 || shuffle || sampler !== null || drop_last) {
+        throw new RangeError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last");
+      }
+      batch_size = null;
+      dropLast = false;
+    } else if (batch_size === null) {
+      if (drop_last) throw new RangeError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last");
+    }
+
+    if (sampler === null && !iterable) {
+      const ds = dataset as MapDataset<T>;
+      sampler = shuffle ? new RandomSampler(ds, { generator }) : new SequentialSampler(ds);
+    }
+    if (batch_size !== null && batch_sampler === null && sampler !== null) {
+      batch_sampler = new BatchSampler(sampler, batch_size, drop_last);
+    } else if (batch_size !== null && iterable && !(Number.isInteger(batch_size) && batch_size > 0)) {
+      throw new RangeError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
+    }
+
+    this.dataset = dataset;
+    this.batch_size = batch_size;
+    this.drop_last = dropLast;
+    this.sampler = sampler;
+    this.batch_sampler = batch_sampler;
+    this.generator = generator;
+    const autoCollation = batch_sampler !== null || (iterable && batch_size !== null);
+    this.collate_fn = options.collate_fn ?? ((autoCollation ? default_collate : default_convert) as (batch: T[]) => B);
+    this.num_workers = num_workers;
+    this.prefetch_factor = prefetch_factor;
+    this.pin_memory = options.pin_memory ?? false;
+    this.timeout = timeout;
+    this.persistent_workers = persistent_workers;
+  }
+
+  /** Batches per pass: the index sampler's length, or for an IterableDataset its `len()` over batch_size. */
+  len(): number {
+    if (this.dataset instanceof IterableDataset) {
+      const n = len(this.dataset);
+      if (this.batch_size === null) return n;
+      return this.drop_last ? Math.floor(n / this.batch_size) : Math.ceil(n / this.batch_size);
+    }
+    return len(this.batch_sampler ?? this.sampler);
+  }
+
+  [Symbol.iterator](): Iterator<B> {
+    const fetch = this.beginPass();
+    if (fetch.keys === null) {
+      const stream = this.dataset as Partial<Iterable<T>>;
+      if (typeof stream[Symbol.iterator] !== "function") throw new TypeError(`DataLoader: the IterableDataset has no [Symbol.iterator]; ${ASYNC_HINT}`);
+      const it = (stream as Iterable<T>)[Symbol.iterator]();
+      const rule = streamBatches<T>(this.batch_size, this.drop_last);
+      return (function* () {
+        for (let msg = rule.next(); !msg.done; ) {
+          if (msg.value.pull) {
+            const r = it.next();
+            if (isPromiseLike(r)) throw new TypeError(`DataLoader: the IterableDataset yielded a Promise; ${ASYNC_HINT}`);
+            msg = rule.next(r);
+          } else {
+            const data = msg.value.data;
+            msg = rule.next();
+            yield fetch.finish(data);
+          }
+        }
+      })();
+    }
+    const keys = fetch.keys;
+    return (function* () {
+      for (const key of keys) {
+        const data = fetch.load(key);
+        if (isPromiseLike(data)) throw new TypeError(`DataLoader: the dataset's getitem returned a Promise; ${ASYNC_HINT}`);
+        yield fetch.finish(data);
+      }
+    })();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<B> {
+    const fetch = this.beginPass();
+    const depth = this.num_workers > 0 ? Math.max(1, (this.prefetch_factor ?? 2) * this.num_workers) : 0;
+    if (fetch.keys === null) {
+      const stream = this.dataset as Partial<Iterable<T> & AsyncIterable<T>>;
+      const it: Iterator<T> | AsyncIterator<T> | undefined = stream[Symbol.asyncIterator]?.() ?? stream[Symbol.iterator]?.();
+      if (it === undefined) throw new TypeError("DataLoader: the IterableDataset defines neither [Symbol.iterator] nor [Symbol.asyncIterator]");
+      const rule = streamBatches<T>(this.batch_size, this.drop_last);
+      let msg = rule.next();
+      // One stream: each job pulls after the previous job's pulls are done.
+      let chain: Promise<unknown> = Promise.resolve();
+      const nextBatch = async (): Promise<Step<B>> => {
+        while (!msg.done) {
+          if (msg.value.pull) {
+            msg = rule.next(await it.next());
+          } else {
+            const data = msg.value.data;
+            msg = rule.next();
+            return { done: false, value: fetch.finish(data) };
+          }
+        }
+        return DONE;
+      };
+      return new PrefetchIterator<B>(() => () => {
+        const p = chain.then(nextBatch);
+        chain = p.catch(() => undefined);
+        return p;
+      }, depth);
+    }
+    const keys = fetch.keys[Symbol.iterator]();
+    return new PrefetchIterator<B>(() => {
+      const k = keys.next();
+      if (k.done) return null;
+      return async () => ({ done: false, value: fetch.finish(await fetch.load(k.value)) });
+    }, depth);
+  }
+
+  // What every pass starts with: Python draws the iterator's `_base_seed` from the loader's
+  // generator (or the default one) here, before the sampler draws anything; mirroring that keeps
+  // the second epoch's order equal to Python's.
+  private beginPass(): {
+    keys: Iterable<number | number[]> | null;
+    load: (key: number | number[]) => T | T[] | Promise<T | T[]>;
+    finish: (data: T | T[]) => B;
+  } {
+    draw_seed(this.generator);
+    const ds = this.dataset;
+    const collate = this.collate_fn as (data: T | T[]) => B;
+    const finish = (data: T | T[]) => this.pinned(collate(data));
+    if (ds instanceof IterableDataset) return { keys: null, load: () => [], finish };
+    const map = ds as MapDataset<T>;
+    const load = (key: number | number[]): T | T[] | Promise<T | T[]> => {
+      if (!Array.isArray(key)) return getitem(map, key);
+      const batched = (map as Dataset<T>).getitems;
+      if (!Array.isArray(map) && typeof batched === "function") return batched.call(map, key);
+      const items = key.map((i) => getitem(map, i));
+      return items.some(isPromiseLike) ? Promise.all(items) : (items as T[]);
+    };
+    return { keys: this.batch_sampler ?? (this.sampler as Iterable<number>), load, finish };
+  }
+
+  private warnedPin = false;
+
+  private pinned(batch: B): B {
+    if (!this.pin_memory) return batch;
+    if (cuda.is_available()) return mapTensors(batch, (t) => t.pin_memory()) as B;
+    if (!this.warnedPin) {
+      this.warnedPin = true;
+      process.emitWarning("'pin_memory' argument is set as true but no accelerator is found, then device pinned memory won't be used.");
+    }
+    return batch;
+  }
+}
+
+type StreamMsg<T> = { pull: true } | { pull: false; data: T | T[] };
+
+// Python's batching of an iterable-style dataset as a coroutine, so that one rule serves the sync
+// and the async driver: it yields {pull} to ask for the next sample and {data} for a batch. A short
+// last batch is kept unless drop_last; an empty one ends the pass.
+function* streamBatches<T>(batchSize: number | null, dropLast: boolean): globalThis.Generator<StreamMsg<T>, void, IteratorResult<T>> {
+  const PULL = { pull: true } as const;
+  for (;;) {
+    if (batchSize === null) {
+      const r = yield PULL;
+      if (r.done) return;
+      yield { pull: false, data: r.value };
+      continue;
+    }
+    const data: T[] = [];
+    let ended = false;
+    while (data.length < batchSize) {
+      const r = yield PULL;
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      data.push(r.value);
+    }
+    if (data.length === 0 || (dropLast && data.length < batchSize)) return;
+    yield { pull: false, data };
+    if (ended) return;
+  }
+}
+
+function typeName(v: unknown): string {
+  return (v as object | null)?.constructor?.name ?? typeof v;
+}

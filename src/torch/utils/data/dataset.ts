@@ -1,0 +1,132 @@
+// torch.utils.data datasets. Python's `__getitem__`/`__len__`/`__getitems__` are spelled
+// `getitem`/`len`/`getitems`; a plain JS array also works wherever a map-style dataset is taken.
+import "../../_generated/tensor_methods.js";
+import { randperm } from "../../_generated/functions.js";
+import type { Generator } from "../../generator.js";
+import type { Tensor } from "../../tensor.js";
+
+/** A map-style dataset: samples by integer index. `getitem` may return a Promise (e.g. disk reads). */
+export abstract class Dataset<T> {
+  abstract getitem(index: number): T | Promise<T>;
+  abstract len(): number;
+  /** Optional batched fetch (Python's `__getitems__`); the DataLoader prefers it when present. */
+  getitems?(indices: number[]): T[] | Promise<T[]>;
+}
+
+/** Anything the DataLoader and samplers accept as a map-style dataset. */
+export type MapDataset<T> = Dataset<T> | readonly T[];
+
+/** Something with a length: a dataset, a sampler, or an array (Python's `Sized`). */
+export type Sized = { len(): number } | readonly unknown[];
+
+/** `len(x)` for datasets, samplers and arrays; a TypeError like Python's for anything else. */
+export function len(x: unknown): number {
+  if (Array.isArray(x)) return x.length;
+  const l = (x as { len?: unknown } | null)?.len;
+  if (typeof l === "function") return (l as () => number).call(x);
+  const name = (x as object | null)?.constructor?.name ?? typeof x;
+  throw new TypeError(`object of type '${name}' has no len()`);
+}
+
+/** `dataset[index]` for a Dataset or an array (negative indices count from the end, as Python). */
+export function getitem<T>(dataset: MapDataset<T>, index: number): T | Promise<T> {
+  if (!Array.isArray(dataset)) return (dataset as Dataset<T>).getitem(index);
+  const arr = dataset as readonly T[];
+  const i = index < 0 ? index + arr.length : index;
+  if (!Number.isInteger(i) || i < 0 || i >= arr.length) throw new RangeError(`list index out of range (index ${index}, length ${arr.length})`);
+  return arr[i];
+}
+
+/**
+ * An iterable-style dataset: a stream of samples. Subclasses define `[Symbol.iterator]` or, for
+ * asynchronous sources, `[Symbol.asyncIterator]`; `len()` is optional (DataLoader.len() needs it).
+ */
+export abstract class IterableDataset<T> {
+  len?(): number;
+}
+
+/** An IterableDataset together with the iterator protocol its subclass provides. */
+export type StreamDataset<T> = IterableDataset<T> & (Iterable<T> | AsyncIterable<T>);
+
+/** Samples are the i-th slices of each tensor along the first dimension. */
+export class TensorDataset extends Dataset<Tensor[]> {
+  readonly tensors: Tensor[];
+
+  constructor(...tensors: Tensor[]) {
+    super();
+    if (tensors.length === 0) throw new TypeError("TensorDataset: expected at least one tensor");
+    const n = tensors[0].size(0);
+    if (tensors.some((t) => t.size(0) !== n)) throw new Error("Size mismatch between tensors");
+    this.tensors = tensors;
+  }
+
+  getitem(index: number): Tensor[] {
+    return this.tensors.map((t) => t.select(0, index));
+  }
+
+  len(): number {
+    return this.tensors[0].size(0);
+  }
+}
+
+/** The samples of `dataset` at `indices`, in that order. */
+export class Subset<T> extends Dataset<T> {
+  constructor(
+    readonly dataset: MapDataset<T>,
+    readonly indices: readonly number[],
+  ) {
+    super();
+  }
+
+  getitem(idx: number): T | Promise<T> {
+    return getitem(this.dataset, getitem(this.indices, idx) as number);
+  }
+
+  override getitems(indices: number[]): T[] | Promise<T[]> {
+    const mapped = indices.map((i) => getitem(this.indices, i) as number);
+    const inner = this.dataset as Dataset<T>;
+    if (!Array.isArray(this.dataset) && typeof inner.getitems === "function") return inner.getitems(mapped);
+    const items = mapped.map((i) => getitem(this.dataset, i));
+    return items.some(isPromiseLike) ? Promise.all(items) : (items as T[]);
+  }
+
+  len(): number {
+    return this.indices.length;
+  }
+}
+
+export function isPromiseLike<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+// Python's math.isclose(a, b) with its default rel_tol=1e-9, abs_tol=0.
+function isclose(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Splits `dataset` into non-overlapping Subsets of the given lengths (or fractions summing to 1,
+ * turned into lengths as Python does). The permutation is `torch.randperm(n, generator)`, so the
+ * same seed gives Python's split; without a generator the default generator is used.
+ */
+export function random_split<T>(dataset: MapDataset<T>, lengths: readonly number[], generator: Generator | null = null): Subset<T>[] {
+  const n = len(dataset);
+  let sizes = [...lengths];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (isclose(total, 1) && total <= 1) {
+    sizes = lengths.map((frac, i) => {
+      if (frac < 0 || frac > 1) throw new RangeError(`Fraction at index ${i} is not between 0 and 1`);
+      return Math.floor(n * frac);
+    });
+    const remainder = n - sizes.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < remainder; i++) sizes[i % sizes.length] += 1;
+    sizes.forEach((s, i) => {
+      if (s === 0) process.emitWarning(`Length of split at index ${i} is 0. This might result in an empty dataset.`);
+    });
+  }
+  const sum = sizes.reduce((a, b) => a + b, 0);
+  if (sum !== n) throw new RangeError("Sum of input lengths does not equal the length of the input dataset!");
+  const indices = randperm(sum, { generator }).tolist() as number[];
+  let offset = 0;
+  return sizes.map((s) => new Subset(dataset, indices.slice(offset, (offset += s))));
+}
