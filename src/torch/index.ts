@@ -41,3 +41,4 @@ export { Slice, Ellipsis } from "./indexing.js";
 export { autograd, cuda, indexing };
 export { native as _C } from "./_native.js";
 export { get_num_threads, set_num_threads, version } from "./runtime.js";
+export * as utils from "./utils/index.js";
