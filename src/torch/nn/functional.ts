@@ -1,0 +1,154 @@
+// torch.nn.functional: the ATen ops behind the layers, with Python's argument handling (reduction
+// names, padding_idx normalisation, defaults).
+import { Tensor } from "../tensor.js";
+import type { dtype } from "../dtype.js";
+import { op } from "../_invoke.js";
+import { no_grad } from "../autograd/grad_mode.js";
+
+const aten = {
+  linear: op("aten::linear"),
+  embedding: op("aten::embedding"),
+  embedding_renorm_: op("aten::embedding_renorm_"),
+  dropout: op("aten::dropout"),
+  dropout_: op("aten::dropout_"),
+  silu: op("aten::silu"),
+  silu_: op("aten::silu_"),
+  gelu: op("aten::gelu"),
+  relu: op("aten::relu"),
+  relu_: op("aten::relu_"),
+  tanh: op("aten::tanh"),
+  softmax: op("aten::softmax"),
+  log_softmax: op("aten::log_softmax"),
+  cross_entropy_loss: op("aten::cross_entropy_loss"),
+  nll_loss_nd: op("aten::nll_loss_nd"),
+  mse_loss: op("aten::mse_loss"),
+  broadcast_tensors: op("aten::broadcast_tensors"),
+  sdpa: op("aten::scaled_dot_product_attention"),
+  layer_norm: op("aten::layer_norm"),
+  rms_norm: op("aten::rms_norm"),
+  pad: op("aten::pad"),
+};
+
+export type Reduction = "none" | "mean" | "sum";
+
+/** Python's `_Reduction.get_enum`. */
+export function reductionEnum(reduction: string): number {
+  switch (reduction) {
+    case "none": return 0;
+    case "mean": return 1;
+    case "sum": return 2;
+    default: throw new Error(`${reduction} is not a valid value for reduction`);
+  }
+}
+
+function checkP(p: number, what: string): void {
+  if (!(p >= 0 && p <= 1)) throw new Error(`${what} probability has to be between 0 and 1, but got ${p}`);
+}
+
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return aten.linear([input, weight, bias]) as Tensor;
+}
+
+export interface EmbeddingOptions {
+  padding_idx?: number | null;
+  max_norm?: number | null;
+  norm_type?: number;
+  scale_grad_by_freq?: boolean;
+  sparse?: boolean;
+}
+
+export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
+  let padding_idx = opts.padding_idx ?? null;
+  const n = weight.size(0);
+  if (padding_idx !== null) {
+    if (padding_idx >= n || padding_idx < -n) throw new RangeError("Padding_idx must be within num_embeddings");
+    if (padding_idx < 0) padding_idx += n;
+  }
+  if (opts.max_norm !== undefined && opts.max_norm !== null) {
+    const max_norm = opts.max_norm;
+    no_grad(() => aten.embedding_renorm_([weight, input.contiguous(), max_norm, opts.norm_type ?? 2.0]));
+  }
+  return aten.embedding([weight, input, padding_idx ?? -1, opts.scale_grad_by_freq ?? false, opts.sparse ?? false]) as Tensor;
+}
+
+export function dropout(input: Tensor, p = 0.5, training = true, inplace = false): Tensor {
+  checkP(p, "dropout");
+  return (inplace ? aten.dropout_ : aten.dropout)([input, p, training]) as Tensor;
+}
+
+export function silu(input: Tensor, inplace = false): Tensor {
+  return (inplace ? aten.silu_ : aten.silu)([input]) as Tensor;
+}
+
+export function gelu(input: Tensor, { approximate = "none" }: { approximate?: "none" | "tanh" } = {}): Tensor {
+  return aten.gelu([input, { approximate }]) as Tensor;
+}
+
+export function relu(input: Tensor, inplace = false): Tensor {
+  return (inplace ? aten.relu_ : aten.relu)([input]) as Tensor;
+}
+
+export function tanh(input: Tensor): Tensor {
+  return aten.tanh([input]) as Tensor;
+}
+
+export function softmax(input: Tensor, dim: number, { dtype = null }: { dtype?: dtype | null } = {}): Tensor {
+  return aten.softmax([input, dim, dtype]) as Tensor;
+}
+
+export function log_softmax(input: Tensor, dim: number, { dtype = null }: { dtype?: dtype | null } = {}): Tensor {
+  return aten.log_softmax([input, dim, dtype]) as Tensor;
+}
+
+export interface CrossEntropyOptions {
+  weight?: Tensor | null;
+  ignore_index?: number;
+  reduction?: Reduction;
+  label_smoothing?: number;
+}
+
+export function cross_entropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const { weight = null, ignore_index = -100, reduction = "mean", label_smoothing = 0.0 } = opts;
+  return aten.cross_entropy_loss([input, target, weight, reductionEnum(reduction), ignore_index, label_smoothing]) as Tensor;
+}
+
+export function nll_loss(input: Tensor, target: Tensor, opts: Omit<CrossEntropyOptions, "label_smoothing"> = {}): Tensor {
+  const { weight = null, ignore_index = -100, reduction = "mean" } = opts;
+  return aten.nll_loss_nd([input, target, weight, reductionEnum(reduction), ignore_index]) as Tensor;
+}
+
+export function mse_loss(input: Tensor, target: Tensor, { reduction = "mean" }: { reduction?: Reduction } = {}): Tensor {
+  const r = reductionEnum(reduction);
+  const [a, b] = aten.broadcast_tensors([[input, target]]) as Tensor[];
+  return aten.mse_loss([a, b, r]) as Tensor;
+}
+
+export interface SdpaOptions {
+  attn_mask?: Tensor | null;
+  dropout_p?: number;
+  is_causal?: boolean;
+  scale?: number | null;
+  enable_gqa?: boolean;
+}
+
+/** aten::scaled_dot_product_attention, so libtorch picks the flash / memory-efficient kernels. */
+export function scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  const { attn_mask = null, dropout_p = 0.0, is_causal = false, scale = null, enable_gqa = false } = opts;
+  return aten.sdpa([query, key, value, attn_mask, dropout_p, is_causal, { scale, enable_gqa }]) as Tensor;
+}
+
+function shapeList(s: number | number[]): number[] {
+  return typeof s === "number" ? [s] : s;
+}
+
+export function layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  return aten.layer_norm([input, shapeList(normalized_shape), weight, bias, eps, true]) as Tensor;
+}
+
+export function rms_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, eps: number | null = null): Tensor {
+  return aten.rms_norm([input, shapeList(normalized_shape), weight, eps]) as Tensor;
+}
+
+export function pad(input: Tensor, pad: number[], mode: "constant" | "reflect" | "replicate" | "circular" = "constant", value: number | null = null): Tensor {
+  return aten.pad([input, pad, mode, value]) as Tensor;
+}

@@ -1,0 +1,23 @@
+// torch.nn.Parameter: a Tensor that a Module registers as a parameter. Like PyTorch's
+// `_make_subclass`, it aliases the given tensor's memory (detached) rather than copying it.
+import { inspect } from "node:util";
+import { native } from "../_native.js";
+import { Tensor } from "../tensor.js";
+import { empty } from "../_generated/functions.js";
+
+export class Parameter extends Tensor {
+  /** `new nn.Parameter(data, requires_grad = true)`; PyTorch's `nn.Parameter(data)`. */
+  constructor(data: Tensor = empty(0), requires_grad = true) {
+    if (!(data instanceof Tensor)) throw new TypeError(`Parameter: data must be a Tensor, got ${typeof data}`);
+    super((native.data(data._h) as Tensor)._h);
+    native.setRequiresGrad(this._h, requires_grad);
+  }
+
+  override toString(): string {
+    return `Parameter containing:\n${super.toString()}`;
+  }
+
+  override [inspect.custom](): string {
+    return this.toString();
+  }
+}
