@@ -5,7 +5,8 @@
 //
 // Workers and prefetching. JS runs ops on one thread, so no worker processes are forked;
 // `num_workers > 0` turns on prefetching under `for await` instead: `prefetch_factor * num_workers`
-// batches (default 2 per worker) are kept in flight ahead of the one the consumer holds. Each
+// batches (default 2 per worker) are kept in flight, as Python keeps that many index batches
+// outstanding; while the consumer works on batch i, batches i+1 .. i+depth are loading. Each
 // prefetched batch is loaded and collated in its own event-loop turn (setImmediate), so it runs
 // whenever the training step awaits (e.g. while queued CUDA kernels of step i execute, batch i+1 is
 // read and collated on the host), and the getitem Promises of async datasets (disk, network) of
@@ -81,13 +82,15 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
     }
   }
 
+  // As Python's worker queue: `depth` batches are outstanding, the awaited one included; the
+  // next is queued when one is handed over, so `depth` load while the consumer works.
   async next(): Promise<Step<B>> {
-    this.fill(1);
+    this.fill(Math.max(1, this.depth));
     const head = this.queue.shift();
     if (head === undefined) return DONE;
-    this.fill(this.depth);
     const step = await head;
     if (step.done) await this.return();
+    else this.fill(this.depth);
     return step;
   }
 
