@@ -37,7 +37,7 @@ def _dump(v):
     if isinstance(v, torch.Tensor):
         t = v.detach().cpu().contiguous()
         name = "o%d.bin" % _n[0]; _n[0] += 1
-        open(os.path.join(_dir, name), "wb").write(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        open(os.path.join(_dir, name), "wb").write(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         return {"__tensor__": name, "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape)}
     if isinstance(v, (list, tuple)): return [_dump(x) for x in v]
     if isinstance(v, dict): return {str(k): _dump(x) for k, x in v.items()}
@@ -57,7 +57,7 @@ function dump(v: PyValue, dir: string, counter: { n: number }): unknown {
   if (isTensor(v)) {
     const t = v.detach().cpu().contiguous();
     const name = `i${counter.n++}.bin`;
-    const bytes = t.numel() ? new Uint8Array(t.view(torch.uint8).typed_array().buffer.slice(0)) : new Uint8Array();
+    const bytes = t.numel() ? new Uint8Array(t.reshape(-1).view(torch.uint8).typed_array().buffer.slice(0)) : new Uint8Array();
     writeFileSync(path.join(dir, name), bytes);
     return { __tensor__: name, dtype: t.dtype.name, shape: t.shape, requires_grad: v.requires_grad };
   }
