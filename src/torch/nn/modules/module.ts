@@ -125,7 +125,7 @@ export class Module {
     if (tensor !== null && !(tensor instanceof Tensor)) {
       throw new TypeError(`cannot assign '${typeof tensor}' object to buffer '${name}' (torch Tensor or None required)`);
     }
-    if (tensor instanceof Parameter || tensor instanceof Module) throw new Error(`attribute '${name}' already exists`);
+    if (tensor instanceof Parameter) throw new Error(`attribute '${name}' already exists`);
     this._m.buffers.add(name);
     if (persistent) this._m.nonPersistent.delete(name);
     else this._m.nonPersistent.add(name);
@@ -135,7 +135,8 @@ export class Module {
   register_parameter(name: string, param: Parameter | null): void {
     checkName(name, "parameter", this);
     if (param !== null && !(param instanceof Parameter)) {
-      throw new TypeError(`cannot assign '${param instanceof Tensor ? "Tensor" : typeof param}' object to parameter '${name}' (torch.nn.Parameter or None required)`);
+      const what: unknown = param;
+      throw new TypeError(`cannot assign '${what instanceof Tensor ? "Tensor" : typeof what}' object to parameter '${name}' (torch.nn.Parameter or None required)`);
     }
     this._setSlot(name, param);
   }

@@ -2,7 +2,8 @@
 // (one _foreach_norm / _foreach_mul_ call per device and dtype).
 import { Tensor } from "../../tensor.js";
 import { no_grad } from "../../autograd/grad_mode.js";
-import { _foreach_clamp_max_, _foreach_clamp_min_, _foreach_mul_, _foreach_norm, clamp, linalg_vector_norm, stack, tensor } from "../../_generated/functions.js";
+import { _foreach_clamp_max_, _foreach_clamp_min_, _foreach_mul_, _foreach_norm, clamp, linalg_vector_norm, stack } from "../../_generated/functions.js";
+import { tensor } from "../../creation.js";
 
 export type TensorOrTensors = Tensor | Iterable<Tensor>;
 
