@@ -6,5 +6,6 @@ void register_op_functions(napi_env env, napi_value exports);
 void register_tensor_functions(napi_env env, napi_value exports);
 void register_autograd_functions(napi_env env, napi_value exports);
 void register_runtime_functions(napi_env env, napi_value exports);
+void register_distributed_functions(napi_env env, napi_value exports);
 void register_autocast_functions(napi_env env, napi_value exports);
 }  // namespace tessera

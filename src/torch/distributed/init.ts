@@ -1,0 +1,114 @@
+// init_process_group: rendezvous through env://, tcp://host:port or file:///path (or a given
+// store), then the default process group over it.
+import { native } from "../_native.js";
+import { c10d } from "./_c10d.js";
+import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
+import { FileStore, TCPStore, default_pg_timeout, type Store } from "./store.js";
+
+export interface InitProcessGroupOptions {
+  /** "gloo" or "nccl"; default: nccl when CUDA and NCCL are available, else gloo. */
+  backend?: Backend;
+  /** "env://" (default), "tcp://host:port" or "file:///path". */
+  init_method?: string;
+  world_size?: number;
+  rank?: number;
+  /** Milliseconds (PyTorch takes a timedelta); default 30 minutes. */
+  timeout?: number;
+  /** A store to rendezvous on instead of init_method (then rank and world_size are required). */
+  store?: Store;
+}
+
+export function is_available(): boolean {
+  return c10d.distAvailableBackends().length > 0;
+}
+
+export function is_gloo_available(): boolean {
+  return c10d.distAvailableBackends().includes("gloo");
+}
+
+export function is_nccl_available(): boolean {
+  return c10d.distAvailableBackends().includes("nccl");
+}
+
+function envInt(name: string, given: number | undefined): number {
+  if (given !== undefined) return given;
+  const v = process.env[name];
+  if (v === undefined || v === "") throw new Error(`Error initializing torch.distributed using env:// rendezvous: environment variable ${name} expected, but not set`);
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`Error initializing torch.distributed using env:// rendezvous: ${name}='${v}' is not an integer`);
+  return n;
+}
+
+function checkRank(rank: number, worldSize: number): void {
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`torch.distributed.init_process_group: world_size must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`torch.distributed.init_process_group: rank ${rank} is out of range for world_size ${worldSize}`);
+}
+
+const isLoopback = (host: string): boolean => host === "localhost" || host.startsWith("127.") || host === "::1";
+
+/** The address Gloo binds to: loopback for single-machine jobs, else what the hostname resolves to. */
+function glooHost(masterAddr: string | null, worldSize: number): string {
+  if (masterAddr !== null) return isLoopback(masterAddr) ? "127.0.0.1" : "";
+  const local = Number(process.env.LOCAL_WORLD_SIZE ?? worldSize);
+  return local >= worldSize ? "127.0.0.1" : "";
+}
+
+interface Rendezvous {
+  store: Store;
+  rank: number;
+  worldSize: number;
+  masterAddr: string | null;
+}
+
+function tcpRendezvous(host: string, port: number, rank: number, worldSize: number, timeout: number): Rendezvous {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`torch.distributed.init_process_group: invalid master port '${port}'`);
+  const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: true });
+  return { store, rank, worldSize, masterAddr: host };
+}
+
+function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
+  if (o.store !== undefined) {
+    if (o.rank === undefined || o.world_size === undefined) throw new Error("torch.distributed.init_process_group: rank and world_size are required with store");
+    return { store: o.store, rank: o.rank, worldSize: o.world_size, masterAddr: null };
+  }
+  const method = o.init_method ?? "env://";
+  if (method === "env://") {
+    const rank = envInt("RANK", o.rank);
+    const worldSize = envInt("WORLD_SIZE", o.world_size);
+    checkRank(rank, worldSize);
+    const addr = process.env.MASTER_ADDR;
+    if (addr === undefined || addr === "") throw new Error("Error initializing torch.distributed using env:// rendezvous: environment variable MASTER_ADDR expected, but not set");
+    return tcpRendezvous(addr, envInt("MASTER_PORT", undefined), rank, worldSize, timeout);
+  }
+  const rank = o.rank ?? Number(process.env.RANK);
+  const worldSize = o.world_size ?? Number(process.env.WORLD_SIZE);
+  checkRank(rank, worldSize);
+  const tcp = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(method);
+  if (tcp !== null) return tcpRendezvous(tcp[1], Number(tcp[2]), rank, worldSize, timeout);
+  if (method.startsWith("file://")) {
+    const file = method.slice("file://".length);
+    if (file === "") throw new Error(`torch.distributed.init_process_group: init_method '${method}' names no file`);
+    return { store: new FileStore(file, worldSize, timeout), rank, worldSize, masterAddr: null };
+  }
+  throw new Error(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
+}
+
+function defaultBackend(): Backend {
+  return native.cudaIsAvailable() && is_nccl_available() ? "nccl" : "gloo";
+}
+
+/** Joins this process to the job; every rank calls it. Returns the default (WORLD) group. */
+export function init_process_group(options: InitProcessGroupOptions = {}): ProcessGroup {
+  if (is_initialized()) throw new Error("torch.distributed.init_process_group: trying to initialize the default process group twice");
+  const backend = options.backend ?? defaultBackend();
+  if (backend !== "gloo" && backend !== "nccl") throw new Error(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
+  if (!c10d.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
+  const timeout = options.timeout ?? default_pg_timeout;
+  const rv = rendezvous(options, timeout);
+  try {
+    return _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(`torch.distributed.init_process_group: rank ${rv.rank} of ${rv.worldSize} could not connect the ${backend} process group: ${msg}`);
+  }
+}
