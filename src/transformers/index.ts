@@ -1,0 +1,2 @@
+// tessera/transformers: `import { AutoTokenizer } from "tessera/transformers"`.
+export * from "./tokenization/index.js";

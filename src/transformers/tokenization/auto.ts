@@ -1,0 +1,75 @@
+// AutoTokenizer.from_pretrained(folder): reads tokenizer_config.json and special_tokens_map.json,
+// then builds the tokenizer from tokenizer.json (preferred, as HF's fast tokenizers) or from a
+// SentencePiece tokenizer.model (Llama/Baichuan2 slow tokenizers).
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { SentencePieceBackend, type AddedTokenSpec } from "./sentencepiece_backend.js";
+import { SPECIAL_TOKEN_KEYS, tokenContent, tokenList } from "./special_tokens.js";
+import { TokenizerJsonBackend } from "./tokenizer_json_backend.js";
+import { PreTrainedTokenizer } from "./tokenization_utils.js";
+
+export interface FromPretrainedOptions {
+  /** false loads tokenizer.model even when tokenizer.json exists (HF's use_fast=False). */
+  use_fast?: boolean;
+  padding_side?: "left" | "right";
+  [key: string]: unknown;
+}
+
+function readJsonIfPresent(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${file} must hold a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** added_tokens_decoder: {"32000": {"content": "<pad>", "special": true, ...}} */
+function addedTokens(config: Record<string, unknown>): AddedTokenSpec[] {
+  const decoder = config.added_tokens_decoder;
+  if (decoder === null || typeof decoder !== "object") return [];
+  return Object.entries(decoder as Record<string, Record<string, unknown>>).map(([id, t]) => ({
+    content: String(t.content),
+    id: Number(id),
+    special: t.special === true,
+    lstrip: t.lstrip === true,
+    rstrip: t.rstrip === true,
+  }));
+}
+
+function sentencePieceTokenizer(dir: string, config: Record<string, unknown>): PreTrainedTokenizer {
+  const backendFor = (cfg: Record<string, unknown>) => {
+    const specials = [...SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k])), ...tokenList(cfg.additional_special_tokens)].filter((t): t is string => t !== null);
+    return new SentencePieceBackend(dir, {
+      add_bos_token: cfg.add_bos_token !== false,
+      add_eos_token: cfg.add_eos_token === true,
+      bos_token: tokenContent(cfg.bos_token),
+      eos_token: tokenContent(cfg.eos_token),
+      added_tokens: [...addedTokens(cfg), ...specials.map((content) => ({ content, special: true }))],
+    });
+  };
+  // LlamaTokenizer's defaults, taken from the model's own control pieces when the config is silent.
+  const probe = backendFor({}).sp;
+  const piece = (id: number) => (id >= 0 && id < probe.get_piece_size() ? probe.id_to_piece(id) : null);
+  const full = { bos_token: piece(probe.bos_id()), eos_token: piece(probe.eos_id()), unk_token: piece(probe.unk_id()), ...config };
+  return new PreTrainedTokenizer(backendFor(full), full);
+}
+
+export class AutoTokenizer {
+  static from_pretrained(dir: string, options: FromPretrainedOptions = {}): PreTrainedTokenizer {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`AutoTokenizer.from_pretrained: ${dir} is not a folder`);
+    const { use_fast = true, ...overrides } = options;
+    const specialMap = readJsonIfPresent(path.join(dir, "special_tokens_map.json"));
+    const config: Record<string, unknown> = { ...specialMap, ...readJsonIfPresent(path.join(dir, "tokenizer_config.json")), ...overrides, name_or_path: dir };
+    const jinja = path.join(dir, "chat_template.jinja");
+    if (config.chat_template === undefined && existsSync(jinja)) config.chat_template = readFileSync(jinja, "utf8");
+    const hasJson = existsSync(path.join(dir, "tokenizer.json"));
+    const hasModel = existsSync(path.join(dir, "tokenizer.model"));
+    if (hasModel && (!hasJson || !use_fast)) return sentencePieceTokenizer(dir, config);
+    if (hasJson) return new PreTrainedTokenizer(new TokenizerJsonBackend(dir, config), config);
+    throw new Error(`AutoTokenizer.from_pretrained: no tokenizer files in ${dir} (looked for tokenizer.json and tokenizer.model)`);
+  }
+}
