@@ -124,10 +124,23 @@ test("IterableDataset: batches in stream order, short last batch, drop_last, len
   assert.deepEqual(values([...new DataLoader(new Range(10), { batch_size: 4, drop_last: true })]), [[0, 1, 2, 3], [4, 5, 6, 7]]);
   assert.deepEqual(values([...new DataLoader(new Range(8), { batch_size: 4 })]), [[0, 1, 2, 3], [4, 5, 6, 7]]);
   assert.deepEqual([new DataLoader(new Range(10), { batch_size: 4 }).len(), new DataLoader(new Range(10), { batch_size: 4, drop_last: true }).len()], [3, 2]);
-  assert.deepEqual([...new DataLoader(new Range(3), { batch_size: null })], [0, 1, 2]);
+  assert.deepEqual([...new DataLoader<number, number>(new Range(3), { batch_size: null })], [0, 1, 2]);
   assert.deepEqual(values(await collect(new DataLoader(new AsyncRange(7), { batch_size: 3, num_workers: 2 }))), [[0, 1, 2], [3, 4, 5], [6]]);
   assert.deepEqual(values(await collect(new DataLoader(new Range(5), { batch_size: 2, drop_last: true }))), [[0, 1], [2, 3]]);
   assert.throws(() => new DataLoader(new Range(3), { shuffle: true }), /expected unspecified shuffle option, but got shuffle=true/);
+});
+
+test("timeout: a prefetched batch slower than the limit rejects; without workers it is refused", async () => {
+  class Stuck extends Dataset<number> {
+    getitem(): Promise<number> {
+      return sleep(300).then(() => 0);
+    }
+    len(): number {
+      return 2;
+    }
+  }
+  await assert.rejects(collect(new DataLoader(new Stuck(), { num_workers: 1, timeout: 0.02 })), /DataLoader timed out after 0.02 seconds/);
+  assert.throws(() => [...new DataLoader(new Stuck(), { timeout: 1 })], /timeout needs num_workers > 0/);
 });
 
 test("plain arrays, Subset and TensorDataset as datasets; dict samples collate per key", () => {

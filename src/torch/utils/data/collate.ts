@@ -18,7 +18,7 @@ export type Collated<T> = T extends Tensor | ArrayBufferView | number | bigint |
         ? { -readonly [K in keyof T]: Collated<T[K]> }
         : never;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;

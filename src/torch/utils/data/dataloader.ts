@@ -18,12 +18,16 @@ import "../../_generated/tensor_methods.js";
 import * as cuda from "../../cuda.js";
 import type { Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
-import { default_collate, default_convert, type Collated } from "./collate.js";
-import { Dataset, IterableDataset, getitem, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
+import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
+import { IterableDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
 
 export interface DataLoaderOptions<T, B> {
-  /** Samples per batch (default 1); `null` turns batching off (`collate_fn` then gets one sample). */
+  /**
+   * Samples per batch (default 1). `null` turns batching off: batches are the samples themselves
+   * (or `collate_fn` of one sample); the batch type is then not inferred, so write
+   * `new DataLoader<T, T>(...)`.
+   */
   batch_size?: number | null;
   shuffle?: boolean | null;
   sampler?: Iterable<number> | null;
@@ -34,9 +38,11 @@ export interface DataLoaderOptions<T, B> {
   /** Pins batch tensors (page-locked host memory) when CUDA is available; warns and does nothing otherwise. */
   pin_memory?: boolean;
   drop_last?: boolean;
+  /** Seconds a `for await` may wait for a prefetched batch before it rejects (needs num_workers > 0; 0 = no limit). */
   timeout?: number;
   generator?: Generator | null;
   prefetch_factor?: number | null;
+  /** Accepted for compatibility (it needs num_workers > 0, as in Python); there are no workers to keep. */
   persistent_workers?: boolean;
 }
 
@@ -48,10 +54,18 @@ function mapTensors(data: unknown, f: (t: Tensor) => Tensor): unknown {
   if (data instanceof Tensor) return f(data);
   if (Array.isArray(data)) return data.map((x) => mapTensors(x, f));
   if (data instanceof Map) return new Map([...data].map(([k, v]) => [k, mapTensors(v, f)]));
-  if (data !== null && typeof data === "object" && Object.getPrototypeOf(data) === Object.prototype) {
+  if (isPlainObject(data)) {
     return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, mapTensors(v, f)]));
   }
   return data;
+}
+
+function withTimeout<R>(p: Promise<R>, seconds: number): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`DataLoader timed out after ${seconds} seconds`)), seconds * 1000);
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 function nextTurn(): Promise<void> {
@@ -66,6 +80,7 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
   constructor(
     private readonly nextJob: () => (() => Promise<Step<B>>) | null,
     private readonly depth: number,
+    private readonly timeout: number,
   ) {}
 
   private fill(target: number): void {
@@ -88,7 +103,7 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
     this.fill(Math.max(1, this.depth));
     const head = this.queue.shift();
     if (head === undefined) return DONE;
-    const step = await head;
+    const step = await (this.timeout > 0 ? withTimeout(head, this.timeout) : head);
     if (step.done) await this.return();
     else this.fill(this.depth);
     return step;
@@ -257,14 +272,14 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
         const p = chain.then(nextBatch);
         chain = p.catch(() => undefined);
         return p;
-      }, depth);
+      }, depth, this.timeout);
     }
     const keys = fetch.keys[Symbol.iterator]();
     return new PrefetchIterator<B>(() => {
       const k = keys.next();
       if (k.done) return null;
       return async () => ({ done: false, value: fetch.finish(await fetch.load(k.value)) });
-    }, depth);
+    }, depth, this.timeout);
   }
 
   // What every pass starts with: Python draws the iterator's `_base_seed` from the loader's
@@ -275,19 +290,16 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     load: (key: number | number[]) => T | T[] | Promise<T | T[]>;
     finish: (data: T | T[]) => B;
   } {
+    if (this.timeout !== 0 && this.num_workers === 0) {
+      throw new RangeError("DataLoader: timeout needs num_workers > 0 (Python's single-process loader requires timeout == 0)");
+    }
     draw_seed(this.generator);
     const ds = this.dataset;
     const collate = this.collate_fn as (data: T | T[]) => B;
     const finish = (data: T | T[]) => this.pinned(collate(data));
     if (ds instanceof IterableDataset) return { keys: null, load: () => [], finish };
     const map = ds as MapDataset<T>;
-    const load = (key: number | number[]): T | T[] | Promise<T | T[]> => {
-      if (!Array.isArray(key)) return getitem(map, key);
-      const batched = (map as Dataset<T>).getitems;
-      if (!Array.isArray(map) && typeof batched === "function") return batched.call(map, key);
-      const items = key.map((i) => getitem(map, i));
-      return items.some(isPromiseLike) ? Promise.all(items) : (items as T[]);
-    };
+    const load = (key: number | number[]): T | T[] | Promise<T | T[]> => (Array.isArray(key) ? getitems(map, key) : getitem(map, key));
     return { keys: this.batch_sampler ?? (this.sampler as Iterable<number>), load, finish };
   }
 

@@ -38,6 +38,17 @@ export function getitem<T>(dataset: MapDataset<T>, index: number): T | Promise<T
 }
 
 /**
+ * The samples at `indices`: the dataset's `getitems` when it has one (Python's `__getitems__`),
+ * else one `getitem` each — a Promise of them all if any is a Promise.
+ */
+export function getitems<T>(dataset: MapDataset<T>, indices: number[]): T[] | Promise<T[]> {
+  const batched = (dataset as Dataset<T>).getitems;
+  if (!Array.isArray(dataset) && typeof batched === "function") return batched.call(dataset, indices);
+  const items = indices.map((i) => getitem(dataset, i));
+  return items.some(isPromiseLike) ? Promise.all(items) : (items as T[]);
+}
+
+/**
  * An iterable-style dataset: a stream of samples. Subclasses define `[Symbol.iterator]` or, for
  * asynchronous sources, `[Symbol.asyncIterator]`; `len()` is optional (DataLoader.len() needs it).
  */
@@ -83,11 +94,7 @@ export class Subset<T> extends Dataset<T> {
   }
 
   override getitems(indices: number[]): T[] | Promise<T[]> {
-    const mapped = indices.map((i) => getitem(this.indices, i) as number);
-    const inner = this.dataset as Dataset<T>;
-    if (!Array.isArray(this.dataset) && typeof inner.getitems === "function") return inner.getitems(mapped);
-    const items = mapped.map((i) => getitem(this.dataset, i));
-    return items.some(isPromiseLike) ? Promise.all(items) : (items as T[]);
+    return getitems(this.dataset, indices.map((i) => getitem(this.indices, i) as number));
   }
 
   len(): number {
