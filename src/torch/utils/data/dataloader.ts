@@ -120,6 +120,22 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
   }
 }
 
+// Python's checks of the multiprocessing options; returns the effective prefetch_factor.
+function checkWorkerOptions(num_workers: number, timeout: number, prefetch_factor: number | null, persistent_workers: boolean): number | null {
+  if (!Number.isInteger(num_workers) || num_workers < 0) {
+    throw new RangeError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
+  }
+  if (timeout < 0) throw new RangeError("timeout option should be non-negative");
+  if (num_workers === 0 && prefetch_factor !== null) {
+    throw new RangeError(
+      "prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.",
+    );
+  }
+  if (prefetch_factor !== null && prefetch_factor < 0) throw new RangeError("prefetch_factor option should be non-negative");
+  if (persistent_workers && num_workers === 0) throw new RangeError("persistent_workers option needs num_workers > 0");
+  return num_workers > 0 ? (prefetch_factor ?? 2) : null;
+}
+
 export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, AsyncIterable<B> {
   readonly dataset: MapDataset<T> | StreamDataset<T>;
   readonly batch_size: number | null;
@@ -137,21 +153,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
 
   constructor(dataset: MapDataset<T> | StreamDataset<T>, options: DataLoaderOptions<T, B> = {}) {
     const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
-    let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null, prefetch_factor = null } = options;
-    if (!Number.isInteger(num_workers) || num_workers < 0) {
-      throw new RangeError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
-    }
-    if (timeout < 0) throw new RangeError("timeout option should be non-negative");
-    if (num_workers === 0 && prefetch_factor !== null) {
-      throw new RangeError(
-        "prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.",
-      );
-    } else if (num_workers > 0 && prefetch_factor === null) {
-      prefetch_factor = 2;
-    } else if (prefetch_factor !== null && prefetch_factor < 0) {
-      throw new RangeError("prefetch_factor option should be non-negative");
-    }
-    if (persistent_workers && num_workers === 0) throw new RangeError("persistent_workers option needs num_workers > 0");
+    let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null } = options;
+    const prefetch_factor = checkWorkerOptions(num_workers, timeout, options.prefetch_factor ?? null, persistent_workers);
 
     const iterable = dataset instanceof IterableDataset;
     if (iterable) {
