@@ -202,6 +202,9 @@ export class PreTrainedTokenizer {
     const batched = Array.isArray(text);
     const texts = batched ? text : [text];
     const limit = this.truncationLimit(truncation, max_length);
+    if (padding !== false && padding !== "do_not_pad" && limit !== null && pad_to_multiple_of && limit % pad_to_multiple_of) {
+      throw new Error(`Truncation and padding are both activated but truncation length (${limit}) is not a multiple of pad_to_multiple_of (${pad_to_multiple_of})`);
+    }
     let ids = texts.map((t) => this.encodeOne(t, add_special_tokens, limit));
     let masks = ids.map((r) => r.map(() => 1));
     const strategy = padding === true ? "longest" : padding === false ? "do_not_pad" : padding;

@@ -28,12 +28,16 @@ function readTokenizerJson(file: string): TokenJson {
 export class TokenizerJsonBackend implements TokenizerBackend {
   private readonly tokenizer: Tokenizer;
   private readonly added: TokenJson["added_tokens"] & object;
+  /** Entries of model.vocab (a token→id object for BPE/WordPiece, a [token, score] list for Unigram). */
+  readonly vocabSize: number;
   readonly files = ["tokenizer.json"];
 
   constructor(dir: string, config: Record<string, unknown>) {
     const file = path.join(dir, "tokenizer.json");
     const json = readTokenizerJson(file);
     this.added = json.added_tokens ?? [];
+    const vocab = (json.model as { vocab?: unknown }).vocab;
+    this.vocabSize = Array.isArray(vocab) ? vocab.length : Object.keys(vocab ?? {}).length;
     try {
       // Cleanup of tokenization spaces is applied by PreTrainedTokenizer, as HF does.
       this.tokenizer = new Tokenizer(json, { ...config, clean_up_tokenization_spaces: false });
@@ -77,10 +81,6 @@ export class TokenizerJsonBackend implements TokenizerBackend {
 
   idToToken(id: number): string | undefined {
     return this.tokenizer.id_to_token(id);
-  }
-
-  get vocabSize(): number {
-    return this.tokenizer.get_vocab(false).size;
   }
 
   get length(): number {
