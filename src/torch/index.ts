@@ -44,3 +44,4 @@ export { get_num_threads, set_num_threads, version } from "./runtime.js";
 export * as utils from "./utils/index.js";
 export * as nn from "./nn/index.js";
 export * as distributed from "./distributed/index.js";
+export * as optim from "./optim/index.js";

@@ -1,0 +1,49 @@
+// torch.optim.SGD on libtorch's fused kernel (aten::_fused_sgd_, one call per device and dtype);
+// the same arithmetic as PyTorch's for-loop implementation.
+import type { Tensor } from "../tensor.js";
+import { op } from "../_invoke.js";
+import { empty_like } from "../_generated/functions.js";
+import { Optimizer, checkNonNegative, groupByDeviceAndDtype, type Params, type ParamGroup } from "./optimizer.js";
+
+const fusedSgd = op("aten::_fused_sgd_");
+
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weight_decay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  foreach: boolean | null;
+  differentiable: boolean;
+  fused: boolean | null;
+}
+
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> = {}) {
+    const d: SGDOptions = {
+      lr: 1e-3, momentum: 0, dampening: 0, weight_decay: 0, nesterov: false, maximize: false,
+      foreach: null, differentiable: false, fused: null, ...opts,
+    };
+    checkNonNegative(d.lr, "learning rate");
+    checkNonNegative(d.momentum, "momentum value");
+    checkNonNegative(d.weight_decay, "weight_decay value");
+    if (d.nesterov && (d.momentum <= 0 || d.dampening !== 0)) throw new Error("Nesterov momentum requires a momentum and zero dampening");
+    super(params, d);
+  }
+
+  protected _stepGroup(group: ParamGroup<SGDOptions>): void {
+    const { params, grads, states } = this._withGrads(group, () => ({}));
+    if (params.length === 0) return;
+    const useMomentum = group.momentum !== 0;
+    const isFirstStep = useMomentum && states.every((s) => s.momentum_buffer === undefined || s.momentum_buffer === null);
+    const bufs = states.map((s, i) => (isFirstStep ? empty_like(grads[i]) : (s.momentum_buffer as Tensor)));
+    for (const [p, g, b] of groupByDeviceAndDtype([params, grads, bufs])) {
+      fusedSgd([p, g, useMomentum ? b : [], {
+        weight_decay: group.weight_decay, momentum: group.momentum, lr: group.lr, dampening: group.dampening,
+        nesterov: group.nesterov, maximize: group.maximize, is_first_step: isFirstStep,
+      }]);
+    }
+    if (useMomentum) states.forEach((s, i) => (s.momentum_buffer = bufs[i]));
+  }
+}
