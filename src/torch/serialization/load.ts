@@ -13,6 +13,7 @@ import { Tensor } from "../tensor.js";
 import { device, type DeviceLike } from "../device.js";
 import { bfloat16, bool, complex128, complex64, float16, float32, float64, int16, int32, int64, int8, uint8, type dtype } from "../dtype.js";
 import { ZipReader } from "./zip.js";
+import { setOwn } from "./io.js";
 import { PyCallable, PyDict, describe, latin1, unpickle } from "./pickle_read.js";
 import { dtypeOfStorageClass } from "./dtypes.js";
 import { readBytesTensor, tensorBytes, viewProblem, viewStorage } from "./storage.js";
@@ -152,8 +153,7 @@ function toJs(root: unknown): unknown {
       }
       const o: Record<string, unknown> = {};
       done.set(v, o);
-      // defineProperty so that a key such as "__proto__" becomes data, not a prototype.
-      for (const [k, x] of v.items) Object.defineProperty(o, k as string, { value: convert(x, depth + 1), enumerable: true, writable: true, configurable: true });
+      for (const [k, x] of v.items) setOwn(o, k as string, convert(x, depth + 1));
       return o;
     }
     if (Array.isArray(v)) {

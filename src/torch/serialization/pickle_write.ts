@@ -53,19 +53,24 @@ class ByteSink {
     return at;
   }
   op(...codes: number[]): void {
-    this.buf.set(codes, this.reserve(codes.length));
+    const at = this.reserve(codes.length); // first: it may replace buf
+    this.buf.set(codes, at);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.reserve(4), v, true);
+    const at = this.reserve(4);
+    this.view.setInt32(at, v, true);
   }
   f64be(v: number): void {
-    this.view.setFloat64(this.reserve(8), v, false);
+    const at = this.reserve(8);
+    this.view.setFloat64(at, v, false);
   }
 }
 

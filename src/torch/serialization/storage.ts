@@ -1,13 +1,11 @@
 // Tensor memory as bytes, both ways, shared by torch.save/load and safetensors: file bytes are read
 // straight into a new tensor's memory (one copy, from the page cache), and a tensor's whole storage
 // is viewed (not copied) when it already is on the CPU.
-import { readSync } from "node:fs";
 import { native } from "../_native.js";
 import { Tensor } from "../tensor.js";
 import { empty } from "../_generated/functions.js";
 import { uint8, type dtype } from "../dtype.js";
-
-const IO_CHUNK = 1 << 30;
+import { readFully } from "./io.js";
 
 /** The bytes of a contiguous CPU tensor, without copying (copied first otherwise). */
 export function tensorBytes(t: Tensor): Uint8Array {
@@ -28,12 +26,8 @@ export function storageBytes(t: Tensor): Uint8Array {
 export function readBytesTensor(fd: number, position: number, nbytes: number, where: string): Tensor {
   const t = empty([nbytes], { dtype: uint8 });
   if (nbytes === 0) return t;
-  const into = new Uint8Array(native.bytesView(t));
-  for (let done = 0; done < nbytes; ) {
-    const n = readSync(fd, into, done, Math.min(IO_CHUNK, nbytes - done), position + done);
-    if (n === 0) throw new Error(`${where}: file ends ${nbytes - done} bytes early (truncated)`);
-    done += n;
-  }
+  const got = readFully(fd, new Uint8Array(native.bytesView(t)), position);
+  if (got !== nbytes) throw new Error(`${where}: file ends ${nbytes - got} bytes early (truncated)`);
   return t;
 }
 

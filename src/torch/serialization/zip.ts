@@ -3,8 +3,9 @@
 // work on a file descriptor so that record data goes straight between disk and tensor memory and
 // files larger than a JS buffer work. Written here rather than taken from an npm zip library
 // because those work on whole in-memory buffers and cannot align records.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { crc32 } from "node:zlib";
+import { readFully, writeFully } from "./io.js";
 
 const LOCAL_SIG = 0x04034b50;
 const CENTRAL_SIG = 0x02014b50;
@@ -15,8 +16,6 @@ const ZIP64_EXTRA = 0x0001;
 const PAD_EXTRA = 0x4246; // "FB", the id PyTorch uses for its alignment padding
 const U32_MAX = 0xffffffff;
 const UTF8_FLAG = 0x0800;
-// Reads and writes are chunked: one readSync/writeSync call moves at most 2 GiB.
-const IO_CHUNK = 1 << 30;
 
 /** A problem with the container itself; messages name the file. */
 export class ZipFormatError extends Error {
@@ -32,22 +31,6 @@ export interface ZipEntry {
   readonly dataOffset: number;
   readonly size: number;
   readonly crc: number;
-}
-
-function readFully(fd: number, into: Uint8Array, position: number): number {
-  let done = 0;
-  while (done < into.length) {
-    const n = readSync(fd, into, done, Math.min(IO_CHUNK, into.length - done), position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
-}
-
-function writeFully(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) {
-    done += writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done));
-  }
 }
 
 function u64(view: DataView, at: number): number {
