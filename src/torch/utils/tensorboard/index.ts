@@ -1,0 +1,2 @@
+// torch.utils.tensorboard
+export { SummaryWriter, type SummaryWriterOptions, type ScalarLike } from "./writer.js";
