@@ -103,19 +103,26 @@ function parseNormalizerSpec(buf: Uint8Array): NormalizerSpec {
 
 /** Parses a serialized ModelProto; `source` names the file in error messages. */
 export function parseModelProto(buf: Uint8Array, source: string): ModelProto {
-  const model: ModelProto = { pieces: [], trainer_spec: parseTrainerSpec(new Uint8Array()), normalizer_spec: parseNormalizerSpec(new Uint8Array()) };
+  const pieces: SentencePiece[] = [];
+  let trainer_spec: TrainerSpec | undefined;
+  let normalizer_spec: NormalizerSpec | undefined;
   try {
     for (const f of fields(buf)) {
-      if (f.number === 1) model.pieces.push(parsePiece(expectWire(f, WireType.LengthDelimited, "pieces").bytes));
-      else if (f.number === 2) model.trainer_spec = parseTrainerSpec(expectWire(f, WireType.LengthDelimited, "trainer_spec").bytes);
-      else if (f.number === 3) model.normalizer_spec = parseNormalizerSpec(expectWire(f, WireType.LengthDelimited, "normalizer_spec").bytes);
+      if (f.number === 1) pieces.push(parsePiece(expectWire(f, WireType.LengthDelimited, "pieces").bytes));
+      else if (f.number === 2) trainer_spec = parseTrainerSpec(expectWire(f, WireType.LengthDelimited, "trainer_spec").bytes);
+      else if (f.number === 3) normalizer_spec = parseNormalizerSpec(expectWire(f, WireType.LengthDelimited, "normalizer_spec").bytes);
     }
   } catch (e) {
     if (e instanceof ProtobufError) throw new Error(`${source}: not a valid SentencePiece model (${e.message}); the file may be truncated or corrupted`);
     throw e;
   }
-  if (model.pieces.length === 0) throw new Error(`${source}: not a valid SentencePiece model (it has no pieces)`);
-  const { model_type } = model.trainer_spec;
+  if (pieces.length === 0) throw new Error(`${source}: not a valid SentencePiece model (it has no pieces)`);
+  // sentencepiece always writes both specs after the pieces, so a missing one means the file was cut short.
+  if (!trainer_spec || !normalizer_spec) {
+    throw new Error(`${source}: not a valid SentencePiece model (no ${trainer_spec ? "normalizer_spec" : "trainer_spec"}); the file may be truncated or corrupted`);
+  }
+  const model: ModelProto = { pieces, trainer_spec, normalizer_spec };
+  const { model_type } = trainer_spec;
   if (model_type !== ModelType.BPE && model_type !== ModelType.UNIGRAM) {
     throw new Error(`${source}: SentencePiece model_type ${ModelType[model_type] ?? model_type} is not supported (only BPE and UNIGRAM)`);
   }
