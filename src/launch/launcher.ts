@@ -1,0 +1,76 @@
+// Turns `tessera run`'s arguments into a job: a plain single process, this node's workers, or one
+// launcher per hostfile host over ssh.
+import { existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunArgs } from "./args.js";
+import { parseHostfile, slurmNode } from "./cluster.js";
+import { runWorkers, supervise, type NodeSpec } from "./workers.js";
+
+export const DEFAULT_MASTER_PORT = 29500;
+const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
+
+/** `node --import tsx script args`: how every worker runs a script. */
+export function scriptCommand(script: string, args: string[]): string[] {
+  return [process.execPath, "--import", import.meta.resolve("tsx"), script, ...args];
+}
+
+async function cudaDeviceCount(): Promise<number> {
+  const { device_count, is_available } = await import("../torch/cuda.js");
+  return is_available() ? device_count() : 0;
+}
+
+/** --nproc-per-node: a number, gpu/auto (one per GPU, else 1), cpu (one per core); default gpu. */
+export async function resolveNproc(value: string | null): Promise<number> {
+  if (value === null || value === "gpu" || value === "auto") return Math.max(1, await cudaDeviceCount());
+  if (value === "cpu") return os.cpus().length;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--nproc-per-node must be a positive integer, gpu, cpu or auto; got '${value}'`);
+  return n;
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> {
+  const hosts = parseHostfile(file);
+  const slots = hosts[0].slots;
+  if (hosts.some((h) => h.slots !== slots)) throw new Error(`${file}: every host needs the same slots (a world has equal nodes)`);
+  const masterAddr = a.masterAddr ?? hosts[0].host;
+  const masterPort = a.masterPort ?? DEFAULT_MASTER_PORT;
+  const specs = hosts.map((h, i) => {
+    const remote = [process.execPath, tesseraBin, "run", "--nnodes", String(hosts.length), "--node-rank", String(i), "--nproc-per-node", String(slots),
+      "--master-addr", masterAddr, "--master-port", String(masterPort), script, ...a.scriptArgs];
+    return {
+      name: `node ${i} (${h.host})`,
+      command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
+      env: process.env,
+      prefix: "",
+      group: true,
+    };
+  });
+  return supervise(specs);
+}
+
+export async function launch(a: RunArgs): Promise<number> {
+  const script = path.resolve(a.script);
+  if (!existsSync(script)) throw new Error(`script not found: ${a.script}`);
+  if (a.hostfile !== null) return hostfileJob(a, a.hostfile, script);
+  const slurm = a.nnodes === null && a.nodeRank === null ? slurmNode() : null;
+  const nproc = await resolveNproc(a.nprocPerNode);
+  const nnodes = a.nnodes ?? slurm?.nnodes ?? 1;
+  const nodeRank = a.nodeRank ?? slurm?.nodeRank ?? 0;
+  if (nodeRank >= nnodes) throw new Error(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+  const command = scriptCommand(script, a.scriptArgs);
+  const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null;
+  if (plain) return supervise([{ name: "the script", command, env: process.env, prefix: "" }], () => undefined);
+  const spec: NodeSpec = {
+    command,
+    nprocPerNode: nproc,
+    nnodes,
+    nodeRank,
+    masterAddr: a.masterAddr ?? slurm?.masterAddr ?? "127.0.0.1",
+    masterPort: a.masterPort ?? DEFAULT_MASTER_PORT,
+  };
+  return runWorkers(spec);
+}

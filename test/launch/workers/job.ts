@@ -1,0 +1,25 @@
+// A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang".
+import { torch } from "../../../src/index.js";
+
+const mode = process.argv[2];
+const dist = torch.distributed;
+const env = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT"].map((k) => `${k}=${process.env[k]}`);
+console.log(`env ${env.join(" ")}`);
+if (mode === "allreduce") {
+  dist.init_process_group({ backend: "gloo", timeout: 20_000 });
+  const t = torch.full([2], dist.get_rank() + 1);
+  dist.all_reduce(t);
+  console.log(`sum ${t.tolist().join(",")} of ${dist.get_world_size()}`);
+  dist.destroy_process_group();
+} else if (mode === "fail") {
+  if (process.env.RANK === "1") {
+    setTimeout(() => {
+      throw new Error("boom on purpose");
+    }, 200);
+  } else {
+    setTimeout(() => console.log("rank 0 was not stopped"), 60_000);
+  }
+} else if (mode === "hang") {
+  console.log(`ready pid=${process.pid}`);
+  setTimeout(() => console.log("not interrupted"), 60_000);
+}
