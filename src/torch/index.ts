@@ -45,3 +45,7 @@ export * as utils from "./utils/index.js";
 export * as nn from "./nn/index.js";
 export * as distributed from "./distributed/index.js";
 export * as optim from "./optim/index.js";
+export { save, load } from "./serialization/index.js";
+export * as serialization from "./serialization/index.js";
+export * as amp from "./amp/index.js";
+export { autocast } from "./autocast.js";
