@@ -151,3 +151,28 @@ test("scheduler state_dict round-trips; optimizer input errors are clear", () =>
   assert.throws(() => new optim.Adam([p.mul(2)]), /can't optimize a non-leaf Tensor/);
   assert.throws(() => new optim.Adam([{ params: [p] }, { params: [p] }]), /more than one parameter group/);
 });
+
+test("HF get_linear/cosine_schedule_with_warmup follow transformers' lr values", async () => {
+  const { get_linear_schedule_with_warmup, get_cosine_schedule_with_warmup } = await import("../../src/transformers/optimization.js");
+  const lrs = (mk: (o: torch.optim.Optimizer) => torch.optim.lr_scheduler.LRScheduler): number[] => {
+    const o = new optim.AdamW([new nn.Parameter(torch.zeros(1))], { lr: 0.1 });
+    const s = mk(o);
+    return Array.from({ length: 25 }, () => {
+      s.step();
+      return s.get_last_lr()[0];
+    });
+  };
+  const py = runPython(`
+from transformers import get_linear_schedule_with_warmup as lin, get_cosine_schedule_with_warmup as cos
+def lrs(mk):
+    o = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.1); s = mk(o); r = []
+    for _ in range(25):
+        s.step(); r.append(s.get_last_lr()[0])
+    return r
+out["lin"] = lrs(lambda o: lin(o, 5, 20)); out["cos"] = lrs(lambda o: cos(o, 4, 20, 0.75))
+`);
+  const close = (a: number[], e: number[], what: string): void =>
+    a.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= 1e-12 + 1e-12 * Math.abs(e[i]), `${what} step ${i}: ${v} vs ${e[i]}`));
+  close(lrs((o) => get_linear_schedule_with_warmup(o, 5, 20)), py.lin as number[], "linear");
+  close(lrs((o) => get_cosine_schedule_with_warmup(o, 4, 20, 0.75)), py.cos as number[], "cosine");
+});
