@@ -3,6 +3,7 @@
 // SentencePiece tokenizer.model (Llama/Baichuan2 slow tokenizers).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { SentencePieceProcessor } from "./sentencepiece.js";
 import { SentencePieceBackend, type AddedTokenSpec } from "./sentencepiece_backend.js";
 import { SPECIAL_TOKEN_KEYS, tokenContent, tokenList } from "./special_tokens.js";
 import { TokenizerJsonBackend } from "./tokenizer_json_backend.js";
@@ -41,21 +42,19 @@ function addedTokens(config: Record<string, unknown>): AddedTokenSpec[] {
 }
 
 function sentencePieceTokenizer(dir: string, config: Record<string, unknown>): PreTrainedTokenizer {
-  const backendFor = (cfg: Record<string, unknown>) => {
-    const specials = [...SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k])), ...tokenList(cfg.additional_special_tokens)].filter((t): t is string => t !== null);
-    return new SentencePieceBackend(dir, {
-      add_bos_token: cfg.add_bos_token !== false,
-      add_eos_token: cfg.add_eos_token === true,
-      bos_token: tokenContent(cfg.bos_token),
-      eos_token: tokenContent(cfg.eos_token),
-      added_tokens: [...addedTokens(cfg), ...specials.map((content) => ({ content, special: true }))],
-    });
-  };
+  const sp = SentencePieceProcessor.fromFile(path.join(dir, "tokenizer.model"));
   // LlamaTokenizer's defaults, taken from the model's own control pieces when the config is silent.
-  const probe = backendFor({}).sp;
-  const piece = (id: number) => (id >= 0 && id < probe.get_piece_size() ? probe.id_to_piece(id) : null);
-  const full = { bos_token: piece(probe.bos_id()), eos_token: piece(probe.eos_id()), unk_token: piece(probe.unk_id()), ...config };
-  return new PreTrainedTokenizer(backendFor(full), full);
+  const piece = (id: number) => (id >= 0 && id < sp.get_piece_size() ? sp.id_to_piece(id) : null);
+  const cfg: Record<string, unknown> = { bos_token: piece(sp.bos_id()), eos_token: piece(sp.eos_id()), unk_token: piece(sp.unk_id()), ...config };
+  const specials = [...SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k])), ...tokenList(cfg.additional_special_tokens)].filter((t): t is string => t !== null);
+  const backend = new SentencePieceBackend(sp, {
+    add_bos_token: cfg.add_bos_token !== false,
+    add_eos_token: cfg.add_eos_token === true,
+    bos_token: tokenContent(cfg.bos_token),
+    eos_token: tokenContent(cfg.eos_token),
+    added_tokens: [...addedTokens(cfg), ...specials.map((content) => ({ content, special: true }))],
+  });
+  return new PreTrainedTokenizer(backend, cfg);
 }
 
 export class AutoTokenizer {

@@ -1,8 +1,6 @@
 // HF's slow LlamaTokenizer (legacy behaviour) on our SentencePieceProcessor: text is split on added
 // and special tokens, each remaining chunk goes through sentencepiece, and BOS/EOS are added per
 // add_bos_token/add_eos_token. Also serves Baichuan2's tokenizer, which is the same design.
-import path from "node:path";
-import { existsSync } from "node:fs";
 import type { TokenizerBackend } from "./backend.js";
 import { SentencePieceProcessor } from "./sentencepiece.js";
 import { SPACE_SYMBOL } from "./sentencepiece_normalizer.js";
@@ -24,18 +22,14 @@ export interface SentencePieceOptions {
 }
 
 export class SentencePieceBackend implements TokenizerBackend {
-  readonly sp: SentencePieceProcessor;
   readonly files = ["tokenizer.model"];
   private readonly added = new Map<string, AddedTokenSpec & { id: number }>();
   private readonly addedById = new Map<number, string>();
 
   constructor(
-    dir: string,
+    readonly sp: SentencePieceProcessor,
     private readonly options: SentencePieceOptions,
   ) {
-    const file = path.join(dir, "tokenizer.model");
-    if (!existsSync(file)) throw new Error(`no tokenizer.model in ${dir}`);
-    this.sp = SentencePieceProcessor.fromFile(file);
     let next = this.sp.get_piece_size();
     for (const t of options.added_tokens) {
       if (!t.content || this.added.has(t.content)) continue;
