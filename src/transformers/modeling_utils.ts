@@ -1,0 +1,251 @@
+// PreTrainedModel: config, weight init (HF's _init_weights), tied embeddings, and checkpoints.
+// from_pretrained builds the module on the meta device (no memory, no init), then reads the
+// checkpoint one tensor at a time under its own name, converting each to the target dtype/device
+// and putting it in place — so a checkpoint never exists twice in memory, nor in fp32 on the way.
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { torch } from "../index.js";
+import type { Tensor } from "../torch/tensor.js";
+import type { dtype } from "../torch/dtype.js";
+import type { DeviceLike } from "../torch/device.js";
+import { Module, Parameter, Linear, Embedding, LayerNorm, RMSNorm, type FactoryOptions } from "../torch/nn/index.js";
+import { safe_open, save_torch_state_dict, load } from "../torch/serialization/index.js";
+import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
+
+export const SAFE_WEIGHTS_NAME = "model.safetensors";
+export const SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json";
+export const WEIGHTS_NAME = "pytorch_model.bin";
+export const WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json";
+
+/** `torch_dtype`: a dtype, its name, or "auto" (the checkpoint config's dtype, else float32). */
+export type TorchDtypeArg = dtype | string;
+
+export interface FromPretrainedOptions {
+  torch_dtype?: TorchDtypeArg;
+  dtype?: TorchDtypeArg;
+  device?: DeviceLike;
+}
+
+export interface SavePretrainedOptions {
+  max_shard_size?: number | string;
+  safe_serialization?: boolean;
+}
+
+/** The constructor shape every model class has: `new Model(config, {device, dtype})`. */
+export type ModelClass<M extends PreTrainedModel, C extends PretrainedConfig> = (new (config: C, factory?: FactoryOptions) => M) & {
+  config_class: new (d: Record<string, unknown>) => C;
+};
+
+export function dtypeByName(name: string): dtype {
+  const d = (torch as unknown as Record<string, unknown>)[name.replace(/^torch\./, "")];
+  if (!(d instanceof torch.dtype)) throw new Error(`unknown dtype ${JSON.stringify(name)}`);
+  return d;
+}
+
+function resolveDtype(arg: TorchDtypeArg | undefined, config: PretrainedConfig): dtype {
+  if (arg === undefined || arg === "auto") return config.dtype === null ? torch.float32 : dtypeByName(config.dtype);
+  return typeof arg === "string" ? dtypeByName(arg) : arg;
+}
+
+/** The weight files of a checkpoint folder, as HF looks for them (safetensors first). */
+function weightFiles(dir: string): { files: string[]; safetensors: boolean } {
+  const shardsOf = (index: string): string[] => {
+    const weightMap = readJsonObject(index, "from_pretrained").weight_map;
+    if (weightMap === null || typeof weightMap !== "object") throw new Error(`from_pretrained: ${index} has no weight_map object`);
+    return [...new Set(Object.values(weightMap as Record<string, string>))].map((f) => {
+      if (typeof f !== "string" || f !== path.basename(f)) throw new Error(`from_pretrained: ${index}: ${JSON.stringify(f)} is not a shard file name`);
+      return path.join(dir, f);
+    });
+  };
+  const at = (f: string): string => path.join(dir, f);
+  if (existsSync(at(SAFE_WEIGHTS_NAME))) return { files: [at(SAFE_WEIGHTS_NAME)], safetensors: true };
+  if (existsSync(at(SAFE_WEIGHTS_INDEX_NAME))) return { files: shardsOf(at(SAFE_WEIGHTS_INDEX_NAME)), safetensors: true };
+  if (existsSync(at(WEIGHTS_NAME))) return { files: [at(WEIGHTS_NAME)], safetensors: false };
+  if (existsSync(at(WEIGHTS_INDEX_NAME))) return { files: shardsOf(at(WEIGHTS_INDEX_NAME)), safetensors: false };
+  throw new Error(`from_pretrained: ${dir} has no model weights (looked for ${SAFE_WEIGHTS_NAME}, ${SAFE_WEIGHTS_INDEX_NAME}, ${WEIGHTS_NAME}, ${WEIGHTS_INDEX_NAME})`);
+}
+
+/** Each (name, tensor) of the checkpoint's files, one tensor read at a time for safetensors. */
+function* checkpointTensors(files: string[], safetensors: boolean): Generator<[string, Tensor, string]> {
+  for (const file of files) {
+    if (!existsSync(file)) throw new Error(`from_pretrained: shard ${file} is missing`);
+    if (safetensors) {
+      const f = safe_open(file, "pt");
+      try {
+        for (const k of f.keys()) yield [k, f.get_tensor(k), file];
+      } finally {
+        f.close();
+      }
+    } else {
+      const sd = load(file, { map_location: "cpu", weights_only: true });
+      if (sd === null || typeof sd !== "object" || Array.isArray(sd)) throw new Error(`from_pretrained: ${file} does not hold a state dict`);
+      for (const [k, t] of Object.entries(sd as Record<string, unknown>)) {
+        if (t instanceof torch.Tensor) yield [k, t, file];
+      }
+    }
+  }
+}
+
+const sizeString = (s: number[]): string => `torch.Size([${s.join(", ")}])`;
+
+export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedConfig> extends Module {
+  static config_class: new (d: Record<string, unknown>) => PretrainedConfig = PretrainedConfig;
+  /** The attribute holding the base model ("model", "transformer"), as HF's base_model_prefix. */
+  static base_model_prefix = "model";
+  /** Checkpoint keys ignored when present but not in the model (old buffers). */
+  static _keys_to_ignore_on_load_unexpected: RegExp[] = [];
+
+  config: C;
+  generation_config: GenerationConfig;
+
+  constructor(config: C) {
+    super();
+    this.config = config;
+    this.generation_config = GenerationConfig.from_model_config(config);
+  }
+
+  abstract get_input_embeddings(): Embedding;
+
+  get_output_embeddings(): Linear | null {
+    return null;
+  }
+
+  /** With tie_word_embeddings, the output projection shares the input embedding's Parameter. */
+  tie_weights(): void {
+    const out = this.get_output_embeddings();
+    if (out !== null && this.config.tie_word_embeddings) out.weight = this.get_input_embeddings().weight;
+  }
+
+  /** HF's `_init_weights`: N(0, initializer_range) weights, zero biases, zero padding row, unit norms. */
+  _init_weights(module: Module): void {
+    const std = this.config.initializer_range;
+    if (module instanceof Linear) {
+      torch.nn.init.normal_(module.weight, 0, std);
+      if (module.bias !== null) torch.nn.init.zeros_(module.bias);
+    } else if (module instanceof Embedding) {
+      torch.nn.init.normal_(module.weight, 0, std);
+      const idx = module.padding_idx;
+      if (idx !== null) torch.no_grad(() => module.weight.select(0, idx).zero_());
+    } else if (module instanceof LayerNorm || module instanceof RMSNorm) {
+      if (module.weight !== null) torch.nn.init.ones_(module.weight);
+      if (module instanceof LayerNorm && module.bias !== null) torch.nn.init.zeros_(module.bias);
+    }
+  }
+
+  /** Initialises every weight and ties the embeddings (HF's post_init). */
+  post_init(): void {
+    this.apply((m) => this._init_weights(m));
+    this.tie_weights();
+  }
+
+  get dtype(): dtype {
+    for (const p of this.parameters()) if (p.dtype.is_floating_point) return p.dtype;
+    return torch.get_default_dtype();
+  }
+
+  get device(): torch.device {
+    for (const p of this.parameters()) return p.device;
+    return new torch.device("cpu");
+  }
+
+  num_parameters({ only_trainable = false, exclude_embeddings = false }: { only_trainable?: boolean; exclude_embeddings?: boolean } = {}): number {
+    const skip = new Set<Tensor>();
+    if (exclude_embeddings) for (const m of this.modules()) if (m instanceof Embedding) skip.add(m.weight);
+    let n = 0;
+    for (const p of this.parameters()) if (!skip.has(p) && (!only_trainable || p.requires_grad)) n += p.numel();
+    return n;
+  }
+
+  /** A randomly initialised model for `config` (HF's `from_config`). */
+  static from_config<M extends PreTrainedModel, C extends PretrainedConfig>(
+    this: ModelClass<M, C>,
+    config: C,
+    { torch_dtype, dtype: dt, device }: FromPretrainedOptions = {},
+  ): M {
+    const arg = torch_dtype ?? dt;
+    const target = arg === undefined ? torch.get_default_dtype() : resolveDtype(arg, config);
+    const model = new this(config, { dtype: target, device: device ?? null });
+    torch.no_grad(() => model.post_init());
+    return model;
+  }
+
+  /** Loads `dir` (config.json plus safetensors or pytorch_model.bin, sharded or not). */
+  static from_pretrained<M extends PreTrainedModel, C extends PretrainedConfig>(
+    this: ModelClass<M, C>,
+    dir: string,
+    options: FromPretrainedOptions = {},
+  ): M {
+    const config = new this.config_class(readConfigDict(dir));
+    return loadPretrained(this, config, dir, options);
+  }
+
+  /** Writes config.json, generation_config.json and the weights (safetensors shards by default). */
+  save_pretrained(save_directory: string, { max_shard_size = "5GB", safe_serialization = true }: SavePretrainedOptions = {}): void {
+    mkdirSync(save_directory, { recursive: true });
+    this.config.architectures = [this.constructor.name];
+    this.config.dtype = this.dtype.name;
+    this.config.save_pretrained(save_directory);
+    this.generation_config.save_pretrained(save_directory);
+    const sd = this.state_dict();
+    const out = this.get_output_embeddings();
+    if (out !== null && out.weight === this.get_input_embeddings().weight) {
+      // A tied weight is stored once, under the input embedding's name, as HF does.
+      for (const [k, p] of this.named_parameters({ remove_duplicate: false })) if (p === out.weight && k !== this.inputEmbeddingKey()) delete sd[k];
+    }
+    for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
+    if (safe_serialization) save_torch_state_dict(sd, save_directory, { max_shard_size });
+    else torch.save(sd, path.join(save_directory, WEIGHTS_NAME));
+  }
+
+  private inputEmbeddingKey(): string {
+    const w = this.get_input_embeddings().weight;
+    for (const [k, p] of this.named_parameters()) if (p === w) return k;
+    throw new Error("input embedding weight is not a parameter of the model");
+  }
+}
+
+/** Puts `value` (converted to the target dtype and device) in place of the tensor `key`. */
+function placeTensor(model: Module, key: string, value: Tensor, file: string, device: DeviceLike): void {
+  const dot = key.lastIndexOf(".");
+  const owner = model.get_submodule(key.slice(0, Math.max(dot, 0)));
+  const name = key.slice(dot + 1);
+  const slots = owner as unknown as Record<string, unknown>;
+  const current = slots[name] as Tensor;
+  if (current.shape.length !== value.shape.length || current.shape.some((s, i) => s !== value.shape[i])) {
+    throw new Error(`from_pretrained: size mismatch for ${key} (in ${file}): the checkpoint has shape ${sizeString(value.shape)}, the model expects ${sizeString(current.shape)}`);
+  }
+  const target = value.to({ device, dtype: value.dtype.is_floating_point ? current.dtype : undefined });
+  slots[name] = current instanceof Parameter ? new Parameter(target, current.requires_grad) : target;
+}
+
+function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(cls: ModelClass<M, C>, config: C, dir: string, options: FromPretrainedOptions): M {
+  const target = resolveDtype(options.torch_dtype ?? options.dtype, config);
+  const device = options.device ?? "cpu";
+  const { files, safetensors } = weightFiles(dir);
+  const model = new cls(config, { device: "meta", dtype: target });
+  const expected = new Set(Object.keys(model.state_dict()));
+  const prefix = (cls as unknown as typeof PreTrainedModel).base_model_prefix;
+  const ignore = (cls as unknown as typeof PreTrainedModel)._keys_to_ignore_on_load_unexpected;
+  const loaded = new Set<string>();
+  const unexpected: string[] = [];
+  torch.no_grad(() => {
+    for (const [rawKey, t, file] of checkpointTensors(files, safetensors)) {
+      // Checkpoints of the base model alone (old GPT-2) lack the prefix.
+      const key = expected.has(rawKey) ? rawKey : expected.has(`${prefix}.${rawKey}`) ? `${prefix}.${rawKey}` : null;
+      if (key === null) {
+        if (!ignore.some((r) => r.test(rawKey))) unexpected.push(rawKey);
+        continue;
+      }
+      placeTensor(model, key, t, file, device);
+      loaded.add(key);
+    }
+  });
+  model.tie_weights();
+  const missing = [...model.named_parameters({ remove_duplicate: false })].filter(([, p]) => p.device.type === "meta").map(([k]) => k);
+  if (missing.length) throw new Error(`from_pretrained: ${dir}: weights missing from the checkpoint: ${missing.join(", ")}`);
+  if (unexpected.length) process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${cls.name}: ${unexpected.join(", ")}`);
+  model.to(device);
+  if (existsSync(path.join(dir, GENERATION_CONFIG_NAME))) model.generation_config = GenerationConfig.from_pretrained(dir);
+  model.eval();
+  return model;
+}
