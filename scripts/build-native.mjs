@@ -49,7 +49,7 @@ function flagsFor(torch) {
       includes.push(`-I${nccl}`);
     }
   }
-  const cxx = ["-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wno-unused-parameter", ...defines, ...includes];
+  const cxx = ["-std=c++20", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wno-unused-parameter", ...defines, ...includes];
   const libDir = path.join(torch.dir, "lib");
   const libs = ["-ltorch", "-ltorch_cpu", "-lc10"];
   if (torch.cuda) libs.push("-ltorch_cuda", "-lc10_cuda");
