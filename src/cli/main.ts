@@ -5,6 +5,7 @@ type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Pr
 const commands: Record<string, Command> = {
   run: { summary: "run a TypeScript training script with tessera", load: () => import("./run.js") },
   smi: { summary: "list devices with memory, utilization and processes", load: () => import("./smi.js") },
+  prepare: { summary: "tokenize a .txt/.jsonl dataset into blocks saved with torch.save", load: () => import("./prepare.js") },
   plan: { summary: "plan Advanced Parallelization for a model and a cluster", load: () => import("./plan.js") },
 };
 
