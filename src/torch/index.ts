@@ -49,3 +49,4 @@ export { save, load } from "./serialization/index.js";
 export * as serialization from "./serialization/index.js";
 export * as amp from "./amp/index.js";
 export { autocast } from "./autocast.js";
+export * as moreh from "./moreh.js";
