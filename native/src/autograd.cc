@@ -6,6 +6,7 @@
 #include <ATen/ThreadLocalState.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "handles.h"
@@ -156,9 +158,42 @@ class EngineWorker {
 
 EngineWorker g_worker;
 
-// Runs `work` (an engine call) off the main thread with the main thread's thread-local state
-// (grad mode, autocast, ...), pumping JS callbacks until it finishes; rethrows its error.
+// libtorch's engine runs CPU, meta and lazy nodes on the thread that called it and gives every other
+// device type threads of its own (Engine::start_device_threads), which must never wait on a main
+// thread that is busy inside the engine. Without such devices the engine stays on the calling
+// thread, so backward can run right on the main thread: no thread handoff per call.
+bool engine_has_device_threads() {
+  for (const auto& impl_atomic : c10::impl::device_guard_impl_registry) {
+    const c10::impl::DeviceGuardImplInterface* impl = impl_atomic.load();
+    if (impl == nullptr) continue;
+    c10::DeviceType t = impl->type();
+    if (t == c10::DeviceType::CPU || t == c10::DeviceType::Meta || t == c10::DeviceType::Lazy) continue;
+    try {
+      if (impl->deviceCount() > 0) return true;
+    } catch (...) {  // a device type whose driver is missing has no devices
+    }
+  }
+  return false;
+}
+
+// Whether engine calls go to the worker and the main thread pumps callbacks; decided on first use
+// (asking for device counts may initialize a driver). Tests switch it on with
+// setEngineOnWorker(true) to exercise the pump on a CPU-only machine.
+std::optional<bool> g_engine_on_worker;
+
+bool engine_on_worker() {
+  if (!g_engine_on_worker) g_engine_on_worker = engine_has_device_threads();
+  return *g_engine_on_worker;
+}
+
+// Runs `work` (an engine call): inline when the engine cannot leave this thread, else off the main
+// thread with the main thread's thread-local state (grad mode, autocast, ...), pumping JS callbacks
+// until it finishes; rethrows its error.
 void run_engine(const std::function<void()>& work) {
+  if (!engine_on_worker()) {
+    work();
+    return;
+  }
   at::ThreadLocalState state;
   std::exception_ptr error;
   bool finished = false;
@@ -369,6 +404,17 @@ TESSERA_ENTRY(js_exit_inference_mode) {
   return make_undefined(env);
 }
 
+TESSERA_ENTRY(js_set_engine_on_worker) {
+  auto ci = get_args(env, info, 1);
+  bool on = get_bool(env, ci.args.at(0), "onWorker");
+  if (!on && engine_has_device_threads())
+    throw JsError(JsError::Kind::Error, "setEngineOnWorker(false): this machine has accelerator devices, whose autograd threads need the pump");
+  g_engine_on_worker = on;
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_is_engine_on_worker) { return make_bool(env, engine_on_worker()); }
+
 TESSERA_ENTRY(js_is_inference_mode_enabled) { return make_bool(env, c10::InferenceMode::is_enabled()); }
 
 }  // namespace
@@ -388,6 +434,8 @@ void register_autograd_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "enterInferenceMode", js_enter_inference_mode);
   set_function(env, exports, "exitInferenceMode", js_exit_inference_mode);
   set_function(env, exports, "isInferenceModeEnabled", js_is_inference_mode_enabled);
+  set_function(env, exports, "setEngineOnWorker", js_set_engine_on_worker);
+  set_function(env, exports, "isEngineOnWorker", js_is_engine_on_worker);
 }
 
 }  // namespace tessera

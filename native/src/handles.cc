@@ -30,14 +30,13 @@ void* external_data(napi_env env, napi_value v) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return nullptr;
   if (t == napi_object) {
-    napi_value inner;
-    if (napi_get_property(env, v, key(env, KEY_H), &inner) != napi_ok) return nullptr;
-    v = inner;
-    if (napi_typeof(env, v, &t) != napi_ok) return nullptr;
+    if (napi_get_property(env, v, key(env, KEY_H), &v) != napi_ok) return nullptr;
+  } else if (t != napi_external) {
+    return nullptr;
   }
-  if (t != napi_external) return nullptr;
+  // Fails (without throwing) when `_h` is not an external.
   void* data = nullptr;
-  NAPI_CHECK(napi_get_value_external(env, v, &data));
+  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
   return data;
 }
 

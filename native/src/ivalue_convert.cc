@@ -34,12 +34,11 @@ bool parse_base(const c10::TypePtr& t, Base* out) {
 
 bool is_tensor_value(napi_env env, napi_value v) { return tensor_handle(env, v) != nullptr; }
 
-bool is_integral_number(napi_env env, napi_value v) {
-  napi_valuetype t = type_of(env, v);
-  if (t == napi_bigint) return true;
-  if (t != napi_number) return false;
+bool is_integral_number(napi_env env, const JsValue& v) {
+  if (v.type == napi_bigint) return true;
+  if (v.type != napi_number) return false;
   double d;
-  NAPI_CHECK(napi_get_value_double(env, v, &d));
+  NAPI_CHECK(napi_get_value_double(env, v.v, &d));
   return std::isfinite(d) && std::floor(d) == d;
 }
 
@@ -49,11 +48,11 @@ bool has_property(napi_env env, napi_value obj, int k) {
   return has;
 }
 
-bool scalar_matches(napi_env env, napi_value v, Base b, Match mode) {
-  napi_valuetype t = type_of(env, v);
+bool scalar_matches(napi_env env, const JsValue& v, Base b, Match mode) {
+  napi_valuetype t = v.type;
   switch (b) {
     case Base::Tensor:
-      if (is_tensor_value(env, v)) return true;
+      if (v.tensor != nullptr) return true;
       return mode == Match::NumbersAsTensors && (t == napi_number || t == napi_boolean || t == napi_bigint);
     case Base::Int: return is_integral_number(env, v);
     case Base::Float: return t == napi_number;
@@ -62,9 +61,9 @@ bool scalar_matches(napi_env env, napi_value v, Base b, Match mode) {
     case Base::Scalar: return t == napi_number || t == napi_boolean || t == napi_bigint;
     case Base::ScalarType:
     case Base::Layout:
-    case Base::MemoryFormat: return t == napi_number || (t == napi_object && has_property(env, v, KEY_ID));
-    case Base::Device: return t == napi_string || (t == napi_object && has_property(env, v, KEY_TYPE));
-    case Base::Generator: return generator_handle(env, v) != nullptr;
+    case Base::MemoryFormat: return t == napi_number || (t == napi_object && has_property(env, v.v, KEY_ID));
+    case Base::Device: return t == napi_string || (t == napi_object && has_property(env, v.v, KEY_TYPE));
+    case Base::Generator: return generator_handle(env, v.v) != nullptr;
   }
   return false;
 }
@@ -84,19 +83,19 @@ at::Tensor number_as_tensor(napi_env env, napi_value v, const std::string& what)
   return t;
 }
 
-at::Tensor to_tensor(napi_env env, napi_value v, const std::string& what) {
-  if (TensorHandle* h = tensor_handle(env, v)) {
+at::Tensor to_tensor(napi_env env, const JsValue& v, const std::string& what) {
+  if (TensorHandle* h = v.tensor) {
     if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, what + " is a disposed Tensor");
     return h->tensor;
   }
-  napi_valuetype t = type_of(env, v);
-  if (t == napi_number || t == napi_boolean || t == napi_bigint) return number_as_tensor(env, v, what);
-  throw type_error(what + " must be a Tensor, got " + describe_js(env, v));
+  if (v.type == napi_number || v.type == napi_boolean || v.type == napi_bigint) return number_as_tensor(env, v.v, what);
+  throw type_error(what + " must be a Tensor, got " + describe_js(env, v.v));
 }
 
-c10::IValue scalar_to_ivalue(napi_env env, napi_value v, Base b, const std::string& what) {
+c10::IValue scalar_to_ivalue(napi_env env, const JsValue& jv, Base b, const std::string& what) {
+  napi_value v = jv.v;
   switch (b) {
-    case Base::Tensor: return to_tensor(env, v, what);
+    case Base::Tensor: return to_tensor(env, jv, what);
     case Base::Int: return get_int64(env, v, what.c_str());
     case Base::Float: return get_double(env, v, what.c_str());
     case Base::Bool: return get_bool(env, v, what.c_str());
@@ -119,14 +118,20 @@ template <typename T, typename F>
 c10::IValue list_of(napi_env env, napi_value v, const ArgType& t, const std::string& what, F&& elem) {
   c10::List<T> out;
   if (!is_array(env, v)) {  // a single value stands for a list of N copies (or of one)
-    T x = elem(v, what);
+    T x = elem(inspect(env, v), what);
     int64_t n = t.fixed_size > 0 ? t.fixed_size : 1;
     for (int64_t i = 0; i < n; ++i) out.push_back(x);
     return out;
   }
   uint32_t n = array_length(env, v);
   out.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) out.push_back(elem(array_get(env, v, i), what + "[" + std::to_string(i) + "]"));
+  for (uint32_t i = 0; i < n; ++i) {
+    try {
+      out.push_back(elem(inspect(env, array_get(env, v, i)), what));
+    } catch (const JsError& e) {
+      rethrow_renamed(e, what.size(), what + "[" + std::to_string(i) + "]");
+    }
+  }
   return out;
 }
 
@@ -152,57 +157,69 @@ bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
   return arg.type()->str().find("Dimname") == std::string::npos;
 }
 
-bool value_matches(napi_env env, napi_value v, const ArgType& t, Match mode) {
-  napi_valuetype vt = type_of(env, v);
+JsValue inspect(napi_env env, napi_value v) {
+  JsValue out{v, type_of(env, v), nullptr};
+  if (out.type == napi_object || out.type == napi_external) out.tensor = tensor_handle(env, v);
+  return out;
+}
+
+bool value_matches(napi_env env, const JsValue& jv, const ArgType& t, Match mode) {
+  napi_valuetype vt = jv.type;
   if (vt == napi_undefined || vt == napi_null) return t.optional;
-  if (!t.list) return scalar_matches(env, v, t.base, mode);
-  if (!is_array(env, v)) {
+  if (!t.list) return scalar_matches(env, jv, t.base, mode);
+  napi_value v = jv.v;
+  if (vt != napi_object || jv.tensor != nullptr || !is_array(env, v)) {
     // int[] accepts a single int (sum(dim=1)); other lists need an array.
-    return (t.base == Base::Int || t.base == Base::Float) && scalar_matches(env, v, t.base, mode);
+    return (t.base == Base::Int || t.base == Base::Float) && scalar_matches(env, jv, t.base, mode);
   }
   uint32_t n = array_length(env, v);
   for (uint32_t i = 0; i < n; ++i) {
-    napi_value e = array_get(env, v, i);
-    napi_valuetype et = type_of(env, e);
-    if ((et == napi_null || et == napi_undefined) && t.elem_optional) continue;
+    JsValue e = inspect(env, array_get(env, v, i));
+    if ((e.type == napi_null || e.type == napi_undefined) && t.elem_optional) continue;
     if (!scalar_matches(env, e, t.base, mode)) return false;
   }
   return true;
 }
 
-c10::IValue to_ivalue(napi_env env, napi_value v, const ArgType& t, const std::string& what) {
-  napi_valuetype vt = type_of(env, v);
+c10::IValue to_ivalue(napi_env env, const JsValue& jv, const ArgType& t, const std::string& what) {
+  napi_valuetype vt = jv.type;
   if (vt == napi_undefined || vt == napi_null) {
     if (t.optional) return c10::IValue();
     throw type_error(what + " is required");
   }
-  if (!t.list) return scalar_to_ivalue(env, v, t.base, what);
+  if (!t.list) return scalar_to_ivalue(env, jv, t.base, what);
+  napi_value v = jv.v;
   auto elem = [&](Base b) {
-    return [env, b](napi_value e, const std::string& w) { return scalar_to_ivalue(env, e, b, w); };
+    return [env, b](const JsValue& e, const std::string& w) { return scalar_to_ivalue(env, e, b, w); };
   };
   switch (t.base) {
     case Base::Int:
-      return list_of<int64_t>(env, v, t, what, [env](napi_value e, const std::string& w) { return get_int64(env, e, w.c_str()); });
+      return list_of<int64_t>(env, v, t, what, [env](const JsValue& e, const std::string& w) { return get_int64(env, e.v, w.c_str()); });
     case Base::Float:
-      return list_of<double>(env, v, t, what, [env](napi_value e, const std::string& w) { return get_double(env, e, w.c_str()); });
+      return list_of<double>(env, v, t, what, [env](const JsValue& e, const std::string& w) { return get_double(env, e.v, w.c_str()); });
     case Base::Bool:
-      return list_of<bool>(env, v, t, what, [env](napi_value e, const std::string& w) { return get_bool(env, e, w.c_str()); });
+      return list_of<bool>(env, v, t, what, [env](const JsValue& e, const std::string& w) { return get_bool(env, e.v, w.c_str()); });
     case Base::Scalar:
-      return list_of<at::Scalar>(env, v, t, what, [env](napi_value e, const std::string& w) { return to_scalar(env, e, w); });
+      return list_of<at::Scalar>(env, v, t, what, [env](const JsValue& e, const std::string& w) { return to_scalar(env, e.v, w); });
     case Base::Tensor:
       if (t.elem_optional) {
-        return list_of<std::optional<at::Tensor>>(env, v, t, what, [env](napi_value e, const std::string& w) {
-          napi_valuetype et = type_of(env, e);
-          if (et == napi_null || et == napi_undefined) return std::optional<at::Tensor>();
+        return list_of<std::optional<at::Tensor>>(env, v, t, what, [env](const JsValue& e, const std::string& w) {
+          if (e.type == napi_null || e.type == napi_undefined) return std::optional<at::Tensor>();
           return std::optional<at::Tensor>(to_tensor(env, e, w));
         });
       }
-      return list_of<at::Tensor>(env, v, t, what, [env](napi_value e, const std::string& w) { return to_tensor(env, e, w); });
+      return list_of<at::Tensor>(env, v, t, what, [env](const JsValue& e, const std::string& w) { return to_tensor(env, e, w); });
     default: {
       c10::impl::GenericList out(c10::AnyType::get());
       uint32_t n = array_length(env, v);
       auto conv = elem(t.base);
-      for (uint32_t i = 0; i < n; ++i) out.push_back(conv(array_get(env, v, i), what + "[" + std::to_string(i) + "]"));
+      for (uint32_t i = 0; i < n; ++i) {
+        try {
+          out.push_back(conv(inspect(env, array_get(env, v, i)), what));
+        } catch (const JsError& e) {
+          rethrow_renamed(e, what.size(), what + "[" + std::to_string(i) + "]");
+        }
+      }
       return out;
     }
   }
@@ -250,7 +267,7 @@ std::string describe_js(napi_env env, napi_value v) {
     case napi_undefined: return "undefined";
     case napi_null: return "null";
     case napi_boolean: return "boolean";
-    case napi_number: return is_integral_number(env, v) ? "int" : "float";
+    case napi_number: return is_integral_number(env, JsValue{v, napi_number, nullptr}) ? "int" : "float";
     case napi_bigint: return "bigint";
     case napi_string: return "string";
     case napi_function: return "function";
@@ -266,7 +283,7 @@ std::string describe_js(napi_env env, napi_value v) {
 }
 
 at::ScalarType to_scalar_type(napi_env env, napi_value v, const std::string& what) {
-  if (!scalar_matches(env, v, Base::ScalarType, Match::Exact))
+  if (!scalar_matches(env, inspect(env, v), Base::ScalarType, Match::Exact))
     throw type_error(what + " must be a torch.dtype, got " + describe_js(env, v));
   int64_t id = enum_id(env, v, what);
   if (id < 0 || id >= static_cast<int64_t>(at::ScalarType::NumOptions))

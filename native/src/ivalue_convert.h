@@ -25,11 +25,23 @@ bool parse_arg_type(const c10::Argument& arg, ArgType* out);
 // How strictly a JS value is matched against a type when choosing between overloads.
 enum class Match { Exact, NumbersAsTensors };
 
-bool value_matches(napi_env env, napi_value v, const ArgType& t, Match mode);
+struct TensorHandle;
+
+// A JS argument inspected once per call: overload matching and conversion then need no further
+// Node-API calls to learn its type or find its tensor.
+struct JsValue {
+  napi_value v = nullptr;  // nullptr: no value bound
+  napi_valuetype type = napi_undefined;
+  TensorHandle* tensor = nullptr;  // set when v is a Tensor (or a raw tensor handle)
+};
+
+JsValue inspect(napi_env env, napi_value v);
+
+bool value_matches(napi_env env, const JsValue& v, const ArgType& t, Match mode);
 
 // Converts `v` (already checked with value_matches, or to be checked now) into an IValue.
 // `what` names the argument in error messages.
-c10::IValue to_ivalue(napi_env env, napi_value v, const ArgType& t, const std::string& what);
+c10::IValue to_ivalue(napi_env env, const JsValue& v, const ArgType& t, const std::string& what);
 
 // Converts an op output to JS (tensors become Tensor objects).
 napi_value from_ivalue(napi_env env, const c10::IValue& v);

@@ -26,6 +26,13 @@ struct JsPending {};
 
 inline JsError type_error(const std::string& msg) { return JsError(JsError::Kind::TypeError, msg); }
 
+// Conversion errors start with the name they were given; this swaps that leading name (old_len
+// characters) for a longer one, so full names ("add(): argument 'other'", "size[1]") are built on
+// the error path only, never per call.
+[[noreturn]] inline void rethrow_renamed(const JsError& e, size_t old_len, const std::string& name) {
+  throw JsError(e.kind, name + (e.what() + old_len));
+}
+
 inline void check(napi_env env, napi_status s, const char* what) {
   if (s == napi_ok) return;
   bool pending = false;

@@ -4,6 +4,7 @@
 // autocast and device dispatch all apply. `listOps()` gives the schemas to the code generator.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <c10/util/SmallVector.h>
 
 #include <sstream>
 #include <unordered_map>
@@ -90,9 +91,12 @@ void build_registry() {
   }
 }
 
+// JS values of one call; inline storage, since nearly every op takes fewer than 16 arguments.
+using Values = c10::SmallVector<JsValue, 16>;
+
 struct Kwarg {
   std::string name;
-  napi_value value;
+  JsValue value;
 };
 
 std::vector<Kwarg> read_kwargs(napi_env env, napi_value kwargs) {
@@ -108,33 +112,33 @@ std::vector<Kwarg> read_kwargs(napi_env env, napi_value kwargs) {
     napi_value v;
     NAPI_CHECK(napi_get_property(env, kwargs, k, &v));
     if (type_of(env, v) == napi_undefined) continue;  // `{dtype: undefined}` means "not given"
-    out.push_back({get_string(env, k, "keyword"), v});
+    out.push_back({get_string(env, k, "keyword"), inspect(env, v)});
   }
   return out;
 }
 
 // Python's varargs sizes: x.view(2, 3) and torch.zeros(2, 3) pass an int[] as separate ints. The
 // trailing ints are packed into the last positional argument when that is an int list.
-bool pack_varargs(napi_env env, const Overload& o, const std::vector<napi_value>& args, std::vector<napi_value>* bound) {
+bool pack_varargs(napi_env env, const Overload& o, const Values& args, Values* bound) {
   if (o.num_positional == 0) return false;
   size_t p = o.num_positional - 1;
   const ArgType& t = o.types[p];
   if (!t.list || t.base != Base::Int) return false;
   napi_value packed = make_array(env, args.size() - p);
   for (size_t i = p; i < args.size(); ++i) {
-    if (type_of(env, args[i]) != napi_number) return false;
-    NAPI_CHECK(napi_set_element(env, packed, i - p, args[i]));
+    if (args[i].type != napi_number) return false;
+    NAPI_CHECK(napi_set_element(env, packed, i - p, args[i].v));
   }
   for (size_t i = 0; i < p; ++i) (*bound)[i] = args[i];
-  (*bound)[p] = packed;
+  (*bound)[p] = JsValue{packed, napi_object, nullptr};
   return true;
 }
 
 // The JS value bound to each schema argument, or nullptr for "use the default".
-bool bind_args(napi_env env, const Overload& o, const std::vector<napi_value>& args, const std::vector<Kwarg>& kwargs,
-          Match mode, std::vector<napi_value>* bound) {
+bool bind_args(napi_env env, const Overload& o, const Values& args, const std::vector<Kwarg>& kwargs,
+          Match mode, Values* bound) {
   const auto& schema_args = o.op.schema().arguments();
-  bound->assign(schema_args.size(), nullptr);
+  bound->assign(schema_args.size(), JsValue{});
   if (args.size() > o.num_positional) {
     if (!pack_varargs(env, o, args, bound)) return false;
   } else {
@@ -145,12 +149,12 @@ bool bind_args(napi_env env, const Overload& o, const std::vector<napi_value>& a
     while (j < schema_args.size() && schema_args[j].name() != kw.name) ++j;
     // Python spells `self` as `input` in torch.* functions.
     if (j == schema_args.size() && kw.name == "input" && !schema_args.empty() && schema_args[0].name() == "self") j = 0;
-    if (j == schema_args.size() || (*bound)[j] != nullptr) return false;
+    if (j == schema_args.size() || (*bound)[j].v != nullptr) return false;
     (*bound)[j] = kw.value;
   }
   for (size_t j = 0; j < schema_args.size(); ++j) {
-    napi_value v = (*bound)[j];
-    if (v == nullptr) {
+    const JsValue& v = (*bound)[j];
+    if (v.v == nullptr) {
       if (!schema_args[j].default_value().has_value() && !o.types[j].optional) return false;
       continue;
     }
@@ -164,13 +168,13 @@ std::string display_name(const OverloadSet& set) {
   return (pos == std::string::npos ? set.name : set.name.substr(pos + 2)) + "()";
 }
 
-[[noreturn]] void no_match(napi_env env, const OverloadSet& set, const std::vector<napi_value>& args,
+[[noreturn]] void no_match(napi_env env, const OverloadSet& set, const Values& args,
                            const std::vector<Kwarg>& kwargs) {
   std::ostringstream msg;
   msg << display_name(set) << " received an invalid combination of arguments - got (";
-  for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i]);
+  for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i].v);
   for (size_t i = 0; i < kwargs.size(); ++i)
-    msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value);
+    msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value.v);
   msg << "), but expected one of:";
   for (const auto& o : set.overloads) msg << "\n * " << o.op.schema();
   throw type_error(msg.str());
@@ -191,18 +195,22 @@ napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& sta
 }
 
 napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o,
-                         const std::vector<napi_value>& bound, napi_value first_arg) {
+                         const Values& bound, napi_value first_arg) {
   const auto& schema_args = o.op.schema().arguments();
   torch::jit::Stack stack;
   stack.reserve(schema_args.size());
   for (size_t j = 0; j < schema_args.size(); ++j) {
-    if (bound[j] == nullptr) {
+    if (bound[j].v == nullptr) {
       if (schema_args[j].default_value().has_value()) stack.push_back(*schema_args[j].default_value());
       else stack.emplace_back();
       continue;
     }
-    stack.push_back(to_ivalue(env, bound[j], o.types[j],
-                              display_name(set) + ": argument '" + schema_args[j].name() + "'"));
+    const std::string& name = schema_args[j].name();
+    try {
+      stack.push_back(to_ivalue(env, bound[j], o.types[j], name));
+    } catch (const JsError& e) {
+      rethrow_renamed(e, name.size(), display_name(set) + ": argument '" + name + "'");
+    }
   }
   o.op.callBoxed(&stack);
   if (o.returns_self && first_arg != nullptr) return first_arg;
@@ -211,20 +219,22 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
 
 // callOp(setId, args: unknown[], kwargs?: object)
 TESSERA_ENTRY(js_call_op) {
-  auto ci = get_args(env, info, 3);
-  if (ci.args.size() < 2) throw type_error("callOp(setId, args, kwargs?)");
-  int64_t id = get_int64(env, ci.args[0], "op id");
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 2) throw type_error("callOp(setId, args, kwargs?)");
+  int64_t id = get_int64(env, argv[0], "op id");
   if (id < 0 || static_cast<size_t>(id) >= g_sets.size()) throw JsError(JsError::Kind::RangeError, "unknown op id");
   const OverloadSet& set = g_sets[id];
-  napi_value arr = ci.args[1];
+  napi_value arr = argv[1];
   uint32_t n = array_length(env, arr);
-  std::vector<napi_value> args(n);
-  for (uint32_t i = 0; i < n; ++i) args[i] = array_get(env, arr, i);
+  Values args(n);
+  for (uint32_t i = 0; i < n; ++i) args[i] = inspect(env, array_get(env, arr, i));
   // Trailing undefineds are omitted optional positionals.
-  while (!args.empty() && type_of(env, args.back()) == napi_undefined) args.pop_back();
-  std::vector<Kwarg> kwargs = ci.args.size() > 2 ? read_kwargs(env, ci.args[2]) : std::vector<Kwarg>{};
-  napi_value first = args.empty() ? nullptr : args[0];
-  std::vector<napi_value> bound;
+  while (!args.empty() && args.back().type == napi_undefined) args.pop_back();
+  std::vector<Kwarg> kwargs = argc > 2 ? read_kwargs(env, argv[2]) : std::vector<Kwarg>{};
+  napi_value first = args.empty() ? nullptr : args[0].v;
+  Values bound;
   for (Match mode : {Match::Exact, Match::NumbersAsTensors}) {
     for (const auto& o : set.overloads) {
       if (bind_args(env, o, args, kwargs, mode, &bound)) return call_overload(env, set, o, bound, first);

@@ -55,6 +55,9 @@ export interface NativeAddon {
   enterInferenceMode(mode: boolean): void;
   exitInferenceMode(): void;
   isInferenceModeEnabled(): boolean;
+  /** Whether backward runs on a worker thread while the main thread pumps JS callbacks. */
+  isEngineOnWorker(): boolean;
+  setEngineOnWorker(onWorker: boolean): void;
 
   manualSeed(seed: number | bigint): void;
   initialSeed(): number;

@@ -1,0 +1,48 @@
+# Per-op dispatch overhead in Python PyTorch: the yardstick for bench/dispatch.ts, which runs this
+# file and prints both side by side. Prints one JSON object {case: microseconds per iteration}.
+import json
+import sys
+import time
+
+import torch
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+torch.set_num_threads(1)
+torch.manual_seed(0)
+
+a4, b4 = torch.randn(4), torch.randn(4)
+a8, b8 = torch.randn(8, 8), torch.randn(8, 8)
+x = torch.randn(8, 16)
+w1 = torch.randn(16, 32, requires_grad=True)
+b1 = torch.zeros(32, requires_grad=True)
+w2 = torch.randn(32, 1, requires_grad=True)
+b2 = torch.zeros(1, requires_grad=True)
+
+
+def mlp_step():
+    out = x.matmul(w1).add(b1).relu().matmul(w2).add(b2)
+    out.sum().backward()
+    for p in (w1, b1, w2, b2):
+        p.grad = None
+
+
+CASES = {
+    "add 4": (lambda: a4.add(b4), 20000),
+    "matmul 8x8": (lambda: a8.matmul(b8), 20000),
+    "mlp fwd+bwd 16-32-1, batch 8": (mlp_step, 2000),
+}
+
+
+def per_iter_us(fn, n):
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter_ns() - t0) / n / 1000
+
+
+result = {}
+for name, (fn, n) in CASES.items():
+    per_iter_us(fn, n // 4)  # warm-up
+    times = sorted(per_iter_us(fn, n) for _ in range(ROUNDS))
+    result[name] = times[len(times) // 2]
+print(json.dumps(result))

@@ -1,0 +1,72 @@
+// Per-op dispatch overhead: microseconds per call for tiny ops, where the time is the binding's
+// own cost (argument conversion, overload resolution, wrapping the result), beside the same loop
+// in Python PyTorch (bench/dispatch.py, run in the same invocation). Not a timed test.
+// Run: npm run bench   (or node --import tsx bench/dispatch.ts [rounds])
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { torch } from "../src/index.js";
+
+const ROUNDS = Number(process.argv[2] ?? 7);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const python = process.env.TESSERA_PYTHON ?? path.join(here, "..", ".venv", "bin", "python");
+
+torch.set_num_threads(1);
+torch.manual_seed(0);
+
+const a4 = torch.randn(4);
+const b4 = torch.randn(4);
+const a8 = torch.randn(8, 8);
+const b8 = torch.randn(8, 8);
+const x = torch.randn(8, 16);
+const w1 = torch.randn(16, 32, { requires_grad: true });
+const b1 = torch.zeros(32, { requires_grad: true });
+const w2 = torch.randn(32, 1, { requires_grad: true });
+const b2 = torch.zeros(1, { requires_grad: true });
+
+function mlpStep(): void {
+  const out = x.matmul(w1).add(b1).relu().matmul(w2).add(b2);
+  out.sum().backward();
+  for (const p of [w1, b1, w2, b2]) p.grad = null;
+}
+
+const cases: Record<string, [() => unknown, number]> = {
+  "add 4": [() => a4.add(b4), 20000],
+  "matmul 8x8": [() => a8.matmul(b8), 20000],
+  "mlp fwd+bwd 16-32-1, batch 8": [mlpStep, 2000],
+};
+
+function perIterUs(fn: () => unknown, n: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / n / 1000;
+}
+
+function measure(): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [name, [fn, n]] of Object.entries(cases)) {
+    perIterUs(fn, n / 4); // warm-up (JIT, allocator)
+    const times = Array.from({ length: ROUNDS }, () => perIterUs(fn, n)).sort((p, q) => p - q);
+    result[name] = times[Math.floor(times.length / 2)];
+  }
+  return result;
+}
+
+function measurePython(): Record<string, number> {
+  const r = spawnSync(python, [path.join(here, "dispatch.py"), String(ROUNDS)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench/dispatch.py failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+const py = measurePython();
+const ts = measure();
+console.log(
+  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ` +
+    `1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
+);
+console.log("| case | tessera µs | Python PyTorch µs | ratio (tessera/python; < 1: tessera faster) |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const name of Object.keys(cases)) {
+  console.log(`| ${name} | ${ts[name].toFixed(2)} | ${py[name].toFixed(2)} | ${(ts[name] / py[name]).toFixed(2)} |`);
+}
