@@ -10,6 +10,8 @@ import type { dtype } from "../torch/dtype.js";
 import type { DeviceLike } from "../torch/device.js";
 import { Module, Parameter, Linear, Embedding, LayerNorm, RMSNorm, type FactoryOptions } from "../torch/nn/index.js";
 import { safe_open, save_torch_state_dict, load } from "../torch/serialization/index.js";
+import type { DynamicCache } from "./cache_utils.js";
+import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
 import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
 
 export const SAFE_WEIGHTS_NAME = "model.safetensors";
@@ -24,6 +26,21 @@ export interface FromPretrainedOptions {
   torch_dtype?: TorchDtypeArg;
   dtype?: TorchDtypeArg;
   device?: DeviceLike;
+}
+
+/** The keyword arguments of every causal LM's forward. */
+export interface CausalLMForwardOptions {
+  attention_mask?: Tensor | null;
+  position_ids?: Tensor | null;
+  past_key_values?: DynamicCache | null;
+  inputs_embeds?: Tensor | null;
+  labels?: Tensor | null;
+  use_cache?: boolean;
+}
+
+/** A loaded causal LM, whatever its family: `model.forward(input_ids, opts)` gives loss and logits. */
+export interface CausalLM extends PreTrainedModel {
+  forward(input_ids: Tensor | null, opts?: CausalLMForwardOptions): CausalLMOutputWithPast;
 }
 
 export interface SavePretrainedOptions {

@@ -10,19 +10,13 @@ import { DynamicCache } from "../../cache_utils.js";
 import { ForCausalLMLoss } from "../../loss_utils.js";
 import { causalAttentionMask, type AttentionMask } from "../../masking_utils.js";
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
-import { PreTrainedModel } from "../../modeling_utils.js";
+import { PreTrainedModel, type CausalLMForwardOptions } from "../../modeling_utils.js";
+
+export type { CausalLMForwardOptions };
 import { LlamaConfig, type RopeParameters } from "./configuration_llama.js";
 
 const F = torch.nn.functional;
 
-export interface CausalLMForwardOptions {
-  attention_mask?: Tensor | null;
-  position_ids?: Tensor | null;
-  past_key_values?: DynamicCache | null;
-  inputs_embeds?: Tensor | null;
-  labels?: Tensor | null;
-  use_cache?: boolean;
-}
 
 /** What differs between Llama, Mistral and Qwen2 inside the shared decoder. */
 export interface LlamaVariant {
@@ -156,15 +150,23 @@ export class LlamaAttention extends Module {
   }
 }
 
+/** The config fields a SwiGLU MLP reads (Baichuan's config has no mlp_bias: no biases). */
+export interface MLPConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  hidden_act: string;
+  mlp_bias?: boolean;
+}
+
 export class LlamaMLP extends Module {
   gate_proj: Linear;
   up_proj: Linear;
   down_proj: Linear;
   private readonly act: (x: Tensor) => Tensor;
 
-  constructor(config: LlamaConfig, factory: FactoryOptions) {
+  constructor(config: MLPConfig, factory: FactoryOptions) {
     super();
-    const bias = config.mlp_bias;
+    const bias = config.mlp_bias ?? false;
     this.gate_proj = new Linear(config.hidden_size, config.intermediate_size, { bias, ...factory });
     this.up_proj = new Linear(config.hidden_size, config.intermediate_size, { bias, ...factory });
     this.down_proj = new Linear(config.intermediate_size, config.hidden_size, { bias, ...factory });

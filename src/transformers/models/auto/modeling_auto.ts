@@ -1,0 +1,43 @@
+// AutoModelForCausalLM: the causal-LM class of a config's model_type.
+import type { PretrainedConfig } from "../../configuration_utils.js";
+import type { CausalLM, FromPretrainedOptions } from "../../modeling_utils.js";
+import { LlamaForCausalLM } from "../llama/modeling_llama.js";
+import { MistralForCausalLM } from "../mistral/modeling_mistral.js";
+import { Qwen2ForCausalLM } from "../qwen2/modeling_qwen2.js";
+import { BaichuanForCausalLM } from "../baichuan/modeling_baichuan.js";
+import { GPT2LMHeadModel } from "../gpt2/modeling_gpt2.js";
+import { AutoConfig } from "./configuration_auto.js";
+
+interface CausalLMClass {
+  readonly name: string;
+  from_pretrained(dir: string, options?: FromPretrainedOptions): CausalLM;
+  from_config(config: never, options?: FromPretrainedOptions): CausalLM;
+}
+
+export const MODEL_FOR_CAUSAL_LM_MAPPING: ReadonlyMap<string, CausalLMClass> = new Map<string, CausalLMClass>([
+  ["llama", LlamaForCausalLM],
+  ["mistral", MistralForCausalLM],
+  ["qwen2", Qwen2ForCausalLM],
+  ["baichuan", BaichuanForCausalLM],
+  ["gpt2", GPT2LMHeadModel],
+]);
+
+function modelClass(config: PretrainedConfig): CausalLMClass {
+  const cls = MODEL_FOR_CAUSAL_LM_MAPPING.get(config.model_type);
+  if (cls === undefined) {
+    throw new Error(`AutoModelForCausalLM: model_type ${JSON.stringify(config.model_type)} is not supported (supported: ${[...MODEL_FOR_CAUSAL_LM_MAPPING.keys()].join(", ")})`);
+  }
+  return cls;
+}
+
+export class AutoModelForCausalLM {
+  /** Reads config.json, picks the class by model_type, and loads the weights. */
+  static from_pretrained(dir: string, options: FromPretrainedOptions = {}): CausalLM {
+    return modelClass(AutoConfig.from_pretrained(dir)).from_pretrained(dir, options);
+  }
+
+  /** A randomly initialised model of the config's family. */
+  static from_config(config: PretrainedConfig, options: FromPretrainedOptions = {}): CausalLM {
+    return modelClass(config).from_config(config as never, options);
+  }
+}
