@@ -1,7 +1,8 @@
 // Attention masks for the decoder families: causal (optionally a sliding window) combined with a
-// [batch, kv_len] padding mask, as one additive float mask [batch, 1, q_len, kv_len] — 0 where a
-// query may attend, the dtype's lowest value where not (never -inf, so a fully padded row stays
-// finite). When nothing but plain causality applies, no mask is built and SDPA's is_causal is used.
+// [batch, kv_len] padding mask, as one boolean mask [batch, 1, q_len, kv_len] (true = may attend),
+// which is what HF 5 hands to SDPA (a fully padded query row then yields zeros, as in HF). When
+// nothing but plain causality applies, no mask is built and SDPA's is_causal is used. Models whose
+// published code adds finfo.min instead (Baichuan2) use additiveMask.
 import { torch } from "../index.js";
 import type { Tensor } from "../torch/tensor.js";
 import type { dtype } from "../torch/dtype.js";
@@ -60,5 +61,5 @@ export function causalAttentionMask(inputs: MaskInputs): AttentionMask {
   const noPadding = attention_mask === null || Boolean(attention_mask.all().item());
   const windowBites = sliding_window !== null && past_len + q_len > sliding_window;
   if (noPadding && !windowBites && (past_len === 0 || q_len === 1)) return { mask: null, is_causal: past_len === 0 && q_len > 1 };
-  return { mask: additiveMask(allowedPositions(inputs), inputs.dtype), is_causal: false };
+  return { mask: allowedPositions(inputs), is_causal: false };
 }

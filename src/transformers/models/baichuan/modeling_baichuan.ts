@@ -139,10 +139,14 @@ export class BaichuanModel extends Module {
     const attention_mask = opts.attention_mask ?? null;
     const q_len = inputs_embeds.size(1);
     const rope = this.rotary_emb === null ? null : this.rotary_emb.forward(inputs_embeds.float(), position_ids);
-    const mask =
-      rope === null
-        ? this.alibiMask(attention_mask, q_len, past_len, inputs_embeds)
-        : causalAttentionMask({ attention_mask, q_len, past_len, dtype: inputs_embeds.dtype, device: inputs_embeds.device });
+    let mask: AttentionMask;
+    if (rope === null) {
+      mask = this.alibiMask(attention_mask, q_len, past_len, inputs_embeds);
+    } else {
+      // 7B adds finfo.min for masked positions (HF 4's _prepare_decoder_attention_mask).
+      mask = causalAttentionMask({ attention_mask, q_len, past_len, dtype: inputs_embeds.dtype, device: inputs_embeds.device });
+      if (mask.mask !== null && mask.mask.dtype === torch.bool) mask = { mask: additiveMask(mask.mask, inputs_embeds.dtype), is_causal: false };
+    }
     let h = inputs_embeds;
     for (const layer of this.layers) h = layer.forward(h, { rope, mask, past_key_values: cache });
     return new BaseModelOutputWithPast(this.norm.forward(h), cache);
