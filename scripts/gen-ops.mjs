@@ -104,13 +104,18 @@ function signatures(ov, dropSelf) {
   });
   if (args.some((a) => a.name === "pin_memory")) entries.push("requires_grad?: boolean");  // factory functions
   const opts = entries.length ? `{ ${entries.join("; ")} }` : null;
-  const params = positional.map((a, i) => {
+  const param = (a, i) => {
     const isSelf = i === 0 && !dropSelf && a.name === "self" && a.type === "Tensor";
     return `${paramName(a.name)}${i >= optionalFrom ? "?" : ""}: ${tsType(a.type, !isSelf)}`;
-  });
-  if (opts) params.push(`opts${requiredKw.length ? "" : "?"}: ${opts}`);
+  };
   const ret = returnType(ov.returns);
-  const sigs = [`(${params.join(", ")}): ${ret}`];
+  // As in Python, any trailing positional argument may instead be given by name in the options.
+  const sigs = [];
+  for (let k = optionalFrom; k <= positional.length; k++) {
+    const params = positional.slice(0, k).map((a, i) => (requiredKw.length && i >= optionalFrom ? param(a, i).replace("?:", ":") + " | undefined" : param(a, i)));
+    if (opts) params.push(`opts${requiredKw.length ? "" : "?"}: ${opts}`);
+    sigs.push(`(${params.join(", ")}): ${ret}`);
+  }
   const first = positional[0];
   if (first && VARARG_NAMES.has(first.name) && /^List\[(int|SymInt)\]$/.test(first.type) && positional.length === 1) {
     sigs.push(opts ? `(...size: number[] | [...number[], ${opts}]): ${ret}` : `(...size: number[]): ${ret}`);
