@@ -65,6 +65,18 @@ bool make_overload(Overload* out) {
   return true;
 }
 
+// Overloads that Python's binding hides (SKIP_PYTHON_BINDINGS_SIGNATURES in PyTorch's
+// gen_python_functions.py): `x.mul(2)` goes to mul.Tensor with a wrapped number, so results and
+// grad_fn names (MulBackward0) are Python's.
+bool hidden_from_python(const c10::OperatorName& n) {
+  if (n.overload_name != "Scalar") return false;
+  static const char* const names[] = {"aten::add", "aten::add_", "aten::sub", "aten::sub_",
+                                      "aten::mul", "aten::mul_", "aten::div", "aten::div_"};
+  for (const char* name : names)
+    if (n.name == name) return true;
+  return false;
+}
+
 void build_registry() {
   if (!g_sets.empty()) return;
   auto names = c10::Dispatcher::singleton().getAllOpNames();
@@ -73,7 +85,7 @@ void build_registry() {
   });
   for (const auto& n : names) {
     auto handle = c10::Dispatcher::singleton().findOp(n);
-    if (!handle || !handle->hasSchema()) continue;
+    if (!handle || !handle->hasSchema() || hidden_from_python(n)) continue;
     Overload o(*handle);
     if (!make_overload(&o)) continue;
     auto it = g_set_ids.find(n.name);
@@ -214,6 +226,13 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
   }
   o.op.callBoxed(&stack);
   if (o.returns_self && first_arg != nullptr) return first_arg;
+  // An op that returns one of its inputs unchanged (`t.to(t.dtype)`, `t.contiguous()`) gives back
+  // the caller's own object, as Python's `is` would see it.
+  if (stack.size() == 1 && stack[0].isTensor()) {
+    const c10::TensorImpl* impl = stack[0].toTensor().unsafeGetTensorImpl();
+    for (const JsValue& b : bound)
+      if (b.tensor != nullptr && b.tensor->tensor.unsafeGetTensorImpl() == impl) return b.v;
+  }
   return results_to_js(env, o, stack);
 }
 

@@ -1,0 +1,191 @@
+// Tensor creation, random streams, conversions to JS, printing and dtype/device round trips,
+// against Python PyTorch (one oracle call for the whole file).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { torch } from "../../src/index.js";
+import type { Tensor } from "../../src/torch/tensor.js";
+import { assertClose, runPython } from "../helpers/oracle.js";
+
+const dtypes = ["float32", "float16", "bfloat16", "float64", "int64", "int32", "int8", "uint8", "bool"] as const;
+const dt = (name: string) => (torch as unknown as Record<string, torch.dtype>)[name];
+
+// Tensors whose str() is compared with Python's.
+function printed(): Record<string, Tensor> {
+  const a = torch.arange(6).view(2, 3);
+  return {
+    ints: a,
+    floats: torch.tensor([[1.5, -2.25, 3], [0.125, 10, -7]]),
+    sci: torch.tensor([1e-8, 1, 1e8]),
+    bool: torch.tensor([true, false, true]),
+    zero_d: torch.tensor(3.5),
+    empty: torch.zeros(0, 3),
+    summarized: torch.arange(1200).to(torch.float32),
+    requires_grad: torch.tensor([1.0, 2.0], { requires_grad: true }),
+    grad_fn: torch.tensor([1.0, 2.0], { requires_grad: true }).mul(2),
+    float64: torch.tensor([0.1, 0.2], { dtype: torch.float64 }),
+    int8: torch.tensor([-3, 4], { dtype: torch.int8 }),
+    nan_inf: torch.tensor([Number.NaN, Infinity, -Infinity, 1]),
+  };
+}
+
+const PY = String.raw`
+torch.manual_seed(0)
+out["randn5"] = torch.randn(5)
+torch.manual_seed(123)
+out["rand"] = torch.rand(2, 3)
+out["randint"] = torch.randint(0, 10, (6,))
+g = torch.Generator().manual_seed(7)
+out["gen_randn"] = torch.randn(4, generator=g)
+out["linspace"] = torch.linspace(0, 1, 5)
+out["arange_f"] = torch.arange(0, 1, 0.25)
+out["arange_i"] = torch.arange(2, 11, 3)
+out["full"] = torch.full((2, 2), 7.0)
+out["str"] = {k: str(v) for k, v in printed.items()}
+out["str"]["grad_fn"] = str(torch.tensor([1.0, 2.0], requires_grad=True).mul(2))  # inputs arrive as leaves
+out["roundtrip"] = {d: src.to(getattr(torch, d)) for d in dtypes}
+out["back"] = {d: src.to(getattr(torch, d)).to(torch.float32) for d in dtypes}
+out["tolist"] = torch.tensor([[1.5, 2], [3, 4]]).tolist()
+`;
+
+const src = torch.tensor([-2.5, -1, 0, 0.5, 1, 3.75, 100, 255]);
+const expected = runPython(PY, { printed: printed(), dtypes: [...dtypes], src });
+
+test("torch.tensor from nested arrays: shape and the default dtype for numbers", () => {
+  const t = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(t.shape, [2, 3]);
+  assert.equal(t.dtype, torch.float32);
+  assert.deepEqual(t.tolist(), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(torch.tensor([1n, 2n]).dtype, torch.int64);
+  assert.equal(torch.tensor([true, false]).dtype, torch.bool);
+  assert.equal(torch.tensor([1, 2], { dtype: torch.int32 }).dtype, torch.int32);
+  assert.deepEqual(torch.tensor(5).shape, []);
+  assert.throws(() => torch.tensor([[1, 2], [3]]), /expected sequence of length 2 at dim 1 \(got 1\)/);
+});
+
+test("torch.tensor from TypedArrays keeps their dtype", () => {
+  const cases: [ArrayBufferView, torch.dtype][] = [
+    [new Float32Array([1, 2]), torch.float32],
+    [new Float64Array([1, 2]), torch.float64],
+    [new Int32Array([1, 2]), torch.int32],
+    [new BigInt64Array([1n, 2n]), torch.int64],
+    [new Int8Array([1, 2]), torch.int8],
+    [new Uint8Array([1, 2]), torch.uint8],
+    [new Int16Array([1, 2]), torch.int16],
+  ];
+  for (const [data, d] of cases) {
+    const t = torch.tensor(data as Float32Array);
+    assert.equal(t.dtype, d, data.constructor.name);
+    assert.deepEqual(t.tolist(), [1, 2]);
+  }
+  const copy = new Float32Array([1, 2]);
+  const t = torch.tensor(copy);
+  copy[0] = 9;
+  assert.equal(t.tolist()[0 as never], 1, "torch.tensor copies its data");
+});
+
+test("factory functions: zeros/ones/empty/full/arange/linspace and *_like", () => {
+  assert.deepEqual(torch.zeros(2, 3).tolist(), [[0, 0, 0], [0, 0, 0]]);
+  assert.deepEqual(torch.ones([2], { dtype: torch.int64 }).tolist(), [1, 1]);
+  assert.equal(torch.ones(2, { dtype: torch.int64 }).dtype, torch.int64);
+  assert.deepEqual(torch.empty(4, 5).shape, [4, 5]);
+  assertClose(torch.full([2, 2], 7), expected.full as Tensor);
+  assert.equal(torch.full([1], true).dtype, torch.bool);
+  assertClose(torch.linspace(0, 1, 5), expected.linspace as Tensor);
+  assertClose(torch.arange(0, 1, 0.25), expected.arange_f as Tensor);
+  const ai = torch.arange(2, 11, 3);
+  assert.equal(ai.dtype, torch.int64);
+  assertClose(ai, expected.arange_i as Tensor);
+  const base = torch.ones(3, 2, { dtype: torch.float64 });
+  for (const like of [torch.zeros_like(base), torch.ones_like(base), torch.empty_like(base), torch.full_like(base, 2), torch.randn_like(base), torch.rand_like(base)]) {
+    assert.deepEqual(like.shape, [3, 2]);
+    assert.equal(like.dtype, torch.float64);
+  }
+  assert.deepEqual(torch.full_like(base, 2).tolist(), [[2, 2], [2, 2], [2, 2]]);
+  assert.equal(torch.zeros(2, { requires_grad: true }).requires_grad, true);
+});
+
+test("manual_seed reproduces Python's random numbers", () => {
+  torch.manual_seed(0);
+  assertClose(torch.randn(5), expected.randn5 as Tensor, { rtol: 0, atol: 0 });
+  torch.manual_seed(123);
+  assertClose(torch.rand(2, 3), expected.rand as Tensor, { rtol: 0, atol: 0 });
+  const ri = torch.randint(0, 10, [6]);
+  assert.equal(ri.dtype, torch.int64);
+  assertClose(ri, expected.randint as Tensor, { rtol: 0, atol: 0 });
+  torch.manual_seed(5);
+  const a = torch.randn(3);
+  torch.manual_seed(5);
+  assertClose(torch.randn(3), a, { rtol: 0, atol: 0 });
+  assert.equal(torch.initial_seed(), 5);
+});
+
+test("a Generator is its own stream, equal to Python's", () => {
+  const g = new torch.Generator().manual_seed(7);
+  assert.equal(g.initial_seed(), 7);
+  const state = g.get_state();
+  const first = torch.randn(4, { generator: g });
+  assertClose(first, expected.gen_randn as Tensor, { rtol: 0, atol: 0 });
+  g.set_state(state);
+  assertClose(torch.randn(4, { generator: g }), first, { rtol: 0, atol: 0 });
+});
+
+test("item, tolist and typed_array", () => {
+  assert.equal(torch.tensor(2.5).item(), 2.5);
+  assert.equal(torch.tensor([7n]).item(), 7);
+  assert.equal(torch.tensor(true).item(), true);
+  assert.throws(() => torch.ones(2).item(), /a Tensor with 2 elements cannot be converted to Scalar/);
+  assert.deepEqual(torch.tensor([[1.5, 2], [3, 4]]).tolist(), expected.tolist);
+  assert.deepEqual(torch.tensor([true, false]).tolist(), [true, false]);
+  assert.deepEqual(torch.arange(3).tolist(), [0, 1, 2]);
+  assert.equal(torch.tensor(1.5, { dtype: torch.float16 }).tolist(), 1.5);
+});
+
+test("typed_array is a zero-copy view of a contiguous tensor", () => {
+  const t = torch.zeros(2, 3);
+  const view = t.typed_array() as Float32Array;
+  assert.ok(view instanceof Float32Array);
+  view[4] = 42;
+  assert.equal(t.index([1, 1]).item(), 42, "a write through the view shows in the tensor");
+  t.index_put_([0, 0], 7);
+  assert.equal(view[0], 7, "a write to the tensor shows in the view");
+  assert.ok(torch.arange(4).typed_array() instanceof BigInt64Array);
+  const strided = torch.arange(6).view(2, 3).t();
+  assert.deepEqual(Array.from(strided.typed_array() as BigInt64Array, Number), [0, 3, 1, 4, 2, 5], "non-contiguous: a copy in logical order");
+});
+
+test("toString equals Python's str(t)", () => {
+  const strs = expected.str as Record<string, string>;
+  for (const [name, t] of Object.entries(printed())) assert.equal(t.toString(), strs[name], name);
+});
+
+for (const d of dtypes) {
+  test(`dtype round trip float32 -> ${d} -> float32 matches Python`, () => {
+    const t = src.to(dt(d));
+    assert.equal(t.dtype, dt(d));
+    assert.equal(t.dtype.name, d);
+    assertClose(t, (expected.roundtrip as Record<string, Tensor>)[d], { rtol: 0, atol: 0 });
+    assertClose(t.to(torch.float32), (expected.back as Record<string, Tensor>)[d], { rtol: 0, atol: 0 });
+  });
+}
+
+test("conversion helpers and device round trips", () => {
+  const t = torch.tensor([1.5, -2]);
+  assert.equal(t.double().dtype, torch.float64);
+  assert.equal(t.half().dtype, torch.float16);
+  assert.equal(t.bfloat16().dtype, torch.bfloat16);
+  assert.equal(t.long().dtype, torch.int64);
+  assert.equal(t.int().dtype, torch.int32);
+  assert.equal(t.bool().dtype, torch.bool);
+  assert.equal(t.to(torch.float32), t, "to() of the same dtype returns the tensor itself");
+  const m = t.to("meta");
+  assert.equal(m.device.type, "meta");
+  assert.deepEqual(m.shape, [2]);
+  assert.equal(t.to({ device: "meta", dtype: torch.float64 }).dtype, torch.float64);
+  const back = t.cpu();
+  assert.equal(back.device.type, "cpu");
+  assert.equal(t.to(torch.zeros(1, { dtype: torch.int32 })).dtype, torch.int32, "to(other) takes other's dtype");
+  const meta = torch.ones(3, { device: "meta" });
+  assert.equal(meta.device.type, "meta");
+  assert.equal(String(meta.add(1).device), "meta");
+  assert.throws(() => meta.cpu(), /Cannot copy out of meta tensor; no data!/);
+});
