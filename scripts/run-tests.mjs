@@ -1,5 +1,6 @@
 // Runs every test file (test/**/*.test.ts) with Node's built-in runner and tsx, two files at a time.
-// Extra arguments filter files by substring: `npm test -- planner tensor`.
+// Extra arguments filter files by substring: `npm test -- planner tensor`. test/cuda/ needs a GPU and
+// runs only with --cuda (scripts/gpu-check.sh).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import os from "node:os";
@@ -14,8 +15,11 @@ function find(dir) {
   });
 }
 
-const filters = process.argv.slice(2);
+const cuda = process.argv.includes("--cuda");
+const filters = process.argv.slice(2).filter((a) => a !== "--cuda");
+const cudaDir = path.join(root, "test", "cuda") + path.sep;
 const files = find(path.join(root, "test"))
+  .filter((f) => f.startsWith(cudaDir) === cuda)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
