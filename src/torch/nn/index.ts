@@ -13,3 +13,4 @@ export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from "
 export { ReLU, SiLU, GELU, Tanh, Dropout } from "./modules/activation.js";
 export { CrossEntropyLoss, MSELoss } from "./modules/loss.js";
 export type { FactoryOptions } from "./modules/_factory.js";
+export * as parallel from "./parallel/index.js";

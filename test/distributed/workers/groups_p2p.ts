@@ -1,11 +1,12 @@
 // Subgroups and point-to-point ops on 4 ranks.
 import { torch } from "../../../src/index.js";
+import type { Group } from "../../../src/torch/distributed/index.js";
 import { dist, join, report } from "./_init.js";
 
 const { rank, world } = join();
 const out: Record<string, unknown> = {};
 
-const pairs = [dist.new_group([0, 1]), dist.new_group([2, 3])];
+const pairs: Group[] = [dist.new_group([0, 1]), dist.new_group([2, 3])];
 const evens = dist.new_group([0, 2]);
 const mine = pairs[rank < 2 ? 0 : 1];
 const t = torch.full([3], rank + 1);

@@ -1,0 +1,168 @@
+// DDP's gradient reducer: parameters in buckets (reverse registration order, about bucket_cap_mb
+// each, one dtype a bucket). A tensor hook copies each gradient into its bucket as backward produces
+// it; a full bucket's all-reduce starts at once (in bucket order, the same on every rank) and
+// overlaps the rest of backward; the hook of the last gradient waits for all of them and writes the
+// averaged gradients back. Hooks return zeros so that AccumulateGrad leaves the written .grad as is.
+import type { Tensor } from "../../tensor.js";
+import { native } from "../../_native.js";
+import { zeros, zeros_like } from "../../_generated/functions.js";
+import * as dist from "../../distributed/index.js";
+import type { Work } from "../../distributed/work.js";
+import type { Group } from "../../distributed/process_group.js";
+import { int32 } from "../../dtype.js";
+import { c10d } from "../../distributed/_c10d.js";
+
+interface Slot {
+  param: Tensor;
+  bucket: Bucket;
+  offset: number;
+  numel: number;
+  ready: boolean;
+  usedLocally: boolean;
+}
+
+interface Bucket {
+  slots: Slot[];
+  buffer: Tensor;
+  pending: number;
+  work: Work | null;
+}
+
+function buildBuckets(params: Tensor[], capBytes: number): Bucket[] {
+  const buckets: Bucket[] = [];
+  const open = new Map<string, { params: Tensor[]; bytes: number }>();
+  const close = (key: string): void => {
+    const b = open.get(key);
+    if (b === undefined) return;
+    open.delete(key);
+    const total = b.params.reduce((n, p) => n + p.numel(), 0);
+    const bucket: Bucket = { slots: [], buffer: zeros(total, { dtype: b.params[0].dtype, device: b.params[0].device }), pending: 0, work: null };
+    let offset = 0;
+    for (const p of b.params) {
+      bucket.slots.push({ param: p, bucket, offset, numel: p.numel(), ready: false, usedLocally: false });
+      offset += p.numel();
+    }
+    buckets.push(bucket);
+  };
+  for (const p of [...params].reverse()) {
+    const key = `${String(p.dtype)}/${String(p.device)}`;
+    const b = open.get(key) ?? { params: [], bytes: 0 };
+    open.set(key, b);
+    b.params.push(p);
+    b.bytes += p.numel() * p.element_size();
+    if (b.bytes >= capBytes) close(key);
+  }
+  for (const key of [...open.keys()]) close(key);
+  return buckets;
+}
+
+export class Reducer {
+  private readonly buckets: Bucket[];
+  private readonly slots = new Map<Tensor, Slot>();
+  private readonly group: Group | null;
+  private readonly worldSize: number;
+  private readonly findUnused: boolean;
+  private nextToLaunch = 0;
+  private readyBuckets = 0;
+  private active = false;
+  private started = false;
+
+  constructor(params: Tensor[], options: { capBytes: number; group: Group | null; findUnused: boolean }) {
+    this.group = options.group;
+    this.worldSize = dist.get_world_size(options.group);
+    this.findUnused = options.findUnused;
+    this.buckets = buildBuckets(params, options.capBytes);
+    for (const b of this.buckets) for (const s of b.slots) this.slots.set(s.param, s);
+    for (const p of params) p.register_hook((grad) => this.onGrad(p, grad));
+  }
+
+  /** Called at forward: arms the reducer for one synchronized backward (or disarms it under no_sync). */
+  prepare(sync: boolean): void {
+    if (this.active && this.started)
+      throw new Error(
+        "DistributedDataParallel: expected to have finished reduction in the prior iteration before starting a new one. " +
+          "Some parameters got no gradient; pass find_unused_parameters: true if the model's forward does not use all of them.",
+      );
+    this.active = sync;
+    this.started = false;
+    this.nextToLaunch = 0;
+    this.readyBuckets = 0;
+    for (const b of this.buckets) {
+      b.pending = b.slots.length;
+      b.work = null;
+      for (const s of b.slots) {
+        s.ready = false;
+        s.usedLocally = false;
+      }
+    }
+  }
+
+  /** With find_unused_parameters: parameters the outputs' graph does not reach are ready now. */
+  markUnused(outputs: Tensor[]): void {
+    if (!this.active) return;
+    const reached = c10d.distReachableLeaves(outputs);
+    const used = new Set<Slot>();
+    for (const t of reached) for (const [p, s] of this.slots) if (native.sameTensor(t._h, p._h)) used.add(s);
+    for (const s of this.slots.values()) if (!used.has(s)) this.markReady(s, null);
+  }
+
+  private onGrad(p: Tensor, grad: Tensor): Tensor | undefined {
+    if (!this.active) return undefined;
+    const s = this.slots.get(p);
+    if (s === undefined) return undefined;
+    this.started = true;
+    s.usedLocally = true;
+    this.markReady(s, grad);
+    return zeros_like(grad);
+  }
+
+  private markReady(s: Slot, grad: Tensor | null): void {
+    if (s.ready) throw new Error("DistributedDataParallel: a parameter was marked ready twice in one backward (was the graph used for backward twice?)");
+    s.ready = true;
+    const local = s.param.grad;
+    const slice = s.bucket.buffer.narrow(0, s.offset, s.numel);
+    if (grad === null) {
+      if (local === null) slice.zero_();
+      else slice.copy_(local.reshape(-1));
+    } else {
+      slice.copy_(local === null ? grad.reshape(-1) : local.add(grad).reshape(-1));
+    }
+    if (--s.bucket.pending === 0) {
+      this.readyBuckets++;
+      this.launchReady();
+      if (this.readyBuckets === this.buckets.length) this.finalize();
+    }
+  }
+
+  // Buckets start in index order on every rank, so the collectives pair up across ranks.
+  private launchReady(): void {
+    while (this.nextToLaunch < this.buckets.length && this.buckets[this.nextToLaunch].pending === 0) {
+      const b = this.buckets[this.nextToLaunch++];
+      b.work = dist.all_reduce(b.buffer, { op: dist.ReduceOp.SUM, group: this.group, async_op: true });
+    }
+  }
+
+  private finalize(): void {
+    const used = this.findUnused ? this.globallyUsed() : null;
+    for (const b of this.buckets) {
+      b.work?.wait();
+      b.buffer.div_(this.worldSize);
+      for (const s of b.slots) {
+        if (used !== null && !used.has(s) && s.param.grad === null) continue;
+        s.param.grad = b.buffer.narrow(0, s.offset, s.numel).view(s.param.shape).clone();
+      }
+    }
+    this.active = false;
+  }
+
+  // Which parameters got a gradient on any rank (PyTorch's local_used_map all-reduce).
+  private globallyUsed(): Set<Slot> {
+    const all = [...this.slots.values()];
+    const map = zeros(all.length, { dtype: int32 });
+    all.forEach((s, i) => s.usedLocally && map.narrow(0, i, 1).fill_(1));
+    dist.all_reduce(map, { op: dist.ReduceOp.MAX, group: this.group });
+    const flags = map.tolist() as number[];
+    return new Set(all.filter((_, i) => flags[i] > 0));
+  }
+}
+
