@@ -150,6 +150,10 @@ void throw_current(napi_env env) {
       case JsError::Kind::RangeError: napi_throw_range_error(env, nullptr, e.what()); break;
       default: napi_throw_error(env, nullptr, e.what());
     }
+  } catch (const c10::IndexError& e) {  // Python's IndexError; JS's nearest is RangeError
+    if (!pending) napi_throw_range_error(env, nullptr, e.what_without_backtrace());
+  } catch (const c10::TypeError& e) {
+    if (!pending) napi_throw_type_error(env, nullptr, e.what_without_backtrace());
   } catch (const c10::Error& e) {
     if (!pending) napi_throw_error(env, nullptr, e.what_without_backtrace());
   } catch (const std::exception& e) {

@@ -180,8 +180,44 @@ std::string display_name(const OverloadSet& set) {
   return (pos == std::string::npos ? set.name : set.name.substr(pos + 2)) + "()";
 }
 
+// With a single overload the error can say which argument is wrong, in Python's words; returns
+// when it cannot tell.
+void throw_single_overload_error(napi_env env, const OverloadSet& set, const Overload& o, const Values& args,
+                                        const std::vector<Kwarg>& kwargs) {
+  const auto& schema_args = o.op.schema().arguments();
+  const std::string op = display_name(set);
+  for (const auto& kw : kwargs) {
+    bool known = kw.name == "input" && !schema_args.empty() && schema_args[0].name() == "self";
+    for (const auto& a : schema_args) known = known || a.name() == kw.name;
+    if (!known) throw type_error(op + " got an unexpected keyword argument '" + kw.name + "'");
+  }
+  if (args.size() > o.num_positional && !o.types[o.num_positional - 1].list)
+    throw type_error(op + " takes " + std::to_string(o.num_positional) + " positional arguments but " +
+                     std::to_string(args.size()) + " were given");
+  for (size_t j = 0; j < schema_args.size() && j < args.size(); ++j) {
+    if (value_matches(env, args[j], o.types[j], Match::NumbersAsTensors)) continue;
+    if (j == o.num_positional - 1 && o.types[j].list && o.types[j].base == Base::Int) break;  // varargs sizes
+    throw type_error(op + ": argument '" + schema_args[j].name() + "' (position " + std::to_string(j + 1) + ") must be " +
+                     schema_args[j].type()->annotation_str() + ", not " + describe_js(env, args[j].v));
+  }
+  for (const auto& kw : kwargs) {
+    for (size_t j = 0; j < schema_args.size(); ++j) {
+      if (schema_args[j].name() != kw.name || value_matches(env, kw.value, o.types[j], Match::NumbersAsTensors)) continue;
+      throw type_error(op + ": argument '" + kw.name + "' must be " + schema_args[j].type()->annotation_str() + ", not " +
+                       describe_js(env, kw.value.v));
+    }
+  }
+  for (size_t j = args.size(); j < o.num_positional; ++j) {
+    bool given = false;
+    for (const auto& kw : kwargs) given = given || kw.name == schema_args[j].name();
+    if (!given && !schema_args[j].default_value().has_value() && !o.types[j].optional)
+      throw type_error(op + " missing required argument '" + schema_args[j].name() + "' (position " + std::to_string(j + 1) + ")");
+  }
+}
+
 [[noreturn]] void no_match(napi_env env, const OverloadSet& set, const Values& args,
                            const std::vector<Kwarg>& kwargs) {
+  if (set.overloads.size() == 1) throw_single_overload_error(env, set, set.overloads[0], args, kwargs);
   std::ostringstream msg;
   msg << display_name(set) << " received an invalid combination of arguments - got (";
   for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i].v);

@@ -1,0 +1,69 @@
+// Errors: libtorch's own message for libtorch errors (compared with Python's; Python's IndexError
+// is a RangeError here), and a TypeError naming the op and the argument for JS arguments of the
+// wrong type.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { torch } from "../../src/index.js";
+import type { Tensor } from "../../src/torch/tensor.js";
+import { runPython } from "../helpers/oracle.js";
+
+const a = torch.ones(2, 3);
+const b = torch.ones(4);
+const m = torch.ones(4, 5);
+const i = torch.ones(2, 3, { dtype: torch.int64 });
+
+const libtorchErrors: [string, string, () => unknown][] = [
+  ["broadcast shape mismatch", "a + b", () => a.add(b)],
+  ["matmul shape mismatch", "a @ m", () => a.matmul(m)],
+  ["view of an impossible shape", "a.view(4, 2)", () => a.view(4, 2)],
+  ["mm of mixed dtypes", "torch.mm(a, i.t())", () => torch.mm(a, i.t())],
+  ["where with a float condition", "torch.where(a, a, a)", () => torch.where(a, a, a)],
+  ["index_select with a float index", "a.index_select(0, b)", () => a.index_select(0, b)],
+  ["cat of mismatched shapes", "torch.cat([a, m])", () => torch.cat([a, m])],
+  ["dimension out of range", "a.sum(5)", () => a.sum(5)],
+  ["in-place on a leaf that requires grad", "torch.ones(2, requires_grad=True).add_(1)", () => torch.ones(2, { requires_grad: true }).add_(1)],
+];
+
+const PY = String.raw`
+for name, expr in cases.items():
+    try:
+        eval(expr)
+        out[name] = "no error"
+    except Exception as e:
+        out[name] = [type(e).__name__, str(e).split("\n")[0]]
+`;
+
+const expected = runPython(PY, { a, b, m, i, cases: Object.fromEntries(libtorchErrors.map(([n, e]) => [n, e])) }) as Record<string, [string, string]>;
+const jsErrorName: Record<string, string> = { RuntimeError: "Error", IndexError: "RangeError", TypeError: "TypeError" };
+
+for (const [name, expr, fn] of libtorchErrors) {
+  test(`${name}: libtorch's message, as Python's ${expr}`, () => {
+    assert.ok(Array.isArray(expected[name]), "Python raised");
+    const [pyType, pyMessage] = expected[name];
+    assert.throws(fn, (e: Error) => {
+      assert.equal(e.message.split("\n")[0], pyMessage);
+      assert.equal(e.name, jsErrorName[pyType]);
+      return true;
+    });
+  });
+}
+
+test("a JS argument of the wrong type is a TypeError naming the op and the argument", () => {
+  const x = torch.ones(2, 3) as Tensor;
+  assert.throws(() => torch.softmax(x, "1" as never), { name: "TypeError", message: "softmax(): argument 'dim' (position 2) must be int, not string" });
+  assert.throws(() => x.matmul("b" as never), { name: "TypeError", message: "matmul(): argument 'other' (position 2) must be Tensor, not string" });
+  assert.throws(() => x.view(2.5 as never, 1), { name: "TypeError", message: /^view\(\) received an invalid combination of arguments - got \(Tensor, float, int\)/ });
+  assert.throws(() => torch.layer_norm(x, [3], { eps: "small" } as never), { name: "TypeError", message: "layer_norm(): argument 'eps' must be float, not string" });
+  assert.throws(() => torch.softmax(x, { dimm: 1 } as never), { name: "TypeError", message: "softmax() got an unexpected keyword argument 'dimm'" });
+  assert.throws(() => torch.dot(torch.ones(2)), { name: "TypeError", message: "dot() missing required argument 'tensor' (position 2)" });
+  assert.throws(() => x.add(null as never), { name: "TypeError", message: "add(): argument 'other' (position 2) must be Tensor, not null" });
+  assert.throws(() => x.sum("all" as never), { name: "TypeError", message: /^sum\(\) received an invalid combination of arguments - got \(Tensor, string\), but expected one of:\n \* aten::sum\(Tensor self/ });
+  assert.throws(() => torch.tensor(["a"] as never), { name: "TypeError", message: "torch.tensor: could not infer dtype of string" });
+});
+
+test("a disposed tensor is reported, not used", () => {
+  const x = torch.ones(2);
+  x.dispose();
+  assert.equal(x.is_disposed, true);
+  assert.throws(() => x.add(1), /argument 'self' is a disposed Tensor/);
+});
