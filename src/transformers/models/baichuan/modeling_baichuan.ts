@@ -124,14 +124,35 @@ export class BaichuanModel extends Module {
     this.slopes = rope ? [] : _get_interleave(config.num_attention_heads);
   }
 
-  /** 13B: ALiBi slope·(key − query position) on top of the causal/padding mask, [b, heads, q, kv]. */
+  /**
+   * 13B: ALiBi slope·(key − query position) plus finfo.min where the published code masks: future
+   * keys, padded keys, and every key of a padded query (its expanded mask keeps only pairs of real
+   * tokens). Its eager attention clamps scores at finfo.min, so a padded query attends uniformly.
+   */
   private alibiMask(attention_mask: Tensor | null, q_len: number, past_len: number, x: Tensor): AttentionMask {
     const device = x.device;
-    const allowed = allowedPositions({ attention_mask, q_len, past_len, dtype: x.dtype, device });
+    let allowed = allowedPositions({ attention_mask, q_len, past_len, dtype: x.dtype, device });
+    if (attention_mask !== null) {
+      const queries = attention_mask.to({ device }).narrow(-1, past_len, q_len).bool();
+      allowed = allowed.logical_and(queries.unsqueeze(1).unsqueeze(-1));
+    }
     const distance = torch.arange(past_len + q_len, { device }).unsqueeze(0).sub(torch.arange(past_len, past_len + q_len, { device }).unsqueeze(1));
     const slopes = torch.tensor(this.slopes, { dtype: torch.float32, device }).view(-1, 1, 1);
     const bias = slopes.mul(distance.float()).unsqueeze(0).to(x.dtype);
     return { mask: additiveMask(allowed, x.dtype).add(bias), is_causal: false };
+  }
+
+  /**
+   * 7B: HF 4's _prepare_decoder_attention_mask, the causal finfo.min mask plus the padding finfo.min
+   * mask — their sum overflows to -inf where both apply, as in the published model.
+   */
+  private ropeMask(attention_mask: Tensor | null, q_len: number, past_len: number, x: Tensor): AttentionMask {
+    const plain = causalAttentionMask({ attention_mask, q_len, past_len, dtype: x.dtype, device: x.device });
+    if (plain.mask === null || attention_mask?.dim() === 4) return plain;
+    const causal = additiveMask(allowedPositions({ attention_mask: null, q_len, past_len, dtype: x.dtype, device: x.device }), x.dtype);
+    if (attention_mask === null) return { mask: causal, is_causal: false };
+    const padding = additiveMask(attention_mask.to({ device: x.device }).bool().unsqueeze(1).unsqueeze(1), x.dtype);
+    return { mask: causal.add(padding), is_causal: false };
   }
 
   override forward(input_ids: Tensor | null, opts: CausalLMForwardOptions = {}): BaseModelOutputWithPast {
@@ -139,14 +160,7 @@ export class BaichuanModel extends Module {
     const attention_mask = opts.attention_mask ?? null;
     const q_len = inputs_embeds.size(1);
     const rope = this.rotary_emb === null ? null : this.rotary_emb.forward(inputs_embeds.float(), position_ids);
-    let mask: AttentionMask;
-    if (rope === null) {
-      mask = this.alibiMask(attention_mask, q_len, past_len, inputs_embeds);
-    } else {
-      // 7B adds finfo.min for masked positions (HF 4's _prepare_decoder_attention_mask).
-      mask = causalAttentionMask({ attention_mask, q_len, past_len, dtype: inputs_embeds.dtype, device: inputs_embeds.device });
-      if (mask.mask !== null && mask.mask.dtype === torch.bool) mask = { mask: additiveMask(mask.mask, inputs_embeds.dtype), is_causal: false };
-    }
+    const mask = (rope === null ? this.alibiMask : this.ropeMask).call(this, attention_mask, q_len, past_len, inputs_embeds);
     let h = inputs_embeds;
     for (const layer of this.layers) h = layer.forward(h, { rope, mask, past_key_values: cache });
     return new BaseModelOutputWithPast(this.norm.forward(h), cache);
