@@ -4,12 +4,16 @@
 // planning waits until the training script knows its model (`plan_for`).
 import { hardwarePreset, makeProblem, plan, profileFromConfig, type HardwareProfile } from "../parallel/planner/index.js";
 import * as cuda from "./cuda.js";
+import { ensureWorkers, type EnsureWorkersOptions } from "../launch/self_launch.js";
 
 let enabled = false;
 
 export const option = {
-  enable_advanced_parallelization(): void {
+  /** Also makes this one process a job over every local device (see src/launch/self_launch.ts). */
+  enable_advanced_parallelization(options: EnsureWorkersOptions = {}): void {
     enabled = true;
+    const info = ensureWorkers(options);
+    if (info.rank === 0) console.log(`[tessera] advanced parallelization: data parallel over ${info.world_size} rank${info.world_size === 1 ? "" : "s"} (${info.backend})`);
   },
   disable_advanced_parallelization(): void {
     enabled = false;
