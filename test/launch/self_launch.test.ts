@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 test("the one line turns one process into a 2-rank job", { timeout: 60_000 }, () => {
-  const env = { ...process.env, TESSERA_NPROC: "2" };
+  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_NPROC: "2" };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"]) delete env[k];
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "workers", "one_line.ts")], { env, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);

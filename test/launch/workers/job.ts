@@ -9,7 +9,7 @@ if (mode === "allreduce") {
   dist.init_process_group({ backend: "gloo", timeout: 20_000 });
   const t = torch.full([2], dist.get_rank() + 1);
   dist.all_reduce(t);
-  console.log(`sum ${t.tolist().join(",")} of ${dist.get_world_size()}`);
+  console.log(`sum ${(t.tolist() as number[]).join(",")} of ${dist.get_world_size()}`);
   dist.destroy_process_group();
 } else if (mode === "fail") {
   if (process.env.RANK === "1") {
