@@ -10,8 +10,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { torch } from "../../src/index.js";
 import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/index.js";
-import { LlamaConfig } from "../../src/transformers/models/llama/configuration_llama.js";
-import { LlamaForCausalLM } from "../../src/transformers/models/llama/modeling_llama.js";
+import { AutoConfig, AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
+import type { CausalLM } from "../../src/transformers/modeling_utils.js";
 import { TrainingLogger, peakFlopsFor, peakMemory } from "../../src/transformers/trainer_log/index.js";
 import { profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
 import { gpuRows } from "../../src/cli/smi.js";
@@ -125,13 +125,13 @@ function pickDevice(): { device: torch.device; name: string } {
   return { device: new torch.device("cuda", index), name: gpuRows()[index]?.name ?? "cuda" };
 }
 
-function loadModel(args: TrainArgs, device: torch.device): { model: LlamaForCausalLM; tokenizer: PreTrainedTokenizer } {
+function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; tokenizer: PreTrainedTokenizer } {
   const dir = args.model ?? DEFAULT_CONFIG_DIR;
   const tokenizer = AutoTokenizer.from_pretrained(dir);
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
   const model = args.model === null
-    ? LlamaForCausalLM.from_config(LlamaConfig.from_pretrained(dir))
-    : LlamaForCausalLM.from_pretrained(dir);
+    ? AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(dir))
+    : AutoModelForCausalLM.from_pretrained(dir);
   model.to(device);
   return { model, tokenizer };
 }
@@ -157,7 +157,7 @@ export function train(args: TrainArgs): TrainResult {
   if (args.batch_size > dataset.len()) throw new UsageError(`--batch-size ${args.batch_size} is larger than the dataset (${dataset.len()} examples in ${args.dataset}); with drop_last no batch would run`);
   const { model, tokenizer } = loadModel(args, device);
   const config = model.config.to_dict();
-  console.log(`Model: ${args.model ?? `new LlamaForCausalLM from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
+  console.log(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
   console.log(torch.moreh.plan_for(config, { seq_len: args.block_size, global_batch: args.batch_size }));
 
   const evalSet = args.eval_data === null ? null : readExamples(args.eval_data);

@@ -1,0 +1,49 @@
+// Step 3 of the fine-tuning tutorial: load the saved HF folder and generate.
+//
+//   node --import tsx examples/finetune/inference.ts --model-dir out/finetune/model --prompt "reverse: hello -> "
+import { torch } from "../../src/index.js";
+import { AutoTokenizer } from "../../src/transformers/index.js";
+import { AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
+import { EXIT_CODES, existingDir, existingFile, isEntryPoint, parse, positiveInt, runMain, string } from "./lib/cli.js";
+import { complete, formatSkill, measureSkill, readExamples } from "./lib/skill.js";
+
+const USAGE = `usage: inference.ts [--model-dir DIR] [--prompt TEXT ...] [--eval-data FILE] [--max-new-tokens N]
+
+Loads a fine-tuned model folder (as train.ts saves it) and completes prompts greedily.
+
+options:
+  --model-dir DIR        the saved model and tokenizer (default out/finetune/model)
+  --prompt TEXT          a prompt to complete; repeat for more
+                         (default: "reverse: tessera -> " and "upper: tessera -> ")
+  --max-new-tokens N     tokens to generate per prompt (default 16)
+  --eval-data FILE       also report exact match on a .jsonl of {prompt, completion}
+  -h, --help             this help
+
+${EXIT_CODES}`;
+
+export function inference(argv: string[]): void {
+  const v = parse(argv, { "model-dir": { type: "string" }, prompt: { type: "string", multiple: true }, "max-new-tokens": { type: "string" }, "eval-data": { type: "string" } }, USAGE);
+  if (v === null) return;
+  const dir = existingDir(string(v, "model-dir", "out/finetune/model"), "--model-dir");
+  const evalData = typeof v["eval-data"] === "string" ? existingFile(v["eval-data"], "--eval-data") : null;
+  const prompts = (v.prompt as unknown as string[] | undefined) ?? ["reverse: tessera -> ", "upper: tessera -> "];
+  const device = new torch.device(torch.cuda.is_available() ? "cuda" : "cpu");
+  const tokenizer = AutoTokenizer.from_pretrained(dir);
+  if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
+  const model = AutoModelForCausalLM.from_pretrained(dir);
+  model.to(device);
+  model.eval();
+  console.log(`Loaded ${dir} (${model.constructor.name}, ${model.num_parameters().toLocaleString("en-US")} parameters) on ${device}`);
+  const outputs = complete(model, tokenizer, prompts, device, positiveInt(v, "max-new-tokens", 16));
+  prompts.forEach((p, i) => console.log(`${JSON.stringify(p)} → ${JSON.stringify(outputs[i])}`));
+  if (evalData !== null) {
+    const examples = readExamples(evalData);
+    console.log(`Held-out skill of ${dir}: ${formatSkill(measureSkill(model, tokenizer, examples, device))} on ${examples.length} prompts`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  return runMain("inference.ts", () => inference(argv));
+}
+
+if (isEntryPoint(import.meta.url)) process.exitCode = await main(process.argv.slice(2));
