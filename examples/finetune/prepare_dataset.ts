@@ -2,7 +2,7 @@
 // and save it with torch.save, as a dict of int64 tensors {input_ids, attention_mask} of shape
 // [examples, block_size] that Python's torch.load(..., weights_only=True) reads too.
 //
-//   node --import tsx examples/finetune/prepare_dataset.ts --model <dir> --data <file> --block-size 32 --out dataset.pt
+//   node --import tsx examples/finetune/prepare_dataset.ts --model <dir> --data <file> --block-size 24 --out dataset.pt
 //
 // Examples longer than the block size are truncated (as the seed's tokenizer call does), and the log
 // says how many were.
@@ -24,7 +24,7 @@ options:
   --data FILE        .txt (one example a line) or .jsonl (objects with "text", or "prompt" and
                      "completion", which become prompt + completion + the EOS token)
                      (default: the embedded dataset, ${DEFAULT_TRAIN_DATA})
-  --block-size N     tokens per example (default 32)
+  --block-size N     tokens per example (default 24)
   --out FILE         where the .pt goes (default out/finetune/dataset.pt)
   -h, --help         this help
 
@@ -78,7 +78,7 @@ export function parsePrepareArgs(argv: string[], prog: string): PrepareArgs | nu
   return {
     model: existingDir(string(v, "model", DEFAULT_CONFIG_DIR), "--model"),
     data: existingFile(string(v, "data", DEFAULT_TRAIN_DATA), "--data"),
-    block_size: positiveInt(v, "block-size", 32),
+    block_size: positiveInt(v, "block-size", 24),
     out: string(v, "out", "out/finetune/dataset.pt"),
   };
 }

@@ -1,5 +1,7 @@
 // Writes the embedded default dataset: two character-level instruction tasks whose skill is measured
-// by exact match on held-out words the model never trained on.
+// by exact match on held-out words the model never trained on. Words have a fixed length, so each
+// answer character sits at a fixed distance from the character it comes from: a small model learns
+// that within the few hundred steps the main job has on a CPU.
 //   "reverse: lamp -> " → "pmal"      "upper: lamp -> " → "LAMP"
 // Run: node --import tsx examples/finetune/data/generate.ts  (fixed seed: the output never changes)
 import { writeFileSync } from "node:fs";
@@ -10,6 +12,8 @@ export const TASKS = {
   reverse: (word: string) => [...word].reverse().join(""),
   upper: (word: string) => word.toUpperCase(),
 } as const;
+
+export const WORD_LENGTH = 4;
 
 export type Example = { prompt: string; completion: string };
 
@@ -34,7 +38,7 @@ function generate(seed: number, trainWords: number, heldoutWords: number): { tra
   const letters = "abcdefghijklmnopqrstuvwxyz";
   const words = new Set<string>();
   while (words.size < trainWords + heldoutWords) {
-    const length = 3 + Math.floor(random() * 4);
+    const length = WORD_LENGTH;
     words.add(Array.from({ length }, () => letters[Math.floor(random() * letters.length)]).join(""));
   }
   const all = [...words];
