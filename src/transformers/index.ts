@@ -7,3 +7,4 @@ export { ModelOutput, BaseModelOutputWithPast, CausalLMOutputWithPast } from "./
 export { DynamicCache } from "./cache_utils.js";
 export * from "./models/index.js";
 export * from "./generation/index.js";
+export * from "./peft/index.js";
