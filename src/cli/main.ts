@@ -11,7 +11,7 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
-  return `usage: tessera <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'tessera <command> --help' for a command's options.`;
+  return `usage: tessera <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'tessera <command> --help' for a command's options.\n\nexit codes: 0 ok, 2 bad usage or input, 1 failure while running (a command's --help lists any others).`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { torch } from "../../src/index.js";
 import { main as prepareMain } from "../../examples/finetune/prepare_dataset.js";
@@ -94,4 +95,15 @@ test("tessera prepare: usage and input errors exit 2 with a message that names t
     assert.match(r.err, message);
     assert.match(r.err, /run 'tessera prepare --help'/);
   }
+});
+
+test("the tessera command lists prepare and passes its exit code through", () => {
+  const bin = join(import.meta.dirname, "..", "..", "bin", "tessera.mjs");
+  const help = spawnSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /prepare +tokenize a \.txt\/\.jsonl dataset/);
+  assert.match(help.stdout, /exit codes: 0 ok, 2 bad usage or input, 1 failure while running/);
+  const missing = spawnSync(process.execPath, [bin, "prepare", "--model", join(dir, "no-model")], { encoding: "utf8" });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /tessera prepare: --model .*no-model is not a folder/);
 });
