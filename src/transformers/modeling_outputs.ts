@@ -17,6 +17,9 @@ export abstract class ModelOutput {
 }
 
 export class BaseModelOutputWithPast extends ModelOutput {
+  /** last_hidden_state. */
+  declare readonly 0: Tensor;
+
   constructor(
     readonly last_hidden_state: Tensor,
     readonly past_key_values: DynamicCache | null = null,
@@ -27,6 +30,9 @@ export class BaseModelOutputWithPast extends ModelOutput {
 }
 
 export class CausalLMOutputWithPast extends ModelOutput {
+  /** The loss when labels were given, else the logits. */
+  declare readonly 0: Tensor;
+
   constructor(
     readonly loss: Tensor | null,
     readonly logits: Tensor,

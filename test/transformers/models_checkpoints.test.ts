@@ -9,7 +9,7 @@ import path from "node:path";
 import { torch } from "../../src/index.js";
 import { load_file, save_file } from "../../src/torch/serialization/index.js";
 import { AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM } from "../../src/transformers/index.js";
-import { assertClose } from "../helpers/oracle.js";
+import { assertClose, repoRoot } from "../helpers/oracle.js";
 import { tempDir } from "./helpers/batch.js";
 
 const root = tempDir("checkpoints");
@@ -128,4 +128,23 @@ test("bad checkpoints: each a clear error naming what and where", () => {
 
   rmSync(shard);
   assert.throws(() => AutoModelForCausalLM.from_pretrained(sharded), new RegExp(`shard ${shard} is missing`));
+});
+
+test("published configs (HF 4 spelling, copied from the model repos) build on the meta device with the published parameter counts", () => {
+  const published: Record<string, number> = {
+    "Llama-2-7b-hf": 6_738_415_616,
+    "Llama-2-13b-hf": 13_015_864_320,
+    "Meta-Llama-3-8B": 8_030_261_248,
+    "Mistral-7B-v0.1": 7_241_732_096,
+    "Qwen2-7B": 7_615_616_512,
+    "Baichuan2-7B-Base": 7_505_973_248,
+    "Baichuan2-13B-Base": 13_896_668_160,
+  };
+  for (const [name, count] of Object.entries(published)) {
+    const d = JSON.parse(readFileSync(path.join(repoRoot, "test", "transformers", "helpers", "configs", `${name}.json`), "utf8")) as Record<string, unknown>;
+    const config = AutoConfig.for_model(d.model_type as string, d);
+    const m = AutoModelForCausalLM.from_config(config, { device: "meta" });
+    assert.equal(m.num_parameters(), count, name);
+    assert.equal(m.device.type, "meta");
+  }
 });
