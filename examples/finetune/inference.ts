@@ -3,8 +3,12 @@
 //   node --import tsx examples/finetune/inference.ts --model-dir out/finetune/model --prompt "reverse: hello -> "
 import { torch } from "../../src/index.js";
 import { AutoTokenizer } from "../../src/transformers/index.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
-import { EXIT_CODES, existingDir, existingFile, isEntryPoint, parse, positiveInt, runMain, string } from "./lib/cli.js";
+import type { CausalLM } from "../../src/transformers/modeling_utils.js";
+import { ADAPTER_CONFIG_NAME, LoraConfig, PeftModel } from "../../src/transformers/peft/index.js";
+import { EXIT_CODES, UsageError, existingDir, existingFile, isEntryPoint, parse, positiveInt, runMain, string } from "./lib/cli.js";
 import { complete, formatSkill, measureSkill, readExamples } from "./lib/skill.js";
 
 const USAGE = `usage: inference.ts [--model-dir DIR] [--prompt TEXT ...] [--eval-data FILE] [--max-new-tokens N]
@@ -21,6 +25,18 @@ options:
 
 ${EXIT_CODES}`;
 
+/** A full model folder, or a LoRA adapter folder on top of the base model its config names. */
+function loadModel(dir: string): CausalLM {
+  if (!existsSync(join(dir, ADAPTER_CONFIG_NAME))) return AutoModelForCausalLM.from_pretrained(dir);
+  const base = LoraConfig.from_pretrained(dir).base_model_name_or_path;
+  if (base === null) throw new UsageError(`${dir} holds a LoRA adapter whose adapter_config.json names no base_model_name_or_path`);
+  const model = AutoModelForCausalLM.from_pretrained(existingDir(base, "the adapter's base model"));
+  // The adapter's layers now sit inside `model`; generation and forward go through them.
+  PeftModel.from_pretrained(model, dir);
+  console.log(`LoRA adapter ${dir} on base model ${base}`);
+  return model;
+}
+
 export function inference(argv: string[]): void {
   const v = parse(argv, { "model-dir": { type: "string" }, prompt: { type: "string", multiple: true }, "max-new-tokens": { type: "string" }, "eval-data": { type: "string" } }, USAGE);
   if (v === null) return;
@@ -30,7 +46,7 @@ export function inference(argv: string[]): void {
   const device = new torch.device(torch.cuda.is_available() ? "cuda" : "cpu");
   const tokenizer = AutoTokenizer.from_pretrained(dir);
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
-  const model = AutoModelForCausalLM.from_pretrained(dir);
+  const model = loadModel(dir);
   model.to(device);
   model.eval();
   console.log(`Loaded ${dir} (${model.constructor.name}, ${model.num_parameters().toLocaleString("en-US")} parameters) on ${device}`);

@@ -7,11 +7,12 @@
 // weights (fixed seed) on the embedded reverse/upper task, and measures the skill on held-out words
 // before and after training.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { torch } from "../../src/index.js";
 import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/index.js";
 import { AutoConfig, AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
 import type { CausalLM } from "../../src/transformers/modeling_utils.js";
+import { LoraConfig, get_peft_model } from "../../src/transformers/peft/index.js";
 import { TrainingLogger, peakFlopsFor, peakMemory } from "../../src/transformers/trainer_log/index.js";
 import { profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
 import { gpuRows } from "../../src/cli/smi.js";
@@ -136,6 +137,23 @@ function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; to
   return { model, tokenizer };
 }
 
+/**
+ * Wraps the model's attention projections with LoRA adapters (PEFT's Llama defaults, q_proj and
+ * v_proj), freezing the rest. The adapter names its base model folder; a new random base (the
+ * embedded default) is saved first, next to the adapter, so that inference can load it.
+ */
+function addLora(model: CausalLM, args: TrainArgs): ReturnType<typeof get_peft_model> {
+  let base = args.model;
+  if (base === null) {
+    base = join(args.save_model_dir, "base");
+    model.save_pretrained(base);
+  }
+  const peft = get_peft_model(model, new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, target_modules: ["q_proj", "v_proj"], task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) }));
+  const [trainable, all] = peft.get_nb_trainable_parameters();
+  console.log(`LoRA r=${args.lora_r} on q_proj, v_proj: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
+  return peft;
+}
+
 export interface TrainResult {
   losses: Array<[number, number]>;
   skill_before: Skill | null;
@@ -164,8 +182,9 @@ export function train(args: TrainArgs): TrainResult {
   const skill_before = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
   if (skill_before !== null) console.log(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
 
+  const lora = args.use_lora ? addLora(model, args) : null;
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
-  const optim = new torch.optim.AdamW(model.parameters(), { lr: args.lr });
+  const optim = new torch.optim.AdamW([...model.parameters()].filter((p) => p.requires_grad), { lr: args.lr });
   const total_steps = Math.min(loader.len() * args.epochs, args.max_steps ?? Infinity);
   const writer = new torch.utils.tensorboard.SummaryWriter(args.tensorboard_dir);
   const peak = peakFlopsFor(name);
@@ -198,7 +217,8 @@ export function train(args: TrainArgs): TrainResult {
   model.eval();
 
   const skill_after = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
-  model.save_pretrained(args.save_model_dir);
+  if (lora === null) model.save_pretrained(args.save_model_dir);
+  else lora.save_pretrained(args.save_model_dir);
   tokenizer.save_pretrained(args.save_model_dir);
   writer.close();
   const summary = logger.finish(args.save_model_dir);
