@@ -170,3 +170,22 @@ test("bad input gets a clear error", () => {
   assert.throws(() => new TopKLogitsWarper(0), /top_k.*strictly positive integer/);
   assert.throws(() => new TopPLogitsWarper(1.5), /top_p/);
 });
+
+test("a streamer gets the prompt, then each step's tokens, then end()", () => {
+  const puts: number[][][] = [];
+  let ended = 0;
+  const out = model.generate(batch(), {
+    attention_mask: mask(),
+    max_new_tokens: 4,
+    pad_token_id: 0,
+    streamer: { put: (v) => void puts.push((v.dim() === 1 ? v.unsqueeze(1) : v).tolist() as number[][]), end: () => void ended++ },
+  });
+  assert.equal(ended, 1);
+  assert.equal(puts.length, 5);
+  const rebuilt = puts[0].map((row, r) => [...row, ...puts.slice(1).map((p) => p[r][0])]);
+  assert.deepEqual(rebuilt, out.tolist());
+  const steps: number[][] = [];
+  model.generate(single(), { max_new_tokens: 3, streamer: (next) => void steps.push(next.tolist() as number[]) });
+  assert.equal(steps.length, 3, "the callback form sees only the new tokens");
+  assert.ok(steps.every((s) => s.length === 1));
+});

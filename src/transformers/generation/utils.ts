@@ -88,6 +88,19 @@ function logitsOf(out: unknown): { logits: Tensor; past_key_values: unknown } {
   return { logits: o.logits, past_key_values: o.past_key_values };
 }
 
+/** A callback streamer sees only the new tokens; HF's streamer protocol puts the prompt first. */
+function toStreamer(s: GenerateOptions["streamer"]): BaseStreamer | null {
+  if (typeof s !== "function") return s ?? null;
+  let sawPrompt = false;
+  return {
+    put: (v) => {
+      if (sawPrompt) s(v);
+      sawPrompt = true;
+    },
+    end: () => undefined,
+  };
+}
+
 /**
  * Generates up to `max_new_tokens` tokens after each prompt; returns [batch, prompt_len + new]
  * (prompt included, as HF). Batched prompts must be left-padded, with their attention_mask.
@@ -123,8 +136,7 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
   const stopping = new StoppingCriteriaList(new MaxLengthCriteria(maxLength));
   if (eos.length > 0) stopping.push(new EosTokenCriteria(eos));
   const useCache = gc.use_cache ?? true;
-  const streamer: BaseStreamer | null =
-    typeof options.streamer === "function" ? { put: options.streamer, end: () => undefined } : (options.streamer ?? null);
+  const streamer = toStreamer(options.streamer);
 
   return torch.no_grad(() => {
     let ids = input_ids.to(torch.int64);
