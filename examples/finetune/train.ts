@@ -30,7 +30,7 @@ options:
   --dataset FILE         the .pt from prepare_dataset.ts (default out/finetune/dataset.pt)
   --batch-size N         sequences per step (default 16)
   --block-size N         tokens per sequence; must match the dataset (default 24)
-  --lr X                 AdamW learning rate (default 1e-5 with --model, 2e-3 for the embedded default)
+  --lr X                 AdamW learning rate (default 1e-5 with --model, 3e-3 for the embedded default)
   --epochs N             passes over the dataset (default 1)
   --max-steps N          stop after N steps (default: all steps of all epochs)
   --log-interval N       steps between log lines (default 10)
@@ -76,7 +76,7 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     dataset: existingFile(string(v, "dataset", "out/finetune/dataset.pt"), "--dataset"),
     batch_size: positiveInt(v, "batch-size", 16),
     block_size: positiveInt(v, "block-size", 24),
-    lr: positiveNumber(v, "lr", model === null ? 2e-3 : 1e-5),
+    lr: positiveNumber(v, "lr", model === null ? 3e-3 : 1e-5),
     epochs: positiveInt(v, "epochs", 1),
     max_steps: v["max-steps"] === undefined ? null : positiveInt(v, "max-steps"),
     log_interval: positiveInt(v, "log-interval", 10),
