@@ -119,6 +119,8 @@ test("DynamicCache: prefix plus token-by-token decoding matches the full forward
       for (let t = 6; t < 10; t++) steps.push(model.forward(ids.narrow(1, t, 1), { past_key_values: cache }).logits);
       assert.equal(cache.get_seq_length(), 10);
       assertClose(torch.cat(steps, 1), full, { rtol: 1e-4, atol: 1e-5, msg: `${name} cached decoding` });
+      const embeds = model.get_input_embeddings().forward(ids);
+      assertClose(model.forward(null, { inputs_embeds: embeds }).logits, full, { rtol: 1e-5, atol: 1e-6, msg: `${name} inputs_embeds` });
     }
   });
 });

@@ -10,7 +10,7 @@ import { additiveMask, allowedPositions, causalAttentionMask, type AttentionMask
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
 import { PreTrainedModel } from "../../modeling_utils.js";
 import {
-  LlamaMLP,
+  LlamaDecoderLayer,
   LlamaRMSNorm,
   LlamaRotaryEmbedding,
   apply_rotary_pos_emb,
@@ -87,29 +87,9 @@ export class BaichuanAttention extends Module {
   }
 }
 
-export class BaichuanLayer extends Module {
-  self_attn: BaichuanAttention;
-  mlp: LlamaMLP;
-  input_layernorm: LlamaRMSNorm;
-  post_attention_layernorm: LlamaRMSNorm;
-
-  constructor(config: BaichuanConfig, layer_idx: number, factory: FactoryOptions) {
-    super();
-    this.self_attn = new BaichuanAttention(config, layer_idx, factory);
-    this.mlp = new LlamaMLP(config, factory);
-    this.input_layernorm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
-    this.post_attention_layernorm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
-  }
-
-  override forward(x: Tensor, inputs: LayerInputs): Tensor {
-    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs));
-    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
-  }
-}
-
 export class BaichuanModel extends Module {
   embed_tokens: Embedding;
-  layers: ModuleList<BaichuanLayer>;
+  layers: ModuleList<LlamaDecoderLayer<LayerInputs>>;
   norm: LlamaRMSNorm;
   rotary_emb: LlamaRotaryEmbedding | null;
   private readonly slopes: number[];
@@ -117,7 +97,7 @@ export class BaichuanModel extends Module {
   constructor(readonly config: BaichuanConfig, factory: FactoryOptions) {
     super();
     this.embed_tokens = new Embedding(config.vocab_size, config.hidden_size, { padding_idx: config.pad_token_id, ...factory });
-    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new BaichuanLayer(config, i, factory)));
+    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(new BaichuanAttention(config, i, factory), config, factory)));
     this.norm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
     const rope = config.position_encoding === "rope";
     this.rotary_emb = rope ? new LlamaRotaryEmbedding({ rope_type: "default", rope_theta: 10000 }, config.hidden_size / config.num_attention_heads) : null;

@@ -178,21 +178,25 @@ export class LlamaMLP extends Module {
   }
 }
 
-export class LlamaDecoderLayer extends Module {
-  self_attn: LlamaAttention;
+/** An attention module as a decoder layer holds it: `forward(hidden, inputs)`. */
+export type AttentionModule<I> = Module & { forward(x: Tensor, inputs: I): Tensor };
+
+/** Pre-norm residual block, x + attn(norm(x)) then + mlp(norm(·)); Baichuan passes its own attention. */
+export class LlamaDecoderLayer<I = LayerInputs> extends Module {
+  self_attn: AttentionModule<I>;
   mlp: LlamaMLP;
   input_layernorm: LlamaRMSNorm;
   post_attention_layernorm: LlamaRMSNorm;
 
-  constructor(config: LlamaConfig, layer_idx: number, variant: LlamaVariant, factory: FactoryOptions) {
+  constructor(self_attn: AttentionModule<I>, config: MLPConfig & { rms_norm_eps: number }, factory: FactoryOptions) {
     super();
-    this.self_attn = new LlamaAttention(config, layer_idx, variant, factory);
+    this.self_attn = self_attn;
     this.mlp = new LlamaMLP(config, factory);
     this.input_layernorm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
     this.post_attention_layernorm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
   }
 
-  override forward(x: Tensor, inputs: LayerInputs): Tensor {
+  override forward(x: Tensor, inputs: I): Tensor {
     const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs));
     return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
@@ -226,7 +230,7 @@ export class LlamaModel extends Module {
   constructor(readonly config: LlamaConfig, readonly variant: LlamaVariant, factory: FactoryOptions) {
     super();
     this.embed_tokens = new Embedding(config.vocab_size, config.hidden_size, { padding_idx: config.pad_token_id, ...factory });
-    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(config, i, variant, factory)));
+    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(new LlamaAttention(config, i, variant, factory), config, factory)));
     this.norm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
     this.rotary_emb = new LlamaRotaryEmbedding(config.rope_parameters, config.head_dim);
   }
