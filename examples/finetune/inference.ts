@@ -18,7 +18,7 @@ Loads a fine-tuned model folder (as train.ts saves it) and completes prompts gre
 options:
   --model-dir DIR        the saved model and tokenizer (default out/finetune/model)
   --prompt TEXT          a prompt to complete; repeat for more
-                         (default: "reverse: tessera -> " and "upper: tessera -> ")
+                         (default: "reverse: wolf -> " and "upper: wolf -> ")
   --max-new-tokens N     tokens to generate per prompt (default 16)
   --eval-data FILE       also report exact match on a .jsonl of {prompt, completion}
   -h, --help             this help
@@ -42,7 +42,7 @@ export function inference(argv: string[]): void {
   if (v === null) return;
   const dir = existingDir(string(v, "model-dir", "out/finetune/model"), "--model-dir");
   const evalData = typeof v["eval-data"] === "string" ? existingFile(v["eval-data"], "--eval-data") : null;
-  const prompts = (v.prompt as unknown as string[] | undefined) ?? ["reverse: tessera -> ", "upper: tessera -> "];
+  const prompts = (v.prompt as unknown as string[] | undefined) ?? ["reverse: wolf -> ", "upper: wolf -> "];
   const device = new torch.device(torch.cuda.is_available() ? "cuda" : "cpu");
   const tokenizer = AutoTokenizer.from_pretrained(dir);
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
@@ -54,7 +54,9 @@ export function inference(argv: string[]): void {
   prompts.forEach((p, i) => console.log(`${JSON.stringify(p)} → ${JSON.stringify(outputs[i])}`));
   if (evalData !== null) {
     const examples = readExamples(evalData);
-    console.log(`Held-out skill of ${dir}: ${formatSkill(measureSkill(model, tokenizer, examples, device))} on ${examples.length} prompts`);
+    const skill = measureSkill(model, tokenizer, examples, device);
+    for (const s of skill.samples.slice(0, 6)) console.log(`  ${s.output === s.completion ? "✓" : "✗"} ${JSON.stringify(s.prompt)} → ${JSON.stringify(s.output)} (expected ${JSON.stringify(s.completion)})`);
+    console.log(`Held-out skill of ${dir}: ${formatSkill(skill)} on ${examples.length} prompts`);
   }
 }
 
