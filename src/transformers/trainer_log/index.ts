@@ -53,6 +53,7 @@ export class TrainingLogger {
   private readonly print: (line: string) => void;
   private readonly progress: boolean;
   private step = 0;
+  private ended: Interval | null = null;
   readonly losses: Array<[number, number]> = [];
 
   constructor(private readonly options: TrainingLoggerOptions) {
@@ -67,6 +68,8 @@ export class TrainingLogger {
     this.step += 1;
     this.meter.add(record.tokens, record.non_pad_tokens);
     const last = this.step === this.options.total_steps;
+    // The summary's time ends with the last step, not with whatever runs before finish() (eval, save).
+    if (last) this.ended = this.meter.totals();
     if (this.step % this.options.log_interval === 0 || last) this.logLine(record);
     if (this.progress) process.stderr.write(`\r\x1b[2K${progressLine(this.step, this.options.total_steps, this.meter.totals().seconds)}${last ? "\n" : ""}`);
   }
@@ -102,7 +105,7 @@ export class TrainingLogger {
 
   /** Ends the run: flushes TensorBoard, prints and returns the summary. `saved_to` says where the model went. */
   finish(saved_to: string | null): TrainingSummary {
-    const t = this.meter.totals();
+    const t = this.ended ?? this.meter.totals();
     const memory = this.options.memory();
     const summary: TrainingSummary = {
       steps: t.steps, seconds: t.seconds, tokens: t.tokens, non_pad_tokens: t.nonPadTokens,
