@@ -7,16 +7,17 @@ import time
 import torch
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+DEVICE = sys.argv[2] if len(sys.argv) > 2 else "cpu"
 torch.set_num_threads(1)
 torch.manual_seed(0)
 
-a4, b4 = torch.randn(4), torch.randn(4)
-a8, b8 = torch.randn(8, 8), torch.randn(8, 8)
-x = torch.randn(8, 16)
-w1 = torch.randn(16, 32, requires_grad=True)
-b1 = torch.zeros(32, requires_grad=True)
-w2 = torch.randn(32, 1, requires_grad=True)
-b2 = torch.zeros(1, requires_grad=True)
+a4, b4 = torch.randn(4, device=DEVICE), torch.randn(4, device=DEVICE)
+a8, b8 = torch.randn(8, 8, device=DEVICE), torch.randn(8, 8, device=DEVICE)
+x = torch.randn(8, 16, device=DEVICE)
+w1 = torch.randn(16, 32, device=DEVICE, requires_grad=True)
+b1 = torch.zeros(32, device=DEVICE, requires_grad=True)
+w2 = torch.randn(32, 1, device=DEVICE, requires_grad=True)
+b2 = torch.zeros(1, device=DEVICE, requires_grad=True)
 
 
 def mlp_step():
@@ -38,6 +39,8 @@ def per_iter_us(fn, n):
     t0 = time.process_time_ns()
     for _ in range(n):
         fn()
+    if DEVICE != "cpu":
+        torch.cuda.synchronize()
     return (time.process_time_ns() - t0) / n / 1000
 
 

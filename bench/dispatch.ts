@@ -1,29 +1,33 @@
 // Per-op dispatch overhead: microseconds per call for tiny ops, where the time is the binding's
 // own cost (argument conversion, overload resolution, wrapping the result), beside the same loop
 // in Python PyTorch (bench/dispatch.py, run in the same invocation). Not a timed test.
-// Run: npm run bench   (or node --import tsx bench/dispatch.ts [rounds])
+// Run: npm run bench   (or node --import tsx bench/dispatch.ts [rounds] [--device cuda])
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 
-const ROUNDS = Number(process.argv[2] ?? 7);
+const argv = process.argv.slice(2);
+const deviceAt = argv.indexOf("--device");
+const DEVICE = deviceAt >= 0 ? argv[deviceAt + 1] : "cpu";
+const ROUNDS = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== "--device") ?? 7);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = process.env.TESSERA_PYTHON ?? path.join(here, "..", ".venv", "bin", "python");
 
 torch.set_num_threads(1);
 torch.manual_seed(0);
 
-const a4 = torch.randn(4);
-const b4 = torch.randn(4);
-const a8 = torch.randn(8, 8);
-const b8 = torch.randn(8, 8);
-const x = torch.randn(8, 16);
-const w1 = torch.randn(16, 32, { requires_grad: true });
-const b1 = torch.zeros(32, { requires_grad: true });
-const w2 = torch.randn(32, 1, { requires_grad: true });
-const b2 = torch.zeros(1, { requires_grad: true });
+const on = { device: DEVICE };
+const a4 = torch.randn(4, on);
+const b4 = torch.randn(4, on);
+const a8 = torch.randn(8, 8, on);
+const b8 = torch.randn(8, 8, on);
+const x = torch.randn(8, 16, on);
+const w1 = torch.randn(16, 32, { ...on, requires_grad: true });
+const b1 = torch.zeros(32, { ...on, requires_grad: true });
+const w2 = torch.randn(32, 1, { ...on, requires_grad: true });
+const b2 = torch.zeros(1, { ...on, requires_grad: true });
 
 function mlpStep(): void {
   const out = x.matmul(w1).add(b1).relu().matmul(w2).add(b2);
@@ -42,6 +46,7 @@ const cases: Record<string, [() => unknown, number]> = {
 function perIterUs(fn: () => unknown, n: number): number {
   const t0 = process.cpuUsage();
   for (let i = 0; i < n; i++) fn();
+  if (DEVICE !== "cpu") torch.cuda.synchronize();
   const d = process.cpuUsage(t0);
   return (d.user + d.system) / n;
 }
@@ -57,7 +62,7 @@ function measure(): Record<string, number> {
 }
 
 function measurePython(): Record<string, number> {
-  const r = spawnSync(python, [path.join(here, "dispatch.py"), String(ROUNDS)], { encoding: "utf8" });
+  const r = spawnSync(python, [path.join(here, "dispatch.py"), String(ROUNDS), DEVICE], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`bench/dispatch.py failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, number>;
 }
@@ -65,7 +70,7 @@ function measurePython(): Record<string, number> {
 const py = measurePython();
 const ts = measure();
 console.log(
-  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ` +
+  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}, device ${DEVICE}; ` +
     `process CPU time, 1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
 );
 console.log("| case | tessera µs | Python PyTorch µs | ratio (tessera/python; < 1: tessera faster) |");

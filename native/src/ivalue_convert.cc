@@ -271,7 +271,9 @@ std::string describe_js(napi_env env, napi_value v) {
     case napi_bigint: return "bigint";
     case napi_string: return "string";
     case napi_function: return "function";
-    case napi_external: return "external";
+    case napi_external:  // tensors and generators cross as their raw handles
+      if (tensor_handle(env, v) != nullptr) return "Tensor";
+      return generator_handle(env, v) != nullptr ? "Generator" : "external";
     default:
       if (is_tensor_value(env, v)) return "Tensor";
       if (is_array(env, v)) {
