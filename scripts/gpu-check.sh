@@ -17,5 +17,5 @@ export TESSERA_PYTHON=${TESSERA_PYTHON:-python3}
 } > "$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
 node scripts/run-tests.mjs --cuda 2>&1 | tee "$out/cuda-tests.log" | tail -15
 node scripts/run-tests.mjs test/core 2>&1 | tee "$out/core-tests.log" | tail -15
-node --import tsx bench/dispatch.ts --device cuda 2>&1 | tee "$out/bench-dispatch-cuda.txt"
+node --import tsx bench/dispatch.ts 7 --device cuda 2>&1 | tee "$out/bench-dispatch-cuda.txt"
 node --import tsx bench/dispatch.ts 2>&1 | tee "$out/bench-dispatch-cpu.txt"
