@@ -81,6 +81,7 @@ test("generation_config.json and config.json round trip; GPT-2 keys stay GPT-2's
   assert.equal(again.generation_config.eos_token_id, 6);
   assert.equal(AutoConfig.from_pretrained(dir).model_type, "gpt2");
   assert.equal(again.get_output_embeddings()!.weight, again.get_input_embeddings().weight);
+  assert.throws(() => again.forward(torch.zeros(1, 17, { dtype: torch.int64 })), /17 positions \(0 cached \+ 17 new\) exceed n_positions = 16/);
 });
 
 test("bad checkpoints: each a clear error naming what and where", () => {
@@ -113,6 +114,12 @@ test("bad checkpoints: each a clear error naming what and where", () => {
     () => AutoModelForCausalLM.from_pretrained(wrongShape),
     /size mismatch for model\.layers\.1\.mlp\.up_proj\.weight .*torch\.Size\(\[100, 64\]\).*torch\.Size\(\[128, 64\]\)/,
   );
+
+  // Old Llama checkpoints carry RoPE buffers; they are ignored as HF does.
+  const withInvFreq = variant("inv-freq", (sd) => {
+    sd["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(8);
+  });
+  assertClose(torch.no_grad(() => AutoModelForCausalLM.from_pretrained(withInvFreq).forward(ids).logits), reference, { rtol: 0, atol: 0, msg: "inv_freq ignored" });
 
   const missingWeight = variant("missing-weight", (sd) => {
     delete sd["model.layers.0.self_attn.k_proj.weight"];

@@ -149,6 +149,7 @@ export class BaichuanModel extends Module {
 
 export class BaichuanForCausalLM extends PreTrainedModel<BaichuanConfig> {
   static override config_class: new (d: Record<string, unknown>) => BaichuanConfig = BaichuanConfig;
+  static override _keys_to_ignore_on_load_unexpected = [/rotary_emb\.inv_freq$/];
   model: BaichuanModel;
   lm_head: NormHead;
 

@@ -116,6 +116,9 @@ export class GPT2Model extends Module {
 
   override forward(input_ids: Tensor | null, opts: CausalLMForwardOptions = {}): BaseModelOutputWithPast {
     const { inputs_embeds, cache, past_len, position_ids } = startDecoder(this.wte, input_ids, opts, this.config.use_cache);
+    if (past_len + inputs_embeds.size(1) > this.config.n_positions) {
+      throw new Error(`GPT-2 forward: ${past_len + inputs_embeds.size(1)} positions (${past_len} cached + ${inputs_embeds.size(1)} new) exceed n_positions = ${this.config.n_positions}`);
+    }
     const mask = causalAttentionMask({
       attention_mask: opts.attention_mask ?? null,
       q_len: inputs_embeds.size(1),

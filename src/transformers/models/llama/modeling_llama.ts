@@ -264,6 +264,8 @@ export class LlamaModel extends Module {
 
 export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   static override config_class: new (d: Record<string, unknown>) => LlamaConfig = LlamaConfig;
+  // Older checkpoints stored the RoPE frequencies; they are recomputed from the config.
+  static override _keys_to_ignore_on_load_unexpected = [/rotary_emb\.inv_freq$/];
   model: LlamaModel;
   lm_head: Linear;
 

@@ -8,6 +8,6 @@ export class MistralConfig extends LlamaConfig {
 
   constructor(d: ConfigDict = {}) {
     super(d);
-    this.sliding_window = take<number | null>(this.extra, "sliding_window", null);
+    this.sliding_window = take<number | null>(this.extra, "sliding_window", "sliding_window" in d ? null : 4096);
   }
 }
