@@ -1,4 +1,6 @@
 // tessera: `import { torch } from "tessera"`.
 import * as torch from "./torch/index.js";
+// Registers what torch.moreh.option.enable_advanced_parallelization() does (higher layers).
+import "./launch/advanced_parallelization.js";
 
 export { torch };

@@ -1,19 +1,65 @@
-// torch.moreh.option.enable_advanced_parallelization(): the seed's one line. Until the executors
-// exist, the plan is made for the devices at hand and only what the runtime has is applied (one
-// device), and the log says so plainly. The planner reads a model profile from the HF config, so
-// planning waits until the training script knows its model (`plan_for`).
-import { hardwarePreset, makeProblem, plan, profileFromConfig, type HardwareProfile } from "../parallel/planner/index.js";
-import * as cuda from "./cuda.js";
-import { ensureWorkers, type EnsureWorkersOptions } from "../launch/self_launch.js";
+// torch.moreh: the seed's one line, `torch.moreh.option.enable_advanced_parallelization()`.
+// The torch layer only keeps the switch and two runtime hooks that torch itself calls (the
+// DataLoader asks which shard of the data this rank reads; Optimizer.step() lets the executor
+// average gradients first). What enabling does — launching ranks, planning, executing — lives in
+// higher layers, which register it here (src/launch/advanced_parallelization.ts, loaded by the
+// package entry `tessera`), so that arrows only point down.
+import type { Backend } from "./distributed/process_group.js";
+import type { Tensor } from "./tensor.js";
 
+export interface AdvancedParallelizationOptions {
+  /** Ranks wanted; default: the CUDA device count, else TESSERA_NPROC, else 1. */
+  nprocs?: number;
+  /** "gloo" or "nccl"; default nccl on CUDA, gloo on CPU. */
+  backend?: Backend;
+}
+
+export interface PlanForOptions {
+  seq_len: number;
+  global_batch: number;
+  /** Planner hardware preset name for the devices (default: "h100" on CUDA, "cpu" otherwise). */
+  hardware?: string;
+}
+
+/** Which strided share of a map-style dataset's order this rank reads. */
+export interface DataShard {
+  rank: number;
+  world_size: number;
+}
+
+/** What a higher layer registers: the one line's effect, the planner, and the executor's hooks. */
+export interface AdvancedParallelizationImpl {
+  enable(options: AdvancedParallelizationOptions): void;
+  plan_for(config: Record<string, unknown>, options: PlanForOptions): string;
+  /** The shard a DataLoader without its own sampler reads, or null when the data is not split. */
+  data_shard(): DataShard | null;
+  /** Runs at the start of every Optimizer.step() (after its closure) with the optimizer's parameters. */
+  before_step(params: readonly Tensor[]): void;
+}
+
+let impl: AdvancedParallelizationImpl | null = null;
 let enabled = false;
+
+export function _register_advanced_parallelization(implementation: AdvancedParallelizationImpl): void {
+  impl = implementation;
+}
+
+function registered(): AdvancedParallelizationImpl {
+  if (impl === null) {
+    throw new Error(
+      "torch.moreh.option.enable_advanced_parallelization(): no Advanced Parallelization runtime is registered; " +
+        'import torch from "tessera" (the package entry, src/index.ts), not from its torch module alone',
+    );
+  }
+  return impl;
+}
 
 export const option = {
   /** Also makes this one process a job over every local device (see src/launch/self_launch.ts). */
-  enable_advanced_parallelization(options: EnsureWorkersOptions = {}): void {
+  enable_advanced_parallelization(options: AdvancedParallelizationOptions = {}): void {
+    const runtime = registered();
     enabled = true;
-    const info = ensureWorkers(options);
-    if (info.rank === 0) console.log(`[tessera] advanced parallelization: data parallel over ${info.world_size} rank${info.world_size === 1 ? "" : "s"} (${info.backend})`);
+    runtime.enable(options);
   },
   disable_advanced_parallelization(): void {
     enabled = false;
@@ -23,28 +69,20 @@ export const option = {
   },
 };
 
-export interface PlanForOptions {
-  seq_len: number;
-  global_batch: number;
-  /** Planner hardware preset for the devices (default: "h100" on CUDA, "cpu" otherwise). */
-  hardware?: HardwareProfile;
-}
-
 /**
  * Plans Advanced Parallelization for a model (its HF config) on the devices at hand and returns the
  * log line saying what was planned and what was applied; null when it was not enabled.
  */
-export function plan_for(config: Record<string, unknown>, { seq_len, global_batch, hardware }: PlanForOptions): string | null {
-  if (!enabled) return null;
-  const gpus = cuda.is_available() ? cuda.device_count() : 0;
-  const devices = Math.max(1, gpus);
-  const hw = hardware ?? hardwarePreset(gpus > 0 ? "h100" : "cpu");
-  const problem = makeProblem(profileFromConfig(config), devices, { hardware: hw, seqLen: seq_len, globalBatch: Math.max(global_batch, devices) });
-  const best = plan(problem).best;
-  const where = `${devices} × ${hw.name}`;
-  const planned =
-    best === undefined
-      ? `no plan fits ${where}`
-      : `dp ${best.plan.dp}, tp ${best.plan.tp}, pp ${best.plan.pp}, zero ${best.plan.zero}, recompute ${best.plan.recompute}, micro-batch ${best.plan.microBatch} on ${where}`;
-  return `Advanced Parallelization: planned ${planned}; applied: single device (no distributed runtime)`;
+export function plan_for(config: Record<string, unknown>, options: PlanForOptions): string | null {
+  return enabled ? registered().plan_for(config, options) : null;
+}
+
+/** The DataLoader's hook: the shard this rank reads, or null (read everything). */
+export function _data_shard(): DataShard | null {
+  return enabled && impl !== null ? impl.data_shard() : null;
+}
+
+/** Optimizer.step()'s hook: lets the executor reduce gradients before the update. */
+export function _before_optimizer_step(params: readonly Tensor[]): void {
+  if (enabled && impl !== null) impl.before_step(params);
 }

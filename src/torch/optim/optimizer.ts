@@ -3,6 +3,7 @@
 // [indices]}]}), so checkpoints carry over key for key.
 import { Tensor } from "../tensor.js";
 import { enable_grad, no_grad } from "../autograd/grad_mode.js";
+import { _before_optimizer_step } from "../moreh.js";
 
 /** The options every optimizer's groups have; each optimizer adds its own. */
 export interface BaseOptions {
@@ -70,9 +71,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     }
   }
 
-  /** One update of every parameter with a gradient; `closure` re-evaluates the loss first. */
+  /**
+   * One update of every parameter with a gradient; `closure` re-evaluates the loss first. With
+   * Advanced Parallelization on, the executor's hook (gradient averaging) runs before the update.
+   */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure === undefined ? undefined : enable_grad(closure);
+    _before_optimizer_step(this.param_groups.flatMap((g) => g.params));
     no_grad(() => {
       for (const g of this.param_groups) this._stepGroup(g);
     });

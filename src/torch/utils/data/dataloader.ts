@@ -16,9 +16,11 @@
 // `getitem` use the default generator (Python seeds each worker with `base_seed + worker_id`).
 import "../../_generated/tensor_methods.js";
 import * as cuda from "../../cuda.js";
+import { _data_shard } from "../../moreh.js";
 import type { Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
+import { ShardedSampler } from "./distributed_sampler.js";
 import { IterableDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
 
@@ -185,6 +187,9 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     if (sampler === null && !iterable) {
       const ds = dataset as MapDataset<T>;
       sampler = shuffle ? new RandomSampler(ds, { generator }) : new SequentialSampler(ds);
+      // Advanced Parallelization's data parallelism: each rank reads its share of the same order.
+      const shard = batch_sampler === null ? _data_shard() : null;
+      if (shard !== null) sampler = new ShardedSampler(sampler, shard.world_size, shard.rank);
     }
     if (batch_size !== null && batch_sampler === null && sampler !== null) {
       batch_sampler = new BatchSampler(sampler, batch_size, drop_last);

@@ -24,6 +24,16 @@ function fromEnv(name: "WORLD_SIZE" | "RANK", option: string): number {
   return Number(v);
 }
 
+/**
+ * `indices[rank::num_replicas]` after the order is padded (by repeating it from its start) or
+ * trimmed to `total_size`, so that every rank gets the same count.
+ */
+function rankShare(indices: number[], total_size: number, num_replicas: number, rank: number): number[] {
+  const n = indices.length;
+  const order = n >= total_size ? indices.slice(0, total_size) : indices.concat(Array.from({ length: total_size - n }, (_, i) => indices[i % n]));
+  return order.filter((_, i) => i % num_replicas === rank);
+}
+
 export class DistributedSampler extends Sampler<number> {
   readonly num_replicas: number;
   readonly rank: number;
@@ -63,13 +73,7 @@ export class DistributedSampler extends Sampler<number> {
     } else {
       indices = Array.from({ length: n }, (_, i) => i);
     }
-    if (!this.drop_last) {
-      // Pad by repeating the order from its start until it divides evenly.
-      for (let i = 0; indices.length < this.total_size; i++) indices.push(indices[i % n]);
-    } else {
-      indices = indices.slice(0, this.total_size);
-    }
-    return indices.filter((_, i) => i % this.num_replicas === this.rank)[Symbol.iterator]();
+    return rankShare(indices, this.total_size, this.num_replicas, this.rank)[Symbol.iterator]();
   }
 
   override len(): number {
@@ -79,5 +83,29 @@ export class DistributedSampler extends Sampler<number> {
   /** Changes the shuffle for the next pass (the permutation is seeded with `seed + epoch`). */
   set_epoch(epoch: number): void {
     this.epoch = epoch;
+  }
+}
+
+/**
+ * DistributedSampler's split of another sampler's order: every rank draws the same order from
+ * `sampler` (same generator state on every rank) and reads its padded strided share. The
+ * DataLoader uses it when Advanced Parallelization shards the data (torch.moreh).
+ */
+export class ShardedSampler extends Sampler<number> {
+  constructor(
+    readonly sampler: Iterable<number>,
+    readonly num_replicas: number,
+    readonly rank: number,
+  ) {
+    super();
+  }
+
+  [Symbol.iterator](): Iterator<number> {
+    const indices = [...this.sampler];
+    return rankShare(indices, Math.ceil(indices.length / this.num_replicas) * this.num_replicas, this.num_replicas, this.rank)[Symbol.iterator]();
+  }
+
+  override len(): number {
+    return Math.ceil(len(this.sampler) / this.num_replicas);
   }
 }
