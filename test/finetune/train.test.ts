@@ -96,7 +96,7 @@ test("train.ts: bad input exits 2 with a message that names the problem", async 
     [["--dataset", dataset, "--batch-size", "5000"], /--batch-size 5000 is larger than the dataset \(3000 examples/],
     [["--dataset", dataset, "--block-size", "32"], /holds blocks of 24 tokens, but --block-size is 32/],
     [["--dataset", join(dir, "none.pt")], /--dataset .*none\.pt does not exist/],
-    [["--lr=-1"], /--lr -1: expected a positive number/],
+    [["--dataset", dataset, "--lr=-1"], /--lr -1: expected a positive number/],
   ];
   for (const [args, message] of cases) {
     const r = await quiet(() => trainMain(args));
