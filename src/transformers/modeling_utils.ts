@@ -207,7 +207,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     const out = this.get_output_embeddings();
     if (out !== null && out.weight === this.get_input_embeddings().weight) {
       // A tied weight is stored once, under the input embedding's name, as HF does.
-      for (const [k, p] of this.named_parameters({ remove_duplicate: false })) if (p === out.weight && k !== this.inputEmbeddingKey()) delete sd[k];
+      const keep = this.inputEmbeddingKey();
+      for (const [k, p] of this.named_parameters({ remove_duplicate: false })) if (p === out.weight && k !== keep) delete sd[k];
     }
     for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
     if (safe_serialization) save_torch_state_dict(sd, save_directory, { max_shard_size });
