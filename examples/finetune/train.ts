@@ -126,6 +126,15 @@ function pickDevice(): { device: torch.device; name: string } {
   return { device: new torch.device("cuda", index), name: gpuRows()[index]?.name ?? "cuda" };
 }
 
+/** Rank 0 of a multi-rank job (or the only process) saves, evaluates and prints, as HF's is_main_process. */
+function isMainProcess(): boolean {
+  return !torch.distributed.is_initialized() || torch.distributed.get_rank() === 0;
+}
+
+function worldSize(): number {
+  return torch.distributed.is_initialized() ? torch.distributed.get_world_size() : 1;
+}
+
 function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; tokenizer: PreTrainedTokenizer } {
   const dir = args.model ?? DEFAULT_CONFIG_DIR;
   const tokenizer = AutoTokenizer.from_pretrained(dir);
@@ -146,11 +155,11 @@ function addLora(model: CausalLM, args: TrainArgs): ReturnType<typeof get_peft_m
   let base = args.model;
   if (base === null) {
     base = join(args.save_model_dir, "base");
-    model.save_pretrained(base);
+    if (isMainProcess()) model.save_pretrained(base);
   }
   const peft = get_peft_model(model, new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, target_modules: ["q_proj", "v_proj"], task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) }));
   const [trainable, all] = peft.get_nb_trainable_parameters();
-  console.log(`LoRA r=${args.lora_r} on q_proj, v_proj: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
+  if (isMainProcess()) console.log(`LoRA r=${args.lora_r} on q_proj, v_proj: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
   return peft;
 }
 
@@ -175,10 +184,15 @@ export function train(args: TrainArgs): TrainResult {
   if (args.batch_size > dataset.len()) throw new UsageError(`--batch-size ${args.batch_size} is larger than the dataset (${dataset.len()} examples in ${args.dataset}); with drop_last no batch would run`);
   const { model, tokenizer } = loadModel(args, device);
   const config = model.config.to_dict();
-  console.log(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
-  console.log(torch.moreh.plan_for(config, { seq_len: args.block_size, global_batch: args.batch_size }));
+  const main = isMainProcess();
+  const world = worldSize();
+  const print = (line: string | null): void => {
+    if (main) console.log(line);
+  };
+  print(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
+  print(torch.moreh.plan_for(config, { seq_len: args.block_size, global_batch: args.batch_size * world }));
 
-  const evalSet = args.eval_data === null ? null : readExamples(args.eval_data);
+  const evalSet = args.eval_data === null || !main ? null : readExamples(args.eval_data);
   const skill_before = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
   if (skill_before !== null) console.log(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
 
@@ -186,15 +200,17 @@ export function train(args: TrainArgs): TrainResult {
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
   const optim = new torch.optim.AdamW([...model.parameters()].filter((p) => p.requires_grad), { lr: args.lr });
   const total_steps = Math.min(loader.len() * args.epochs, args.max_steps ?? Infinity);
-  const writer = new torch.utils.tensorboard.SummaryWriter(args.tensorboard_dir);
+  const writer = main ? new torch.utils.tensorboard.SummaryWriter(args.tensorboard_dir) : undefined;
   const peak = peakFlopsFor(name);
   const logger = new TrainingLogger({
     total_steps, log_interval: args.log_interval, writer, memory: () => peakMemory(device),
     flops_per_token: trainingFlopsPerToken(profileFromConfig(config), args.block_size),
-    // One device is applied (see the Advanced Parallelization line), so the peak is one device's.
-    peak_flops: peak,
+    // Tokens are counted over all ranks (below), so the peak is that of all ranks' devices.
+    peak_flops: peak === null ? null : peak * world,
+    print,
   });
-  console.log(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens, lr ${args.lr}`);
+  const per_rank = world > 1 ? ` per rank on each of ${world} ranks (tokens/s count all ranks)` : "";
+  print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}`);
 
   model.train();
   let step = 0;
@@ -209,19 +225,24 @@ export function train(args: TrainArgs): TrainResult {
       loss.backward();
       optim.step();
       model.zero_grad({ set_to_none: true });
-      // Counted on the host copy of the mask, so no step waits for the device.
-      logger.record({ tokens: input_ids.numel(), non_pad_tokens: batch.attention_mask.sum().item(), loss: () => loss.item(), lr: args.lr });
+      // Counted on the host copy of the mask, so no step waits for the device; summed over all ranks.
+      const tokens = torch.tensor([input_ids.numel(), batch.attention_mask.sum().item()]);
+      if (world > 1) torch.distributed.all_reduce(tokens);
+      const [all_tokens, non_pad_tokens] = tokens.tolist() as number[];
+      logger.record({ tokens: all_tokens, non_pad_tokens, loss: () => loss.item(), lr: args.lr });
       step++;
     }
   }
   model.eval();
 
   const skill_after = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
-  if (lora === null) model.save_pretrained(args.save_model_dir);
-  else lora.save_pretrained(args.save_model_dir);
-  tokenizer.save_pretrained(args.save_model_dir);
-  writer.close();
-  const summary = logger.finish(args.save_model_dir);
+  if (main) {
+    if (lora === null) model.save_pretrained(args.save_model_dir);
+    else lora.save_pretrained(args.save_model_dir);
+    tokenizer.save_pretrained(args.save_model_dir);
+  }
+  writer?.close();
+  const summary = logger.finish(main ? args.save_model_dir : null);
   if (skill_before !== null && skill_after !== null) {
     console.log(`Skill before training: ${formatSkill(skill_before)}`);
     console.log(`Skill after training:  ${formatSkill(skill_after)}`);
@@ -231,8 +252,10 @@ export function train(args: TrainArgs): TrainResult {
     tokens_per_s: summary.tokens_per_s, non_pad_tokens_per_s: summary.non_pad_tokens_per_s, peak_memory_bytes: summary.peak_memory.bytes,
     saved_to: args.save_model_dir,
   };
-  mkdirSync(args.save_model_dir, { recursive: true });
-  writeFileSync(join(args.save_model_dir, "train_results.json"), JSON.stringify(result, null, 2) + "\n");
+  if (main) {
+    mkdirSync(args.save_model_dir, { recursive: true });
+    writeFileSync(join(args.save_model_dir, "train_results.json"), JSON.stringify(result, null, 2) + "\n");
+  }
   return result;
 }
 

@@ -18,7 +18,8 @@ function applied(): string {
 
 function planFor(config: Record<string, unknown>, { seq_len, global_batch, hardware }: PlanForOptions): string {
   const gpus = cuda.is_available() ? cuda.device_count() : 0;
-  const devices = Math.max(1, gpus);
+  // The job's ranks (one per GPU, or TESSERA_NPROC on CPU) are the devices the plan is for.
+  const devices = dist.is_initialized() ? dist.get_world_size() : Math.max(1, gpus);
   const hw = hardwarePreset(hardware ?? (gpus > 0 ? "h100" : "cpu"));
   const problem = makeProblem(profileFromConfig(config), devices, { hardware: hw, seqLen: seq_len, globalBatch: Math.max(global_batch, devices) });
   const best = plan(problem).best;

@@ -25,6 +25,8 @@ export interface PlanForOptions {
 export interface DataShard {
   rank: number;
   world_size: number;
+  /** Rank 0's order of a pass, so that the shares stay disjoint even if the ranks' generators drifted apart. */
+  same_order(indices: number[]): number[];
 }
 
 /** What a higher layer registers: the one line's effect, the planner, and the executor's hooks. */

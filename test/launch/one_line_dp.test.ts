@@ -15,6 +15,7 @@ interface RankReport {
   world_size: number;
   batches: number;
   seen: number[][];
+  drifted_share: number[];
   params: number[][];
 }
 
@@ -57,4 +58,8 @@ test("2 ranks × batch 4 train exactly like 1 process × batch 8, each rank on i
   assert.equal(new Set(epoch[0]).size, 8);
   assert.deepEqual(epoch[0].filter((i) => epoch[1].includes(i)), []);
   assert.deepEqual([...epoch[0], ...epoch[1]].sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i));
+  // Loaders whose generators differ per rank still split one order (rank 0's) between the ranks.
+  const drifted = dp.reports.flatMap((r) => r.drifted_share);
+  assert.deepEqual(dp.reports.map((r) => r.drifted_share.length), [8, 8]);
+  assert.deepEqual(drifted.sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i));
 });

@@ -7,7 +7,7 @@ import { cat, zeros } from "../../torch/_generated/functions.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import { tensor } from "../../torch/creation.js";
 import * as dist from "../../torch/distributed/index.js";
-import { float32 } from "../../torch/dtype.js";
+import { float32, int64 } from "../../torch/dtype.js";
 import type { DataShard } from "../../torch/moreh.js";
 import { groupByDeviceAndDtype } from "../../torch/optim/optimizer.js";
 import type { Tensor } from "../../torch/tensor.js";
@@ -15,7 +15,13 @@ import type { Tensor } from "../../torch/tensor.js";
 /** The world when a multi-rank process group is up, else null (one rank: nothing to apply). */
 export function dataParallelWorld(): DataShard | null {
   if (!dist.is_initialized() || dist.get_world_size() < 2) return null;
-  return { rank: dist.get_rank(), world_size: dist.get_world_size() };
+  return { rank: dist.get_rank(), world_size: dist.get_world_size(), same_order: rank0Order };
+}
+
+function rank0Order(indices: number[]): number[] {
+  const order = tensor(indices, { dtype: int64 });
+  dist.broadcast(order, 0);
+  return order.tolist() as number[];
 }
 
 // Parameters already made identical across ranks (broadcast from rank 0 at their first step).

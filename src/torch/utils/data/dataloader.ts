@@ -189,7 +189,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
       sampler = shuffle ? new RandomSampler(ds, { generator }) : new SequentialSampler(ds);
       // Advanced Parallelization's data parallelism: each rank reads its share of the same order.
       const shard = batch_sampler === null ? _data_shard() : null;
-      if (shard !== null) sampler = new ShardedSampler(sampler, shard.world_size, shard.rank);
+      if (shard !== null) sampler = new ShardedSampler(sampler, shard);
     }
     if (batch_size !== null && batch_sampler === null && sampler !== null) {
       batch_sampler = new BatchSampler(sampler, batch_size, drop_last);

@@ -3,6 +3,7 @@
 import "../../_generated/tensor_methods.js";
 import { randperm } from "../../_generated/functions.js";
 import { Generator } from "../../generator.js";
+import type { DataShard } from "../../moreh.js";
 import { len, type Sized } from "./dataset.js";
 import { Sampler } from "./sampler.js";
 
@@ -87,25 +88,26 @@ export class DistributedSampler extends Sampler<number> {
 }
 
 /**
- * DistributedSampler's split of another sampler's order: every rank draws the same order from
- * `sampler` (same generator state on every rank) and reads its padded strided share. The
- * DataLoader uses it when Advanced Parallelization shards the data (torch.moreh).
+ * DistributedSampler's split of another sampler's order: every rank draws the order from
+ * `sampler` (the same generator state on every rank gives the same order; `shard.same_order`
+ * makes sure of it) and reads its padded strided share. The DataLoader uses it when Advanced
+ * Parallelization shards the data (torch.moreh).
  */
 export class ShardedSampler extends Sampler<number> {
   constructor(
     readonly sampler: Iterable<number>,
-    readonly num_replicas: number,
-    readonly rank: number,
+    readonly shard: DataShard,
   ) {
     super();
   }
 
   [Symbol.iterator](): Iterator<number> {
-    const indices = [...this.sampler];
-    return rankShare(indices, Math.ceil(indices.length / this.num_replicas) * this.num_replicas, this.num_replicas, this.rank)[Symbol.iterator]();
+    const { rank, world_size, same_order } = this.shard;
+    const indices = same_order([...this.sampler]);
+    return rankShare(indices, Math.ceil(indices.length / world_size) * world_size, world_size, rank)[Symbol.iterator]();
   }
 
   override len(): number {
-    return Math.ceil(len(this.sampler) / this.num_replicas);
+    return Math.ceil(len(this.sampler) / this.shard.world_size);
   }
 }
