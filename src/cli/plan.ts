@@ -5,6 +5,7 @@ import {
   hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, makeProblem, modelPresetNames, parseFix, plan, resultJson, resultText,
   type Problem,
 } from "../parallel/planner/index.js";
+import { UsageError, positiveInt } from "./options.js";
 
 const USAGE = `usage: tessera plan --model <config.json|preset> --gpus N [options]
 
@@ -30,28 +31,16 @@ options:
 
 exit codes: 0 plan found, 2 bad usage, 3 does not fit (the message names the smallest cluster that fits)`;
 
-class UsageError extends Error {}
-
-function intOption(values: Record<string, unknown>, name: string, fallback?: number): number {
-  const raw = values[name];
-  if (raw === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
-    return fallback;
-  }
-  if (typeof raw !== "string" || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name} ${String(raw)}: expected a positive integer`);
-  return Number(raw);
-}
-
 function problemFrom(values: Record<string, string | boolean | undefined>): Problem {
   if (typeof values.model !== "string") throw new UsageError("--model is required");
   if (values.gpu !== undefined && values.hardware !== undefined) throw new UsageError("give --gpu or --hardware, not both");
-  const gpus = intOption(values, "gpus");
+  const gpus = positiveInt(values, "gpus");
   const hardware = typeof values.hardware === "string" ? loadHardwareProfile(values.hardware) : hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
-    gpusPerNode: intOption(values, "gpus-per-node", hardware.devicesPerNode),
-    seqLen: intOption(values, "seq-len", 2048),
-    globalBatch: values["global-batch"] === undefined ? undefined : intOption(values, "global-batch"),
+    gpusPerNode: positiveInt(values, "gpus-per-node", hardware.devicesPerNode),
+    seqLen: positiveInt(values, "seq-len", 2048),
+    globalBatch: values["global-batch"] === undefined ? undefined : positiveInt(values, "global-batch"),
     flashAttention: values["unfused-attention"] !== true,
     tpAcrossNodes: values["tp-across-nodes"] === true,
   });
@@ -87,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     problem = problemFrom(values);
     fixed = parseFix(typeof values.fix === "string" ? values.fix : "");
-    alternatives = values.alternatives === "0" ? 0 : intOption(values, "alternatives", 4);
+    alternatives = values.alternatives === "0" ? 0 : positiveInt(values, "alternatives", 4);
   } catch (e) {
     console.error(`tessera plan: ${(e as Error).message}${e instanceof UsageError ? `\n\n${USAGE}` : ""}`);
     return 2;

@@ -3,11 +3,11 @@
 import { existsSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../../../src/cli/options.js";
 
 export const EXIT_CODES = "exit codes: 0 done, 2 bad usage or bad input (the message says which), 1 failure while running";
 
-/** Bad usage or input: the script exits with 2 and the message. */
-export class UsageError extends Error {}
+export { UsageError, positiveInt } from "../../../src/cli/options.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -25,16 +25,6 @@ export function parse(argv: string[], options: Options, usage: string): Values |
     return null;
   }
   return values;
-}
-
-export function positiveInt(values: Values, name: string, fallback?: number): number {
-  const raw = values[name];
-  if (raw === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
-    return fallback;
-  }
-  if (typeof raw !== "string" || !/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name} ${String(raw)}: expected a positive integer`);
-  return Number(raw);
 }
 
 export function positiveNumber(values: Values, name: string, fallback: number): number {
