@@ -29,6 +29,7 @@ interface Run {
   code: number | null;
   out: string;
   err: string;
+  closedAt: number;
 }
 
 function tessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onOut?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
@@ -41,7 +42,7 @@ function tessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onOut?: (text:
       opts.onOut?.(out, (s) => child.kill(s));
     });
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("close", (code) => resolve({ code, out, err }));
+    child.on("close", (code) => resolve({ code, out, err, closedAt: Date.now() }));
   });
 }
 
@@ -61,6 +62,8 @@ test("a failing worker brings the job down with its error and exit code", { time
   assert.match(r.err, /tessera run: rank 1 failed with exit code 1; stopped the others/);
   assert.match(r.err, /\[rank1\]: Error: boom on purpose/);
   assert.ok(!r.out.includes("rank 0 was not stopped"));
+  const failedAt = Number(/failing at (\d+)/.exec(r.out)?.[1]);
+  assert.ok(r.closedAt - failedAt < 5000, `the job took ${r.closedAt - failedAt} ms to come down after rank 1 failed`);
 });
 
 test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () => {

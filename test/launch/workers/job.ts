@@ -14,6 +14,7 @@ if (mode === "allreduce") {
 } else if (mode === "fail") {
   if (process.env.RANK === "1") {
     setTimeout(() => {
+      console.log(`failing at ${Date.now()}`);
       throw new Error("boom on purpose");
     }, 200);
   } else {
