@@ -10,25 +10,25 @@ import type { FunctionCtx } from "../../src/torch/autograd/function.js";
 import { assertClose, runPython } from "../helpers/oracle.js";
 
 class Exp extends torch.autograd.Function {
-  static forward(ctx: FunctionCtx, x: Tensor): Tensor {
+  static override forward(ctx: FunctionCtx, x: Tensor): Tensor {
     const y = x.exp();
     ctx.save_for_backward(y);
     return y;
   }
 
-  static backward(ctx: FunctionCtx, grad: Tensor): Tensor {
+  static override backward(ctx: FunctionCtx, grad: Tensor): Tensor {
     return grad.mul(ctx.saved_tensors[0]);
   }
 }
 
 class ScaledMul extends torch.autograd.Function {
-  static forward(ctx: FunctionCtx, a: Tensor, b: Tensor, scale: number): Tensor {
+  static override forward(ctx: FunctionCtx, a: Tensor, b: Tensor, scale: number): Tensor {
     ctx.save_for_backward(a, b);
     ctx.scale = scale;
     return a.mul(b).mul(scale);
   }
 
-  static backward(ctx: FunctionCtx, grad: Tensor): (Tensor | null)[] {
+  static override backward(ctx: FunctionCtx, grad: Tensor): (Tensor | null)[] {
     const [a, b] = ctx.saved_tensors;
     const s = ctx.scale as number;
     return [grad.mul(b).mul(s), grad.mul(a).mul(s), null];
@@ -128,11 +128,11 @@ for (const onWorker of [false, true]) {
 
   test(`an error thrown in a custom backward reaches the caller (${mode})`, withMode(() => {
     class Broken extends torch.autograd.Function {
-      static forward(_ctx: FunctionCtx, x: Tensor): Tensor {
+      static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
         return x.clone();
       }
 
-      static backward(): Tensor {
+      static override backward(): Tensor {
         throw new Error("broken backward");
       }
     }

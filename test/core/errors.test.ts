@@ -55,7 +55,7 @@ test("a JS argument of the wrong type is a TypeError naming the op and the argum
   assert.throws(() => x.view(2.5 as never, 1), { name: "TypeError", message: /^view\(\) received an invalid combination of arguments - got \(Tensor, float, int\)/ });
   assert.throws(() => torch.layer_norm(x, [3], { eps: "small" } as never), { name: "TypeError", message: "layer_norm(): argument 'eps' must be float, not string" });
   assert.throws(() => torch.softmax(x, { dimm: 1 } as never), { name: "TypeError", message: "softmax() got an unexpected keyword argument 'dimm'" });
-  assert.throws(() => torch.dot(torch.ones(2)), { name: "TypeError", message: "dot() missing required argument 'tensor' (position 2)" });
+  assert.throws(() => (torch.dot as (...a: unknown[]) => unknown)(torch.ones(2)), { name: "TypeError", message: "dot() missing required argument 'tensor' (position 2)" });
   assert.throws(() => x.add(null as never), { name: "TypeError", message: "add(): argument 'other' (position 2) must be Tensor, not null" });
   assert.throws(() => x.sum("all" as never), { name: "TypeError", message: /^sum\(\) received an invalid combination of arguments - got \(Tensor, string\), but expected one of:\n \* aten::sum\(Tensor self/ });
   assert.throws(() => torch.tensor(["a"] as never), { name: "TypeError", message: "torch.tensor: could not infer dtype of string" });

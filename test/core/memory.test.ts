@@ -8,12 +8,12 @@ import type { FunctionCtx } from "../../src/torch/autograd/function.js";
 import { liveCallbackCount } from "../../src/torch/_callbacks.js";
 
 class Square extends torch.autograd.Function {
-  static forward(ctx: FunctionCtx, x: Tensor): Tensor {
+  static override forward(ctx: FunctionCtx, x: Tensor): Tensor {
     ctx.save_for_backward(x);
     return x.mul(x);
   }
 
-  static backward(ctx: FunctionCtx, grad: Tensor): Tensor {
+  static override backward(ctx: FunctionCtx, grad: Tensor): Tensor {
     return grad.mul(ctx.saved_tensors[0]).mul(2);
   }
 }

@@ -69,7 +69,7 @@ out["a_ids"] = torch.load(pt_a, weights_only=True)["input_ids"]
   assert.deepEqual(py.b_shape, [2, 12]);
   assert.deepEqual((py.a_ids as torch.Tensor).tolist(), local.input_ids.tolist());
   // <s> u p p e r : ␠ a b ␠ - > ␠ A B </s> <pad>...
-  assert.deepEqual(local.input_ids.select(0, 0).tolist().slice(0, 3), [1, 89, 84]);
+  assert.deepEqual((local.input_ids.select(0, 0).tolist() as number[]).slice(0, 3), [1, 89, 84]);
   assert.deepEqual(local.attention_mask.sum(1).tolist(), [17, 20]);
 });
 

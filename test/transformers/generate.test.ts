@@ -10,6 +10,7 @@ import type { Tensor } from "../../src/torch/tensor.js";
 import {
   LlamaForCausalLM,
   LogitsProcessorList,
+  type LogitsProcessor,
   RepetitionPenaltyLogitsProcessor,
   TemperatureLogitsWarper,
   TopKLogitsWarper,
@@ -138,16 +139,22 @@ test("seeded sampling draws the same tokens as HF (same processors, same torch.m
   sameTokens(model.generate(single(), { max_new_tokens: 15, do_sample: true, top_k: 0 }), t("sample_plain"), "plain multinomial");
 });
 
+function listOf(...ps: LogitsProcessor[]): LogitsProcessorList {
+  const list = new LogitsProcessorList();
+  list.push(...ps);
+  return list;
+}
+
 test("logits processors equal HF's on fixed scores", () => {
   const cases: Record<string, LogitsProcessorList> = {
-    rep: LogitsProcessorList.of(new RepetitionPenaltyLogitsProcessor(1.3)),
-    rep_below_one: LogitsProcessorList.of(new RepetitionPenaltyLogitsProcessor(0.6)),
-    temp: LogitsProcessorList.of(new TemperatureLogitsWarper(0.7)),
-    topk: LogitsProcessorList.of(new TopKLogitsWarper(5)),
-    topk_big: LogitsProcessorList.of(new TopKLogitsWarper(100)),
-    topp: LogitsProcessorList.of(new TopPLogitsWarper(0.8)),
-    topp_small: LogitsProcessorList.of(new TopPLogitsWarper(0.01)),
-    topp_keep3: LogitsProcessorList.of(new TopPLogitsWarper(0.05, -Infinity, 3)),
+    rep: listOf(new RepetitionPenaltyLogitsProcessor(1.3)),
+    rep_below_one: listOf(new RepetitionPenaltyLogitsProcessor(0.6)),
+    temp: listOf(new TemperatureLogitsWarper(0.7)),
+    topk: listOf(new TopKLogitsWarper(5)),
+    topk_big: listOf(new TopKLogitsWarper(100)),
+    topp: listOf(new TopPLogitsWarper(0.8)),
+    topp_small: listOf(new TopPLogitsWarper(0.01)),
+    topp_keep3: listOf(new TopPLogitsWarper(0.05, -Infinity, 3)),
     combined: get_logits_processor({ do_sample: true, repetition_penalty: 1.2, temperature: 0.5, top_k: 8, top_p: 0.7 }),
   };
   const expected = py.processed as Record<string, Tensor>;

@@ -35,7 +35,7 @@ function variant(name: string, change: (sd: Record<string, torch.Tensor>) => voi
 }
 
 test("from_config: HF's _init_weights (N(0, initializer_range), zero padding row, unit norms)", () => {
-  const w = model.model.layers[0].self_attn.q_proj.weight;
+  const w = (model.model.layers[0].self_attn as unknown as { q_proj: torch.nn.Linear }).q_proj.weight;
   assert.ok(Math.abs(w.std().item() - 0.02) < 0.002, `std ${w.std().item()}`);
   assert.equal(model.model.embed_tokens.weight.select(0, 0).abs().sum().item(), 0);
   assert.ok(model.model.norm.weight!.eq(1).all().item());

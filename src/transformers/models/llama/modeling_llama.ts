@@ -179,7 +179,8 @@ export class LlamaMLP extends Module {
 }
 
 /** An attention module as a decoder layer holds it: `forward(hidden, inputs)`. */
-export type AttentionModule<I> = Module & { forward(x: Tensor, inputs: I): Tensor };
+// The typed forward comes first so calls resolve to it rather than to Module's untyped one.
+export type AttentionModule<I> = { forward(x: Tensor, inputs: I): Tensor } & Module;
 
 /** Pre-norm residual block, x + attn(norm(x)) then + mlp(norm(·)); Baichuan passes its own attention. */
 export class LlamaDecoderLayer<I = LayerInputs> extends Module {
