@@ -34,7 +34,9 @@ function planFor(config: Record<string, unknown>, { seq_len, global_batch, hardw
 _register_advanced_parallelization({
   enable(options) {
     const info = ensureWorkers(options);
-    if (info.rank === 0) console.log(`[tessera] advanced parallelization: data parallel over ${info.world_size} rank${info.world_size === 1 ? "" : "s"} (${info.backend})`);
+    if (info.rank !== 0) return;
+    const what = info.world_size === 1 ? "one process, one device" : `data parallel over ${info.world_size} ranks (${info.backend})`;
+    console.log(`[tessera] advanced parallelization: ${what}`);
   },
   plan_for: planFor,
   data_shard: dataParallelWorld,
