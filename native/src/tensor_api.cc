@@ -94,40 +94,30 @@ TESSERA_ENTRY(js_bytes_view) {
   return ab;
 }
 
-TESSERA_ENTRY(js_shape) {
-  auto ci = get_args(env, info, 1);
-  return int_array(env, arg_tensor(env, ci, 0, "tensor").sizes());
+// One-tensor attribute readers, `(t) -> value`: what Python reads off a tensor object.
+using Reader = napi_value (*)(napi_env, const at::Tensor&);
+
+template <Reader read>
+napi_value tensor_reader(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto ci = get_args(env, info, 1);
+    return read(env, arg_tensor(env, ci, 0, "tensor"));
+  });
 }
 
-TESSERA_ENTRY(js_strides) {
-  auto ci = get_args(env, info, 1);
-  return int_array(env, arg_tensor(env, ci, 0, "tensor").strides());
-}
-
-TESSERA_ENTRY(js_dtype) {
-  auto ci = get_args(env, info, 1);
-  return make_int64(env, static_cast<int64_t>(arg_tensor(env, ci, 0, "tensor").scalar_type()));
-}
-
-TESSERA_ENTRY(js_device) {
-  auto ci = get_args(env, info, 1);
-  return make_string(env, arg_tensor(env, ci, 0, "tensor").device().str());
-}
-
-TESSERA_ENTRY(js_dim) {
-  auto ci = get_args(env, info, 1);
-  return make_int64(env, arg_tensor(env, ci, 0, "tensor").dim());
-}
-
-TESSERA_ENTRY(js_numel) {
-  auto ci = get_args(env, info, 1);
-  return make_int64(env, arg_tensor(env, ci, 0, "tensor").numel());
-}
-
-TESSERA_ENTRY(js_storage_offset) {
-  auto ci = get_args(env, info, 1);
-  return make_int64(env, arg_tensor(env, ci, 0, "tensor").storage_offset());
-}
+napi_value read_shape(napi_env env, const at::Tensor& t) { return int_array(env, t.sizes()); }
+napi_value read_strides(napi_env env, const at::Tensor& t) { return int_array(env, t.strides()); }
+napi_value read_dtype(napi_env env, const at::Tensor& t) { return make_int64(env, static_cast<int64_t>(t.scalar_type())); }
+napi_value read_device(napi_env env, const at::Tensor& t) { return make_string(env, t.device().str()); }
+napi_value read_dim(napi_env env, const at::Tensor& t) { return make_int64(env, t.dim()); }
+napi_value read_numel(napi_env env, const at::Tensor& t) { return make_int64(env, t.numel()); }
+napi_value read_storageOffset(napi_env env, const at::Tensor& t) { return make_int64(env, t.storage_offset()); }
+napi_value read_isContiguous(napi_env env, const at::Tensor& t) { return make_bool(env, t.is_contiguous()); }
+napi_value read_requiresGrad(napi_env env, const at::Tensor& t) { return make_bool(env, t.requires_grad()); }
+napi_value read_grad(napi_env env, const at::Tensor& t) { return wrap_tensor(env, t.grad()); }
+napi_value read_isLeaf(napi_env env, const at::Tensor& t) { return make_bool(env, t.is_leaf()); }
+// `.data`: the same storage and layout without autograd history.
+napi_value read_data(napi_env env, const at::Tensor& t) { return wrap_tensor(env, t.variable_data()); }
 
 // storageInfo(t) -> [key, nbytes]: an identity for the storage (shared by views) and its size,
 // so that torch.save can write storage-sharing tensors once, as PyTorch does.
@@ -141,26 +131,11 @@ TESSERA_ENTRY(js_storage_info) {
   return arr;
 }
 
-TESSERA_ENTRY(js_is_contiguous) {
-  auto ci = get_args(env, info, 1);
-  return make_bool(env, arg_tensor(env, ci, 0, "tensor").is_contiguous());
-}
-
-TESSERA_ENTRY(js_requires_grad) {
-  auto ci = get_args(env, info, 1);
-  return make_bool(env, arg_tensor(env, ci, 0, "tensor").requires_grad());
-}
-
 TESSERA_ENTRY(js_set_requires_grad) {
   auto ci = get_args(env, info, 2);
   at::Tensor t = arg_tensor(env, ci, 0, "tensor");
   t.set_requires_grad(get_bool(env, ci.args.at(1), "requires_grad"));
   return make_undefined(env);
-}
-
-TESSERA_ENTRY(js_grad) {
-  auto ci = get_args(env, info, 1);
-  return wrap_tensor(env, arg_tensor(env, ci, 0, "tensor").grad());
 }
 
 TESSERA_ENTRY(js_set_grad) {
@@ -170,11 +145,6 @@ TESSERA_ENTRY(js_set_grad) {
   if (vt == napi_null || vt == napi_undefined) t.mutable_grad().reset();
   else t.mutable_grad() = unwrap_tensor(env, ci.args[1], "grad");
   return make_undefined(env);
-}
-
-TESSERA_ENTRY(js_is_leaf) {
-  auto ci = get_args(env, info, 1);
-  return make_bool(env, arg_tensor(env, ci, 0, "tensor").is_leaf());
 }
 
 TESSERA_ENTRY(js_grad_fn_name) {
@@ -200,12 +170,6 @@ TESSERA_ENTRY(js_item) {
   return make_double(env, s.toDouble());
 }
 
-// Same storage and layout, no autograd history: the `.data` of PyTorch.
-TESSERA_ENTRY(js_data) {
-  auto ci = get_args(env, info, 1);
-  return wrap_tensor(env, arg_tensor(env, ci, 0, "tensor").variable_data());
-}
-
 // setData(t, other): `t.data = other`, keeping t's identity (used by Module.to and optimizers).
 TESSERA_ENTRY(js_set_data) {
   auto ci = get_args(env, info, 2);
@@ -224,24 +188,24 @@ TESSERA_ENTRY(js_same_tensor) {
 void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "fromBytes", js_from_bytes);
   set_function(env, exports, "bytesView", js_bytes_view);
-  set_function(env, exports, "shape", js_shape);
-  set_function(env, exports, "strides", js_strides);
-  set_function(env, exports, "dtype", js_dtype);
-  set_function(env, exports, "device", js_device);
-  set_function(env, exports, "dim", js_dim);
-  set_function(env, exports, "numel", js_numel);
-  set_function(env, exports, "storageOffset", js_storage_offset);
+  set_function(env, exports, "shape", tensor_reader<read_shape>);
+  set_function(env, exports, "strides", tensor_reader<read_strides>);
+  set_function(env, exports, "dtype", tensor_reader<read_dtype>);
+  set_function(env, exports, "device", tensor_reader<read_device>);
+  set_function(env, exports, "dim", tensor_reader<read_dim>);
+  set_function(env, exports, "numel", tensor_reader<read_numel>);
+  set_function(env, exports, "storageOffset", tensor_reader<read_storageOffset>);
+  set_function(env, exports, "isContiguous", tensor_reader<read_isContiguous>);
+  set_function(env, exports, "requiresGrad", tensor_reader<read_requiresGrad>);
+  set_function(env, exports, "grad", tensor_reader<read_grad>);
+  set_function(env, exports, "isLeaf", tensor_reader<read_isLeaf>);
+  set_function(env, exports, "data", tensor_reader<read_data>);
   set_function(env, exports, "storageInfo", js_storage_info);
-  set_function(env, exports, "isContiguous", js_is_contiguous);
-  set_function(env, exports, "requiresGrad", js_requires_grad);
   set_function(env, exports, "setRequiresGrad", js_set_requires_grad);
-  set_function(env, exports, "grad", js_grad);
   set_function(env, exports, "setGrad", js_set_grad);
-  set_function(env, exports, "isLeaf", js_is_leaf);
   set_function(env, exports, "gradFnName", js_grad_fn_name);
   set_function(env, exports, "retainGrad", js_retain_grad);
   set_function(env, exports, "item", js_item);
-  set_function(env, exports, "data", js_data);
   set_function(env, exports, "setData", js_set_data);
   set_function(env, exports, "sameTensor", js_same_tensor);
 }
