@@ -1,5 +1,7 @@
 #include "handles.h"
 
+#include <utility>
+
 namespace tessera {
 
 namespace {
@@ -15,16 +17,36 @@ int64_t storage_bytes_if_owner(const at::Tensor& t) {
   return static_cast<int64_t>(storage.nbytes());
 }
 
+// V8's external-memory count is adjusted in steps of at least this many bytes: one
+// napi_adjust_external_memory per tiny tensor costs more than the op. Larger tensors report at once.
+constexpr int64_t kReportStep = 256 * 1024;
+thread_local int64_t t_unreported = 0;  // per thread: each worker thread has its own Node-API env
+
+void report_external(node_api_basic_env env, int64_t delta) {
+  t_unreported += delta;
+  if (t_unreported < kReportStep && t_unreported > -kReportStep) return;
+  // Taken before the call: a positive report may run a GC right here, whose finalizers report their
+  // own (negative) deltas; a count still holding this one would let them re-report it from inside
+  // the GC, which V8 does not allow.
+  const int64_t delta_now = std::exchange(t_unreported, 0);
+  int64_t ignored;
+  napi_adjust_external_memory(env, delta_now, &ignored);
+}
+
 void finalize_tensor(node_api_basic_env env, void* data, void*) {
   auto* h = static_cast<TensorHandle*>(data);
-  if (h->reported_bytes != 0) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, -h->reported_bytes, &ignored);
-  }
+  if (h->reported_bytes != 0) report_external(env, -h->reported_bytes);
   delete h;
 }
 
 void finalize_generator(node_api_basic_env, void* data, void*) { delete static_cast<GeneratorHandle*>(data); }
+
+// Fails (without throwing) when `v` is not an external.
+void* external_pointer(napi_env env, napi_value v) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
+  return data;
+}
 
 void* external_data(napi_env env, napi_value v) {
   napi_valuetype t;
@@ -34,10 +56,7 @@ void* external_data(napi_env env, napi_value v) {
   } else if (t != napi_external) {
     return nullptr;
   }
-  // Fails (without throwing) when `_h` is not an external.
-  void* data = nullptr;
-  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
-  return data;
+  return external_pointer(env, v);
 }
 
 }  // namespace
@@ -47,7 +66,7 @@ void set_tensor_class(napi_env env, napi_value ctor) {
   NAPI_CHECK(napi_create_reference(env, ctor, 1, &g_tensor_ctor));
 }
 
-napi_value wrap_tensor(napi_env env, at::Tensor t) {
+napi_value tensor_handle_value(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
   auto owned = std::make_unique<TensorHandle>();
   owned->reported_bytes = storage_bytes_if_owner(t);
@@ -55,10 +74,13 @@ napi_value wrap_tensor(napi_env env, at::Tensor t) {
   napi_value ext;
   NAPI_CHECK(napi_create_external(env, owned.get(), finalize_tensor, nullptr, &ext));
   TensorHandle* h = owned.release();  // owned by the external from here on
-  if (h->reported_bytes != 0) {
-    int64_t ignored;
-    NAPI_CHECK(napi_adjust_external_memory(env, h->reported_bytes, &ignored));
-  }
+  if (h->reported_bytes != 0) report_external(env, h->reported_bytes);
+  return ext;
+}
+
+napi_value wrap_tensor(napi_env env, at::Tensor t) {
+  if (!t.defined()) return make_null(env);
+  napi_value ext = tensor_handle_value(env, std::move(t));
   if (g_tensor_ctor == nullptr) return ext;
   napi_value ctor, obj;
   NAPI_CHECK(napi_get_reference_value(env, g_tensor_ctor, &ctor));
@@ -77,6 +99,12 @@ napi_value wrap_generator(napi_env env, at::Generator g) {
 
 TensorHandle* tensor_handle(napi_env env, napi_value v) {
   auto* data = static_cast<TensorHandle*>(external_data(env, v));
+  if (data == nullptr || data->kind != HandleKind::Tensor) return nullptr;
+  return data;
+}
+
+TensorHandle* tensor_handle_of_external(napi_env env, napi_value v) {
+  auto* data = static_cast<TensorHandle*>(external_pointer(env, v));
   if (data == nullptr || data->kind != HandleKind::Tensor) return nullptr;
   return data;
 }
@@ -107,11 +135,8 @@ TESSERA_ENTRY(js_dispose) {
   auto ci = get_args(env, info, 1);
   TensorHandle* h = tensor_handle(env, ci.args.at(0));
   if (h == nullptr) throw type_error("dispose: expected a Tensor");
-  if (h->reported_bytes != 0) {
-    int64_t ignored;
-    NAPI_CHECK(napi_adjust_external_memory(env, -h->reported_bytes, &ignored));
-    h->reported_bytes = 0;
-  }
+  if (h->reported_bytes != 0) report_external(env, -h->reported_bytes);
+  h->reported_bytes = 0;
   h->tensor.reset();
   return make_undefined(env);
 }

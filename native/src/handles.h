@@ -28,10 +28,15 @@ void set_tensor_class(napi_env env, napi_value ctor);
 
 // A new JS Tensor owning `t`; an undefined tensor becomes null.
 napi_value wrap_tensor(napi_env env, at::Tensor t);
+// Just the handle (the `_h` external) owning `t`, for JS to wrap: constructing the Tensor in JS is
+// far cheaper than napi_new_instance. An undefined tensor becomes null.
+napi_value tensor_handle_value(napi_env env, at::Tensor t);
 napi_value wrap_generator(napi_env env, at::Generator g);
 
 // The handle behind a JS Tensor (or a raw `_h` external); nullptr when `v` is neither.
 TensorHandle* tensor_handle(napi_env env, napi_value v);
+// The same for a value already known to be an external (one Node-API call instead of three).
+TensorHandle* tensor_handle_of_external(napi_env env, napi_value v);
 // Like tensor_handle, but throws a TypeError naming `what` and rejects disposed tensors.
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);

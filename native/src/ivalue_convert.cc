@@ -83,14 +83,7 @@ at::Tensor number_as_tensor(napi_env env, napi_value v, const std::string& what)
   return t;
 }
 
-at::Tensor to_tensor(napi_env env, const JsValue& v, const std::string& what) {
-  if (TensorHandle* h = v.tensor) {
-    if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, what + " is a disposed Tensor");
-    return h->tensor;
-  }
-  if (v.type == napi_number || v.type == napi_boolean || v.type == napi_bigint) return number_as_tensor(env, v.v, what);
-  throw type_error(what + " must be a Tensor, got " + describe_js(env, v.v));
-}
+at::Tensor to_tensor(napi_env env, const JsValue& v, const std::string& what) { return *tensor_arg(env, v, what); }
 
 c10::IValue scalar_to_ivalue(napi_env env, const JsValue& jv, Base b, const std::string& what) {
   napi_value v = jv.v;
@@ -137,6 +130,16 @@ c10::IValue list_of(napi_env env, napi_value v, const ArgType& t, const std::str
 
 }  // namespace
 
+c10::MaybeOwned<at::Tensor> tensor_arg(napi_env env, const JsValue& v, const std::string& what) {
+  if (TensorHandle* h = v.tensor) {
+    if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, what + " is a disposed Tensor");
+    return c10::MaybeOwned<at::Tensor>::borrowed(h->tensor);
+  }
+  if (v.type == napi_number || v.type == napi_boolean || v.type == napi_bigint)
+    return c10::MaybeOwned<at::Tensor>::owned(number_as_tensor(env, v.v, what));
+  throw type_error(what + " must be a Tensor, got " + describe_js(env, v.v));
+}
+
 bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
   c10::TypePtr t = arg.real_type();
   if (t->kind() == c10::TypeKind::OptionalType) {
@@ -159,7 +162,8 @@ bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
 
 JsValue inspect(napi_env env, napi_value v) {
   JsValue out{v, type_of(env, v), nullptr};
-  if (out.type == napi_object || out.type == napi_external) out.tensor = tensor_handle(env, v);
+  if (out.type == napi_external) out.tensor = tensor_handle_of_external(env, v);
+  else if (out.type == napi_object) out.tensor = tensor_handle(env, v);
   return out;
 }
 

@@ -3,6 +3,8 @@
 
 #include <ATen/core/ivalue.h>
 #include <ATen/core/function_schema.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/MaybeOwned.h>
 
 #include "napi_util.h"
 
@@ -42,6 +44,9 @@ bool value_matches(napi_env env, const JsValue& v, const ArgType& t, Match mode)
 // Converts `v` (already checked with value_matches, or to be checked now) into an IValue.
 // `what` names the argument in error messages.
 c10::IValue to_ivalue(napi_env env, const JsValue& v, const ArgType& t, const std::string& what);
+
+// A tensor argument: borrowed from its JS handle, or made from a number (`x.add(1)`).
+c10::MaybeOwned<at::Tensor> tensor_arg(napi_env env, const JsValue& v, const std::string& what);
 
 // Converts an op output to JS (tensors become Tensor objects).
 napi_value from_ivalue(napi_env env, const c10::IValue& v);

@@ -12,6 +12,7 @@
 #include "handles.h"
 #include "ivalue_convert.h"
 #include "ops.h"
+#include "unboxed.h"
 
 namespace tessera {
 
@@ -23,6 +24,7 @@ struct Overload {
   std::vector<ArgType> types;
   size_t num_positional = 0;  // arguments before `*`
   bool returns_self = false;  // `Tensor(a!)` aliasing argument 0: the caller gets argument 0 back
+  UnboxedOp unboxed;          // set when the op has one of the signatures unboxed.h calls directly
 };
 
 struct OverloadSet {
@@ -62,6 +64,7 @@ bool make_overload(Overload* out) {
     if (!parse_arg_type(r, &t)) return false;
   }
   out->returns_self = returns_first_argument(schema);
+  out->unboxed = unboxed_for(out->op, out->types);
   return true;
 }
 
@@ -228,9 +231,34 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
   throw type_error(msg.str());
 }
 
+// The IValue stack of a call, reused from call to call to save its allocation. Indexed by nesting
+// depth: an op may call back into JS (a hook), which may call another op.
+thread_local std::vector<std::unique_ptr<torch::jit::Stack>> t_stacks;
+thread_local size_t t_depth = 0;
+
+struct ReusedStack {
+  ReusedStack() : stack(acquire()) {}
+  ~ReusedStack() {
+    stack.clear();
+    --t_depth;
+  }
+  ReusedStack(const ReusedStack&) = delete;
+  ReusedStack& operator=(const ReusedStack&) = delete;
+  torch::jit::Stack& stack;
+
+ private:
+  static torch::jit::Stack& acquire() {
+    if (t_depth == t_stacks.size()) t_stacks.push_back(std::make_unique<torch::jit::Stack>());
+    return *t_stacks[t_depth++];
+  }
+};
+
 napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& stack) {
   const auto& returns = o.op.schema().returns();
-  if (stack.size() == 1 && returns.size() <= 1) return from_ivalue(env, stack[0]);
+  if (stack.size() == 1 && returns.size() <= 1) {
+    // A lone tensor goes back as its bare handle; the JS caller wraps it (src/torch/_invoke.ts).
+    return stack[0].isTensor() ? tensor_handle_value(env, std::move(stack[0]).toTensor()) : from_ivalue(env, stack[0]);
+  }
   if (stack.empty()) return make_undefined(env);
   napi_value arr = make_array(env, stack.size());
   for (size_t i = 0; i < stack.size(); ++i) {
@@ -242,11 +270,62 @@ napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& sta
   return arr;
 }
 
+[[noreturn]] void rethrow_for_argument(const JsError& e, const OverloadSet& set, const std::string& name) {
+  rethrow_renamed(e, name.size(), display_name(set) + ": argument '" + name + "'");
+}
+
+// An op that returns one of its inputs unchanged (`t.to(t.dtype)`, `t.contiguous()`) gives back the
+// caller's own object, as Python's `is` would see it: that argument's JS value, else nullptr.
+napi_value argument_returned(const Values& bound, const at::Tensor& result) {
+  const c10::TensorImpl* impl = result.unsafeGetTensorImpl();
+  for (const JsValue& b : bound)
+    if (b.tensor != nullptr && b.tensor->tensor.unsafeGetTensorImpl() == impl) return b.v;
+  return nullptr;
+}
+
+// Argument j of an unboxed call, converted to the C++ type the typed kernel takes (unboxed.h).
+struct UnboxedArgs {
+  napi_env env;
+  const OverloadSet& set;
+  const Overload& o;
+  const Values& bound;
+
+  const c10::Argument& arg(size_t j) const { return o.op.schema().arguments()[j]; }
+
+  template <class F>
+  auto named(size_t j, F&& convert) const {
+    const std::string& name = arg(j).name();
+    try {
+      return convert(name);
+    } catch (const JsError& e) {
+      rethrow_for_argument(e, set, name);
+    }
+  }
+  c10::MaybeOwned<at::Tensor> operator()(size_t j, std::type_identity<const at::Tensor&>) const {
+    return named(j, [&](const std::string& name) { return tensor_arg(env, bound[j], name); });
+  }
+  c10::Scalar operator()(size_t j, std::type_identity<const c10::Scalar&>) const {
+    if (bound[j].v == nullptr) return arg(j).default_value()->toScalar();
+    return named(j, [&](const std::string& name) { return to_scalar(env, bound[j].v, name); });
+  }
+  std::optional<at::ScalarType> operator()(size_t j, std::type_identity<std::optional<at::ScalarType>>) const {
+    const JsValue& v = bound[j];
+    if (v.v == nullptr) return arg(j).default_value()->toOptional<at::ScalarType>();
+    if (v.type == napi_undefined || v.type == napi_null) return std::nullopt;
+    return named(j, [&](const std::string& name) { return to_scalar_type(env, v.v, name); });
+  }
+};
+
 napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o,
                          const Values& bound, napi_value first_arg) {
+  if (o.unboxed.index() != 0) {
+    at::Tensor result = call_unboxed(o.unboxed, UnboxedArgs{env, set, o, bound});
+    if (napi_value same = argument_returned(bound, result)) return same;
+    return tensor_handle_value(env, std::move(result));
+  }
   const auto& schema_args = o.op.schema().arguments();
-  torch::jit::Stack stack;
-  stack.reserve(schema_args.size());
+  ReusedStack reused;
+  torch::jit::Stack& stack = reused.stack;
   for (size_t j = 0; j < schema_args.size(); ++j) {
     if (bound[j].v == nullptr) {
       if (schema_args[j].default_value().has_value()) stack.push_back(*schema_args[j].default_value());
@@ -257,37 +336,37 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
     try {
       stack.push_back(to_ivalue(env, bound[j], o.types[j], name));
     } catch (const JsError& e) {
-      rethrow_renamed(e, name.size(), display_name(set) + ": argument '" + name + "'");
+      rethrow_for_argument(e, set, name);
     }
   }
   o.op.callBoxed(&stack);
   if (o.returns_self && first_arg != nullptr) return first_arg;
-  // An op that returns one of its inputs unchanged (`t.to(t.dtype)`, `t.contiguous()`) gives back
-  // the caller's own object, as Python's `is` would see it.
   if (stack.size() == 1 && stack[0].isTensor()) {
-    const c10::TensorImpl* impl = stack[0].toTensor().unsafeGetTensorImpl();
-    for (const JsValue& b : bound)
-      if (b.tensor != nullptr && b.tensor->tensor.unsafeGetTensorImpl() == impl) return b.v;
+    if (napi_value same = argument_returned(bound, stack[0].toTensor())) return same;
   }
   return results_to_js(env, o, stack);
 }
 
-// callOp(setId, args: unknown[], kwargs?: object)
+// callOp(setId, kwargs | undefined, ...args). The arguments come as call arguments, not an array:
+// one napi_get_cb_info instead of a length read and an element read per argument.
 TESSERA_ENTRY(js_call_op) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 2) throw type_error("callOp(setId, args, kwargs?)");
-  int64_t id = get_int64(env, argv[0], "op id");
-  if (id < 0 || static_cast<size_t>(id) >= g_sets.size()) throw JsError(JsError::Kind::RangeError, "unknown op id");
+  c10::SmallVector<napi_value, 16> argv(16);
+  size_t argc = argv.size();
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+  if (argc > argv.size()) {  // long varargs sizes: read again with room for all
+    argv.resize(argc);
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+  }
+  if (argc < 2) throw type_error("callOp(setId, kwargs, ...args)");
+  uint32_t id;
+  if (napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= g_sets.size())
+    throw JsError(JsError::Kind::RangeError, "unknown op id");
   const OverloadSet& set = g_sets[id];
-  napi_value arr = argv[1];
-  uint32_t n = array_length(env, arr);
-  Values args(n);
-  for (uint32_t i = 0; i < n; ++i) args[i] = inspect(env, array_get(env, arr, i));
+  Values args(argc - 2);
+  for (size_t i = 2; i < argc; ++i) args[i - 2] = inspect(env, argv[i]);
   // Trailing undefineds are omitted optional positionals.
   while (!args.empty() && args.back().type == napi_undefined) args.pop_back();
-  std::vector<Kwarg> kwargs = argc > 2 ? read_kwargs(env, argv[2]) : std::vector<Kwarg>{};
+  std::vector<Kwarg> kwargs = read_kwargs(env, argv[1]);
   napi_value first = args.empty() ? nullptr : args[0].v;
   Values bound;
   for (Match mode : {Match::Exact, Match::NumbersAsTensors}) {

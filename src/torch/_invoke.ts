@@ -1,6 +1,6 @@
 // Calls an ATen op by name through the native boxed entry. The last argument is taken as keyword
 // arguments when it is a plain object literal (PyTorch's `f(x, dim=1)` is `f(x, {dim: 1})`).
-import { native } from "./_native.js";
+import { native, type NativeHandle } from "./_native.js";
 
 export function isKwargs(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
@@ -12,35 +12,60 @@ interface HasHandle {
   _h: unknown;
 }
 
-// Tensors (and Generators) cross as their native handles: a JS property read here is far cheaper
-// than a Node-API property lookup per argument in native code.
-function unwrap(args: unknown[], n: number): unknown[] {
-  const out = new Array<unknown>(n);
-  for (let i = 0; i < n; i++) {
-    const a = args[i];
-    out[i] = a !== null && typeof a === "object" && (a as HasHandle)._h !== undefined ? (a as HasHandle)._h : a;
-  }
-  return out;
+let wrap: (h: NativeHandle) => unknown = (h) => h;
+
+/** Set once by tensor.ts: how a bare tensor handle returned by an op becomes a Tensor. */
+export function setTensorWrapper(fn: (h: NativeHandle) => unknown): void {
+  wrap = fn;
 }
 
-// An op that returns one of its tensor arguments unchanged gets back that argument's handle; the
-// caller's own object is returned, as Python's `is` would see it.
-function rewrap(r: unknown, args: unknown[]): unknown {
-  if (r === null || typeof r !== "object" || (r as HasHandle)._h !== undefined || Array.isArray(r)) return r;
-  for (const a of args) if (a !== null && typeof a === "object" && (a as HasHandle)._h === r) return a;
-  return r;
+// Tensors (and Generators) cross as their native handles: a JS property read here is far cheaper
+// than a Node-API property lookup per argument in native code.
+function handleOf(a: unknown): unknown {
+  return a !== null && typeof a === "object" && (a as HasHandle)._h !== undefined ? (a as HasHandle)._h : a;
+}
+
+// A lone tensor result comes back as a bare handle (an external: an object that is neither an array
+// nor has `_h`). When it is one of the arguments' own handles (an in-place op, `t.contiguous()` of
+// a contiguous `t`), the caller's object is returned, as Python's `is` would see it; otherwise it
+// is wrapped in a new Tensor here, which is much cheaper than constructing it in native code.
+function result(r: unknown, args: unknown[], n: number): unknown {
+  if (r === null || typeof r !== "object" || Array.isArray(r) || (r as HasHandle)._h !== undefined) return r;
+  for (let i = 0; i < n; i++) {
+    const a = args[i];
+    if (a !== null && typeof a === "object" && (a as HasHandle)._h === r) return a;
+  }
+  return wrap(r as NativeHandle);
+}
+
+// Fixed-arity calls for the common argument counts: no intermediate array, and V8 passes them
+// straight through to the native entry.
+function call(id: number, kwargs: Record<string, unknown> | undefined, args: unknown[], n: number): unknown {
+  switch (n) {
+    case 0:
+      return native.callOp(id, kwargs);
+    case 1:
+      return native.callOp(id, kwargs, handleOf(args[0]));
+    case 2:
+      return native.callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]));
+    case 3:
+      return native.callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
+    default: {
+      const hs = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) hs[i] = handleOf(args[i]);
+      return native.callOp(id, kwargs, ...hs);
+    }
+  }
 }
 
 export function invoke(id: number, args: unknown[]): unknown {
   let n = args.length;
   let kwargs: Record<string, unknown> | undefined;
   if (n > 0 && isKwargs(args[n - 1])) kwargs = args[--n] as Record<string, unknown>;
-  const handles = unwrap(args, n);
-  if (kwargs === undefined) return rewrap(native.callOp(id, handles), args);
-  if (kwargs.requires_grad === undefined) return rewrap(native.callOp(id, handles, kwargs), args);
+  if (kwargs === undefined || kwargs.requires_grad === undefined) return result(call(id, kwargs, args, n), args, n);
   // Factory functions take requires_grad in Python's binding, not in the op schema.
   const { requires_grad, ...rest } = kwargs;
-  const out = native.callOp(id, handles, rest);
+  const out = result(call(id, rest, args, n), args, n);
   native.setRequiresGrad(out as { _h: never }, Boolean(requires_grad));
   return out;
 }

@@ -16,7 +16,7 @@ export interface NativeAddon {
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 
-  callOp(id: number, args: unknown[], kwargs?: object): unknown;
+  callOp(id: number, kwargs: object | undefined, ...args: unknown[]): unknown;
   resolveOp(name: string): number;
   listOps(): OpSetInfo[];
 

@@ -3,7 +3,7 @@
 // _generated/tensor_methods.ts and added to this class's prototype.
 import { inspect } from "node:util";
 import { native, type NativeHandle } from "./_native.js";
-import { op } from "./_invoke.js";
+import { op, setTensorWrapper } from "./_invoke.js";
 import { dropCallback, registerCallback } from "./_callbacks.js";
 import { backward, type BackwardOptions } from "./autograd/engine.js";
 import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
@@ -339,3 +339,4 @@ export function normalizeDim(dim: number, ndim: number, what: string): number {
 }
 
 native.setTensorClass(Tensor as unknown as new (h: NativeHandle) => object);
+setTensorWrapper((h) => new Tensor(h));
