@@ -146,7 +146,7 @@ export function generate() {
   const sets = addon.listOps().filter((s) => s.name.startsWith("aten::"));
   const skipMethods = handWrittenMethods();
   const fnOut = [HEADER, "/* eslint-disable */", IMPORTS, 'import { op } from "../_invoke.js";', ""];
-  const mOut = [HEADER, IMPORTS.replace('import type { Tensor } from "../tensor.js";\n', ""), 'import { Tensor } from "../tensor.js";', 'import { op } from "../_invoke.js";', ""];
+  const mOut = [HEADER, IMPORTS, 'import { op } from "../_invoke.js";', ""];
   const methodDecls = [];
   const methodImpls = [];
   let fnCount = 0;
@@ -171,9 +171,27 @@ export function generate() {
   }
   mOut.push("", 'declare module "../tensor.js" {', "  interface Tensor {", ...methodDecls, "  }", "}", "");
   mOut.push("const methods = {", ...methodImpls, "};", "");
-  mOut.push("for (const [name, fn] of Object.entries(methods)) {");
-  mOut.push("  if (!(name in Tensor.prototype)) Object.defineProperty(Tensor.prototype, name, { value: fn, writable: true, configurable: true });");
-  mOut.push("}", "");
+  mOut.push(
+    "/**",
+    " * The generated methods, on a chain of prototypes ending in `base`, for tensor.ts to put below",
+    " * Tensor.prototype (whose hand-written methods take precedence). V8 keeps an object with more than",
+    " * ~1,000 properties in dictionary mode, where every method load is a hash lookup; layers of at",
+    " * most 512 stay fast.",
+    " */",
+    "export function tensorMethodPrototypes(base: object): object {",
+    "  const all = Object.entries(methods);",
+    "  let parent = base;",
+    "  for (let end = all.length; end > 0; end -= 512) {",
+    "    const layer: object = Object.create(parent);",
+    "    for (const [name, fn] of all.slice(Math.max(0, end - 512), end)) {",
+    "      Object.defineProperty(layer, name, { value: fn, writable: true, configurable: true });",
+    "    }",
+    "    parent = layer;",
+    "  }",
+    "  return parent;",
+    "}",
+    "",
+  );
   mkdirSync(outDir, { recursive: true });
   const write = (file, text) => {
     const p = path.join(outDir, file);

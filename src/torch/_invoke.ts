@@ -30,7 +30,7 @@ function handleOf(a: unknown): unknown {
 // a contiguous `t`), the caller's object is returned, as Python's `is` would see it; otherwise it
 // is wrapped in a new Tensor here, which is much cheaper than constructing it in native code.
 function result(r: unknown, args: unknown[], n: number): unknown {
-  if (r === null || typeof r !== "object" || Array.isArray(r) || (r as HasHandle)._h !== undefined) return r;
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return r;
   for (let i = 0; i < n; i++) {
     const a = args[i];
     if (a !== null && typeof a === "object" && (a as HasHandle)._h === r) return a;
@@ -38,22 +38,24 @@ function result(r: unknown, args: unknown[], n: number): unknown {
   return wrap(r as NativeHandle);
 }
 
+const callOp = native.callOp;
+
 // Fixed-arity calls for the common argument counts: no intermediate array, and V8 passes them
 // straight through to the native entry.
 function call(id: number, kwargs: Record<string, unknown> | undefined, args: unknown[], n: number): unknown {
   switch (n) {
     case 0:
-      return native.callOp(id, kwargs);
+      return callOp(id, kwargs);
     case 1:
-      return native.callOp(id, kwargs, handleOf(args[0]));
+      return callOp(id, kwargs, handleOf(args[0]));
     case 2:
-      return native.callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]));
+      return callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]));
     case 3:
-      return native.callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
+      return callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
     default: {
       const hs = new Array<unknown>(n);
       for (let i = 0; i < n; i++) hs[i] = handleOf(args[i]);
-      return native.callOp(id, kwargs, ...hs);
+      return callOp(id, kwargs, ...hs);
     }
   }
 }

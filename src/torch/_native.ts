@@ -105,7 +105,17 @@ function load(): NativeAddon {
   if (!existsSync(file)) {
     throw new Error(`tessera's native addon is not built (${file} is missing): run \`npm run setup\` in ${root}`);
   }
-  return createRequire(import.meta.url)(file) as NativeAddon;
+  return withFastProperties(createRequire(import.meta.url)(file) as NativeAddon);
+}
+
+// Node-API adds the entry points to the exports object one at a time, which leaves it in V8's
+// dictionary mode, where every `native.x` is a hash lookup. V8 turns an object back into fast
+// properties when it becomes a prototype; that is all this does.
+function withFastProperties<T extends object>(o: T): T {
+  function Holder(): void {}
+  Holder.prototype = o;
+  Reflect.construct(Holder, []);
+  return o;
 }
 
 export const native: NativeAddon = load();

@@ -1,6 +1,5 @@
 // The `torch` namespace: generated ATen functions, then the hand-written surface (which wins
 // where names meet).
-import "./_generated/tensor_methods.js";
 import "./indexing.js";
 import * as autograd from "./autograd/index.js";
 import * as cuda from "./cuda.js";

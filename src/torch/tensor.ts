@@ -10,6 +10,7 @@ import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, i
 import { device, deviceOf, type DeviceLike } from "./device.js";
 import { track } from "./memory.js";
 import { formatTensor } from "./printing.js";
+import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 
 const atenTo = op("aten::to");
 
@@ -322,6 +323,10 @@ export class Tensor {
     return formatTensor(this);
   }
 }
+
+// The ATen methods, below the hand-written ones; linked before any tensor exists, so that V8 keeps
+// the chain in fast mode (_generated/tensor_methods.ts says why it is a chain).
+Object.setPrototypeOf(Tensor.prototype, tensorMethodPrototypes(Object.getPrototypeOf(Tensor.prototype) as object));
 
 // Built outside the method on purpose: a closure created inside register_hook would share that
 // method's context (and `this`), so the registry would keep the tensor alive, and the tensor keeps
