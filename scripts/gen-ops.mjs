@@ -146,7 +146,7 @@ export function generate() {
   const sets = addon.listOps().filter((s) => s.name.startsWith("aten::"));
   const skipMethods = handWrittenMethods();
   const fnOut = [HEADER, "/* eslint-disable */", IMPORTS, 'import { op } from "../_invoke.js";', ""];
-  const mOut = [HEADER, IMPORTS, 'import { op } from "../_invoke.js";', ""];
+  const mOut = [HEADER, IMPORTS, 'import { methodOp } from "../_invoke.js";', ""];
   const methodDecls = [];
   const methodImpls = [];
   let fnCount = 0;
@@ -164,8 +164,8 @@ export function generate() {
     if (methodOvs.length && !skipMethods.has(name)) {
       const mSigs = [...new Set(methodOvs.flatMap((ov) => signatures(ov, true)))];
       for (const s of mSigs) methodDecls.push(`    ${name}${s};`);
-      methodImpls.push(`  ${propKey(name)}(this: Tensor, ...args: unknown[]): unknown {\n    return ${caller}([this, ...args]);\n  },`);
-      mOut.push(`const ${caller} = op(${JSON.stringify(set.name)});`);
+      methodImpls.push(`  ${propKey(name)}(this: Tensor, ...args: unknown[]): unknown {\n    return ${caller}(this, args);\n  },`);
+      mOut.push(`const ${caller} = methodOp(${JSON.stringify(set.name)});`);
       methodCount++;
     }
   }

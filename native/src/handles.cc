@@ -97,16 +97,11 @@ napi_value wrap_generator(napi_env env, at::Generator g) {
   return ext;
 }
 
-TensorHandle* tensor_handle(napi_env env, napi_value v) {
-  auto* data = static_cast<TensorHandle*>(external_data(env, v));
-  if (data == nullptr || data->kind != HandleKind::Tensor) return nullptr;
-  return data;
-}
+TensorHandle* tensor_handle(napi_env env, napi_value v) { return tensor_handle_of_pointer(external_data(env, v)); }
 
-TensorHandle* tensor_handle_of_external(napi_env env, napi_value v) {
-  auto* data = static_cast<TensorHandle*>(external_pointer(env, v));
-  if (data == nullptr || data->kind != HandleKind::Tensor) return nullptr;
-  return data;
+TensorHandle* tensor_handle_of_pointer(void* data) {
+  auto* h = static_cast<TensorHandle*>(data);
+  return h != nullptr && h->kind == HandleKind::Tensor ? h : nullptr;
 }
 
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what) {

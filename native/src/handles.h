@@ -35,8 +35,8 @@ napi_value wrap_generator(napi_env env, at::Generator g);
 
 // The handle behind a JS Tensor (or a raw `_h` external); nullptr when `v` is neither.
 TensorHandle* tensor_handle(napi_env env, napi_value v);
-// The same for a value already known to be an external (one Node-API call instead of three).
-TensorHandle* tensor_handle_of_external(napi_env env, napi_value v);
+// The tensor handle behind an external's data pointer, or nullptr when it holds something else.
+TensorHandle* tensor_handle_of_pointer(void* data);
 // Like tensor_handle, but throws a TypeError naming `what` and rejects disposed tensors.
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);

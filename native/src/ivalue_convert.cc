@@ -161,9 +161,11 @@ bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
 }
 
 JsValue inspect(napi_env env, napi_value v) {
+  // Most arguments are tensor handles: asking for the external first saves a napi_typeof for them.
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) == napi_ok) return JsValue{v, napi_external, tensor_handle_of_pointer(data)};
   JsValue out{v, type_of(env, v), nullptr};
-  if (out.type == napi_external) out.tensor = tensor_handle_of_external(env, v);
-  else if (out.type == napi_object) out.tensor = tensor_handle(env, v);
+  if (out.type == napi_object) out.tensor = tensor_handle(env, v);
   return out;
 }
 

@@ -19,8 +19,9 @@ namespace tessera {
 namespace {
 
 struct Overload {
-  explicit Overload(const c10::OperatorHandle& h) : op(h) {}
+  explicit Overload(const c10::OperatorHandle& h) : op(h), schema(&h.schema()) {}
   c10::OperatorHandle op;
+  const c10::FunctionSchema* schema;  // the dispatcher's own, which outlives the registry
   std::vector<ArgType> types;
   size_t num_positional = 0;  // arguments before `*`
   bool returns_self = false;  // `Tensor(a!)` aliasing argument 0: the caller gets argument 0 back
@@ -51,7 +52,7 @@ bool returns_first_argument(const c10::FunctionSchema& s) {
 }
 
 bool make_overload(Overload* out) {
-  const auto& schema = out->op.schema();
+  const auto& schema = *out->schema;
   if (is_out_overload(schema)) return false;
   for (const auto& arg : schema.arguments()) {
     ArgType t;
@@ -152,7 +153,7 @@ bool pack_varargs(napi_env env, const Overload& o, const Values& args, Values* b
 // The JS value bound to each schema argument, or nullptr for "use the default".
 bool bind_args(napi_env env, const Overload& o, const Values& args, const std::vector<Kwarg>& kwargs,
           Match mode, Values* bound) {
-  const auto& schema_args = o.op.schema().arguments();
+  const auto& schema_args = o.schema->arguments();
   bound->assign(schema_args.size(), JsValue{});
   if (args.size() > o.num_positional) {
     if (!pack_varargs(env, o, args, bound)) return false;
@@ -187,7 +188,7 @@ std::string display_name(const OverloadSet& set) {
 // when it cannot tell.
 void throw_single_overload_error(napi_env env, const OverloadSet& set, const Overload& o, const Values& args,
                                         const std::vector<Kwarg>& kwargs) {
-  const auto& schema_args = o.op.schema().arguments();
+  const auto& schema_args = o.schema->arguments();
   const std::string op = display_name(set);
   for (const auto& kw : kwargs) {
     bool known = kw.name == "input" && !schema_args.empty() && schema_args[0].name() == "self";
@@ -227,7 +228,7 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
   for (size_t i = 0; i < kwargs.size(); ++i)
     msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value.v);
   msg << "), but expected one of:";
-  for (const auto& o : set.overloads) msg << "\n * " << o.op.schema();
+  for (const auto& o : set.overloads) msg << "\n * " << *o.schema;
   throw type_error(msg.str());
 }
 
@@ -254,7 +255,7 @@ struct ReusedStack {
 };
 
 napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& stack) {
-  const auto& returns = o.op.schema().returns();
+  const auto& returns = o.schema->returns();
   if (stack.size() == 1 && returns.size() <= 1) {
     // A lone tensor goes back as its bare handle; the JS caller wraps it (src/torch/_invoke.ts).
     return stack[0].isTensor() ? tensor_handle_value(env, std::move(stack[0]).toTensor()) : from_ivalue(env, stack[0]);
@@ -290,7 +291,7 @@ struct UnboxedArgs {
   const Overload& o;
   const Values& bound;
 
-  const c10::Argument& arg(size_t j) const { return o.op.schema().arguments()[j]; }
+  const c10::Argument& arg(size_t j) const { return o.schema->arguments()[j]; }
 
   template <class F>
   auto named(size_t j, F&& convert) const {
@@ -323,7 +324,7 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
     if (napi_value same = argument_returned(bound, result)) return same;
     return tensor_handle_value(env, std::move(result));
   }
-  const auto& schema_args = o.op.schema().arguments();
+  const auto& schema_args = o.schema->arguments();
   ReusedStack reused;
   torch::jit::Stack& stack = reused.stack;
   for (size_t j = 0; j < schema_args.size(); ++j) {
@@ -347,26 +348,30 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
   return results_to_js(env, o, stack);
 }
 
-// callOp(setId, kwargs | undefined, ...args). The arguments come as call arguments, not an array:
-// one napi_get_cb_info instead of a length read and an element read per argument.
-TESSERA_ENTRY(js_call_op) {
-  c10::SmallVector<napi_value, 16> argv(16);
-  size_t argc = argv.size();
-  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
-  if (argc > argv.size()) {  // long varargs sizes: read again with room for all
-    argv.resize(argc);
-    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr));
+// callOp(setId, ...args) and callOpKw(setId, kwargs, ...args). The arguments come as call
+// arguments, not an array: one napi_get_cb_info instead of a length read and an element read each.
+napi_value call_op(napi_env env, napi_callback_info info, bool with_kwargs) {
+  napi_value inline_argv[16];
+  c10::SmallVector<napi_value, 0> long_argv;
+  napi_value* argv = inline_argv;
+  size_t argc = 16;
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc > 16) {  // long varargs sizes: read again with room for all
+    long_argv.resize(argc);
+    argv = long_argv.data();
+    NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   }
-  if (argc < 2) throw type_error("callOp(setId, kwargs, ...args)");
+  const size_t first_arg = with_kwargs ? 2 : 1;
+  if (argc < first_arg) throw type_error(with_kwargs ? "callOpKw(setId, kwargs, ...args)" : "callOp(setId, ...args)");
   uint32_t id;
   if (napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= g_sets.size())
     throw JsError(JsError::Kind::RangeError, "unknown op id");
   const OverloadSet& set = g_sets[id];
-  Values args(argc - 2);
-  for (size_t i = 2; i < argc; ++i) args[i - 2] = inspect(env, argv[i]);
+  Values args(argc - first_arg);
+  for (size_t i = first_arg; i < argc; ++i) args[i - first_arg] = inspect(env, argv[i]);
   // Trailing undefineds are omitted optional positionals.
   while (!args.empty() && args.back().type == napi_undefined) args.pop_back();
-  std::vector<Kwarg> kwargs = read_kwargs(env, argv[1]);
+  std::vector<Kwarg> kwargs = with_kwargs ? read_kwargs(env, argv[1]) : std::vector<Kwarg>{};
   napi_value first = args.empty() ? nullptr : args[0].v;
   Values bound;
   for (Match mode : {Match::Exact, Match::NumbersAsTensors}) {
@@ -376,6 +381,9 @@ TESSERA_ENTRY(js_call_op) {
   }
   no_match(env, set, args, kwargs);
 }
+
+TESSERA_ENTRY(js_call_op) { return call_op(env, info, false); }
+TESSERA_ENTRY(js_call_op_kw) { return call_op(env, info, true); }
 
 // resolveOp("aten::add") -> set id, or -1 when no overload is callable from JS.
 TESSERA_ENTRY(js_resolve_op) {
@@ -420,7 +428,7 @@ TESSERA_ENTRY(js_list_ops) {
     NAPI_CHECK(napi_set_named_property(env, s, "returnsSelf", make_bool(env, set.returns_self)));
     napi_value ovs = make_array(env, set.overloads.size());
     for (size_t k = 0; k < set.overloads.size(); ++k) {
-      const auto& schema = set.overloads[k].op.schema();
+      const auto& schema = *set.overloads[k].schema;
       napi_value ov;
       NAPI_CHECK(napi_create_object(env, &ov));
       NAPI_CHECK(napi_set_named_property(env, ov, "overload", make_string(env, schema.overload_name())));
@@ -447,6 +455,7 @@ TESSERA_ENTRY(js_list_ops) {
 
 void register_op_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "callOp", js_call_op);
+  set_function(env, exports, "callOpKw", js_call_op_kw);
   set_function(env, exports, "resolveOp", js_resolve_op);
   set_function(env, exports, "listOps", js_list_ops);
 }

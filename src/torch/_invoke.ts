@@ -2,7 +2,7 @@
 // arguments when it is a plain object literal (PyTorch's `f(x, dim=1)` is `f(x, {dim: 1})`).
 import { native, type NativeHandle } from "./_native.js";
 
-export function isKwargs(v: unknown): v is Record<string, unknown> {
+function isKwargs(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
@@ -25,61 +25,79 @@ function handleOf(a: unknown): unknown {
   return a !== null && typeof a === "object" && (a as HasHandle)._h !== undefined ? (a as HasHandle)._h : a;
 }
 
+/** Stands for "no `self`": the call is `torch.<op>(...)`, not a method. */
+const NO_SELF: unique symbol = Symbol("no self");
+type Self = object | typeof NO_SELF;
+
+function isArgumentHandle(a: unknown, r: unknown): boolean {
+  return a !== null && typeof a === "object" && (a as HasHandle)._h === r;
+}
+
 // A lone tensor result comes back as a bare handle (an external: an object that is neither an array
 // nor has `_h`). When it is one of the arguments' own handles (an in-place op, `t.contiguous()` of
 // a contiguous `t`), the caller's object is returned, as Python's `is` would see it; otherwise it
 // is wrapped in a new Tensor here, which is much cheaper than constructing it in native code.
-function result(r: unknown, args: unknown[], n: number): unknown {
+function result(r: unknown, self: Self, args: unknown[], n: number): unknown {
   if (r === null || typeof r !== "object" || Array.isArray(r)) return r;
-  for (let i = 0; i < n; i++) {
-    const a = args[i];
-    if (a !== null && typeof a === "object" && (a as HasHandle)._h === r) return a;
-  }
+  if (isArgumentHandle(self, r)) return self;
+  for (let i = 0; i < n; i++) if (isArgumentHandle(args[i], r)) return args[i];
   return wrap(r as NativeHandle);
 }
 
-const callOp = native.callOp;
+const { callOp, callOpKw } = native;
 
-// Fixed-arity calls for the common argument counts: no intermediate array, and V8 passes them
-// straight through to the native entry.
-function call(id: number, kwargs: Record<string, unknown> | undefined, args: unknown[], n: number): unknown {
-  switch (n) {
-    case 0:
-      return callOp(id, kwargs);
-    case 1:
-      return callOp(id, kwargs, handleOf(args[0]));
-    case 2:
-      return callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]));
-    case 3:
-      return callOp(id, kwargs, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
-    default: {
-      const hs = new Array<unknown>(n);
-      for (let i = 0; i < n; i++) hs[i] = handleOf(args[i]);
-      return callOp(id, kwargs, ...hs);
+// Without keyword arguments, the common argument counts are fixed-arity calls: no intermediate
+// array, and V8 passes the values straight through to the native entry.
+function call(id: number, kwargs: Record<string, unknown> | undefined, self: Self, args: unknown[], n: number): unknown {
+  if (kwargs === undefined) {
+    if (self === NO_SELF) {
+      if (n === 0) return callOp(id);
+      if (n === 1) return callOp(id, handleOf(args[0]));
+      if (n === 2) return callOp(id, handleOf(args[0]), handleOf(args[1]));
+      if (n === 3) return callOp(id, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
+    } else {
+      if (n === 0) return callOp(id, handleOf(self));
+      if (n === 1) return callOp(id, handleOf(self), handleOf(args[0]));
+      if (n === 2) return callOp(id, handleOf(self), handleOf(args[0]), handleOf(args[1]));
     }
   }
+  const hs: unknown[] = self === NO_SELF ? [] : [handleOf(self)];
+  for (let i = 0; i < n; i++) hs.push(handleOf(args[i]));
+  return kwargs === undefined ? callOp(id, ...hs) : callOpKw(id, kwargs, ...hs);
 }
 
-export function invoke(id: number, args: unknown[]): unknown {
+function invoke(id: number, self: Self, args: unknown[]): unknown {
   let n = args.length;
   let kwargs: Record<string, unknown> | undefined;
   if (n > 0 && isKwargs(args[n - 1])) kwargs = args[--n] as Record<string, unknown>;
-  if (kwargs === undefined || kwargs.requires_grad === undefined) return result(call(id, kwargs, args, n), args, n);
+  if (kwargs === undefined || kwargs.requires_grad === undefined) return result(call(id, kwargs, self, args, n), self, args, n);
   // Factory functions take requires_grad in Python's binding, not in the op schema.
   const { requires_grad, ...rest } = kwargs;
-  const out = result(call(id, rest, args, n), args, n);
+  const out = result(call(id, rest, self, args, n), self, args, n);
   native.setRequiresGrad(out as { _h: never }, Boolean(requires_grad));
   return out;
 }
 
-/** An op caller whose id is resolved on first use, so importing thousands of ops costs nothing. */
-export function op(name: string): (args: unknown[]) => unknown {
+/** An op's set id, resolved on first use, so importing thousands of ops costs nothing. */
+function resolver(name: string): () => number {
   let id = -2;
-  return (args: unknown[]) => {
+  return () => {
     if (id === -2) {
       id = native.resolveOp(name);
       if (id < 0) throw new TypeError(`${name} is not an operator this build of libtorch can call`);
     }
-    return invoke(id, args);
+    return id;
   };
+}
+
+/** A caller of `torch.<op>(...args)`. */
+export function op(name: string): (args: unknown[]) => unknown {
+  const id = resolver(name);
+  return (args: unknown[]) => invoke(id(), NO_SELF, args);
+}
+
+/** A caller of `self.<op>(...args)`: like op(name) with `self` first, without building that array. */
+export function methodOp(name: string): (self: object, args: unknown[]) => unknown {
+  const id = resolver(name);
+  return (self: object, args: unknown[]) => invoke(id(), self, args);
 }

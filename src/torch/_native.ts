@@ -16,7 +16,8 @@ export interface NativeAddon {
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 
-  callOp(id: number, kwargs: object | undefined, ...args: unknown[]): unknown;
+  callOp(id: number, ...args: unknown[]): unknown;
+  callOpKw(id: number, kwargs: object, ...args: unknown[]): unknown;
   resolveOp(name: string): number;
   listOps(): OpSetInfo[];
 
