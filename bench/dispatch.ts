@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
+import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
 
 const argv = process.argv.slice(2);
 const deviceAt = argv.indexOf("--device");
@@ -67,14 +68,31 @@ function measurePython(): Record<string, number> {
   return JSON.parse(r.stdout) as Record<string, number>;
 }
 
-const py = measurePython();
-const ts = measure();
-console.log(
-  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}, device ${DEVICE}; ` +
-    `process CPU time, 1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
-);
-console.log("| case | tessera µs | Python PyTorch µs | ratio (tessera/python; < 1: tessera faster) |");
-console.log("| --- | ---: | ---: | ---: |");
-for (const name of Object.keys(cases)) {
-  console.log(`| ${name} | ${ts[name].toFixed(2)} | ${py[name].toFixed(2)} | ${(ts[name] / py[name]).toFixed(2)} |`);
+/** This file's own loops in a child node process with `nodeFlags`. */
+function measureNode(nodeFlags: string[]): Record<string, number> {
+  const args = [...nodeFlags, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", String(ROUNDS), "--device", DEVICE];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bench/dispatch.ts --measure failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+if (argv.includes("--measure")) {
+  console.log(JSON.stringify(measure()));
+} else {
+  // Each configuration in a fresh process: as `tessera run` starts scripts (src/launch/node_flags.ts)
+  // and with node's defaults, which a plain `node script.ts` gets.
+  const py = measurePython();
+  const launched = measureNode([YOUNG_GENERATION_FLAG]);
+  const plain = measureNode([]);
+  console.log(
+    `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}, device ${DEVICE}; ` +
+      `process CPU time, 1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
+  );
+  console.log(`| case | tessera µs, \`tessera run\` (${YOUNG_GENERATION_FLAG}) | tessera µs, node defaults | Python PyTorch µs | ratio, \`tessera run\` | ratio, node defaults |`);
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const name of Object.keys(cases)) {
+    const [a, b, p] = [launched[name], plain[name], py[name]];
+    console.log(`| ${name} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${p.toFixed(2)} | ${(a / p).toFixed(2)} | ${(b / p).toFixed(2)} |`);
+  }
+  console.log("\nratio: tessera / Python (< 1: tessera faster)");
 }

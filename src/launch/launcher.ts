@@ -6,14 +6,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunArgs } from "./args.js";
 import { parseHostfile, slurmNode } from "./cluster.js";
+import { youngGenerationFlags } from "./node_flags.js";
 import { runWorkers, supervise, type NodeSpec } from "./workers.js";
 
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
 
-/** `node --import tsx script args`: how every worker runs a script. */
+/** `node <young-generation flag> --import tsx script args`: how every worker runs a script. */
 export function scriptCommand(script: string, args: string[]): string[] {
-  return [process.execPath, "--import", import.meta.resolve("tsx"), script, ...args];
+  return [process.execPath, ...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), script, ...args];
 }
 
 async function cudaDeviceCount(): Promise<number> {

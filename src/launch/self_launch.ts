@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as dist from "../torch/distributed/index.js";
 import { device_count, is_available } from "../torch/cuda.js";
+import { childNodeArgs } from "./node_flags.js";
 
 export interface EnsureWorkersOptions {
   /** Ranks wanted; default: the CUDA device count, else TESSERA_NPROC, else 1. */
@@ -43,7 +44,7 @@ export function ensureWorkers(options: EnsureWorkersOptions = {}): WorkerInfo {
     } else {
       const n = wantedRanks(options);
       if (n > 1) {
-        const args = ["--import", import.meta.resolve("tsx"), supervisor, String(n), ...process.execArgv, ...process.argv.slice(1)];
+        const args = ["--import", import.meta.resolve("tsx"), supervisor, String(n), ...childNodeArgs(), ...process.argv.slice(1)];
         const r = spawnSync(process.execPath, args, { stdio: "inherit" });
         process.exit(r.status ?? 1);
       }

@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseRunArgs } from "../../src/launch/args.js";
 import { firstHostOfNodelist, parseHostfile, slurmNode } from "../../src/launch/cluster.js";
+import { childNodeArgs, YOUNG_GENERATION_FLAG, youngGenerationFlags } from "../../src/launch/node_flags.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -53,7 +54,15 @@ test("two workers get torchrun's environment and prefixed output", { timeout: 60
   for (const rank of [0, 1]) {
     assert.ok(r.out.includes(`[rank${rank}]: env RANK=${rank} LOCAL_RANK=${rank} WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 GROUP_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=${port}`), r.out);
     assert.ok(r.out.includes(`[rank${rank}]: sum 3,3 of 2`), r.out);
+    assert.ok(r.out.includes(`[rank${rank}]: node flags ${YOUNG_GENERATION_FLAG}`), r.out);
   }
+});
+
+test("workers start with a small young generation unless the user chose one", () => {
+  assert.deepEqual(youngGenerationFlags([], ""), [YOUNG_GENERATION_FLAG]);
+  assert.deepEqual(youngGenerationFlags(["--max-semi-space-size=8", "--inspect"], ""), ["--max-semi-space-size=8"]);
+  assert.deepEqual(youngGenerationFlags([], "--max-old-space-size=4096 --max-semi-space-size=4"), []);
+  assert.deepEqual(childNodeArgs(["--inspect", "--max-semi-space-size=8"]), ["--inspect", "--max-semi-space-size=8"]);
 });
 
 test("a failing worker brings the job down with its error and exit code", { timeout: 30_000 }, async () => {

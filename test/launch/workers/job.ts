@@ -5,6 +5,7 @@ const mode = process.argv[2];
 const dist = torch.distributed;
 const env = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT"].map((k) => `${k}=${process.env[k]}`);
 console.log(`env ${env.join(" ")}`);
+console.log(`node flags ${process.execArgv.filter((a) => a.startsWith("--max-semi-space-size")).join(" ")}`);
 if (mode === "allreduce") {
   dist.init_process_group({ backend: "gloo", timeout: 20_000 });
   const t = torch.full([2], dist.get_rank() + 1);
