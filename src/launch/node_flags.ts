@@ -6,8 +6,8 @@
 // touches memory long out of cache and makes the allocator coalesce and split again, which costs
 // more than the ops that made them, and native memory piles up between collections. A 1 MiB
 // semi-space collects every few thousand ops instead, so their memory is reused while still hot:
-// on the dispatch benchmark a tiny op runs ~15-25 % faster, and a small training loop's RSS stays
-// ~25 % lower and flat from the start (bench/RESULTS.md). A value the user chose, in node's own
+// on the dispatch benchmark a tiny add runs ~25 % faster, and a small training loop's RSS stays
+// ~30 % lower and flat from the start (bench/RESULTS.md). A value the user chose, in node's own
 // arguments or in NODE_OPTIONS, wins.
 const FLAG = "--max-semi-space-size";
 export const YOUNG_GENERATION_FLAG = `${FLAG}=1`;
