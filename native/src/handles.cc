@@ -41,13 +41,6 @@ void finalize_tensor(node_api_basic_env env, void* data, void*) {
 
 void finalize_generator(node_api_basic_env, void* data, void*) { delete static_cast<GeneratorHandle*>(data); }
 
-// Fails (without throwing) when `v` is not an external.
-void* external_pointer(napi_env env, napi_value v) {
-  void* data = nullptr;
-  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
-  return data;
-}
-
 void* external_data(napi_env env, napi_value v) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return nullptr;
@@ -56,7 +49,10 @@ void* external_data(napi_env env, napi_value v) {
   } else if (t != napi_external) {
     return nullptr;
   }
-  return external_pointer(env, v);
+  // Fails (without throwing) when `_h` is not an external.
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
+  return data;
 }
 
 }  // namespace

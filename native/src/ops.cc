@@ -232,28 +232,6 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
   throw type_error(msg.str());
 }
 
-// The IValue stack of a call, reused from call to call to save its allocation. Indexed by nesting
-// depth: an op may call back into JS (a hook), which may call another op.
-thread_local std::vector<std::unique_ptr<torch::jit::Stack>> t_stacks;
-thread_local size_t t_depth = 0;
-
-struct ReusedStack {
-  ReusedStack() : stack(acquire()) {}
-  ~ReusedStack() {
-    stack.clear();
-    --t_depth;
-  }
-  ReusedStack(const ReusedStack&) = delete;
-  ReusedStack& operator=(const ReusedStack&) = delete;
-  torch::jit::Stack& stack;
-
- private:
-  static torch::jit::Stack& acquire() {
-    if (t_depth == t_stacks.size()) t_stacks.push_back(std::make_unique<torch::jit::Stack>());
-    return *t_stacks[t_depth++];
-  }
-};
-
 napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& stack) {
   const auto& returns = o.schema->returns();
   if (stack.size() == 1 && returns.size() <= 1) {
@@ -325,8 +303,8 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
     return tensor_handle_value(env, std::move(result));
   }
   const auto& schema_args = o.schema->arguments();
-  ReusedStack reused;
-  torch::jit::Stack& stack = reused.stack;
+  torch::jit::Stack stack;
+  stack.reserve(schema_args.size());
   for (size_t j = 0; j < schema_args.size(); ++j) {
     if (bound[j].v == nullptr) {
       if (schema_args[j].default_value().has_value()) stack.push_back(*schema_args[j].default_value());
