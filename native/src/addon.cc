@@ -7,6 +7,7 @@ namespace {
 napi_value init(napi_env env, napi_value exports) {
   return tessera::guarded(env, [&] {
     tessera::init_keys(env);
+    tessera::init_tensor_table(env);
     tessera::register_handle_functions(env, exports);
     tessera::register_op_functions(env, exports);
     tessera::register_tensor_functions(env, exports);

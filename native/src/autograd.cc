@@ -66,7 +66,11 @@ void run_on_main(JsCall* call) {
     napi_value arr = make_array(env, call->inputs.size());
     for (size_t i = 0; i < call->inputs.size(); ++i) NAPI_CHECK(napi_set_element(env, arr, i, wrap_tensor(env, call->inputs[i])));
     napi_value argv[2] = {make_int64(env, call->fn_id), arr};
-    napi_status st = napi_call_function(env, global, runner, 2, argv, &result);
+    napi_status st;
+    {
+      JsCallScope js;  // `call` holds its tensors by value
+      st = napi_call_function(env, global, runner, 2, argv, &result);
+    }
     if (st != napi_ok) {
       napi_value exc, msg, str;
       napi_get_and_clear_last_exception(env, &exc);

@@ -1,6 +1,8 @@
 #include "handles.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 namespace tessera {
 
@@ -8,10 +10,45 @@ namespace {
 
 napi_ref g_tensor_ctor = nullptr;
 
+// One env's tensor slots. Slots live in fixed chunks that never move, so a TensorHandle* stays
+// valid while its slot is in use; freed slots are reused last-in first-out (warm in cache).
+class TensorTable {
+ public:
+  TensorHandle* at(uint32_t i) { return i < size_ ? &chunks_[i >> kShift][i & kMask] : nullptr; }
+
+  uint32_t acquire() {
+    if (!free_.empty()) {
+      uint32_t i = free_.back();
+      free_.pop_back();
+      return i;
+    }
+    // Indices stay small integers, which V8 passes without allocating.
+    if (size_ == kMaxSlots) throw JsError(JsError::Kind::RangeError, "too many live tensors (2^30)");
+    if ((size_ & kMask) == 0) chunks_.push_back(std::make_unique<TensorHandle[]>(kChunk));
+    return size_++;
+  }
+
+  void release(uint32_t i) { free_.push_back(i); }
+
+  std::vector<uint32_t> deferred;  // collected while a native entry ran; released when it returns
+
+ private:
+  static constexpr uint32_t kShift = 12, kChunk = 1u << kShift, kMask = kChunk - 1, kMaxSlots = 1u << 30;
+  std::vector<std::unique_ptr<TensorHandle[]>> chunks_;
+  std::vector<uint32_t> free_;
+  uint32_t size_ = 0;
+};
+
+TensorTable* table(node_api_basic_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<TensorTable*>(data);
+}
+
 // Only a tensor that is the sole owner of its storage reports it, so views of a large tensor do not
 // multiply the count; V8 uses the total to decide when to collect.
 int64_t storage_bytes_if_owner(const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage()) return 0;
+  if (!t.has_storage()) return 0;
   const auto& storage = t.storage();
   if (storage.use_count() != 1) return 0;
   return static_cast<int64_t>(storage.nbytes());
@@ -33,29 +70,56 @@ void report_external(node_api_basic_env env, int64_t delta) {
   napi_adjust_external_memory(env, delta_now, &ignored);
 }
 
-void finalize_tensor(node_api_basic_env env, void* data, void*) {
-  auto* h = static_cast<TensorHandle*>(data);
+void drop_tensor(node_api_basic_env env, TensorHandle* h) {
   if (h->reported_bytes != 0) report_external(env, -h->reported_bytes);
-  delete h;
+  h->reported_bytes = 0;
+  h->tensor.reset();
 }
+
+void release_slot(node_api_basic_env env, TensorTable* tt, uint32_t i) {
+  TensorHandle* h = tt->at(i);
+  drop_tensor(env, h);
+  h->state = TensorHandle::State::Free;
+  tt->release(i);
+}
+
+// Runs inside GC when a Tensor object dies.
+void finalize_tensor(node_api_basic_env env, void* data, void* hint) {
+  auto* tt = static_cast<TensorTable*>(hint);
+  auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
+  if (t_entry_depth > 0) tt->deferred.push_back(i);
+  else release_slot(env, tt, i);
+}
+
+void finalize_table(napi_env, void* data, void*) { delete static_cast<TensorTable*>(data); }
 
 void finalize_generator(node_api_basic_env, void* data, void*) { delete static_cast<GeneratorHandle*>(data); }
 
-void* external_data(napi_env env, napi_value v) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return nullptr;
-  if (t == napi_object) {
-    if (napi_get_property(env, v, key(env, KEY_H), &v) != napi_ok) return nullptr;
-  } else if (t != napi_external) {
-    return nullptr;
-  }
-  // Fails (without throwing) when `_h` is not an external.
-  void* data = nullptr;
-  if (napi_get_value_external(env, v, &data) != napi_ok) return nullptr;
-  return data;
+TensorHandle* handle_in_use(TensorTable* tt, napi_env env, napi_value v) {
+  uint32_t i;
+  if (tt == nullptr || napi_get_value_uint32(env, v, &i) != napi_ok) return nullptr;
+  TensorHandle* h = tt->at(i);
+  return h != nullptr && h->state != TensorHandle::State::Free ? h : nullptr;
 }
 
 }  // namespace
+
+void init_tensor_table(napi_env env) {
+  auto tt = std::make_unique<TensorTable>();
+  NAPI_CHECK(napi_set_instance_data(env, tt.get(), finalize_table, nullptr));
+  tt.release();  // owned by the env from here on
+}
+
+void release_deferred_handles(napi_env env) {
+  TensorTable* tt = table(env);
+  if (tt == nullptr) return;
+  // Releasing a tensor can run no JS, so nothing is deferred while this loop runs.
+  while (!tt->deferred.empty()) {
+    uint32_t i = tt->deferred.back();
+    tt->deferred.pop_back();
+    release_slot(env, tt, i);
+  }
+}
 
 void set_tensor_class(napi_env env, napi_value ctor) {
   if (g_tensor_ctor != nullptr) NAPI_CHECK(napi_delete_reference(env, g_tensor_ctor));
@@ -64,23 +128,23 @@ void set_tensor_class(napi_env env, napi_value ctor) {
 
 napi_value tensor_handle_value(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
-  auto owned = std::make_unique<TensorHandle>();
-  owned->reported_bytes = storage_bytes_if_owner(t);
-  owned->tensor = std::move(t);
-  napi_value ext;
-  NAPI_CHECK(napi_create_external(env, owned.get(), finalize_tensor, nullptr, &ext));
-  TensorHandle* h = owned.release();  // owned by the external from here on
-  if (h->reported_bytes != 0) report_external(env, h->reported_bytes);
-  return ext;
+  TensorTable* tt = table(env);
+  uint32_t i = tt->acquire();
+  TensorHandle* h = tt->at(i);
+  h->reported_bytes = storage_bytes_if_owner(t);
+  h->tensor = std::move(t);
+  h->state = TensorHandle::State::Unowned;
+  napi_value v;
+  NAPI_CHECK(napi_create_uint32(env, i, &v));
+  return v;
 }
 
 napi_value wrap_tensor(napi_env env, at::Tensor t) {
-  if (!t.defined()) return make_null(env);
-  napi_value ext = tensor_handle_value(env, std::move(t));
-  if (g_tensor_ctor == nullptr) return ext;
+  napi_value h = tensor_handle_value(env, std::move(t));
+  if (g_tensor_ctor == nullptr || type_of(env, h) == napi_null) return h;
   napi_value ctor, obj;
   NAPI_CHECK(napi_get_reference_value(env, g_tensor_ctor, &ctor));
-  NAPI_CHECK(napi_new_instance(env, ctor, 1, &ext, &obj));
+  NAPI_CHECK(napi_new_instance(env, ctor, 1, &h, &obj));
   return obj;
 }
 
@@ -93,24 +157,33 @@ napi_value wrap_generator(napi_env env, at::Generator g) {
   return ext;
 }
 
-TensorHandle* tensor_handle(napi_env env, napi_value v) { return tensor_handle_of_pointer(external_data(env, v)); }
+TensorHandle* tensor_handle_of_index(napi_env env, napi_value v) { return handle_in_use(table(env), env, v); }
 
-TensorHandle* tensor_handle_of_pointer(void* data) {
-  auto* h = static_cast<TensorHandle*>(data);
-  return h != nullptr && h->kind == HandleKind::Tensor ? h : nullptr;
+TensorHandle* tensor_handle(napi_env env, napi_value v) {
+  if (type_of(env, v) != napi_object) return nullptr;
+  napi_value h;
+  if (napi_get_property(env, v, key(env, KEY_H), &h) != napi_ok) return nullptr;
+  return tensor_handle_of_index(env, h);
 }
 
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what) {
-  TensorHandle* h = tensor_handle(env, v);
+  TensorHandle* h = type_of(env, v) == napi_number ? tensor_handle_of_index(env, v) : tensor_handle(env, v);
   if (h == nullptr) throw type_error(std::string(what) + " must be a Tensor");
   if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, std::string(what) + " is a disposed Tensor");
   return h->tensor;
 }
 
 GeneratorHandle* generator_handle(napi_env env, napi_value v) {
-  auto* data = static_cast<GeneratorHandle*>(external_data(env, v));
-  if (data == nullptr || data->kind != HandleKind::Generator) return nullptr;
-  return data;
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_object) {
+    if (napi_get_property(env, v, key(env, KEY_H), &v) != napi_ok) return nullptr;
+  } else if (t != napi_external) {
+    return nullptr;
+  }
+  void* data = nullptr;  // napi_get_value_external fails, without throwing, on a non-external
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == nullptr) return nullptr;
+  auto* g = static_cast<GeneratorHandle*>(data);
+  return g->kind == HandleKind::Generator ? g : nullptr;
 }
 
 namespace {
@@ -121,20 +194,34 @@ TESSERA_ENTRY(js_set_tensor_class) {
   return make_undefined(env);
 }
 
-// dispose(h): drops this handle's reference now instead of at GC.
+// adopt(tensor, h): the new Tensor object `tensor` takes ownership of the unowned slot `h`.
+TESSERA_ENTRY(js_adopt) {
+  napi_value argv[2];
+  size_t argc = 2;
+  NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  TensorTable* tt = table(env);
+  uint32_t i;
+  TensorHandle* h = argc == 2 && napi_get_value_uint32(env, argv[1], &i) == napi_ok ? tt->at(i) : nullptr;
+  if (h == nullptr || h->state != TensorHandle::State::Unowned)
+    throw type_error("Tensor(h): h must be a new tensor handle returned by a native call");
+  NAPI_CHECK(napi_add_finalizer(env, argv[0], reinterpret_cast<void*>(static_cast<uintptr_t>(i)), finalize_tensor, tt, nullptr));
+  h->state = TensorHandle::State::Owned;
+  if (h->reported_bytes != 0) report_external(env, h->reported_bytes);
+  return nullptr;
+}
+
+// dispose(h): drops this handle's reference now instead of at GC; the slot stays with its Tensor.
 TESSERA_ENTRY(js_dispose) {
   auto ci = get_args(env, info, 1);
-  TensorHandle* h = tensor_handle(env, ci.args.at(0));
+  TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0));
   if (h == nullptr) throw type_error("dispose: expected a Tensor");
-  if (h->reported_bytes != 0) report_external(env, -h->reported_bytes);
-  h->reported_bytes = 0;
-  h->tensor.reset();
+  drop_tensor(env, h);
   return make_undefined(env);
 }
 
 TESSERA_ENTRY(js_is_disposed) {
   auto ci = get_args(env, info, 1);
-  TensorHandle* h = tensor_handle(env, ci.args.at(0));
+  TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0));
   return make_bool(env, h == nullptr || !h->tensor.defined());
 }
 
@@ -142,6 +229,7 @@ TESSERA_ENTRY(js_is_disposed) {
 
 void register_handle_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "setTensorClass", js_set_tensor_class);
+  set_function(env, exports, "adopt", js_adopt);
   set_function(env, exports, "dispose", js_dispose);
   set_function(env, exports, "isDisposed", js_is_disposed);
 }

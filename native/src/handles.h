@@ -1,6 +1,12 @@
-// JS handles for libtorch objects. A tensor crosses into JS as an instance of the TS `Tensor` class
-// whose `_h` field is a Node-API external owning one at::Tensor reference; the external's finalizer
-// runs inside GC (a basic finalizer), so a loop that never calls dispose() still frees native memory.
+// JS handles for libtorch objects.
+//
+// A tensor crosses into JS as an instance of the TS `Tensor` class whose `_h` field is a small
+// integer: its slot in this env's tensor table. A native call hands back a new slot unowned; the
+// Tensor constructor adopts it (`adopt`), which puts a finalizer on the Tensor object itself, so a
+// loop that never calls dispose() still frees native memory, inside GC. Why slots and not
+// Node-API externals: an external costs two allocations and two weak handles per tensor, one
+// finalizer on the Tensor costs one of each, and a slot index crosses as a small integer that
+// allocates nothing.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,34 +16,38 @@
 
 namespace tessera {
 
-enum class HandleKind : uint32_t { Tensor = 0x7e45a001, Generator = 0x7e45a002 };
-
 struct TensorHandle {
-  HandleKind kind = HandleKind::Tensor;
+  enum class State : uint8_t { Free, Unowned, Owned };
   at::Tensor tensor;
   int64_t reported_bytes = 0;  // what this handle added to V8's external-memory count
+  State state = State::Free;
 };
+
+enum class HandleKind : uint32_t { Generator = 0x7e45a002 };
 
 struct GeneratorHandle {
   HandleKind kind = HandleKind::Generator;
   at::Generator generator;
 };
 
+// Creates this env's tensor table (once, at load).
+void init_tensor_table(napi_env env);
+
 // Remembers the JS class used for tensors (set once by the TS layer at load time).
 void set_tensor_class(napi_env env, napi_value ctor);
 
 // A new JS Tensor owning `t`; an undefined tensor becomes null.
 napi_value wrap_tensor(napi_env env, at::Tensor t);
-// Just the handle (the `_h` external) owning `t`, for JS to wrap: constructing the Tensor in JS is
-// far cheaper than napi_new_instance. An undefined tensor becomes null.
+// Just the handle (an unowned slot index) holding `t`, for JS to wrap: constructing the Tensor in
+// JS is far cheaper than napi_new_instance. An undefined tensor becomes null.
 napi_value tensor_handle_value(napi_env env, at::Tensor t);
 napi_value wrap_generator(napi_env env, at::Generator g);
 
-// The handle behind a JS Tensor (or a raw `_h` external); nullptr when `v` is neither.
+// The handle behind a JS Tensor object; nullptr for anything else (a bare number included).
 TensorHandle* tensor_handle(napi_env env, napi_value v);
-// The tensor handle behind an external's data pointer, or nullptr when it holds something else.
-TensorHandle* tensor_handle_of_pointer(void* data);
-// Like tensor_handle, but throws a TypeError naming `what` and rejects disposed tensors.
+// The handle behind a slot index (a Tensor's `_h`); nullptr when `v` is not a slot in use.
+TensorHandle* tensor_handle_of_index(napi_env env, napi_value v);
+// A Tensor or its `_h`; throws a TypeError naming `what` otherwise, and rejects disposed tensors.
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);
 

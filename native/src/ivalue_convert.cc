@@ -137,7 +137,7 @@ c10::MaybeOwned<at::Tensor> tensor_arg(napi_env env, const JsValue& v, const std
   }
   if (v.type == napi_number || v.type == napi_boolean || v.type == napi_bigint)
     return c10::MaybeOwned<at::Tensor>::owned(number_as_tensor(env, v.v, what));
-  throw type_error(what + " must be a Tensor, got " + describe_js(env, v.v));
+  throw type_error(what + " must be a Tensor, got " + describe_js(env, v));
 }
 
 bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
@@ -161,9 +161,6 @@ bool parse_arg_type(const c10::Argument& arg, ArgType* out) {
 }
 
 JsValue inspect(napi_env env, napi_value v) {
-  // Most arguments are tensor handles: asking for the external first saves a napi_typeof for them.
-  void* data = nullptr;
-  if (napi_get_value_external(env, v, &data) == napi_ok) return JsValue{v, napi_external, tensor_handle_of_pointer(data)};
   JsValue out{v, type_of(env, v), nullptr};
   if (out.type == napi_object) out.tensor = tensor_handle(env, v);
   return out;
@@ -268,6 +265,8 @@ napi_value from_ivalue(napi_env env, const c10::IValue& v) {
   throw JsError(JsError::Kind::Error, std::string("cannot convert an op result of type ") + v.tagKind() + " to JS");
 }
 
+std::string describe_js(napi_env env, const JsValue& v) { return v.tensor != nullptr ? "Tensor" : describe_js(env, v.v); }
+
 std::string describe_js(napi_env env, napi_value v) {
   switch (type_of(env, v)) {
     case napi_undefined: return "undefined";
@@ -277,8 +276,7 @@ std::string describe_js(napi_env env, napi_value v) {
     case napi_bigint: return "bigint";
     case napi_string: return "string";
     case napi_function: return "function";
-    case napi_external:  // tensors and generators cross as their raw handles
-      if (tensor_handle(env, v) != nullptr) return "Tensor";
+    case napi_external:  // generators cross as their raw handles
       return generator_handle(env, v) != nullptr ? "Generator" : "external";
     default:
       if (is_tensor_value(env, v)) return "Tensor";

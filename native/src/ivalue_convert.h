@@ -34,7 +34,7 @@ struct TensorHandle;
 struct JsValue {
   napi_value v = nullptr;  // nullptr: no value bound
   napi_valuetype type = napi_undefined;
-  TensorHandle* tensor = nullptr;  // set when v is a Tensor (or a raw tensor handle)
+  TensorHandle* tensor = nullptr;  // set when v is a Tensor (or a tensor handle passed as one)
 };
 
 JsValue inspect(napi_env env, napi_value v);
@@ -53,6 +53,7 @@ napi_value from_ivalue(napi_env env, const c10::IValue& v);
 
 // Short description of a JS value's type for error messages ("Tensor", "number", "string", ...).
 std::string describe_js(napi_env env, napi_value v);
+std::string describe_js(napi_env env, const JsValue& v);
 
 at::ScalarType to_scalar_type(napi_env env, napi_value v, const std::string& what);
 c10::Device to_device(napi_env env, napi_value v, const std::string& what);

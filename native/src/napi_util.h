@@ -74,9 +74,44 @@ void init_keys(napi_env env);
 // Converts the exception in flight into a JS exception. Call from a catch(...) block only.
 void throw_current(napi_env env);
 
+// Native entries running on this thread (an entry can run JS, which can call entries again).
+inline thread_local int t_entry_depth = 0;
+
+// Releases the tensor slots whose Tensor objects GC collected while native code ran (handles.cc).
+// Until the outermost entry returns they are kept: V8 may collect an argument's Tensor object as
+// soon as its `_h` has been read, while the call still reads the slot.
+void release_deferred_handles(napi_env env);
+
+class EntryScope {
+ public:
+  explicit EntryScope(napi_env env) : env_(env) { ++t_entry_depth; }
+  ~EntryScope() {
+    if (--t_entry_depth == 0) release_deferred_handles(env_);
+  }
+  EntryScope(const EntryScope&) = delete;
+  EntryScope& operator=(const EntryScope&) = delete;
+
+ private:
+  napi_env env_;
+};
+
+// JS that native code calls runs as if at top level, so that GC during it releases slots at once;
+// the calling entry must hold its tensors by value, not through slots, across the call.
+class JsCallScope {
+ public:
+  JsCallScope() : saved_(t_entry_depth) { t_entry_depth = 0; }
+  ~JsCallScope() { t_entry_depth = saved_; }
+  JsCallScope(const JsCallScope&) = delete;
+  JsCallScope& operator=(const JsCallScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 // Runs body; any C++ exception becomes a JS exception and the entry returns undefined.
 template <typename F>
 napi_value guarded(napi_env env, F&& body) {
+  EntryScope scope(env);
   try {
     return body();
   } catch (...) {

@@ -1,4 +1,4 @@
-// Every registered ATen op through one entry: `callOp(setId, args, kwargs)` resolves the overload
+// Every registered ATen op through one entry: `callOp(setId, mask, ...args)` resolves the overload
 // the way Python's argument parser does (exact types first, then numbers standing for tensors),
 // converts the arguments by the op's schema and calls the dispatcher's boxed path, so autograd,
 // autocast and device dispatch all apply. `listOps()` gives the schemas to the code generator.
@@ -202,13 +202,13 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
     if (value_matches(env, args[j], o.types[j], Match::NumbersAsTensors)) continue;
     if (j == o.num_positional - 1 && o.types[j].list && o.types[j].base == Base::Int) break;  // varargs sizes
     throw type_error(op + ": argument '" + schema_args[j].name() + "' (position " + std::to_string(j + 1) + ") must be " +
-                     schema_args[j].type()->annotation_str() + ", not " + describe_js(env, args[j].v));
+                     schema_args[j].type()->annotation_str() + ", not " + describe_js(env, args[j]));
   }
   for (const auto& kw : kwargs) {
     for (size_t j = 0; j < schema_args.size(); ++j) {
       if (schema_args[j].name() != kw.name || value_matches(env, kw.value, o.types[j], Match::NumbersAsTensors)) continue;
       throw type_error(op + ": argument '" + kw.name + "' must be " + schema_args[j].type()->annotation_str() + ", not " +
-                       describe_js(env, kw.value.v));
+                       describe_js(env, kw.value));
     }
   }
   for (size_t j = args.size(); j < o.num_positional; ++j) {
@@ -224,9 +224,9 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
   if (set.overloads.size() == 1) throw_single_overload_error(env, set, set.overloads[0], args, kwargs);
   std::ostringstream msg;
   msg << display_name(set) << " received an invalid combination of arguments - got (";
-  for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i].v);
+  for (size_t i = 0; i < args.size(); ++i) msg << (i ? ", " : "") << describe_js(env, args[i]);
   for (size_t i = 0; i < kwargs.size(); ++i)
-    msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value.v);
+    msg << ((i || !args.empty()) ? ", " : "") << kwargs[i].name << "=" << describe_js(env, kwargs[i].value);
   msg << "), but expected one of:";
   for (const auto& o : set.overloads) msg << "\n * " << *o.schema;
   throw type_error(msg.str());
@@ -235,8 +235,12 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
 napi_value results_to_js(napi_env env, const Overload& o, torch::jit::Stack& stack) {
   const auto& returns = o.schema->returns();
   if (stack.size() == 1 && returns.size() <= 1) {
-    // A lone tensor goes back as its bare handle; the JS caller wraps it (src/torch/_invoke.ts).
-    return stack[0].isTensor() ? tensor_handle_value(env, std::move(stack[0]).toTensor()) : from_ivalue(env, stack[0]);
+    // A lone tensor goes back as its bare handle, a number, which the JS caller wraps
+    // (src/torch/_invoke.ts); so a lone number result goes back boxed, as a Number object.
+    if (stack[0].isTensor()) return tensor_handle_value(env, std::move(stack[0]).toTensor());
+    napi_value v = from_ivalue(env, stack[0]);
+    if (type_of(env, v) == napi_number) NAPI_CHECK(napi_coerce_to_object(env, v, &v));
+    return v;
   }
   if (stack.empty()) return make_undefined(env);
   napi_value arr = make_array(env, stack.size());
@@ -326,8 +330,18 @@ napi_value call_overload(napi_env env, const OverloadSet& set, const Overload& o
   return results_to_js(env, o, stack);
 }
 
-// callOp(setId, ...args) and callOpKw(setId, kwargs, ...args). The arguments come as call
-// arguments, not an array: one napi_get_cb_info instead of a length read and an element read each.
+// Argument i of a call: a tensor handle when bit i of the call's mask says so (a handle is a
+// number, so only the caller can tell it from a number argument), else any JS value.
+JsValue inspect_argument(napi_env env, napi_value v, uint32_t mask, size_t i) {
+  if (i >= 32 || (mask & (1u << i)) == 0) return inspect(env, v);
+  TensorHandle* h = tensor_handle_of_index(env, v);
+  if (h == nullptr) throw type_error("argument " + std::to_string(i + 1) + " is not a valid tensor handle");
+  return JsValue{v, napi_external, h};
+}
+
+// callOp(setId, mask, ...args) and callOpKw(setId, mask, kwargs, ...args); bit i of `mask` marks
+// args[i] as a tensor handle. The arguments come as call arguments, not an array: one
+// napi_get_cb_info instead of a length read and an element read each.
 napi_value call_op(napi_env env, napi_callback_info info, bool with_kwargs) {
   napi_value inline_argv[16];
   c10::SmallVector<napi_value, 0> long_argv;
@@ -339,17 +353,18 @@ napi_value call_op(napi_env env, napi_callback_info info, bool with_kwargs) {
     argv = long_argv.data();
     NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   }
-  const size_t first_arg = with_kwargs ? 2 : 1;
-  if (argc < first_arg) throw type_error(with_kwargs ? "callOpKw(setId, kwargs, ...args)" : "callOp(setId, ...args)");
-  uint32_t id;
+  const size_t first_arg = with_kwargs ? 3 : 2;
+  if (argc < first_arg) throw type_error(with_kwargs ? "callOpKw(setId, mask, kwargs, ...args)" : "callOp(setId, mask, ...args)");
+  uint32_t id, mask;
   if (napi_get_value_uint32(env, argv[0], &id) != napi_ok || id >= g_sets.size())
     throw JsError(JsError::Kind::RangeError, "unknown op id");
+  if (napi_get_value_uint32(env, argv[1], &mask) != napi_ok) throw type_error("callOp: mask must be a number");
   const OverloadSet& set = g_sets[id];
   Values args(argc - first_arg);
-  for (size_t i = first_arg; i < argc; ++i) args[i - first_arg] = inspect(env, argv[i]);
+  for (size_t i = first_arg; i < argc; ++i) args[i - first_arg] = inspect_argument(env, argv[i], mask, i - first_arg);
   // Trailing undefineds are omitted optional positionals.
   while (!args.empty() && args.back().type == napi_undefined) args.pop_back();
-  std::vector<Kwarg> kwargs = with_kwargs ? read_kwargs(env, argv[1]) : std::vector<Kwarg>{};
+  std::vector<Kwarg> kwargs = with_kwargs ? read_kwargs(env, argv[2]) : std::vector<Kwarg>{};
   napi_value first = args.empty() ? nullptr : args[0].v;
   Values bound;
   for (Match mode : {Match::Exact, Match::NumbersAsTensors}) {

@@ -114,10 +114,10 @@ napi_value read_numel(napi_env env, const at::Tensor& t) { return make_int64(env
 napi_value read_storageOffset(napi_env env, const at::Tensor& t) { return make_int64(env, t.storage_offset()); }
 napi_value read_isContiguous(napi_env env, const at::Tensor& t) { return make_bool(env, t.is_contiguous()); }
 napi_value read_requiresGrad(napi_env env, const at::Tensor& t) { return make_bool(env, t.requires_grad()); }
-napi_value read_grad(napi_env env, const at::Tensor& t) { return wrap_tensor(env, t.grad()); }
+napi_value read_grad(napi_env env, const at::Tensor& t) { return tensor_handle_value(env, t.grad()); }
 napi_value read_isLeaf(napi_env env, const at::Tensor& t) { return make_bool(env, t.is_leaf()); }
 // `.data`: the same storage and layout without autograd history.
-napi_value read_data(napi_env env, const at::Tensor& t) { return wrap_tensor(env, t.variable_data()); }
+napi_value read_data(napi_env env, const at::Tensor& t) { return tensor_handle_value(env, t.variable_data()); }
 
 // storageInfo(t) -> [key, nbytes]: an identity for the storage (shared by views) and its size,
 // so that torch.save can write storage-sharing tensors once, as PyTorch does.

@@ -1,4 +1,4 @@
-// Calls an ATen op by name through the native boxed entry. The last argument is taken as keyword
+// Calls an ATen op by name through the native entry. The last argument is taken as keyword
 // arguments when it is a plain object literal (PyTorch's `f(x, dim=1)` is `f(x, {dim: 1})`).
 import { native, type NativeHandle } from "./_native.js";
 
@@ -25,6 +25,12 @@ function handleOf(a: unknown): unknown {
   return a !== null && typeof a === "object" && (a as HasHandle)._h !== undefined ? (a as HasHandle)._h : a;
 }
 
+// A tensor's handle is a number, so the call's mask tells native code which arguments are handles:
+// bit `bit` set when `a` is a Tensor.
+function tensorBit(a: unknown, bit: number): number {
+  return a !== null && typeof a === "object" && typeof (a as HasHandle)._h === "number" ? 1 << bit : 0;
+}
+
 /** Stands for "no `self`": the call is `torch.<op>(...)`, not a method. */
 const NO_SELF: unique symbol = Symbol("no self");
 type Self = object | typeof NO_SELF;
@@ -33,15 +39,17 @@ function isArgumentHandle(a: unknown, r: unknown): boolean {
   return a !== null && typeof a === "object" && (a as HasHandle)._h === r;
 }
 
-// A lone tensor result comes back as a bare handle (an external: an object that is neither an array
-// nor has `_h`). When it is one of the arguments' own handles (an in-place op, `t.contiguous()` of
-// a contiguous `t`), the caller's object is returned, as Python's `is` would see it; otherwise it
+// A lone tensor result comes back as a bare handle, a number (a lone number result comes boxed, as
+// a Number object). When it is one of the arguments' own handles (an in-place op, `t.contiguous()`
+// of a contiguous `t`), the caller's object is returned, as Python's `is` would see it; otherwise it
 // is wrapped in a new Tensor here, which is much cheaper than constructing it in native code.
 function result(r: unknown, self: Self, args: unknown[], n: number): unknown {
-  if (r === null || typeof r !== "object" || Array.isArray(r)) return r;
-  if (isArgumentHandle(self, r)) return self;
-  for (let i = 0; i < n; i++) if (isArgumentHandle(args[i], r)) return args[i];
-  return wrap(r as NativeHandle);
+  if (typeof r === "number") {
+    if (isArgumentHandle(self, r)) return self;
+    for (let i = 0; i < n; i++) if (isArgumentHandle(args[i], r)) return args[i];
+    return wrap(r as unknown as NativeHandle);
+  }
+  return r instanceof Number ? r.valueOf() : r;
 }
 
 const { callOp, callOpKw } = native;
@@ -51,19 +59,28 @@ const { callOp, callOpKw } = native;
 function call(id: number, kwargs: Record<string, unknown> | undefined, self: Self, args: unknown[], n: number): unknown {
   if (kwargs === undefined) {
     if (self === NO_SELF) {
-      if (n === 0) return callOp(id);
-      if (n === 1) return callOp(id, handleOf(args[0]));
-      if (n === 2) return callOp(id, handleOf(args[0]), handleOf(args[1]));
-      if (n === 3) return callOp(id, handleOf(args[0]), handleOf(args[1]), handleOf(args[2]));
+      if (n === 0) return callOp(id, 0);
+      const a0 = args[0];
+      if (n === 1) return callOp(id, tensorBit(a0, 0), handleOf(a0));
+      const a1 = args[1];
+      if (n === 2) return callOp(id, tensorBit(a0, 0) | tensorBit(a1, 1), handleOf(a0), handleOf(a1));
+      const a2 = args[2];
+      if (n === 3) return callOp(id, tensorBit(a0, 0) | tensorBit(a1, 1) | tensorBit(a2, 2), handleOf(a0), handleOf(a1), handleOf(a2));
     } else {
-      if (n === 0) return callOp(id, handleOf(self));
-      if (n === 1) return callOp(id, handleOf(self), handleOf(args[0]));
-      if (n === 2) return callOp(id, handleOf(self), handleOf(args[0]), handleOf(args[1]));
+      const s = handleOf(self);
+      if (n === 0) return callOp(id, 1, s);
+      const a0 = args[0];
+      if (n === 1) return callOp(id, 1 | tensorBit(a0, 1), s, handleOf(a0));
+      const a1 = args[1];
+      if (n === 2) return callOp(id, 1 | tensorBit(a0, 1) | tensorBit(a1, 2), s, handleOf(a0), handleOf(a1));
     }
   }
-  const hs: unknown[] = self === NO_SELF ? [] : [handleOf(self)];
-  for (let i = 0; i < n; i++) hs.push(handleOf(args[i]));
-  return kwargs === undefined ? callOp(id, ...hs) : callOpKw(id, kwargs, ...hs);
+  const all: unknown[] = self === NO_SELF ? [] : [self];
+  for (let i = 0; i < n; i++) all.push(args[i]);
+  let mask = 0;
+  for (let i = 0; i < all.length && i < 32; i++) mask |= tensorBit(all[i], i);
+  const hs = all.map(handleOf);
+  return kwargs === undefined ? callOp(id, mask, ...hs) : callOpKw(id, mask, kwargs, ...hs);
 }
 
 function invoke(id: number, self: Self, args: unknown[]): unknown {

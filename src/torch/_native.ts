@@ -5,7 +5,11 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** An opaque reference to a libtorch object, owned by the JS object that holds it. */
+/**
+ * An opaque reference to a libtorch object, owned by the JS object that holds it: for a tensor, a
+ * small integer (its slot in the addon's tensor table, owned by the Tensor that adopted it); for
+ * other objects, a Node-API external.
+ */
 export type NativeHandle = { readonly __native: unique symbol };
 
 /** What may stand for a tensor when crossing into native code: a JS Tensor or its handle. */
@@ -13,11 +17,14 @@ export type TensorRef = { _h: NativeHandle } | NativeHandle;
 
 export interface NativeAddon {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
+  /** `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it). */
+  adopt(tensor: object, h: NativeHandle): void;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 
-  callOp(id: number, ...args: unknown[]): unknown;
-  callOpKw(id: number, kwargs: object, ...args: unknown[]): unknown;
+  /** Bit i of `mask` marks args[i] as a tensor handle (handles are numbers). */
+  callOp(id: number, mask: number, ...args: unknown[]): unknown;
+  callOpKw(id: number, mask: number, kwargs: object, ...args: unknown[]): unknown;
   resolveOp(name: string): number;
   listOps(): OpSetInfo[];
 
@@ -34,13 +41,13 @@ export interface NativeAddon {
   isContiguous(t: TensorRef): boolean;
   requiresGrad(t: TensorRef): boolean;
   setRequiresGrad(t: TensorRef, value: boolean): void;
-  grad(t: TensorRef): unknown;
+  grad(t: TensorRef): NativeHandle | null;
   setGrad(t: TensorRef, g: TensorRef | null): void;
   isLeaf(t: TensorRef): boolean;
   gradFnName(t: TensorRef): string | null;
   retainGrad(t: TensorRef): void;
   item(t: TensorRef): number | boolean;
-  data(t: TensorRef): unknown;
+  data(t: TensorRef): NativeHandle;
   setData(t: TensorRef, data: TensorRef): void;
   sameTensor(a: TensorRef, b: TensorRef): boolean;
 

@@ -47,8 +47,10 @@ export class Tensor {
   /** The native handle; it owns one reference to the libtorch tensor. */
   readonly _h: NativeHandle;
 
+  /** Takes ownership of `h`, a new handle that a native call returned (never another Tensor's). */
   constructor(h: NativeHandle) {
     this._h = h;
+    native.adopt(this, h);
     track(this);
   }
 
@@ -131,7 +133,8 @@ export class Tensor {
   }
 
   get grad(): Tensor | null {
-    return native.grad(this._h) as Tensor | null;
+    const g = native.grad(this._h);
+    return g === null ? null : new Tensor(g);
   }
 
   set grad(g: Tensor | null) {
@@ -149,7 +152,7 @@ export class Tensor {
 
   /** The same memory without autograd history (PyTorch's `.data`). */
   get data(): Tensor {
-    return native.data(this._h) as Tensor;
+    return new Tensor(native.data(this._h));
   }
 
   set data(value: Tensor) {

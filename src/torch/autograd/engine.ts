@@ -19,9 +19,9 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
   const outs = list(outputs);
   const gradOutputs = options.grad_outputs == null ? outs.map(() => null) : Array.isArray(options.grad_outputs) ? options.grad_outputs : [options.grad_outputs];
   const result = native.autogradGrad(
-    outs.map((t) => t._h),
-    list(inputs).map((t) => t._h),
-    gradOutputs.map((g) => (g === null ? null : g._h)),
+    outs,
+    list(inputs),
+    gradOutputs,
     options.retain_graph ?? null,
     options.create_graph ?? false,
     options.allow_unused ?? false,
@@ -41,11 +41,11 @@ export function backward(tensors: Tensor | Tensor[], options: BackwardOptions = 
   const ts = list(tensors);
   const grads = options.grad_tensors == null ? ts.map(() => null) : Array.isArray(options.grad_tensors) ? options.grad_tensors : [options.grad_tensors];
   native.backward(
-    ts.map((t) => t._h),
-    grads.map((g) => (g === null ? null : g._h)),
+    ts,
+    grads,
     options.retain_graph ?? null,
     options.create_graph ?? false,
-    options.inputs ? options.inputs.map((t) => t._h) : null,
+    options.inputs ?? null,
   );
   releaseDeadCallbacks();
 }

@@ -86,8 +86,8 @@ export class Function {
       wrapped = native.createFunctionNode(
         id,
         name,
-        tensorArgs.map((i) => (argList[i] as Tensor)._h),
-        outputs.map((t) => (ctx.isNonDifferentiable(t) ? null : t._h)),
+        tensorArgs.map((i) => argList[i] as Tensor),
+        outputs.map((t) => (ctx.isNonDifferentiable(t) ? null : t)),
       ) as Tensor[];
     } catch (e) {
       dropCallback(id);

@@ -9,7 +9,7 @@ class ParameterImpl extends Tensor {
   /** `new nn.Parameter(data, requires_grad = true)`; PyTorch's `nn.Parameter(data)`. */
   constructor(data: Tensor = empty(0), requires_grad = true) {
     if (!(data instanceof Tensor)) throw new TypeError(`Parameter: data must be a Tensor, got ${typeof data}`);
-    super((native.data(data._h) as Tensor)._h);
+    super(native.data(data._h));
     native.setRequiresGrad(this._h, requires_grad);
   }
 
