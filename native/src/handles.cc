@@ -140,8 +140,9 @@ napi_value tensor_handle_value(napi_env env, at::Tensor t) {
 }
 
 napi_value wrap_tensor(napi_env env, at::Tensor t) {
+  if (!t.defined()) return make_null(env);
   napi_value h = tensor_handle_value(env, std::move(t));
-  if (g_tensor_ctor == nullptr || type_of(env, h) == napi_null) return h;
+  if (g_tensor_ctor == nullptr) return h;
   napi_value ctor, obj;
   NAPI_CHECK(napi_get_reference_value(env, g_tensor_ctor, &ctor));
   NAPI_CHECK(napi_new_instance(env, ctor, 1, &h, &obj));
