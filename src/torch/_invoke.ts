@@ -75,11 +75,18 @@ function call(id: number, kwargs: Record<string, unknown> | undefined, self: Sel
       if (n === 2) return callOp(id, 1 | tensorBit(a0, 1) | tensorBit(a1, 2), s, handleOf(a0), handleOf(a1));
     }
   }
-  const all: unknown[] = self === NO_SELF ? [] : [self];
-  for (let i = 0; i < n; i++) all.push(args[i]);
+  const hs: unknown[] = [];
   let mask = 0;
-  for (let i = 0; i < all.length && i < 32; i++) mask |= tensorBit(all[i], i);
-  const hs = all.map(handleOf);
+  for (let i = self === NO_SELF ? 0 : -1; i < n; i++) {
+    const a = i < 0 ? self : args[i];
+    // Past the mask's 32 bits a Tensor goes as itself; native code reads its handle.
+    if (hs.length < 32) {
+      mask |= tensorBit(a, hs.length);
+      hs.push(handleOf(a));
+    } else {
+      hs.push(a);
+    }
+  }
   return kwargs === undefined ? callOp(id, mask, ...hs) : callOpKw(id, mask, kwargs, ...hs);
 }
 
