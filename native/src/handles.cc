@@ -145,7 +145,14 @@ napi_value wrap_tensor(napi_env env, at::Tensor t) {
   if (g_tensor_ctor == nullptr) return h;
   napi_value ctor, obj;
   NAPI_CHECK(napi_get_reference_value(env, g_tensor_ctor, &ctor));
-  NAPI_CHECK(napi_new_instance(env, ctor, 1, &h, &obj));
+  napi_status st = napi_new_instance(env, ctor, 1, &h, &obj);
+  if (st != napi_ok) {
+    // A constructor that threw before adopting leaves the slot to no one: free it here.
+    uint32_t i;
+    TensorTable* tt = table(env);
+    if (napi_get_value_uint32(env, h, &i) == napi_ok && tt->at(i)->state == TensorHandle::State::Unowned) release_slot(env, tt, i);
+    NAPI_CHECK(st);
+  }
   return obj;
 }
 
