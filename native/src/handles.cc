@@ -95,11 +95,26 @@ void finalize_table(napi_env, void* data, void*) { delete static_cast<TensorTabl
 
 void finalize_generator(node_api_basic_env, void* data, void*) { delete static_cast<GeneratorHandle*>(data); }
 
-TensorHandle* handle_in_use(TensorTable* tt, napi_env env, napi_value v) {
-  uint32_t i;
-  if (tt == nullptr || napi_get_value_uint32(env, v, &i) != napi_ok) return nullptr;
+// The slot a handle value names, or nullptr when `v` is not a slot index of this table.
+TensorHandle* slot_of(napi_env env, TensorTable* tt, napi_value v, uint32_t* index) {
+  if (tt == nullptr || napi_get_value_uint32(env, v, index) != napi_ok) return nullptr;
+  return tt->at(*index);
+}
+
+// A new unowned slot holding `t` (defined).
+uint32_t new_slot(TensorTable* tt, at::Tensor t) {
+  uint32_t i = tt->acquire();
   TensorHandle* h = tt->at(i);
-  return h != nullptr && h->state != TensorHandle::State::Free ? h : nullptr;
+  h->reported_bytes = storage_bytes_if_owner(t);
+  h->tensor = std::move(t);
+  h->state = TensorHandle::State::Unowned;
+  return i;
+}
+
+TensorHandle* handle_of_object(napi_env env, napi_value obj) {
+  napi_value h;
+  if (napi_get_property(env, obj, key(env, KEY_H), &h) != napi_ok) return nullptr;
+  return tensor_handle_of_index(env, h);
 }
 
 }  // namespace
@@ -128,29 +143,23 @@ void set_tensor_class(napi_env env, napi_value ctor) {
 
 napi_value tensor_handle_value(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
-  TensorTable* tt = table(env);
-  uint32_t i = tt->acquire();
-  TensorHandle* h = tt->at(i);
-  h->reported_bytes = storage_bytes_if_owner(t);
-  h->tensor = std::move(t);
-  h->state = TensorHandle::State::Unowned;
   napi_value v;
-  NAPI_CHECK(napi_create_uint32(env, i, &v));
+  NAPI_CHECK(napi_create_uint32(env, new_slot(table(env), std::move(t)), &v));
   return v;
 }
 
 napi_value wrap_tensor(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
-  napi_value h = tensor_handle_value(env, std::move(t));
+  TensorTable* tt = table(env);
+  uint32_t i = new_slot(tt, std::move(t));
+  napi_value h, ctor, obj;
+  NAPI_CHECK(napi_create_uint32(env, i, &h));
   if (g_tensor_ctor == nullptr) return h;
-  napi_value ctor, obj;
   NAPI_CHECK(napi_get_reference_value(env, g_tensor_ctor, &ctor));
   napi_status st = napi_new_instance(env, ctor, 1, &h, &obj);
   if (st != napi_ok) {
     // A constructor that threw before adopting leaves the slot to no one: free it here.
-    uint32_t i;
-    TensorTable* tt = table(env);
-    if (napi_get_value_uint32(env, h, &i) == napi_ok && tt->at(i)->state == TensorHandle::State::Unowned) release_slot(env, tt, i);
+    if (tt->at(i)->state == TensorHandle::State::Unowned) release_slot(env, tt, i);
     NAPI_CHECK(st);
   }
   return obj;
@@ -165,17 +174,19 @@ napi_value wrap_generator(napi_env env, at::Generator g) {
   return ext;
 }
 
-TensorHandle* tensor_handle_of_index(napi_env env, napi_value v) { return handle_in_use(table(env), env, v); }
+TensorHandle* tensor_handle_of_index(napi_env env, napi_value v) {
+  uint32_t i;
+  TensorHandle* h = slot_of(env, table(env), v, &i);
+  return h != nullptr && h->state != TensorHandle::State::Free ? h : nullptr;
+}
 
 TensorHandle* tensor_handle(napi_env env, napi_value v) {
-  if (type_of(env, v) != napi_object) return nullptr;
-  napi_value h;
-  if (napi_get_property(env, v, key(env, KEY_H), &h) != napi_ok) return nullptr;
-  return tensor_handle_of_index(env, h);
+  return type_of(env, v) == napi_object ? handle_of_object(env, v) : nullptr;
 }
 
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what) {
-  TensorHandle* h = type_of(env, v) == napi_number ? tensor_handle_of_index(env, v) : tensor_handle(env, v);
+  napi_valuetype t = type_of(env, v);
+  TensorHandle* h = t == napi_number ? tensor_handle_of_index(env, v) : t == napi_object ? handle_of_object(env, v) : nullptr;
   if (h == nullptr) throw type_error(std::string(what) + " must be a Tensor");
   if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, std::string(what) + " is a disposed Tensor");
   return h->tensor;
@@ -209,7 +220,7 @@ TESSERA_ENTRY(js_adopt) {
   NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   TensorTable* tt = table(env);
   uint32_t i;
-  TensorHandle* h = argc == 2 && napi_get_value_uint32(env, argv[1], &i) == napi_ok ? tt->at(i) : nullptr;
+  TensorHandle* h = argc == 2 ? slot_of(env, tt, argv[1], &i) : nullptr;
   if (h == nullptr || h->state != TensorHandle::State::Unowned)
     throw type_error("Tensor(h): h must be a new tensor handle returned by a native call");
   NAPI_CHECK(napi_add_finalizer(env, argv[0], reinterpret_cast<void*>(static_cast<uintptr_t>(i)), finalize_tensor, tt, nullptr));
