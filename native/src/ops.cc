@@ -6,6 +6,7 @@
 #include <ATen/core/stack.h>
 #include <c10/util/SmallVector.h>
 
+#include <cctype>
 #include <sstream>
 #include <unordered_map>
 
@@ -184,6 +185,27 @@ std::string display_name(const OverloadSet& set) {
   return (pos == std::string::npos ? set.name : set.name.substr(pos + 2)) + "()";
 }
 
+// An argument's type as the error names it: the schema's real type (a dtype, not the int it is stored
+// as), in Python's words for the types Python shows as torch.* classes.
+std::string expected_type(const c10::Argument& a) {
+  static const std::unordered_map<std::string, std::string> python_names = {
+      {"ScalarType", "torch.dtype"}, {"Layout", "torch.layout"}, {"MemoryFormat", "torch.memory_format"}, {"Device", "torch.device"}};
+  const std::string s = a.real_type()->annotation_str();
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = i;
+    while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+    if (j == i) {
+      out += s[i++];
+      continue;
+    }
+    auto it = python_names.find(s.substr(i, j - i));
+    out += it == python_names.end() ? s.substr(i, j - i) : it->second;
+    i = j;
+  }
+  return out;
+}
+
 // With a single overload the error can say which argument is wrong, in Python's words; returns
 // when it cannot tell.
 void throw_single_overload_error(napi_env env, const OverloadSet& set, const Overload& o, const Values& args,
@@ -195,19 +217,19 @@ void throw_single_overload_error(napi_env env, const OverloadSet& set, const Ove
     for (const auto& a : schema_args) known = known || a.name() == kw.name;
     if (!known) throw type_error(op + " got an unexpected keyword argument '" + kw.name + "'");
   }
-  if (args.size() > o.num_positional && !o.types[o.num_positional - 1].list)
+  if (args.size() > o.num_positional && (o.num_positional == 0 || !o.types[o.num_positional - 1].list))
     throw type_error(op + " takes " + std::to_string(o.num_positional) + " positional arguments but " +
                      std::to_string(args.size()) + " were given");
   for (size_t j = 0; j < schema_args.size() && j < args.size(); ++j) {
     if (value_matches(env, args[j], o.types[j], Match::NumbersAsTensors)) continue;
     if (j == o.num_positional - 1 && o.types[j].list && o.types[j].base == Base::Int) break;  // varargs sizes
     throw type_error(op + ": argument '" + schema_args[j].name() + "' (position " + std::to_string(j + 1) + ") must be " +
-                     schema_args[j].type()->annotation_str() + ", not " + describe_js(env, args[j]));
+                     expected_type(schema_args[j]) + ", not " + describe_js(env, args[j]));
   }
   for (const auto& kw : kwargs) {
     for (size_t j = 0; j < schema_args.size(); ++j) {
       if (schema_args[j].name() != kw.name || value_matches(env, kw.value, o.types[j], Match::NumbersAsTensors)) continue;
-      throw type_error(op + ": argument '" + kw.name + "' must be " + schema_args[j].type()->annotation_str() + ", not " +
+      throw type_error(op + ": argument '" + kw.name + "' must be " + expected_type(schema_args[j]) + ", not " +
                        describe_js(env, kw.value));
     }
   }

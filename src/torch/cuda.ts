@@ -2,10 +2,11 @@
 import { native } from "./_native.js";
 import type { device } from "./device.js";
 
-type DeviceArg = number | string | device | undefined;
+type DeviceArg = number | string | device | null | undefined;
 
 function index(d: DeviceArg): number | undefined {
-  if (d === undefined || typeof d === "number") return d;
+  if (d === undefined || d === null) return undefined;
+  if (typeof d === "number") return d;
   const s = String(d);
   const m = /^cuda(?::(\d+))?$/.exec(s);
   if (m === null) throw new TypeError(`expected a CUDA device, got '${s}'`);
@@ -33,20 +34,27 @@ export function synchronize(d?: DeviceArg): void {
   native.cudaSynchronize(index(d));
 }
 
+// One of [allocated, max allocated, reserved, max reserved]. Without CUDA every statistic is 0, as
+// PyTorch reports before CUDA is initialized, so a script that logs memory runs unchanged on a CPU.
+function memoryStat(d: DeviceArg, which: number): number {
+  const i = index(d);
+  return native.cudaIsAvailable() ? native.cudaMemoryStats(i)[which] : 0;
+}
+
 export function memory_allocated(d?: DeviceArg): number {
-  return native.cudaMemoryStats(index(d))[0];
+  return memoryStat(d, 0);
 }
 
 export function max_memory_allocated(d?: DeviceArg): number {
-  return native.cudaMemoryStats(index(d))[1];
+  return memoryStat(d, 1);
 }
 
 export function memory_reserved(d?: DeviceArg): number {
-  return native.cudaMemoryStats(index(d))[2];
+  return memoryStat(d, 2);
 }
 
 export function max_memory_reserved(d?: DeviceArg): number {
-  return native.cudaMemoryStats(index(d))[3];
+  return memoryStat(d, 3);
 }
 
 export function reset_peak_memory_stats(d?: DeviceArg): void {

@@ -1,6 +1,7 @@
 // Explicit lifetime control for tight loops. Tensors are freed by GC finalizers anyway; a scope
 // frees the tensors created inside it as soon as it ends, except those it returns.
 import { native, type NativeHandle } from "./_native.js";
+import { expectCallback } from "./_type_name.js";
 
 interface Disposable {
   _h: NativeHandle;
@@ -29,6 +30,7 @@ function collectKept(value: unknown, keep: Set<NativeHandle>, depth = 0): void {
  * from its result (directly, or inside arrays, maps and plain objects). Scopes nest.
  */
 export function scope<T>(fn: () => T): T {
+  expectCallback(fn, "torch.scope", "torch.scope(() => ...)");
   const created: Disposable[] = [];
   stack.push(created);
   let result: T;

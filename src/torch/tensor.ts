@@ -10,6 +10,7 @@ import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, i
 import { device, deviceOf, type DeviceLike } from "./device.js";
 import { track } from "./memory.js";
 import { formatTensor } from "./printing.js";
+import { typeName } from "./_type_name.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 
 const atenTo = op("aten::to");
@@ -61,20 +62,18 @@ export class Tensor {
     return native.shape(this._h);
   }
 
-  size(): number[];
+  size(dim?: null): number[];
   size(dim: number): number;
-  size(dim?: number): number[] | number {
+  size(dim?: number | null): number[] | number {
     const s = native.shape(this._h);
-    if (dim === undefined) return s;
-    return s[normalizeDim(dim, s.length, "size")];
+    return dim === undefined || dim === null ? s : s[shapeIndex(dim, s.length, "size")];
   }
 
-  stride(): number[];
+  stride(dim?: null): number[];
   stride(dim: number): number;
-  stride(dim?: number): number[] | number {
+  stride(dim?: number | null): number[] | number {
     const s = native.strides(this._h);
-    if (dim === undefined) return s;
-    return s[normalizeDim(dim, s.length, "stride")];
+    return dim === undefined || dim === null ? s : s[shapeIndex(dim, s.length, "stride")];
   }
 
   dim(): number {
@@ -138,6 +137,7 @@ export class Tensor {
   }
 
   set grad(g: Tensor | null) {
+    if (g !== null && !(g instanceof Tensor)) throw new TypeError(`assigned grad must be a Tensor or null, got ${typeName(g)}`);
     native.setGrad(this._h, g === null ? null : g._h);
   }
 
@@ -156,6 +156,7 @@ export class Tensor {
   }
 
   set data(value: Tensor) {
+    if (!(value instanceof Tensor)) throw new TypeError(`assigned data must be a Tensor, got ${typeName(value)}`);
     native.setData(this._h, value._h);
   }
 
@@ -169,6 +170,7 @@ export class Tensor {
 
   /** Calls `hook(grad)` when the gradient is computed; a returned tensor replaces the gradient. */
   register_hook(hook: (grad: Tensor) => Tensor | null | undefined | void): RemovableHandle {
+    if (typeof hook !== "function") throw new TypeError(`register_hook: hook must be a function, got ${typeName(hook)}`);
     const id = registerCallback(hookCallback(hook));
     let pos: number;
     try {
@@ -338,12 +340,15 @@ function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void):
   return (tensors) => hook(tensors[0] as Tensor) ?? null;
 }
 
-export function normalizeDim(dim: number, ndim: number, what: string): number {
-  const d = dim < 0 ? dim + ndim : dim;
-  if (!Number.isInteger(d) || d < 0 || d >= Math.max(ndim, 1)) {
-    throw new RangeError(`${what}: dimension out of range (expected to be in range of [${-Math.max(ndim, 1)}, ${Math.max(ndim, 1) - 1}], but got ${dim})`);
+// size(dim) and stride(dim) as PyTorch checks them, with its messages: unlike an op's dim argument,
+// no dim fits a 0-dim tensor.
+function shapeIndex(dim: unknown, ndim: number, what: string): number {
+  if (typeof dim !== "number" || !Number.isInteger(dim)) {
+    throw new TypeError(`${what}(): argument 'dim' (position 1) must be int, not ${typeof dim === "number" ? "float" : typeName(dim)}`);
   }
-  return d;
+  if (ndim === 0) throw new RangeError(`Dimension specified as ${dim} but tensor has no dimensions`);
+  if (dim < -ndim || dim >= ndim) throw new RangeError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);
+  return dim < 0 ? dim + ndim : dim;
 }
 
 native.setTensorClass(Tensor as unknown as new (h: NativeHandle) => object);

@@ -65,6 +65,10 @@ h.register_hook(lambda g: g * 10)
 (torch.exp(h) * v0).sum().backward()
 out["hook_fn_a"] = a.grad
 out["scaled_a"], out["scaled_b"] = torch.autograd.grad((a * b * 2.5).sum(), [a, b])
+x = x0.clone().requires_grad_(); w = w0.clone().requires_grad_()
+out["positional_grad"] = torch.autograd.grad((x @ w).tanh(), [x, w], v0)
+torch.autograd.backward([(x @ w).sin()], [v0])
+out["positional_backward"] = [x.grad, w.grad]
 `;
 
 const expected = runPython(PY, { x0, w0, v0 });
@@ -124,6 +128,25 @@ for (const onWorker of [false, true]) {
     const [gp, gq] = torch.autograd.grad(ScaledMul.apply(p, q, 2.5).sum(), [p, q]);
     assertClose(gp!, E("scaled_a"));
     assertClose(gq!, E("scaled_b"));
+  }));
+
+  test(`autograd.grad and autograd.backward take the output gradients positionally, as Python does (${mode})`, withMode(() => {
+    const x = x0.clone().requires_grad_();
+    const w = w0.clone().requires_grad_();
+    const [pgx, pgw] = expected.positional_grad as Tensor[];
+    for (const [gx, gw] of [
+      torch.autograd.grad(x.matmul(w).tanh(), [x, w], v0),
+      torch.autograd.grad(x.matmul(w).tanh(), [x, w], [v0], { retain_graph: false }),
+      torch.autograd.grad(x.matmul(w).tanh(), [x, w], { grad_outputs: v0 }),
+    ]) {
+      assertClose(gx!, pgx);
+      assertClose(gw!, pgw);
+    }
+    torch.autograd.backward([x.matmul(w).sin()], [v0]);
+    const [bx, bw] = expected.positional_backward as Tensor[];
+    assertClose(x.grad!, bx);
+    assertClose(w.grad!, bw);
+    assert.deepEqual(torch.autograd.grad(x.sum(), x, null)[0]!.tolist(), torch.ones(3, 4).tolist(), "null grad_outputs is Python's None");
   }));
 
   test(`an error thrown in a custom backward reaches the caller (${mode})`, withMode(() => {

@@ -11,6 +11,7 @@ const a = torch.ones(2, 3);
 const b = torch.ones(4);
 const m = torch.ones(4, 5);
 const i = torch.ones(2, 3, { dtype: torch.int64 });
+const s = torch.tensor(2.5);
 
 const libtorchErrors: [string, string, () => unknown][] = [
   ["broadcast shape mismatch", "a + b", () => a.add(b)],
@@ -22,6 +23,9 @@ const libtorchErrors: [string, string, () => unknown][] = [
   ["cat of mismatched shapes", "torch.cat([a, m])", () => torch.cat([a, m])],
   ["dimension out of range", "a.sum(5)", () => a.sum(5)],
   ["in-place on a leaf that requires grad", "torch.ones(2, requires_grad=True).add_(1)", () => torch.ones(2, { requires_grad: true }).add_(1)],
+  ["size of a dimension out of range", "a.size(-3)", () => a.size(-3)],
+  ["stride of a dimension out of range", "a.stride(2)", () => a.stride(2)],
+  ["size of a 0-dim tensor's dimension", "s.size(0)", () => s.size(0)],
 ];
 
 const PY = String.raw`
@@ -33,11 +37,11 @@ for name, expr in cases.items():
         out[name] = [type(e).__name__, str(e).split("\n")[0]]
 `;
 
-const expected = runPython(PY, { a, b, m, i, cases: Object.fromEntries(libtorchErrors.map(([n, e]) => [n, e])) }) as Record<string, [string, string]>;
+const expected = runPython(PY, { a, b, m, i, s, cases: Object.fromEntries(libtorchErrors.map(([n, e]) => [n, e])) }) as Record<string, [string, string]>;
 const jsErrorName: Record<string, string> = { RuntimeError: "Error", IndexError: "RangeError", TypeError: "TypeError" };
 
 for (const [name, expr, fn] of libtorchErrors) {
-  test(`${name}: libtorch's message, as Python's ${expr}`, () => {
+  test(`${name}: Python's message for ${expr}`, () => {
     assert.ok(Array.isArray(expected[name]), "Python raised");
     const [pyType, pyMessage] = expected[name];
     assert.throws(fn, (e: Error) => {
@@ -59,6 +63,43 @@ test("a JS argument of the wrong type is a TypeError naming the op and the argum
   assert.throws(() => x.add(null as never), { name: "TypeError", message: "add(): argument 'other' (position 2) must be Tensor, not null" });
   assert.throws(() => x.sum("all" as never), { name: "TypeError", message: /^sum\(\) received an invalid combination of arguments - got \(Tensor, string\), but expected one of:\n \* aten::sum\(Tensor self/ });
   assert.throws(() => torch.tensor(["a"] as never), { name: "TypeError", message: "torch.tensor: could not infer dtype of string" });
+  assert.throws(() => torch.zeros(2, { dtype: "float" } as never), { name: "TypeError", message: "zeros(): argument 'dtype' must be Optional[torch.dtype], not string" });
+  assert.throws(() => x.size("1" as never), { name: "TypeError", message: "size(): argument 'dim' (position 1) must be int, not string" });
+  assert.throws(() => x.stride(0.5), { name: "TypeError", message: "stride(): argument 'dim' (position 1) must be int, not float" });
+});
+
+test("an op that takes no arguments, given one, is a TypeError (it once crashed the process)", () => {
+  const f = torch.is_vulkan_available as (...a: unknown[]) => unknown;
+  assert.throws(() => f(torch.ones(1)), { name: "TypeError", message: "is_vulkan_available() takes 0 positional arguments but 1 were given" });
+  assert.throws(() => f(5), { name: "TypeError", message: "is_vulkan_available() takes 0 positional arguments but 1 were given" });
+  assert.equal(f(), false);
+});
+
+test("a scope without a callback is a TypeError that shows the TypeScript form of Python's with-block", () => {
+  const scopes: [string, () => unknown][] = [
+    ["torch.no_grad", () => (torch.no_grad as () => unknown)()],
+    ["torch.enable_grad", () => torch.enable_grad(5 as never)],
+    ["torch.set_grad_enabled", () => torch.set_grad_enabled(false, "f" as never)],
+    ["torch.inference_mode", () => torch.inference_mode(true, undefined as never)],
+    ["torch.scope", () => (torch.scope as () => unknown)()],
+    ["torch.autocast", () => torch.autocast({ device_type: "cpu" } as never, undefined as never)],
+  ];
+  for (const [name, call] of scopes) {
+    assert.throws(call, (e: Error) => e instanceof TypeError && e.message.startsWith(`${name}: expected a callback for the scope's body, as in ${name}(`), name);
+  }
+  assert.equal(torch.is_grad_enabled(), true, "a refused scope leaves the grad mode alone");
+  assert.equal(torch.is_inference_mode_enabled(), false);
+});
+
+test("assigning .grad or .data, and registering a hook, check their values", () => {
+  const x = torch.ones(2, { requires_grad: true });
+  assert.throws(() => (x.grad = undefined as never), { name: "TypeError", message: "assigned grad must be a Tensor or null, got undefined" });
+  assert.throws(() => (x.data = null as never), { name: "TypeError", message: "assigned data must be a Tensor, got null" });
+  assert.throws(() => x.register_hook(5 as never), { name: "TypeError", message: "register_hook: hook must be a function, got number" });
+  x.grad = torch.full([2], 3);
+  assert.deepEqual(x.grad.tolist(), [3, 3]);
+  x.grad = null;
+  assert.equal(x.grad, null);
 });
 
 test("a disposed tensor is reported, not used", () => {

@@ -189,3 +189,21 @@ test("conversion helpers and device round trips", () => {
   assert.equal(String(meta.add(1).device), "meta");
   assert.throws(() => meta.cpu(), /Cannot copy out of meta tensor; no data!/);
 });
+
+test("size(dim) and stride(dim), and null for the whole shape as Python's None", () => {
+  const t = torch.zeros(2, 3, 4).permute(2, 0, 1);
+  assert.deepEqual([t.size(0), t.size(-1), t.stride(0), t.stride(-2)], [4, 3, 1, 12]);
+  assert.deepEqual(t.size(null), [4, 2, 3]);
+  assert.deepEqual(t.stride(null), [1, 12, 4]);
+  assert.deepEqual(torch.tensor(1.5).size(), []);
+});
+
+test("torch.cuda memory statistics are 0 where CUDA is absent, as PyTorch reports before CUDA starts", () => {
+  const stats = [torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated(null), torch.cuda.memory_reserved("cuda"), torch.cuda.max_memory_reserved(0)];
+  if (torch.cuda.is_available()) {
+    for (const v of stats) assert.ok(Number.isInteger(v) && v >= 0);
+  } else {
+    assert.deepEqual(stats, [0, 0, 0, 0]);
+  }
+  assert.throws(() => torch.cuda.memory_allocated("cpu"), { name: "TypeError", message: "expected a CUDA device, got 'cpu'" });
+});

@@ -4,6 +4,7 @@
 // the same libtorch state as torch/amp/autocast_mode.py's __enter__/__exit__.
 import { native as addon } from "../_native.js";
 import { dtype, dtypeFromId } from "../dtype.js";
+import { expectCallback } from "../_type_name.js";
 
 /** The entries of native/src/autocast.cc. */
 interface AutocastNative {
@@ -50,7 +51,7 @@ export function autocast<T>(device_type: string, options: AutocastOptions, fn: (
 export function autocast<T>(a: string | AutocastOptions, b: AutocastOptions | (() => T), c?: () => T): T {
   const opts: AutocastOptions = typeof a === "string" ? { ...(typeof b === "function" ? {} : b), device_type: a } : a;
   const fn = typeof b === "function" ? b : c;
-  if (typeof fn !== "function") throw new TypeError("autocast: expected a callback to run inside the autocast scope");
+  expectCallback(fn, "torch.autocast", 'torch.autocast("cuda", { dtype: torch.bfloat16 }, () => ...)');
   const device = opts.device_type;
   if (typeof device !== "string") throw new TypeError(`autocast: device_type must be a string such as "cuda" or "cpu", got ${typeof device}`);
   if (!is_autocast_available(device)) {

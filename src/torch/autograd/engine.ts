@@ -7,21 +7,49 @@ function list(t: Tensor | Tensor[]): Tensor[] {
   return Array.isArray(t) ? t : [t];
 }
 
+type Gradients = Tensor | (Tensor | null)[] | null;
+
+function isOptions(v: unknown): v is object {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+// Python passes the gradients positionally or by keyword (`grad(y, x, gy)`, `grad(y, x,
+// grad_outputs=gy)`); here the third argument is either those gradients or the options object.
+function splitArgs<O extends object>(third: Gradients | O | undefined, options: O | undefined, key: keyof O): [Gradients, O] {
+  if (third === undefined || isOptions(third)) {
+    const o = (third ?? {}) as O;
+    return [(o[key] as Gradients | undefined) ?? null, o];
+  }
+  return [third, options ?? ({} as O)];
+}
+
+function perOutput(gradients: Gradients, n: number): (Tensor | null)[] {
+  return gradients === null ? new Array<null>(n).fill(null) : Array.isArray(gradients) ? gradients : [gradients];
+}
+
 export interface GradOptions {
-  grad_outputs?: Tensor | (Tensor | null)[] | null;
+  grad_outputs?: Gradients;
   retain_graph?: boolean;
   create_graph?: boolean;
   allow_unused?: boolean;
 }
 
-/** The gradients of `outputs` with respect to `inputs` (null for unused inputs when allowed). */
-export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+/**
+ * The gradients of `outputs` with respect to `inputs` (null for unused inputs when allowed):
+ * `grad(outputs, inputs, options?)` or, as Python's positional form, `grad(outputs, inputs,
+ * grad_outputs, options?)`.
+ */
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options?: GradOptions): (Tensor | null)[];
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], grad_outputs: Gradients, options?: Omit<GradOptions, "grad_outputs">): (Tensor | null)[];
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], third?: Gradients | GradOptions, fourth?: GradOptions): (Tensor | null)[] {
+  const [gradOutputs, options] = splitArgs(third, fourth, "grad_outputs");
   const outs = list(outputs);
-  const gradOutputs = options.grad_outputs == null ? outs.map(() => null) : Array.isArray(options.grad_outputs) ? options.grad_outputs : [options.grad_outputs];
   const result = native.autogradGrad(
     outs,
     list(inputs),
-    gradOutputs,
+    perOutput(gradOutputs, outs.length),
     options.retain_graph ?? null,
     options.create_graph ?? false,
     options.allow_unused ?? false,
@@ -31,18 +59,21 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
 }
 
 export interface BackwardOptions {
-  grad_tensors?: Tensor | (Tensor | null)[] | null;
+  grad_tensors?: Gradients;
   retain_graph?: boolean;
   create_graph?: boolean;
   inputs?: Tensor[];
 }
 
-export function backward(tensors: Tensor | Tensor[], options: BackwardOptions = {}): void {
+/** `backward(tensors, options?)` or, as Python's positional form, `backward(tensors, grad_tensors, options?)`. */
+export function backward(tensors: Tensor | Tensor[], options?: BackwardOptions): void;
+export function backward(tensors: Tensor | Tensor[], grad_tensors: Gradients, options?: Omit<BackwardOptions, "grad_tensors">): void;
+export function backward(tensors: Tensor | Tensor[], second?: Gradients | BackwardOptions, third?: BackwardOptions): void {
+  const [gradTensors, options] = splitArgs(second, third, "grad_tensors");
   const ts = list(tensors);
-  const grads = options.grad_tensors == null ? ts.map(() => null) : Array.isArray(options.grad_tensors) ? options.grad_tensors : [options.grad_tensors];
   native.backward(
     ts,
-    grads,
+    perOutput(gradTensors, ts.length),
     options.retain_graph ?? null,
     options.create_graph ?? false,
     options.inputs ?? null,

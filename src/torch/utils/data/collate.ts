@@ -6,6 +6,7 @@ import { stack } from "../../_generated/functions.js";
 import { tensor } from "../../creation.js";
 import { bool, float64, int64 } from "../../dtype.js";
 import { Tensor } from "../../tensor.js";
+import { typeName } from "../../_type_name.js";
 
 /** The type default_collate makes from a batch of `T`s. */
 export type Collated<T> = T extends Tensor | ArrayBufferView | number | bigint | boolean
@@ -24,9 +25,6 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function typeName(v: unknown): string {
-  return v === null ? "null" : typeof v === "object" ? (v.constructor?.name ?? "Object") : typeof v;
-}
 
 function collateNumbers(batch: unknown[]): Tensor {
   const elem = batch[0];

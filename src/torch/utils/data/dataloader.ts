@@ -19,6 +19,7 @@ import * as cuda from "../../cuda.js";
 import { _data_shard } from "../../moreh.js";
 import type { Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
+import { typeName } from "../../_type_name.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
 import { ShardedSampler } from "./distributed_sampler.js";
 import { IterableDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
@@ -354,6 +355,3 @@ function* streamBatches<T>(batchSize: number | null, dropLast: boolean): globalT
   }
 }
 
-function typeName(v: unknown): string {
-  return (v as object | null)?.constructor?.name ?? typeof v;
-}
