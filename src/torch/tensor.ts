@@ -10,7 +10,7 @@ import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, i
 import { device, deviceOf, type DeviceLike } from "./device.js";
 import { track } from "./memory.js";
 import { formatTensor } from "./printing.js";
-import { typeName } from "./_type_name.js";
+import { argTypeName, typeName } from "./_type_name.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 
 const atenTo = op("aten::to");
@@ -344,7 +344,7 @@ function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void):
 // no dim fits a 0-dim tensor.
 function shapeIndex(dim: unknown, ndim: number, what: string): number {
   if (typeof dim !== "number" || !Number.isInteger(dim)) {
-    throw new TypeError(`${what}(): argument 'dim' (position 1) must be int, not ${typeof dim === "number" ? "float" : typeName(dim)}`);
+    throw new TypeError(`${what}(): argument 'dim' (position 1) must be int, not ${argTypeName(dim)}`);
   }
   if (ndim === 0) throw new RangeError(`Dimension specified as ${dim} but tensor has no dimensions`);
   if (dim < -ndim || dim >= ndim) throw new RangeError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);

@@ -229,3 +229,13 @@ test("Module plumbing: hooks, registration order, buffers, containers, to(), mod
   b.zero_grad();
   assert.equal(b.scale.grad, null);
 });
+
+test("layers and functional name a bad size or weight argument instead of failing inside", () => {
+  assert.throws(() => new nn.Linear("4" as never, 2), { name: "TypeError", message: "Linear: argument 'in_features' must be int, not string" });
+  assert.throws(() => new nn.Linear(4, 2.5), { name: "TypeError", message: "Linear: argument 'out_features' must be int, not float" });
+  assert.throws(() => new (nn.Embedding as new (...a: unknown[]) => unknown)(10), { name: "TypeError", message: "Embedding: argument 'embedding_dim' must be int, not undefined" });
+  assert.throws(() => new nn.LayerNorm(null as never), { name: "TypeError", message: "LayerNorm: argument 'normalized_shape' must be int or List[int], not null" });
+  assert.throws(() => new nn.RMSNorm([4, "8"] as never), { name: "TypeError", message: "RMSNorm: argument 'normalized_shape' must be int or List[int], not a list holding non-integers" });
+  assert.throws(() => nn.functional.embedding(torch.tensor([0n]), [[1, 2]] as never), { name: "TypeError", message: "embedding(): argument 'weight' (position 2) must be Tensor, not Array" });
+  assert.deepEqual(new nn.LayerNorm([2, 3]).normalized_shape, [2, 3]);
+});

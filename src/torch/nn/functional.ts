@@ -4,6 +4,7 @@ import { Tensor } from "../tensor.js";
 import type { dtype } from "../dtype.js";
 import { op } from "../_invoke.js";
 import { no_grad } from "../autograd/grad_mode.js";
+import { argTypeName } from "../_type_name.js";
 
 const aten = {
   linear: op("aten::linear"),
@@ -58,6 +59,7 @@ export interface EmbeddingOptions {
 }
 
 export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
+  if (!(weight instanceof Tensor)) throw new TypeError(`embedding(): argument 'weight' (position 2) must be Tensor, not ${argTypeName(weight)}`);
   let padding_idx = opts.padding_idx ?? null;
   const n = weight.size(0);
   if (padding_idx !== null) {

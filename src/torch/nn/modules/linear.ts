@@ -4,7 +4,7 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import type { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, type FactoryOptions } from "./_factory.js";
+import { emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
 
 export interface LinearOptions extends FactoryOptions {
   bias?: boolean;
@@ -20,8 +20,8 @@ export class Linear extends Module {
   constructor(in_features: number, out_features: number, opts: boolean | LinearOptions = {}) {
     super();
     const o = typeof opts === "boolean" ? { bias: opts } : opts;
-    this.in_features = in_features;
-    this.out_features = out_features;
+    this.in_features = intArg("Linear", "in_features", in_features);
+    this.out_features = intArg("Linear", "out_features", out_features);
     this.weight = emptyParameter([out_features, in_features], o);
     this.bias = o.bias ?? true ? emptyParameter([out_features], o) : null;
     this.reset_parameters();

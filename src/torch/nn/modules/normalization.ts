@@ -4,9 +4,8 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import type { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, type FactoryOptions } from "./_factory.js";
+import { emptyParameter, shapeArg, type FactoryOptions } from "./_factory.js";
 
-const asShape = (s: number | number[]): number[] => (typeof s === "number" ? [s] : [...s]);
 const pyBool = (b: boolean): string => (b ? "True" : "False");
 
 export interface LayerNormOptions extends FactoryOptions {
@@ -24,7 +23,7 @@ export class LayerNorm extends Module {
 
   constructor(normalized_shape: number | number[], opts: LayerNormOptions = {}) {
     super();
-    this.normalized_shape = asShape(normalized_shape);
+    this.normalized_shape = shapeArg("LayerNorm", "normalized_shape", normalized_shape);
     this.eps = opts.eps ?? 1e-5;
     this.elementwise_affine = opts.elementwise_affine ?? true;
     this.weight = this.elementwise_affine ? emptyParameter(this.normalized_shape, opts) : null;
@@ -59,7 +58,7 @@ export class RMSNorm extends Module {
 
   constructor(normalized_shape: number | number[], opts: RMSNormOptions = {}) {
     super();
-    this.normalized_shape = asShape(normalized_shape);
+    this.normalized_shape = shapeArg("RMSNorm", "normalized_shape", normalized_shape);
     this.eps = opts.eps ?? null;
     this.elementwise_affine = opts.elementwise_affine ?? true;
     this.weight = this.elementwise_affine ? emptyParameter(this.normalized_shape, opts) : null;

@@ -5,7 +5,7 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, type FactoryOptions } from "./_factory.js";
+import { emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
 
 export interface EmbeddingModuleOptions extends FactoryOptions, Omit<F.EmbeddingOptions, "padding_idx"> {
   padding_idx?: number | null;
@@ -25,8 +25,8 @@ export class Embedding extends Module {
 
   constructor(num_embeddings: number, embedding_dim: number, opts: EmbeddingModuleOptions = {}) {
     super();
-    this.num_embeddings = num_embeddings;
-    this.embedding_dim = embedding_dim;
+    this.num_embeddings = intArg("Embedding", "num_embeddings", num_embeddings);
+    this.embedding_dim = intArg("Embedding", "embedding_dim", embedding_dim);
     let padding_idx = opts.padding_idx ?? null;
     if (padding_idx !== null) {
       if (padding_idx >= num_embeddings || padding_idx < -num_embeddings) throw new RangeError("Padding_idx must be within num_embeddings");
