@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "handles.h"
+#include "ivalue_convert.h"
 #include "ops.h"
 
 namespace tessera {
@@ -44,6 +45,7 @@ napi_ref g_runner = nullptr;  // JS: (id, tensors[]) => (Tensor|null)[] | Tensor
 struct JsCall {
   int64_t fn_id;
   variable_list inputs;
+  at::ThreadLocalState state;  // the engine thread's: grad mode is create_graph inside a backward
   variable_list outputs;
   std::string error;
   bool done = false;
@@ -54,8 +56,20 @@ std::condition_variable g_cv;
 std::deque<JsCall*> g_queue;
 std::vector<int64_t> g_released;  // callback ids whose owners died; JS drops them on next call
 
-// Runs one callback on the main thread; a JS exception becomes call->error.
+// A callback's result value: a live Tensor, or null/undefined for no gradient (an undefined tensor).
+at::Tensor callback_result(napi_env env, napi_value v) {
+  napi_valuetype t = type_of(env, v);
+  if (t == napi_null || t == napi_undefined) return at::Tensor();
+  TensorHandle* h = tensor_handle(env, v);
+  if (h == nullptr) throw type_error("expected a Tensor or null as a gradient, got " + describe_js(env, v));
+  if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, "a gradient is a disposed Tensor");
+  return h->tensor;
+}
+
+// Runs one callback on the main thread, under the thread-local state of the engine thread that asked
+// for it, as PyTorch runs a Python backward on that thread; a JS exception becomes call->error.
 void run_on_main(JsCall* call) {
+  at::ThreadLocalStateGuard state_guard(call->state);
   napi_env env = g_env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -74,19 +88,19 @@ void run_on_main(JsCall* call) {
     if (st != napi_ok) {
       napi_value exc, msg, str;
       napi_get_and_clear_last_exception(env, &exc);
-      if (napi_get_named_property(env, exc, "stack", &msg) == napi_ok && type_of(env, msg) == napi_string) str = msg;
-      else NAPI_CHECK(napi_coerce_to_string(env, exc, &str));
+      napi_valuetype t = type_of(env, exc);
+      if ((t == napi_object || t == napi_function) && napi_get_named_property(env, exc, "stack", &msg) == napi_ok &&
+          type_of(env, msg) == napi_string)
+        str = msg;
+      else if (t == napi_symbol || napi_coerce_to_string(env, exc, &str) != napi_ok)
+        str = make_string(env, "a JS callback threw a value that is not an Error");
       call->error = get_string(env, str, "error");
+      stash_js_error(env, exc, call->error);
     } else if (is_array(env, result)) {
       uint32_t n = array_length(env, result);
-      for (uint32_t i = 0; i < n; ++i) {
-        napi_value v = array_get(env, result, i);
-        TensorHandle* h = tensor_handle(env, v);
-        call->outputs.push_back(h ? h->tensor : at::Tensor());
-      }
+      for (uint32_t i = 0; i < n; ++i) call->outputs.push_back(callback_result(env, array_get(env, result, i)));
     } else {
-      TensorHandle* h = tensor_handle(env, result);
-      call->outputs.push_back(h ? h->tensor : at::Tensor());
+      call->outputs.push_back(callback_result(env, result));
     }
   } catch (const std::exception& e) {
     call->error = e.what();
@@ -98,7 +112,7 @@ void run_on_main(JsCall* call) {
 
 // Called on any thread by the engine: hands the call to the main thread and waits for it.
 variable_list call_js(int64_t fn_id, variable_list inputs) {
-  JsCall call{fn_id, std::move(inputs), {}, {}, false};
+  JsCall call{fn_id, std::move(inputs), at::ThreadLocalState(), {}, {}, false};
   if (std::this_thread::get_id() == g_main_thread) {
     run_on_main(&call);
   } else {
@@ -194,6 +208,7 @@ bool engine_on_worker() {
 // thread with the main thread's thread-local state (grad mode, autocast, ...), pumping JS callbacks
 // until it finishes; rethrows its error.
 void run_engine(const std::function<void()>& work) {
+  clear_stashed_js_error(g_env);
   if (!engine_on_worker()) {
     work();
     return;
@@ -262,8 +277,13 @@ variable_list tensor_list(napi_env env, napi_value arr, const char* what, bool a
   for (uint32_t i = 0; i < n; ++i) {
     napi_value v = array_get(env, arr, i);
     napi_valuetype t = type_of(env, v);
-    if (allow_null && (t == napi_null || t == napi_undefined)) out.emplace_back();
-    else out.push_back(unwrap_tensor(env, v, what));
+    if (allow_null && (t == napi_null || t == napi_undefined)) {
+      out.emplace_back();
+      continue;
+    }
+    // Tensor objects only: a bare number here is a value, not a tensor handle.
+    if (t != napi_object) throw type_error(std::string(what) + "[" + std::to_string(i) + "] must be a Tensor, got " + describe_js(env, v));
+    out.push_back(unwrap_tensor(env, v, what));
   }
   return out;
 }

@@ -136,9 +136,46 @@ napi_value key(napi_env env, int which) {
   return v;
 }
 
+namespace {
+
+struct StashedJsError {
+  napi_ref error = nullptr;
+  std::string message;
+};
+thread_local StashedJsError t_stashed;  // per thread: each Node-API env has its own thread
+
+// Throws the stashed JS value when `what` is the message it failed a native call with.
+bool rethrow_stashed(napi_env env, const char* what) {
+  if (t_stashed.error == nullptr || t_stashed.message != what) return false;
+  napi_value error;
+  bool ok = napi_get_reference_value(env, t_stashed.error, &error) == napi_ok;
+  clear_stashed_js_error(env);
+  return ok && napi_throw(env, error) == napi_ok;
+}
+
+}  // namespace
+
+void stash_js_error(napi_env env, napi_value error, const std::string& message) {
+  if (t_stashed.error != nullptr) return;
+  if (napi_create_reference(env, error, 1, &t_stashed.error) != napi_ok) t_stashed.error = nullptr;
+  t_stashed.message = message;
+}
+
+void clear_stashed_js_error(napi_env env) {
+  if (t_stashed.error != nullptr) napi_delete_reference(env, t_stashed.error);
+  t_stashed.error = nullptr;
+  t_stashed.message.clear();
+}
+
 void throw_current(napi_env env) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    if (!pending && rethrow_stashed(env, e.what())) return;
+  } catch (...) {
+  }
   try {
     throw;
   } catch (const JsPending&) {

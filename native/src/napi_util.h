@@ -74,6 +74,13 @@ void init_keys(napi_env env);
 // Converts the exception in flight into a JS exception. Call from a catch(...) block only.
 void throw_current(napi_env env);
 
+// A JS exception thrown by a callback that native code ran (autograd's JS backward and hooks) fails
+// that native call with `message`; the entry that then fails rethrows the original JS value, so
+// the caller catches its own error (class, fields, stack) as Python's caller would. The first one
+// stashed wins until it is rethrown or cleared.
+void stash_js_error(napi_env env, napi_value error, const std::string& message);
+void clear_stashed_js_error(napi_env env);
+
 // Native entries running on this thread (an entry can run JS, which can call entries again).
 inline thread_local int t_entry_depth = 0;
 

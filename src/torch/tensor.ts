@@ -337,7 +337,11 @@ Object.setPrototypeOf(Tensor.prototype, tensorMethodPrototypes(Object.getPrototy
 // method's context (and `this`), so the registry would keep the tensor alive, and the tensor keeps
 // the hook: a cycle through a GC root that no collection could free.
 function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void): (tensors: unknown[]) => unknown {
-  return (tensors) => hook(tensors[0] as Tensor) ?? null;
+  return (tensors) => {
+    const r: unknown = hook(tensors[0] as Tensor);
+    if (r === undefined || r === null || r instanceof Tensor) return r ?? null;
+    throw new TypeError(`a tensor hook returned a value of type ${typeName(r)}; expected a Tensor or null`);
+  };
 }
 
 // size(dim) and stride(dim) as PyTorch checks them, with its messages: unlike an op's dim argument,

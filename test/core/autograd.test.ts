@@ -69,6 +69,19 @@ x = x0.clone().requires_grad_(); w = w0.clone().requires_grad_()
 out["positional_grad"] = torch.autograd.grad((x @ w).tanh(), [x, w], v0)
 torch.autograd.backward([(x @ w).sin()], [v0])
 out["positional_backward"] = [x.grad, w.grad]
+class Probe(torch.autograd.Function):
+    seen = []
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+    @staticmethod
+    def backward(ctx, g):
+        Probe.seen.append(torch.is_grad_enabled())
+        return g * 2
+x = x0.clone().requires_grad_()
+Probe.apply(x).sum().backward()
+torch.autograd.grad(Probe.apply(x).sum(), x, create_graph=True)
+out["grad_mode_in_backward"] = Probe.seen
 `;
 
 const expected = runPython(PY, { x0, w0, v0 });
@@ -147,6 +160,77 @@ for (const onWorker of [false, true]) {
     assertClose(x.grad!, bx);
     assertClose(w.grad!, bw);
     assert.deepEqual(torch.autograd.grad(x.sum(), x, null)[0]!.tolist(), torch.ones(3, 4).tolist(), "null grad_outputs is Python's None");
+  }));
+
+  test(`a custom backward runs with grad mode = create_graph, as in Python (${mode})`, withMode(() => {
+    const seen: boolean[] = [];
+    class Probe extends torch.autograd.Function {
+      static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
+        return x.mul(2);
+      }
+
+      static override backward(_ctx: FunctionCtx, g: Tensor): Tensor {
+        seen.push(torch.is_grad_enabled());
+        return g.mul(2);
+      }
+    }
+    const x = x0.clone().requires_grad_();
+    Probe.apply(x).sum().backward();
+    torch.autograd.grad(Probe.apply(x).sum(), x, { create_graph: true });
+    assert.deepEqual(seen, expected.grad_mode_in_backward);
+  }));
+
+  test(`what a backward or a hook throws reaches the caller as the same value (${mode})`, withMode(() => {
+    class MyError extends Error {
+      code = 42;
+    }
+    for (const thrown of [new MyError("mine"), "a string", undefined]) {
+      class Throws extends torch.autograd.Function {
+        static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
+          return x.mul(2);
+        }
+
+        static override backward(): Tensor {
+          throw thrown;
+        }
+      }
+      assert.throws(() => Throws.apply(torch.ones(2, { requires_grad: true })).sum().backward(), (e: unknown) => e === thrown);
+      const y = torch.ones(2, { requires_grad: true });
+      y.register_hook(() => {
+        throw thrown;
+      });
+      assert.throws(() => torch.autograd.grad(y.mul(3).sum(), y), (e: unknown) => e === thrown);
+    }
+    assert.throws(() => torch.ones(2).add(torch.ones(3)), /must match the size/, "a later error is its own");
+  }));
+
+  test(`a backward's or hook's result must be a Tensor or null; non-tensor forward outputs pass through (${mode})`, withMode(() => {
+    const backwardReturning = (value: () => unknown) =>
+      class Returns extends torch.autograd.Function {
+        static override forward(_ctx: FunctionCtx, x: Tensor, k: number): unknown[] {
+          return [x.mul(k), k];
+        }
+
+        static override backward(): (Tensor | null)[] {
+          return [value() as Tensor, null];
+        }
+      };
+    const x = torch.ones(2, { requires_grad: true });
+    const [y, k] = backwardReturning(() => torch.full([2], 7)).apply(x, 3) as [Tensor, number];
+    assert.equal(k, 3, "a number output comes back as itself");
+    y.sum().backward();
+    assert.deepEqual(x.grad!.tolist(), [7, 7]);
+    const run = (value: () => unknown) => () => (backwardReturning(value).apply(torch.ones(2, { requires_grad: true }), 3) as Tensor[])[0].sum().backward();
+    assert.throws(run(() => 5), { name: "TypeError", message: "function ReturnsBackward returned a gradient of type number at position 1; expected a Tensor or null" });
+    assert.throws(run(() => Promise.resolve(torch.ones(2))), { name: "TypeError", message: /type Promise at position 1; expected a Tensor or null \(backward must return its gradients synchronously\)$/ });
+    assert.throws(run(() => {
+      const t = torch.ones(2);
+      t.dispose();
+      return t;
+    }), /a gradient is a disposed Tensor/);
+    const h = torch.ones(2, { requires_grad: true });
+    h.register_hook(() => 5 as never);
+    assert.throws(() => h.mul(2).sum().backward(), { name: "TypeError", message: "a tensor hook returned a value of type number; expected a Tensor or null" });
   }));
 
   test(`an error thrown in a custom backward reaches the caller (${mode})`, withMode(() => {

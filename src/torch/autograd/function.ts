@@ -5,6 +5,7 @@ import { native } from "../_native.js";
 import { dropCallback, registerCallback } from "../_callbacks.js";
 import { Tensor } from "../tensor.js";
 import { is_grad_enabled, no_grad } from "./grad_mode.js";
+import { typeName } from "../_type_name.js";
 
 export class FunctionCtx {
   saved_tensors: Tensor[] = [];
@@ -27,7 +28,8 @@ export class FunctionCtx {
   }
 }
 
-type ForwardResult = Tensor | Tensor[];
+// Non-tensor outputs pass through unchanged, as in PyTorch; they get no gradient.
+type ForwardResult = unknown;
 type BackwardResult = Tensor | null | undefined | (Tensor | null | undefined)[];
 
 export interface FunctionClass {
@@ -54,6 +56,16 @@ function backwardCallback(
     if (perArg.length !== numArgs) {
       throw new Error(`function ${name} returned an incorrect number of gradients (expected ${numArgs}, got ${perArg.length})`);
     }
+    perArg.forEach((g: unknown, i) => {
+      if (g === null || g === undefined) return;
+      if (!tensorArgs.includes(i)) {
+        throw new TypeError(`function ${name} returned a gradient different than null at position ${i + 1}, but the corresponding forward input was not a Tensor`);
+      }
+      if (!(g instanceof Tensor)) {
+        const hint = g instanceof Promise ? " (backward must return its gradients synchronously)" : "";
+        throw new TypeError(`function ${name} returned a gradient of type ${typeName(g)} at position ${i + 1}; expected a Tensor or null${hint}`);
+      }
+    });
     return tensorArgs.map((i) => perArg[i] ?? null);
   };
 }
@@ -77,7 +89,8 @@ export class Function {
     ctx.needs_input_grad = argList.map((a) => a instanceof Tensor && a.requires_grad);
     const result = no_grad(() => (this.forward as (ctx: FunctionCtx, ...a: unknown[]) => ForwardResult)(ctx, ...argList));
     if (!is_grad_enabled() || !ctx.needs_input_grad.some(Boolean)) return result as ReturnType<F["forward"]>;
-    const outputs = Array.isArray(result) ? result : [result];
+    const outputs: unknown[] = Array.isArray(result) ? result : [result];
+    const differentiable = (t: unknown): t is Tensor => t instanceof Tensor && !ctx.isNonDifferentiable(t);
     const tensorArgs = argList.map((a, i) => (a instanceof Tensor ? i : -1)).filter((i) => i >= 0);
     const name = `${this.name}Backward`;
     const id = registerCallback(backwardCallback(this.backward.bind(this), ctx, name, argList.length, tensorArgs));
@@ -87,13 +100,13 @@ export class Function {
         id,
         name,
         tensorArgs.map((i) => argList[i] as Tensor),
-        outputs.map((t) => (ctx.isNonDifferentiable(t) ? null : t)),
+        outputs.map((t) => (differentiable(t) ? t : null)),
       ) as Tensor[];
     } catch (e) {
       dropCallback(id);
       throw e;
     }
-    const final = outputs.map((t, i) => (ctx.isNonDifferentiable(t) ? t : wrapped[i]));
+    const final = outputs.map((t, i) => (differentiable(t) ? wrapped[i] : t));
     return (Array.isArray(result) ? final : final[0]) as ReturnType<F["forward"]>;
   }
 }
