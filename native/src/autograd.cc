@@ -281,9 +281,7 @@ variable_list tensor_list(napi_env env, napi_value arr, const char* what, bool a
       out.emplace_back();
       continue;
     }
-    // Tensor objects only: a bare number here is a value, not a tensor handle.
-    if (t != napi_object) throw type_error(std::string(what) + "[" + std::to_string(i) + "] must be a Tensor, got " + describe_js(env, v));
-    out.push_back(unwrap_tensor(env, v, what));
+    out.push_back(unwrap_tensor_object(env, v, std::string(what) + "[" + std::to_string(i) + "]"));
   }
   return out;
 }

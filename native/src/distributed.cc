@@ -68,7 +68,7 @@ milliseconds ms_arg(napi_env env, napi_value v, const char* what) { return milli
 std::vector<at::Tensor> tensors_arg(napi_env env, napi_value arr, const char* what) {
   if (!is_array(env, arr)) throw type_error(std::string(what) + " must be an array of Tensors");
   std::vector<at::Tensor> out;
-  for (uint32_t i = 0, n = array_length(env, arr); i < n; ++i) out.push_back(unwrap_tensor(env, array_get(env, arr, i), what));
+  for (uint32_t i = 0, n = array_length(env, arr); i < n; ++i) out.push_back(unwrap_tensor_object(env, array_get(env, arr, i), std::string(what) + "[" + std::to_string(i) + "]"));
   return out;
 }
 
@@ -241,7 +241,7 @@ TESSERA_ENTRY(js_destroy_group) {
 // allreduce(group, tensor, op)
 TESSERA_ENTRY(js_allreduce) {
   auto ci = get_args(env, info, 3);
-  std::vector<at::Tensor> ts{unwrap_tensor(env, ci.args.at(1), "tensor")};
+  std::vector<at::Tensor> ts{unwrap_tensor_object(env, ci.args.at(1), "tensor")};
   c10d::AllreduceOptions o;
   o.reduceOp = reduce_op(get_string(env, ci.args.at(2), "op"));
   return wrap_work(env, group_arg(env, ci.args.at(0)).allreduce(ts, o), ts);
@@ -250,7 +250,7 @@ TESSERA_ENTRY(js_allreduce) {
 // broadcast(group, tensor, rootRank)
 TESSERA_ENTRY(js_broadcast) {
   auto ci = get_args(env, info, 3);
-  std::vector<at::Tensor> ts{unwrap_tensor(env, ci.args.at(1), "tensor")};
+  std::vector<at::Tensor> ts{unwrap_tensor_object(env, ci.args.at(1), "tensor")};
   c10d::BroadcastOptions o;
   o.rootRank = get_int64(env, ci.args.at(2), "src");
   return wrap_work(env, group_arg(env, ci.args.at(0)).broadcast(ts, o), ts);
@@ -260,7 +260,7 @@ TESSERA_ENTRY(js_broadcast) {
 TESSERA_ENTRY(js_allgather) {
   auto ci = get_args(env, info, 3);
   std::vector<std::vector<at::Tensor>> outs{tensors_arg(env, ci.args.at(1), "tensor_list")};
-  std::vector<at::Tensor> in{unwrap_tensor(env, ci.args.at(2), "tensor")};
+  std::vector<at::Tensor> in{unwrap_tensor_object(env, ci.args.at(2), "tensor")};
   std::vector<at::Tensor> keep = outs[0];
   keep.push_back(in[0]);
   return wrap_work(env, group_arg(env, ci.args.at(0)).allgather(outs, in), keep);
@@ -269,16 +269,16 @@ TESSERA_ENTRY(js_allgather) {
 // allgatherBase(group, output, input)
 TESSERA_ENTRY(js_allgather_base) {
   auto ci = get_args(env, info, 3);
-  at::Tensor out = unwrap_tensor(env, ci.args.at(1), "output_tensor");
-  at::Tensor in = unwrap_tensor(env, ci.args.at(2), "input_tensor");
+  at::Tensor out = unwrap_tensor_object(env, ci.args.at(1), "output_tensor");
+  at::Tensor in = unwrap_tensor_object(env, ci.args.at(2), "input_tensor");
   return wrap_work(env, group_arg(env, ci.args.at(0))._allgather_base(out, in), {out, in});
 }
 
 // reduceScatterBase(group, output, input, op)
 TESSERA_ENTRY(js_reduce_scatter_base) {
   auto ci = get_args(env, info, 4);
-  at::Tensor out = unwrap_tensor(env, ci.args.at(1), "output");
-  at::Tensor in = unwrap_tensor(env, ci.args.at(2), "input");
+  at::Tensor out = unwrap_tensor_object(env, ci.args.at(1), "output");
+  at::Tensor in = unwrap_tensor_object(env, ci.args.at(2), "input");
   c10d::ReduceScatterOptions o;
   o.reduceOp = reduce_op(get_string(env, ci.args.at(3), "op"));
   return wrap_work(env, group_arg(env, ci.args.at(0))._reduce_scatter_base(out, in, o), {out, in});
@@ -287,8 +287,8 @@ TESSERA_ENTRY(js_reduce_scatter_base) {
 // alltoallBase(group, output, input, outputSplits[], inputSplits[])
 TESSERA_ENTRY(js_alltoall_base) {
   auto ci = get_args(env, info, 5);
-  at::Tensor out = unwrap_tensor(env, ci.args.at(1), "output");
-  at::Tensor in = unwrap_tensor(env, ci.args.at(2), "input");
+  at::Tensor out = unwrap_tensor_object(env, ci.args.at(1), "output");
+  at::Tensor in = unwrap_tensor_object(env, ci.args.at(2), "input");
   std::vector<int64_t> out_splits = ints_arg(env, ci.args.at(3), "output_split_sizes");
   std::vector<int64_t> in_splits = ints_arg(env, ci.args.at(4), "input_split_sizes");
   return wrap_work(env, group_arg(env, ci.args.at(0)).alltoall_base(out, in, out_splits, in_splits), {out, in});
@@ -297,7 +297,7 @@ TESSERA_ENTRY(js_alltoall_base) {
 // send(group, tensor, dstRank, tag) / recv(group, tensor, srcRank, tag)
 TESSERA_ENTRY(js_send) {
   auto ci = get_args(env, info, 4);
-  std::vector<at::Tensor> ts{unwrap_tensor(env, ci.args.at(1), "tensor")};
+  std::vector<at::Tensor> ts{unwrap_tensor_object(env, ci.args.at(1), "tensor")};
   int dst = static_cast<int>(get_int64(env, ci.args.at(2), "dst"));
   int tag = static_cast<int>(get_int64(env, ci.args.at(3), "tag"));
   return wrap_work(env, group_arg(env, ci.args.at(0)).send(ts, dst, tag), ts);
@@ -305,7 +305,7 @@ TESSERA_ENTRY(js_send) {
 
 TESSERA_ENTRY(js_recv) {
   auto ci = get_args(env, info, 4);
-  std::vector<at::Tensor> ts{unwrap_tensor(env, ci.args.at(1), "tensor")};
+  std::vector<at::Tensor> ts{unwrap_tensor_object(env, ci.args.at(1), "tensor")};
   int src = static_cast<int>(get_int64(env, ci.args.at(2), "src"));
   int tag = static_cast<int>(get_int64(env, ci.args.at(3), "tag"));
   return wrap_work(env, group_arg(env, ci.args.at(0)).recv(ts, src, tag), ts);

@@ -1,4 +1,5 @@
 #include "handles.h"
+#include "ivalue_convert.h"
 
 #include <memory>
 #include <utility>
@@ -190,6 +191,11 @@ const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what) {
   if (h == nullptr) throw type_error(std::string(what) + " must be a Tensor");
   if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, std::string(what) + " is a disposed Tensor");
   return h->tensor;
+}
+
+const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const std::string& what) {
+  if (type_of(env, v) != napi_object) throw type_error(what + " must be a Tensor, got " + describe_js(env, v));
+  return unwrap_tensor(env, v, what.c_str());
 }
 
 GeneratorHandle* generator_handle(napi_env env, napi_value v) {

@@ -48,7 +48,10 @@ TensorHandle* tensor_handle(napi_env env, napi_value v);
 // The handle behind a slot index (a Tensor's `_h`); nullptr when `v` is not a slot in use.
 TensorHandle* tensor_handle_of_index(napi_env env, napi_value v);
 // A Tensor or its `_h`; throws a TypeError naming `what` otherwise, and rejects disposed tensors.
+// For handles the TS layer passes; a value from user code goes through unwrap_tensor_object.
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
+// A Tensor object only: in a value from user code a number is a number, never a tensor's slot.
+const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const std::string& what);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);
 
 void register_handle_functions(napi_env env, napi_value exports);

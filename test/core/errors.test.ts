@@ -91,11 +91,13 @@ test("a scope without a callback is a TypeError that shows the TypeScript form o
   assert.equal(torch.is_inference_mode_enabled(), false);
 });
 
-test("assigning .grad or .data, and registering a hook, check their values", () => {
+test("assigning .grad or .data, registering a hook, and the autograd entry points check their values", () => {
   const x = torch.ones(2, { requires_grad: true });
   assert.throws(() => (x.grad = undefined as never), { name: "TypeError", message: "assigned grad must be a Tensor or null, got undefined" });
   assert.throws(() => (x.data = null as never), { name: "TypeError", message: "assigned data must be a Tensor, got null" });
   assert.throws(() => x.register_hook(5 as never), { name: "TypeError", message: "register_hook: hook must be a function, got number" });
+  assert.throws(() => torch.autograd.backward([5 as never]), { name: "TypeError", message: "tensors[0] must be a Tensor, got int" }, "a number is never read as a tensor handle");
+  assert.throws(() => torch.autograd.grad(x.sum(), [3 as never]), { name: "TypeError", message: "inputs[0] must be a Tensor, got int" });
   x.grad = torch.full([2], 3);
   assert.deepEqual(x.grad.tolist(), [3, 3]);
   x.grad = null;

@@ -53,3 +53,21 @@ try { torch.distributed.init_process_group({ backend: "gloo" }); } catch (e) { c
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", env });
   assert.match(r.stdout, /ERR Error initializing torch.distributed using env:\/\/ rendezvous: environment variable RANK expected, but not set/);
 });
+
+test("a number where a collective takes a tensor is an error, never read as a tensor handle", () => {
+  const store = path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-dist-")), "store");
+  const code = `import { torch } from "./src/index.js";
+const dist = torch.distributed;
+dist.init_process_group({ backend: "gloo", init_method: "file://${store}", rank: 0, world_size: 1 });
+const t = torch.ones(3);
+for (const f of [() => dist.all_reduce(1), () => dist.all_gather([2], t), () => dist.broadcast(3, 0)]) {
+  try { f(); console.log("OK"); } catch (e) { console.log("ERR " + e.message); }
+}
+dist.destroy_process_group();`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8" });
+  assert.deepEqual(r.stdout.trim().split("\n"), [
+    "ERR torch.distributed.all_reduce: tensor must be a Tensor, got int",
+    "ERR torch.distributed.all_gather: tensor_list[0] must be a Tensor, got int",
+    "ERR torch.distributed.broadcast: tensor must be a Tensor, got int",
+  ], r.stderr);
+});
