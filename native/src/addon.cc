@@ -2,10 +2,24 @@
 #include "handles.h"
 #include "ops.h"
 
+#include <atomic>
+
 namespace {
+
+// The addon keeps per-process state for one JS thread (interned keys, the Tensor class, the
+// autograd pump), so a second env — a worker_threads Worker — gets a clear error instead of
+// sharing it unsafely. The env that loaded it first owns it until that env ends.
+std::atomic<bool> g_in_use{false};
+
+void release_addon(void*) { g_in_use = false; }
 
 napi_value init(napi_env env, napi_value exports) {
   return tessera::guarded(env, [&] {
+    if (g_in_use.exchange(true))
+      throw tessera::JsError(tessera::JsError::Kind::Error,
+                             "tessera is already loaded by another thread of this process: its native addon serves one JS thread "
+                             "(worker_threads are not supported; run separate processes, e.g. `tessera run --nproc-per-node N script.ts`)");
+    NAPI_CHECK(napi_add_env_cleanup_hook(env, release_addon, nullptr));
     tessera::init_keys(env);
     tessera::init_tensor_table(env);
     tessera::register_handle_functions(env, exports);

@@ -3,6 +3,11 @@
 // wrong type.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
 import { runPython } from "../helpers/oracle.js";
@@ -109,4 +114,24 @@ test("a disposed tensor is reported, not used", () => {
   x.dispose();
   assert.equal(x.is_disposed, true);
   assert.throws(() => x.add(1), /argument 'self' is a disposed Tensor/);
+});
+
+test("loading tessera in a second thread (worker_threads) is a clear error, and the first thread goes on", async () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const script = path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-worker-")), "worker.mjs");
+  const tsxApi = import.meta.resolve("tsx/esm/api");
+  const index = pathToFileURL(path.join(root, "src", "index.ts")).href;
+  writeFileSync(script, `import { parentPort } from "node:worker_threads";
+const { register } = await import(${JSON.stringify(tsxApi)});
+register();
+try { await import(${JSON.stringify(index)}); parentPort.postMessage("loaded"); } catch (e) { parentPort.postMessage(e.message); }
+`);
+  const worker = new Worker(script);
+  const message = await new Promise((resolve, reject) => {
+    worker.on("message", resolve);
+    worker.on("error", reject);
+  });
+  await worker.terminate();
+  assert.match(String(message), /^tessera is already loaded by another thread of this process: .*worker_threads are not supported/);
+  assert.deepEqual(torch.ones(2).add(1).tolist(), [2, 2]);
 });
