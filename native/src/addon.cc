@@ -11,7 +11,13 @@ namespace {
 // sharing it unsafely. The env that loaded it first owns it until that env ends.
 std::atomic<bool> g_in_use{false};
 
-void release_addon(void*) { g_in_use = false; }
+// The ending env's references end with it; the next env (a later Worker) makes its own.
+void release_addon(void*) {
+  tessera::forget_keys();
+  tessera::forget_tensor_class();
+  tessera::forget_autograd_env();
+  g_in_use = false;
+}
 
 napi_value init(napi_env env, napi_value exports) {
   return tessera::guarded(env, [&] {

@@ -441,6 +441,13 @@ TESSERA_ENTRY(js_is_inference_mode_enabled) { return make_bool(env, c10::Inferen
 
 }  // namespace
 
+void forget_autograd_env() {
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_env = nullptr;
+  g_runner = nullptr;
+  g_released.clear();  // ids of the ending env's callbacks
+}
+
 void register_autograd_functions(napi_env env, napi_value exports) {
   g_env = env;
   g_main_thread = std::this_thread::get_id();

@@ -142,6 +142,8 @@ void set_tensor_class(napi_env env, napi_value ctor) {
   NAPI_CHECK(napi_create_reference(env, ctor, 1, &g_tensor_ctor));
 }
 
+void forget_tensor_class() { g_tensor_ctor = nullptr; }
+
 napi_value tensor_handle_value(napi_env env, at::Tensor t) {
   if (!t.defined()) return make_null(env);
   napi_value v;

@@ -35,6 +35,8 @@ void init_tensor_table(napi_env env);
 
 // Remembers the JS class used for tensors (set once by the TS layer at load time).
 void set_tensor_class(napi_env env, napi_value ctor);
+// Forgets the Tensor class of an env that is ending (its reference ends with it).
+void forget_tensor_class();
 
 // A new JS Tensor owning `t`; an undefined tensor becomes null.
 napi_value wrap_tensor(napi_env env, at::Tensor t);

@@ -130,6 +130,10 @@ void init_keys(napi_env env) {
   }
 }
 
+void forget_keys() {
+  for (napi_ref& k : g_keys) k = nullptr;
+}
+
 napi_value key(napi_env env, int which) {
   napi_value v;
   NAPI_CHECK(napi_get_reference_value(env, g_keys[which], &v));

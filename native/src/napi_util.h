@@ -70,6 +70,8 @@ napi_value make_array(napi_env env, size_t n);
 napi_value key(napi_env env, int which);
 enum Key { KEY_H = 0, KEY_ID, KEY_TYPE, KEY_INDEX, KEY_COUNT };
 void init_keys(napi_env env);
+// Forgets the keys of an env that is ending (its references end with it).
+void forget_keys();
 
 // Converts the exception in flight into a JS exception. Call from a catch(...) block only.
 void throw_current(napi_env env);

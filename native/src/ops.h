@@ -5,6 +5,8 @@ namespace tessera {
 void register_op_functions(napi_env env, napi_value exports);
 void register_tensor_functions(napi_env env, napi_value exports);
 void register_autograd_functions(napi_env env, napi_value exports);
+// Forgets the JS side of the autograd bridge of an env that is ending.
+void forget_autograd_env();
 void register_runtime_functions(napi_env env, napi_value exports);
 void register_distributed_functions(napi_env env, napi_value exports);
 void register_autocast_functions(napi_env env, napi_value exports);

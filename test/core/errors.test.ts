@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
@@ -116,7 +117,9 @@ test("a disposed tensor is reported, not used", () => {
   assert.throws(() => x.add(1), /argument 'self' is a disposed Tensor/);
 });
 
-test("loading tessera in a second thread (worker_threads) is a clear error, and the first thread goes on", async () => {
+// A worker_threads script that loads tessera, runs a custom Function's backward (inline and on the
+// engine's worker) and posts the gradients, or the error that loading gave.
+function workerScript(): string {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
   const script = path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-worker-")), "worker.mjs");
   const tsxApi = import.meta.resolve("tsx/esm/api");
@@ -124,9 +127,25 @@ test("loading tessera in a second thread (worker_threads) is a clear error, and 
   writeFileSync(script, `import { parentPort } from "node:worker_threads";
 const { register } = await import(${JSON.stringify(tsxApi)});
 register();
-try { await import(${JSON.stringify(index)}); parentPort.postMessage("loaded"); } catch (e) { parentPort.postMessage(e.message); }
+let torch;
+try { ({ torch } = await import(${JSON.stringify(index)})); } catch (e) { parentPort.postMessage(e.message); process.exit(0); }
+class Triple extends torch.autograd.Function {
+  static forward(ctx, x) { return x.mul(3); }
+  static backward(ctx, g) { return g.mul(3); }
+}
+const grads = [false, true].map((onWorker) => {
+  torch._C.setEngineOnWorker(onWorker);
+  const x = torch.ones(2, { requires_grad: true });
+  Triple.apply(x).sum().backward();
+  return x.grad.tolist();
+});
+parentPort.postMessage(grads);
 `);
-  const worker = new Worker(script);
+  return script;
+}
+
+test("loading tessera in a second thread (worker_threads) is a clear error, and the first thread goes on", async () => {
+  const worker = new Worker(workerScript());
   const message = await new Promise((resolve, reject) => {
     worker.on("message", resolve);
     worker.on("error", reject);
@@ -134,4 +153,17 @@ try { await import(${JSON.stringify(index)}); parentPort.postMessage("loaded"); 
   await worker.terminate();
   assert.match(String(message), /^tessera is already loaded by another thread of this process: .*worker_threads are not supported/);
   assert.deepEqual(torch.ones(2).add(1).tolist(), [2, 2]);
+});
+
+test("a Worker may use tessera when no other thread does, and after an earlier Worker has ended", () => {
+  const driver = path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-workers-")), "driver.mjs");
+  writeFileSync(driver, `import { Worker } from "node:worker_threads";
+for (let i = 0; i < 2; i++) {
+  const w = new Worker(${JSON.stringify(workerScript())});
+  console.log(JSON.stringify(await new Promise((resolve, reject) => { w.on("message", resolve); w.on("error", reject); })));
+  await new Promise((resolve) => w.on("exit", resolve));
+}`);
+  const r = spawnSync(process.execPath, [driver], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split("\n").map((l) => JSON.parse(l)), [[[3, 3], [3, 3]], [[3, 3], [3, 3]]]);
 });
