@@ -4,7 +4,7 @@
 import { native } from "./_native.js";
 import { op } from "./_invoke.js";
 import { Tensor } from "./tensor.js";
-import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
+import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, get_default_dtype, int16, int32, int64, int8, uint8 } from "./dtype.js";
 import type { DeviceLike } from "./device.js";
 import type { Scalar } from "./types.js";
 
@@ -14,14 +14,6 @@ export interface TensorOptions {
   dtype?: dtype;
   device?: DeviceLike;
   requires_grad?: boolean;
-}
-
-export function get_default_dtype(): dtype {
-  return dtypeFromId(native.getDefaultDtype());
-}
-
-export function set_default_dtype(d: dtype): void {
-  native.setDefaultDtype(d);
 }
 
 function typedArrayDtype(a: ArrayBufferView): dtype {

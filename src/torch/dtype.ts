@@ -1,5 +1,7 @@
 // torch.dtype objects. Each carries libtorch's ScalarType number (`_id`), which is how native code
 // receives a dtype argument.
+import { native } from "./_native.js";
+
 export class dtype {
   constructor(
     readonly name: string,
@@ -50,4 +52,12 @@ export function dtypeFromId(id: number): dtype {
   const d = byId.get(id);
   if (d === undefined) throw new TypeError(`unsupported dtype (ScalarType ${id})`);
   return d;
+}
+
+export function get_default_dtype(): dtype {
+  return dtypeFromId(native.getDefaultDtype());
+}
+
+export function set_default_dtype(d: dtype): void {
+  native.setDefaultDtype(d);
 }

@@ -32,7 +32,8 @@ export {
 } from "./dtype.js";
 export { device, type DeviceLike } from "./device.js";
 export { Generator, manual_seed, initial_seed } from "./generator.js";
-export { tensor, as_tensor, full, get_default_dtype, set_default_dtype, type TensorData, type TensorOptions } from "./creation.js";
+export { tensor, as_tensor, full, type TensorData, type TensorOptions } from "./creation.js";
+export { get_default_dtype, set_default_dtype } from "./dtype.js";
 export { strided, contiguous_format, preserve_format, channels_last, type Scalar, type Layout, type MemoryFormat } from "./types.js";
 export { no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled } from "./autograd/grad_mode.js";
 export { scope } from "./memory.js";

@@ -1,15 +1,56 @@
 // Tensor printing as PyTorch's torch/_tensor_str.py does it (default print options: precision 4,
 // threshold 1000, edgeitems 3, linewidth 80), so logs read the same in both languages.
 import type { Tensor } from "./tensor.js";
+import { get_default_dtype } from "./dtype.js";
 
 const PRECISION = 4;
 const THRESHOLD = 1000;
 const EDGEITEMS = 3;
 const LINEWIDTH = 80;
 
-// Python's "{:.4e}" writes at least two exponent digits.
-function pyExp(v: number, digits: number): string {
-  return v.toExponential(digits).replace(/e([+-])(\d)$/, "e$10$2");
+// Python's "{:.Nf}" and "{:.Ne}" round an exact tie to the even digit, where JS's toFixed and
+// toExponential round it away from zero: -129887.65625 is "-129887.6562" in Python. A tie needs a
+// short exact decimal expansion, which toFixed(100) spells out in full.
+function exactDecimal(a: number): string {
+  return a < 1e21 ? a.toFixed(100) : `${BigInt(a)}.0`;
+}
+
+// With `digits` the exact expansion's digits (no point), whether cutting after index `end` is a
+// tie whose last kept digit is even: then Python keeps the cut digits as they are.
+function tieToEven(digits: string, end: number): boolean {
+  return /^50*$/.test(digits.slice(end)) && Number(digits[end - 1] ?? "0") % 2 === 0;
+}
+
+function sign(v: number): string {
+  return v < 0 || Object.is(v, -0) ? "-" : "";
+}
+
+function pyFixed(v: number, decimals: number): string {
+  const a = Math.abs(v);
+  const exact = exactDecimal(a);
+  const point = exact.indexOf(".");
+  const digits = exact.slice(0, point) + exact.slice(point + 1);
+  if (!tieToEven(digits, point + decimals)) return sign(v) + a.toFixed(decimals);
+  const kept = digits.slice(0, point + decimals);
+  return sign(v) + (decimals > 0 ? `${kept.slice(0, point)}.${kept.slice(point)}` : kept);
+}
+
+// Python's "{:.Ne}", which also writes at least two exponent digits.
+function pyExp(v: number, decimals: number): string {
+  const a = Math.abs(v);
+  let s = a.toExponential(decimals);
+  if (a !== 0) {
+    const exact = exactDecimal(a);
+    const point = exact.indexOf(".");
+    const digits = exact.slice(0, point) + exact.slice(point + 1);
+    const first = digits.search(/[1-9]/);
+    if (tieToEven(digits, first + decimals + 1)) {
+      const kept = digits.slice(first, first + decimals + 1);
+      const exponent = point - first - 1;
+      s = `${kept[0]}${decimals > 0 ? `.${kept.slice(1)}` : ""}e${exponent < 0 ? "-" : "+"}${Math.abs(exponent)}`;
+    }
+  }
+  return sign(v) + s.replace(/e([+-])(\d)$/, "e$10$2");
 }
 
 function pyFloat(v: number): string {
@@ -40,13 +81,13 @@ class Formatter {
         this.sciMode = true;
         for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pyExp(v, PRECISION).length);
       } else {
-        for (const v of finite) this.maxWidth = Math.max(this.maxWidth, v.toFixed(0).length + 1);
+        for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pyFixed(v, 0).length + 1);
       }
     } else if (max / min > 1000 || max > 1e8 || min < 1e-4) {
       this.sciMode = true;
       for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pyExp(v, PRECISION).length);
     } else {
-      for (const v of finite) this.maxWidth = Math.max(this.maxWidth, v.toFixed(PRECISION).length);
+      for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pyFixed(v, PRECISION).length);
     }
   }
 
@@ -56,8 +97,8 @@ class Formatter {
     else if (!this.floating) s = String(v);
     else if (!Number.isFinite(v)) s = pyFloat(v);
     else if (this.sciMode) s = pyExp(v, PRECISION);
-    else if (this.intMode) s = `${v.toFixed(0)}.`;
-    else s = v.toFixed(PRECISION);
+    else if (this.intMode) s = `${pyFixed(v, 0)}.`;
+    else s = pyFixed(v, PRECISION);
     return s.padStart(this.maxWidth);
   }
 
@@ -109,6 +150,23 @@ function tensorStr(data: Nested, ndim: number, indent: number, fmt: Formatter, s
   return `[${parts.join(sep)}]`;
 }
 
+// Appends `, suffix` items and the closing parenthesis, starting a new line for an item that would
+// pass the line width (Python's _add_suffixes).
+function addSuffixes(text: string, suffixes: string[], indent: number): string {
+  let out = text;
+  let lastLineLength = text.length - text.lastIndexOf("\n") + 1;
+  for (const suffix of suffixes) {
+    if (lastLineLength + suffix.length + 2 > LINEWIDTH) {
+      out += `,\n${" ".repeat(indent)}${suffix}`;
+      lastLineLength = indent + suffix.length;
+    } else {
+      out += `, ${suffix}`;
+      lastLineLength += suffix.length + 2;
+    }
+  }
+  return `${out})`;
+}
+
 export function formatTensor(t: Tensor): string {
   if (t.is_disposed) return "tensor(<disposed>)";
   const prefix = "tensor(";
@@ -118,10 +176,13 @@ export function formatTensor(t: Tensor): string {
   const shape = t.shape;
   const numel = t.numel();
   if (t.device.type !== "cpu") suffixes.push(`device='${t.device}'`);
+  const defaultDtype = get_default_dtype();
   let body: string;
   if (numel === 0 && shape.length > 0) {
     body = "[]";
-    if (shape.length !== 1) suffixes.push(`size=(${shape.join(", ")}${shape.length === 1 ? "," : ""})`);
+    if (shape.length !== 1) suffixes.push(`size=(${shape.join(", ")})`);
+    // No elements to infer an integer dtype from, so only the default dtype goes unsaid.
+    if (dt !== defaultDtype) suffixes.push(`dtype=torch.${dt.name}`);
   } else {
     const summarize = numel > THRESHOLD;
     const data = t.detach().cpu().tolist();
@@ -129,11 +190,10 @@ export function formatTensor(t: Tensor): string {
     shown(data, summarize, vals);
     const fmt = new Formatter(vals as number[], dt.is_floating_point);
     body = tensorStr(data, shape.length, indent, fmt, summarize);
+    if (dt !== defaultDtype && dt.name !== "int64" && dt.name !== "bool") suffixes.push(`dtype=torch.${dt.name}`);
   }
-  const defaultDtype = dt.is_floating_point ? dt.name === "float32" : dt.name === "int64" || dt.name === "bool";
-  if (!defaultDtype) suffixes.push(`dtype=torch.${dt.name}`);
   const fn = t.grad_fn;
   if (fn !== null) suffixes.push(`grad_fn=<${fn.name()}>`);
   else if (t.requires_grad) suffixes.push("requires_grad=True");
-  return `${prefix}${[body, ...suffixes].join(", ")})`;
+  return addSuffixes(prefix + body, suffixes, indent);
 }

@@ -25,6 +25,12 @@ function printed(): Record<string, Tensor> {
     float64: torch.tensor([0.1, 0.2], { dtype: torch.float64 }),
     int8: torch.tensor([-3, 4], { dtype: torch.int8 }),
     nan_inf: torch.tensor([Number.NaN, Infinity, -Infinity, 1]),
+    // Exact ties round to the even digit in Python's format (JS's toFixed rounds them up).
+    fixed_ties: torch.tensor([-129887.65625, 59011.40625, 0.5]),
+    sci_ties: torch.tensor([123445, 0.5]),
+    empty_int64: torch.zeros(0, { dtype: torch.int64 }),
+    // A suffix that would pass 80 columns goes on its own line.
+    wrapped_suffix: torch.tensor([77909.2578, -95944.3125, 60912.3125, -146296.9062, 8602.627], { dtype: torch.float64 }),
   };
 }
 
