@@ -132,6 +132,10 @@ function jsName(opName) {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && !RESERVED.has(n) ? n : null;
 }
 
+// Python's torch.linalg, torch.fft and torch.special: the ATen ops `linalg_*`, `fft_*` and
+// `special_*` under their names there (`torch.linalg.vector_norm` is aten::linalg_vector_norm).
+const SUBMODULES = ["linalg", "fft", "special"];
+
 const HEADER = "// GENERATED FILE — do not edit. Regenerate with `npm run gen` (scripts/gen-ops.mjs) from the schemas of\n// the libtorch the addon was built against.\n";
 
 const IMPORTS = `import type { Tensor } from "../tensor.js";
@@ -149,7 +153,7 @@ export function generate() {
   const mOut = [HEADER, IMPORTS, 'import { methodOp } from "../_invoke.js";', ""];
   const methodDecls = [];
   const methodImpls = [];
-  let fnCount = 0;
+  const fnNames = [];
   let methodCount = 0;
   for (const set of sets) {
     const name = jsName(set.name);
@@ -159,7 +163,7 @@ export function generate() {
     const fnSigs = set.overloads.flatMap((ov) => signatures(ov, false));
     for (const s of [...new Set(fnSigs)]) fnOut.push(`export function ${name}${s};`);
     fnOut.push(`export function ${name}(...args: unknown[]): unknown {\n  return ${caller}(args);\n}`);
-    fnCount++;
+    fnNames.push(name);
     const methodOvs = set.overloads.filter(isMethodOverload);
     if (methodOvs.length && !skipMethods.has(name)) {
       const mSigs = [...new Set(methodOvs.flatMap((ov) => signatures(ov, true)))];
@@ -168,6 +172,10 @@ export function generate() {
       mOut.push(`const ${caller} = methodOp(${JSON.stringify(set.name)});`);
       methodCount++;
     }
+  }
+  for (const mod of SUBMODULES) {
+    const members = fnNames.filter((n) => n.startsWith(`${mod}_`) && n[mod.length + 1] !== "_").map((n) => `  ${propKey(n.slice(mod.length + 1))}: ${n},`);
+    fnOut.push("", `/** torch.${mod}: the \`${mod}_*\` ATen ops under Python's names. */`, `export const ${mod} = {`, ...members, "};");
   }
   mOut.push("", 'declare module "../tensor.js" {', "  interface Tensor {", ...methodDecls, "  }", "}", "");
   mOut.push("const methods = {", ...methodImpls, "};", "");
@@ -200,7 +208,7 @@ export function generate() {
   };
   write("functions.ts", fnOut.join("\n") + "\n");
   write("tensor_methods.ts", mOut.join("\n"));
-  return { functions: fnCount, methods: methodCount };
+  return { functions: fnNames.length, methods: methodCount };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -57,6 +57,12 @@ const cases: Case[] = [
   { name: "minimum", inputs: { a: r(2, 3), b: r(2, 3) }, js: ({ a, b }) => torch.minimum(a, b), py: "torch.minimum(a, b)", grad: true },
   { name: "comparison gt", inputs: { a: r(4), b: r(4) }, js: ({ a, b }) => a.gt(b), py: "a > b" },
   { name: "eq scalar", inputs: { a: ints(3, 6) }, js: ({ a }) => a.eq(1), py: "a == 1" },
+  // ---- torch.linalg, torch.fft and torch.special (the linalg_*, fft_* and special_* ATen ops)
+  { name: "linalg.vector_norm", inputs: { a: r(3, 4) }, js: ({ a }) => torch.linalg.vector_norm(a, 2, [1]), py: "torch.linalg.vector_norm(a, 2, [1])", grad: true },
+  { name: "linalg.matrix_norm fro", inputs: { a: r(3, 4) }, js: ({ a }) => torch.linalg.matrix_norm(a), py: "torch.linalg.matrix_norm(a)", grad: true },
+  { name: "linalg.solve", inputs: { a: r(3, 3).add(torch.eye(3).mul(4)), b: r(3, 2) }, js: ({ a, b }) => torch.linalg.solve(a, b), py: "torch.linalg.solve(a, b)", grad: true },
+  { name: "fft.rfft magnitude", inputs: { a: r(8) }, js: ({ a }) => torch.fft.rfft(a).abs(), py: "torch.fft.rfft(a).abs()", grad: true },
+  { name: "special.erf", inputs: { a: r(5) }, js: ({ a }) => torch.special.erf(a), py: "torch.special.erf(a)", grad: true },
   // ---- reductions
   { name: "sum all", inputs: { a: r(3, 4) }, js: ({ a }) => a.sum(), py: "a.sum()", grad: true },
   { name: "sum dim keepdim", inputs: { a: r(3, 4) }, js: ({ a }) => a.sum(1, { keepdim: true }), py: "a.sum(1, keepdim=True)", grad: true },
