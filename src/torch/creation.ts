@@ -45,11 +45,47 @@ function flatten(data: TensorData, shape: number[], out: (number | boolean | big
   out.push(data);
 }
 
+// The common case, nested arrays of plain numbers for a floating dtype, written straight into a
+// Float64Array: its shape from the first element at each depth, every array checked against it.
+// null when the data is anything else (booleans, bigints, ragged, bad leaves): flatten() then
+// handles it, with its errors.
+function numbersToFloat64(data: TensorData): { shape: number[]; values: Float64Array } | null {
+  const shape: number[] = [];
+  for (let d: unknown = data; Array.isArray(d); d = d.length > 0 ? d[0] : undefined) shape.push(d.length);
+  const values = new Float64Array(shape.reduce((a, b) => a * b, 1));
+  let pos = 0;
+  const fill = (d: unknown, depth: number): boolean => {
+    if (depth === shape.length) {
+      if (typeof d !== "number") return false;
+      values[pos++] = d;
+      return true;
+    }
+    if (!Array.isArray(d) || d.length !== shape[depth]) return false;
+    if (depth === shape.length - 1) {
+      for (let i = 0; i < d.length; i++) {
+        const v: unknown = d[i];
+        if (typeof v !== "number") return false;
+        values[pos++] = v;
+      }
+      return true;
+    }
+    for (let i = 0; i < d.length; i++) if (!fill(d[i], depth + 1)) return false;
+    return true;
+  };
+  return fill(data, 0) ? { shape, values } : null;
+}
+
+// Truncates toward zero, as Python's int(); outside int64's range it fails as Python's torch.tensor does.
+function toInt64(v: number): bigint {
+  if (!(Math.abs(v) < 2 ** 63)) throw new RangeError(`torch.tensor: value ${v} cannot be converted to type int64 without overflow`);
+  return BigInt(Math.trunc(v));
+}
+
 function buffer(values: (number | boolean | bigint)[], d: dtype): ArrayBufferView {
   const num = (v: number | boolean | bigint) => Number(v);
   switch (d) {
     case float64: return Float64Array.from(values, num);
-    case int64: return BigInt64Array.from(values, (v) => (typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)))));
+    case int64: return BigInt64Array.from(values, (v) => (typeof v === "bigint" ? v : toInt64(Number(v))));
     case int32: return Int32Array.from(values, num);
     case int16: return Int16Array.from(values, num);
     case int8: return Int8Array.from(values, num);
@@ -70,6 +106,16 @@ export function tensor(data: TensorData | Tensor, options: TensorOptions = {}): 
     t = native.fromBytes(data, src, [(data as unknown as ArrayLike<unknown>).length]) as Tensor;
     if (options.dtype && options.dtype !== src) t = t.to(options.dtype);
   } else {
+    const requested = options.dtype ?? get_default_dtype();
+    const numbers = requested.is_floating_point || requested === int64 ? numbersToFloat64(data) : null;
+    // int64 from doubles truncates toward zero, as BigInt(Math.trunc(v)) does, for every finite
+    // value inside int64's range; anything else takes the general path and its errors.
+    if (numbers !== null && (requested !== int64 || numbers.values.every((v) => Math.abs(v) < 2 ** 63))) {
+      // float32 values rounded once, from the doubles, as Float32Array.from does; half types via float32.
+      const wide = requested === float64 || requested === int64;
+      t = native.fromBytes(wide ? numbers.values : new Float32Array(numbers.values), wide ? float64 : float32, numbers.shape) as Tensor;
+      return finish(t.dtype === requested ? t : t.to(requested), options);
+    }
     const shape: number[] = [];
     const values: (number | boolean | bigint)[] = [];
     flatten(data, shape, values, 0);
@@ -84,6 +130,10 @@ export function tensor(data: TensorData | Tensor, options: TensorOptions = {}): 
     t = native.fromBytes(buffer(values, staging), staging, shape) as Tensor;
     if (staging !== target) t = t.to(target);
   }
+  return finish(t, options);
+}
+
+function finish(t: Tensor, options: TensorOptions): Tensor {
   if (options.device !== undefined) t = t.to(String(options.device));
   if (options.requires_grad) t.requires_grad_(true);
   return t;

@@ -295,17 +295,18 @@ export class Tensor {
   tolist(): NestedArray {
     let t: Tensor = this;
     if (t.dtype === float16 || t.dtype === bfloat16) t = t.to(float32);
-    const flat = t.typed_array();
-    const isBool = t.dtype === bool;
-    const values: (number | boolean)[] = Array.from(flat as ArrayLike<number | bigint>, (v) =>
-      isBool ? v !== 0 : Number(v),
-    );
+    const row = rowReader(t.typed_array(), t.dtype === bool);
     const shape = t.shape;
-    if (shape.length === 0) return values[0];
+    if (shape.length === 0) return row(0, 1)[0];
+    const last = shape[shape.length - 1];
     let pos = 0;
     const build = (d: number): NestedArray[] => {
-      const out: NestedArray[] = [];
-      for (let i = 0; i < shape[d]; i++) out.push(d === shape.length - 1 ? values[pos++] : build(d + 1));
+      if (d === shape.length - 1) {
+        pos += last;
+        return row(pos - last, last);
+      }
+      const out = new Array<NestedArray>(shape[d]);
+      for (let i = 0; i < shape[d]; i++) out[i] = build(d + 1);
       return out;
     };
     return build(0);
@@ -341,6 +342,30 @@ function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void):
     const r: unknown = hook(tensors[0] as Tensor);
     if (r === undefined || r === null || r instanceof Tensor) return r ?? null;
     throw new TypeError(`a tensor hook returned a value of type ${typeName(r)}; expected a Tensor or null`);
+  };
+}
+
+// Reads `n` elements from `start` as JS values: one loop per element type, so each stays monomorphic.
+function rowReader(flat: TypedArrayOf, isBool: boolean): (start: number, n: number) => (number | boolean)[] {
+  if (isBool) {
+    return (start, n) => {
+      const out = new Array<boolean>(n);
+      for (let i = 0; i < n; i++) out[i] = flat[start + i] !== 0;
+      return out;
+    };
+  }
+  if (flat instanceof BigInt64Array) {
+    return (start, n) => {
+      const out = new Array<number>(n);
+      for (let i = 0; i < n; i++) out[i] = Number(flat[start + i]);
+      return out;
+    };
+  }
+  const numbers = flat as Exclude<TypedArrayOf, BigInt64Array>;
+  return (start, n) => {
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = numbers[start + i];
+    return out;
   };
 }
 

@@ -26,7 +26,7 @@ function printed(): Record<string, Tensor> {
     int8: torch.tensor([-3, 4], { dtype: torch.int8 }),
     nan_inf: torch.tensor([Number.NaN, Infinity, -Infinity, 1]),
     // Exact ties round to the even digit in Python's format (JS's toFixed rounds them up).
-    fixed_ties: torch.tensor([-129887.65625, 59011.40625, 0.5]),
+    fixed_ties: torch.tensor([-129887.65625, 59011.40625, 500.5]),
     sci_ties: torch.tensor([123445, 0.5]),
     empty_int64: torch.zeros(0, { dtype: torch.int64 }),
     // A suffix that would pass 80 columns goes on its own line.
@@ -51,6 +51,8 @@ out["str"]["grad_fn"] = str(torch.tensor([1.0, 2.0], requires_grad=True).mul(2))
 out["roundtrip"] = {d: src.to(getattr(torch, d)) for d in dtypes}
 out["back"] = {d: src.to(getattr(torch, d)).to(torch.float32) for d in dtypes}
 out["tolist"] = torch.tensor([[1.5, 2], [3, 4]]).tolist()
+numbers = [[1.5, -2.25, 1e10, 0.1], [-0.9, 3, 2 ** 53, -7.5]]
+out["from_numbers"] = {d: torch.tensor(numbers, dtype=getattr(torch, d)) for d in ["float32", "float64", "float16", "bfloat16", "int64"]}
 `;
 
 const src = torch.tensor([-2.5, -1, 0, 0.5, 1, 3.75, 100, 255]);
@@ -66,6 +68,18 @@ test("torch.tensor from nested arrays: shape and the default dtype for numbers",
   assert.equal(torch.tensor([1, 2], { dtype: torch.int32 }).dtype, torch.int32);
   assert.deepEqual(torch.tensor(5).shape, []);
   assert.throws(() => torch.tensor([[1, 2], [3]]), /expected sequence of length 2 at dim 1 \(got 1\)/);
+});
+
+test("torch.tensor from nested plain numbers, for float and int64 dtypes, equals Python's", () => {
+  const numbers = [[1.5, -2.25, 1e10, 0.1], [-0.9, 3, 2 ** 53, -7.5]];
+  const want = expected.from_numbers as Record<string, Tensor>;
+  for (const d of ["float32", "float64", "float16", "bfloat16", "int64"]) {
+    const t = torch.tensor(numbers, { dtype: dt(d) });
+    assert.equal(t.dtype, dt(d));
+    assert.deepEqual(t.tolist(), want[d].tolist(), d);
+  }
+  assert.throws(() => torch.tensor([1e300], { dtype: torch.int64 }), { name: "RangeError", message: "torch.tensor: value 1e+300 cannot be converted to type int64 without overflow" });
+  assert.throws(() => torch.tensor([[1, 2], [3]]), { name: "RangeError", message: "torch.tensor: expected sequence of length 2 at dim 1 (got 1)" });
 });
 
 test("torch.tensor from TypedArrays keeps their dtype", () => {
