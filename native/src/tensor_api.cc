@@ -75,10 +75,12 @@ TESSERA_ENTRY(js_from_bytes) {
 
 void finalize_view(node_api_basic_env, void*, void* hint) { delete static_cast<at::Tensor*>(hint); }
 
-// bytesView(t) — an ArrayBuffer over a contiguous CPU tensor's memory (no copy); it keeps the
-// tensor's storage alive. Anything else is copied to a contiguous CPU tensor first.
+// bytesView(t, pin) — an ArrayBuffer over a contiguous CPU tensor's memory (no copy); it keeps the
+// tensor's storage alive. With `pin`, for a view that outlives the call, the storage also stops
+// being resizable (as after Python's numpy()), since growing it would move the memory out from
+// under the buffer. Anything else is copied to a contiguous CPU tensor first.
 TESSERA_ENTRY(js_bytes_view) {
-  auto ci = get_args(env, info, 1);
+  auto ci = get_args(env, info, 2);
   at::Tensor t = arg_tensor(env, ci, 0, "tensor");
   if (!t.device().is_cpu() || !t.is_contiguous() || t.is_conj() || t.is_neg()) t = t.cpu().contiguous().resolve_conj().resolve_neg();
   auto keep = std::make_unique<at::Tensor>(t);
@@ -91,6 +93,7 @@ TESSERA_ENTRY(js_bytes_view) {
   }
   NAPI_CHECK(napi_create_external_arraybuffer(env, t.data_ptr(), n, finalize_view, keep.get(), &ab));
   keep.release();
+  if (ci.args.size() > 1 && get_bool(env, ci.args[1], "pin")) t.storage().unsafeGetStorageImpl()->set_resizable(false);
   return ab;
 }
 

@@ -29,7 +29,8 @@ export interface NativeAddon {
   listOps(): OpSetInfo[];
 
   fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: { _id: number }, shape: number[], device?: string): unknown;
-  bytesView(t: TensorRef): ArrayBuffer;
+  /** `pin`: the storage stops being resizable, for a view that outlives the call. */
+  bytesView(t: TensorRef, pin?: boolean): ArrayBuffer;
   shape(t: TensorRef): number[];
   strides(t: TensorRef): number[];
   dtype(t: TensorRef): number;

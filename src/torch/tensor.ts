@@ -11,9 +11,12 @@ import { device, deviceOf, type DeviceLike } from "./device.js";
 import { track } from "./memory.js";
 import { formatTensor } from "./printing.js";
 import { argTypeName, typeName } from "./_type_name.js";
+import type { MemoryFormat } from "./types.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 
 const atenTo = op("aten::to");
+const atenResize = op("aten::resize_");
+const atenAsStrided = op("aten::as_strided_");
 
 /** The object returned by `tensor.grad_fn`: the autograd node that produced the tensor. */
 export interface GradFn {
@@ -274,28 +277,19 @@ export class Tensor {
   /**
    * The elements as a TypedArray of the tensor's dtype (BigInt64Array for int64; raw Uint16Array
    * bits for float16/bfloat16; Uint8Array for bool). For a contiguous CPU tensor this is a view of
-   * the tensor's memory (writes show through); otherwise a copy.
+   * the tensor's memory (writes show through), and the tensor can no longer grow with resize_, as
+   * after Python's `numpy()`; otherwise a copy.
    */
   typed_array(): TypedArrayOf {
-    const buf = native.bytesView(this._h);
-    switch (this.dtype) {
-      case float32: return new Float32Array(buf);
-      case float64: return new Float64Array(buf);
-      case int64: return new BigInt64Array(buf);
-      case int32: return new Int32Array(buf);
-      case int16: return new Int16Array(buf);
-      case int8: return new Int8Array(buf);
-      case float16:
-      case bfloat16: return new Uint16Array(buf);
-      default: return new Uint8Array(buf);
-    }
+    return typedView(this, native.bytesView(this._h, true));
   }
 
   /** Nested arrays of numbers (booleans for bool tensors), as Python's `tolist()`. */
   tolist(): NestedArray {
     let t: Tensor = this;
     if (t.dtype === float16 || t.dtype === bfloat16) t = t.to(float32);
-    const row = rowReader(t.typed_array(), t.dtype === bool);
+    // A transient view: tolist() leaves the tensor free to grow.
+    const row = rowReader(typedView(t, native.bytesView(t._h, false)), t.dtype === bool);
     const shape = t.shape;
     if (shape.length === 0) return row(0, 1)[0];
     const last = shape[shape.length - 1];
@@ -310,6 +304,22 @@ export class Tensor {
       return out;
     };
     return build(0);
+  }
+
+  /**
+   * Python's `resize_(*sizes)`. A storage that cannot grow (a `typed_array()` view shares it, as
+   * NumPy shares a tensor's memory after `numpy()`) makes it throw, and the tensor stays as it was,
+   * where libtorch would leave it claiming the new size over the old memory.
+   */
+  resize_(...size: (number | number[] | { memory_format?: MemoryFormat | null })[]): this {
+    const before = [this.shape, this.stride(), this.storage_offset()];
+    try {
+      atenResize([this, ...size]);
+    } catch (e) {
+      atenAsStrided([this, ...before]);
+      throw e;
+    }
+    return this;
   }
 
   /** Frees this tensor's native memory now instead of at garbage collection. */
@@ -343,6 +353,21 @@ function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void):
     if (r === undefined || r === null || r instanceof Tensor) return r ?? null;
     throw new TypeError(`a tensor hook returned a value of type ${typeName(r)}; expected a Tensor or null`);
   };
+}
+
+// A TypedArray of `t`'s dtype over `buf` (raw Uint16Array bits for float16/bfloat16, Uint8Array for bool).
+function typedView(t: Tensor, buf: ArrayBuffer): TypedArrayOf {
+  switch (t.dtype) {
+    case float32: return new Float32Array(buf);
+    case float64: return new Float64Array(buf);
+    case int64: return new BigInt64Array(buf);
+    case int32: return new Int32Array(buf);
+    case int16: return new Int16Array(buf);
+    case int8: return new Int8Array(buf);
+    case float16:
+    case bfloat16: return new Uint16Array(buf);
+    default: return new Uint8Array(buf);
+  }
 }
 
 // Reads `n` elements from `start` as JS values: one loop per element type, so each stays monomorphic.

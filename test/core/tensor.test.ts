@@ -173,6 +173,21 @@ test("typed_array is a zero-copy view of a contiguous tensor", () => {
   assert.deepEqual(Array.from(strided.typed_array() as BigInt64Array, Number), [0, 3, 1, 4, 2, 5], "non-contiguous: a copy in logical order");
 });
 
+test("a tensor whose memory a typed_array() view shares cannot grow, and a refused resize_ leaves it whole", () => {
+  const t = torch.zeros(4);
+  const view = t.typed_array() as Float32Array;
+  assert.throws(() => t.resize_(1 << 20), /Trying to resize storage that is not resizable/);
+  assert.deepEqual([t.shape, t.stride()], [[4], [1]], "as it was, not claiming the new size");
+  t.fill_(3);
+  assert.deepEqual(Array.from(view), [3, 3, 3, 3], "the view still shares the tensor's memory");
+  t.resize_(2, 2);
+  assert.deepEqual(t.shape, [2, 2], "a resize within the memory it has is fine");
+  assert.deepEqual(torch.zeros(2).resize_(100).shape, [100], "a tensor without a view grows");
+  const listed = torch.zeros(2);
+  listed.tolist();
+  assert.deepEqual(listed.resize_(100).shape, [100], "tolist() takes no lasting view");
+});
+
 test("toString equals Python's str(t)", () => {
   const strs = expected.str as Record<string, string>;
   for (const [name, t] of Object.entries(printed())) assert.equal(t.toString(), strs[name], name);
