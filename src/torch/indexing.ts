@@ -56,9 +56,10 @@ function consumes(item: IndexItem): number {
   return 1;
 }
 
-// Applies basic indexing as views; returns the view and the advanced indices aligned to its dims.
+// Applies basic indexing as views; returns the view (`self` itself when no item changed it) and the
+// advanced indices aligned to its dims. Full slices (`:`) are skipped, as Python's indexing does.
 function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advanced: (Tensor | null)[] } {
-  let view = aten.alias([self]) as Tensor;
+  let view = self;
   const specified = items.reduce((n: number, it) => n + consumes(it), 0);
   const ndim = self.dim();
   if (specified > ndim) throw new RangeError(`too many indices for tensor of dimension ${ndim}`);
@@ -73,9 +74,7 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
   for (const item of items) {
     if (typeof item === "number") {
       if (!Number.isInteger(item)) throw new TypeError(`index ${item} is not an integer`);
-      const size = view.size(dim);
-      if (item >= size || item < -size) throw new RangeError(`index ${item} is out of bounds for dimension ${dim} with size ${size}`);
-      view = aten.select([view, dim, item]) as Tensor;
+      view = select(view, dim, item);
     } else if (item === null) {
       view = aten.unsqueeze([view, dim]) as Tensor;
       dim++;
@@ -83,7 +82,7 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
       dim += ndim - specified;
     } else if (typeof item === "string" || item instanceof SliceIndex) {
       const s = typeof item === "string" ? parseSlice(item) : item;
-      view = aten.slice([view, dim, s.start, s.stop, s.step ?? 1]) as Tensor;
+      if (s.start !== null || s.stop !== null || (s.step ?? 1) !== 1) view = aten.slice([view, dim, s.start, s.stop, s.step ?? 1]) as Tensor;
       dim++;
     } else if (typeof item === "boolean") {
       view = aten.unsqueeze([view, dim]) as Tensor;
@@ -97,6 +96,17 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
     }
   }
   return { view, advanced };
+}
+
+// libtorch checks the bounds; only when it refuses is the size read, for Python's message.
+function select(view: Tensor, dim: number, index: number): Tensor {
+  try {
+    return aten.select([view, dim, index]) as Tensor;
+  } catch (e) {
+    const size = view.size(dim);
+    if (index >= size || index < -size) throw new RangeError(`index ${index} is out of bounds for dimension ${dim} with size ${size}`);
+    throw e;
+  }
 }
 
 // The array is Python's index tuple: `t.index([0, 1])` is `t[0, 1]`, `t.index([[0, 1]])` is `t[[0, 1]]`.
@@ -118,7 +128,9 @@ Object.defineProperty(Tensor.prototype, "index", {
   configurable: true,
   value(this: Tensor, indices: IndexItem | IndexItem[]): Tensor {
     const { view, advanced } = applySlicing(this, asItems(indices));
-    return advanced.length === 0 ? view : (aten.index([view, advanced]) as Tensor);
+    if (advanced.length !== 0) return aten.index([view, advanced]) as Tensor;
+    // Python's t[...] is a new view even when no item changed the tensor.
+    return view === this ? (aten.alias([this]) as Tensor) : view;
   },
 });
 
