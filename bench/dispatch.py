@@ -31,6 +31,9 @@ CASES = {
     "add 4": (lambda: a4.add(b4), 20000),
     "matmul 8x8": (lambda: a8.matmul(b8), 20000),
     "mlp fwd+bwd 16-32-1, batch 8": (mlp_step, 2000),
+    "sum(dim=1, keepdim=True) 8x8": (lambda: a8.sum(dim=1, keepdim=True), 20000),
+    "index t[0] 8x8": (lambda: a8[0], 20000),
+    "cat([a, b]) 4": (lambda: torch.cat([a4, b4]), 20000),
 }
 
 

@@ -40,6 +40,10 @@ const cases: Record<string, [() => unknown, number]> = {
   "add 4": [() => a4.add(b4), 20000],
   "matmul 8x8": [() => a8.matmul(b8), 20000],
   "mlp fwd+bwd 16-32-1, batch 8": [mlpStep, 2000],
+  // Common call shapes beyond a plain op: keyword arguments, an index, a list of tensors.
+  "sum(dim=1, keepdim=True) 8x8": [() => a8.sum({ dim: 1, keepdim: true }), 20000],
+  "index t[0] 8x8": [() => a8.index([0]), 20000],
+  "cat([a, b]) 4": [() => torch.cat([a4, b4]), 20000],
 };
 
 // Process CPU time (user + system, all threads, V8's GC included), not wall time: the machine is
