@@ -281,7 +281,7 @@ variable_list tensor_list(napi_env env, napi_value arr, const char* what, bool a
       out.emplace_back();
       continue;
     }
-    out.push_back(unwrap_tensor_object(env, v, std::string(what) + "[" + std::to_string(i) + "]"));
+    out.push_back(unwrap_tensor_object(env, v, what, i));
   }
   return out;
 }

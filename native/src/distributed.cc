@@ -68,7 +68,7 @@ milliseconds ms_arg(napi_env env, napi_value v, const char* what) { return milli
 std::vector<at::Tensor> tensors_arg(napi_env env, napi_value arr, const char* what) {
   if (!is_array(env, arr)) throw type_error(std::string(what) + " must be an array of Tensors");
   std::vector<at::Tensor> out;
-  for (uint32_t i = 0, n = array_length(env, arr); i < n; ++i) out.push_back(unwrap_tensor_object(env, array_get(env, arr, i), std::string(what) + "[" + std::to_string(i) + "]"));
+  for (uint32_t i = 0, n = array_length(env, arr); i < n; ++i) out.push_back(unwrap_tensor_object(env, array_get(env, arr, i), what, i));
   return out;
 }
 

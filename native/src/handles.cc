@@ -195,9 +195,14 @@ const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what) {
   return h->tensor;
 }
 
-const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const std::string& what) {
-  if (type_of(env, v) != napi_object) throw type_error(what + " must be a Tensor, got " + describe_js(env, v));
-  return unwrap_tensor(env, v, what.c_str());
+const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const char* what, int64_t index) {
+  bool is_object = type_of(env, v) == napi_object;
+  TensorHandle* h = is_object ? handle_of_object(env, v) : nullptr;
+  if (h != nullptr && h->tensor.defined()) return h->tensor;
+  // The error path only: the name of a list element is built here, not per call.
+  const std::string name = index < 0 ? what : std::string(what) + "[" + std::to_string(index) + "]";
+  if (h != nullptr) throw JsError(JsError::Kind::Error, name + " is a disposed Tensor");
+  throw type_error(name + " must be a Tensor" + (is_object ? "" : ", got " + describe_js(env, v)));
 }
 
 GeneratorHandle* generator_handle(napi_env env, napi_value v) {

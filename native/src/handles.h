@@ -53,7 +53,8 @@ TensorHandle* tensor_handle_of_index(napi_env env, napi_value v);
 // For handles the TS layer passes; a value from user code goes through unwrap_tensor_object.
 const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
 // A Tensor object only: in a value from user code a number is a number, never a tensor's slot.
-const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const std::string& what);
+// `index` >= 0 names an element of a list (`what[index]`) in the error.
+const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const char* what, int64_t index = -1);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);
 
 void register_handle_functions(napi_env env, napi_value exports);

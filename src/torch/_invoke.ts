@@ -2,7 +2,8 @@
 // arguments when it is a plain object literal (PyTorch's `f(x, dim=1)` is `f(x, {dim: 1})`).
 import { native, type NativeHandle } from "./_native.js";
 
-function isKwargs(v: unknown): v is Record<string, unknown> {
+/** Whether `v` is keyword arguments: a plain object literal, as opposed to a Tensor, array or value. */
+export function isKwargs(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;

@@ -75,9 +75,14 @@ function numbersToFloat64(data: TensorData): { shape: number[]; values: Float64A
   return fill(data, 0) ? { shape, values } : null;
 }
 
+// Finite and inside int64's range (NaN is not), where truncating to int64 is defined.
+function fitsInt64(v: number): boolean {
+  return Math.abs(v) < 2 ** 63;
+}
+
 // Truncates toward zero, as Python's int(); outside int64's range it fails as Python's torch.tensor does.
 function toInt64(v: number): bigint {
-  if (!(Math.abs(v) < 2 ** 63)) throw new RangeError(`torch.tensor: value ${v} cannot be converted to type int64 without overflow`);
+  if (!fitsInt64(v)) throw new RangeError(`torch.tensor: value ${v} cannot be converted to type int64 without overflow`);
   return BigInt(Math.trunc(v));
 }
 
@@ -110,7 +115,7 @@ export function tensor(data: TensorData | Tensor, options: TensorOptions = {}): 
     const numbers = requested.is_floating_point || requested === int64 ? numbersToFloat64(data) : null;
     // int64 from doubles truncates toward zero, as BigInt(Math.trunc(v)) does, for every finite
     // value inside int64's range; anything else takes the general path and its errors.
-    if (numbers !== null && (requested !== int64 || numbers.values.every((v) => Math.abs(v) < 2 ** 63))) {
+    if (numbers !== null && (requested !== int64 || numbers.values.every(fitsInt64))) {
       // float32 values rounded once, from the doubles, as Float32Array.from does; half types via float32.
       const wide = requested === float64 || requested === int64;
       t = native.fromBytes(wide ? numbers.values : new Float32Array(numbers.values), wide ? float64 : float32, numbers.shape) as Tensor;

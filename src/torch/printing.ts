@@ -11,8 +11,11 @@ const LINEWIDTH = 80;
 // Python's "{:.Nf}" and "{:.Ne}" round an exact tie to the even digit, where JS's toFixed and
 // toExponential round it away from zero: -129887.65625 is "-129887.6562" in Python. A tie needs a
 // short exact decimal expansion, which toFixed(100) spells out in full.
-function exactDecimal(a: number): string {
-  return a < 1e21 ? a.toFixed(100) : `${BigInt(a)}.0`;
+// The exact decimal digits of `a` (>= 0) without the point, and the point's index among them.
+function exactDigits(a: number): { digits: string; point: number } {
+  const exact = a < 1e21 ? a.toFixed(100) : `${BigInt(a)}.0`;
+  const point = exact.indexOf(".");
+  return { digits: exact.slice(0, point) + exact.slice(point + 1), point };
 }
 
 // With `digits` the exact expansion's digits (no point), whether cutting after index `end` is a
@@ -27,9 +30,7 @@ function sign(v: number): string {
 
 function pyFixed(v: number, decimals: number): string {
   const a = Math.abs(v);
-  const exact = exactDecimal(a);
-  const point = exact.indexOf(".");
-  const digits = exact.slice(0, point) + exact.slice(point + 1);
+  const { digits, point } = exactDigits(a);
   if (!tieToEven(digits, point + decimals)) return sign(v) + a.toFixed(decimals);
   const kept = digits.slice(0, point + decimals);
   return sign(v) + (decimals > 0 ? `${kept.slice(0, point)}.${kept.slice(point)}` : kept);
@@ -40,9 +41,7 @@ function pyExp(v: number, decimals: number): string {
   const a = Math.abs(v);
   let s = a.toExponential(decimals);
   if (a !== 0) {
-    const exact = exactDecimal(a);
-    const point = exact.indexOf(".");
-    const digits = exact.slice(0, point) + exact.slice(point + 1);
+    const { digits, point } = exactDigits(a);
     const first = digits.search(/[1-9]/);
     if (tieToEven(digits, first + decimals + 1)) {
       const kept = digits.slice(first, first + decimals + 1);

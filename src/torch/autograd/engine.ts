@@ -1,6 +1,7 @@
 // The engine's functional entry points: torch.autograd.backward and torch.autograd.grad.
 import { native } from "../_native.js";
 import { releaseDeadCallbacks } from "../_callbacks.js";
+import { isKwargs } from "../_invoke.js";
 import type { Tensor } from "../tensor.js";
 
 function list(t: Tensor | Tensor[]): Tensor[] {
@@ -9,20 +10,14 @@ function list(t: Tensor | Tensor[]): Tensor[] {
 
 type Gradients = Tensor | (Tensor | null)[] | null;
 
-function isOptions(v: unknown): v is object {
-  if (v === null || typeof v !== "object") return false;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
 // Python passes the gradients positionally or by keyword (`grad(y, x, gy)`, `grad(y, x,
 // grad_outputs=gy)`); here the third argument is either those gradients or the options object.
 function splitArgs<O extends object>(third: Gradients | O | undefined, options: O | undefined, key: keyof O): [Gradients, O] {
-  if (third === undefined || isOptions(third)) {
+  if (third === undefined || isKwargs(third)) {
     const o = (third ?? {}) as O;
     return [(o[key] as Gradients | undefined) ?? null, o];
   }
-  return [third, options ?? ({} as O)];
+  return [third as Gradients, options ?? ({} as O)];
 }
 
 function perOutput(gradients: Gradients, n: number): (Tensor | null)[] {
