@@ -1,8 +1,10 @@
 // What a schema cannot express: tensors from JS memory, zero-copy views of tensor memory, and the
 // attributes Python reads off a tensor object (shape, dtype, device, grad, ...).
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/csrc/autograd/function.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "handles.h"
@@ -134,6 +136,43 @@ TESSERA_ENTRY(js_storage_info) {
   return arr;
 }
 
+// resizeStorage(t, nbytes): resizes t's storage in place, as PyTorch's
+// torch.ops.inductor.resize_storage_bytes_ (what FSDP uses to free gathered parameters while
+// autograd still holds views of them, and to refill them later). Every tensor sharing the storage
+// sees it. 0 frees the memory; a new size gets fresh memory from the storage's own allocator (so
+// CUDA storages stay on their device), keeping the first min(old, new) bytes, as
+// at::native::resize_bytes_cpu does. As in PyTorch, no op checks a view against its storage's size:
+// reading a freed storage before regrowing it is the caller's bug (libtorch reads invalid memory).
+// V8's external-memory count is left alone: each handle reports the bytes it saw when wrapped and
+// takes back exactly that when freed (handles.cc), so a resize leaves the count stale (an estimate
+// until those handles die) but never unbalanced.
+TESSERA_ENTRY(js_resize_storage) {
+  auto ci = get_args(env, info, 2);
+  const at::Tensor& t = arg_tensor(env, ci, 0, "tensor");
+  if (ci.args.size() < 2) throw type_error("resizeStorage(tensor, nbytes): nbytes is required");
+  int64_t nbytes = get_int64(env, ci.args[1], "nbytes");
+  if (nbytes < 0) throw JsError(JsError::Kind::RangeError, "resizeStorage: nbytes must be >= 0, got " + std::to_string(nbytes));
+  if (!t.has_storage()) throw type_error("resizeStorage: this tensor has no storage");
+  c10::StorageImpl* storage = t.storage().unsafeGetStorageImpl();
+  if (!storage->resizable())
+    throw JsError(JsError::Kind::Error,
+                  "resizeStorage: the tensor's storage is not resizable (a typed_array() view shares its memory, or it wraps memory libtorch "
+                  "did not allocate)");
+  c10::Allocator* allocator = storage->allocator();
+  if (allocator == nullptr) throw JsError(JsError::Kind::Error, "resizeStorage: the tensor's storage has no allocator");
+  const auto size = static_cast<size_t>(nbytes);
+  // Allocators such as CUDA's allocate on the current device: make that the tensor's. Even 0 bytes
+  // go through the allocator, so the empty DataPtr still names the device for a later regrowth.
+  c10::OptionalDeviceGuard guard(t.device());
+  at::DataPtr fresh = allocator->allocate(size);
+  const size_t keep = std::min(size, storage->nbytes());
+  const void* old = storage->data();
+  if (keep > 0 && old != nullptr) allocator->copy_data(fresh.get(), old, keep);
+  storage->set_data_ptr_noswap(std::move(fresh));
+  storage->set_nbytes(size);
+  return make_undefined(env);
+}
+
 TESSERA_ENTRY(js_set_requires_grad) {
   auto ci = get_args(env, info, 2);
   at::Tensor t = arg_tensor(env, ci, 0, "tensor");
@@ -204,6 +243,7 @@ void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "isLeaf", tensor_reader<read_isLeaf>);
   set_function(env, exports, "data", tensor_reader<read_data>);
   set_function(env, exports, "storageInfo", js_storage_info);
+  set_function(env, exports, "resizeStorage", js_resize_storage);
   set_function(env, exports, "setRequiresGrad", js_set_requires_grad);
   set_function(env, exports, "setGrad", js_set_grad);
   set_function(env, exports, "gradFnName", js_grad_fn_name);

@@ -39,6 +39,11 @@ export interface NativeAddon {
   numel(t: TensorRef): number;
   storageOffset(t: TensorRef): number;
   storageInfo(t: TensorRef): [string, number];
+  /**
+   * Resizes t's storage in place to `nbytes` (0 frees it), for every tensor sharing it; growing
+   * keeps the first min(old, new) bytes. Throws for a storage that is not resizable.
+   */
+  resizeStorage(t: TensorRef, nbytes: number): void;
   isContiguous(t: TensorRef): boolean;
   requiresGrad(t: TensorRef): boolean;
   setRequiresGrad(t: TensorRef, value: boolean): void;
