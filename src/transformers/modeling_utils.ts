@@ -5,10 +5,12 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { torch } from "../index.js";
-import type { Tensor } from "../torch/tensor.js";
+import type { RemovableHandle, Tensor } from "../torch/tensor.js";
 import type { dtype } from "../torch/dtype.js";
 import type { DeviceLike } from "../torch/device.js";
-import { Module, Parameter, Linear, Embedding, LayerNorm, RMSNorm, type FactoryOptions } from "../torch/nn/index.js";
+import { Module, ModuleList, Parameter, Linear, Embedding, LayerNorm, RMSNorm, type FactoryOptions } from "../torch/nn/index.js";
+import { isKwargs } from "../torch/_invoke.js";
+import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/checkpoint.js";
 import { safe_open, save_torch_state_dict, load } from "../torch/serialization/index.js";
 import type { DynamicCache } from "./cache_utils.js";
 import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
@@ -46,6 +48,13 @@ export interface CausalLM extends PreTrainedModel {
 export interface SavePretrainedOptions {
   max_shard_size?: number | string;
   safe_serialization?: boolean;
+}
+
+export interface GradientCheckpointingOptions {
+  /** Options of torch.utils.checkpoint.checkpoint for each layer (default `{ use_reentrant: true }`). */
+  gradient_checkpointing_kwargs?: CheckpointOptions | null;
+  /** Checkpoints only every n-th decoder layer, the rest keep their activations (default 1: all). */
+  every_n_layers?: number;
 }
 
 /** The constructor shape every model class has: `new Model(config, {device, dtype})`. */
@@ -104,6 +113,38 @@ function* checkpointTensors(files: string[], safetensors: boolean): Generator<[s
 }
 
 const sizeString = (s: number[]): string => `torch.Size([${s.join(", ")}])`;
+
+// Per-model state kept off the instance, so it is not one of the module's scanned properties.
+const checkpointing = new WeakMap<PreTrainedModel, RemovableHandle[]>();
+const requireGradsHooks = new WeakMap<PreTrainedModel, RemovableHandle>();
+
+/** The decoder layers: the elements of each ModuleList of num_hidden_layers modules (`layers`, GPT-2's `h`). */
+function decoderLayers(model: PreTrainedModel): Module[] {
+  const layers: Module[] = [];
+  let inside: string | null = null;
+  for (const [name, m] of model.named_modules()) {
+    if (inside !== null && name.startsWith(inside)) continue;
+    if (m instanceof ModuleList && m.length === model.config.num_hidden_layers) {
+      layers.push(...m);
+      inside = `${name}.`;
+    }
+  }
+  return layers;
+}
+
+let warnedCache = false;
+
+// HF's GradientCheckpointingLayer: the recomputation would append to the KV cache a second time (and
+// attend over both copies), so the layers run without the cache while training.
+function dropCacheWhileTraining(layer: Module, args: unknown[]): unknown[] | undefined {
+  const inputs = args.at(-1);
+  if (!layer.training || !isKwargs(inputs) || (inputs.past_key_values ?? null) === null) return undefined;
+  if (!warnedCache) {
+    warnedCache = true;
+    process.emitWarning(`Caching is incompatible with gradient checkpointing in ${layer.constructor.name}. Setting \`past_key_values=None\`.`);
+  }
+  return [...args.slice(0, -1), { ...inputs, past_key_values: null }];
+}
 
 export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedConfig> extends Module {
   static config_class: new (d: Record<string, unknown>) => PretrainedConfig = PretrainedConfig;
@@ -171,6 +212,53 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     let n = 0;
     for (const p of this.parameters()) if (!skip.has(p) && (!only_trainable || p.requires_grad)) n += p.numel();
     return n;
+  }
+
+  /**
+   * Recomputes each decoder layer's activations in the backward instead of keeping them, while the
+   * model is training and grad is enabled (torch.utils.checkpoint around each layer).
+   */
+  gradient_checkpointing_enable({ gradient_checkpointing_kwargs, every_n_layers = 1 }: GradientCheckpointingOptions = {}): void {
+    if (!Number.isInteger(every_n_layers) || every_n_layers < 1) throw new RangeError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
+    const layers = decoderLayers(this);
+    if (layers.length === 0) {
+      throw new Error(`${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`);
+    }
+    const options = gradient_checkpointing_kwargs ?? { use_reentrant: true };
+    this.gradient_checkpointing_disable();
+    const handles = layers.flatMap((layer, i) => [
+      ...(i % every_n_layers === 0 ? [_checkpoint_module(layer, options)] : []),
+      // Every layer, so that the cache does not miss the checkpointed ones.
+      layer.register_forward_pre_hook(dropCacheWhileTraining, { prepend: true }),
+    ]);
+    // With the reentrant checkpoint a layer's output needs grad only if its input does: with frozen
+    // embeddings (LoRA) nothing inside the layers would get a gradient otherwise. HF does this too.
+    if (!requireGradsHooks.has(this)) {
+      this.enable_input_require_grads();
+      handles.push({ remove: () => this.disable_input_require_grads() });
+    }
+    checkpointing.set(this, handles);
+  }
+
+  gradient_checkpointing_disable(): void {
+    for (const h of checkpointing.get(this) ?? []) h.remove();
+    checkpointing.delete(this);
+  }
+
+  get is_gradient_checkpointing(): boolean {
+    return checkpointing.has(this);
+  }
+
+  /** Makes the input embeddings' output require grad, so gradients reach adapters behind frozen embeddings. */
+  enable_input_require_grads(): void {
+    this.disable_input_require_grads();
+    const hook = this.get_input_embeddings().register_forward_hook((_m, _args, output) => void (output as Tensor).requires_grad_(true));
+    requireGradsHooks.set(this, hook);
+  }
+
+  disable_input_require_grads(): void {
+    requireGradsHooks.get(this)?.remove();
+    requireGradsHooks.delete(this);
   }
 
   /** A randomly initialised model for `config` (HF's `from_config`). */
