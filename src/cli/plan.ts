@@ -9,8 +9,9 @@ import { UsageError, positiveInt } from "./options.js";
 
 const USAGE = `usage: tessera plan --model <config.json|preset> --gpus N [options]
 
-Chooses data, tensor (+sequence) and pipeline parallelism, ZeRO stage, micro-batch, gradient
-accumulation, activation recompute and offload for the fastest step that fits in memory.
+Chooses data, tensor (+sequence) and pipeline parallelism, ZeRO stage (optionally hybrid-sharded:
+inside a node, replicated across nodes), micro-batch, gradient accumulation, activation recompute and
+offload for the fastest step that fits in memory.
 
 options:
   --model M             HF config.json (or its folder) or a preset: ${modelPresetNames().join(", ")}
@@ -20,13 +21,14 @@ options:
   --hardware FILE       a hardware profile JSON (measured or hand-written) instead of --gpu
   --seq-len L           sequence length (default 2048)
   --global-batch B      sequences per optimizer step (default 4 per GPU, at least 8)
+  --precision P         bf16-mixed (bf16 weights/grads/activations, fp32 Adam; default) or fp32
   --fix k=v,...         hold choices, search the rest: dp, tp, pp, vpp, mbs, ga, zero (0-3),
                         recompute (none|selective|full), recompute_layers, sp (true|false),
-                        offload (none|optimizer|optimizer+params)
+                        offload (none|optimizer|optimizer+params), hybrid_shard or hsdp (true|false)
   --alternatives K      how many next-best plans to show (default 4)
   --tp-across-nodes     let tensor parallelism span nodes
   --unfused-attention   model kernels that store the s×s attention scores (no flash attention)
-  --json                print one JSON object
+  --json                print one JSON object (its "plan" is what \`tessera run --plan\` takes)
   -h, --help            this help
 
 exit codes: 0 plan found, 2 bad usage, 3 does not fit (the message names the smallest cluster that fits)`;
@@ -36,6 +38,8 @@ function problemFrom(values: Record<string, string | boolean | undefined>): Prob
   if (values.gpu !== undefined && values.hardware !== undefined) throw new UsageError("give --gpu or --hardware, not both");
   const gpus = positiveInt(values, "gpus");
   const hardware = typeof values.hardware === "string" ? loadHardwareProfile(values.hardware) : hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
+  const precision = values.precision ?? "bf16-mixed";
+  if (precision !== "bf16-mixed" && precision !== "fp32") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed or fp32`);
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
     gpusPerNode: positiveInt(values, "gpus-per-node", hardware.devicesPerNode),
@@ -43,6 +47,7 @@ function problemFrom(values: Record<string, string | boolean | undefined>): Prob
     globalBatch: values["global-batch"] === undefined ? undefined : positiveInt(values, "global-batch"),
     flashAttention: values["unfused-attention"] !== true,
     tpAcrossNodes: values["tp-across-nodes"] === true,
+    precision,
   });
   if (gpus % problem.gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${problem.gpusPerNode} GPUs`);
   return problem;
@@ -57,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         model: { type: "string" }, gpus: { type: "string" }, "gpus-per-node": { type: "string" }, gpu: { type: "string" },
-        hardware: { type: "string" }, "seq-len": { type: "string" }, "global-batch": { type: "string" }, fix: { type: "string" },
+        hardware: { type: "string" }, "seq-len": { type: "string" }, "global-batch": { type: "string" }, precision: { type: "string" }, fix: { type: "string" },
         alternatives: { type: "string" }, "tp-across-nodes": { type: "boolean" }, "unfused-attention": { type: "boolean" },
         json: { type: "boolean" }, help: { type: "boolean", short: "h" },
       },

@@ -1,4 +1,7 @@
 // `tessera run`'s flags, torchrun's spelling (dashes or underscores, `--flag value` or `--flag=value`).
+import { readJsonObject } from "../parallel/planner/json_file.js";
+import { fixedFromPlanJson, fixedToPlanJson } from "../parallel/planner/plan_json.js";
+
 export interface RunArgs {
   nprocPerNode: string | null;
   nnodes: number | null;
@@ -6,21 +9,29 @@ export interface RunArgs {
   masterAddr: string | null;
   masterPort: number | null;
   hostfile: string | null;
+  /** --plan, validated and normalized: the JSON object text every worker gets as TESSERA_PLAN (absent
+   *  without --plan). */
+  plan?: string;
   script: string;
   scriptArgs: string[];
 }
 
 export const USAGE = `usage: tessera run [--nproc-per-node N|gpu|cpu|auto] [--nnodes N --node-rank R]
-                   [--master-addr A] [--master-port P] [--hostfile FILE] script.ts [args...]
+                   [--master-addr A] [--master-port P] [--hostfile FILE] [--plan JSON|FILE]
+                   script.ts [args...]
 
 Runs a TypeScript training script, one worker per GPU (or N), with the environment torchrun sets
 (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GROUP_RANK, ...).
 Worker output is prefixed by rank; if a worker fails, the others are stopped and its error shown.
 Inside a Slurm allocation the node count, node rank and master address come from SLURM_*.
 --hostfile FILE (lines 'host slots=N') starts one launcher per host over ssh.
+--plan '{"tp":2,"zero":1}' or FILE (such an object, or \`tessera plan --json\` output: its best plan)
+holds parallelization choices (keys dp, tp, pp, vpp, micro_batch, grad_accum, zero, recompute,
+recompute_layers, sequence_parallel, offload, hybrid_shard); it is checked before any worker starts
+and every worker gets it as TESSERA_PLAN.
 Without any flag and without GPUs the script runs as one plain process.`;
 
-const FLAGS = ["nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile"] as const;
+const FLAGS = ["nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan"] as const;
 type Flag = (typeof FLAGS)[number];
 
 function intFlag(name: string, v: string | undefined, min: number): number | null {
@@ -28,6 +39,29 @@ function intFlag(name: string, v: string | undefined, min: number): number | nul
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got '${v}'`);
   return n;
+}
+
+/** JSON.parse and file errors can span lines (V8 quotes the source); the launcher prints one line. */
+const oneLine = (message: string): string => message.replace(/\s+/g, " ");
+
+/**
+ * --plan's value: inline JSON when it starts with '{', else a file. Either holds plan choices or the
+ * whole `tessera plan --json` output, whose `plan` is its best plan. Returns the normalized text.
+ */
+export function parsePlanArg(value: string): string {
+  const inline = value.trimStart().startsWith("{");
+  const where = inline ? "--plan" : `--plan ${value}`;
+  let json: unknown;
+  try {
+    json = inline ? JSON.parse(value) : readJsonObject(value, "plan file");
+  } catch (e) {
+    throw new Error(oneLine(`${inline ? "--plan: not valid JSON: " : "--plan: "}${(e as Error).message}`));
+  }
+  if (typeof json === "object" && json !== null && !Array.isArray(json) && ("plan" in json || "fits" in json)) {
+    if (!("plan" in json)) throw new Error(`${where}: this \`tessera plan --json\` output has no plan (nothing fits)`);
+    json = json.plan;
+  }
+  return JSON.stringify(fixedToPlanJson(fixedFromPlanJson(json, where)));
 }
 
 export function parseRunArgs(argv: string[]): RunArgs {
@@ -53,5 +87,6 @@ export function parseRunArgs(argv: string[]): RunArgs {
     hostfile: values.hostfile ?? null,
     script: argv[i],
     scriptArgs: argv.slice(i + 1),
+    ...(values.plan === undefined ? {} : { plan: parsePlanArg(values.plan) }),
   };
 }

@@ -41,7 +41,7 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
   const masterPort = a.masterPort ?? DEFAULT_MASTER_PORT;
   const specs = hosts.map((h, i) => {
     const remote = [process.execPath, tesseraBin, "run", "--nnodes", String(hosts.length), "--node-rank", String(i), "--nproc-per-node", String(slots),
-      "--master-addr", masterAddr, "--master-port", String(masterPort), script, ...a.scriptArgs];
+      "--master-addr", masterAddr, "--master-port", String(masterPort), ...(a.plan === undefined ? [] : ["--plan", a.plan]), script, ...a.scriptArgs];
     return {
       name: `node ${i} (${h.host})`,
       command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
@@ -63,8 +63,10 @@ export async function launch(a: RunArgs): Promise<number> {
   const nodeRank = a.nodeRank ?? slurm?.nodeRank ?? 0;
   if (nodeRank >= nnodes) throw new Error(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
   const command = scriptCommand(script, a.scriptArgs);
+  // The plan reaches the script (and every worker) as TESSERA_PLAN, the runtime's executors' input.
+  const planEnv = a.plan === undefined ? {} : { TESSERA_PLAN: a.plan };
   const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null;
-  if (plain) return supervise([{ name: "the script", command, env: process.env, prefix: "" }], () => undefined);
+  if (plain) return supervise([{ name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" }], () => undefined);
   const spec: NodeSpec = {
     command,
     nprocPerNode: nproc,
@@ -72,6 +74,7 @@ export async function launch(a: RunArgs): Promise<number> {
     nodeRank,
     masterAddr: a.masterAddr ?? slurm?.masterAddr ?? "127.0.0.1",
     masterPort: a.masterPort ?? DEFAULT_MASTER_PORT,
+    env: planEnv,
   };
   return runWorkers(spec);
 }

@@ -5,7 +5,7 @@ import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, typ
 
 const close = (actual: number, expected: number, what: string, rel = 1e-9) => assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
-const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none" };
+const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false };
 
 test("1F1B bubble is (p−1)/(m+p−1) of the pipeline's time, (p−1)/m of the ideal; interleaving divides it by v", () => {
   const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });

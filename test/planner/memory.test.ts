@@ -55,7 +55,7 @@ test("peak memory adds states, in-flight activations, logits, margin and reserve
   const m = megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 1024, seq: 2048 }); // small vocab: the first stage peaks
   const hardware = hardwarePreset("a100-80gb");
   const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 64, flashAttention: false });
-  const plan: Plan = { dp: 2, tp: 2, pp: 2, vpp: 1, microBatch: 2, gradAccum: 16, zero: 1, recompute: "full", recomputeLayers: 12, sequenceParallel: true, offload: "none" };
+  const plan: Plan = { dp: 2, tp: 2, pp: 2, vpp: 1, microBatch: 2, gradAccum: 16, zero: 1, recompute: "full", recomputeLayers: 12, sequenceParallel: true, offload: "none", hybridShard: false };
   const mem = memoryPerGpu(problem, plan);
   const sbh = 2048 * 2 * 2048;
   const params = stageParams(m, plan).first; // the first stage holds 2 micro-batches' checkpoints and the embedding

@@ -15,6 +15,8 @@ export interface ActivationShape {
   flashAttention: boolean;
   /** Selective recompute drops the s×s attention tensors and recomputes them in backward. */
   selective: boolean;
+  /** Bytes of a stored activation element: 2 (bf16, the default) or 4 (fp32 training). */
+  elementBytes?: number;
 }
 
 export interface LayerActivations {
@@ -22,30 +24,31 @@ export interface LayerActivations {
   replicated: number;
   /** Bytes inside the TP region (÷t): Q, K, V, the attention output, the MLP's hidden tensors. */
   sharded: number;
-  /** The a·s²·b attention tensors (softmax output 2 bytes; with dropout its mask 1 and output 2). */
+  /** The a·s²·b attention tensors (softmax output; with dropout its 1-byte mask and output). */
   scores: number;
   total: number;
 }
 
-/** bf16 activations: 2 bytes per element; dropout masks 1 byte. */
+/** Activations of `elementBytes` (default 2, bf16) per element; dropout masks 1 byte at any precision. */
 export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActivations {
   const { seq: s, microBatch: b, tp: t } = x;
+  const e = x.elementBytes ?? 2;
   const sbh = s * b * m.hidden;
   const q = m.heads * m.headDim;
   const kv = m.kvHeads * m.headDim;
-  // Two norm inputs, the QKV input (norm output), the MLP input (norm output): 2 bytes each.
-  const replicatedFull = 8 * sbh + (m.dropout ? 2 * sbh : 0);
+  // Two norm inputs, the QKV input (norm output), the MLP input (norm output); two dropout masks.
+  const replicatedFull = 4 * e * sbh + (m.dropout ? 2 * sbh : 0);
   const kvShard = Math.max(kv / t, m.headDim); // k/v heads are replicated when t exceeds them
   // Q, K, V and the attention output; GELU keeps its input and output (4sbf), SwiGLU gate, up, act(gate)
   // and their product (8sbf).
-  const sharded = 2 * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "swiglu" ? 8 : 4) * s * b * m.ffn) / t;
-  const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 5 : 2) * m.heads * s * s * b) / t;
+  const sharded = e * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "swiglu" ? 4 : 2) * e * s * b * m.ffn) / t;
+  const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 2 * e + 1 : e) * m.heads * s * s * b) / t;
   const replicated = x.sequenceParallel ? replicatedFull / t : replicatedFull;
   return { replicated, sharded, scores, total: replicated + sharded + scores };
 }
 
-/** Full recompute keeps only each layer's input: 2sbh bytes (÷t under sequence parallel). */
-export function checkpointBytes(m: ModelProfile, x: Pick<ActivationShape, "seq" | "microBatch" | "tp" | "sequenceParallel">): number {
-  const bytes = 2 * x.seq * x.microBatch * m.hidden;
+/** Full recompute keeps only each layer's input: 2sbh bytes in bf16 (÷t under sequence parallel). */
+export function checkpointBytes(m: ModelProfile, x: Pick<ActivationShape, "seq" | "microBatch" | "tp" | "sequenceParallel" | "elementBytes">): number {
+  const bytes = (x.elementBytes ?? 2) * x.seq * x.microBatch * m.hidden;
   return x.sequenceParallel ? bytes / x.tp : bytes;
 }

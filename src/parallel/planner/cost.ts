@@ -3,8 +3,8 @@
 // alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
 import { layerActivations } from "./activations.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
-import { groupLink, stageParams } from "./layout.js";
-import { activationShape, LOGIT_BYTES } from "./memory.js";
+import { groupLink, stageParams, zeroShardDegree } from "./layout.js";
+import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 
@@ -40,7 +40,8 @@ export interface Prediction {
 const ELEMENTWISE_TRAFFIC = 2;
 /** Backward costs twice the forward: two GEMMs (input and weight gradients) per forward GEMM. */
 const BACKWARD_FACTOR = 2;
-/** Adam step on the GPU streams fp32 master, m, v and the gradient in, and master, m, v, bf16 weight out. */
+/** Adam step on the GPU streams fp32 master, m, v and the bf16 gradient in, and master, m, v, bf16 weight
+ *  out; in fp32 weight, m, v and gradient in, weight, m, v out: 28 bytes either way. */
 const ADAM_BYTES_PER_PARAM = 28;
 
 export function gemmEfficiency(problem: Problem, dim: number): number {
@@ -77,7 +78,7 @@ function layerTimes(problem: Problem, plan: Plan): LayerTimes {
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
   // forward, two in backward, and two more when the forward is recomputed.
-  const message = 2 * tokens * model.hidden;
+  const message = elementBytes(problem.precision) * tokens * model.hidden;
   const oneAllReduce = collectiveTime("all_reduce", message, t, groupLink(problem, 1, t));
   return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp: (4 + 2 * recomputedShare) * oneAllReduce };
 }
@@ -88,13 +89,14 @@ function headTime(problem: Problem, plan: Plan): number {
   const tokens = problem.seqLen * plan.microBatch;
   const dim = Math.min(model.hidden, model.vocab / plan.tp);
   const gemm = ((1 + BACKWARD_FACTOR) * headForwardFlopsPerToken(model) * tokens) / plan.tp / (hardware.peakFlops * gemmEfficiency(problem, dim));
-  const loss = ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * LOGIT_BYTES) / plan.tp / hardware.memoryBandwidthBytesPerS;
+  const loss = ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * logitBytes(problem.precision)) / plan.tp / hardware.memoryBandwidthBytesPerS;
   return gemm + loss;
 }
 
 export function predictStep(problem: Problem, plan: Plan): Prediction {
   const { model, hardware } = problem;
   const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
+  const e = elementBytes(problem.precision);
   const layers = model.layers / p;
   const layer = layerTimes(problem, plan);
   const head = headTime(problem, plan);
@@ -102,39 +104,45 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const stageCompute = layers * (layer.forward + layer.backward) + head;
   const stageRecompute = layers * layer.recompute;
   const stageTp = layers * layer.tp;
-  const activationMessage = (2 * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
+  const activationMessage = (e * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
   const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * dp, p)) : 0;
   const stage = stageCompute + stageRecompute + stageTp + stageP2p;
   const bubble = ((p - 1) / v) * stage;
 
   const stages = stageParams(model, plan);
   const params = Math.max(stages.first, stages.last);
-  const dpLink = groupLink(problem, tp, dp);
-  const gradBytes = 2 * params;
+  const gradBytes = e * params;
   const backwardWindow = layers * layer.backward;
+  // ZeRO's collectives run over the shard group: the whole DP group, or under hybrid sharding its
+  // node-local part (on NVLink), whose replicas then all-reduce their gradient shard across nodes
+  // once per step, during the last micro-batch's backward like a plain DP all-reduce.
+  const shardDegree = zeroShardDegree(problem, plan);
+  const shardLink = groupLink(problem, tp, shardDegree);
+  const replicas = dp / shardDegree;
+  const crossNode = plan.hybridShard ? collectiveTime("all_reduce", gradBytes / shardDegree, replicas, groupLink(problem, tp * shardDegree, replicas)) : 0;
   let dpComm = 0;
   if (plan.zero === 3) {
     // Per micro-batch: gather weights for forward and again for backward, reduce-scatter gradients;
     // prefetching hides them behind that micro-batch's compute.
-    const perMicroBatch = 2 * collectiveTime("all_gather", gradBytes, dp, dpLink) + collectiveTime("reduce_scatter", gradBytes, dp, dpLink);
-    dpComm = m * exposed(perMicroBatch, layers * (layer.forward + layer.backward), layers);
+    const perMicroBatch = 2 * collectiveTime("all_gather", gradBytes, shardDegree, shardLink) + collectiveTime("reduce_scatter", gradBytes, shardDegree, shardLink);
+    dpComm = m * exposed(perMicroBatch, layers * (layer.forward + layer.backward), layers) + exposed(crossNode, backwardWindow, layers);
   } else if (dp > 1) {
     // Gradients are reduced once, during the last micro-batch's backward; ZeRO-1/2 reduce-scatter them
-    // and all-gather the updated bf16 weights after the step.
-    const reduce = collectiveTime(plan.zero === 0 ? "all_reduce" : "reduce_scatter", gradBytes, dp, dpLink);
-    const gather = plan.zero === 0 ? 0 : collectiveTime("all_gather", gradBytes, dp, dpLink);
+    // and all-gather the updated weights after the step.
+    const reduce = plan.zero === 0 ? collectiveTime("all_reduce", gradBytes, dp, groupLink(problem, tp, dp)) : collectiveTime("reduce_scatter", gradBytes, shardDegree, shardLink) + crossNode;
+    const gather = plan.zero === 0 ? 0 : collectiveTime("all_gather", gradBytes, shardDegree, shardLink);
     dpComm = exposed(reduce, backwardWindow, layers) + gather;
   }
 
-  const shard = plan.zero >= 1 ? params / dp : params;
+  const shard = plan.zero >= 1 ? params / shardDegree : params;
   let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS;
   if (plan.offload !== "none") {
-    // CPU Adam on the shard, bf16 gradients down and bf16 weights up over PCIe.
-    optimizer = shard / hardware.host.adamParamsPerS + (4 * shard) / hardware.host.pcieBytesPerS;
+    // CPU Adam on the shard, gradients down and weights up over PCIe.
+    optimizer = shard / hardware.host.adamParamsPerS + (2 * e * shard) / hardware.host.pcieBytesPerS;
   }
   if (plan.offload === "optimizer+params") {
     // Each micro-batch fetches the weight shard for forward and for backward and sends gradients down.
-    optimizer += m * exposed((6 * shard) / hardware.host.pcieBytesPerS, layers * (layer.forward + layer.backward), layers);
+    optimizer += m * exposed((3 * e * shard) / hardware.host.pcieBytesPerS, layers * (layer.forward + layer.backward), layers);
   }
 
   const step: StepTime = {

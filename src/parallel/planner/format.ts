@@ -1,20 +1,7 @@
 // Renders a search result: the JSON contract of `tessera plan --json`, and a readable table.
+import { planToJson, type PlanJson } from "./plan_json.js";
 import type { Evaluation, SearchResult } from "./search.js";
 import type { Problem } from "./space.js";
-
-export interface PlanJson {
-  dp: number;
-  tp: number;
-  pp: number;
-  vpp: number;
-  micro_batch: number;
-  grad_accum: number;
-  zero: number;
-  recompute: string;
-  recompute_layers: number;
-  sequence_parallel: boolean;
-  offload: string;
-}
 
 export interface PredictedJson {
   step_time_s: number;
@@ -32,14 +19,10 @@ export interface EvaluationJson {
 }
 
 export function evaluationJson(e: Evaluation): EvaluationJson {
-  const p = e.plan;
   const { total, ...time } = e.prediction.step;
   const { total: memoryTotal, ...memory } = e.memory;
   return {
-    plan: {
-      dp: p.dp, tp: p.tp, pp: p.pp, vpp: p.vpp, micro_batch: p.microBatch, grad_accum: p.gradAccum, zero: p.zero,
-      recompute: p.recompute, recompute_layers: p.recomputeLayers, sequence_parallel: p.sequenceParallel, offload: p.offload,
-    },
+    plan: planToJson(e.plan),
     predicted: {
       step_time_s: total, tokens_per_s: e.prediction.tokensPerS, tflops_per_gpu: e.prediction.tflopsPerGpu, mfu: e.prediction.mfu,
       memory_per_gpu_bytes: memoryTotal, time_breakdown_s: time, memory_breakdown_bytes: memory,
@@ -60,7 +43,7 @@ export function noFitMessage(problem: Problem, result: SearchResult): string {
 export function resultJson(problem: Problem, result: SearchResult): Record<string, unknown> {
   const base = {
     model: problem.model.name, hardware: problem.hardware.name, gpus: problem.gpus, gpus_per_node: problem.gpusPerNode,
-    seq_len: problem.seqLen, global_batch: problem.globalBatch, search_ms: result.searchMs, evaluated: result.evaluated,
+    seq_len: problem.seqLen, global_batch: problem.globalBatch, precision: problem.precision ?? "bf16-mixed", search_ms: result.searchMs, evaluated: result.evaluated,
   };
   if (result.best === undefined) {
     const smallest = result.smallestFit === undefined ? null : { gpus: result.smallestFit.gpus, ...evaluationJson(result.smallestFit.best) };
@@ -72,6 +55,11 @@ export function resultJson(problem: Problem, result: SearchResult): Record<strin
 
 const GiB = 2 ** 30;
 
+/** The ZeRO stage, `+hsdp` when hybrid-sharded. */
+function zeroLabel(p: Evaluation["plan"]): string {
+  return `${p.zero}${p.hybridShard ? "+hsdp" : ""}`;
+}
+
 /** `full(k)`: k layers of each pipeline stage recomputed. */
 function recomputeLabel(p: Evaluation["plan"]): string {
   return p.recompute === "full" ? `full(${p.recomputeLayers})` : p.recompute;
@@ -79,7 +67,7 @@ function recomputeLabel(p: Evaluation["plan"]): string {
 
 function describe(e: Evaluation): string {
   const p = e.plan;
-  return `dp=${p.dp} tp=${p.tp}${p.sequenceParallel ? "+sp" : ""} pp=${p.pp}${p.vpp > 1 ? `×${p.vpp}` : ""} mbs=${p.microBatch} ga=${p.gradAccum} zero=${p.zero} recompute=${recomputeLabel(p)}${p.offload === "none" ? "" : ` offload=${p.offload}`}`;
+  return `dp=${p.dp} tp=${p.tp}${p.sequenceParallel ? "+sp" : ""} pp=${p.pp}${p.vpp > 1 ? `×${p.vpp}` : ""} mbs=${p.microBatch} ga=${p.gradAccum} zero=${zeroLabel(p)} recompute=${recomputeLabel(p)}${p.offload === "none" ? "" : ` offload=${p.offload}`}`;
 }
 
 function table(rows: string[][]): string {
@@ -91,13 +79,13 @@ function row(e: Evaluation, label: string): string[] {
   const p = e.plan;
   return [
     label, String(p.dp), `${p.tp}${p.sequenceParallel ? "+sp" : ""}`, p.vpp > 1 ? `${p.pp}×${p.vpp}` : String(p.pp), String(p.microBatch), String(p.gradAccum),
-    String(p.zero), recomputeLabel(p), p.offload, e.prediction.step.total.toFixed(3), Math.round(e.prediction.tokensPerS).toLocaleString("en-US"),
+    zeroLabel(p), recomputeLabel(p), p.offload, e.prediction.step.total.toFixed(3), Math.round(e.prediction.tokensPerS).toLocaleString("en-US"),
     e.prediction.tflopsPerGpu.toFixed(1), `${(100 * e.prediction.mfu).toFixed(1)}%`, (e.memory.total / GiB).toFixed(1),
   ];
 }
 
 export function resultText(problem: Problem, result: SearchResult): string {
-  const header = `${problem.model.name} on ${problem.gpus} × ${problem.hardware.name} (${problem.gpusPerNode} per node), seq ${problem.seqLen}, global batch ${problem.globalBatch}`;
+  const header = `${problem.model.name} on ${problem.gpus} × ${problem.hardware.name} (${problem.gpusPerNode} per node), seq ${problem.seqLen}, global batch ${problem.globalBatch}${problem.precision === "fp32" ? ", fp32" : ""}`;
   const timing = `searched ${result.evaluated.toLocaleString("en-US")} plans in ${result.searchMs.toFixed(1)} ms`;
   const best = result.best;
   if (best === undefined) return `${header}\n\n${noFitMessage(problem, result)}\n${timing}`;

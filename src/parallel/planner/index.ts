@@ -8,11 +8,13 @@ export {
   measureHardwareProfile, profileFromMeasurements, readCachedProfile, writeCachedProfile, hardwareCacheKey,
   type HardwareProbe, type RawMeasurements,
 } from "./measure.js";
-export { parseFix, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage } from "./space.js";
+export { parseFix, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage, type Precision } from "./space.js";
 export { memoryPerGpu, modelStateBytesPerParam, FRAGMENTATION_MARGIN, type MemoryBreakdown } from "./memory.js";
+export { nodeLocalDp, zeroShardDegree } from "./layout.js";
 export { predictStep, type Prediction, type StepTime } from "./cost.js";
 export { plan, search, evaluate, type Evaluation, type SearchResult } from "./search.js";
 export { resultJson, resultText, noFitMessage } from "./format.js";
+export { planToJson, planFromJson, fixedFromPlanJson, fixedToPlanJson, type PlanJson } from "./plan_json.js";
 
 import { hardwarePreset, type HardwareProfile } from "./hardware.js";
 import type { ModelProfile } from "./model_profile.js";
@@ -20,7 +22,7 @@ import type { Problem } from "./space.js";
 
 /**
  * A problem with the planner's defaults: H100s, seq 2048, global batch 4 per GPU (at least 8), fused
- * attention, TP inside a node. A cluster smaller than a node is one partial node.
+ * attention, TP inside a node, bf16 mixed precision. A cluster smaller than a node is one partial node.
  */
 export function makeProblem(model: ModelProfile, gpus: number, options: Partial<Omit<Problem, "model" | "gpus">> & { hardware?: HardwareProfile } = {}): Problem {
   const hardware = options.hardware ?? hardwarePreset("h100-sxm-80gb");
@@ -31,5 +33,6 @@ export function makeProblem(model: ModelProfile, gpus: number, options: Partial<
     globalBatch: options.globalBatch ?? Math.max(8, 4 * gpus),
     flashAttention: options.flashAttention ?? true,
     tpAcrossNodes: options.tpAcrossNodes ?? false,
+    precision: options.precision ?? "bf16-mixed",
   };
 }

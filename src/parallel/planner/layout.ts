@@ -38,3 +38,22 @@ export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp">): Sta
 export function groupLink(problem: Problem, stride: number, size: number): LinkProfile {
   return stride * size <= problem.gpusPerNode ? problem.hardware.intraNode : problem.hardware.interNode;
 }
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * Data-parallel ranks of one group that share a node. DP groups run at stride tp (ranks TP fastest,
+ * then DP, then PP), so a node of G GPUs holds G/tp consecutive ranks of a group; the node-local
+ * group is the largest size dividing both that and dp, so each one tiles a node exactly. 1 when tp
+ * does not divide G.
+ */
+export function nodeLocalDp(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp">): number {
+  return problem.gpusPerNode % plan.tp === 0 ? gcd(plan.dp, problem.gpusPerNode / plan.tp) : 1;
+}
+
+/** Ranks ZeRO shards model states over: the DP group, or its node-local part under hybrid sharding. */
+export function zeroShardDegree(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp" | "hybridShard">): number {
+  return plan.hybridShard ? nodeLocalDp(problem, plan) : plan.dp;
+}

@@ -50,7 +50,7 @@ export function megatronPlan(row: MegatronRow): Plan {
   const vpp = row.virtual_layers_per_stage === undefined ? 1 : row.layers / row.pp / row.virtual_layers_per_stage;
   return {
     dp: row.dp, tp: row.tp, pp: row.pp, vpp, microBatch: row.micro_batch, gradAccum: row.global_batch / (row.dp * row.micro_batch),
-    zero: 0, recompute: "full", recomputeLayers: row.layers / row.pp, sequenceParallel: false, offload: "none",
+    zero: 0, recompute: "full", recomputeLayers: row.layers / row.pp, sequenceParallel: false, offload: "none", hybridShard: false,
   };
 }
 

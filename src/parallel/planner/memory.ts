@@ -1,8 +1,8 @@
 // Peak memory per GPU of a plan: model states by ZeRO stage and offload, activations of the
 // micro-batches a pipeline stage holds in flight, transient buffers, and a fragmentation margin.
 import { checkpointBytes, layerActivations, type ActivationShape } from "./activations.js";
-import { rankLayerParams, stageParams } from "./layout.js";
-import type { Plan, Problem, ZeroStage } from "./space.js";
+import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
+import type { Plan, Precision, Problem, ZeroStage } from "./space.js";
 
 /**
  * PyTorch's caching allocator fragments memory that is allocated and freed every step (activations,
@@ -11,16 +11,41 @@ import type { Plan, Problem, ZeroStage } from "./space.js";
  */
 export const FRAGMENTATION_MARGIN = 0.1;
 
-/** Bytes per logit element on the last stage: bf16 logits, the fp32 softmax kept for backward, bf16 grad. */
-export const LOGIT_BYTES = 8;
+/** Bytes of a weight, gradient or activation element: bf16 under mixed precision, else fp32. */
+export function elementBytes(precision: Precision = "bf16-mixed"): number {
+  return precision === "fp32" ? 4 : 2;
+}
 
-/** Mixed-precision Adam (ZeRO paper, §3): bf16 weights 2, bf16 gradients 2, fp32 master + m + v 12. */
-export function modelStateBytesPerParam(zero: ZeroStage, dp: number): { weights: number; gradients: number; optimizer: number } {
+/** Bytes per logit element on the last stage: the logits, the fp32 softmax kept for backward, the grad
+ *  (8 in bf16, 12 in fp32). */
+export function logitBytes(precision: Precision = "bf16-mixed"): number {
+  return 2 * elementBytes(precision) + 4;
+}
+
+/**
+ * Model-state bytes per parameter, sharded over `shardDegree` ranks by ZeRO stage (weights at 3,
+ * gradients at ≥ 2, optimizer at ≥ 1). Mixed-precision Adam (ZeRO paper, §3): bf16 weights 2, bf16
+ * gradients 2, fp32 master + m + v 12. Plain fp32 Adam: weights 4, gradients 4, m + v 8 (no master).
+ */
+export function modelStateBytesPerParam(
+  zero: ZeroStage, shardDegree: number, precision: Precision = "bf16-mixed",
+): { weights: number; gradients: number; optimizer: number } {
+  const e = elementBytes(precision);
+  const optimizer = precision === "fp32" ? 8 : 12;
   return {
-    weights: zero >= 3 ? 2 / dp : 2,
-    gradients: zero >= 2 ? 2 / dp : 2,
-    optimizer: zero >= 1 ? 12 / dp : 12,
+    weights: zero >= 3 ? e / shardDegree : e,
+    gradients: zero >= 2 ? e / shardDegree : e,
+    optimizer: zero >= 1 ? optimizer / shardDegree : optimizer,
   };
+}
+
+/**
+ * Host bytes per parameter of CPU-offloaded states. CPU Adam keeps fp32 weights, m, v and fp32
+ * gradients (16) at either precision; offloading the parameters too adds the bf16 copy the GPU
+ * fetches under mixed precision, and nothing in fp32 (the GPU fetches the weights CPU Adam updates).
+ */
+function hostBytesPerParam(offloadParams: boolean, precision: Precision = "bf16-mixed"): number {
+  return 16 + (offloadParams && precision !== "fp32" ? 2 : 0);
 }
 
 export interface MemoryBreakdown {
@@ -39,7 +64,7 @@ export interface MemoryBreakdown {
 export function activationShape(problem: Problem, plan: Plan): ActivationShape {
   return {
     seq: problem.seqLen, microBatch: plan.microBatch, tp: plan.tp, sequenceParallel: plan.sequenceParallel,
-    flashAttention: problem.flashAttention, selective: plan.recompute === "selective",
+    flashAttention: problem.flashAttention, selective: plan.recompute === "selective", elementBytes: elementBytes(problem.precision),
   };
 }
 
@@ -70,7 +95,7 @@ export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   const { model } = problem;
   const stages = stageParams(model, plan);
   const acts = stageActivationBytes(problem, plan);
-  const logits = (problem.seqLen * plan.microBatch * model.vocab * LOGIT_BYTES) / plan.tp;
+  const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp;
   const first = stageMemory(problem, plan, stages.first, acts.perMicroBatch * inFlightMicroBatches(plan) + acts.working, plan.pp === 1 ? logits : 0);
   if (plan.pp === 1) return first;
   const last = stageMemory(problem, plan, stages.last, acts.perMicroBatch + acts.working, logits);
@@ -78,18 +103,18 @@ export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
 }
 
 function stageMemory(problem: Problem, plan: Plan, params: number, activations: number, logits: number): MemoryBreakdown {
-  const states = modelStateBytesPerParam(plan.zero, plan.dp);
+  const shardDegree = zeroShardDegree(problem, plan);
+  const states = modelStateBytesPerParam(plan.zero, shardDegree, problem.precision);
   const offloadOptimizer = plan.offload !== "none";
   const offloadParams = plan.offload === "optimizer+params";
   // ZeRO-3 gathers a layer's full (TP-shard) weights and prefetches the next; their unsharded
-  // gradients wait for the reduce-scatter: 2 layers × (2 + 2) bytes per parameter.
-  const gathered = plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) * 4 : 0;
+  // gradients wait for the reduce-scatter: 2 layers × (weight + gradient) elements per parameter.
+  const gathered = plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) * 2 * elementBytes(problem.precision) : 0;
   const weights = offloadParams ? 0 : params * states.weights;
   const gradients = offloadParams ? 0 : params * states.gradients;
   const optimizer = offloadOptimizer ? 0 : params * states.optimizer;
-  // Offloaded states live in host RAM: fp32 master, m, v and fp32 gradients for CPU Adam (16 bytes),
-  // plus the bf16 weights when they are offloaded too; ZeRO shards them over the DP group.
-  const host = offloadOptimizer ? (params * (16 + (offloadParams ? 2 : 0))) / (plan.zero >= 1 ? plan.dp : 1) : 0;
+  // Offloaded states live in host RAM; ZeRO shards them like the GPU's (over the node under hybrid).
+  const host = offloadOptimizer ? (params * hostBytesPerParam(offloadParams, problem.precision)) / (plan.zero >= 1 ? shardDegree : 1) : 0;
   const buffers = gathered + logits;
   const fragmentation = FRAGMENTATION_MARGIN * (activations + buffers);
   const reserved = problem.hardware.reservedBytes;

@@ -1,11 +1,15 @@
 // The search space: what a plan is, which plans are valid for a model, a batch and a cluster, and the
 // `--fix` choices a user can hold.
 import type { HardwareProfile } from "./hardware.js";
+import { nodeLocalDp } from "./layout.js";
 import type { ModelProfile } from "./model_profile.js";
 
 export type Recompute = "none" | "selective" | "full";
 export type Offload = "none" | "optimizer" | "optimizer+params";
 export type ZeroStage = 0 | 1 | 2 | 3;
+/** Training precision: bf16 weights, gradients and activations with fp32 Adam states and master
+ *  weights ("bf16-mixed"), or everything in fp32 ("fp32"). */
+export type Precision = "bf16-mixed" | "fp32";
 
 export interface Plan {
   dp: number;
@@ -21,6 +25,11 @@ export interface Plan {
   recomputeLayers: number;
   sequenceParallel: boolean;
   offload: Offload;
+  /**
+   * FSDP's HYBRID_SHARD: ZeRO shards over the data-parallel ranks inside one node and the node-level
+   * replicas all-reduce gradients across nodes (meaningful with zero ≥ 1 and DP spanning nodes).
+   */
+  hybridShard: boolean;
 }
 
 /** What the plan is for: a model, a batch, a cluster. */
@@ -35,6 +44,8 @@ export interface Problem {
   flashAttention: boolean;
   /** Let tensor parallelism span nodes (off: TP groups stay on NVLink). */
   tpAcrossNodes: boolean;
+  /** Default "bf16-mixed". */
+  precision?: Precision;
 }
 
 export type Fixed = Partial<Plan>;
@@ -43,6 +54,7 @@ const fixKeys: Record<string, keyof Plan> = {
   dp: "dp", tp: "tp", pp: "pp", vpp: "vpp", mbs: "microBatch", micro_batch: "microBatch",
   ga: "gradAccum", grad_accum: "gradAccum", zero: "zero", recompute: "recompute",
   recompute_layers: "recomputeLayers", sp: "sequenceParallel", sequence_parallel: "sequenceParallel", offload: "offload",
+  hybrid_shard: "hybridShard", hsdp: "hybridShard",
 };
 
 function positiveInt(key: string, value: string): number {
@@ -50,7 +62,7 @@ function positiveInt(key: string, value: string): number {
   return Number(value);
 }
 
-/** Parses `tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5`. */
+/** Parses `tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5,hybrid_shard=true`. */
 export function parseFix(text: string): Fixed {
   const fixed: Record<string, unknown> = {};
   for (const part of text.split(",").filter((p) => p.trim() !== "")) {
@@ -65,7 +77,7 @@ export function parseFix(text: string): Fixed {
     } else if (key === "offload") {
       if (!["none", "optimizer", "optimizer+params", "params"].includes(value)) throw new Error(`--fix offload=${value}: expected none, optimizer or optimizer+params`);
       fixed[key] = value === "params" ? "optimizer+params" : value;
-    } else if (key === "sequenceParallel") {
+    } else if (key === "sequenceParallel" || key === "hybridShard") {
       if (!["0", "1", "true", "false"].includes(value)) throw new Error(`--fix ${rawKey}=${value}: expected true or false`);
       fixed[key] = value === "1" || value === "true";
     } else if (key === "zero") {
@@ -79,7 +91,7 @@ export function parseFix(text: string): Fixed {
 }
 
 /** The parallel layout of a plan; search.ts chooses recompute and offload for each shape. */
-export type Shape = Pick<Plan, "dp" | "tp" | "pp" | "vpp" | "microBatch" | "gradAccum" | "zero" | "sequenceParallel">;
+export type Shape = Pick<Plan, "dp" | "tp" | "pp" | "vpp" | "microBatch" | "gradAccum" | "zero" | "sequenceParallel" | "hybridShard">;
 
 function divisors(n: number): number[] {
   const out: number[] = [];
@@ -95,13 +107,25 @@ function tpAllowed(model: ModelProfile, tp: number): boolean {
 const ZERO_STAGES: ZeroStage[] = [0, 1, 2, 3];
 
 /**
+ * Hybrid sharding is a different plan only with ZeRO and a DP group that spans nodes. The free search
+ * also skips it when no two DP ranks share a node (a node-local shard of 1 is ZeRO-0 with extra
+ * collectives); a user may still fix it there.
+ */
+function hybridChoices(problem: Problem, dp: number, tp: number, zero: ZeroStage, fixed: Fixed): boolean[] {
+  const local = nodeLocalDp(problem, { dp, tp });
+  const valid = zero >= 1 && local < dp;
+  if (fixed.hybridShard !== undefined) return fixed.hybridShard && !valid ? [] : [fixed.hybridShard];
+  return valid && local > 1 ? [false, true] : [false];
+}
+
+/**
  * Calls `visit` for every valid shape that agrees with `fixed`. Rules: dp·tp·pp = GPUs; TP a power of two
  * dividing the heads, inside a node unless allowed across; pp·vpp divides the layers; the global batch
  * is dp · micro-batch · accumulation; interleaving needs the accumulation steps to be a multiple of pp
  * (Megatron's rule); ZeRO-2/3 shard gradients that a pipeline accumulates across micro-batches, so with
  * pp > 1 only stages 0–1 apply; ZeRO stages > 0 need dp > 1 (else they are stage 0). Sequence parallel
  * is on wherever TP is (it moves the same bytes as TP's all-reduces and divides norm and dropout work
- * and memory by t), unless fixed off.
+ * and memory by t), unless fixed off. Hybrid sharding: see `hybridChoices`.
  */
 export function forEachShape(problem: Problem, fixed: Fixed, visit: (shape: Shape) => void): void {
   const { model, gpus, globalBatch } = problem;
@@ -121,7 +145,7 @@ export function forEachShape(problem: Problem, fixed: Fixed, visit: (shape: Shap
             if ((zero > 0 && dp === 1) || (pp > 1 && zero > 1) || (fixed.zero !== undefined && fixed.zero !== zero)) continue;
             const sequenceParallel = tp > 1 && fixed.sequenceParallel !== false;
             if (fixed.sequenceParallel === true && tp === 1) continue;
-            visit({ dp, tp, pp, vpp, microBatch, gradAccum, zero, sequenceParallel });
+            for (const hybridShard of hybridChoices(problem, dp, tp, zero, fixed)) visit({ dp, tp, pp, vpp, microBatch, gradAccum, zero, sequenceParallel, hybridShard });
           }
         }
       }
@@ -151,5 +175,9 @@ export function explainNoShape(problem: Problem, fixed: Fixed): string {
   if (dp !== undefined && globalBatch % dp !== 0) return `dp=${dp} does not divide the global batch ${globalBatch}`;
   if (microBatch !== undefined && globalBatch % microBatch !== 0) return `mbs=${microBatch} does not divide the global batch ${globalBatch}`;
   if (zero !== undefined && zero > 1 && pp !== undefined && pp > 1) return `zero=${zero} cannot shard the gradients a pipeline accumulates (use zero ≤ 1 with pp > 1)`;
+  if (fixed.hybridShard === true) {
+    if (zero === 0) return "hybrid_shard=true needs zero ≥ 1 (it shards ZeRO's states inside a node)";
+    return `hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of ${problem.gpusPerNode} GPUs`;
+  }
   return `no data-parallel degree, micro-batch and accumulation satisfy global batch ${globalBatch} on ${gpus} GPUs with ${JSON.stringify(fixed)}`;
 }
