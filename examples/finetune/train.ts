@@ -155,7 +155,7 @@ function addLora(model: CausalLM, args: TrainArgs): ReturnType<typeof get_peft_m
   let base = args.model;
   if (base === null) {
     base = join(args.save_model_dir, "base");
-    if (isMainProcess()) model.save_pretrained(base);
+    model.save_pretrained(base);
   }
   const peft = get_peft_model(model, new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, target_modules: ["q_proj", "v_proj"], task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) }));
   const [trainable, all] = peft.get_nb_trainable_parameters();
@@ -176,7 +176,8 @@ export interface TrainResult {
 }
 
 export function train(args: TrainArgs): TrainResult {
-  torch.moreh.option.enable_advanced_parallelization();
+  // The plan is made for the batch and sequence length this run trains with.
+  torch.moreh.option.enable_advanced_parallelization({ seq_len: args.block_size, global_batch: args.batch_size });
   torch.manual_seed(args.seed);
   const { device, name } = pickDevice();
   const data = loadBlocks(args.dataset, args.block_size);
@@ -190,11 +191,11 @@ export function train(args: TrainArgs): TrainResult {
     if (main) console.log(line);
   };
   print(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
-  print(torch.moreh.plan_for(config, { seq_len: args.block_size, global_batch: args.batch_size * world }));
 
-  const evalSet = args.eval_data === null || !main ? null : readExamples(args.eval_data);
+  // Every rank evaluates (a sharded model computes on all of them); rank 0 prints.
+  const evalSet = args.eval_data === null ? null : readExamples(args.eval_data);
   const skill_before = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
-  if (skill_before !== null) console.log(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
+  if (skill_before !== null) print(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
 
   const lora = args.use_lora ? addLora(model, args) : null;
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
@@ -209,7 +210,7 @@ export function train(args: TrainArgs): TrainResult {
     peak_flops: peak === null ? null : peak * world,
     print,
   });
-  const per_rank = world > 1 ? ` per rank on each of ${world} ranks (tokens/s count all ranks)` : "";
+  const per_rank = world > 1 ? ` (the global batch, split over ${world} ranks)` : "";
   print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}`);
 
   model.train();
@@ -236,11 +237,10 @@ export function train(args: TrainArgs): TrainResult {
   model.eval();
 
   const skill_after = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
-  if (main) {
-    if (lora === null) model.save_pretrained(args.save_model_dir);
-    else lora.save_pretrained(args.save_model_dir);
-    tokenizer.save_pretrained(args.save_model_dir);
-  }
+  // Every rank saves (a sharded model gathers its weights on all of them); rank 0 writes.
+  if (lora === null) model.save_pretrained(args.save_model_dir);
+  else if (main) lora.save_pretrained(args.save_model_dir);
+  if (main) tokenizer.save_pretrained(args.save_model_dir);
   writer?.close();
   const summary = logger.finish(main ? args.save_model_dir : null);
   if (skill_before !== null && skill_after !== null) {

@@ -1,44 +1,188 @@
 // What the one line does (registered into torch.moreh when the package entry `tessera` loads):
-// make this process a job over every local device (self_launch.ts), plan for the model at hand
-// (the planner), and apply what the runtime has — today the data-parallel executor: the
-// DataLoader shards the data per rank and Optimizer.step() averages gradients first.
+// make this process one rank of a job over every local device (self_launch.ts) bound to its own
+// device, and, when the script builds its model, plan for it (the planner, with the user's fixed
+// choices) and apply the plan through the one seam (src/parallel/apply.ts), logging one line with
+// every plan key and the predicted memory per rank. A plan the runtime cannot apply, or a model
+// that fits nowhere, is an error before training; the run never applies less than it printed.
+import { existsSync } from "node:fs";
 import * as cuda from "../torch/cuda.js";
 import * as dist from "../torch/distributed/index.js";
-import { _register_advanced_parallelization, type PlanForOptions } from "../torch/moreh.js";
-import { averageGradients, dataParallelWorld } from "../parallel/executors/data_parallel.js";
-import { hardwarePreset, makeProblem, plan, profileFromConfig } from "../parallel/planner/index.js";
+import { tensor } from "../torch/creation.js";
+import { int64 } from "../torch/dtype.js";
+import {
+  _forget_model, _register_advanced_parallelization,
+  type AdvancedParallelizationOptions, type DataShard, type PlanChoices,
+} from "../torch/moreh.js";
+import { Module } from "../torch/nn/modules/module.js";
+import type { Tensor } from "../torch/tensor.js";
+import { applyPlan, type AppliedModel, type AppliedPlan } from "../parallel/apply.js";
+import { ReplicatedParams } from "../parallel/executors/data_parallel.js";
+import { dataParallelMesh, ranksPerNode } from "../parallel/mesh.js";
+import {
+  fixedFromPlanJson, hardwarePreset, loadHardwareProfile, makeProblem, noFitMessage, plan, planToJson, profileFromConfig,
+  type Evaluation, type Fixed, type HardwareProfile, type Problem,
+} from "../parallel/planner/index.js";
 import { ensureWorkers } from "./self_launch.js";
 
-/** The "applied: ..." half of the log line, from the process group actually running. */
-function applied(): string {
-  const world = dataParallelWorld();
-  if (world === null) return "single device";
-  return `data parallel over ${world.world_size} ranks (${dist.get_backend()}) — gradients averaged before each optimizer step, data sharded by the DataLoader`;
+/** What the runtime can execute today: data parallelism with ZeRO, recompute and offload. */
+const EXECUTABLE: Fixed = { tp: 1, pp: 1, vpp: 1, gradAccum: 1, sequenceParallel: false };
+
+interface State {
+  options: AdvancedParallelizationOptions;
+  fixed: Fixed;
+  applied: AppliedPlan | null;
+  models: WeakMap<Module, PlannedModel>;
+  replicated: ReplicatedParams;
 }
 
-function planFor(config: Record<string, unknown>, { seq_len, global_batch, hardware }: PlanForOptions): string {
+/** A model the plan was applied to, with the planner's evaluation of that plan (null for plain modules). */
+export interface PlannedModel extends AppliedModel {
+  evaluation: Evaluation | null;
+}
+
+let state: State | null = null;
+
+function userChoices(options: AdvancedParallelizationOptions): Fixed {
+  if (options.plan !== undefined) return fixedFromPlanJson(options.plan, "enable_advanced_parallelization({ plan })");
+  const env = process.env.TESSERA_PLAN;
+  if (env === undefined || env === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(env);
+  } catch (e) {
+    throw new Error(`TESSERA_PLAN: not JSON (${(e as Error).message})`);
+  }
+  return fixedFromPlanJson(parsed, "TESSERA_PLAN");
+}
+
+/** Refuses choices that no executor runs yet, naming each. */
+function checkExecutable(fixed: Fixed, where: string): void {
+  const refused: string[] = [];
+  if ((fixed.tp ?? 1) > 1) refused.push(`tp ${fixed.tp} (tensor parallelism)`);
+  if ((fixed.pp ?? 1) > 1) refused.push(`pp ${fixed.pp} (pipeline parallelism)`);
+  if ((fixed.vpp ?? 1) > 1) refused.push(`vpp ${fixed.vpp} (interleaved pipeline)`);
+  if ((fixed.gradAccum ?? 1) > 1) refused.push(`grad_accum ${fixed.gradAccum} (micro-batches within one step)`);
+  if (fixed.sequenceParallel === true) refused.push("sequence_parallel true");
+  if (refused.length > 0) {
+    throw new Error(`${where}: the runtime cannot apply ${refused.join(", ")} yet; it applies data parallelism with zero 0-3, hybrid_shard, recompute and offload`);
+  }
+}
+
+function hardwareFor(name: string | undefined): HardwareProfile {
   const gpus = cuda.is_available() ? cuda.device_count() : 0;
-  // The job's ranks (one per GPU, or TESSERA_NPROC on CPU) are the devices the plan is for.
-  const devices = dist.is_initialized() ? dist.get_world_size() : Math.max(1, gpus);
-  const hw = hardwarePreset(hardware ?? (gpus > 0 ? "h100" : "cpu"));
-  const problem = makeProblem(profileFromConfig(config), devices, { hardware: hw, seqLen: seq_len, globalBatch: Math.max(global_batch, devices) });
-  const best = plan(problem).best;
-  const where = `${devices} × ${hw.name}`;
-  const planned =
-    best === undefined
-      ? `no plan fits ${where}`
-      : `dp ${best.plan.dp}, tp ${best.plan.tp}, pp ${best.plan.pp}, zero ${best.plan.zero}, recompute ${best.plan.recompute}, micro-batch ${best.plan.microBatch} on ${where}`;
-  return `Advanced Parallelization: planned ${planned}; applied: ${applied()}`;
+  const wanted = name ?? (gpus > 0 ? "h100-sxm-80gb" : "cpu");
+  return existsSync(wanted) ? loadHardwareProfile(wanted) : hardwarePreset(wanted);
+}
+
+function configOf(model: Module): Record<string, unknown> | null {
+  const config = (model as { config?: { to_dict?: () => Record<string, unknown> } }).config;
+  return config !== undefined && typeof config.to_dict === "function" ? config.to_dict() : null;
+}
+
+function floatDtypeName(model: Module): string {
+  for (const p of model.parameters()) if (p.dtype.is_floating_point) return p.dtype.name;
+  return "float32";
+}
+
+function gib(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) {
+    bytes /= 1024;
+    i++;
+  }
+  return `${bytes.toFixed(i === 0 ? 0 : 2)} ${units[i]}`;
+}
+
+function describe(applied: AppliedPlan): string {
+  return Object.entries(applied).map(([k, v]) => `${k} ${String(v)}`).join(", ");
+}
+
+function memoryText(e: Evaluation | null): string {
+  if (e === null) return "memory not predicted (the model has no HF config to profile)";
+  const m = e.memory;
+  return `predicted memory per rank ${gib(m.total)} (weights ${gib(m.weights)}, gradients ${gib(m.gradients)}, optimizer ${gib(m.optimizer)}, activations ${gib(m.activations)}, buffers ${gib(m.buffers)})`;
+}
+
+/** Plans for `model` on this job's ranks: the planner's best plan within the user's and the runtime's choices. */
+function choosePlan(model: Module, s: State, world: number): { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null } {
+  const fixed: Fixed = { ...EXECUTABLE, ...s.fixed };
+  if (fixed.dp !== undefined && fixed.dp !== world) throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}, but the job has ${world} ranks`);
+  const config = configOf(model);
+  if (config === null) {
+    // A plain nn module: nothing to profile, so the plan is the user's choices over data parallelism.
+    const zero = fixed.zero ?? 0;
+    const applied: AppliedPlan = {
+      dp: world, tp: 1, pp: 1, vpp: 1, micro_batch: fixed.microBatch ?? 1, grad_accum: 1, zero, recompute: fixed.recompute ?? "none",
+      recompute_layers: fixed.recomputeLayers ?? 0, sequence_parallel: false, offload: fixed.offload ?? "none", hybrid_shard: fixed.hybridShard ?? false,
+    };
+    return { applied, evaluation: null, problem: null };
+  }
+  const o = s.options;
+  const maxPos = typeof config.max_position_embeddings === "number" ? config.max_position_embeddings : 2048;
+  const hardware = hardwareFor(o.hardware);
+  const problem = makeProblem(profileFromConfig(config), world, {
+    hardware,
+    gpusPerNode: ranksPerNode(world),
+    seqLen: o.seq_len ?? Math.min(maxPos, 2048),
+    globalBatch: o.global_batch ?? (fixed.microBatch ?? 1) * world,
+    precision: floatDtypeName(model) === "float32" ? "fp32" : "bf16-mixed",
+  });
+  const result = plan(problem, fixed);
+  if (result.best === undefined) throw new Error(`Advanced Parallelization: ${noFitMessage(problem, result)}`);
+  return { applied: planToJson(result.best.plan), evaluation: result.best, problem };
+}
+
+function rank0Order(indices: number[]): number[] {
+  const order = tensor(indices, { dtype: int64 });
+  dist.broadcast(order, 0);
+  return order.tolist() as number[];
+}
+
+function world(): number {
+  return dist.is_initialized() ? dist.get_world_size() : 1;
 }
 
 _register_advanced_parallelization({
   enable(options) {
+    const fixed = userChoices(options);
+    checkExecutable(fixed, options.plan !== undefined ? "enable_advanced_parallelization({ plan })" : "TESSERA_PLAN");
     const info = ensureWorkers(options);
-    if (info.rank !== 0) return;
-    const what = info.world_size === 1 ? "one process, one device" : `data parallel over ${info.world_size} ranks (${info.backend})`;
-    console.log(`[tessera] advanced parallelization: ${what}`);
+    if (cuda.is_available()) cuda.set_device(Number(process.env.LOCAL_RANK ?? 0) % Math.max(1, cuda.device_count()));
+    state = { options, fixed, applied: null, models: new WeakMap(), replicated: new ReplicatedParams() };
+    if (info.rank === 0) console.log(`[tessera] advanced parallelization: ${info.world_size} rank${info.world_size > 1 ? "s" : ""} (${info.backend}); the plan is made when the model is built`);
   },
-  plan_for: planFor,
-  data_shard: dataParallelWorld,
-  before_step: averageGradients,
+
+  apply(model) {
+    if (state === null || !(model instanceof Module)) return;
+    const s = state;
+    for (const [, m] of model.named_modules()) if (m !== model) _forget_model(m);
+    const n = world();
+    const { applied, evaluation } = choosePlan(model, s, n);
+    const hybrid = applied.hybrid_shard;
+    const mesh = dataParallelMesh(hybrid, applied.zero > 0);
+    const result = applyPlan(model, applied, mesh);
+    s.models.set(model, { ...result, evaluation });
+    if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
+    s.applied = applied;
+    if (n === 1 || dist.get_rank() === 0) console.log(`[tessera] Advanced Parallelization plan: ${describe(applied)}; ${memoryText(evaluation)}`);
+  },
+
+  optimizer_created(params: readonly Tensor[]) {
+    state?.replicated.attach(params);
+  },
+
+  data_shard(): DataShard | null {
+    const n = world();
+    return n < 2 ? null : { rank: dist.get_rank(), world_size: n, same_order: rank0Order };
+  },
+
+  applied_plan(): Required<PlanChoices> | null {
+    return state?.applied ?? null;
+  },
 });
+
+/** The sharded state of a planned model (for tests and tools measuring memory), or null. */
+export function _applied_model(model: Module): PlannedModel | null {
+  return state?.models.get(model) ?? null;
+}

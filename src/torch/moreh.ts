@@ -1,27 +1,46 @@
 // torch.moreh: the seed's one line, `torch.moreh.option.enable_advanced_parallelization()`.
-// The torch layer only keeps the switch and two runtime hooks that torch itself calls (the
-// DataLoader asks which shard of the data this rank reads; Optimizer.step() lets the executor
-// average gradients first). What enabling does — launching ranks, planning, executing — lives in
-// higher layers, which register it here (src/launch/advanced_parallelization.ts, loaded by the
-// package entry `tessera`), so that arrows only point down.
+// The torch layer keeps the switch and the few places where torch itself must ask the runtime:
+// which share of a global batch a DataLoader reads, and which model was just built (so that the
+// plan is applied to it once, before its parameters are first handed out or it first runs), and
+// which parameters an optimizer was built over (those of plain modules get data parallelism). What
+// enabling does — launching ranks, planning, applying the plan — lives in higher layers, which
+// register it here (src/launch/advanced_parallelization.ts, loaded by the package entry
+// `tessera`), so that arrows only point down.
 import type { Backend } from "./distributed/process_group.js";
 import type { Tensor } from "./tensor.js";
 
+/** The plan keys of `tessera plan --json` (any subset; the rest is searched). */
+export interface PlanChoices {
+  dp?: number;
+  tp?: number;
+  pp?: number;
+  vpp?: number;
+  micro_batch?: number;
+  grad_accum?: number;
+  zero?: 0 | 1 | 2 | 3;
+  recompute?: "none" | "selective" | "full";
+  recompute_layers?: number;
+  sequence_parallel?: boolean;
+  offload?: "none" | "optimizer" | "optimizer+params";
+  hybrid_shard?: boolean;
+}
+
 export interface AdvancedParallelizationOptions {
+  /** Plan choices to hold; the rest is searched. Default: TESSERA_PLAN (set by `tessera run --plan`), else none. */
+  plan?: PlanChoices;
   /** Ranks wanted; default: the CUDA device count, else TESSERA_NPROC, else 1. */
   nprocs?: number;
   /** "gloo" or "nccl"; default nccl on CUDA, gloo on CPU. */
   backend?: Backend;
-}
-
-export interface PlanForOptions {
-  seq_len: number;
-  global_batch: number;
-  /** Planner hardware preset name for the devices (default: "h100" on CUDA, "cpu" otherwise). */
+  /** Planner hardware: a preset name or a hardware profile JSON file (default: "h100-sxm-80gb" on CUDA, "cpu" otherwise). */
   hardware?: string;
+  /** Sequence length the plan is for (default: the model's max_position_embeddings, at most 2048). */
+  seq_len?: number;
+  /** Sequences per optimizer step the plan is for (default: one per rank). The DataLoader's batch_size is the real one. */
+  global_batch?: number;
 }
 
-/** Which strided share of a map-style dataset's order this rank reads. */
+/** Which share of every global batch this rank reads. */
 export interface DataShard {
   rank: number;
   world_size: number;
@@ -29,14 +48,17 @@ export interface DataShard {
   same_order(indices: number[]): number[];
 }
 
-/** What a higher layer registers: the one line's effect, the planner, and the executor's hooks. */
+/** What a higher layer registers: the one line's effect and the seam where a plan is applied. */
 export interface AdvancedParallelizationImpl {
   enable(options: AdvancedParallelizationOptions): void;
-  plan_for(config: Record<string, unknown>, options: PlanForOptions): string;
-  /** The shard a DataLoader without its own sampler reads, or null when the data is not split. */
+  /** The shard a DataLoader without its own batch sampler reads, or null when the data is not split. */
   data_shard(): DataShard | null;
-  /** Runs at the start of every Optimizer.step() (after its closure) with the optimizer's parameters. */
-  before_step(params: readonly Tensor[]): void;
+  /** Plans for `model` and applies the plan to it (once per model). */
+  apply(model: object): void;
+  /** An optimizer was built over `params`: the data-parallel reduction of those no plan manages yet. */
+  optimizer_created(params: readonly Tensor[]): void;
+  /** The plan applied so far, with every key of PlanChoices, or null before a model was built. */
+  applied_plan(): Required<PlanChoices> | null;
 }
 
 let impl: AdvancedParallelizationImpl | null = null;
@@ -57,11 +79,11 @@ function registered(): AdvancedParallelizationImpl {
 }
 
 export const option = {
-  /** Also makes this one process a job over every local device (see src/launch/self_launch.ts). */
+  /** Makes this process one rank of a job over every local device (see src/launch/self_launch.ts) and plans each model built after it. */
   enable_advanced_parallelization(options: AdvancedParallelizationOptions = {}): void {
     const runtime = registered();
-    enabled = true;
     runtime.enable(options);
+    enabled = true;
   },
   disable_advanced_parallelization(): void {
     enabled = false;
@@ -71,20 +93,52 @@ export const option = {
   },
 };
 
-/**
- * Plans Advanced Parallelization for a model (its HF config) on the devices at hand and returns the
- * log line saying what was planned and what was applied; null when it was not enabled.
- */
-export function plan_for(config: Record<string, unknown>, options: PlanForOptions): string | null {
-  return enabled ? registered().plan_for(config, options) : null;
+/** The full plan applied to the model of this job (every key), or null when Advanced Parallelization is off. */
+export function applied_plan(): Required<PlanChoices> | null {
+  return enabled && impl !== null ? impl.applied_plan() : null;
 }
 
-/** The DataLoader's hook: the shard this rank reads, or null (read everything). */
+/** The DataLoader's question: the share of each global batch this rank reads, or null (read everything). */
 export function _data_shard(): DataShard | null {
   return enabled && impl !== null ? impl.data_shard() : null;
 }
 
-/** Optimizer.step()'s hook: lets the executor reduce gradients before the update. */
-export function _before_optimizer_step(params: readonly Tensor[]): void {
-  if (enabled && impl !== null) impl.before_step(params);
+// Models built while Advanced Parallelization is on wait here until first used; while a loader is
+// still filling one in (from_pretrained, from_config), `building` holds them back.
+const pending = new WeakSet<object>();
+let building = 0;
+
+/** Called by a model as it is constructed: it gets the plan at its first use. */
+export function _model_created(model: object): void {
+  if (enabled) pending.add(model);
+}
+
+/** Runs `fn` (a loader filling in a model) without applying plans to models it touches. */
+export function _while_building<T>(fn: () => T): T {
+  building++;
+  try {
+    return fn();
+  } finally {
+    building--;
+  }
+}
+
+/**
+ * Called where a model is first used (its parameters handed out, its forward run, its state_dict
+ * taken): a model built under Advanced Parallelization gets its plan here, exactly once.
+ */
+export function _before_use(model: object): void {
+  if (building > 0 || !pending.has(model)) return;
+  pending.delete(model);
+  if (enabled && impl !== null) impl.apply(model);
+}
+
+/** The Optimizer constructor's call: its parameters' gradients are reduced like the plan's. */
+export function _optimizer_created(params: readonly Tensor[]): void {
+  if (enabled && impl !== null) impl.optimizer_created(params);
+}
+
+/** Forgets a pending model (a submodule of a model the plan is applied to, or one the executor builds). */
+export function _forget_model(model: object): void {
+  pending.delete(model);
 }

@@ -48,6 +48,8 @@ export interface CausalLM extends PreTrainedModel {
 export interface SavePretrainedOptions {
   max_shard_size?: number | string;
   safe_serialization?: boolean;
+  /** Whether this process writes (HF's name). Default: rank 0 of a job, which then waits for every rank. */
+  is_main_process?: boolean;
 }
 
 export interface GradientCheckpointingOptions {
@@ -160,6 +162,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     super();
     this.config = config;
     this.generation_config = GenerationConfig.from_model_config(config);
+    // Under Advanced Parallelization the plan is applied at the model's first use (torch.moreh).
+    torch.moreh._model_created(this);
   }
 
   abstract get_input_embeddings(): Embedding;
@@ -196,14 +200,17 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     this.tie_weights();
   }
 
+  // Read off the input embedding, not parameters(): a plan may replace the parameters with fp32
+  // master shards (in CPU memory under offload) while the model computes in its own dtype and device.
   get dtype(): dtype {
+    const w = this.get_input_embeddings().weight;
+    if (w.dtype.is_floating_point) return w.dtype;
     for (const p of this.parameters()) if (p.dtype.is_floating_point) return p.dtype;
     return torch.get_default_dtype();
   }
 
   get device(): torch.device {
-    for (const p of this.parameters()) return p.device;
-    return new torch.device("cpu");
+    return this.get_input_embeddings().weight.device;
   }
 
   num_parameters({ only_trainable = false, exclude_embeddings = false }: { only_trainable?: boolean; exclude_embeddings?: boolean } = {}): number {
@@ -269,9 +276,11 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   ): M {
     const arg = torch_dtype ?? dt;
     const target = arg === undefined ? torch.get_default_dtype() : resolveDtype(arg, config);
-    const model = new this(config, { dtype: target, device: device ?? null });
-    torch.no_grad(() => model.post_init());
-    return model;
+    return torch.moreh._while_building(() => {
+      const model = new this(config, { dtype: target, device: device ?? null });
+      torch.no_grad(() => model.post_init());
+      return model;
+    });
   }
 
   /** Loads `dir` (config.json plus safetensors or pytorch_model.bin, sharded or not). */
@@ -281,32 +290,43 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     options: FromPretrainedOptions = {},
   ): M {
     const config = new this.config_class(readConfigDict(dir));
-    return loadPretrained(this, config, dir, options);
+    return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
   }
 
-  /** Writes config.json, generation_config.json and the weights (safetensors shards by default). */
-  save_pretrained(save_directory: string, { max_shard_size = "5GB", safe_serialization = true }: SavePretrainedOptions = {}): void {
-    mkdirSync(save_directory, { recursive: true });
-    this.config.architectures = [this.constructor.name];
-    this.config.dtype = this.dtype.name;
-    this.config.save_pretrained(save_directory);
-    this.generation_config.save_pretrained(save_directory);
+  /**
+   * Writes config.json, generation_config.json and the weights (safetensors shards by default). Only
+   * the main process writes (HF's `is_main_process`); under Advanced Parallelization every rank calls
+   * it (a sharded model gathers its weights on all of them) and rank 0 is the main process.
+   */
+  save_pretrained(save_directory: string, { max_shard_size = "5GB", safe_serialization = true, is_main_process }: SavePretrainedOptions = {}): void {
+    const dist = torch.distributed;
+    // Under Advanced Parallelization the job is one device: every rank calls this, rank 0 writes.
+    const job = torch.moreh.option.is_enabled_advanced_parallelization() && dist.is_initialized() && dist.get_world_size() > 1;
+    const main = is_main_process ?? (!job || dist.get_rank() === 0);
     const sd = this.state_dict();
-    const out = this.get_output_embeddings();
-    if (out !== null && out.weight === this.get_input_embeddings().weight) {
-      // A tied weight is stored once, under the input embedding's name, as HF does.
-      const keep = this.inputEmbeddingKey();
-      for (const [k, p] of this.named_parameters({ remove_duplicate: false })) if (p === out.weight && k !== keep) delete sd[k];
+    if (main) {
+      mkdirSync(save_directory, { recursive: true });
+      this.config.architectures = [this.constructor.name];
+      this.config.dtype = this.dtype.name;
+      this.config.save_pretrained(save_directory);
+      this.generation_config.save_pretrained(save_directory);
+      const tied = this.tiedOutputKey();
+      if (tied !== null) delete sd[tied];
+      for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
+      if (safe_serialization) save_torch_state_dict(sd, save_directory, { max_shard_size });
+      else torch.save(sd, path.join(save_directory, WEIGHTS_NAME));
     }
-    for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
-    if (safe_serialization) save_torch_state_dict(sd, save_directory, { max_shard_size });
-    else torch.save(sd, path.join(save_directory, WEIGHTS_NAME));
+    // The folder is complete when any rank returns.
+    if (job && is_main_process === undefined) dist.barrier();
   }
 
-  private inputEmbeddingKey(): string {
-    const w = this.get_input_embeddings().weight;
-    for (const [k, p] of this.named_parameters()) if (p === w) return k;
-    throw new Error("input embedding weight is not a parameter of the model");
+  /** The output projection's key when it shares the input embedding's weight (HF stores a tied weight once, under the input's name). */
+  private tiedOutputKey(): string | null {
+    const out = this.get_output_embeddings();
+    const input = this.get_input_embeddings();
+    if (out === null || out.weight !== input.weight) return null;
+    for (const [name, m] of this.named_modules()) if (m === out) return `${name}.weight`;
+    return null;
   }
 }
 

@@ -44,7 +44,7 @@ test("a short run on the embedded default: loss falls, TensorBoard files parse, 
   const runs = join(dir, "runs");
   const r = await quiet(() => trainMain(["--dataset", dataset, "--max-steps", "20", "--log-interval", "5", "--save-model-dir", model, "--tensorboard-dir", runs, "--eval-data", heldout]));
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /Advanced Parallelization: planned .*; applied: single device/);
+  assert.match(r.out, /\[tessera\] Advanced Parallelization plan: dp 1, tp 1, pp 1, vpp 1, micro_batch 16, grad_accum 1, zero 0, .*; predicted memory per rank /);
   assert.match(r.out, /\[Step 5\/20\] \| Loss: \d+\.\d+ \| Duration: \d+\.\d\d s \| Throughput: [\d,]+ tokens\/s \([\d,]+ non-pad\) \| MFU n\/a/);
   assert.match(r.out, /Skill before training: exact match \d+\.\d %/);
   const result = JSON.parse(readFileSync(join(model, "train_results.json"), "utf8")) as TrainResult;

@@ -7,5 +7,5 @@ import * as torch from "../../src/torch/index.js";
 test("enable_advanced_parallelization without the tessera entry throws a clear error", () => {
   assert.throws(() => torch.moreh.option.enable_advanced_parallelization(), /import torch from "tessera"/);
   assert.equal(torch.moreh.option.is_enabled_advanced_parallelization(), false);
-  assert.equal(torch.moreh.plan_for({}, { seq_len: 8, global_batch: 1 }), null);
+  assert.equal(torch.moreh.applied_plan(), null);
 });

@@ -14,7 +14,7 @@ test("the one line turns one process into a 2-rank job", { timeout: 60_000 }, ()
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "workers", "one_line.ts")], { env, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
-  assert.equal(lines.filter((l) => l === "[tessera] advanced parallelization: data parallel over 2 ranks (gloo)").length, 1, r.stdout);
+  assert.equal(lines.filter((l) => l === "[tessera] advanced parallelization: 2 ranks (gloo); the plan is made when the model is built").length, 1, r.stdout);
   for (let step = 0; step < 3; step++) {
     assert.ok(lines.includes(`step ${step} rank 0 of 2`), r.stdout);
     assert.ok(lines.includes(`[rank1]: step ${step} rank 1 of 2`), r.stdout);

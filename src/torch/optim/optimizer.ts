@@ -3,7 +3,7 @@
 // [indices]}]}), so checkpoints carry over key for key.
 import { Tensor } from "../tensor.js";
 import { enable_grad, no_grad } from "../autograd/grad_mode.js";
-import { _before_optimizer_step } from "../moreh.js";
+import { _optimizer_created } from "../moreh.js";
 
 /** The options every optimizer's groups have; each optimizer adds its own. */
 export interface BaseOptions {
@@ -37,6 +37,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     if (list.length === 0) throw new Error("optimizer got an empty parameter list");
     const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>] : (list as ParamGroupInput<O>[]);
     for (const g of groups) this.add_param_group(g);
+    _optimizer_created(this.param_groups.flatMap((g) => g.params));
   }
 
   add_param_group(group: ParamGroupInput<O>): void {
@@ -71,13 +72,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     }
   }
 
-  /**
-   * One update of every parameter with a gradient; `closure` re-evaluates the loss first. With
-   * Advanced Parallelization on, the executor's hook (gradient averaging) runs before the update.
-   */
+  /** One update of every parameter with a gradient; `closure` re-evaluates the loss first. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure === undefined ? undefined : enable_grad(closure);
-    _before_optimizer_step(this.param_groups.flatMap((g) => g.params));
     no_grad(() => {
       for (const g of this.param_groups) this._stepGroup(g);
     });

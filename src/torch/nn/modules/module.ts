@@ -9,6 +9,7 @@ import { dtype, bfloat16, float16, float32, float64 } from "../../dtype.js";
 import { device, type DeviceLike } from "../../device.js";
 import { no_grad } from "../../autograd/grad_mode.js";
 import { Parameter } from "../parameter.js";
+import { _before_use } from "../../moreh.js";
 
 export type ForwardPreHook = (module: Module, args: unknown[]) => unknown;
 export type ForwardHook = (module: Module, args: unknown[], output: unknown) => unknown;
@@ -82,6 +83,7 @@ export class Module {
   }
 
   private _call_impl(impl: (...args: unknown[]) => unknown, args: unknown[]): unknown {
+    _before_use(this);
     const { preHooks, hooks } = this._m;
     if (preHooks.size === 0 && hooks.size === 0) return impl.apply(this, args);
     for (const hook of [...preHooks.values()]) {
@@ -215,6 +217,7 @@ export class Module {
   }
 
   named_parameters({ prefix = "", recurse = true, remove_duplicate = true } = {}): Generator<[string, Parameter]> {
+    _before_use(this);
     return this._named_members((m) => m._ownParameters(), prefix, recurse, remove_duplicate);
   }
 
@@ -357,6 +360,7 @@ export class Module {
 
   /** Parameters (detached unless keep_vars) and persistent buffers by dotted name. */
   state_dict({ prefix = "", keep_vars = false }: { prefix?: string; keep_vars?: boolean } = {}): StateDict {
+    _before_use(this);
     const out: StateDict = {};
     const visit = (m: Module, pre: string): void => {
       for (const [k, p] of m._ownParameters()) out[pre + k] = keep_vars ? p : p.detach();

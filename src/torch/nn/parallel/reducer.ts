@@ -56,24 +56,38 @@ function buildBuckets(params: Tensor[], capBytes: number): Bucket[] {
   return buckets;
 }
 
+// Parameters some Reducer already averages (a user's DistributedDataParallel, or Advanced
+// Parallelization's), so that no second one is attached to them.
+const reducing = new WeakSet<Tensor>();
+
+export function _is_reduced(param: Tensor): boolean {
+  return reducing.has(param);
+}
+
 export class Reducer {
   private readonly buckets: Bucket[];
   private readonly slots = new Map<Tensor, Slot>();
   private readonly group: Group | null;
   private readonly worldSize: number;
   private readonly findUnused: boolean;
+  private readonly autoPrepare: boolean;
   private nextToLaunch = 0;
   private readyBuckets = 0;
   private active = false;
   private started = false;
 
-  constructor(params: Tensor[], options: { capBytes: number; group: Group | null; findUnused: boolean }) {
+  /** With `autoPrepare`, the first gradient of a backward arms the reducer (no forward to hook). */
+  constructor(params: Tensor[], options: { capBytes: number; group: Group | null; findUnused: boolean; autoPrepare?: boolean }) {
     this.group = options.group;
     this.worldSize = dist.get_world_size(options.group);
     this.findUnused = options.findUnused;
+    this.autoPrepare = options.autoPrepare ?? false;
     this.buckets = buildBuckets(params, options.capBytes);
     for (const b of this.buckets) for (const s of b.slots) this.slots.set(s.param, s);
-    for (const p of params) p.register_hook((grad) => this.onGrad(p, grad));
+    for (const p of params) {
+      reducing.add(p);
+      p.register_hook((grad) => this.onGrad(p, grad));
+    }
   }
 
   /** Called at forward: arms the reducer for one synchronized backward (or disarms it under no_sync). */
@@ -107,7 +121,10 @@ export class Reducer {
   }
 
   private onGrad(p: Tensor, grad: Tensor): Tensor | undefined {
-    if (!this.active) return undefined;
+    if (!this.active) {
+      if (!this.autoPrepare) return undefined;
+      this.prepare(true);
+    }
     const s = this.slots.get(p);
     if (s === undefined) return undefined;
     this.started = true;

@@ -21,7 +21,7 @@ import type { Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
 import { typeName } from "../../_type_name.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
-import { ShardedSampler } from "./distributed_sampler.js";
+import { GlobalBatchShareSampler } from "./distributed_sampler.js";
 import { IterableDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
 
@@ -188,9 +188,9 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     if (sampler === null && !iterable) {
       const ds = dataset as MapDataset<T>;
       sampler = shuffle ? new RandomSampler(ds, { generator }) : new SequentialSampler(ds);
-      // Advanced Parallelization's data parallelism: each rank reads its share of the same order.
-      const shard = batch_sampler === null ? _data_shard() : null;
-      if (shard !== null) sampler = new ShardedSampler(sampler, shard);
+      // Advanced Parallelization: batch_size is the global batch; each rank reads its share of it.
+      const shard = batch_sampler === null && batch_size !== null ? _data_shard() : null;
+      if (shard !== null) batch_sampler = new GlobalBatchShareSampler(sampler, batch_size as number, drop_last, shard);
     }
     if (batch_size !== null && batch_sampler === null && sampler !== null) {
       batch_sampler = new BatchSampler(sampler, batch_size, drop_last);

@@ -5,7 +5,7 @@ import { randperm } from "../../_generated/functions.js";
 import { Generator } from "../../generator.js";
 import type { DataShard } from "../../moreh.js";
 import { len, type Sized } from "./dataset.js";
-import { Sampler } from "./sampler.js";
+import { BatchSampler, Sampler } from "./sampler.js";
 
 export interface DistributedSamplerOptions {
   num_replicas?: number;
@@ -88,26 +88,38 @@ export class DistributedSampler extends Sampler<number> {
 }
 
 /**
- * DistributedSampler's split of another sampler's order: every rank draws the order from
- * `sampler` (the same generator state on every rank gives the same order; `shard.same_order`
- * makes sure of it) and reads its padded strided share. The DataLoader uses it when Advanced
- * Parallelization shards the data (torch.moreh).
+ * Advanced Parallelization's view of the data: the job reads one global batch per step, as one
+ * process would with the same loader, and each rank reads its contiguous share of it (as
+ * `batch.chunk(world_size)[rank]`; the first `size % world_size` ranks read one more). Every rank
+ * draws the order from `sampler`; `shard.same_order` makes it rank 0's.
  */
-export class ShardedSampler extends Sampler<number> {
+export class GlobalBatchShareSampler extends Sampler<number[]> {
   constructor(
     readonly sampler: Iterable<number>,
+    readonly batch_size: number,
+    readonly drop_last: boolean,
     readonly shard: DataShard,
   ) {
     super();
+    if (batch_size < shard.world_size) {
+      throw new RangeError(
+        `DataLoader: batch_size ${batch_size} is the global batch under Advanced Parallelization and must be at least the number of data-parallel ranks (${shard.world_size})`,
+      );
+    }
   }
 
-  [Symbol.iterator](): Iterator<number> {
+  *[Symbol.iterator](): Iterator<number[]> {
     const { rank, world_size, same_order } = this.shard;
-    const indices = same_order([...this.sampler]);
-    return rankShare(indices, Math.ceil(indices.length / world_size) * world_size, world_size, rank)[Symbol.iterator]();
+    const order = same_order([...this.sampler]);
+    for (const batch of new BatchSampler(order, this.batch_size, this.drop_last)) {
+      const base = Math.floor(batch.length / world_size);
+      const extra = batch.length % world_size;
+      const start = rank * base + Math.min(rank, extra);
+      yield batch.slice(start, start + base + (rank < extra ? 1 : 0));
+    }
   }
 
   override len(): number {
-    return Math.ceil(len(this.sampler) / this.shard.world_size);
+    return new BatchSampler(this.sampler, this.batch_size, this.drop_last).len();
   }
 }

@@ -1,0 +1,76 @@
+// The one seam where a plan meets a model: applied once, from outside the model's code, as
+// torchtitan's parallelize_* functions are. It syncs the model from rank 0, shards it (ZeRO-1/2/3,
+// hybrid sharding, mixed precision, offload) or leaves its parameters to plain data parallelism,
+// checkpoints the layers the plan recomputes, and makes the output loss the global batch's.
+import "../torch/_generated/tensor_methods.js";
+import { no_grad } from "../torch/autograd/grad_mode.js";
+import * as dist from "../torch/distributed/index.js";
+import { isKwargs } from "../torch/_invoke.js";
+import type { PlanChoices } from "../torch/moreh.js";
+import type { Module, StateDict } from "../torch/nn/modules/module.js";
+import { _checkpoint_module } from "../torch/utils/checkpoint.js";
+import type { Tensor } from "../torch/tensor.js";
+import type { DataParallelMesh } from "./mesh.js";
+import { globalizeLoss } from "./executors/global_loss.js";
+import { repeatedLayers } from "./executors/layers.js";
+import { ShardedModel } from "./executors/sharded.js";
+
+export type AppliedPlan = Required<PlanChoices>;
+
+/** What applying a plan left behind: the sharded model, when the plan shards. */
+export interface AppliedModel {
+  sharded: ShardedModel | null;
+  /** The parameters the optimizer will get from model.parameters(). */
+  parameters: Tensor[];
+}
+
+function is16bit(model: Module): boolean {
+  for (const p of model.parameters()) if (p.dtype.is_floating_point) return p.dtype.name === "bfloat16" || p.dtype.name === "float16";
+  return false;
+}
+
+/** Does this plan need flat units (sharding, fp32 masters for 16-bit weights, or offload)? */
+export function needsShards(plan: AppliedPlan, model: Module): boolean {
+  return plan.zero > 0 || plan.offload !== "none" || is16bit(model);
+}
+
+// Which modules a plan's recompute checkpoints: the first `recompute_layers` layers under "full"
+// (Megatron's block method), each layer's attention under "selective".
+function recomputed(plan: AppliedPlan, layers: Module[]): Module[] {
+  if (plan.recompute === "full") return layers.slice(0, plan.recompute_layers);
+  if (plan.recompute !== "selective") return [];
+  return layers.flatMap((layer) => [...layer.named_children()].filter(([name]) => /attn|attention/i.test(name)).map(([, m]) => m));
+}
+
+/** Applies `plan` to `model` over `mesh` (every rank calls it, in the same order). */
+export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh): AppliedModel {
+  if (mesh.world > 1) {
+    no_grad(() => {
+      for (const t of [...model.parameters(), ...model.buffers()]) dist.broadcast(t.detach(), 0);
+    });
+  }
+  const layers = repeatedLayers(model);
+  for (const m of recomputed(plan, layers)) _checkpoint_module(m);
+  let sharded: ShardedModel | null = null;
+  if (needsShards(plan, model)) {
+    sharded = new ShardedModel(model, layers, {
+      shardGroup: mesh.shardGroup, shardSize: mesh.shardSize, shardRank: mesh.shardRank,
+      replicateGroup: mesh.replicateGroup, replicateSize: mesh.replicateSize,
+      zero: plan.zero, offload: plan.offload !== "none",
+    });
+    const s = sharded;
+    Object.defineProperty(model, "state_dict", {
+      configurable: true,
+      writable: true,
+      value: ({ prefix = "" }: { prefix?: string; keep_vars?: boolean } = {}): StateDict => s.stateDict(prefix),
+    });
+  }
+  if (mesh.world > 1) {
+    model.register_forward_hook((_m, args, output) => {
+      const last = args[args.length - 1];
+      globalizeLoss(output, isKwargs(last) ? last : undefined, mesh.world);
+      return undefined;
+    });
+  }
+  return { sharded, parameters: [...model.parameters()] };
+}

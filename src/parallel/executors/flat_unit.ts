@@ -1,0 +1,229 @@
+// One unit of sharded data parallelism (ZeRO / FSDP): the parameters of one module (a decoder
+// layer, or what the layers leave of the model) flattened into one padded buffer, of which each
+// rank of the shard group owns one contiguous chunk. The chunk is the nn.Parameter the optimizer
+// updates (fp32 master weights under mixed precision, in CPU memory under offload). Before the
+// module runs, the chunks are all-gathered into the full buffer in the compute dtype and the
+// module's attributes become views of it, through an autograd node whose backward reduces the
+// full gradient back onto the chunks: reduce-scatter over the shard group, all-reduce over the
+// replicas (hybrid sharding), in fp32. Under ZeRO-3 the full buffer's memory is freed after use
+// and gathered again for backward; views saved by autograd point into the same storage.
+import "../../torch/_generated/tensor_methods.js";
+import { empty, zeros } from "../../torch/_generated/functions.js";
+import { Function, type FunctionCtx } from "../../torch/autograd/function.js";
+import { no_grad } from "../../torch/autograd/grad_mode.js";
+import * as dist from "../../torch/distributed/index.js";
+import type { Group } from "../../torch/distributed/process_group.js";
+import { _mark_sharded } from "../../torch/distributed/_sharding.js";
+import type { device } from "../../torch/device.js";
+import type { dtype } from "../../torch/dtype.js";
+import type { Module } from "../../torch/nn/modules/module.js";
+import { Parameter } from "../../torch/nn/parameter.js";
+import { _resize_storage_bytes_ } from "../../torch/_storage.js";
+import type { Tensor } from "../../torch/tensor.js";
+
+/** Where a unit's chunks live and how its gradients are reduced. */
+export interface ShardingLayout {
+  /** The ranks that split each unit between them (null: no sharding, one rank holds it all). */
+  shardGroup: Group | null;
+  shardSize: number;
+  shardRank: number;
+  /** The ranks holding the same chunk (hybrid sharding, or plain data parallel): gradients are all-reduced over them. */
+  replicateGroup: Group | null;
+  replicateSize: number;
+  /** 0: replicated; 1: optimizer state sharded; 2: also gradients; 3: also parameters. */
+  zero: 0 | 1 | 2 | 3;
+  computeDtype: dtype;
+  /** The optimizer's dtype: fp32 when computing in 16 bits (mixed precision), else the compute dtype. */
+  masterDtype: dtype;
+  computeDevice: device;
+  /** The chunk's device: the CPU under optimizer offload. */
+  masterDevice: device;
+}
+
+/** One parameter of the unit: where it sits in the flat buffer and which module attributes hold it. */
+interface Entry {
+  owners: Array<[Module, string]>;
+  shape: number[];
+  numel: number;
+  offset: number;
+}
+
+function setAttribute(module: Module, name: string, value: Tensor | Parameter): void {
+  (module as unknown as { _setSlot(n: string, v: unknown): void })._setSlot(name, value);
+}
+
+export class FlatUnit {
+  readonly entries: Entry[];
+  readonly numel: number;
+  readonly chunk: number;
+  /** This rank's chunk: what model.parameters() yields and the optimizer updates. */
+  readonly shard: Parameter;
+  /** The unit's full parameters in the compute dtype (memory freed between uses under ZeRO-3). */
+  readonly full: Tensor;
+  private readonly fullBytes: number;
+  private readonly aliased: boolean;
+  // Another tensor on the full buffer's storage with its own version counter: refilling the buffer
+  // for backward must not look like an in-place change to the views autograd saved.
+  private readonly writer: Tensor;
+  private resident = true;
+  /** The last full gradient under ZeRO-1 (kept, as DeepSpeed's stage 1 keeps it; the chunk's .grad is a view of it). */
+  private fullGrad: Tensor | null = null;
+
+  /**
+   * Flattens `params` (each with its module attributes, tied parameters once) and keeps this rank's
+   * chunk. The parameters must agree on dtype, device and requires_grad.
+   */
+  constructor(
+    readonly name: string,
+    params: Array<{ param: Tensor; owners: Array<[Module, string]> }>,
+    readonly layout: ShardingLayout,
+  ) {
+    let offset = 0;
+    this.entries = params.map(({ param, owners }) => {
+      const e = { owners, shape: param.shape, numel: param.numel(), offset };
+      offset += e.numel;
+      return e;
+    });
+    this.numel = offset;
+    this.chunk = Math.ceil(offset / layout.shardSize);
+    const padded = this.chunk * layout.shardSize;
+    const trainable = params[0].param.requires_grad;
+    this.full = no_grad(() => {
+      const full = zeros(padded, { dtype: layout.computeDtype, device: layout.computeDevice });
+      for (const [i, { param }] of params.entries()) full.narrow(0, this.entries[i].offset, this.entries[i].numel).copy_(param.reshape(-1));
+      return full;
+    });
+    this.fullBytes = padded * this.full.element_size();
+    this.writer = no_grad(() => empty(0, { dtype: layout.computeDtype, device: layout.computeDevice }).set_(this.full));
+    const mine = this.full.narrow(0, layout.shardRank * this.chunk, this.chunk);
+    // Same dtype and device: the chunk is a view of the full buffer (no second copy) unless ZeRO-3 frees it.
+    this.aliased = layout.zero < 3 && layout.masterDtype === layout.computeDtype && String(layout.masterDevice) === String(layout.computeDevice);
+    const master = this.aliased ? mine : no_grad(() => mine.to({ dtype: layout.masterDtype, device: layout.masterDevice, copy: true }));
+    this.shard = new Parameter(master, trainable);
+    if (layout.shardSize > 1) _mark_sharded(this.shard, layout.shardGroup);
+    if (layout.zero === 3) this.release();
+  }
+
+  get trainable(): boolean {
+    return this.shard.requires_grad;
+  }
+
+  /** Bytes this rank holds for the unit's weights between steps (chunk + resident full buffer). */
+  weightBytes(): number {
+    const chunkBytes = this.chunk * this.shard.element_size();
+    return (this.layout.zero < 3 ? this.fullBytes : 0) + (this.aliased ? 0 : chunkBytes);
+  }
+
+  /** Fills the full buffer from every rank's chunk, in the compute dtype. */
+  gather(): void {
+    const { layout } = this;
+    no_grad(() => {
+      if (!this.resident) {
+        _resize_storage_bytes_(this.full, this.fullBytes);
+        this.resident = true;
+      }
+      const src = this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true });
+      if (layout.shardSize === 1) this.writer.copy_(src);
+      else dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup });
+    });
+  }
+
+  /** ZeRO-3: frees the full buffer's memory (views keep their shape; gather() refills them). */
+  release(): void {
+    if (!this.resident) return;
+    _resize_storage_bytes_(this.full, 0);
+    this.resident = false;
+  }
+
+  /**
+   * Gathers the unit and points every module attribute at its view of the full buffer. With grad
+   * enabled the views hang off one autograd node whose backward reduces onto the chunk.
+   */
+  materialize(): void {
+    const full = this.trainable ? GatherParams.apply(this, this.shard) : (this.gather(), this.full);
+    for (const e of this.entries) {
+      const view = full.narrow(0, e.offset, e.numel).view(e.shape);
+      for (const [m, n] of e.owners) setAttribute(m, n, view);
+    }
+  }
+
+  /**
+   * The full gradient of one backward: reduced in the master dtype (fp32 under mixed precision) over
+   * the shard group (reduce-scatter) and the replicas (all-reduce), averaged over all of them, and
+   * accumulated into the chunk's .grad.
+   */
+  reduceGradient(grad: Tensor): void {
+    const { layout } = this;
+    const dp = layout.shardSize * layout.replicateSize;
+    no_grad(() => {
+      const g = grad.to({ dtype: layout.masterDtype }).contiguous();
+      let mine: Tensor;
+      if (layout.zero === 1 && layout.shardSize > 1) {
+        // ZeRO-1 keeps the full reduced gradient, as plain data parallel does; the chunk reads its slice.
+        const all = g === grad ? g.clone() : g;
+        dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.shardGroup });
+        if (layout.replicateSize > 1) dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
+        all.div_(dp);
+        this.fullGrad = all;
+        mine = all.narrow(0, layout.shardRank * this.chunk, this.chunk);
+      } else {
+        if (layout.shardSize > 1) {
+          mine = empty(this.chunk, { dtype: layout.masterDtype, device: layout.computeDevice });
+          dist.reduce_scatter_tensor(mine, g, dist.ReduceOp.SUM, { group: layout.shardGroup });
+        } else {
+          mine = g === grad ? g.clone() : g;
+        }
+        if (layout.replicateSize > 1) dist.all_reduce(mine, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
+        mine.div_(dp);
+      }
+      const onMaster = mine.to({ device: layout.masterDevice });
+      const current = this.shard.grad;
+      if (current === null) this.shard.grad = onMaster;
+      else current.add_(onMaster);
+    });
+    if (layout.zero === 3) this.release();
+  }
+
+  /** Bytes of the chunk's gradient and, under ZeRO-1, of the kept full gradient. */
+  gradientBytes(): number {
+    const g = this.shard.grad;
+    const chunkBytes = g === null ? 0 : g.numel() * g.element_size();
+    if (this.fullGrad === null || this.shard.grad === null) return chunkBytes;
+    return this.fullGrad.numel() * this.fullGrad.element_size();
+  }
+
+  /** The unit's parameters as full tensors in `dtype`, by entry (a collective over the shard group). */
+  fullTensors(dt: dtype): Tensor[] {
+    const { layout } = this;
+    return no_grad(() => {
+      const src = this.shard.to({ device: layout.computeDevice });
+      const all = layout.shardSize === 1 ? src : empty(this.chunk * layout.shardSize, { dtype: src.dtype, device: layout.computeDevice });
+      if (layout.shardSize > 1) dist.all_gather_into_tensor(all, src.contiguous(), { group: layout.shardGroup });
+      return this.entries.map((e) => all.narrow(0, e.offset, e.numel).view(e.shape).to({ dtype: dt, copy: true }));
+    });
+  }
+
+  /** Writes full tensors (by entry) into this rank's chunk; every rank passes the same values. */
+  loadFullTensors(values: Tensor[]): void {
+    const { layout } = this;
+    no_grad(() => {
+      const flat = zeros(this.chunk * layout.shardSize, { dtype: layout.masterDtype, device: layout.masterDevice });
+      this.entries.forEach((e, i) => flat.narrow(0, e.offset, e.numel).copy_(values[i].reshape(-1)));
+      this.shard.copy_(flat.narrow(0, layout.shardRank * this.chunk, this.chunk));
+    });
+  }
+}
+
+// The autograd node between a unit's chunk and the views its module computes with.
+class GatherParams extends Function {
+  static override forward(ctx: FunctionCtx, unit: FlatUnit, _shard: Tensor): Tensor {
+    ctx.unit = unit;
+    unit.gather();
+    return unit.full;
+  }
+
+  static override backward(ctx: FunctionCtx, grad: Tensor): [null, null] {
+    (ctx.unit as FlatUnit).reduceGradient(grad);
+    return [null, null];
+  }
+}
