@@ -66,6 +66,13 @@ export class FlatUnit {
   // for backward must not look like an in-place change to the views autograd saved.
   private readonly writer: Tensor;
   private resident = true;
+  /**
+   * Whether the chunks may have changed since the last gather: a backward reduced a gradient (an
+   * optimizer step follows it, and fused/foreach steps do not move the chunk's `_version()`), the
+   * chunk was loaded, or its version moved.
+   */
+  private dirty = true;
+  private gatheredVersion = -1;
   /** The last full gradient under ZeRO-1 (kept, as DeepSpeed's stage 1 keeps it; the chunk's .grad is a view of it). */
   private fullGrad: Tensor | null = null;
 
@@ -114,9 +121,14 @@ export class FlatUnit {
     return (this.layout.zero < 3 ? this.fullBytes : 0) + (this.aliased ? 0 : chunkBytes);
   }
 
-  /** Fills the full buffer from every rank's chunk, in the compute dtype. */
+  /**
+   * Fills the full buffer from every rank's chunk, in the compute dtype, unless it already holds the
+   * chunks as they are. Every rank's chunk changes together, so every rank skips together.
+   */
   gather(): void {
     const { layout } = this;
+    const version = this.shard._version();
+    if (this.resident && !this.dirty && version === this.gatheredVersion) return;
     no_grad(() => {
       if (!this.resident) {
         _resize_storage_bytes_(this.full, this.fullBytes);
@@ -126,6 +138,8 @@ export class FlatUnit {
       if (layout.shardSize === 1) this.writer.copy_(src);
       else dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup });
     });
+    this.gatheredVersion = version;
+    this.dirty = false;
   }
 
   /** ZeRO-3: frees the full buffer's memory (views keep their shape; gather() refills them). */
@@ -155,6 +169,7 @@ export class FlatUnit {
   reduceGradient(grad: Tensor): void {
     const { layout } = this;
     const dp = layout.shardSize * layout.replicateSize;
+    this.dirty = true;
     no_grad(() => {
       const g = grad.to({ dtype: layout.masterDtype }).contiguous();
       let mine: Tensor;
@@ -211,6 +226,7 @@ export class FlatUnit {
       this.entries.forEach((e, i) => flat.narrow(0, e.offset, e.numel).copy_(values[i].reshape(-1)));
       this.shard.copy_(flat.narrow(0, layout.shardRank * this.chunk, this.chunk));
     });
+    this.dirty = true;
   }
 }
 

@@ -108,6 +108,9 @@ export class ShardedModel {
         if (layout.zero === 3) u.release();
       }
     }
+    // The flat buffers now hold the weights: the original parameters' memory goes now, not at the
+    // next garbage collection (a rank must not hold the whole model once it is sharded).
+    for (const p of owners.keys()) p.dispose();
   }
 
   private insideOf(m: Module, layer: Module): boolean {
