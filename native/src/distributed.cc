@@ -336,13 +336,21 @@ TESSERA_ENTRY(js_work_wait) {
   auto ci = get_args(env, info, 2);
   DistHandle* h = unwrap(env, ci.args.at(0), DistKind::Work, "work");
   int64_t t = get_int64(env, ci.args.at(1), "timeout");
+  if (!h->work) return make_bool(env, true);
   bool ok = t < 0 ? h->work->wait() : h->work->wait(milliseconds(t));
+  // Finished: the work and the tensors it kept (Gloo's copies among them) go now, not when the
+  // JS object is collected; a sync collective's memory is then back before the call returns.
+  if (ok) {
+    h->work.reset();
+    h->keep_alive.clear();
+  }
   return make_bool(env, ok);
 }
 
 TESSERA_ENTRY(js_work_is_completed) {
   auto ci = get_args(env, info, 1);
-  return make_bool(env, unwrap(env, ci.args.at(0), DistKind::Work, "work")->work->isCompleted());
+  DistHandle* h = unwrap(env, ci.args.at(0), DistKind::Work, "work");
+  return make_bool(env, !h->work || h->work->isCompleted());
 }
 
 // workPromise(work) -> Promise<void>: the wait runs on the thread pool, the settle on the main thread.
@@ -381,6 +389,13 @@ TESSERA_ENTRY(js_work_promise) {
   auto ci = get_args(env, info, 1);
   DistHandle* h = unwrap(env, ci.args.at(0), DistKind::Work, "work");
   auto job = std::make_unique<WaitJob>();
+  if (!h->work) {
+    napi_value promise;
+    napi_deferred deferred;
+    NAPI_CHECK(napi_create_promise(env, &deferred, &promise));
+    NAPI_CHECK(napi_resolve_deferred(env, deferred, make_undefined(env)));
+    return promise;
+  }
   job->work = h->work;
   job->keep_alive = h->keep_alive;
   napi_value promise, name = make_string(env, "tessera.distributed.wait");

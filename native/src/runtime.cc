@@ -8,6 +8,10 @@
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/DefaultDtype.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "handles.h"
 #include "ivalue_convert.h"
 #include "ops.h"
@@ -180,6 +184,21 @@ TESSERA_ENTRY(js_cuda_mem_info) {
   return arr;
 }
 
+// setMmapThreshold(bytes) -> whether it was set: host allocations of at least `bytes` get their
+// own mapping, returned to the OS when freed. glibc otherwise raises its threshold to the largest
+// block freed so far (up to 32 MiB), after which buffers that are freed and allocated again every
+// step (ZeRO-3's gathered layers) live in a heap that never shrinks. No-op without glibc.
+TESSERA_ENTRY(js_set_mmap_threshold) {
+  auto ci = get_args(env, info, 1);
+  int64_t bytes = get_int64(env, ci.args.at(0), "bytes");
+  if (bytes < 0 || bytes > (int64_t{1} << 30)) throw JsError(JsError::Kind::RangeError, "setMmapThreshold: bytes must be in [0, 1 GiB]");
+#if defined(__GLIBC__)
+  return make_bool(env, mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) == 1);
+#else
+  return make_bool(env, false);
+#endif
+}
+
 TESSERA_ENTRY(js_versions) {
   napi_value o;
   NAPI_CHECK(napi_create_object(env, &o));
@@ -193,6 +212,7 @@ TESSERA_ENTRY(js_versions) {
 
 void register_runtime_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "manualSeed", js_manual_seed);
+  set_function(env, exports, "setMmapThreshold", js_set_mmap_threshold);
   set_function(env, exports, "initialSeed", js_initial_seed);
   set_function(env, exports, "newGenerator", js_new_generator);
   set_function(env, exports, "defaultGenerator", js_default_generator);

@@ -95,6 +95,7 @@ export interface NativeAddon {
   cudaEmptyCache(): void;
   cudaMemInfo(index?: number): [number, number];
   versions(): { torch: string; cuda: boolean | null; config: string };
+  setMmapThreshold(bytes: number): boolean;
 }
 
 export interface OpArgInfo {

@@ -16,6 +16,7 @@ import type { Group } from "../../torch/distributed/process_group.js";
 import { _mark_sharded } from "../../torch/distributed/_sharding.js";
 import type { device } from "../../torch/device.js";
 import type { dtype } from "../../torch/dtype.js";
+import { scope } from "../../torch/memory.js";
 import type { Module } from "../../torch/nn/modules/module.js";
 import { Parameter } from "../../torch/nn/parameter.js";
 import { _resize_storage_bytes_ } from "../../torch/_storage.js";
@@ -55,6 +56,7 @@ function setAttribute(module: Module, name: string, value: Tensor | Parameter): 
 export class FlatUnit {
   readonly entries: Entry[];
   readonly numel: number;
+  private readonly sizes: number[];
   readonly chunk: number;
   /** This rank's chunk: what model.parameters() yields and the optimizer updates. */
   readonly shard: Parameter;
@@ -92,14 +94,18 @@ export class FlatUnit {
       return e;
     });
     this.numel = offset;
+    this.sizes = this.entries.map((e) => e.numel);
     this.chunk = Math.ceil(offset / layout.shardSize);
     const padded = this.chunk * layout.shardSize;
     const trainable = params[0].param.requires_grad;
-    this.full = no_grad(() => {
-      const full = zeros(padded, { dtype: layout.computeDtype, device: layout.computeDevice });
-      for (const [i, { param }] of params.entries()) full.narrow(0, this.entries[i].offset, this.entries[i].numel).copy_(param.reshape(-1));
-      return full;
-    });
+    // In a scope: the temporary views of the parameters must not keep their memory alive until a GC.
+    this.full = scope(() =>
+      no_grad(() => {
+        const full = zeros(padded, { dtype: layout.computeDtype, device: layout.computeDevice });
+        for (const [i, { param }] of params.entries()) full.narrow(0, this.entries[i].offset, this.entries[i].numel).copy_(param.reshape(-1));
+        return full;
+      }),
+    );
     this.fullBytes = padded * this.full.element_size();
     this.writer = no_grad(() => empty(0, { dtype: layout.computeDtype, device: layout.computeDevice }).set_(this.full));
     const mine = this.full.narrow(0, layout.shardRank * this.chunk, this.chunk);
@@ -129,15 +135,17 @@ export class FlatUnit {
     const { layout } = this;
     const version = this.shard._version();
     if (this.resident && !this.dirty && version === this.gatheredVersion) return;
-    no_grad(() => {
-      if (!this.resident) {
-        _resize_storage_bytes_(this.full, this.fullBytes);
-        this.resident = true;
-      }
-      const src = this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true });
-      if (layout.shardSize === 1) this.writer.copy_(src);
-      else dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup });
-    });
+    if (!this.resident) {
+      _resize_storage_bytes_(this.full, this.fullBytes);
+      this.resident = true;
+    }
+    scope(() =>
+      no_grad(() => {
+        const src = this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true });
+        if (layout.shardSize === 1) this.writer.copy_(src);
+        else dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup });
+      }),
+    );
     this.gatheredVersion = version;
     this.dirty = false;
   }
@@ -155,10 +163,14 @@ export class FlatUnit {
    */
   materialize(): void {
     const full = this.trainable ? GatherParams.apply(this, this.shard) : (this.gather(), this.full);
-    for (const e of this.entries) {
-      const view = full.narrow(0, e.offset, e.numel).view(e.shape);
+    // One split, not a narrow per parameter: split's backward writes every parameter's gradient
+    // into one full-size gradient, where each narrow's would allocate a full-size one of its own.
+    const pad = full.numel() - this.numel;
+    const pieces = full.split_with_sizes(pad > 0 ? [...this.sizes, pad] : this.sizes);
+    this.entries.forEach((e, i) => {
+      const view = pieces[i].view(e.shape);
       for (const [m, n] of e.owners) setAttribute(m, n, view);
-    }
+    });
   }
 
   /**
@@ -170,33 +182,39 @@ export class FlatUnit {
     const { layout } = this;
     const dp = layout.shardSize * layout.replicateSize;
     this.dirty = true;
-    no_grad(() => {
-      const g = grad.to({ dtype: layout.masterDtype }).contiguous();
-      let mine: Tensor;
-      if (layout.zero === 1 && layout.shardSize > 1) {
-        // ZeRO-1 keeps the full reduced gradient, as plain data parallel does; the chunk reads its slice.
-        const all = g === grad ? g.clone() : g;
-        dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.shardGroup });
-        if (layout.replicateSize > 1) dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
-        all.div_(dp);
-        this.fullGrad = all;
-        mine = all.narrow(0, layout.shardRank * this.chunk, this.chunk);
-      } else {
-        if (layout.shardSize > 1) {
-          mine = empty(this.chunk, { dtype: layout.masterDtype, device: layout.computeDevice });
-          dist.reduce_scatter_tensor(mine, g, dist.ReduceOp.SUM, { group: layout.shardGroup });
-        } else {
-          mine = g === grad ? g.clone() : g;
-        }
-        if (layout.replicateSize > 1) dist.all_reduce(mine, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
-        mine.div_(dp);
-      }
-      const onMaster = mine.to({ device: layout.masterDevice });
-      const current = this.shard.grad;
-      if (current === null) this.shard.grad = onMaster;
-      else current.add_(onMaster);
-    });
+    // Temporaries are freed as the scope ends, not at a GC; the kept full gradient (ZeRO-1) is returned.
+    this.fullGrad = scope(() => no_grad(() => this.reduceInto(grad, dp)));
     if (layout.zero === 3) this.release();
+  }
+
+  private reduceInto(grad: Tensor, dp: number): Tensor | null {
+    const { layout } = this;
+    let kept: Tensor | null = null;
+    const g = grad.to({ dtype: layout.masterDtype }).contiguous();
+    let mine: Tensor;
+    if (layout.zero === 1 && layout.shardSize > 1) {
+      // ZeRO-1 keeps the full reduced gradient, as plain data parallel does; the chunk reads its slice.
+      const all = g.clone();
+      dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.shardGroup });
+      if (layout.replicateSize > 1) dist.all_reduce(all, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
+      all.div_(dp);
+      kept = all;
+      mine = all.narrow(0, layout.shardRank * this.chunk, this.chunk);
+    } else {
+      if (layout.shardSize > 1) {
+        mine = empty(this.chunk, { dtype: layout.masterDtype, device: layout.computeDevice });
+        dist.reduce_scatter_tensor(mine, g, dist.ReduceOp.SUM, { group: layout.shardGroup });
+      } else {
+        mine = g.clone();
+      }
+      if (layout.replicateSize > 1) dist.all_reduce(mine, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
+      mine.div_(dp);
+    }
+    const onMaster = mine.to({ device: layout.masterDevice });
+    const current = this.shard.grad;
+    if (current === null) this.shard.grad = onMaster;
+    else current.add_(onMaster);
+    return kept;
   }
 
   /** Bytes of the chunk's gradient and, under ZeRO-1, of the kept full gradient. */
@@ -210,22 +228,22 @@ export class FlatUnit {
   /** The unit's parameters as full tensors in `dtype`, by entry (a collective over the shard group). */
   fullTensors(dt: dtype): Tensor[] {
     const { layout } = this;
-    return no_grad(() => {
+    return scope(() => no_grad(() => {
       const src = this.shard.to({ device: layout.computeDevice });
       const all = layout.shardSize === 1 ? src : empty(this.chunk * layout.shardSize, { dtype: src.dtype, device: layout.computeDevice });
       if (layout.shardSize > 1) dist.all_gather_into_tensor(all, src.contiguous(), { group: layout.shardGroup });
       return this.entries.map((e) => all.narrow(0, e.offset, e.numel).view(e.shape).to({ dtype: dt, copy: true }));
-    });
+    }));
   }
 
   /** Writes full tensors (by entry) into this rank's chunk; every rank passes the same values. */
   loadFullTensors(values: Tensor[]): void {
     const { layout } = this;
-    no_grad(() => {
+    scope(() => no_grad(() => {
       const flat = zeros(this.chunk * layout.shardSize, { dtype: layout.masterDtype, device: layout.masterDevice });
       this.entries.forEach((e, i) => flat.narrow(0, e.offset, e.numel).copy_(values[i].reshape(-1)));
       this.shard.copy_(flat.narrow(0, layout.shardRank * this.chunk, this.chunk));
-    });
+    }));
     this.dirty = true;
   }
 }
@@ -240,6 +258,8 @@ class GatherParams extends Function {
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [null, null] {
     (ctx.unit as FlatUnit).reduceGradient(grad);
+    // The unit's full gradient is spent: its memory goes now, not at the next GC.
+    grad.dispose();
     return [null, null];
   }
 }
