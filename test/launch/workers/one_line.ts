@@ -1,6 +1,7 @@
 // A plain training script with the one line: started as one process, it trains data-parallel.
 import { torch } from "../../../src/index.js";
 
+console.log("before the one line");
 torch.moreh.option.enable_advanced_parallelization();
 const dist = torch.distributed;
 torch.manual_seed(0);
