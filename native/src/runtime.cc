@@ -104,6 +104,13 @@ TESSERA_ENTRY(js_generator_set_state) {
 
 TESSERA_ENTRY(js_default_generator) { return wrap_generator(env, at::detail::getDefaultCPUGenerator()); }
 
+// cudaDefaultGenerator(index?) -> a CUDA device's default generator (the current device's by default)
+TESSERA_ENTRY(js_cuda_default_generator) {
+  auto ci = get_args(env, info, 1);
+  cuda_allocator();  // the error when CUDA is absent
+  return wrap_generator(env, at::globalContext().defaultGenerator(c10::Device(c10::DeviceType::CUDA, cuda_index(env, ci, 0))));
+}
+
 TESSERA_ENTRY(js_get_default_dtype) {
   return make_int64(env, static_cast<int64_t>(c10::get_default_dtype_as_scalartype()));
 }
@@ -216,6 +223,7 @@ void register_runtime_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "initialSeed", js_initial_seed);
   set_function(env, exports, "newGenerator", js_new_generator);
   set_function(env, exports, "defaultGenerator", js_default_generator);
+  set_function(env, exports, "cudaDefaultGenerator", js_cuda_default_generator);
   set_function(env, exports, "generatorManualSeed", js_generator_manual_seed);
   set_function(env, exports, "generatorInitialSeed", js_generator_initial_seed);
   set_function(env, exports, "generatorGetState", js_generator_get_state);

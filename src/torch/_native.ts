@@ -31,6 +31,7 @@ export interface NativeAddon {
   fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: { _id: number }, shape: number[], device?: string): unknown;
   /** `pin`: the storage stops being resizable, for a view that outlives the call. */
   bytesView(t: TensorRef, pin?: boolean): ArrayBuffer;
+  readInto(t: TensorRef, fd: number, position: number): number;
   shape(t: TensorRef): number[];
   strides(t: TensorRef): number[];
   dtype(t: TensorRef): number;
@@ -77,6 +78,7 @@ export interface NativeAddon {
   initialSeed(): number;
   newGenerator(device?: string): NativeHandle;
   defaultGenerator(): NativeHandle;
+  cudaDefaultGenerator(index?: number): NativeHandle;
   generatorManualSeed(g: NativeHandle, seed: number | bigint): void;
   generatorInitialSeed(g: NativeHandle): number;
   generatorGetState(g: NativeHandle): unknown;

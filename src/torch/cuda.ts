@@ -1,6 +1,8 @@
 // torch.cuda: device queries and the caching allocator's statistics.
 import { native } from "./_native.js";
 import type { device } from "./device.js";
+import { Generator } from "./generator.js";
+import type { Tensor } from "./tensor.js";
 
 type DeviceArg = number | string | device | null | undefined;
 
@@ -76,3 +78,25 @@ export function manual_seed_all(seed: number | bigint): void {
 }
 
 export const manual_seed = manual_seed_all;
+
+function defaultGenerator(d: DeviceArg): Generator {
+  return Generator._wrap(native.cudaDefaultGenerator(index(d)));
+}
+
+/** A device's generator state (the current device by default), as torch.cuda.get_rng_state. */
+export function get_rng_state(d: DeviceArg = "cuda"): Tensor {
+  return defaultGenerator(d).get_state();
+}
+
+export function set_rng_state(new_state: Tensor, d: DeviceArg = "cuda"): void {
+  defaultGenerator(d).set_state(new_state);
+}
+
+/** Every device's generator state, in device order. */
+export function get_rng_state_all(): Tensor[] {
+  return Array.from({ length: device_count() }, (_, i) => get_rng_state(i));
+}
+
+export function set_rng_state_all(new_states: readonly Tensor[]): void {
+  new_states.forEach((s, i) => set_rng_state(s, i));
+}

@@ -10,6 +10,13 @@ export class Generator {
     this._h = native.newGenerator(String(device));
   }
 
+  /** @internal A Generator object over an existing native generator (a device's default one). */
+  static _wrap(handle: NativeHandle): Generator {
+    const g = Object.create(Generator.prototype) as { _h: NativeHandle };
+    g._h = handle;
+    return g as Generator;
+  }
+
   manual_seed(seed: number | bigint): this {
     native.generatorManualSeed(this._h, seed);
     return this;
@@ -36,4 +43,17 @@ export function manual_seed(seed: number | bigint): void {
 
 export function initial_seed(): number {
   return native.initialSeed();
+}
+
+/** The CPU's default generator (torch.default_generator): what random ops use without a `generator`. */
+export const default_generator: Generator = Generator._wrap(native.defaultGenerator());
+
+/** The default CPU generator's state as a uint8 tensor (torch.get_rng_state). */
+export function get_rng_state(): Tensor {
+  return default_generator.get_state();
+}
+
+/** Restores the default CPU generator from a get_rng_state() tensor (torch.set_rng_state). */
+export function set_rng_state(new_state: Tensor): void {
+  default_generator.set_state(new_state);
 }

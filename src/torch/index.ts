@@ -31,7 +31,7 @@ export {
   cdouble,
 } from "./dtype.js";
 export { device, type DeviceLike } from "./device.js";
-export { Generator, manual_seed, initial_seed } from "./generator.js";
+export { Generator, manual_seed, initial_seed, default_generator, get_rng_state, set_rng_state } from "./generator.js";
 export { tensor, as_tensor, full, type TensorData, type TensorOptions } from "./creation.js";
 export { get_default_dtype, set_default_dtype } from "./dtype.js";
 export { strided, contiguous_format, preserve_format, channels_last, type Scalar, type Layout, type MemoryFormat } from "./types.js";

@@ -17,7 +17,7 @@
 import "../../_generated/tensor_methods.js";
 import * as cuda from "../../cuda.js";
 import { _data_shard } from "../../moreh.js";
-import type { Generator } from "../../generator.js";
+import { default_generator, type Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
 import { typeName } from "../../_type_name.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
@@ -49,6 +49,44 @@ export interface DataLoaderOptions<T, B> {
   persistent_workers?: boolean;
 }
 
+/**
+ * Where a DataLoader is within its current pass, as torchdata's StatefulDataLoader keeps it, so that
+ * a training run resumed from a checkpoint reads the rest of the pass in the same order.
+ */
+export interface DataLoaderStateDict {
+  /** Batches of the current pass handed out so far. */
+  num_yielded: number;
+  /** Whether the current pass has ended (its iterator said done; the next iteration starts a new pass). */
+  finished: boolean;
+  /** The state, as the pass began, of the generator it draws its order from (the loader's, else the default CPU generator); null before any pass. */
+  pass_generator_state: Tensor | null;
+  /** The loader's own generator's state now; null when it has none (the default generator's state is the caller's to keep). */
+  generator_state: Tensor | null;
+}
+
+interface PassPosition {
+  generator_state: Tensor;
+  yielded: number;
+  ended: boolean;
+}
+
+/**
+ * `keys` after the first `skip`, with the next one already read: a sampler draws its order at its
+ * first `next()`, which must happen while the resumed pass's generator state is in place.
+ */
+function resumedKeys<K>(keys: Iterable<K>, skip: number): Iterable<K> {
+  const it = keys[Symbol.iterator]();
+  for (let i = 0; i < skip && it.next().done !== true; i++);
+  const first = it.next();
+  return {
+    *[Symbol.iterator]() {
+      if (first.done === true) return;
+      yield first.value;
+      for (let r = it.next(); r.done !== true; r = it.next()) yield r.value;
+    },
+  };
+}
+
 type Step<B> = IteratorResult<B, undefined>;
 const DONE: Step<never> = { done: true, value: undefined };
 const ASYNC_HINT = "iterate the DataLoader with `for await` for asynchronous datasets";
@@ -75,6 +113,12 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** What a pass's drivers report: a batch handed to the consumer, the pass's end. */
+interface PassEvents {
+  delivered(): void;
+  ended(): void;
+}
+
 // Keeps up to `depth` jobs running ahead of the consumer; results come back in job order.
 class PrefetchIterator<B> implements AsyncIterableIterator<B> {
   private readonly queue: Promise<Step<B>>[] = [];
@@ -84,6 +128,7 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
     private readonly nextJob: () => (() => Promise<Step<B>>) | null,
     private readonly depth: number,
     private readonly timeout: number,
+    private readonly pass: PassEvents,
   ) {}
 
   private fill(target: number): void {
@@ -107,8 +152,13 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
     const head = this.queue.shift();
     if (head === undefined) return DONE;
     const step = await (this.timeout > 0 ? withTimeout(head, this.timeout) : head);
-    if (step.done) await this.return();
-    else this.fill(this.depth);
+    if (step.done) {
+      this.pass.ended();
+      await this.return();
+    } else {
+      this.pass.delivered();
+      this.fill(this.depth);
+    }
     return step;
   }
 
@@ -153,6 +203,10 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
   readonly pin_memory: boolean;
   readonly timeout: number;
   readonly persistent_workers: boolean;
+  /** The current (or last) pass's position; null before the first. */
+  private position: PassPosition | null = null;
+  /** A loaded state the next pass resumes from. */
+  private resumeFrom: DataLoaderStateDict | null = null;
 
   constructor(dataset: MapDataset<T> | StreamDataset<T>, options: DataLoaderOptions<T, B> = {}) {
     const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
@@ -239,9 +293,12 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
           } else {
             const data = msg.value.data;
             msg = rule.next();
+            if (fetch.skipped()) continue;
+            fetch.delivered();
             yield fetch.finish(data);
           }
         }
+        fetch.ended();
       })();
     }
     const keys = fetch.keys;
@@ -249,8 +306,10 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
       for (const key of keys) {
         const data = fetch.load(key);
         if (isPromiseLike(data)) throw new TypeError(`DataLoader: the dataset's getitem returned a Promise; ${ASYNC_HINT}`);
+        fetch.delivered();
         yield fetch.finish(data);
       }
+      fetch.ended();
     })();
   }
 
@@ -272,7 +331,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
           } else {
             const data = msg.value.data;
             msg = rule.next();
-            return { done: false, value: fetch.finish(data) };
+            if (!fetch.skipped()) return { done: false, value: fetch.finish(data) };
           }
         }
         return DONE;
@@ -281,35 +340,96 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
         const p = chain.then(nextBatch);
         chain = p.catch(() => undefined);
         return p;
-      }, depth, this.timeout);
+      }, depth, this.timeout, fetch);
     }
     const keys = fetch.keys[Symbol.iterator]();
     return new PrefetchIterator<B>(() => {
       const k = keys.next();
       if (k.done) return null;
       return async () => ({ done: false, value: fetch.finish(await fetch.load(k.value)) });
-    }, depth, this.timeout);
+    }, depth, this.timeout, fetch);
   }
 
   // What every pass starts with: Python draws the iterator's `_base_seed` from the loader's
   // generator (or the default one) here, before the sampler draws anything; mirroring that keeps
   // the second epoch's order equal to Python's.
-  private beginPass(): {
+  //
+  // A pass resumed from load_state_dict() draws from the generator state its original pass began
+  // with and reads past the batches already handed out (a stream's are read and dropped). The
+  // default generator is then put back as it was (the training step draws from it too, and the
+  // caller restored it from its checkpoint); the loader's own generator is the loader's alone, so it
+  // stays where the replay left it, as the original pass left it (a sampler may still draw at its end).
+  private beginPass(): PassEvents & {
     keys: Iterable<number | number[]> | null;
     load: (key: number | number[]) => T | T[] | Promise<T | T[]>;
     finish: (data: T | T[]) => B;
+    /** A stream's batch to drop (already handed out before the resume). */
+    skipped(): boolean;
   } {
     if (this.timeout !== 0 && this.num_workers === 0) {
       throw new RangeError("DataLoader: timeout needs num_workers > 0 (Python's single-process loader requires timeout == 0)");
     }
+    const rng = this.generator ?? default_generator;
+    const resume = this.resumeFrom;
+    this.resumeFrom = null;
+    const outer = resume === null || this.generator !== null ? null : rng.get_state();
+    if (resume !== null) rng.set_state(resume.pass_generator_state!);
+    const position: PassPosition = { generator_state: rng.get_state(), yielded: resume?.num_yielded ?? 0, ended: false };
+    this.position = position;
     draw_seed(this.generator);
+    let toSkip = 0;
+    const events = {
+      delivered: () => void position.yielded++,
+      ended: () => void (position.ended = true),
+      skipped: (): boolean => {
+        if (toSkip === 0) return false;
+        toSkip--;
+        return true;
+      },
+    };
     const ds = this.dataset;
     const collate = this.collate_fn as (data: T | T[]) => B;
     const finish = (data: T | T[]) => this.pinned(collate(data));
-    if (ds instanceof IterableDataset) return { keys: null, load: () => [], finish };
-    const map = ds as MapDataset<T>;
-    const load = (key: number | number[]): T | T[] | Promise<T | T[]> => (Array.isArray(key) ? getitems(map, key) : getitem(map, key));
-    return { keys: this.batch_sampler ?? (this.sampler as Iterable<number>), load, finish };
+    let keys: Iterable<number | number[]> | null = null;
+    let load = (_key: number | number[]): T | T[] | Promise<T | T[]> => [];
+    if (ds instanceof IterableDataset) {
+      toSkip = resume?.num_yielded ?? 0;
+    } else {
+      const map = ds as MapDataset<T>;
+      load = (key) => (Array.isArray(key) ? getitems(map, key) : getitem(map, key));
+      keys = this.batch_sampler ?? (this.sampler as Iterable<number>);
+      if (resume !== null) keys = resumedKeys(keys, resume.num_yielded);
+    }
+    if (outer !== null) rng.set_state(outer);
+    return { ...events, keys, load, finish };
+  }
+
+  /** The position within the current pass (torchdata's StatefulDataLoader.state_dict()). */
+  state_dict(): DataLoaderStateDict {
+    // Loaded but not iterated yet: still where the loaded state was.
+    if (this.resumeFrom !== null) return { ...this.resumeFrom, generator_state: this.generator?.get_state() ?? null };
+    const p = this.position;
+    // A pass that handed out its last batch has not ended: its sampler may still draw as it ends.
+    return {
+      num_yielded: p?.yielded ?? 0,
+      finished: p === null || p.ended,
+      pass_generator_state: p?.generator_state ?? null,
+      generator_state: this.generator?.get_state() ?? null,
+    };
+  }
+
+  /**
+   * Resumes from a state_dict(): the next iteration reads the rest of that pass, in its order (or
+   * starts a new pass when it had finished). Restore the default generator's state (torch.set_rng_state)
+   * as it was when the state was taken; the loader's own generator is restored here.
+   */
+  load_state_dict(state: DataLoaderStateDict): void {
+    if (state.generator_state !== null) {
+      if (this.generator === null) throw new Error("DataLoader.load_state_dict: the state has a generator state, but this loader has no generator");
+      this.generator.set_state(state.generator_state);
+    }
+    this.position = null;
+    this.resumeFrom = state.finished || state.pass_generator_state === null ? null : state;
   }
 
   private warnedPin = false;

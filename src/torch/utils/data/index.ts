@@ -3,4 +3,4 @@ export { Dataset, IterableDataset, TensorDataset, Subset, random_split, type Map
 export { Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler, BatchSampler, type RandomSamplerOptions } from "./sampler.js";
 export { DistributedSampler, type DistributedSamplerOptions } from "./distributed_sampler.js";
 export { default_collate, default_convert, type Collated } from "./collate.js";
-export { DataLoader, type DataLoaderOptions } from "./dataloader.js";
+export { DataLoader, type DataLoaderOptions, type DataLoaderStateDict } from "./dataloader.js";
