@@ -7,18 +7,22 @@ const close = (actual: number, expected: number, what: string, rel = 1e-9) => as
 
 const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false };
 
-test("1F1B bubble is (p−1)/(m+p−1) of the pipeline's time, (p−1)/m of the ideal; interleaving divides it by v", () => {
+test("the bubble is the other stages' time for one micro-batch (over v interleaved): (p−1)/m of the ideal on even stages", () => {
   const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });
   for (const [p, m] of [[4, 12], [2, 8], [8, 8]] as const) {
     const step = predictStep({ ...problem, gpus: p, globalBatch: m }, { ...base, pp: p, gradAccum: m }).step;
-    const pipeline = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble;
-    close(step.bubble / pipeline, (p - 1) / (m + p - 1), `p=${p} m=${m}`);
-    close(step.bubble / (pipeline - step.bubble), (p - 1) / m, `ideal p=${p} m=${m}`);
+    const twice = predictStep({ ...problem, gpus: p, globalBatch: 2 * m }, { ...base, pp: p, gradAccum: 2 * m }).step;
+    close(twice.bubble, step.bubble, `the bubble does not grow with m (p=${p})`);
+    const pipeline = step.compute + step.recompute + step.tpComm + step.ppComm;
+    // 32 layers split evenly; the last stage also runs the output layer, so it sets the pace and
+    // the others' fill and drain are a little under (p−1)/m of it (4 layers a stage at p = 8: 0.84 of it).
+    const ratio = step.bubble / pipeline;
+    assert.ok(ratio <= (p - 1) / m && ratio >= 0.8 * ((p - 1) / m), `p=${p} m=${m}: ${ratio} vs ${(p - 1) / m}`);
   }
   const v = 4;
   const step = predictStep(problem, { ...base, vpp: v }).step;
-  const pipeline = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble;
-  close(step.bubble / (pipeline - step.bubble), 3 / (v * 12), "interleaved");
+  const ratio = step.bubble / (step.compute + step.recompute + step.tpComm + step.ppComm);
+  assert.ok(ratio <= 3 / (v * 12) && ratio >= 0.8 * (3 / (v * 12)), `interleaved: ${ratio} vs ${3 / (v * 12)}`);
 });
 
 test("collectives follow the alpha-beta ring model", () => {

@@ -97,20 +97,27 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const { model, hardware } = problem;
   const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
   const e = elementBytes(problem.precision);
-  const layers = model.layers / p;
   const layer = layerTimes(problem, plan);
   const head = headTime(problem, plan);
-  // The last stage carries the output projection too (or the only stage does); it sets the pace.
-  const stageCompute = layers * (layer.forward + layer.backward) + head;
-  const stageRecompute = layers * layer.recompute;
-  const stageTp = layers * layer.tp;
   const activationMessage = (e * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
   const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * dp, p)) : 0;
-  const stage = stageCompute + stageRecompute + stageTp + stageP2p;
-  const bubble = ((p - 1) / v) * stage;
-
   const stages = stageParams(model, plan);
-  const params = Math.max(stages.first, stages.last);
+  // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), and the
+  // output layer and loss on the last.
+  const perStage = stages.layers.map((n, s) => ({
+    layers: n,
+    compute: n * (layer.forward + layer.backward) + (s === p - 1 ? head : 0),
+    recompute: n * layer.recompute,
+    tp: n * layer.tp,
+  }));
+  const stageTime = (t: (typeof perStage)[number]): number => t.compute + t.recompute + t.tp + stageP2p;
+  const slowest = perStage.reduce((a, b) => (stageTime(b) > stageTime(a) ? b : a));
+  // The slowest stage sets the pace; filling and draining costs the other stages' time for one
+  // micro-batch, 1/v of it interleaved: (p − 1)/v stage times on even stages, and at most 16 %
+  // over the simulated schedule on the uneven splits stages.ts makes (test/parallel/pp_schedule.test.ts).
+  const bubble = (perStage.reduce((sum, t) => sum + stageTime(t), 0) - stageTime(slowest)) / v;
+  const layers = slowest.layers;
+  const params = Math.max(...stages.perStage);
   const gradBytes = e * params;
   const backwardWindow = layers * layer.backward;
   // ZeRO's collectives run over the shard group: the whole DP group, or under hybrid sharding its
@@ -146,7 +153,7 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   }
 
   const step: StepTime = {
-    compute: m * stageCompute, recompute: m * stageRecompute, tpComm: m * stageTp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
+    compute: m * slowest.compute, recompute: m * slowest.recompute, tpComm: m * slowest.tp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
   };
   step.total = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble + step.dpComm + step.optimizer;
 

@@ -3,6 +3,7 @@
 import type { LinkProfile } from "./hardware.js";
 import { embeddingParams, finalNormParams, headParams, layerParams, type ModelProfile } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
+import { chunkLayers, stageLayers } from "./stages.js";
 
 /** Parameters of one layer on one TP rank: weights split t ways, k/v heads replicated past kvHeads. */
 export function rankLayerParams(m: ModelProfile, tp: number): number {
@@ -14,21 +15,24 @@ export function rankLayerParams(m: ModelProfile, tp: number): number {
 }
 
 export interface StageParams {
-  layersPerStage: number;
+  /** Decoder layers on each pipeline stage, first to last (stages.ts splits them). */
+  layers: number[];
   /** Parameters on one rank of the first stage (its layers and the input embedding). */
   first: number;
   /** Parameters on one rank of the last stage (its layers, final norm and output projection; a copy
    *  of the tied embedding when the pipeline puts it on another stage). */
   last: number;
+  /** Parameters on one rank of each stage, first to last. */
+  perStage: number[];
 }
 
-export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp">): StageParams {
-  const layersPerStage = m.layers / plan.pp;
-  const layers = layersPerStage * rankLayerParams(m, plan.tp);
+export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp"> & Partial<Pick<Plan, "vpp">>): StageParams {
+  const split = stageLayers(chunkLayers(m, { pp: plan.pp, vpp: plan.vpp ?? 1 }), plan.pp);
+  const perLayer = rankLayerParams(m, plan.tp);
   const embedding = embeddingParams(m) / plan.tp;
   const head = (m.tiedEmbeddings ? (plan.pp > 1 ? m.vocab * m.hidden : 0) : headParams(m)) / plan.tp + finalNormParams(m);
-  if (plan.pp === 1) return { layersPerStage, first: layers + embedding + head, last: layers + embedding + head };
-  return { layersPerStage, first: layers + embedding, last: layers + head };
+  const perStage = split.map((n, s) => n * perLayer + (s === 0 ? embedding : 0) + (s === plan.pp - 1 ? head : 0));
+  return { layers: split, first: perStage[0], last: perStage[plan.pp - 1], perStage };
 }
 
 /**

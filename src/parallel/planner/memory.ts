@@ -3,6 +3,7 @@
 import { checkpointBytes, layerActivations, type ActivationShape } from "./activations.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
 import type { Plan, Precision, Problem, ZeroStage } from "./space.js";
+import { inFlightMicroBatches } from "./stages.js";
 
 /**
  * PyTorch's caching allocator fragments memory that is allocated and freed every step (activations,
@@ -68,38 +69,32 @@ export function activationShape(problem: Problem, plan: Plan): ActivationShape {
   };
 }
 
-/**
- * Micro-batches whose activations the first pipeline stage holds at its peak: p under 1F1B,
- * p·(1 + (p−1)/(p·v)) under interleaving (Narayanan et al. 2021, §2.2.2), never more than the
- * accumulation steps.
- */
-export function inFlightMicroBatches(plan: Pick<Plan, "pp" | "vpp" | "gradAccum">): number {
-  const { pp: p, vpp: v } = plan;
-  return Math.min(v === 1 ? p : p + (p - 1) / v, plan.gradAccum);
-}
+export { inFlightMicroBatches };
 
-/** Activation bytes of one micro-batch over a stage's layers, with `recomputed` of them checkpointed. */
-export function stageActivationBytes(problem: Problem, plan: Plan): { perMicroBatch: number; working: number } {
+/** Activation bytes of one micro-batch over a stage's `layers`, with up to `recompute_layers` of them checkpointed. */
+export function stageActivationBytes(problem: Problem, plan: Plan, layers: number): { perMicroBatch: number; working: number } {
   const { model } = problem;
   const shape = activationShape(problem, plan);
   const layer = layerActivations(model, shape).total;
-  const layersPerStage = model.layers / plan.pp;
-  const recomputed = plan.recompute === "full" ? plan.recomputeLayers : 0;
-  const perMicroBatch = recomputed * checkpointBytes(model, shape) + (layersPerStage - recomputed) * layer;
+  const recomputed = plan.recompute === "full" ? Math.min(plan.recomputeLayers, layers) : 0;
+  const perMicroBatch = recomputed * checkpointBytes(model, shape) + (layers - recomputed) * layer;
   // A fully recomputed layer rebuilds its whole working set during backward (selective recompute too).
   const working = recomputed > 0 ? layerActivations(model, { ...shape, selective: false }).total : 0;
   return { perMicroBatch, working };
 }
 
+/** The peak over the pipeline stages: each holds its own layers' activations for the micro-batches it has in flight. */
 export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   const { model } = problem;
   const stages = stageParams(model, plan);
-  const acts = stageActivationBytes(problem, plan);
   const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp;
-  const first = stageMemory(problem, plan, stages.first, acts.perMicroBatch * inFlightMicroBatches(plan) + acts.working, plan.pp === 1 ? logits : 0);
-  if (plan.pp === 1) return first;
-  const last = stageMemory(problem, plan, stages.last, acts.perMicroBatch + acts.working, logits);
-  return last.total > first.total ? last : first;
+  let peak: MemoryBreakdown | null = null;
+  for (let s = 0; s < plan.pp; s++) {
+    const acts = stageActivationBytes(problem, plan, stages.layers[s]);
+    const memory = stageMemory(problem, plan, stages.perStage[s], acts.perMicroBatch * inFlightMicroBatches(plan, s) + acts.working, s === plan.pp - 1 ? logits : 0);
+    if (peak === null || memory.total > peak.total) peak = memory;
+  }
+  return peak!;
 }
 
 function stageMemory(problem: Problem, plan: Plan, params: number, activations: number, logits: number): MemoryBreakdown {

@@ -3,6 +3,7 @@
 // takes the cheapest recompute that fits (full recompute: the fewest layers, by bisection) and tries
 // offload only when nothing fits on the GPU.
 import { predictStep, type Prediction } from "./cost.js";
+import { stageParams } from "./layout.js";
 import { fits, memoryPerGpu, type MemoryBreakdown } from "./memory.js";
 import { explainNoShape, forEachShape, type Fixed, type Offload, type Plan, type Problem, type Recompute, type Shape } from "./space.js";
 
@@ -55,7 +56,8 @@ function offloads(shape: Shape, fixed: Fixed): Offload[] {
 
 /** Fitting plans of one shape and offload choice: the cheapest recompute settings that fit. */
 function recomputeChoices(problem: Problem, base: Omit<Plan, "recompute" | "recomputeLayers">, fixed: Fixed, count: () => void): Evaluation[] {
-  const layersPerStage = problem.model.layers / base.pp;
+  // Recompute counts layers per stage: up to the most any stage holds.
+  const layersPerStage = Math.max(...stageParams(problem.model, base).layers);
   const modes: Recompute[] = fixed.recompute !== undefined ? [fixed.recompute] : problem.flashAttention ? ["none", "full"] : ["none", "selective", "full"];
   const out: Evaluation[] = [];
   const run = (recompute: Recompute, recomputeLayers: number): Evaluation => {

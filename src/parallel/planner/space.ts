@@ -119,8 +119,19 @@ function hybridChoices(problem: Problem, dp: number, tp: number, zero: ZeroStage
 }
 
 /**
+ * Virtual stages to try: every chunk needs a layer (stages.ts splits unevenly when it must); the free
+ * search tries the vpp that split the layers into equal chunks when pp divides them, a fixed vpp any count.
+ */
+function vppChoices(layers: number, pp: number, fixed: Fixed): number[] {
+  if (pp === 1) return [1];
+  if (fixed.vpp !== undefined) return pp * fixed.vpp <= layers ? [fixed.vpp] : [];
+  return divisors(Math.floor(layers / pp)).filter((v) => v === 1 || layers % (pp * v) === 0);
+}
+
+/**
  * Calls `visit` for every valid shape that agrees with `fixed`. Rules: dp·tp·pp = GPUs; TP a power of two
- * dividing the heads, inside a node unless allowed across; pp·vpp divides the layers; the global batch
+ * dividing the heads, inside a node unless allowed across; every one of the pp·vpp chunks gets a layer
+ * (uneven splits allowed, planner/stages.ts); the global batch
  * is dp · micro-batch · accumulation; interleaving needs the accumulation steps to be a multiple of pp
  * (Megatron's rule); ZeRO-2/3 shard gradients that a pipeline accumulates across micro-batches, so with
  * pp > 1 only stages 0–1 apply; ZeRO stages > 0 need dp > 1 (else they are stage 0). Sequence parallel
@@ -133,13 +144,13 @@ export function forEachShape(problem: Problem, fixed: Fixed, visit: (shape: Shap
   for (let tp = 1; tp <= tpLimit; tp *= 2) {
     if (gpus % tp !== 0 || !tpAllowed(model, tp) || (fixed.tp !== undefined && fixed.tp !== tp)) continue;
     for (const pp of divisors(gpus / tp)) {
-      if (model.layers % pp !== 0 || (fixed.pp !== undefined && fixed.pp !== pp)) continue;
+      if (model.layers < pp || (fixed.pp !== undefined && fixed.pp !== pp)) continue;
       const dp = gpus / (tp * pp);
       if (globalBatch % dp !== 0 || (fixed.dp !== undefined && fixed.dp !== dp)) continue;
       for (const microBatch of divisors(globalBatch / dp)) {
         const gradAccum = globalBatch / (dp * microBatch);
         if ((fixed.microBatch !== undefined && fixed.microBatch !== microBatch) || (fixed.gradAccum !== undefined && fixed.gradAccum !== gradAccum)) continue;
-        for (const vpp of pp === 1 ? [1] : divisors(model.layers / pp)) {
+        for (const vpp of vppChoices(model.layers, pp, fixed)) {
           if ((vpp > 1 && gradAccum % pp !== 0) || (fixed.vpp !== undefined && fixed.vpp !== vpp)) continue;
           for (const zero of ZERO_STAGES) {
             if ((zero > 0 && dp === 1) || (pp > 1 && zero > 1) || (fixed.zero !== undefined && fixed.zero !== zero)) continue;
@@ -166,8 +177,8 @@ export function explainNoShape(problem: Problem, fixed: Fixed): string {
     if (!tpAllowed(model, tp)) return `tp=${tp} does not divide the model's ${model.heads} attention heads / ${model.kvHeads} key-value heads`;
     if (!problem.tpAcrossNodes && tp > problem.gpusPerNode) return `tp=${tp} spans nodes of ${problem.gpusPerNode} GPUs (TP stays within a node)`;
   }
-  if (pp !== undefined && model.layers % pp !== 0) return `pp=${pp} does not divide the model's ${model.layers} layers`;
-  if (pp !== undefined && vpp !== undefined && model.layers % (pp * vpp) !== 0) return `pp·vpp=${pp * vpp} does not divide the model's ${model.layers} layers`;
+  if (pp !== undefined && model.layers < pp) return `pp=${pp} stages need at least one of the model's ${model.layers} layers each`;
+  if (pp !== undefined && vpp !== undefined && model.layers < pp * vpp) return `pp·vpp=${pp * vpp} chunks need at least one of the model's ${model.layers} layers each`;
   if (vpp !== undefined && vpp > 1 && pp === 1) return `vpp=${vpp} needs pp > 1`;
   const product = (tp ?? 1) * (pp ?? 1) * (dp ?? 1);
   if (gpus % product !== 0) return `dp·tp·pp=${product} does not divide ${gpus} GPUs`;
