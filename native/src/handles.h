@@ -57,6 +57,17 @@ const at::Tensor& unwrap_tensor(napi_env env, napi_value v, const char* what);
 const at::Tensor& unwrap_tensor_object(napi_env env, napi_value v, const char* what, int64_t index = -1);
 GeneratorHandle* generator_handle(napi_env env, napi_value v);
 
+// A tensor whose storage has no memory although it has elements: a view of a buffer whose memory
+// was freed (resize_storage_bytes_ to 0, as sharded data parallelism does to a unit's gathered
+// weights between uses). Reading it would read freed memory, so every op argument is checked.
+inline void check_storage(const at::Tensor& t, const std::string& what) {
+  if (t.has_storage() && t.storage().data() == nullptr && t.numel() > 0 && !t.is_meta()) {
+    throw JsError(JsError::Kind::Error,
+                  what + ": this tensor's memory was freed (its storage has 0 bytes); a parameter of a model sharded by ZeRO-3 "
+                         "holds memory only while its module runs: read the model's state_dict() instead");
+  }
+}
+
 void register_handle_functions(napi_env env, napi_value exports);
 
 }  // namespace tessera

@@ -133,6 +133,7 @@ c10::IValue list_of(napi_env env, napi_value v, const ArgType& t, const std::str
 c10::MaybeOwned<at::Tensor> tensor_arg(napi_env env, const JsValue& v, const std::string& what) {
   if (TensorHandle* h = v.tensor) {
     if (!h->tensor.defined()) throw JsError(JsError::Kind::Error, what + " is a disposed Tensor");
+    check_storage(h->tensor, what);
     return c10::MaybeOwned<at::Tensor>::borrowed(h->tensor);
   }
   if (v.type == napi_number || v.type == napi_boolean || v.type == napi_bigint)

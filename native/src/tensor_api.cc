@@ -4,7 +4,10 @@
 #include <c10/core/DeviceGuard.h>
 #include <torch/csrc/autograd/function.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "handles.h"
@@ -84,6 +87,7 @@ void finalize_view(node_api_basic_env, void*, void* hint) { delete static_cast<a
 TESSERA_ENTRY(js_bytes_view) {
   auto ci = get_args(env, info, 2);
   at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  check_storage(t, "tensor");
   if (!t.device().is_cpu() || !t.is_contiguous() || t.is_conj() || t.is_neg()) t = t.cpu().contiguous().resolve_conj().resolve_neg();
   auto keep = std::make_unique<at::Tensor>(t);
   napi_value ab;
@@ -204,6 +208,7 @@ TESSERA_ENTRY(js_retain_grad) {
 TESSERA_ENTRY(js_item) {
   auto ci = get_args(env, info, 1);
   const at::Tensor& t = arg_tensor(env, ci, 0, "tensor");
+  check_storage(t, "item()");
   if (t.numel() != 1)
     throw JsError(JsError::Kind::RangeError, "a Tensor with " + std::to_string(t.numel()) + " elements cannot be converted to Scalar");
   at::Scalar s = t.item();
@@ -227,6 +232,31 @@ TESSERA_ENTRY(js_same_tensor) {
 
 }  // namespace
 
+// readInto(tensor, fd, position) -> bytes read: fills a contiguous CPU tensor from an open file with
+// pread, with no JS view of its memory (such a view keeps the tensor alive until V8 collects it, so
+// a loader reading a checkpoint tensor by tensor would hold all of them until a GC).
+TESSERA_ENTRY(js_read_into) {
+  auto ci = get_args(env, info, 3);
+  const at::Tensor& t = arg_tensor(env, ci, 0, "tensor");
+  if (!t.device().is_cpu() || !t.is_contiguous()) throw type_error("readInto: tensor must be a contiguous CPU tensor");
+  int64_t fd = get_int64(env, ci.args.at(1), "fd");
+  int64_t position = get_int64(env, ci.args.at(2), "position");
+  if (fd < 0 || position < 0) throw JsError(JsError::Kind::RangeError, "readInto: fd and position must be non-negative");
+  auto* dst = static_cast<char*>(t.data_ptr());
+  const size_t want = t.nbytes();
+  size_t got = 0;
+  while (got < want) {
+    ssize_t r = pread(static_cast<int>(fd), dst + got, want - got, static_cast<off_t>(position + static_cast<int64_t>(got)));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw JsError(JsError::Kind::Error, std::string("readInto: ") + std::strerror(errno));
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return make_int64(env, static_cast<int64_t>(got));
+}
+
 void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "fromBytes", js_from_bytes);
   set_function(env, exports, "bytesView", js_bytes_view);
@@ -243,6 +273,7 @@ void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "isLeaf", tensor_reader<read_isLeaf>);
   set_function(env, exports, "data", tensor_reader<read_data>);
   set_function(env, exports, "storageInfo", js_storage_info);
+  set_function(env, exports, "readInto", js_read_into);
   set_function(env, exports, "resizeStorage", js_resize_storage);
   set_function(env, exports, "setRequiresGrad", js_set_requires_grad);
   set_function(env, exports, "setGrad", js_set_grad);

@@ -27,6 +27,7 @@ interface Report {
   plan: Record<string, unknown>;
   measured: Bytes;
   predicted: Bytes | null;
+  outsideRead: string;
 }
 
 type Variant = "float32/untied" | "float32/tied" | "bfloat16/untied";
@@ -90,6 +91,9 @@ for (const c of cases) {
       assert.equal(r.plan.dp, c.ranks);
       assertRelClose(r.losses, want.losses, 1e-5, `${c.name} rank ${r.rank} losses`);
       assertRelClose(r.norms, want.norms, 1e-5, `${c.name} rank ${r.rank} gradient norms`);
+      // Outside forward a ZeRO-3 layer holds no memory: reading it is a clear error, never a crash.
+      if (c.plan.zero === 3) assert.match(r.outsideRead, /memory was freed .* read the model's state_dict\(\) instead/, `${c.name} rank ${r.rank}`);
+      else assert.match(r.outsideRead, /^-?\d/, `${c.name} rank ${r.rank}: a number`);
     }
     // Model states per rank: what the executor holds equals the planner's prediction (within 5 %).
     for (const r of reports) {
@@ -157,4 +161,22 @@ for name, d in folders.items():
     assertRelClose([r.loss], [r.ref_loss], bf16 ? 2e-3 : 1e-5, `${name}: loss of the saved model in Python`);
     if (name.includes("tied")) assert.ok(r.tied, `${name}: Python ties the embeddings`);
   }
+});
+
+test("LoRA added after a ZeRO-3 plan trains its adapters as one process does", { timeout: 300_000 }, () => {
+  const lora = path.join(here, "workers", "lora_tiny.ts");
+  interface LoraReport {
+    rank: number;
+    losses: number[];
+    trainable: number;
+  }
+  const one = runJob<LoraReport>(lora, [], 1, null);
+  assertOk(one, 1, "LoRA, one process");
+  const two = runJob<LoraReport>(lora, [], 2, { zero: 3, tp: 1 });
+  assertOk(two, 2, "LoRA, ZeRO-3 on 2 ranks");
+  for (const r of two.reports) {
+    assert.equal(r.trainable, 8, "the q/v adapters of both layers, and nothing of the frozen base");
+    assertRelClose(r.losses, one.reports[0].losses, 1e-5, `rank ${r.rank} LoRA losses`);
+  }
+  assert.ok(one.reports[0].losses[2] < one.reports[0].losses[0], "the adapters learn");
 });

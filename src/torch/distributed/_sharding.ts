@@ -23,3 +23,17 @@ export function _shard_group(param: Tensor): Group | null | undefined {
 export function _any_sharded(): boolean {
   return anyMarked;
 }
+
+// How many parameters a shard stands for (a flat unit's chunk: the whole unit's), so that counting
+// a model's parameters through the shards it hands out counts the model.
+const logicalNumel = new WeakMap<Tensor, number>();
+
+/** Records that `param`, one rank's chunk, stands for `numel` parameters of the model. */
+export function _set_logical_numel(param: Tensor, numel: number): void {
+  logicalNumel.set(param, numel);
+}
+
+/** The parameters `param` stands for: its recorded count, else its own numel. Count each rank's chunks of one unit once. */
+export function _logical_numel(param: Tensor): number {
+  return logicalNumel.get(param) ?? param.numel();
+}

@@ -5,7 +5,6 @@ import { native } from "../_native.js";
 import { Tensor } from "../tensor.js";
 import { empty } from "../_generated/functions.js";
 import { uint8, type dtype } from "../dtype.js";
-import { readFully } from "./io.js";
 
 /** The bytes of a contiguous CPU tensor, without copying (copied first otherwise). */
 export function tensorBytes(t: Tensor): Uint8Array {
@@ -26,7 +25,7 @@ export function storageBytes(t: Tensor): Uint8Array {
 export function readBytesTensor(fd: number, position: number, nbytes: number, where: string): Tensor {
   const t = empty([nbytes], { dtype: uint8 });
   if (nbytes === 0) return t;
-  const got = readFully(fd, new Uint8Array(native.bytesView(t)), position);
+  const got = native.readInto(t._h, fd, position);
   if (got !== nbytes) throw new Error(`${where}: file ends ${nbytes - got} bytes early (truncated)`);
   return t;
 }

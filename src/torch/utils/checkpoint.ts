@@ -99,9 +99,13 @@ class CheckpointFunction extends Function {
   static override backward(ctx: FunctionCtx, ...grads: Tensor[]): (Tensor | null)[] {
     const state = ctx.checkpoint as Checkpointed;
     const detached = ctx.saved_tensors.map((t) => t.detach().requires_grad_(t.requires_grad));
-    const outputs = withRngState(state.rng_state, () =>
-      enable_grad(() => withAutocast(state.autocast ?? [], () => tensorsIn(state.run(detached)))),
-    );
+    recomputing++;
+    let outputs: Tensor[];
+    try {
+      outputs = withRngState(state.rng_state, () => enable_grad(() => withAutocast(state.autocast ?? [], () => tensorsIn(state.run(detached)))));
+    } finally {
+      recomputing--;
+    }
     const used = outputs.map((o, i) => (o.requires_grad ? i : -1)).filter((i) => i >= 0);
     if (used.length === 0) throw new Error("none of output has requires_grad=True, this checkpoint() is not necessary");
     backward(
@@ -110,6 +114,13 @@ class CheckpointFunction extends Function {
     );
     return [null, ...detached.map((t) => t.grad)];
   }
+}
+
+let recomputing = 0;
+
+/** Whether a checkpoint's backward is re-running its forward now (hooks that free weights after a forward keep them: the backward needs them next). */
+export function _is_recomputing(): boolean {
+  return recomputing > 0;
 }
 
 let warnedNoGradInputs = false;

@@ -59,9 +59,16 @@ for (const [input_ids, attention_mask] of loader as Iterable<torch.Tensor[]>) {
 let optimizer = 0;
 for (const s of optim.state.values()) for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) optimizer += bytesOf(v);
 const predicted = _applied_model(model)?.evaluation?.memory ?? null;
+// Reading a layer's weight outside forward: under ZeRO-3 its memory is gone, which must be an error.
+let outsideRead: string;
+try {
+  outsideRead = String(model.model.layers[1].mlp.up_proj.weight.sum().item());
+} catch (e) {
+  outsideRead = (e as Error).message;
+}
 model.save_pretrained(outDir);
 const rank = torch.distributed.is_initialized() ? torch.distributed.get_rank() : 0;
 console.log(JSON.stringify({
-  rank, losses, norms, plan: torch.moreh.applied_plan(), measured: { ...measured, optimizer },
+  rank, losses, norms, plan: torch.moreh.applied_plan(), measured: { ...measured, optimizer }, outsideRead,
   predicted: predicted === null ? null : { weights: predicted.weights, gradients: predicted.gradients, optimizer: predicted.optimizer },
 }));
