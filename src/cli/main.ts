@@ -7,10 +7,12 @@ const commands: Record<string, Command> = {
   smi: { summary: "list devices with memory, utilization and processes", load: () => import("./smi.js") },
   prepare: { summary: "tokenize a .txt/.jsonl dataset into blocks saved with torch.save", load: () => import("./prepare.js") },
   plan: { summary: "plan Advanced Parallelization for a model and a cluster", load: () => import("./plan.js") },
+  "merge-checkpoint": { summary: "merge a (sharded) training checkpoint into a plain HF model folder", load: () => import("./merge_checkpoint.js") },
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
+  const width = Math.max(...Object.keys(commands).map((name) => name.length)) + 2;
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
   return `usage: tessera <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'tessera <command> --help' for a command's options.\n\nexit codes: 0 ok, 2 bad usage or input, 1 failure while running (a command's --help lists any others).`;
 }
 

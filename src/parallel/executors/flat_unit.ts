@@ -53,7 +53,15 @@ function setAttribute(module: Module, name: string, value: Tensor | Parameter): 
   (module as unknown as { _setSlot(n: string, v: unknown): void })._setSlot(name, value);
 }
 
+/** Each chunk's unit, so that code holding only the model's parameters (checkpoints) finds the layout. */
+const unitOfShard = new WeakMap<Tensor, FlatUnit>();
+
 export class FlatUnit {
+  /** The unit whose chunk `param` is, or null for any other tensor. */
+  static of(param: Tensor): FlatUnit | null {
+    return unitOfShard.get(param) ?? null;
+  }
+
   readonly entries: Entry[];
   readonly numel: number;
   private readonly sizes: number[];
@@ -113,6 +121,7 @@ export class FlatUnit {
     this.aliased = layout.zero < 3 && layout.masterDtype === layout.computeDtype && String(layout.masterDevice) === String(layout.computeDevice);
     const master = this.aliased ? mine : no_grad(() => mine.to({ dtype: layout.masterDtype, device: layout.masterDevice, copy: true }));
     this.shard = new Parameter(master, trainable);
+    unitOfShard.set(this.shard, this);
     if (layout.shardSize > 1) _mark_sharded(this.shard, layout.shardGroup);
     if (layout.zero === 3) this.release();
   }
@@ -236,14 +245,20 @@ export class FlatUnit {
     }));
   }
 
+  /** This rank's chunk of full tensors given by entry (the weights, or optimizer state shaped like them), in `dt` on `dev`. */
+  chunkFrom(values: Tensor[], dt: dtype, dev: device): Tensor {
+    const { layout } = this;
+    return no_grad(() => {
+      const flat = zeros(this.chunk * layout.shardSize, { dtype: dt, device: dev });
+      this.entries.forEach((e, i) => flat.narrow(0, e.offset, e.numel).copy_(values[i].reshape(-1)));
+      return flat.narrow(0, layout.shardRank * this.chunk, this.chunk).clone();
+    });
+  }
+
   /** Writes full tensors (by entry) into this rank's chunk; every rank passes the same values. */
   loadFullTensors(values: Tensor[]): void {
     const { layout } = this;
-    scope(() => no_grad(() => {
-      const flat = zeros(this.chunk * layout.shardSize, { dtype: layout.masterDtype, device: layout.masterDevice });
-      this.entries.forEach((e, i) => flat.narrow(0, e.offset, e.numel).copy_(values[i].reshape(-1)));
-      this.shard.copy_(flat.narrow(0, layout.shardRank * this.chunk, this.chunk));
-    }));
+    scope(() => no_grad(() => void this.shard.copy_(this.chunkFrom(values, layout.masterDtype, layout.masterDevice))));
     this.dirty = true;
   }
 }
