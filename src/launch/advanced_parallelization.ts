@@ -24,8 +24,8 @@ import {
 } from "../parallel/planner/index.js";
 import { ensureWorkers } from "./self_launch.js";
 
-/** What the runtime can execute today: data parallelism with ZeRO, recompute and offload. */
-const EXECUTABLE: Fixed = { tp: 1, pp: 1, vpp: 1, gradAccum: 1, sequenceParallel: false };
+/** What the runtime can execute today: data and tensor parallelism (with sequence parallelism), ZeRO, recompute and offload. */
+const EXECUTABLE: Fixed = { pp: 1, vpp: 1, gradAccum: 1 };
 
 interface State {
   options: AdvancedParallelizationOptions;
@@ -58,13 +58,11 @@ function userChoices(options: AdvancedParallelizationOptions): Fixed {
 /** Refuses choices that no executor runs yet, naming each. */
 function checkExecutable(fixed: Fixed, where: string): void {
   const refused: string[] = [];
-  if ((fixed.tp ?? 1) > 1) refused.push(`tp ${fixed.tp} (tensor parallelism)`);
   if ((fixed.pp ?? 1) > 1) refused.push(`pp ${fixed.pp} (pipeline parallelism)`);
   if ((fixed.vpp ?? 1) > 1) refused.push(`vpp ${fixed.vpp} (interleaved pipeline)`);
   if ((fixed.gradAccum ?? 1) > 1) refused.push(`grad_accum ${fixed.gradAccum} (micro-batches within one step)`);
-  if (fixed.sequenceParallel === true) refused.push("sequence_parallel true");
   if (refused.length > 0) {
-    throw new Error(`${where}: the runtime cannot apply ${refused.join(", ")} yet; it applies data parallelism with zero 0-3, hybrid_shard, recompute and offload`);
+    throw new Error(`${where}: the runtime cannot apply ${refused.join(", ")} yet; it applies data parallelism with zero 0-3, hybrid_shard, recompute and offload, and tensor parallelism with sequence_parallel`);
   }
 }
 
@@ -107,9 +105,12 @@ function memoryText(e: Evaluation | null): string {
 /** Plans for `model` on this job's ranks: the planner's best plan within the user's and the runtime's choices. */
 function choosePlan(model: Module, s: State, world: number): { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null } {
   const fixed: Fixed = { ...EXECUTABLE, ...s.fixed };
-  if (fixed.dp !== undefined && fixed.dp !== world) throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}, but the job has ${world} ranks`);
+  if (fixed.dp !== undefined && (world % fixed.dp !== 0 || (fixed.tp !== undefined && fixed.dp * fixed.tp !== world))) {
+    throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}${fixed.tp === undefined ? "" : ` and tp ${fixed.tp}`}, but the job has ${world} ranks`);
+  }
   const config = configOf(model);
   if (config === null) {
+    if ((fixed.tp ?? 1) > 1) throw new Error(`Advanced Parallelization: tp ${fixed.tp} needs a model with a tensor-parallel plan (Llama, Mistral, Qwen2, Baichuan2, GPT-2); ${model.constructor.name} has none`);
     // A plain nn module: nothing to profile, so the plan is the user's choices over data parallelism.
     const zero = fixed.zero ?? 0;
     const applied: AppliedPlan = {
@@ -160,8 +161,9 @@ _register_advanced_parallelization({
     const n = world();
     const { applied, evaluation } = choosePlan(model, s, n);
     const hybrid = applied.hybrid_shard;
-    const mesh = dataParallelMesh(hybrid, applied.zero > 0);
+    const mesh = dataParallelMesh(hybrid, applied.zero > 0, applied.tp);
     const result = applyPlan(model, applied, mesh);
+    s.replicated.useGroup(mesh.dpGroup, mesh.dp);
     s.models.set(model, { ...result, evaluation });
     if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
     s.applied = applied;
@@ -174,7 +176,19 @@ _register_advanced_parallelization({
 
   data_shard(): DataShard | null {
     const n = world();
-    return n < 2 ? null : { rank: dist.get_rank(), world_size: n, same_order: rank0Order };
+    if (n < 2) return null;
+    // The TP ranks of one data-parallel rank read the same share; read as the loader iterates, so
+    // that a loader built before the model follows the plan applied to it (TP innermost in the mesh).
+    const tp = (): number => state?.applied?.tp ?? state?.fixed.tp ?? 1;
+    return {
+      get rank() {
+        return Math.floor(dist.get_rank() / tp());
+      },
+      get world_size() {
+        return n / tp();
+      },
+      same_order: rank0Order,
+    };
   },
 
   applied_plan(): Required<PlanChoices> | null {

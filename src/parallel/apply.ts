@@ -10,7 +10,10 @@ import type { PlanChoices } from "../torch/moreh.js";
 import type { Module, StateDict } from "../torch/nn/modules/module.js";
 import { _checkpoint_module } from "../torch/utils/checkpoint.js";
 import type { Tensor } from "../torch/tensor.js";
-import type { DataParallelMesh } from "./mesh.js";
+import { _mark_sharded } from "../torch/distributed/_sharding.js";
+import { meshGroup, subgroups, type DataParallelMesh } from "./mesh.js";
+import { TensorParallelModel } from "./executors/tensor_parallel.js";
+import { tensorParallelPlanFor } from "./tp_plans/index.js";
 import { globalizeLoss } from "./executors/global_loss.js";
 import { repeatedLayers } from "./executors/layers.js";
 import { ShardedModel } from "./executors/sharded.js";
@@ -20,6 +23,8 @@ export type AppliedPlan = Required<PlanChoices>;
 /** What applying a plan left behind: the sharded model, when the plan shards. */
 export interface AppliedModel {
   sharded: ShardedModel | null;
+  /** The tensor-parallel layout, when the plan has tp > 1. */
+  tensorParallel: TensorParallelModel | null;
   /** The parameters the optimizer will get from model.parameters(). */
   parameters: Tensor[];
 }
@@ -42,6 +47,15 @@ function recomputed(plan: AppliedPlan, layers: Module[]): Module[] {
   return layers.flatMap((layer) => [...layer.named_children()].filter(([name]) => /attn|attention/i.test(name)).map(([, m]) => m));
 }
 
+/** Tensor parallelism over the mesh's TP group with the model family's plan. */
+function tensorParallel(model: Module, plan: AppliedPlan, mesh: DataParallelMesh): TensorParallelModel {
+  const family = tensorParallelPlanFor(model);
+  // k/v heads fewer than the ranks: each run of tp/kv neighbouring ranks shares one head.
+  const replicas = plan.tp % family.kvHeads === 0 ? plan.tp / family.kvHeads : 1;
+  const kvReplicas = replicas > 1 ? subgroups(mesh.device!, "tp", replicas) : null;
+  return new TensorParallelModel(model, family, { group: mesh.tpGroup!, kvReplicas, sequenceParallel: plan.sequence_parallel });
+}
+
 /** Applies `plan` to `model` over `mesh` (every rank calls it, in the same order). */
 export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh): AppliedModel {
   if (mesh.world > 1) {
@@ -49,6 +63,8 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       for (const t of [...model.parameters(), ...model.buffers()]) dist.broadcast(t.detach(), 0);
     });
   }
+  // Before ZeRO, whose units then flatten each rank's slices; every rank cuts them from the synced weights.
+  const tp = plan.tp > 1 ? tensorParallel(model, plan, mesh) : null;
   const layers = repeatedLayers(model);
   for (const m of recomputed(plan, layers)) _checkpoint_module(m);
   let sharded: ShardedModel | null = null;
@@ -57,6 +73,7 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       shardGroup: mesh.shardGroup, shardSize: mesh.shardSize, shardRank: mesh.shardRank,
       replicateGroup: mesh.replicateGroup, replicateSize: mesh.replicateSize,
       zero: plan.zero, offload: plan.offload !== "none",
+      apart: tp === null ? undefined : (m, n) => tp.isSharded(m, n),
     });
     const s = sharded;
     Object.defineProperty(model, "state_dict", {
@@ -65,12 +82,25 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       value: ({ prefix = "" }: { prefix?: string; keep_vars?: boolean } = {}): StateDict => s.stateDict(prefix),
     });
   }
-  if (mesh.world > 1) {
+  if (tp !== null) {
+    // A unit of TP slices is one shard of tensors split over the shard group and the TP group (for norms).
+    if (sharded !== null) {
+      const group = mesh.shardSize > 1 ? meshGroup(mesh.device!, ["dp_shard", "tp"]) : mesh.tpGroup;
+      for (const u of sharded.allUnits()) if (u.entries.some((e) => e.owners.some(([m, n]) => tp.isSharded(m, n)))) _mark_sharded(u.shard, group);
+    }
+    const local = model.state_dict.bind(model);
+    Object.defineProperty(model, "state_dict", {
+      configurable: true,
+      writable: true,
+      value: (options: { prefix?: string; keep_vars?: boolean } = {}): StateDict => tp.fullStateDict(local(options), options.prefix ?? ""),
+    });
+  }
+  if (mesh.dp > 1) {
     model.register_forward_hook((_m, args, output) => {
       const last = args[args.length - 1];
-      globalizeLoss(output, isKwargs(last) ? last : undefined, mesh.world);
+      globalizeLoss(output, isKwargs(last) ? last : undefined, mesh.dp, mesh.dpGroup);
       return undefined;
     });
   }
-  return { sharded, parameters: [...model.parameters()] };
+  return { sharded, tensorParallel: tp, parameters: [...model.parameters()] };
 }

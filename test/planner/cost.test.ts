@@ -37,14 +37,16 @@ test("collectives follow the alpha-beta ring model", () => {
   close(collectiveTime("all_reduce", 1e9, 4, measured), 2 * (3 / 4) * (1e9 / 50e9) + 2 * 2 * 10e-6, "by group size");
 });
 
-test("TP communication: 4 all-reduces of 2·b·s·h bytes per layer, 6 with full recompute, on NVLink", () => {
+test("TP communication: 4 all-reduces of 2·b·s·h bytes per layer, 6 with full recompute, 2 for embedding and head, 3 per-token ones for the loss, on NVLink", () => {
   const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
   const hardware = hardwarePreset("a100-80gb");
   const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 4, flashAttention: false });
   const plan: Plan = { ...base, tp: 8, pp: 1, microBatch: 2, gradAccum: 2 };
   const allReduce = collectiveTime("all_reduce", 2 * 2 * 2048 * 4096, 8, hardware.intraNode);
-  close(predictStep(problem, plan).step.tpComm, 2 * 8 * 4 * allReduce, "no recompute");
-  close(predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm, 2 * 8 * 6 * allReduce, "full recompute");
+  // The vocab-parallel loss: max, sum of exponentials and target logit, fp32, per predicted token.
+  const loss = 3 * collectiveTime("all_reduce", 4 * 2 * 2047, 8, hardware.intraNode);
+  close(predictStep(problem, plan).step.tpComm, 2 * ((8 * 4 + 2) * allReduce + loss), "no recompute");
+  close(predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm, 2 * ((8 * 6 + 2) * allReduce + loss), "full recompute");
 });
 
 test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s/6h + V/16lh); MFU counts 3 passes", () => {

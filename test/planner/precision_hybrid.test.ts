@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { collectiveTime } from "../../src/parallel/planner/collectives.js";
 import {
-  hardwarePreset, makeProblem, megatronGpt, memoryPerGpu, modelStateBytesPerParam, nodeLocalDp, parseFix, plan, predictStep, totalParams,
+  hardwarePreset, layerParams, makeProblem, megatronGpt, memoryPerGpu, modelStateBytesPerParam, nodeLocalDp, parseFix, plan, predictStep, totalParams,
   zeroShardDegree, type HardwareProfile, type Plan, type ZeroStage,
 } from "../../src/parallel/planner/index.js";
 import { stageParams } from "../../src/parallel/planner/layout.js";
@@ -117,17 +117,21 @@ test("hybrid cost: ZeRO collectives on NVLink over the node, a gradient all-redu
   const { intraNode, interNode } = hardware;
   for (const precision of ["bf16-mixed", "fp32"] as const) {
     const problem = makeProblem(model, 16, { hardware, gpusPerNode: 8, seqLen: 2048, globalBatch: 32, precision });
-    const grads = (precision === "fp32" ? 4 : 2) * modelParams;
-    const crossNode = collectiveTime("all_reduce", grads / 8, 2, interNode);
+    // Gradients are reduced in fp32 (the masters' dtype), weights gathered in the compute dtype.
+    const grads = 4 * modelParams;
+    const weights = (precision === "fp32" ? 4 : 2) * modelParams;
+    const layerWeights = (precision === "fp32" ? 4 : 2) * 24 * layerParams(model).total;
+    // ZeRO-1 keeps the whole reduced gradient: an all-reduce over the node, then across nodes.
     const z1: Plan = { ...base, dp: 16, gradAccum: 2, zero: 1, hybridShard: true };
     close(predictStep(problem, z1).step.dpComm,
-      collectiveTime("reduce_scatter", grads, 8, intraNode) + crossNode + collectiveTime("all_gather", grads, 8, intraNode), `${precision} ZeRO-1`);
+      collectiveTime("all_reduce", grads, 8, intraNode) + collectiveTime("all_reduce", grads, 2, interNode) + collectiveTime("all_gather", weights, 8, intraNode), `${precision} ZeRO-1`);
+    // ZeRO-3: the layers are gathered again for backward (the embedding stays from forward); the shard is all-reduced across nodes.
     const z3: Plan = { ...z1, zero: 3 };
-    const perMicroBatch = 2 * collectiveTime("all_gather", grads, 8, intraNode) + collectiveTime("reduce_scatter", grads, 8, intraNode);
-    close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + crossNode, `${precision} ZeRO-3`);
+    const perMicroBatch = collectiveTime("all_gather", weights, 8, intraNode) + collectiveTime("all_gather", layerWeights, 8, intraNode) + collectiveTime("reduce_scatter", grads, 8, intraNode);
+    close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode), `${precision} ZeRO-3`);
     // Without hybrid sharding the same collectives span both nodes.
     close(predictStep(problem, { ...z1, hybridShard: false }).step.dpComm,
-      collectiveTime("reduce_scatter", grads, 16, interNode) + collectiveTime("all_gather", grads, 16, interNode), `${precision} plain ZeRO-1`);
+      collectiveTime("all_reduce", grads, 16, interNode) + collectiveTime("all_gather", weights, 16, interNode), `${precision} plain ZeRO-1`);
   }
 });
 

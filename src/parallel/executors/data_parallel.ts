@@ -5,6 +5,7 @@
 // their gradients over the ranks as backward produces them, overlapped with it.
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import * as dist from "../../torch/distributed/index.js";
+import type { ProcessGroup } from "../../torch/distributed/process_group.js";
 import { Reducer, _is_reduced } from "../../torch/nn/parallel/reducer.js";
 import type { Tensor } from "../../torch/tensor.js";
 
@@ -12,6 +13,15 @@ const BUCKET_BYTES = 25 * 1024 * 1024;
 
 export class ReplicatedParams {
   private readonly managed = new WeakSet<Tensor>();
+  /** The data-parallel peers (null: every rank), and how many they are (null: the job's size). */
+  private group: ProcessGroup | null = null;
+  private size: number | null = null;
+
+  /** Reduces over `group` of `size` ranks from now on (under tensor parallelism: the ranks with this TP rank). */
+  useGroup(group: ProcessGroup | null, size: number): void {
+    this.group = group;
+    this.size = size;
+  }
 
   /** Parameters a sharded plan reduces itself. */
   manage(params: Iterable<Tensor>): void {
@@ -20,12 +30,13 @@ export class ReplicatedParams {
 
   /** Syncs and starts reducing the gradients of the optimizer's parameters not yet handled (every rank calls it). */
   attach(params: readonly Tensor[]): void {
-    if (!dist.is_initialized() || dist.get_world_size() < 2) return;
+    if (!dist.is_initialized() || (this.size ?? dist.get_world_size()) < 2) return;
     const fresh = params.filter((p) => p.requires_grad && !this.managed.has(p) && !_is_reduced(p));
     if (fresh.length === 0) return;
+    const group = this.group;
     no_grad(() => {
-      for (const p of fresh) dist.broadcast(p.detach(), 0);
+      for (const p of fresh) dist.broadcast(p.detach(), group === null ? 0 : group.ranks[0], { group });
     });
-    new Reducer(fresh, { capBytes: BUCKET_BYTES, group: null, findUnused: false, autoPrepare: true });
+    new Reducer(fresh, { capBytes: BUCKET_BYTES, group, findUnused: false, autoPrepare: true });
   }
 }

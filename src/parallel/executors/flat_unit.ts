@@ -83,6 +83,11 @@ export class FlatUnit {
    */
   private dirty = true;
   private gatheredVersion = -1;
+  /**
+   * The full buffer's `_version()` when it was last filled: a forward that edits its weights in place
+   * (Baichuan2's NormHead normalises its rows on the first eval forward) moves it.
+   */
+  private filledVersion = -1;
   /** The last full gradient under ZeRO-1 (kept, as DeepSpeed's stage 1 keeps it; the chunk's .grad is a view of it). */
   private fullGrad: Tensor | null = null;
 
@@ -142,6 +147,7 @@ export class FlatUnit {
    */
   gather(): void {
     const { layout } = this;
+    this.keepEdits();
     const version = this.shard._version();
     if (this.resident && !this.dirty && version === this.gatheredVersion) return;
     if (!this.resident) {
@@ -156,12 +162,25 @@ export class FlatUnit {
       }),
     );
     this.gatheredVersion = version;
+    this.filledVersion = this.full._version();
     this.dirty = false;
+  }
+
+  /**
+   * Writes in-place edits of the gathered weights back into this rank's chunk (every rank made the
+   * same edits), so that the next gather, release or state_dict keeps them.
+   */
+  private keepEdits(): void {
+    if (this.aliased || !this.resident || this.full._version() === this.filledVersion) return;
+    const { layout } = this;
+    no_grad(() => this.shard.copy_(this.full.narrow(0, layout.shardRank * this.chunk, this.chunk)));
+    this.filledVersion = this.full._version();
   }
 
   /** ZeRO-3: frees the full buffer's memory (views keep their shape; gather() refills them). */
   release(): void {
     if (!this.resident) return;
+    this.keepEdits();
     _resize_storage_bytes_(this.full, 0);
     this.resident = false;
   }
@@ -237,6 +256,7 @@ export class FlatUnit {
   /** The unit's parameters as full tensors in `dtype`, by entry (a collective over the shard group). */
   fullTensors(dt: dtype): Tensor[] {
     const { layout } = this;
+    this.keepEdits();
     return scope(() => no_grad(() => {
       const src = this.shard.to({ device: layout.computeDevice });
       const all = layout.shardSize === 1 ? src : empty(this.chunk * layout.shardSize, { dtype: src.dtype, device: layout.computeDevice });

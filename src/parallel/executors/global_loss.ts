@@ -9,18 +9,23 @@ import "../../torch/_generated/tensor_methods.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import { tensor } from "../../torch/creation.js";
 import * as dist from "../../torch/distributed/index.js";
+import type { ProcessGroup } from "../../torch/distributed/process_group.js";
 import { float64 } from "../../torch/dtype.js";
 import { Tensor } from "../../torch/tensor.js";
 
 const IGNORE_INDEX = -100;
 
-function countedTokens(labels: unknown): number | null {
+/** Tokens an HF causal-LM loss averages over: labels shifted by one, -100 ignored (null without labels). */
+export function countedTokens(labels: unknown): number | null {
   if (!(labels instanceof Tensor) || labels.dim() === 0 || labels.size(-1) < 1) return null;
   return no_grad(() => labels.narrow(-1, 1, labels.size(-1) - 1).ne(IGNORE_INDEX).sum().item() as number);
 }
 
-/** Makes `output.loss` the global loss over `ranks` data-parallel ranks (every rank calls it). */
-export function globalizeLoss(output: unknown, kwargs: unknown, ranks: number): void {
+/**
+ * Makes `output.loss` the global loss over `ranks` data-parallel ranks, the ranks of `group` (null:
+ * every rank); every one of them calls it.
+ */
+export function globalizeLoss(output: unknown, kwargs: unknown, ranks: number, group: ProcessGroup | null = null): void {
   if (ranks < 2 || output === null || typeof output !== "object") return;
   const holder = output as { loss?: unknown };
   const loss = holder.loss;
@@ -29,7 +34,7 @@ export function globalizeLoss(output: unknown, kwargs: unknown, ranks: number): 
   const n = countedTokens(labels) ?? 1;
   const local = loss.detach().item() as number;
   const stats = tensor([n, n * local], { dtype: float64 });
-  dist.all_reduce(stats, dist.ReduceOp.SUM);
+  dist.all_reduce(stats, dist.ReduceOp.SUM, { group });
   const [total, weighted] = stats.tolist() as number[];
   if (total === 0) return;
   const scale = (n * ranks) / total;

@@ -16,6 +16,8 @@ import { FlatUnit, type ShardingLayout } from "./flat_unit.js";
 export type UnitLayout = Omit<ShardingLayout, "computeDtype" | "masterDtype" | "computeDevice" | "masterDevice"> & {
   /** Keep the master chunks and the optimizer step in CPU memory. */
   offload: boolean;
+  /** Parameters that get units of their own (tensor-parallel slices: their norms reduce over more ranks). */
+  apart?: (owner: Module, attr: string) => boolean;
 };
 
 type Owners = Array<[Module, string]>;
@@ -73,7 +75,7 @@ export class ShardedModel {
     for (const p of owners.keys()) {
       const home = unitOf.get(p) ?? model;
       // One flat buffer holds one dtype on one device, trained or frozen.
-      const key = `${p.dtype.name}|${String(p.device)}|${p.requires_grad}`;
+      const key = `${p.dtype.name}|${String(p.device)}|${p.requires_grad}|${owners.get(p)!.some(([m, n]) => layout.apart?.(m, n) === true)}`;
       const byKey = groups.get(home)!;
       byKey.set(key, [...(byKey.get(key) ?? []), p]);
     }

@@ -3,6 +3,7 @@
 // alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
 import { layerActivations } from "./activations.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
+import { dataParallelMessages, embeddingTpCalls, headTpCalls, layerTpCalls, type Call } from "./communication.js";
 import { groupLink, stageParams, zeroShardDegree } from "./layout.js";
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
@@ -77,10 +78,16 @@ function layerTimes(problem: Problem, plan: Plan): LayerTimes {
   const recomputedShare = plan.recompute === "full" ? plan.recomputeLayers / (model.layers / plan.pp) : 0;
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
-  // forward, two in backward, and two more when the forward is recomputed.
-  const message = elementBytes(problem.precision) * tokens * model.hidden;
-  const oneAllReduce = collectiveTime("all_reduce", message, t, groupLink(problem, 1, t));
-  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp: (4 + 2 * recomputedShare) * oneAllReduce };
+  // forward, two in backward, and two more when the forward is recomputed (communication.ts).
+  const tp = (1 - recomputedShare) * callsTime(problem, layerTpCalls(problem, plan, false)) + recomputedShare * callsTime(problem, layerTpCalls(problem, plan, true));
+  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp };
+}
+
+/** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */
+function callsTime(problem: Problem, calls: Array<Call | null>, stride = 1): number {
+  let time = 0;
+  for (const c of calls) if (c !== null) time += collectiveTime(c.kind, c.bytes, c.ranks, groupLink(problem, stride, c.ranks));
+  return time;
 }
 
 /** Forward + backward seconds of the output projection and cross-entropy for one micro-batch. */
@@ -99,16 +106,18 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const e = elementBytes(problem.precision);
   const layer = layerTimes(problem, plan);
   const head = headTime(problem, plan);
+  const headTp = callsTime(problem, headTpCalls(problem, plan));
+  const embeddingTp = callsTime(problem, embeddingTpCalls(problem, plan));
   const activationMessage = (e * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
   const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * dp, p)) : 0;
   const stages = stageParams(model, plan);
-  // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), and the
-  // output layer and loss on the last.
+  // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), the
+  // embedding's collectives on the first stage, the output layer and loss (and their collectives) on the last.
   const perStage = stages.layers.map((n, s) => ({
     layers: n,
     compute: n * (layer.forward + layer.backward) + (s === p - 1 ? head : 0),
     recompute: n * layer.recompute,
-    tp: n * layer.tp,
+    tp: n * layer.tp + (s === p - 1 ? headTp : 0) + (s === 0 ? embeddingTp : 0),
   }));
   const stageTime = (t: (typeof perStage)[number]): number => t.compute + t.recompute + t.tp + stageP2p;
   const slowest = perStage.reduce((a, b) => (stageTime(b) > stageTime(a) ? b : a));
@@ -118,27 +127,24 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const bubble = (perStage.reduce((sum, t) => sum + stageTime(t), 0) - stageTime(slowest)) / v;
   const layers = slowest.layers;
   const params = Math.max(...stages.perStage);
-  const gradBytes = e * params;
   const backwardWindow = layers * layer.backward;
   // ZeRO's collectives run over the shard group: the whole DP group, or under hybrid sharding its
-  // node-local part (on NVLink), whose replicas then all-reduce their gradient shard across nodes
-  // once per step, during the last micro-batch's backward like a plain DP all-reduce.
+  // node-local part (on NVLink), whose replicas then reduce across nodes once per step, during the
+  // last micro-batch's backward like a plain DP all-reduce (communication.ts has the messages).
   const shardDegree = zeroShardDegree(problem, plan);
-  const shardLink = groupLink(problem, tp, shardDegree);
-  const replicas = dp / shardDegree;
-  const crossNode = plan.hybridShard ? collectiveTime("all_reduce", gradBytes / shardDegree, replicas, groupLink(problem, tp * shardDegree, replicas)) : 0;
+  const dpMessages = dataParallelMessages(problem, plan);
+  const crossNode = callsTime(problem, [dpMessages.replicas], tp * shardDegree);
   let dpComm = 0;
   if (plan.zero === 3) {
     // Per micro-batch: gather weights for forward and again for backward, reduce-scatter gradients;
     // prefetching hides them behind that micro-batch's compute.
-    const perMicroBatch = 2 * collectiveTime("all_gather", gradBytes, shardDegree, shardLink) + collectiveTime("reduce_scatter", gradBytes, shardDegree, shardLink);
+    const perMicroBatch = callsTime(problem, [dpMessages.gather, dpMessages.backwardGather, dpMessages.reduce], tp);
     dpComm = m * exposed(perMicroBatch, layers * (layer.forward + layer.backward), layers) + exposed(crossNode, backwardWindow, layers);
   } else if (dp > 1) {
-    // Gradients are reduced once, during the last micro-batch's backward; ZeRO-1/2 reduce-scatter them
-    // and all-gather the updated weights after the step.
-    const reduce = plan.zero === 0 ? collectiveTime("all_reduce", gradBytes, dp, groupLink(problem, tp, dp)) : collectiveTime("reduce_scatter", gradBytes, shardDegree, shardLink) + crossNode;
-    const gather = plan.zero === 0 ? 0 : collectiveTime("all_gather", gradBytes, shardDegree, shardLink);
-    dpComm = exposed(reduce, backwardWindow, layers) + gather;
+    // Gradients are reduced once, during the last micro-batch's backward; ZeRO-1/2 all-gather the
+    // updated weights after the step.
+    const reduce = callsTime(problem, [dpMessages.reduce], tp) + crossNode;
+    dpComm = exposed(reduce, backwardWindow, layers) + callsTime(problem, [dpMessages.gather], tp);
   }
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;

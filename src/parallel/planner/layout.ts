@@ -1,17 +1,23 @@
 // How a plan lays the model and the GPUs out: parameters held by one rank of each pipeline stage, and
 // which link (NVLink inside a node, the network between nodes) each communication group uses.
 import type { LinkProfile } from "./hardware.js";
-import { embeddingParams, finalNormParams, headParams, layerParams, type ModelProfile } from "./model_profile.js";
+import { embeddingParams, finalNormParams, headParams, layerParams, layerReplicatedParams, type ModelProfile } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 import { chunkLayers, stageLayers } from "./stages.js";
 
-/** Parameters of one layer on one TP rank: weights split t ways, k/v heads replicated past kvHeads. */
+/**
+ * Parameters of one layer on one TP rank: GEMM weights and column-parallel biases split t ways (k/v
+ * heads fewer than t are stored as slices of their head and gathered for compute, so nothing is
+ * stored twice), norms and row-parallel biases replicated.
+ */
 export function rankLayerParams(m: ModelProfile, tp: number): number {
-  const { total, matmul } = layerParams(m);
-  const kv = m.kvHeads * m.headDim;
-  const kvWeights = 2 * m.hidden * kv;
-  const kvOnRank = 2 * m.hidden * Math.max(kv / tp, m.headDim);
-  return (matmul - kvWeights) / tp + kvOnRank + (total - matmul) / tp;
+  const replicated = layerReplicatedParams(m);
+  return (layerParams(m).total - replicated) / tp + replicated;
+}
+
+/** Rows of the vocabulary on one TP rank: the vocabulary padded to a multiple of tp, split. */
+export function rankVocab(m: ModelProfile, tp: number): number {
+  return Math.ceil(m.vocab / tp);
 }
 
 export interface StageParams {
@@ -29,8 +35,10 @@ export interface StageParams {
 export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp"> & Partial<Pick<Plan, "vpp">>): StageParams {
   const split = stageLayers(chunkLayers(m, { pp: plan.pp, vpp: plan.vpp ?? 1 }), plan.pp);
   const perLayer = rankLayerParams(m, plan.tp);
-  const embedding = embeddingParams(m) / plan.tp;
-  const head = (m.tiedEmbeddings ? (plan.pp > 1 ? m.vocab * m.hidden : 0) : headParams(m)) / plan.tp + finalNormParams(m);
+  // Vocab-parallel rows (padded); GPT-2's position embeddings are replicated.
+  const vocabRows = rankVocab(m, plan.tp) * m.hidden;
+  const embedding = vocabRows + (embeddingParams(m) - m.vocab * m.hidden);
+  const head = (m.tiedEmbeddings ? (plan.pp > 1 ? vocabRows : 0) : headParams(m) === 0 ? 0 : vocabRows) + finalNormParams(m);
   const perStage = split.map((n, s) => n * perLayer + (s === 0 ? embedding : 0) + (s === plan.pp - 1 ? head : 0));
   return { layers: split, first: perStage[0], last: perStage[plan.pp - 1], perStage };
 }

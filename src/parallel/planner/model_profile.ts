@@ -23,6 +23,8 @@ export interface ModelProfile {
   qkvBias: boolean;
   /** Dropout active in training (GPT-2, Megatron GPT): adds the dropout masks to the activations. */
   dropout: boolean;
+  /** Baichuan2's z-loss (a squared max-logit term) is on: two more per-token reductions under TP. */
+  zLoss?: boolean;
 }
 
 /** Parameters of one decoder layer, and how many of them are GEMM weights (what FLOPs count). */
@@ -42,6 +44,12 @@ export function layerParams(m: ModelProfile): LayerParams {
   if (m.linearBias) bias = q + 2 * kv + m.hidden + (m.mlp === "swiglu" ? 2 : 1) * m.ffn + m.hidden;
   else if (m.qkvBias) bias = q + 2 * kv;
   return { total: matmul + bias + 2 * normParams, matmul };
+}
+
+/** Parameters of one layer that tensor parallelism replicates: norms, and the biases added after a row-parallel sum. */
+export function layerReplicatedParams(m: ModelProfile): number {
+  const normParams = m.linearBias ? 2 * m.hidden : m.hidden;
+  return 2 * normParams + (m.linearBias ? 2 * m.hidden : 0);
 }
 
 export function embeddingParams(m: ModelProfile): number {
@@ -146,6 +154,7 @@ export function profileFromConfig(config: Config, name = "model"): ModelProfile 
     linearBias: false,
     qkvBias: family === "qwen2",
     dropout: num(config, ["attention_dropout"], "dropout", 0) > 0,
+    zLoss: family === "baichuan" && num(config, ["z_loss_weight"], "z-loss weight", 0) > 0,
   };
 }
 

@@ -31,10 +31,32 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Sees every op launched: its name, the bytes of its whole message (the gathered or the reduced tensor) and its group. */
+export type _CollectiveObserver = (op: string, bytes: number, group: ProcessGroup) => void;
+const observers = new Set<_CollectiveObserver>();
+
+/** @internal Counts traffic (tests, benchmarks); returns the function that stops observing. */
+export function _observe_collectives(observer: _CollectiveObserver): () => void {
+  observers.add(observer);
+  return () => void observers.delete(observer);
+}
+
+const bytesOf = (t: Tensor): number => t.numel() * t.element_size();
+
 /** Starts the op on the group, then waits (sync) or hands back the Work (async_op). */
-function launch(what: string, options: CollectiveOptions, start: (pg: ProcessGroup) => NativeHandle, after?: (pg: ProcessGroup) => void): Work | undefined {
+function launch(
+  what: string,
+  options: CollectiveOptions,
+  bytes: (pg: ProcessGroup) => number,
+  start: (pg: ProcessGroup) => NativeHandle,
+  after?: (pg: ProcessGroup) => void,
+): Work | undefined {
   const pg = _resolve(options.group, what);
   if (pg === null) return options.async_op === true ? new Work(null, what) : undefined;
+  if (observers.size > 0) {
+    const n = bytes(pg);
+    for (const o of observers) o(what, n, pg);
+  }
   let h: NativeHandle;
   try {
     h = start(pg);
@@ -70,6 +92,7 @@ export function all_reduce(tensor: Tensor, op?: ReduceOp | ReduceOptions, option
   return launch(
     "all_reduce",
     o,
+    () => bytesOf(tensor),
     (pg) => {
       const r = reduction(pg, o.op ?? ReduceOp.SUM);
       average = r.average;
@@ -86,13 +109,13 @@ export interface BroadcastOptions extends CollectiveOptions {
 export function broadcast(tensor: Tensor, src: number, options: Async<CollectiveOptions>): Work;
 export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptions): void;
 export function broadcast(tensor: Tensor, src: number, options: CollectiveOptions = {}): Work | undefined {
-  return launch("broadcast", options, (pg) => c10d.distBroadcast(pg.handle, tensor, pg.group_rank(src, "src")));
+  return launch("broadcast", options, () => bytesOf(tensor), (pg) => c10d.distBroadcast(pg.handle, tensor, pg.group_rank(src, "src")));
 }
 
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
-  return launch("all_gather", options, (pg) => {
+  return launch("all_gather", options, (pg) => bytesOf(tensor) * pg.size(), (pg) => {
     if (tensor_list.length !== pg.size()) throw new RangeError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
     return c10d.distAllgather(pg.handle, tensor_list, tensor);
   });
@@ -106,7 +129,7 @@ function checkNumel(what: string, big: Tensor, small: Tensor, pg: ProcessGroup, 
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
-  return launch("all_gather_into_tensor", options, (pg) => {
+  return launch("all_gather_into_tensor", options, () => bytesOf(output_tensor), (pg) => {
     checkNumel("all_gather_into_tensor", output_tensor, input_tensor, pg, "output_tensor", "input_tensor");
     return c10d.distAllgatherBase(pg.handle, output_tensor, input_tensor);
   });
@@ -120,6 +143,7 @@ export function reduce_scatter_tensor(output: Tensor, input: Tensor, op?: Reduce
   return launch(
     "reduce_scatter_tensor",
     o,
+    () => bytesOf(input),
     (pg) => {
       checkNumel("reduce_scatter_tensor", input, output, pg, "input", "output");
       const r = reduction(pg, o.op ?? ReduceOp.SUM);
@@ -147,7 +171,7 @@ function checkSplits(name: string, splits: number[], t: Tensor, pg: ProcessGroup
 export function all_to_all_single(output: Tensor, input: Tensor, options: Async<AllToAllOptions>): Work;
 export function all_to_all_single(output: Tensor, input: Tensor, options?: AllToAllOptions): void;
 export function all_to_all_single(output: Tensor, input: Tensor, options: AllToAllOptions = {}): Work | undefined {
-  return launch("all_to_all_single", options, (pg) => {
+  return launch("all_to_all_single", options, () => bytesOf(input), (pg) => {
     const outSplits = options.output_split_sizes ?? [];
     const inSplits = options.input_split_sizes ?? [];
     checkSplits("output_split_sizes", outSplits, output, pg);
@@ -159,7 +183,7 @@ export function all_to_all_single(output: Tensor, input: Tensor, options: AllToA
 export function barrier(options: Async<CollectiveOptions>): Work;
 export function barrier(options?: CollectiveOptions): void;
 export function barrier(options: CollectiveOptions = {}): Work | undefined {
-  return launch("barrier", options, (pg) => c10d.distBarrier(pg.handle));
+  return launch("barrier", options, () => 0, (pg) => c10d.distBarrier(pg.handle));
 }
 
 export interface P2POptions {
@@ -168,11 +192,11 @@ export interface P2POptions {
 }
 
 export function isend(tensor: Tensor, dst: number, options: P2POptions = {}): Work {
-  return launch("isend", { group: options.group, async_op: true }, (pg) => c10d.distSend(pg.handle, tensor, pg.group_rank(dst, "dst"), options.tag ?? 0)) as Work;
+  return launch("isend", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distSend(pg.handle, tensor, pg.group_rank(dst, "dst"), options.tag ?? 0)) as Work;
 }
 
 export function irecv(tensor: Tensor, src: number, options: P2POptions = {}): Work {
-  return launch("irecv", { group: options.group, async_op: true }, (pg) => c10d.distRecv(pg.handle, tensor, pg.group_rank(src, "src"), options.tag ?? 0)) as Work;
+  return launch("irecv", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distRecv(pg.handle, tensor, pg.group_rank(src, "src"), options.tag ?? 0)) as Work;
 }
 
 export function send(tensor: Tensor, dst: number, options: P2POptions = {}): void {

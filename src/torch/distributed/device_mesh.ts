@@ -118,8 +118,8 @@ export class DeviceMesh {
     const grid = new Grid(shape, ranks, mesh_dim_names === null ? null : [...mesh_dim_names]);
     const coord = grid.coordinate(get_rank());
     if (coord === null) throw new Error(`DeviceMesh: rank ${get_rank()} is not in the mesh ${JSON.stringify(plain)}`);
-    // Every dimension's groups, as PyTorch makes them with the mesh.
-    for (let d = 0; d < shape.length; d++) grid.groupAlong([d], coord);
+    // Every dimension's groups, as PyTorch makes them with the mesh; those of one rank only when asked for.
+    for (let d = 0; d < shape.length; d++) if (shape[d] > 1) grid.groupAlong([d], coord);
     this.device_type = device_type;
     this.grid = grid;
     this.dims = shape.map((_, d) => [d]);

@@ -35,6 +35,7 @@ export {
   type P2POptions,
 } from "./collectives.js";
 export { Work } from "./work.js";
+export { _observe_collectives, type _CollectiveObserver } from "./collectives.js";
 export { Store, TCPStore, FileStore, PrefixStore, default_pg_timeout, type TCPStoreOptions } from "./store.js";
 export * as device_mesh from "./device_mesh.js";
 export { DeviceMesh, init_device_mesh, type DeviceMeshOptions } from "./device_mesh.js";

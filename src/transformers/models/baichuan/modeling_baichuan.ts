@@ -64,11 +64,14 @@ interface LayerInputs {
 export class BaichuanAttention extends Module {
   W_pack: Linear;
   o_proj: Linear;
+  /** The width of each of q, k and v in W_pack's output (HF's `hidden_size`; a tensor-parallel plan sets its rank's). */
+  hidden_size: number;
   private readonly head_dim: number;
 
   constructor(readonly config: BaichuanConfig, readonly layer_idx: number, factory: FactoryOptions) {
     super();
     const h = config.hidden_size;
+    this.hidden_size = h;
     this.head_dim = h / config.num_attention_heads;
     if (!Number.isInteger(this.head_dim)) throw new Error(`hidden_size must be divisible by num_heads (got hidden_size: ${h} and num_heads: ${config.num_attention_heads})`);
     this.W_pack = new Linear(h, 3 * h, { bias: false, ...factory });
@@ -77,7 +80,7 @@ export class BaichuanAttention extends Module {
 
   override forward(x: Tensor, { rope, mask, past_key_values }: LayerInputs): Tensor {
     const [b, s] = x.shape;
-    let [q, k, v] = this.W_pack.forward(x).split(this.config.hidden_size, -1).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
+    let [q, k, v] = this.W_pack.forward(x).split(this.hidden_size, -1).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
     if (rope !== null) {
       const [qr, kr] = apply_rotary_pos_emb(q.float(), k.float(), rope[0], rope[1]);
       [q, k] = [qr.to(q.dtype), kr.to(k.dtype)];
@@ -92,7 +95,8 @@ export class BaichuanModel extends Module {
   layers: ModuleList<LlamaDecoderLayer<LayerInputs>>;
   norm: LlamaRMSNorm;
   rotary_emb: LlamaRotaryEmbedding | null;
-  private readonly slopes: number[];
+  /** The ALiBi slope of each head the attention computes (a tensor-parallel plan keeps its rank's heads'). */
+  slopes: number[];
 
   constructor(readonly config: BaichuanConfig, factory: FactoryOptions) {
     super();

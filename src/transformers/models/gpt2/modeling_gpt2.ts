@@ -40,12 +40,15 @@ interface BlockInputs {
 export class GPT2Attention extends Module {
   c_attn: Conv1D;
   c_proj: Conv1D;
+  /** The width of each of q, k and v in c_attn's output (HF's `split_size`; a tensor-parallel plan sets its rank's). */
+  split_size: number;
   private readonly head_dim: number;
   private readonly scale: number;
 
   constructor(readonly config: GPT2Config, readonly layer_idx: number, factory: FactoryOptions) {
     super();
     const e = config.n_embd;
+    this.split_size = e;
     this.head_dim = e / config.n_head;
     this.scale = (config.scale_attn_weights ? this.head_dim ** -0.5 : 1) / (config.scale_attn_by_inverse_layer_idx ? layer_idx + 1 : 1);
     this.c_attn = new Conv1D(3 * e, e, factory);
@@ -54,7 +57,7 @@ export class GPT2Attention extends Module {
 
   override forward(x: Tensor, { mask, past_key_values }: BlockInputs): Tensor {
     const [b, s] = x.shape;
-    const [q, k0, v0] = this.c_attn.forward(x).split(this.config.n_embd, 2).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
+    const [q, k0, v0] = this.c_attn.forward(x).split(this.split_size, 2).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
     const [k, v] = past_key_values === null ? [k0, v0] : past_key_values.update(k0, v0, this.layer_idx);
     const p = this.training ? this.config.attn_pdrop : 0;
     const out = this.c_proj.forward(sdpaAttention(q, k, v, mask, this.scale, p));

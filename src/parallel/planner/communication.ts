@@ -1,0 +1,151 @@
+// The collectives a plan issues, with their message sizes (the full, unsharded bytes of the gathered
+// or reduced tensor), as the runtime's executors issue them (src/parallel/executors; counted per
+// step by the tensor-parallel tests): cost.ts turns them into time. Scalars (the global loss, the
+// gradient norm) are left out: latency only.
+//
+// Tensor parallel, per micro-batch (M = b·s·h activation bytes):
+//   each layer: 4 all-reduces of M (attention and MLP: the input's gradient, the row-parallel output),
+//     or under sequence parallelism 4 all-gathers and 4 reduce-scatters of M; the forward's again
+//     when the layer is recomputed. k/v heads fewer than the ranks: the head's weights all-gathered
+//     in forward and reduce-scattered in backward over the ranks sharing it. Under SP the norm
+//     weights' (and row-parallel biases') gradients are all-reduced.
+//   embedding: an all-reduce of M (vocab-parallel lookup; the sequence is split after it under SP).
+//   output layer: the input's gradient all-reduced (SP: all-gathered forward, reduce-scattered
+//     backward, plus the sequence split's all-gather in backward); the vocab-parallel loss
+//     all-reduces 3 fp32 numbers per predicted token (5 with Baichuan2's z-loss).
+// Data parallel, per step (P parameters per rank; gradients reduced in fp32 — the fp32 masters under
+// mixed precision — weights gathered in the compute dtype):
+//   ZeRO-0: all-reduce of P. ZeRO-1: all-reduce of P (the full reduced gradient is kept), all-gather
+//   of P before the next forward. ZeRO-2: reduce-scatter and all-gather of P. ZeRO-3, per micro-batch:
+//   all-gather of P in forward, of the layers' P again in backward (the embedding and head stay
+//   gathered from forward to backward), reduce-scatter of P. Hybrid sharding adds the all-reduce
+//   over node replicas of what is left after the shard group's reduction.
+import type { Collective } from "./collectives.js";
+import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
+import { elementBytes } from "./memory.js";
+import { finalNormParams, layerReplicatedParams } from "./model_profile.js";
+import type { Plan, Problem } from "./space.js";
+
+/** One collective: its kind, its message bytes, the ranks of its group. */
+export interface Call {
+  kind: Collective;
+  bytes: number;
+  ranks: number;
+  /** The group: the TP group, the ranks sharing a k/v head, or a data-parallel group. */
+  group: "tp" | "kv" | "dp";
+}
+
+/** Gradients are reduced in fp32 (the optimizer's master dtype under mixed precision). */
+const GRADIENT_REDUCE_BYTES = 4;
+/** The vocab-parallel loss reduces fp32 per-token values. */
+const LOSS_BYTES = 4;
+
+function activationMessage(problem: Problem, plan: Plan): number {
+  return elementBytes(problem.precision) * problem.seqLen * plan.microBatch * problem.model.hidden;
+}
+
+/** Tensor-parallel collectives of one layer for one micro-batch; `recomputed` repeats the forward's. */
+export function layerTpCalls(problem: Problem, plan: Plan, recomputed: boolean): Call[] {
+  const t = plan.tp;
+  if (t === 1) return [];
+  const { model } = problem;
+  const e = elementBytes(problem.precision);
+  const m = activationMessage(problem, plan);
+  const tp = (kind: Collective, bytes: number): Call => ({ kind, bytes, ranks: t, group: "tp" });
+  const forward = plan.sequenceParallel ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m)] : [tp("all_reduce", m), tp("all_reduce", m)];
+  const backward = plan.sequenceParallel ? [tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m)] : [tp("all_reduce", m), tp("all_reduce", m)];
+  const calls = [...forward, ...backward];
+  if (recomputed) calls.push(...forward);
+  if (t > model.kvHeads) {
+    const ranks = t / model.kvHeads;
+    const bias = model.linearBias || model.qkvBias ? 1 : 0;
+    const head = 2 * model.headDim * (model.hidden + bias) * e;
+    calls.push({ kind: "all_gather", bytes: head, ranks, group: "kv" }, { kind: "reduce_scatter", bytes: head, ranks, group: "kv" });
+    if (recomputed) calls.push({ kind: "all_gather", bytes: head, ranks, group: "kv" });
+  }
+  if (plan.sequenceParallel) calls.push(tp("all_reduce", layerReplicatedParams(model) * e));
+  return calls;
+}
+
+/** Tensor-parallel collectives of the input embedding for one micro-batch (the first stage). */
+export function embeddingTpCalls(problem: Problem, plan: Plan): Call[] {
+  if (plan.tp === 1) return [];
+  const m = activationMessage(problem, plan);
+  const calls: Call[] = [{ kind: "all_reduce", bytes: m, ranks: plan.tp, group: "tp" }];
+  if (plan.sequenceParallel) calls.push({ kind: "all_gather", bytes: m, ranks: plan.tp, group: "tp" });
+  return calls;
+}
+
+/** Tensor-parallel collectives of the final norm, output layer and loss for one micro-batch (the last stage). */
+export function headTpCalls(problem: Problem, plan: Plan): Call[] {
+  const t = plan.tp;
+  if (t === 1) return [];
+  const m = activationMessage(problem, plan);
+  const tp = (kind: Collective, bytes: number): Call => ({ kind, bytes, ranks: t, group: "tp" });
+  const calls = plan.sequenceParallel
+    ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_reduce", finalNormParams(problem.model) * elementBytes(problem.precision))]
+    : [tp("all_reduce", m)];
+  const perToken = LOSS_BYTES * (problem.seqLen - 1) * plan.microBatch;
+  for (let i = 0; i < (problem.model.zLoss === true ? 5 : 3); i++) calls.push(tp("all_reduce", perToken));
+  return calls;
+}
+
+/** The data-parallel (ZeRO) messages of one step, in the shape cost.ts schedules them. */
+export interface DataParallelMessages {
+  /** The gradient reduction over the shard group (or the whole DP group at ZeRO-0). */
+  reduce: Call | null;
+  /** Hybrid sharding: the reduction over node replicas. */
+  replicas: Call | null;
+  /** ZeRO-1/2: the weights' all-gather before the next forward; ZeRO-3: the forward's, per micro-batch. */
+  gather: Call | null;
+  /** ZeRO-3: the backward's all-gather, per micro-batch. */
+  backwardGather: Call | null;
+}
+
+export function dataParallelMessages(problem: Problem, plan: Plan): DataParallelMessages {
+  const none: DataParallelMessages = { reduce: null, replicas: null, gather: null, backwardGather: null };
+  if (plan.dp === 1) return none;
+  const stages = stageParams(problem.model, plan);
+  const params = Math.max(stages.first, stages.last);
+  const grads = GRADIENT_REDUCE_BYTES * params;
+  const weights = elementBytes(problem.precision) * params;
+  const d = zeroShardDegree(problem, plan);
+  const replicas = plan.dp / d;
+  const dp = (kind: Collective, bytes: number, ranks: number): Call | null => (ranks > 1 ? { kind, bytes, ranks, group: "dp" } : null);
+  if (plan.zero === 0) return { ...none, reduce: dp("all_reduce", grads, plan.dp) };
+  // ZeRO-1 reduces the whole gradient over the replicas; 2 and 3 only the shard's.
+  const replicaReduce = plan.hybridShard ? dp("all_reduce", plan.zero === 1 ? grads : grads / d, replicas) : null;
+  const reduce = dp(plan.zero === 1 ? "all_reduce" : "reduce_scatter", grads, d);
+  const gather = dp("all_gather", weights, d);
+  if (plan.zero < 3) return { reduce, replicas: replicaReduce, gather, backwardGather: null };
+  const layers = (problem.model.layers / plan.pp) * rankLayerParams(problem.model, plan.tp);
+  return { reduce, replicas: replicaReduce, gather, backwardGather: dp("all_gather", elementBytes(problem.precision) * layers, d) };
+}
+
+export type CommunicationVolume = Record<"tp" | "dp", Record<Collective, number>>;
+
+/** Message bytes of one step's collectives on one rank (of the last pipeline stage), by group and kind. */
+export function communicationVolume(problem: Problem, plan: Plan): CommunicationVolume {
+  const volume: CommunicationVolume = {
+    tp: { all_reduce: 0, all_gather: 0, reduce_scatter: 0 },
+    dp: { all_reduce: 0, all_gather: 0, reduce_scatter: 0 },
+  };
+  const add = (calls: Array<Call | null>, times: number): void => {
+    for (const c of calls) if (c !== null) volume[c.group === "dp" ? "dp" : "tp"][c.kind] += times * c.bytes;
+  };
+  const m = plan.gradAccum;
+  const layers = problem.model.layers / plan.pp;
+  const recomputed = plan.recompute === "full" ? plan.recomputeLayers : 0;
+  add(layerTpCalls(problem, plan, true), m * recomputed);
+  add(layerTpCalls(problem, plan, false), m * (layers - recomputed));
+  add(headTpCalls(problem, plan), m);
+  if (plan.pp === 1) add(embeddingTpCalls(problem, plan), m);
+  const d = dataParallelMessages(problem, plan);
+  if (plan.zero === 3) {
+    add([d.gather, d.backwardGather, d.reduce], m);
+    add([d.replicas], 1);
+  } else {
+    add([d.reduce, d.replicas, d.gather], 1);
+  }
+  return volume;
+}
