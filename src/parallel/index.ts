@@ -1,0 +1,2 @@
+// `tessera/parallel`: the planner as a library (what `tessera plan` runs) and the plan contract.
+export * from "./planner/index.js";
