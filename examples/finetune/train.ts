@@ -6,7 +6,7 @@
 // With no --model it trains the embedded default: a ~0.9M-parameter Llama (config/) from random
 // weights (fixed seed) on the embedded reverse/upper task, and measures the skill on held-out words
 // before and after training.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { torch } from "../../src/index.js";
 import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/index.js";
@@ -15,6 +15,7 @@ import type { CausalLM } from "../../src/transformers/modeling_utils.js";
 import { LoraConfig, get_peft_model } from "../../src/transformers/peft/index.js";
 import { TrainingLogger, peakFlopsFor, peakMemory } from "../../src/transformers/trainer_log/index.js";
 import { profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
+import { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } from "../../src/parallel/checkpoint/index.js";
 import { gpuRows } from "../../src/cli/smi.js";
 import { EXIT_CODES, UsageError, existingDir, existingFile, isEntryPoint, parse, positiveInt, positiveNumber, runMain, string, type Values } from "./lib/cli.js";
 import { DEFAULT_CONFIG_DIR, DEFAULT_HELDOUT_DATA } from "./lib/paths.js";
@@ -34,7 +35,19 @@ options:
   --epochs N             passes over the dataset (default 1)
   --max-steps N          stop after N steps (default: all steps of all epochs)
   --log-interval N       steps between log lines (default 10)
-  --save-model-dir DIR   where the fine-tuned model goes (default out/finetune/model)
+  --save-model-dir DIR   where the fine-tuned model goes (default out/finetune/model); written
+                         beside it and renamed into place, so an interrupted run never leaves
+                         a half-written folder there
+  --output-dir DIR       where checkpoints go, as DIR/checkpoint-STEP (default out/finetune)
+  --save-steps N         save a checkpoint every N steps and at the last (default: none); every
+                         rank writes its own shards (docs/checkpoints.md)
+  --save-total-limit K   keep only the K newest checkpoints in --output-dir
+  --resume-from-checkpoint DIR|latest
+                         continue a run from a checkpoint: same data order, same losses (latest:
+                         the newest complete one in --output-dir, or a fresh start when there is
+                         none); it may have been saved under another plan or number of ranks
+  --save-on-interrupt    on SIGINT/SIGTERM, save a checkpoint of the last finished step before
+                         exiting (exit code 130/143 either way; the model folder is left as it was)
   --use-lora             train LoRA adapters instead of every weight
   --lora-r N             LoRA rank (default 8)
   --eval-data FILE       .jsonl of {prompt, completion}: exact match of greedy generations before and
@@ -60,6 +73,12 @@ export interface TrainArgs {
   eval_data: string | null;
   tensorboard_dir: string;
   seed: number;
+  output_dir: string;
+  save_steps: number | null;
+  save_total_limit: number | null;
+  /** A checkpoint folder, "latest", or null for a fresh start. */
+  resume_from_checkpoint: string | null;
+  save_on_interrupt: boolean;
 }
 
 function parseTrainArgs(argv: string[]): TrainArgs | null {
@@ -67,6 +86,7 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
   const v: Values | null = parse(argv, {
     model: str, dataset: str, "batch-size": str, "block-size": str, lr: str, epochs: str, "max-steps": str, "log-interval": str,
     "save-model-dir": str, "use-lora": { type: "boolean" }, "lora-r": str, "eval-data": str, "tensorboard-dir": str, seed: str,
+    "output-dir": str, "save-steps": str, "save-total-limit": str, "resume-from-checkpoint": str, "save-on-interrupt": { type: "boolean" },
   }, USAGE);
   if (v === null) return null;
   const model = typeof v.model === "string" ? existingDir(v.model, "--model") : null;
@@ -86,7 +106,17 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     eval_data: evalData === null ? null : existingFile(evalData, "--eval-data"),
     tensorboard_dir: string(v, "tensorboard-dir", "out/finetune/runs"),
     seed: v.seed === undefined ? 0 : positiveInt(v, "seed"),
+    output_dir: string(v, "output-dir", "out/finetune"),
+    save_steps: v["save-steps"] === undefined ? null : positiveInt(v, "save-steps"),
+    save_total_limit: v["save-total-limit"] === undefined ? null : positiveInt(v, "save-total-limit"),
+    resume_from_checkpoint: resumeArg(v["resume-from-checkpoint"]),
+    save_on_interrupt: v["save-on-interrupt"] === true,
   };
+}
+
+function resumeArg(value: string | boolean | undefined): string | null {
+  if (typeof value !== "string") return null;
+  return value === "latest" ? value : existingDir(value, "--resume-from-checkpoint");
 }
 
 /** The seed's mask_pads: labels are the input ids with padding set to -100, which the loss ignores. */
@@ -149,13 +179,14 @@ function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; to
 /**
  * Wraps the model's attention projections with LoRA adapters (PEFT's Llama defaults, q_proj and
  * v_proj), freezing the rest. The adapter names its base model folder; a new random base (the
- * embedded default) is saved first, next to the adapter, so that inference can load it.
+ * embedded default) is saved first, into the model folder being written (`staging`), so that
+ * inference can load it from the committed folder.
  */
-function addLora(model: CausalLM, args: TrainArgs): ReturnType<typeof get_peft_model> {
+function addLora(model: CausalLM, args: TrainArgs, staging: string): ReturnType<typeof get_peft_model> {
   let base = args.model;
   if (base === null) {
+    model.save_pretrained(join(staging, "base"));
     base = join(args.save_model_dir, "base");
-    model.save_pretrained(base);
   }
   const peft = get_peft_model(model, new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, target_modules: ["q_proj", "v_proj"], task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) }));
   const [trainable, all] = peft.get_nb_trainable_parameters();
@@ -172,10 +203,29 @@ export interface TrainResult {
   tokens_per_s: number;
   non_pad_tokens_per_s: number;
   peak_memory_bytes: number;
-  saved_to: string;
+  /** The model folder, or null when the run was interrupted (the folder is then left as it was). */
+  saved_to: string | null;
+  /** The checkpoint this run resumed from. */
+  resumed_from: string | null;
+  /** The signal that stopped the run early, or null. */
+  interrupted: "SIGINT" | "SIGTERM" | null;
 }
 
-export function train(args: TrainArgs): TrainResult {
+/** Records SIGINT/SIGTERM instead of dying on them, so that the loop stops between steps (and may save first). */
+function watchSignals(): { signal: () => "SIGINT" | "SIGTERM" | null; dispose: () => void } {
+  let received: "SIGINT" | "SIGTERM" | null = null;
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+    const h = (): void => void (received ??= sig);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return { signal: () => received, dispose: () => handlers.forEach(([sig, h]) => process.off(sig, h)) };
+}
+
+/** Lets signal handlers run: the loop is synchronous, so a signal is noticed between steps. */
+const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
+
+export async function train(args: TrainArgs): Promise<TrainResult> {
   // The plan is made for the batch and sequence length this run trains with.
   torch.moreh.option.enable_advanced_parallelization({ seq_len: args.block_size, global_batch: args.batch_size });
   torch.manual_seed(args.seed);
@@ -191,20 +241,44 @@ export function train(args: TrainArgs): TrainResult {
     if (main) console.log(line);
   };
   print(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
+  const resume = args.resume_from_checkpoint === "latest" ? latest_checkpoint(args.output_dir) : args.resume_from_checkpoint;
+  if (args.resume_from_checkpoint === "latest" && resume === null) print(`No checkpoint in ${args.output_dir} yet: starting from step 0`);
 
-  // Every rank evaluates (a sharded model computes on all of them); rank 0 prints.
+  // Every rank evaluates (a sharded model computes on all of them); rank 0 prints. A resumed run's
+  // "before" was measured by the run it continues.
   const evalSet = args.eval_data === null ? null : readExamples(args.eval_data);
-  const skill_before = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
+  const skill_before = evalSet === null || resume !== null ? null : measureSkill(model, tokenizer, evalSet, device);
   if (skill_before !== null) print(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
 
-  const lora = args.use_lora ? addLora(model, args) : null;
+  // The model folder is written here and renamed into place at the end.
+  const staging = main ? freshStagingFolder(args.save_model_dir) : stagingFolder(args.save_model_dir);
+  const lora = args.use_lora ? addLora(model, args, staging) : null;
+  const trained = lora ?? model;
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
   const optim = new torch.optim.AdamW([...model.parameters()].filter((p) => p.requires_grad), { lr: args.lr });
+  const state = { model: trained, optimizer: optim, dataloader: loader };
+  let step = 0;
+  let first_epoch = 0;
+  if (resume !== null) {
+    const saved = load_checkpoint(resume, state);
+    step = Number(saved?.global_step ?? 0);
+    first_epoch = Number(saved?.epoch ?? 0);
+    print(`Resumed from ${resume} at step ${step}`);
+  }
+  let saved_step = resume === null ? -1 : step;
+  const saveCheckpoint = (epoch: number): void => {
+    const dir = join(args.output_dir, `checkpoint-${step}`);
+    save_checkpoint(dir, state, { trainer_state: { global_step: step, epoch }, write_extra: (d) => tokenizer.save_pretrained(d) });
+    if (main && args.save_total_limit !== null) rotate_checkpoints(args.output_dir, args.save_total_limit);
+    saved_step = step;
+    print(`Saved checkpoint ${dir}`);
+  };
+
   const total_steps = Math.min(loader.len() * args.epochs, args.max_steps ?? Infinity);
   const writer = main ? new torch.utils.tensorboard.SummaryWriter(args.tensorboard_dir) : undefined;
   const peak = peakFlopsFor(name);
   const logger = new TrainingLogger({
-    total_steps, log_interval: args.log_interval, writer, memory: () => peakMemory(device),
+    total_steps, initial_step: step, log_interval: args.log_interval, writer, memory: () => peakMemory(device),
     flops_per_token: trainingFlopsPerToken(profileFromConfig(config), args.block_size),
     // Tokens are counted over all ranks (below), so the peak is that of all ranks' devices.
     peak_flops: peak === null ? null : peak * world,
@@ -213,36 +287,56 @@ export function train(args: TrainArgs): TrainResult {
   const per_rank = world > 1 ? ` (the global batch, split over ${world} ranks)` : "";
   print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}`);
 
-  model.train();
-  let step = 0;
-  for (let epoch = 0; epoch < args.epochs && step < total_steps; epoch++) {
-    for (const batch of loader as Iterable<Batch>) {
-      if (step >= total_steps) break;
-      const input_ids = batch.input_ids.to(device);
-      const attention_mask = batch.attention_mask.to(device);
-      const labels = mask_pads(input_ids, attention_mask);
-      const outputs = model.forward(input_ids, { attention_mask, labels, use_cache: false });
-      const loss = outputs.loss!;
-      loss.backward();
-      optim.step();
-      model.zero_grad({ set_to_none: true });
-      // Counted on the host copy of the mask, so no step waits for the device; summed over all ranks.
-      const tokens = torch.tensor([input_ids.numel(), batch.attention_mask.sum().item()]);
-      if (world > 1) torch.distributed.all_reduce(tokens);
-      const [all_tokens, non_pad_tokens] = tokens.tolist() as number[];
-      logger.record({ tokens: all_tokens, non_pad_tokens, loss: () => loss.item(), lr: args.lr });
-      step++;
+  const signals = watchSignals();
+  let interrupted: "SIGINT" | "SIGTERM" | null = null;
+  try {
+    model.train();
+    for (let epoch = first_epoch; epoch < args.epochs && step < total_steps && interrupted === null; epoch++) {
+      for (const batch of loader as Iterable<Batch>) {
+        if (step >= total_steps) break;
+        const input_ids = batch.input_ids.to(device);
+        const attention_mask = batch.attention_mask.to(device);
+        const labels = mask_pads(input_ids, attention_mask);
+        const outputs = model.forward(input_ids, { attention_mask, labels, use_cache: false });
+        const loss = outputs.loss!;
+        loss.backward();
+        optim.step();
+        model.zero_grad({ set_to_none: true });
+        await nextTurn();
+        // Counted on the host copy of the mask, so no step waits for the device; summed over all
+        // ranks, with whether a rank was signalled, so that all of them stop after the same step.
+        const tokens = torch.tensor([input_ids.numel(), batch.attention_mask.sum().item(), signals.signal() === null ? 0 : 1]);
+        if (world > 1) torch.distributed.all_reduce(tokens);
+        const [all_tokens, non_pad_tokens, stop] = tokens.tolist() as number[];
+        logger.record({ tokens: all_tokens, non_pad_tokens, loss: () => loss.item(), lr: args.lr });
+        step++;
+        // As HF's Trainer: every save_steps, and at the last step.
+        if (args.save_steps !== null && (step % args.save_steps === 0 || step === total_steps)) saveCheckpoint(epoch);
+        if (stop > 0) {
+          interrupted = signals.signal() ?? "SIGTERM";
+          if (args.save_on_interrupt && saved_step !== step) saveCheckpoint(epoch);
+          break;
+        }
+      }
     }
+  } finally {
+    signals.dispose();
+  }
+  if (interrupted !== null) {
+    print(`Stopped by ${interrupted} after step ${step}${saved_step === step ? `; resume with --resume-from-checkpoint ${join(args.output_dir, `checkpoint-${step}`)}` : ""}`);
   }
   model.eval();
 
-  const skill_after = evalSet === null ? null : measureSkill(model, tokenizer, evalSet, device);
-  // Every rank saves (a sharded model gathers its weights on all of them); rank 0 writes.
-  if (lora === null) model.save_pretrained(args.save_model_dir);
-  else if (main) lora.save_pretrained(args.save_model_dir);
-  if (main) tokenizer.save_pretrained(args.save_model_dir);
+  const skill_after = evalSet === null || interrupted !== null ? null : measureSkill(model, tokenizer, evalSet, device);
+  const saved_to = interrupted === null ? args.save_model_dir : null;
+  if (saved_to !== null) {
+    // Every rank saves (a sharded model gathers its weights on all of them); rank 0 writes.
+    if (lora === null) model.save_pretrained(staging);
+    else if (main) lora.save_pretrained(staging);
+    if (main) tokenizer.save_pretrained(staging);
+  }
   writer?.close();
-  const summary = logger.finish(main ? args.save_model_dir : null);
+  const summary = logger.finish(main ? saved_to : null);
   if (skill_before !== null && skill_after !== null) {
     console.log(`Skill before training: ${formatSkill(skill_before)}`);
     console.log(`Skill after training:  ${formatSkill(skill_after)}`);
@@ -250,20 +344,26 @@ export function train(args: TrainArgs): TrainResult {
   const result: TrainResult = {
     losses: summary.losses, skill_before, skill_after, steps: summary.steps, seconds: summary.seconds,
     tokens_per_s: summary.tokens_per_s, non_pad_tokens_per_s: summary.non_pad_tokens_per_s, peak_memory_bytes: summary.peak_memory.bytes,
-    saved_to: args.save_model_dir,
+    saved_to, resumed_from: resume, interrupted,
   };
-  if (main) {
-    mkdirSync(args.save_model_dir, { recursive: true });
-    writeFileSync(join(args.save_model_dir, "train_results.json"), JSON.stringify(result, null, 2) + "\n");
+  if (main && saved_to !== null) {
+    writeFileSync(join(staging, "train_results.json"), JSON.stringify(result, null, 2) + "\n");
+    commitFolder(staging, saved_to);
+  } else if (main) {
+    rmSync(staging, { recursive: true, force: true });
   }
   return result;
 }
 
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export async function main(argv: string[]): Promise<number> {
-  return runMain("train.ts", () => {
+  let interrupted: "SIGINT" | "SIGTERM" | null = null;
+  const code = await runMain("train.ts", async () => {
     const args = parseTrainArgs(argv);
-    if (args !== null) train(args);
+    if (args !== null) interrupted = (await train(args)).interrupted;
   });
+  return code === 0 && interrupted !== null ? SIGNAL_EXIT[interrupted] : code;
 }
 
 if (isEntryPoint(import.meta.url)) process.exitCode = await main(process.argv.slice(2));

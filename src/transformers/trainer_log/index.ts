@@ -12,6 +12,8 @@ export { ThroughputMeter, type Interval } from "./throughput.js";
 
 export interface TrainingLoggerOptions {
   total_steps: number;
+  /** Steps done before this run (one resumed from a checkpoint): step numbers continue from it. */
+  initial_step?: number;
   log_interval: number;
   /** Model FLOPs of one training token (forward + backward), for MFU. */
   flops_per_token: number;
@@ -61,6 +63,7 @@ export class TrainingLogger {
     if (!(Number.isInteger(options.log_interval) && options.log_interval > 0)) throw new Error(`TrainingLogger: log_interval must be a positive integer, got ${options.log_interval}`);
     this.print = options.print ?? ((line) => console.log(line));
     this.progress = options.progress ?? process.stderr.isTTY === true;
+    this.step = options.initial_step ?? 0;
   }
 
   /** Records a finished optimizer step; logs on every log_interval-th step and on the last. */
