@@ -1,6 +1,7 @@
 // `tessera run`'s flags, torchrun's spelling (dashes or underscores, `--flag value` or `--flag=value`).
 import { readJsonObject } from "../parallel/planner/json_file.js";
 import { fixedFromPlanJson, fixedToPlanJson } from "../parallel/planner/plan_json.js";
+import { INTERRUPT_GRACE_MS } from "./workers.js";
 
 export interface RunArgs {
   nprocPerNode: string | null;
@@ -12,12 +13,17 @@ export interface RunArgs {
   /** --plan, validated and normalized: the JSON object text every worker gets as TESSERA_PLAN (absent
    *  without --plan). */
   plan?: string;
+  /** Times a failed worker group is started again (torchrun's --max-restarts). */
+  maxRestarts: number;
+  /** Seconds a collective may wait for the other ranks before it fails (every worker's process-group timeout); null: PyTorch's 30 minutes. */
+  collectiveTimeout: number | null;
   script: string;
   scriptArgs: string[];
 }
 
 export const USAGE = `usage: tessera run [--nproc-per-node N|gpu|cpu|auto] [--nnodes N --node-rank R]
                    [--master-addr A] [--master-port P] [--hostfile FILE] [--plan JSON|FILE]
+                   [--max-restarts N] [--collective-timeout SECONDS]
                    script.ts [args...]
 
 Runs a TypeScript training script, one worker per GPU (or N), with the environment torchrun sets
@@ -29,9 +35,16 @@ Inside a Slurm allocation the node count, node rank and master address come from
 holds parallelization choices (keys dp, tp, pp, vpp, micro_batch, grad_accum, zero, recompute,
 recompute_layers, sequence_parallel, offload, hybrid_shard); it is checked before any worker starts
 and every worker gets it as TESSERA_PLAN.
+--max-restarts N: when a worker dies, the others are stopped and the whole group is started again,
+up to N times (default 0), as torchrun does; each restart is logged with its cause (rank, exit code
+or signal). The script resumes from its latest checkpoint (docs/checkpoints.md). One node only.
+--collective-timeout SECONDS: a collective that waits longer for the other ranks fails (default 30
+minutes), so that a hung rank (stopped, deadlocked) brings the group down and it can restart.
+SIGINT/SIGTERM are forwarded to the workers, which get ${INTERRUPT_GRACE_MS / 1000} s to stop (and save) before they
+are killed; a second signal kills them at once.
 Without any flag and without GPUs the script runs as one plain process.`;
 
-const FLAGS = ["nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan"] as const;
+const FLAGS = ["nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout"] as const;
 type Flag = (typeof FLAGS)[number];
 
 function intFlag(name: string, v: string | undefined, min: number): number | null {
@@ -85,6 +98,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
     masterAddr: values["master-addr"] ?? null,
     masterPort: port,
     hostfile: values.hostfile ?? null,
+    maxRestarts: intFlag("max-restarts", values["max-restarts"], 0) ?? 0,
+    collectiveTimeout: intFlag("collective-timeout", values["collective-timeout"], 1),
     script: argv[i],
     scriptArgs: argv.slice(i + 1),
     ...(values.plan === undefined ? {} : { plan: parsePlanArg(values.plan) }),

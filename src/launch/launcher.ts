@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { RunArgs } from "./args.js";
 import { parseHostfile, slurmNode } from "./cluster.js";
 import { youngGenerationFlags } from "./node_flags.js";
-import { runWorkers, supervise, type NodeSpec } from "./workers.js";
+import { INTERRUPT_GRACE_MS, runWorkers, supervise, type NodeSpec } from "./workers.js";
 
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
@@ -41,7 +41,8 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
   const masterPort = a.masterPort ?? DEFAULT_MASTER_PORT;
   const specs = hosts.map((h, i) => {
     const remote = [process.execPath, tesseraBin, "run", "--nnodes", String(hosts.length), "--node-rank", String(i), "--nproc-per-node", String(slots),
-      "--master-addr", masterAddr, "--master-port", String(masterPort), ...(a.plan === undefined ? [] : ["--plan", a.plan]), script, ...a.scriptArgs];
+      "--master-addr", masterAddr, "--master-port", String(masterPort), ...(a.plan === undefined ? [] : ["--plan", a.plan]),
+      ...(a.collectiveTimeout === null ? [] : ["--collective-timeout", String(a.collectiveTimeout)]), script, ...a.scriptArgs];
     return {
       name: `node ${i} (${h.host})`,
       command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
@@ -56,6 +57,10 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
 export async function launch(a: RunArgs): Promise<number> {
   const script = path.resolve(a.script);
   if (!existsSync(script)) throw new Error(`script not found: ${a.script}`);
+  // Restarting needs every node's group to stop and start together, which one node's launcher cannot arrange.
+  if (a.maxRestarts > 0 && (a.hostfile !== null || (a.nnodes ?? slurmNode()?.nnodes ?? 1) > 1)) {
+    throw new Error("--max-restarts works on one node only (for now)");
+  }
   if (a.hostfile !== null) return hostfileJob(a, a.hostfile, script);
   const slurm = a.nnodes === null && a.nodeRank === null ? slurmNode() : null;
   const nproc = await resolveNproc(a.nprocPerNode);
@@ -63,10 +68,19 @@ export async function launch(a: RunArgs): Promise<number> {
   const nodeRank = a.nodeRank ?? slurm?.nodeRank ?? 0;
   if (nodeRank >= nnodes) throw new Error(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
   const command = scriptCommand(script, a.scriptArgs);
-  // The plan reaches the script (and every worker) as TESSERA_PLAN, the runtime's executors' input.
-  const planEnv = a.plan === undefined ? {} : { TESSERA_PLAN: a.plan };
+  // The plan reaches the script (and every worker) as TESSERA_PLAN, the runtime's executors' input;
+  // the collective timeout as TESSERA_COLLECTIVE_TIMEOUT, init_process_group's default.
+  const planEnv = {
+    ...(a.plan === undefined ? {} : { TESSERA_PLAN: a.plan }),
+    ...(a.collectiveTimeout === null ? {} : { TESSERA_COLLECTIVE_TIMEOUT: String(a.collectiveTimeout) }),
+  };
   const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null;
-  if (plain) return supervise([{ name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" }], () => undefined);
+  if (plain) {
+    const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
+    // The script's own error output says why it failed; the launcher speaks only to log restarts.
+    const log = a.maxRestarts > 0 ? undefined : () => undefined;
+    return supervise([spec], log, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS });
+  }
   const spec: NodeSpec = {
     command,
     nprocPerNode: nproc,
@@ -75,6 +89,7 @@ export async function launch(a: RunArgs): Promise<number> {
     masterAddr: a.masterAddr ?? slurm?.masterAddr ?? "127.0.0.1",
     masterPort: a.masterPort ?? DEFAULT_MASTER_PORT,
     env: planEnv,
+    maxRestarts: a.maxRestarts,
   };
-  return runWorkers(spec);
+  return runWorkers(spec, undefined, INTERRUPT_GRACE_MS);
 }

@@ -1,7 +1,10 @@
 // Runs a node's workers: one child per local rank with torchrun's environment, output prefixed by
 // rank, signals forwarded, and fail-fast — when one worker fails, the rest are stopped and the
-// failing rank's error is shown.
+// failing rank's error is shown. With restarts allowed (--max-restarts), the stopped group is
+// started again, as torchrun's elastic agent does, and the restart is logged with its cause.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { createInterface } from "node:readline";
 
 export interface NodeSpec {
@@ -15,10 +18,12 @@ export interface NodeSpec {
   /** Rank 0's lines are printed bare when false (self-launch's single merged log). */
   prefixRank0?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** How many times a failed group is started again (torchrun's --max-restarts; default 0). */
+  maxRestarts?: number;
 }
 
-/** The variables torchrun sets for a worker. */
-export function workerEnv(spec: NodeSpec, localRank: number): NodeJS.ProcessEnv {
+/** The variables torchrun sets for a worker (`restart`: how many times the group was restarted). */
+export function workerEnv(spec: NodeSpec, localRank: number, restart = 0): NodeJS.ProcessEnv {
   const rank = spec.nodeRank * spec.nprocPerNode + localRank;
   const world = spec.nnodes * spec.nprocPerNode;
   const env: NodeJS.ProcessEnv = {
@@ -35,8 +40,8 @@ export function workerEnv(spec: NodeSpec, localRank: number): NodeJS.ProcessEnv 
     ROLE_NAME: "default",
     MASTER_ADDR: spec.masterAddr,
     MASTER_PORT: String(spec.masterPort),
-    TORCHELASTIC_RESTART_COUNT: "0",
-    TORCHELASTIC_MAX_RESTARTS: "0",
+    TORCHELASTIC_RESTART_COUNT: String(restart),
+    TORCHELASTIC_MAX_RESTARTS: String(spec.maxRestarts ?? 0),
     TORCHELASTIC_RUN_ID: "none",
   };
   // torchrun's default: one thread per worker when several share a machine, unless the user chose.
@@ -45,6 +50,8 @@ export function workerEnv(spec: NodeSpec, localRank: number): NodeJS.ProcessEnv 
 }
 
 const KILL_GRACE_MS = 3000;
+/** What `tessera run` gives workers after a forwarded SIGINT/SIGTERM to finish a step and save a checkpoint before they are killed. */
+export const INTERRUPT_GRACE_MS = 30_000;
 const TAIL_LINES = 30;
 
 /** One supervised child: its command, environment and the prefix for its output lines. */
@@ -57,16 +64,34 @@ export interface ProcSpec {
   group?: boolean;
 }
 
+/** How a child ended: its exit code (128 + the signal's number when a signal ended it), and that signal. */
+interface Ended {
+  code: number;
+  signal: NodeJS.Signals | null;
+}
+
 interface Running {
   spec: ProcSpec;
   child: ChildProcess;
   tail: string[];
-  exit: Promise<number>;
+  exit: Promise<Ended>;
 }
 
-function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal === "SIGINT" ? 2 : signal === "SIGKILL" ? 9 : 15);
+function ended(code: number | null, signal: NodeJS.Signals | null): Ended {
+  return { code: code ?? 128 + (signal === null ? 15 : constants.signals[signal]), signal };
+}
+
+const describeEnd = (e: Ended): string => (e.signal === null ? `failed with exit code ${e.code}` : `was killed by ${e.signal}`);
+
+/** Whether the process is stopped (SIGSTOP, a debugger): Linux's /proc state T or t; false where unknown. */
+function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+  } catch {
+    return false;
+  }
 }
 
 function start(spec: ProcSpec): Running {
@@ -85,12 +110,12 @@ function start(spec: ProcSpec): Running {
       lines.on("close", done);
     });
   const streams = Promise.all([pipe(child.stdout!, process.stdout, false), pipe(child.stderr!, process.stderr, true)]);
-  const exit = new Promise<number>((resolve) => {
+  const exit = new Promise<Ended>((resolve) => {
     child.on("error", (e) => {
       tail.push(`could not start: ${e.message}`);
-      resolve(127);
+      resolve({ code: 127, signal: null });
     });
-    child.on("exit", (code, signal) => void streams.then(() => resolve(exitCode(code, signal))));
+    child.on("exit", (code, signal) => void streams.then(() => resolve(ended(code, signal))));
   });
   return { spec, child, tail, exit };
 }
@@ -105,38 +130,45 @@ function kill(r: Running, signal: NodeJS.Signals): void {
   }
 }
 
-function stopAll(running: Running[], signal: NodeJS.Signals): void {
+function stopAll(running: Running[], signal: NodeJS.Signals, graceMs = KILL_GRACE_MS): void {
   for (const r of running) kill(r, signal);
-  setTimeout(() => running.forEach((r) => kill(r, "SIGKILL")), KILL_GRACE_MS).unref();
+  setTimeout(() => running.forEach((r) => kill(r, "SIGKILL")), graceMs).unref();
 }
 
 export type Log = (line: string) => void;
 const stderrLog: Log = (l) => process.stderr.write(`${l}\n`);
 
-/**
- * Runs the children to the end, forwarding SIGINT/SIGTERM; when one fails the others are stopped
- * and its last error lines are shown. Resolves to the job's exit code (the first failure's).
- */
-export async function supervise(specs: ProcSpec[], log: Log = stderrLog): Promise<number> {
+interface Outcome {
+  /** The job's exit code: the first failure's, or 130/143 when interrupted. */
+  code: number;
+  interrupted: boolean;
+  failed: { r: Running; end: Ended } | null;
+  /** Children found stopped when the first failure came (hung ranks, e.g. SIGSTOP). */
+  stopped: Running[];
+}
+
+/** Runs the children to the end, forwarding SIGINT/SIGTERM; when one fails, the others are stopped. */
+async function runOnce(specs: ProcSpec[], interruptGraceMs: number): Promise<Outcome> {
   const running = specs.map(start);
   let interrupted: NodeJS.Signals | null = null;
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
     const h = (): void => {
-      interrupted = sig;
-      stopAll(running, sig);
+      // A second signal does not wait for the workers any more.
+      stopAll(running, interrupted === null ? sig : "SIGKILL", interruptGraceMs);
+      interrupted ??= sig;
     };
     process.on(sig, h);
     return [sig, h] as const;
   });
-  let failed: Running | null = null;
-  let failedCode = 0;
+  let failed: Outcome["failed"] = null;
+  let stopped: Running[] = [];
   try {
     await Promise.all(
       running.map(async (r) => {
-        const code = await r.exit;
-        if (code !== 0 && failed === null && interrupted === null) {
-          failed = r;
-          failedCode = code;
+        const end = await r.exit;
+        if (end.code !== 0 && failed === null && interrupted === null) {
+          failed = { r, end };
+          stopped = running.filter((o) => o !== r && isStopped(o.child.pid));
           stopAll(running, "SIGTERM");
         }
       }),
@@ -144,24 +176,48 @@ export async function supervise(specs: ProcSpec[], log: Log = stderrLog): Promis
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
   }
-  if (interrupted !== null) return interrupted === "SIGINT" ? 130 : 143;
-  const f = failed as Running | null;
-  if (f === null) return 0;
-  log(`tessera run: ${f.spec.name} failed with exit code ${failedCode}; stopped the others. Its last error output:`);
-  for (const line of f.tail) log(`  ${f.spec.prefix}${line}`);
-  return failedCode;
+  const f = failed as Outcome["failed"];
+  if (interrupted !== null) return { code: interrupted === "SIGINT" ? 130 : 143, interrupted: true, failed: f, stopped };
+  return { code: f?.end.code ?? 0, interrupted: false, failed: f, stopped };
+}
+
+export interface SuperviseOptions {
+  /** How many times a failed group is started again (default 0). */
+  maxRestarts?: number;
+  /** How long children get after a forwarded SIGINT/SIGTERM before they are killed (default 3 s). */
+  interruptGraceMs?: number;
+}
+
+/**
+ * Runs the children to the end (see runOnce). When one fails, its last error lines are shown and,
+ * while restarts are left, the whole group is started again (`specs(restart)`). Resolves to the
+ * job's exit code.
+ */
+export async function supervise(specs: ProcSpec[] | ((restart: number) => ProcSpec[]), log: Log = stderrLog, options: SuperviseOptions = {}): Promise<number> {
+  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS } = options;
+  for (let restart = 0; ; restart++) {
+    const o = await runOnce(typeof specs === "function" ? specs(restart) : specs, interruptGraceMs);
+    if (o.interrupted || o.failed === null) return o.code;
+    const { r, end } = o.failed;
+    log(`tessera run: ${r.spec.name} ${describeEnd(end)}; stopped the others.${r.tail.length > 0 ? " Its last error output:" : ""}`);
+    for (const line of r.tail) log(`  ${r.spec.prefix}${line}`);
+    for (const s of o.stopped) log(`tessera run: ${s.spec.name} was stopped (hung) when it failed; treated as dead`);
+    if (restart >= maxRestarts) return o.code;
+    log(`tessera run: restarting the worker group (restart ${restart + 1} of ${maxRestarts}) after ${r.spec.name} ${describeEnd(end)}`);
+  }
 }
 
 /** Runs this node's workers (one per local rank) to the end. */
-export function runWorkers(spec: NodeSpec, log: Log = stderrLog): Promise<number> {
-  const specs = Array.from({ length: spec.nprocPerNode }, (_, local): ProcSpec => {
-    const rank = spec.nodeRank * spec.nprocPerNode + local;
-    return {
-      name: `rank ${rank}`,
-      command: spec.command,
-      env: workerEnv(spec, local),
-      prefix: rank === 0 && spec.prefixRank0 === false ? "" : `[rank${rank}]: `,
-    };
-  });
-  return supervise(specs, log);
+export function runWorkers(spec: NodeSpec, log: Log = stderrLog, interruptGraceMs?: number): Promise<number> {
+  const specs = (restart: number): ProcSpec[] =>
+    Array.from({ length: spec.nprocPerNode }, (_, local): ProcSpec => {
+      const rank = spec.nodeRank * spec.nprocPerNode + local;
+      return {
+        name: `rank ${rank}`,
+        command: spec.command,
+        env: workerEnv(spec, local, restart),
+        prefix: rank === 0 && spec.prefixRank0 === false ? "" : `[rank${rank}]: `,
+      };
+    });
+  return supervise(specs, log, { maxRestarts: spec.maxRestarts, interruptGraceMs });
 }

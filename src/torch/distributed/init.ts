@@ -12,7 +12,10 @@ export interface InitProcessGroupOptions {
   init_method?: string;
   world_size?: number;
   rank?: number;
-  /** Milliseconds (PyTorch takes a timedelta); default 30 minutes. */
+  /**
+   * Milliseconds (PyTorch takes a timedelta) a collective or the rendezvous may wait for the other
+   * ranks; default: TESSERA_COLLECTIVE_TIMEOUT seconds (`tessera run --collective-timeout`), else 30 minutes.
+   */
   timeout?: number;
   /** A store to rendezvous on instead of init_method (then rank and world_size are required). */
   store?: Store;
@@ -93,6 +96,15 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
   throw new Error(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
 }
 
+/** The launcher's --collective-timeout (seconds, in the environment), or PyTorch's default. */
+function defaultTimeout(): number {
+  const v = process.env.TESSERA_COLLECTIVE_TIMEOUT;
+  if (v === undefined || v === "") return default_pg_timeout;
+  const seconds = Number(v);
+  if (!(seconds > 0)) throw new Error(`TESSERA_COLLECTIVE_TIMEOUT='${v}': expected a positive number of seconds`);
+  return seconds * 1000;
+}
+
 function defaultBackend(): Backend {
   return native.cudaIsAvailable() && is_nccl_available() ? "nccl" : "gloo";
 }
@@ -103,7 +115,7 @@ export function init_process_group(options: InitProcessGroupOptions = {}): Proce
   const backend = options.backend ?? defaultBackend();
   if (backend !== "gloo" && backend !== "nccl") throw new Error(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
   if (!c10d.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
-  const timeout = options.timeout ?? default_pg_timeout;
+  const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);
   try {
     return _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
