@@ -1,4 +1,5 @@
-// The tutorial's train.ts runs unchanged under each plan (`tessera run --nproc-per-node 2 --plan`):
+// The tutorial's train.ts runs unchanged under each plan (`tessera run --nproc-per-node 2 --plan`,
+// data parallel with ZeRO 0-3 and recompute, or tensor parallel):
 // the logged losses are those of one process on the same global batch (fp32, rel 1e-5), held-out
 // evaluation and the saved folder work on every plan, and the folder holds the same weights.
 import { after, before, test } from "node:test";
@@ -46,7 +47,7 @@ function train(name: string, launcher: string[]): { result: Result; stdout: stri
   return { result: JSON.parse(readFileSync(path.join(model, "train_results.json"), "utf8")) as Result, stdout: r.stdout, model };
 }
 
-const plans = [{ zero: 0 }, { zero: 1 }, { zero: 2 }, { zero: 3 }, { zero: 3, recompute: "full", recompute_layers: 1 }];
+const plans: Array<Record<string, unknown>> = [{ zero: 0 }, { zero: 1 }, { zero: 2 }, { zero: 3 }, { zero: 3, recompute: "full", recompute_layers: 1 }, { tp: 2 }];
 let single: ReturnType<typeof train> | null = null;
 
 for (const plan of plans) {
@@ -54,7 +55,8 @@ for (const plan of plans) {
     single ??= train("single", ["--import", "tsx"]);
     const name = Object.entries(plan).map(([k, v]) => `${k}${v}`).join("-");
     const run = train(name, [path.join(root, "bin", "tessera.mjs"), "run", "--nproc-per-node", "2", "--plan", JSON.stringify(plan)]);
-    assert.match(run.stdout, new RegExp(`Advanced Parallelization plan: dp 2, tp 1, pp 1, vpp 1, micro_batch 8, grad_accum 1, zero ${plan.zero}, `));
+    const tp = (plan.tp as number | undefined) ?? 1;
+    assert.match(run.stdout, new RegExp(`Advanced Parallelization plan: dp ${2 / tp}, tp ${tp}, pp 1, vpp 1, micro_batch ${16 / (2 / tp)}, grad_accum 1, zero ${(plan.zero as number | undefined) ?? 0}, `));
     assert.equal(run.result.losses.length, 6);
     assertRelClose(run.result.losses.map(([, l]) => l), single.result.losses.map(([, l]) => l), 1e-5, `${name} losses`);
     assert.ok(run.result.skill_after !== null, "held-out evaluation ran");

@@ -2,7 +2,7 @@
 // TESSERA_PLAN; the job's size from TESSERA_NPROC): a tiny model of one family built from its config
 // (fixed seed, dropout off), a padded token dataset, SGD with momentum and global-norm clipping, three steps,
 // greedy generate, save_pretrained on every rank. Usage: train_tp.ts <family> <out dir>, family one
-// of llama (GQA: 4 heads, 2 k/v heads), llama-odd (vocabulary 97, tied), baichuan7 (RoPE),
+// of llama (GQA: 4 heads, 2 k/v heads), llama-odd (vocabulary 97, tied), qwen2 (GQA with q/k/v biases), baichuan7 (RoPE),
 // baichuan7-zloss (with Baichuan2's z-loss), baichuan13 (ALiBi), gpt2.
 // Prints one JSON line per rank: losses, gradient norms, generated tokens, the applied plan, and the
 // message bytes of each kind of collective in the second step, by group (scalars left out). Rank 0 also writes the first step's
@@ -11,7 +11,9 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { torch } from "../../../src/index.js";
-import { BaichuanConfig, BaichuanForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, generate, type CausalLM } from "../../../src/transformers/index.js";
+import {
+  BaichuanConfig, BaichuanForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, generate, type CausalLM,
+} from "../../../src/transformers/index.js";
 import { save_file } from "../../../src/safetensors.js";
 import { _applied_model } from "../../../src/launch/advanced_parallelization.js";
 
@@ -27,6 +29,10 @@ function build(): { model: CausalLM; vocab: number } {
       const vocab = family === "llama" ? 96 : 97;
       const config = new LlamaConfig({ ...small, vocab_size: vocab, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: family === "llama-odd" });
       return { model: LlamaForCausalLM.from_config(config), vocab };
+    }
+    case "qwen2": {
+      const config = new Qwen2Config({ ...small, vocab_size: 96, num_key_value_heads: 2, max_position_embeddings: 64 });
+      return { model: Qwen2ForCausalLM.from_config(config), vocab: 96 };
     }
     case "baichuan7":
     case "baichuan7-zloss": {
