@@ -29,7 +29,8 @@ function fsyncDir(dir: string): void {
 
 /**
  * Moves the staging folder into `dir`'s place. A folder already there is first renamed aside and
- * removed afterwards, so that at every moment `dir` is either the old folder or the new one.
+ * removed afterwards: `dir` is never a mix of the two, and a crash between the two renames leaves
+ * the old folder whole, as `.NAME.old` (POSIX has no atomic exchange of two folders).
  */
 export function commitFolder(staging: string, dir: string): void {
   const final = path.resolve(dir);
