@@ -22,10 +22,18 @@ import {
   fixedFromPlanJson, hardwarePreset, loadHardwareProfile, makeProblem, noFitMessage, plan, planToJson, profileFromConfig,
   type Evaluation, type Fixed, type HardwareProfile, type Problem,
 } from "../parallel/planner/index.js";
+import { chunkLayers } from "../parallel/planner/stages.js";
 import { ensureWorkers } from "./self_launch.js";
 
-/** What the runtime can execute today: data and tensor parallelism (with sequence parallelism), ZeRO, recompute and offload. */
-const EXECUTABLE: Fixed = { pp: 1, vpp: 1, gradAccum: 1 };
+/**
+ * What the runtime holds unless the user fixes it: micro-batches and pipeline stages run in the
+ * pipeline executor (executors/pipeline.ts), so a plan without a fixed pp > 1 or grad_accum > 1 is
+ * one stage and one micro-batch per step (among plans of equal predicted time the search would
+ * otherwise pick gradient accumulation).
+ */
+function runtimeDefaults(fixed: Fixed): Fixed {
+  return (fixed.pp ?? 1) > 1 || (fixed.gradAccum ?? 1) > 1 ? {} : { pp: 1, vpp: 1, gradAccum: 1 };
+}
 
 interface State {
   options: AdvancedParallelizationOptions;
@@ -57,13 +65,16 @@ function userChoices(options: AdvancedParallelizationOptions): Fixed {
 
 /** Refuses choices that no executor runs yet, naming each. */
 function checkExecutable(fixed: Fixed, where: string): void {
-  const refused: string[] = [];
-  if ((fixed.pp ?? 1) > 1) refused.push(`pp ${fixed.pp} (pipeline parallelism)`);
-  if ((fixed.vpp ?? 1) > 1) refused.push(`vpp ${fixed.vpp} (interleaved pipeline)`);
-  if ((fixed.gradAccum ?? 1) > 1) refused.push(`grad_accum ${fixed.gradAccum} (micro-batches within one step)`);
-  if (refused.length > 0) {
-    throw new Error(`${where}: the runtime cannot apply ${refused.join(", ")} yet; it applies data parallelism with zero 0-3, hybrid_shard, recompute and offload, and tensor parallelism with sequence_parallel`);
+  if ((fixed.pp ?? 1) > 1 && (fixed.tp ?? 1) > 1) {
+    throw new Error(`${where}: the runtime cannot apply tp ${fixed.tp} with pp ${fixed.pp} yet (tensor parallelism inside pipeline stages); it applies pipeline parallelism with data parallelism and zero 0-1, and tensor parallelism without a pipeline`);
   }
+}
+
+/** Refuses a chosen plan the executors cannot run as planned. */
+function checkPlan(applied: AppliedPlan): void {
+  if (applied.pp > 1 && applied.tp > 1) throw new Error(`Advanced Parallelization: the plan has tp ${applied.tp} and pp ${applied.pp}; the runtime cannot apply tensor parallelism inside pipeline stages yet (fix tp 1 or pp 1)`);
+  // The micro-batches' gradients are held in full until the step: ZeRO-2/3's gradient shards would not be.
+  if (applied.grad_accum > 1 && applied.zero > 1) throw new Error(`Advanced Parallelization: the plan has grad_accum ${applied.grad_accum} with zero ${applied.zero}; micro-batches run with zero 0 or 1 (fix zero)`);
 }
 
 function hardwareFor(name: string | undefined): HardwareProfile {
@@ -104,13 +115,15 @@ function memoryText(e: Evaluation | null): string {
 
 /** Plans for `model` on this job's ranks: the planner's best plan within the user's and the runtime's choices. */
 function choosePlan(model: Module, s: State, world: number): { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null } {
-  const fixed: Fixed = { ...EXECUTABLE, ...s.fixed };
-  if (fixed.dp !== undefined && (world % fixed.dp !== 0 || (fixed.tp !== undefined && fixed.dp * fixed.tp !== world))) {
-    throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}${fixed.tp === undefined ? "" : ` and tp ${fixed.tp}`}, but the job has ${world} ranks`);
+  const fixed: Fixed = { ...runtimeDefaults(s.fixed), ...s.fixed };
+  const product = (fixed.dp ?? 1) * (fixed.tp ?? 1) * (fixed.pp ?? 1);
+  if (fixed.dp !== undefined && (world % product !== 0 || (fixed.tp !== undefined && fixed.pp !== undefined && product !== world))) {
+    throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}${fixed.tp === undefined ? "" : ` and tp ${fixed.tp}`}${fixed.pp === undefined ? "" : ` and pp ${fixed.pp}`}, but the job has ${world} ranks`);
   }
   const config = configOf(model);
   if (config === null) {
     if ((fixed.tp ?? 1) > 1) throw new Error(`Advanced Parallelization: tp ${fixed.tp} needs a model with a tensor-parallel plan (Llama, Mistral, Qwen2, Baichuan2, GPT-2); ${model.constructor.name} has none`);
+    if ((fixed.pp ?? 1) > 1 || (fixed.gradAccum ?? 1) > 1) throw new Error(`Advanced Parallelization: pp and grad_accum need a model with an HF config (its layers are split by the planner); ${model.constructor.name} has none`);
     // A plain nn module: nothing to profile, so the plan is the user's choices over data parallelism.
     const zero = fixed.zero ?? 0;
     const applied: AppliedPlan = {
@@ -131,7 +144,9 @@ function choosePlan(model: Module, s: State, world: number): { applied: AppliedP
   });
   const result = plan(problem, fixed);
   if (result.best === undefined) throw new Error(`Advanced Parallelization: ${noFitMessage(problem, result)}`);
-  return { applied: planToJson(result.best.plan), evaluation: result.best, problem };
+  const applied = planToJson(result.best.plan);
+  checkPlan(applied);
+  return { applied, evaluation: result.best, problem };
 }
 
 function rank0Order(indices: number[]): number[] {
@@ -159,10 +174,12 @@ _register_advanced_parallelization({
     const s = state;
     for (const [, m] of model.named_modules()) if (m !== model) _forget_model(m);
     const n = world();
-    const { applied, evaluation } = choosePlan(model, s, n);
+    const { applied, evaluation, problem } = choosePlan(model, s, n);
     const hybrid = applied.hybrid_shard;
-    const mesh = dataParallelMesh(hybrid, applied.zero > 0, applied.tp);
-    const result = applyPlan(model, applied, mesh);
+    const mesh = dataParallelMesh(hybrid, applied.zero > 0, applied.tp, applied.pp);
+    // The runtime cuts the layers where the planner priced them.
+    const split = problem === null ? undefined : chunkLayers(problem.model, applied);
+    const result = applyPlan(model, applied, mesh, split);
     s.replicated.useGroup(mesh.dpGroup, mesh.dp);
     s.models.set(model, { ...result, evaluation });
     if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
@@ -177,15 +194,17 @@ _register_advanced_parallelization({
   data_shard(): DataShard | null {
     const n = world();
     if (n < 2) return null;
-    // The TP ranks of one data-parallel rank read the same share; read as the loader iterates, so
-    // that a loader built before the model follows the plan applied to it (TP innermost in the mesh).
+    // The TP ranks and the pipeline stages of one data-parallel rank read the same share; read as
+    // the loader iterates, so that a loader built before the model follows the plan applied to it
+    // (TP innermost in the mesh, PP outermost).
     const tp = (): number => state?.applied?.tp ?? state?.fixed.tp ?? 1;
+    const dp = (): number => n / (tp() * (state?.applied?.pp ?? state?.fixed.pp ?? 1));
     return {
       get rank() {
-        return Math.floor(dist.get_rank() / tp());
+        return Math.floor(dist.get_rank() / tp()) % dp();
       },
       get world_size() {
-        return n / tp();
+        return dp();
       },
       same_order: rank0Order,
     };

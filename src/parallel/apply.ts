@@ -1,7 +1,8 @@
 // The one seam where a plan meets a model: applied once, from outside the model's code, as
 // torchtitan's parallelize_* functions are. It syncs the model from rank 0, shards it (ZeRO-1/2/3,
 // hybrid sharding, mixed precision, offload) or leaves its parameters to plain data parallelism,
-// checkpoints the layers the plan recomputes, and makes the output loss the global batch's.
+// splits it into pipeline stages, checkpoints the layers the plan recomputes, and makes the output
+// loss the global batch's.
 import "../torch/_generated/tensor_methods.js";
 import { no_grad } from "../torch/autograd/grad_mode.js";
 import * as dist from "../torch/distributed/index.js";
@@ -17,6 +18,7 @@ import { tensorParallelPlanFor } from "./tp_plans/index.js";
 import { globalizeLoss } from "./executors/global_loss.js";
 import { repeatedLayers } from "./executors/layers.js";
 import { ShardedModel } from "./executors/sharded.js";
+import { PipelinedModel } from "./executors/pipeline.js";
 
 export type AppliedPlan = Required<PlanChoices>;
 
@@ -25,6 +27,8 @@ export interface AppliedModel {
   sharded: ShardedModel | null;
   /** The tensor-parallel layout, when the plan has tp > 1. */
   tensorParallel: TensorParallelModel | null;
+  /** This rank's pipeline stage, when the plan has pp > 1. */
+  pipeline: PipelinedModel | null;
   /** The parameters the optimizer will get from model.parameters(). */
   parameters: Tensor[];
 }
@@ -34,9 +38,14 @@ function is16bit(model: Module): boolean {
   return false;
 }
 
-/** Does this plan need flat units (sharding, fp32 masters for 16-bit weights, or offload)? */
+/** Micro-batches and stages run in the pipeline executor. */
+function pipelined(plan: AppliedPlan): boolean {
+  return plan.pp > 1 || plan.grad_accum > 1;
+}
+
+/** Does this plan need flat units (sharding, fp32 masters for 16-bit weights, offload, or a pipeline's held gradients)? */
 export function needsShards(plan: AppliedPlan, model: Module): boolean {
-  return plan.zero > 0 || plan.offload !== "none" || is16bit(model);
+  return plan.zero > 0 || plan.offload !== "none" || pipelined(plan) || is16bit(model);
 }
 
 // Which modules a plan's recompute checkpoints: the first `recompute_layers` layers under "full"
@@ -56,8 +65,17 @@ function tensorParallel(model: Module, plan: AppliedPlan, mesh: DataParallelMesh
   return new TensorParallelModel(model, family, { group: mesh.tpGroup!, kvReplicas, sequenceParallel: plan.sequence_parallel });
 }
 
-/** Applies `plan` to `model` over `mesh` (every rank calls it, in the same order). */
-export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh): AppliedModel {
+/** Pipeline stages over the mesh's PP group (or micro-batches on one stage): `split` gives the layers of each chunk (planner/stages.ts). */
+function pipelineParallel(model: Module, layers: Module[], plan: AppliedPlan, mesh: DataParallelMesh, split: number[] | undefined): PipelinedModel {
+  if (split === undefined) throw new Error("pipeline parallel: the plan's layer split is missing (a model without an HF config has none)");
+  return new PipelinedModel(model, layers, { pp: plan.pp, vpp: plan.vpp, microBatches: plan.grad_accum, chunks: split, group: mesh.ppGroup!, dp: mesh.dp, dpGroup: mesh.dpGroup });
+}
+
+/**
+ * Applies `plan` to `model` over `mesh` (every rank calls it, in the same order). With pp > 1,
+ * `split` holds the decoder layers of each pipeline chunk.
+ */
+export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh, split?: number[]): AppliedModel {
   if (mesh.world > 1) {
     no_grad(() => {
       for (const t of [...model.parameters(), ...model.buffers()]) dist.broadcast(t.detach(), 0);
@@ -65,7 +83,9 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
   }
   // Before ZeRO, whose units then flatten each rank's slices; every rank cuts them from the synced weights.
   const tp = plan.tp > 1 ? tensorParallel(model, plan, mesh) : null;
-  const layers = repeatedLayers(model);
+  const pipeline = pipelined(plan) ? pipelineParallel(model, repeatedLayers(model), plan, mesh, split) : null;
+  // This rank's layers: those of its pipeline stage.
+  const layers = pipeline?.localLayers ?? repeatedLayers(model);
   for (const m of recomputed(plan, layers)) _checkpoint_module(m);
   let sharded: ShardedModel | null = null;
   if (needsShards(plan, model)) {
@@ -95,12 +115,29 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       value: (options: { prefix?: string; keep_vars?: boolean } = {}): StateDict => tp.fullStateDict(local(options), options.prefix ?? ""),
     });
   }
-  if (mesh.dp > 1) {
+  if (pipeline !== null) {
+    // A stage's units are its share of the model: whole-model quantities (the gradient norm) sum
+    // over the pipeline, and over the shard group when ZeRO splits them.
+    const units = sharded!.allUnits();
+    pipeline.useUnits(units);
+    if (plan.pp > 1) {
+      const group = meshGroup(mesh.device!, mesh.shardSize > 1 ? ["pp", "dp_shard"] : ["pp"]);
+      for (const u of units) _mark_sharded(u.shard, group);
+    }
+    const local = model.state_dict.bind(model);
+    Object.defineProperty(model, "state_dict", {
+      configurable: true,
+      writable: true,
+      value: (options: { prefix?: string; keep_vars?: boolean } = {}): StateDict => pipeline.gatherStateDict(local(options), options.prefix ?? ""),
+    });
+  }
+  // The pipeline makes its loss global itself: its forward runs the model once per micro-batch.
+  if (mesh.dp > 1 && pipeline === null) {
     model.register_forward_hook((_m, args, output) => {
       const last = args[args.length - 1];
       globalizeLoss(output, isKwargs(last) ? last : undefined, mesh.dp, mesh.dpGroup);
       return undefined;
     });
   }
-  return { sharded, tensorParallel: tp, parameters: [...model.parameters()] };
+  return { sharded, tensorParallel: tp, pipeline, parameters: [...model.parameters()] };
 }

@@ -90,6 +90,12 @@ export class FlatUnit {
   private filledVersion = -1;
   /** The last full gradient under ZeRO-1 (kept, as DeepSpeed's stage 1 keeps it; the chunk's .grad is a view of it). */
   private fullGrad: Tensor | null = null;
+  /**
+   * While holding (a pipeline's micro-batches, pipeline.ts), each backward's full gradient is summed
+   * here in the master dtype instead of reduced; reduceHeld() reduces the sum once, scaled.
+   */
+  private holding = false;
+  private held: Tensor | null = null;
 
   /**
    * Flattens `params` (each with its module attributes, tied parameters once) and keeps this rank's
@@ -201,12 +207,53 @@ export class FlatUnit {
     });
   }
 
+  /** Holds the gradients of the backwards that follow, dropping any held for a loss that got no backward. */
+  holdGradients(): void {
+    this.holding = true;
+    this.held = null;
+  }
+
+  /** Backwards reduce again; what was held waits for reduceHeld(). */
+  stopHolding(): void {
+    this.holding = false;
+  }
+
+  private hold(grad: Tensor): boolean {
+    if (!this.holding) return false;
+    no_grad(() => {
+      if (this.held === null) this.held = grad.to({ dtype: this.layout.masterDtype, copy: true });
+      else this.held.add_(grad);
+    });
+    return true;
+  }
+
+  /** Adds one parameter's gradient (computed elsewhere: a tied weight's other use) to the held sum, at `owner`'s `attr`. */
+  holdEntryGradient(owner: Module, attr: string, grad: Tensor): void {
+    const e = this.entries.find((entry) => entry.owners.some(([m, n]) => m === owner && n === attr));
+    if (e === undefined) throw new Error(`FlatUnit ${this.name}: no entry holds ${attr}`);
+    no_grad(() => {
+      this.held ??= zeros(this.chunk * this.layout.shardSize, { dtype: this.layout.masterDtype, device: this.layout.computeDevice });
+      this.held.narrow(0, e.offset, e.numel).add_(grad.reshape(-1));
+    });
+  }
+
+  /** Reduces the held sum times `scale` as one backward's gradient, and forgets it (a no-op when nothing was held). */
+  reduceHeld(scale: Tensor): void {
+    const g = this.held;
+    this.held = null;
+    if (g === null) return;
+    no_grad(() => g.mul_(scale));
+    this.reduceGradient(g);
+    g.dispose();
+  }
+
   /**
    * The full gradient of one backward: reduced in the master dtype (fp32 under mixed precision) over
    * the shard group (reduce-scatter) and the replicas (all-reduce), averaged over all of them, and
    * accumulated into the chunk's .grad.
    */
   reduceGradient(grad: Tensor): void {
+    if (this.hold(grad)) return;
     const { layout } = this;
     const dp = layout.shardSize * layout.replicateSize;
     this.dirty = true;

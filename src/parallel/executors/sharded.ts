@@ -23,7 +23,7 @@ export type UnitLayout = Omit<ShardingLayout, "computeDtype" | "masterDtype" | "
 type Owners = Array<[Module, string]>;
 
 /** Every parameter of `model` with the (module, attribute) pairs holding it, tied ones once. */
-function parameterOwners(model: Module): Map<Tensor, Owners> {
+export function parameterOwners(model: Module): Map<Tensor, Owners> {
   const owners = new Map<Tensor, Owners>();
   for (const [, m] of model.named_modules(null, "", false)) {
     for (const [name, p] of m.named_parameters({ recurse: false, remove_duplicate: false })) {
