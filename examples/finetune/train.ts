@@ -45,7 +45,8 @@ options:
   --resume-from-checkpoint DIR|latest
                          continue a run from a checkpoint: same data order, same losses (latest:
                          the newest complete one in --output-dir, or a fresh start when there is
-                         none); it may have been saved under another plan or number of ranks
+                         none); it may have been saved under another ZeRO/data-parallel plan or
+                         number of ranks (not yet under tensor or pipeline parallelism)
   --save-on-interrupt    on SIGINT/SIGTERM, save a checkpoint of the last finished step before
                          exiting (exit code 130/143 either way; the model folder is left as it was)
   --use-lora             train LoRA adapters instead of every weight
