@@ -15,6 +15,7 @@ import {
 } from "../torch/moreh.js";
 import { Module } from "../torch/nn/modules/module.js";
 import type { Tensor } from "../torch/tensor.js";
+import type { ParamSource } from "../parallel/executors/sharded.js";
 import { applyPlan, type AppliedModel, type AppliedPlan } from "../parallel/apply.js";
 import { ReplicatedParams } from "../parallel/executors/data_parallel.js";
 import { dataParallelMesh, ranksPerNode } from "../parallel/mesh.js";
@@ -29,10 +30,12 @@ import { ensureWorkers } from "./self_launch.js";
  * What the runtime holds unless the user fixes it: micro-batches and pipeline stages run in the
  * pipeline executor (executors/pipeline.ts), so a plan without a fixed pp > 1 or grad_accum > 1 is
  * one stage and one micro-batch per step (among plans of equal predicted time the search would
- * otherwise pick gradient accumulation).
+ * otherwise pick gradient accumulation); pipeline stages run tensor parallelism without sequence
+ * parallelism (their activations travel whole).
  */
 function runtimeDefaults(fixed: Fixed): Fixed {
-  return (fixed.pp ?? 1) > 1 || (fixed.gradAccum ?? 1) > 1 ? {} : { pp: 1, vpp: 1, gradAccum: 1 };
+  if ((fixed.pp ?? 1) > 1) return { sequenceParallel: false };
+  return (fixed.gradAccum ?? 1) > 1 ? {} : { pp: 1, vpp: 1, gradAccum: 1 };
 }
 
 interface State {
@@ -65,14 +68,14 @@ function userChoices(options: AdvancedParallelizationOptions): Fixed {
 
 /** Refuses choices that no executor runs yet, naming each. */
 function checkExecutable(fixed: Fixed, where: string): void {
-  if ((fixed.pp ?? 1) > 1 && (fixed.tp ?? 1) > 1) {
-    throw new Error(`${where}: the runtime cannot apply tp ${fixed.tp} with pp ${fixed.pp} yet (tensor parallelism inside pipeline stages); it applies pipeline parallelism with data parallelism and zero 0-1, and tensor parallelism without a pipeline`);
+  if ((fixed.pp ?? 1) > 1 && fixed.sequenceParallel === true) {
+    throw new Error(`${where}: the runtime cannot apply sequence_parallel with pp ${fixed.pp} yet (pipeline stages exchange whole activations); fix sequence_parallel false`);
   }
 }
 
 /** Refuses a chosen plan the executors cannot run as planned. */
 function checkPlan(applied: AppliedPlan): void {
-  if (applied.pp > 1 && applied.tp > 1) throw new Error(`Advanced Parallelization: the plan has tp ${applied.tp} and pp ${applied.pp}; the runtime cannot apply tensor parallelism inside pipeline stages yet (fix tp 1 or pp 1)`);
+  if (applied.pp > 1 && applied.sequence_parallel) throw new Error(`Advanced Parallelization: the plan has sequence_parallel with pp ${applied.pp}; the runtime cannot apply it inside pipeline stages yet (fix sequence_parallel false)`);
   // The micro-batches' gradients are held in full until the step: ZeRO-2/3's gradient shards would not be.
   if (applied.grad_accum > 1 && applied.zero > 1) throw new Error(`Advanced Parallelization: the plan has grad_accum ${applied.grad_accum} with zero ${applied.zero}; micro-batches run with zero 0 or 1 (fix zero)`);
 }
@@ -159,6 +162,21 @@ function world(): number {
   return dist.is_initialized() ? dist.get_world_size() : 1;
 }
 
+/** Applies a chosen plan to `model` and logs it (every rank, in the same order). */
+function applyTo(model: Module, s: State, { applied, evaluation, problem }: { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null }, source?: ParamSource): void {
+  for (const [, m] of model.named_modules()) if (m !== model) _forget_model(m);
+  const n = world();
+  const mesh = dataParallelMesh(applied.hybrid_shard, applied.zero > 0, applied.tp, applied.pp);
+  // The runtime cuts the layers where the planner priced them.
+  const split = problem === null ? undefined : chunkLayers(problem.model, applied);
+  const result = applyPlan(model, applied, mesh, source, split);
+  s.replicated.useGroup(mesh.dpGroup, mesh.dp);
+  s.models.set(model, { ...result, evaluation });
+  if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
+  s.applied = applied;
+  if (n === 1 || dist.get_rank() === 0) console.log(`[tessera] Advanced Parallelization plan: ${describe(applied)}; ${memoryText(evaluation)}`);
+}
+
 _register_advanced_parallelization({
   enable(options) {
     const fixed = userChoices(options);
@@ -171,20 +189,17 @@ _register_advanced_parallelization({
 
   apply(model) {
     if (state === null || !(model instanceof Module)) return;
-    const s = state;
-    for (const [, m] of model.named_modules()) if (m !== model) _forget_model(m);
-    const n = world();
-    const { applied, evaluation, problem } = choosePlan(model, s, n);
-    const hybrid = applied.hybrid_shard;
-    const mesh = dataParallelMesh(hybrid, applied.zero > 0, applied.tp, applied.pp);
-    // The runtime cuts the layers where the planner priced them.
-    const split = problem === null ? undefined : chunkLayers(problem.model, applied);
-    const result = applyPlan(model, applied, mesh, split);
-    s.replicated.useGroup(mesh.dpGroup, mesh.dp);
-    s.models.set(model, { ...result, evaluation });
-    if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
-    s.applied = applied;
-    if (n === 1 || dist.get_rank() === 0) console.log(`[tessera] Advanced Parallelization plan: ${describe(applied)}; ${memoryText(evaluation)}`);
+    applyTo(model, state, choosePlan(model, state, world()));
+  },
+
+  load_sharded(model, read) {
+    if (state === null || !(model instanceof Module)) return false;
+    const chosen = choosePlan(model, state, world());
+    // Only a plan that shards the weights themselves saves memory while loading.
+    if (chosen.applied.zero !== 3 || chosen.applied.tp > 1 || chosen.applied.pp > 1 || chosen.applied.grad_accum > 1) return false;
+    _forget_model(model);
+    applyTo(model, state, chosen, read);
+    return true;
   },
 
   optimizer_created(params: readonly Tensor[]) {

@@ -6,6 +6,7 @@
 import "../torch/_generated/tensor_methods.js";
 import { no_grad } from "../torch/autograd/grad_mode.js";
 import * as dist from "../torch/distributed/index.js";
+import { scope } from "../torch/memory.js";
 import { isKwargs } from "../torch/_invoke.js";
 import type { PlanChoices } from "../torch/moreh.js";
 import type { Module, StateDict } from "../torch/nn/modules/module.js";
@@ -17,7 +18,7 @@ import { TensorParallelModel } from "./executors/tensor_parallel.js";
 import { tensorParallelPlanFor } from "./tp_plans/index.js";
 import { globalizeLoss } from "./executors/global_loss.js";
 import { repeatedLayers } from "./executors/layers.js";
-import { ShardedModel } from "./executors/sharded.js";
+import { ShardedModel, type ParamSource } from "./executors/sharded.js";
 import { PipelinedModel } from "./executors/pipeline.js";
 
 export type AppliedPlan = Required<PlanChoices>;
@@ -66,24 +67,35 @@ function tensorParallel(model: Module, plan: AppliedPlan, mesh: DataParallelMesh
 }
 
 /** Pipeline stages over the mesh's PP group (or micro-batches on one stage): `split` gives the layers of each chunk (planner/stages.ts). */
-function pipelineParallel(model: Module, layers: Module[], plan: AppliedPlan, mesh: DataParallelMesh, split: number[] | undefined): PipelinedModel {
+function pipelineParallel(
+  model: Module, layers: Module[], plan: AppliedPlan, mesh: DataParallelMesh, split: number[] | undefined, source: ParamSource | undefined, tp: TensorParallelModel | null,
+): PipelinedModel {
   if (split === undefined) throw new Error("pipeline parallel: the plan's layer split is missing (a model without an HF config has none)");
-  return new PipelinedModel(model, layers, { pp: plan.pp, vpp: plan.vpp, microBatches: plan.grad_accum, chunks: split, group: mesh.ppGroup!, dp: mesh.dp, dpGroup: mesh.dpGroup });
+  if (source !== undefined) throw new Error("pipeline parallel: weights read per rank while loading are not supported with pp or grad_accum > 1");
+  return new PipelinedModel(model, layers, {
+    pp: plan.pp, vpp: plan.vpp, microBatches: plan.grad_accum, chunks: split, group: mesh.ppGroup, dp: mesh.dp, dpGroup: mesh.dpGroup,
+    // Tensor-parallel slices are saved whole (the TP layer gathers them first).
+    fullShape: tp === null ? undefined : (key) => tp.specs.get(key)?.full,
+  });
 }
 
 /**
  * Applies `plan` to `model` over `mesh` (every rank calls it, in the same order). With pp > 1,
  * `split` holds the decoder layers of each pipeline chunk.
  */
-export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh, split?: number[]): AppliedModel {
-  if (mesh.world > 1) {
-    no_grad(() => {
-      for (const t of [...model.parameters(), ...model.buffers()]) dist.broadcast(t.detach(), 0);
-    });
+export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMesh, source?: ParamSource, split?: number[]): AppliedModel {
+  // Weights read from the same files on every rank (a source) are in sync already.
+  if (mesh.world > 1 && source === undefined) {
+    // In a scope: the detached aliases must not keep the weights alive once sharding frees them.
+    scope(() =>
+      no_grad(() => {
+        for (const t of [...model.parameters(), ...model.buffers()]) dist.broadcast(t.detach(), 0);
+      }),
+    );
   }
   // Before ZeRO, whose units then flatten each rank's slices; every rank cuts them from the synced weights.
   const tp = plan.tp > 1 ? tensorParallel(model, plan, mesh) : null;
-  const pipeline = pipelined(plan) ? pipelineParallel(model, repeatedLayers(model), plan, mesh, split) : null;
+  const pipeline = pipelined(plan) ? pipelineParallel(model, repeatedLayers(model), plan, mesh, split, source, tp) : null;
   // This rank's layers: those of its pipeline stage.
   const layers = pipeline?.localLayers ?? repeatedLayers(model);
   for (const m of recomputed(plan, layers)) _checkpoint_module(m);
@@ -94,7 +106,7 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       replicateGroup: mesh.replicateGroup, replicateSize: mesh.replicateSize,
       zero: plan.zero, offload: plan.offload !== "none",
       apart: tp === null ? undefined : (m, n) => tp.isSharded(m, n),
-    });
+    }, source);
     const s = sharded;
     Object.defineProperty(model, "state_dict", {
       configurable: true,
@@ -103,8 +115,9 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
     });
   }
   if (tp !== null) {
-    // A unit of TP slices is one shard of tensors split over the shard group and the TP group (for norms).
-    if (sharded !== null) {
+    // A unit of TP slices is one shard of tensors split over the shard group and the TP group (for
+    // norms); under a pipeline over the stages too (below).
+    if (sharded !== null && pipeline === null) {
       const group = mesh.shardSize > 1 ? meshGroup(mesh.device!, ["dp_shard", "tp"]) : mesh.tpGroup;
       for (const u of sharded.allUnits()) if (u.entries.some((e) => e.owners.some(([m, n]) => tp.isSharded(m, n)))) _mark_sharded(u.shard, group);
     }
@@ -121,8 +134,11 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
     const units = sharded!.allUnits();
     pipeline.useUnits(units);
     if (plan.pp > 1) {
-      const group = meshGroup(mesh.device!, mesh.shardSize > 1 ? ["pp", "dp_shard"] : ["pp"]);
-      for (const u of units) _mark_sharded(u.shard, group);
+      const dims = ["pp", ...(mesh.shardSize > 1 ? ["dp_shard"] : [])];
+      // Both groups are made on every rank, in this order, whatever units the rank holds.
+      const whole = meshGroup(mesh.device!, dims);
+      const sliced = tp === null ? null : meshGroup(mesh.device!, [...dims, "tp"]);
+      for (const u of units) _mark_sharded(u.shard, sliced !== null && u.entries.some((e) => e.owners.some(([m, n]) => tp!.isSharded(m, n))) ? sliced : whole);
     }
     const local = model.state_dict.bind(model);
     Object.defineProperty(model, "state_dict", {

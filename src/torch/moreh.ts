@@ -55,6 +55,12 @@ export interface AdvancedParallelizationImpl {
   data_shard(): DataShard | null;
   /** Plans for `model` and applies the plan to it (once per model). */
   apply(model: object): void;
+  /**
+   * A loader built `model` on the meta device and can read each weight by name: when the plan shards
+   * the weights (ZeRO-3), applies it reading only this rank's units, one at a time, and returns
+   * true; otherwise false (the loader fills the model in whole, and the plan comes at first use).
+   */
+  load_sharded(model: object, read: (names: string[], like: Tensor) => Tensor): boolean;
   /** An optimizer was built over `params`: the data-parallel reduction of those no plan manages yet. */
   optimizer_created(params: readonly Tensor[]): void;
   /** The plan applied so far, with every key of PlanChoices, or null before a model was built. */
@@ -131,6 +137,11 @@ export function _before_use(model: object): void {
   if (building > 0 || !pending.has(model)) return;
   pending.delete(model);
   if (enabled && impl !== null) impl.apply(model);
+}
+
+/** A loader's question (from_pretrained): may the runtime build this meta-device model sharded? */
+export function _load_sharded(model: object, read: (names: string[], like: Tensor) => Tensor): boolean {
+  return enabled && impl !== null ? impl.load_sharded(model, read) : false;
 }
 
 /** The Optimizer constructor's call: its parameters' gradients are reduced like the plan's. */

@@ -10,8 +10,9 @@ import type { dtype } from "../torch/dtype.js";
 import type { DeviceLike } from "../torch/device.js";
 import { Module, ModuleList, Parameter, Linear, Embedding, LayerNorm, RMSNorm, type FactoryOptions } from "../torch/nn/index.js";
 import { isKwargs } from "../torch/_invoke.js";
+import { _logical_numel } from "../torch/distributed/_sharding.js";
 import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/checkpoint.js";
-import { safe_open, save_torch_state_dict, load } from "../torch/serialization/index.js";
+import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
 import type { DynamicCache } from "./cache_utils.js";
 import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
 import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
@@ -217,7 +218,8 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     const skip = new Set<Tensor>();
     if (exclude_embeddings) for (const m of this.modules()) if (m instanceof Embedding) skip.add(m.weight);
     let n = 0;
-    for (const p of this.parameters()) if (!skip.has(p) && (!only_trainable || p.requires_grad)) n += p.numel();
+    // A planned model hands out chunks of flat units: each stands for its whole unit.
+    for (const p of this.parameters()) if (!skip.has(p) && (!only_trainable || p.requires_grad)) n += _logical_numel(p);
     return n;
   }
 
@@ -352,6 +354,10 @@ function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(c
   const expected = new Set(Object.keys(model.state_dict()));
   const prefix = (cls as unknown as typeof PreTrainedModel).base_model_prefix;
   const ignore = (cls as unknown as typeof PreTrainedModel)._keys_to_ignore_on_load_unexpected;
+  if (safetensors) {
+    model.tie_weights();
+    if (loadSharded(model, files, expected, prefix, ignore, device, dir)) return finishLoading(model, dir, device);
+  }
   const loaded = new Set<string>();
   const unexpected: string[] = [];
   torch.no_grad(() => {
@@ -370,8 +376,56 @@ function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(c
   const missing = [...model.named_parameters({ remove_duplicate: false })].filter(([, p]) => p.device.type === "meta").map(([k]) => k);
   if (missing.length) throw new Error(`from_pretrained: ${dir}: weights missing from the checkpoint: ${missing.join(", ")}`);
   if (unexpected.length) process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${cls.name}: ${unexpected.join(", ")}`);
+  return finishLoading(model, dir, device);
+}
+
+function finishLoading<M extends PreTrainedModel>(model: M, dir: string, device: DeviceLike): M {
   model.to(device);
   if (existsSync(path.join(dir, GENERATION_CONFIG_NAME))) model.generation_config = GenerationConfig.from_pretrained(dir);
   model.eval();
   return model;
+}
+
+/**
+ * Under Advanced Parallelization with a plan that shards the weights (ZeRO-3), the runtime builds
+ * the model from the safetensors files one unit at a time, each rank keeping only its chunks: a
+ * rank's peak while loading is its share plus about one layer, never the whole model. Returns
+ * false (nothing read) when the plan does not shard the weights.
+ */
+function loadSharded(model: PreTrainedModel, files: string[], expected: Set<string>, prefix: string, ignore: RegExp[], device: DeviceLike, dir: string): boolean {
+  const opened: SafeOpen[] = [];
+  try {
+    const where = new Map<string, [SafeOpen, string, string]>();
+    for (const file of files) {
+      if (!existsSync(file)) throw new Error(`from_pretrained: shard ${file} is missing`);
+      const f = safe_open(file, "pt");
+      opened.push(f);
+      for (const raw of f.keys()) {
+        // Checkpoints of the base model alone (old GPT-2) lack the prefix.
+        const key = expected.has(raw) ? raw : expected.has(`${prefix}.${raw}`) ? `${prefix}.${raw}` : null;
+        if (key !== null) where.set(key, [f, raw, file]);
+      }
+    }
+    const read = (names: string[], like: Tensor): Tensor => {
+      const found = names.map((n) => where.get(n)).find((w) => w !== undefined);
+      if (found === undefined) throw new Error(`from_pretrained: ${dir}: weights missing from the checkpoint: ${names.join(", ")}`);
+      const [f, raw, file] = found;
+      const t = f.get_tensor(raw);
+      if (t.shape.length !== like.shape.length || t.shape.some((d, i) => d !== like.shape[i])) {
+        throw new Error(`from_pretrained: size mismatch for ${names[0]} (in ${file}): the checkpoint has shape ${sizeString(t.shape)}, the model expects ${sizeString(like.shape)}`);
+      }
+      return torch.no_grad(() => t.to({ device, dtype: t.dtype.is_floating_point ? like.dtype : undefined }));
+    };
+    const parameters = new Set([...model.named_parameters({ remove_duplicate: false })].map(([k]) => k));
+    if (!torch.moreh._load_sharded(model, read)) return false;
+    // The persistent buffers the checkpoint has (the weights are in the units now).
+    torch.no_grad(() => {
+      for (const [key, [f, raw, file]] of where) if (!parameters.has(key)) placeTensor(model, key, f.get_tensor(raw), file, device);
+    });
+    const unexpected = opened.flatMap((f) => f.keys()).filter((raw) => !expected.has(raw) && !expected.has(`${prefix}.${raw}`) && !ignore.some((r) => r.test(raw)));
+    if (unexpected.length) process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${model.constructor.name}: ${unexpected.join(", ")}`);
+    return true;
+  } finally {
+    for (const f of opened) f.close();
+  }
 }

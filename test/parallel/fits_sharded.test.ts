@@ -4,6 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { here, reports } from "./_job.js";
 
@@ -31,7 +33,7 @@ test("a model that does not fit one process's memory limit trains under ZeRO-3 o
   assert.notEqual(one.status, 0, `one process should run out of memory under the cap:\n${one.stdout}`);
   assert.match(one.stdout + one.stderr, /can't allocate memory|Cannot allocate memory|out of memory/i);
 
-  const four = capped(4, { zero: 3 });
+  const four = capped(4, { zero: 3, tp: 1 });
   assert.equal(four.status, 0, `${four.stdout}\n${four.stderr}`);
   const ranks = reports<Report>(four.stdout);
   assert.equal(ranks.length, 4, four.stdout);
@@ -44,3 +46,42 @@ test("a model that does not fit one process's memory limit trains under ZeRO-3 o
   }
   assert.deepEqual(ranks.map((r) => r.losses), ranks.map(() => ranks[0].losses), "every rank reports the global loss");
 });
+
+test("built sharded: under ZeRO-3 from_pretrained reads only this rank's units, one at a time", { timeout: 600_000 }, () => {
+  const worker = path.join(here, "workers", "load_sharded.ts");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-load-sharded-"));
+  try {
+    const env = (nproc: number, plan: object | null): NodeJS.ProcessEnv => {
+      const e: NodeJS.ProcessEnv = { ...process.env, TESSERA_NPROC: String(nproc) };
+      for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TESSERA_PLAN"]) delete e[k];
+      if (plan !== null) e.TESSERA_PLAN = JSON.stringify(plan);
+      return e;
+    };
+    const run = (args: string[], nproc: number, plan: object | null): LoadReport[] => {
+      const r = spawnSync(process.execPath, ["--import", "tsx", worker, ...args], { env: env(nproc, plan), encoding: "utf8", timeout: 300_000 });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      return reports<LoadReport>(r.stdout);
+    };
+    run(["save", dir], 1, null);
+    const [whole] = run(["load", dir], 1, null);
+    const sharded = run(["load", dir], 4, { zero: 3, tp: 1 });
+    assert.equal(sharded.length, 4);
+    const modelBytes = 4 * 68_753_152;
+    for (const r of sharded) {
+      assert.equal(r.plan.zero, 3);
+      assert.ok(Math.abs(r.loss - whole.loss) <= 1e-5 * Math.abs(whole.loss), `rank ${r.rank}: loss ${r.loss} vs ${whole.loss}`);
+      // A quarter of the weights (69 MB) plus about one unit in flight, never the 275 MB model.
+      assert.ok(r.grown < 0.5 * modelBytes, `rank ${r.rank} grew by ${r.grown} bytes while loading (model: ${modelBytes})`);
+    }
+    assert.ok(whole.grown > 0.9 * modelBytes, `one process holds the whole model (${whole.grown} bytes)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface LoadReport {
+  rank: number;
+  grown: number;
+  loss: number;
+  plan: { zero: number };
+}

@@ -13,7 +13,8 @@ import { Function, type FunctionCtx } from "../../torch/autograd/function.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import * as dist from "../../torch/distributed/index.js";
 import type { Group } from "../../torch/distributed/process_group.js";
-import { _mark_sharded } from "../../torch/distributed/_sharding.js";
+import type { Work } from "../../torch/distributed/work.js";
+import { _mark_sharded, _set_logical_numel } from "../../torch/distributed/_sharding.js";
 import type { device } from "../../torch/device.js";
 import type { dtype } from "../../torch/dtype.js";
 import { scope } from "../../torch/memory.js";
@@ -76,6 +77,14 @@ export class FlatUnit {
   // for backward must not look like an in-place change to the views autograd saved.
   private readonly writer: Tensor;
   private resident = true;
+  /** Where this unit's reductions overlap the rest of backward (set by the sharded model), or null: reduce at once. */
+  queue: ReduceQueue | null = null;
+  /** The root unit's node runs last in backward (the layers' nodes take its weights as an input). */
+  isRoot = false;
+  /** An all-gather started ahead of use (the next layer's, while this one computes). */
+  private inflightGather: { work: Work; src: Tensor; version: number } | null = null;
+  /** A gradient reduction started in backward and finished later (it overlaps the next unit's backward). */
+  private inflightReduce: { work: Work; g: Tensor; out: Tensor; full: boolean } | null = null;
   /**
    * Whether the chunks may have changed since the last gather: a backward reduced a gradient (an
    * optimizer step follows it, and fused/foreach steps do not move the chunk's `_version()`), the
@@ -134,6 +143,7 @@ export class FlatUnit {
     this.shard = new Parameter(master, trainable);
     unitOfShard.set(this.shard, this);
     if (layout.shardSize > 1) _mark_sharded(this.shard, layout.shardGroup);
+    _set_logical_numel(this.shard, this.numel);
     if (layout.zero === 3) this.release();
   }
 
@@ -152,6 +162,7 @@ export class FlatUnit {
    * chunks as they are. Every rank's chunk changes together, so every rank skips together.
    */
   gather(): void {
+    if (this.finishGather()) return;
     const { layout } = this;
     this.keepEdits();
     const version = this.shard._version();
@@ -183,8 +194,41 @@ export class FlatUnit {
     this.filledVersion = this.full._version();
   }
 
+  /**
+   * Starts filling the full buffer (an async all-gather) when it would need filling, so that the
+   * gather() at the unit's use only waits; every rank prefetches the same units in the same order.
+   */
+  prefetch(): void {
+    const { layout } = this;
+    if (layout.shardSize === 1 || this.inflightGather !== null) return;
+    this.keepEdits();
+    const version = this.shard._version();
+    if (this.resident && !this.dirty && version === this.gatheredVersion) return;
+    if (!this.resident) {
+      _resize_storage_bytes_(this.full, this.fullBytes);
+      this.resident = true;
+    }
+    const src = no_grad(() => this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true }));
+    const work = dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup, async_op: true });
+    this.inflightGather = { work, src, version };
+  }
+
+  private finishGather(): boolean {
+    const p = this.inflightGather;
+    if (p === null) return false;
+    this.inflightGather = null;
+    p.work.wait();
+    p.src.dispose();
+    this.gatheredVersion = p.version;
+    this.filledVersion = this.full._version();
+    this.dirty = false;
+    return true;
+  }
+
   /** ZeRO-3: frees the full buffer's memory (views keep their shape; gather() refills them). */
   release(): void {
+    // Never free memory an all-gather is still writing.
+    this.finishGather();
     if (!this.resident) return;
     this.keepEdits();
     _resize_storage_bytes_(this.full, 0);
@@ -195,8 +239,8 @@ export class FlatUnit {
    * Gathers the unit and points every module attribute at its view of the full buffer. With grad
    * enabled the views hang off one autograd node whose backward reduces onto the chunk.
    */
-  materialize(): void {
-    const full = this.trainable ? GatherParams.apply(this, this.shard) : (this.gather(), this.full);
+  materialize(anchor: Tensor | null = null): Tensor {
+    const full = this.trainable ? GatherParams.apply(this, this.shard, anchor) : (this.gather(), this.full);
     // One split, not a narrow per parameter: split's backward writes every parameter's gradient
     // into one full-size gradient, where each narrow's would allocate a full-size one of its own.
     const pad = full.numel() - this.numel;
@@ -205,6 +249,7 @@ export class FlatUnit {
       const view = pieces[i].view(e.shape);
       for (const [m, n] of e.owners) setAttribute(m, n, view);
     });
+    return full;
   }
 
   /** Holds the gradients of the backwards that follow, dropping any held for a loss that got no backward. */
@@ -260,6 +305,57 @@ export class FlatUnit {
     // Temporaries are freed as the scope ends, not at a GC; the kept full gradient (ZeRO-1) is returned.
     this.fullGrad = scope(() => no_grad(() => this.reduceInto(grad, dp)));
     if (layout.zero === 3) this.release();
+  }
+
+  /**
+   * Starts this backward's reduction over the shard group (async) and returns; finishReduce()
+   * completes it. Only the shard group's collective overlaps: replicas, offload and accumulation
+   * happen at the finish. ZeRO-1 keeps the full reduced gradient, so it all-reduces.
+   */
+  launchReduce(grad: Tensor): void {
+    if (this.hold(grad)) return;
+    const { layout } = this;
+    this.dirty = true;
+    no_grad(() => {
+      // Our own handle (detach: a new one even when no conversion is needed) keeps the gradient's
+      // memory while the collective reads it; the caller disposes its handle at once.
+      const g = grad.detach().to({ dtype: layout.masterDtype }).contiguous();
+      const full = layout.zero === 1;
+      const out = full ? g : empty(this.chunk, { dtype: layout.masterDtype, device: layout.computeDevice });
+      const work = full
+        ? dist.all_reduce(g, { op: dist.ReduceOp.SUM, group: layout.shardGroup, async_op: true })
+        : dist.reduce_scatter_tensor(out, g, dist.ReduceOp.SUM, { group: layout.shardGroup, async_op: true });
+      this.inflightReduce = { work, g, out, full };
+    });
+  }
+
+  /** Completes a launched reduction: the chunk's .grad gets its share, and ZeRO-3 frees the full buffer. */
+  finishReduce(): void {
+    const p = this.inflightReduce;
+    if (p === null) return;
+    this.inflightReduce = null;
+    const { layout } = this;
+    p.work.wait();
+    this.fullGrad = scope(() =>
+      no_grad(() => {
+        if (layout.replicateSize > 1) dist.all_reduce(p.out, { op: dist.ReduceOp.SUM, group: layout.replicateGroup });
+        p.out.div_(layout.shardSize * layout.replicateSize);
+        const mine = p.full ? p.out.narrow(0, layout.shardRank * this.chunk, this.chunk) : p.out;
+        const onMaster = mine.to({ device: layout.masterDevice });
+        const current = this.shard.grad;
+        if (current === null) this.shard.grad = onMaster;
+        else current.add_(onMaster);
+        return p.full ? p.out : null;
+      }),
+    );
+    if (!p.full) p.out.dispose();
+    if (!p.full) p.g.dispose();
+    if (layout.zero === 3) this.release();
+  }
+
+  /** Whether reductions can overlap: only a shard group's collective has anything to overlap. */
+  get overlapsReduce(): boolean {
+    return this.layout.shardSize > 1;
   }
 
   private reduceInto(grad: Tensor, dp: number): Tensor | null {
@@ -331,17 +427,46 @@ export class FlatUnit {
 }
 
 // The autograd node between a unit's chunk and the views its module computes with.
+// A layer unit's node also takes the root's gathered weights (`anchor`) as an input: the root's node
+// then runs after every layer's, so its backward, the last of the model, is where the reductions
+// still in flight are finished.
 class GatherParams extends Function {
-  static override forward(ctx: FunctionCtx, unit: FlatUnit, _shard: Tensor): Tensor {
+  static override forward(ctx: FunctionCtx, unit: FlatUnit, _shard: Tensor, anchor: Tensor | null): Tensor {
     ctx.unit = unit;
+    ctx.queue = unit.queue !== null && (anchor !== null || unit.isRoot) && unit.overlapsReduce ? unit.queue : null;
     unit.gather();
     return unit.full;
   }
 
-  static override backward(ctx: FunctionCtx, grad: Tensor): [null, null] {
-    (ctx.unit as FlatUnit).reduceGradient(grad);
+  static override backward(ctx: FunctionCtx, grad: Tensor): [null, null, null] {
+    const unit = ctx.unit as FlatUnit;
+    const queue = ctx.queue as ReduceQueue | null;
+    if (queue === null) unit.reduceGradient(grad);
+    else queue.launched(unit, grad);
     // The unit's full gradient is spent: its memory goes now, not at the next GC.
     grad.dispose();
-    return [null, null];
+    return [null, null, null];
+  }
+}
+
+/**
+ * The reductions of one backward: each unit's starts when its gradient is complete and is finished
+ * when the next unit's starts (so it overlaps that unit's backward), and the root's, the last node,
+ * finishes them all before backward returns.
+ */
+export class ReduceQueue {
+  private readonly pending: FlatUnit[] = [];
+
+  launched(unit: FlatUnit, grad: Tensor): void {
+    for (const u of this.pending) u.finishReduce();
+    this.pending.length = 0;
+    unit.launchReduce(grad);
+    this.pending.push(unit);
+    if (unit.isRoot) this.drain();
+  }
+
+  drain(): void {
+    for (const u of this.pending) u.finishReduce();
+    this.pending.length = 0;
   }
 }
