@@ -17,6 +17,10 @@ export interface RunArgs {
   maxRestarts: number;
   /** Seconds a collective may wait for the other ranks before it fails (every worker's process-group timeout); null: PyTorch's 30 minutes. */
   collectiveTimeout: number | null;
+  /** torchrun's --standalone: one node, rendezvous on this machine at a free port. */
+  standalone: boolean;
+  /** torchrun's --rdzv-id (the job's id, TORCHELASTIC_RUN_ID), or null. */
+  runId: string | null;
   script: string;
   scriptArgs: string[];
 }
@@ -24,6 +28,7 @@ export interface RunArgs {
 export const USAGE = `usage: tessera run [--nproc-per-node N|gpu|cpu|auto] [--nnodes N --node-rank R]
                    [--master-addr A] [--master-port P] [--hostfile FILE] [--plan JSON|FILE]
                    [--max-restarts N] [--collective-timeout SECONDS]
+                   [--standalone] [--rdzv-backend c10d] [--rdzv-endpoint HOST[:PORT]] [--rdzv-id ID]
                    script.ts [args...]
 
 Runs a TypeScript training script, one worker per GPU (or N), with the environment torchrun sets
@@ -42,9 +47,17 @@ or signal). The script resumes from its latest checkpoint (docs/checkpoints.md).
 minutes), so that a hung rank (stopped, deadlocked) brings the group down and it can restart.
 SIGINT/SIGTERM are forwarded to the workers, which get ${INTERRUPT_GRACE_MS / 1000} s to stop (and save) before they
 are killed; a second signal kills them at once.
+torchrun's --standalone (one node, a free local port) and --rdzv-backend c10d|static,
+--rdzv-endpoint HOST[:PORT] (the master's address) and --rdzv-id ID (TORCHELASTIC_RUN_ID) are accepted
+with torchrun's meaning; every flag may be spelled with dashes or underscores.
 Without any flag and without GPUs the script runs as one plain process.`;
 
-const FLAGS = ["nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout"] as const;
+const FLAGS = [
+  "nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout",
+  "rdzv-backend", "rdzv-endpoint", "rdzv-id",
+] as const;
+/** Flags without a value. */
+const SWITCHES = ["standalone"] as const;
 type Flag = (typeof FLAGS)[number];
 
 function intFlag(name: string, v: string | undefined, min: number): number | null {
@@ -79,16 +92,36 @@ export function parsePlanArg(value: string): string {
 
 export function parseRunArgs(argv: string[]): RunArgs {
   const values: Partial<Record<Flag, string>> = {};
+  let standalone = false;
   let i = 0;
   for (; i < argv.length && argv[i].startsWith("--"); i++) {
     const [rawName, inline] = argv[i].slice(2).split(/=(.*)/s, 2);
     const name = rawName.replace(/_/g, "-") as Flag;
+    if ((SWITCHES as readonly string[]).includes(name) && inline === undefined) {
+      standalone = true;
+      continue;
+    }
     if (!FLAGS.includes(name)) throw new Error(`unknown option '${argv[i]}'`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`option '--${name}' needs a value`);
     values[name] = value;
   }
   if (i >= argv.length) throw new Error("no script given");
+  // torchrun's rendezvous: the c10d (or static) TCP store at --rdzv-endpoint host[:port] is the master's.
+  const backend = values["rdzv-backend"];
+  if (backend !== undefined && backend !== "c10d" && backend !== "static") throw new Error(`--rdzv-backend ${backend}: tessera rendezvous through a TCP store (use c10d or static)`);
+  const endpoint = values["rdzv-endpoint"];
+  if (endpoint !== undefined) {
+    const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(endpoint);
+    if (m === null || m[1] === "") throw new Error(`--rdzv-endpoint must be host[:port], got '${endpoint}'`);
+    if (values["master-addr"] !== undefined || values["master-port"] !== undefined) throw new Error("give --rdzv-endpoint or --master-addr/--master-port, not both");
+    values["master-addr"] = m[1];
+    // Port 0 (or none): any free port, as torchrun's standalone rendezvous.
+    if (m[2] !== undefined && Number(m[2]) !== 0) values["master-port"] = m[2];
+    else standalone = standalone || m[1] === "localhost" || m[1].startsWith("127.");
+  }
+  if (standalone && values.nnodes !== undefined && values.nnodes !== "1" && values.nnodes !== "1:1") throw new Error(`--standalone runs one node, but --nnodes is ${values.nnodes}`);
+  if (values.nnodes === "1:1") values.nnodes = "1";
   const port = intFlag("master-port", values["master-port"], 1);
   if (port !== null && port > 65535) throw new Error(`--master-port must be at most 65535, got ${port}`);
   return {
@@ -100,6 +133,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
     hostfile: values.hostfile ?? null,
     maxRestarts: intFlag("max-restarts", values["max-restarts"], 0) ?? 0,
     collectiveTimeout: intFlag("collective-timeout", values["collective-timeout"], 1),
+    standalone,
+    runId: values["rdzv-id"] ?? null,
     script: argv[i],
     scriptArgs: argv.slice(i + 1),
     ...(values.plan === undefined ? {} : { plan: parsePlanArg(values.plan) }),

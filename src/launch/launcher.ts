@@ -1,5 +1,6 @@
 // Turns `tessera run`'s arguments into a job: a plain single process, this node's workers, or one
 // launcher per hostfile host over ssh.
+import net from "node:net";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -72,9 +73,10 @@ export async function launch(a: RunArgs): Promise<number> {
   // the collective timeout as TESSERA_COLLECTIVE_TIMEOUT, init_process_group's default.
   const planEnv = {
     ...(a.plan === undefined ? {} : { TESSERA_PLAN: a.plan }),
+    ...(a.runId === null ? {} : { TORCHELASTIC_RUN_ID: a.runId }),
     ...(a.collectiveTimeout === null ? {} : { TESSERA_COLLECTIVE_TIMEOUT: String(a.collectiveTimeout) }),
   };
-  const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null;
+  const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null && !a.standalone;
   if (plain) {
     const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
     // The script's own error output says why it failed; the launcher speaks only to log restarts.
@@ -87,9 +89,20 @@ export async function launch(a: RunArgs): Promise<number> {
     nnodes,
     nodeRank,
     masterAddr: a.masterAddr ?? slurm?.masterAddr ?? "127.0.0.1",
-    masterPort: a.masterPort ?? DEFAULT_MASTER_PORT,
+    masterPort: a.masterPort ?? (a.standalone ? await freePort() : DEFAULT_MASTER_PORT),
     env: planEnv,
     maxRestarts: a.maxRestarts,
   };
   return runWorkers(spec, undefined, INTERRUPT_GRACE_MS);
+}
+
+/** A port nothing listens on now (torchrun's standalone rendezvous picks one the same way). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
 }

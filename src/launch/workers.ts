@@ -42,7 +42,7 @@ export function workerEnv(spec: NodeSpec, localRank: number, restart = 0): NodeJ
     MASTER_PORT: String(spec.masterPort),
     TORCHELASTIC_RESTART_COUNT: String(restart),
     TORCHELASTIC_MAX_RESTARTS: String(spec.maxRestarts ?? 0),
-    TORCHELASTIC_RUN_ID: "none",
+    TORCHELASTIC_RUN_ID: spec.env?.TORCHELASTIC_RUN_ID ?? "none",
   };
   // torchrun's default: one thread per worker when several share a machine, unless the user chose.
   if (spec.nprocPerNode > 1 && process.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = "1";

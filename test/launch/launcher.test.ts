@@ -120,7 +120,7 @@ test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, as
 
 test("flags, Slurm variables and hostfiles parse as torchrun's do", () => {
   const a = parseRunArgs(["--nproc_per_node=4", "--nnodes", "2", "--node-rank=1", "--master-addr", "h0", "--master_port", "1234", "train.ts", "--lr", "3"]);
-  assert.deepEqual(a, { nprocPerNode: "4", nnodes: 2, nodeRank: 1, masterAddr: "h0", masterPort: 1234, hostfile: null, maxRestarts: 0, collectiveTimeout: null, script: "train.ts", scriptArgs: ["--lr", "3"] });
+  assert.deepEqual(a, { nprocPerNode: "4", nnodes: 2, nodeRank: 1, masterAddr: "h0", masterPort: 1234, hostfile: null, maxRestarts: 0, collectiveTimeout: null, standalone: false, runId: null, script: "train.ts", scriptArgs: ["--lr", "3"] });
   const r = parseRunArgs(["--max_restarts", "3", "--collective-timeout=60", "x.ts"]);
   assert.deepEqual([r.maxRestarts, r.collectiveTimeout], [3, 60]);
   assert.throws(() => parseRunArgs(["--max-restarts", "-1", "x.ts"]), /--max-restarts must be an integer >= 0, got '-1'/);
