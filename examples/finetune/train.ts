@@ -178,8 +178,8 @@ function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; to
 }
 
 /**
- * Wraps the model's attention projections with LoRA adapters (PEFT's Llama defaults, q_proj and
- * v_proj), freezing the rest. The adapter names its base model folder; a new random base (the
+ * Wraps the model's attention projections with LoRA adapters (PEFT's default target modules for the
+ * model's family: q_proj and v_proj for Llama, W_pack for Baichuan2, c_attn for GPT-2), freezing the rest. The adapter names its base model folder; a new random base (the
  * embedded default) is saved first, into the model folder being written (`staging`), so that
  * inference can load it from the committed folder.
  */
@@ -189,9 +189,11 @@ function addLora(model: CausalLM, args: TrainArgs, staging: string): ReturnType<
     model.save_pretrained(join(staging, "base"));
     base = join(args.save_model_dir, "base");
   }
-  const peft = get_peft_model(model, new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, target_modules: ["q_proj", "v_proj"], task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) }));
+  const config = new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) });
+  const peft = get_peft_model(model, config);
+  const targets = config.resolved_target_modules(String(model.config.model_type));
   const [trainable, all] = peft.get_nb_trainable_parameters();
-  if (isMainProcess()) console.log(`LoRA r=${args.lora_r} on q_proj, v_proj: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
+  if (isMainProcess()) console.log(`LoRA r=${args.lora_r} on ${[targets].flat().join(", ")}: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
   return peft;
 }
 
