@@ -21,7 +21,7 @@
 // Sequence parallelism is decided per forward at the sequence_start module: on when the plan asks
 // for it and the sequence splits evenly (a one-token decoding step runs without it).
 import "../../torch/_generated/tensor_methods.js";
-import { cat, zeros } from "../../torch/_generated/functions.js";
+import { cat, empty, zeros } from "../../torch/_generated/functions.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import * as dist from "../../torch/distributed/index.js";
 import type { ProcessGroup } from "../../torch/distributed/process_group.js";
@@ -219,7 +219,7 @@ export class TensorParallelModel {
 
   private install(m: Module, style: ParallelStyle): void {
     const g = this.groups.group;
-    const enter = (m: Module, args: unknown[]): unknown[] => {
+    const enter = (_m: Module, args: unknown[]): unknown[] => {
       const x = args[0] as Tensor;
       return [this.sequenceActive ? gatherShards(x, g, 1) : copyToGroup(x, g), ...args.slice(1)];
     };
@@ -311,7 +311,7 @@ export class TensorParallelModel {
       }
       out[key] = no_grad(() => {
         const src = t.movedim(spec.dim, 0).contiguous();
-        const all = zeros([this.size * src.size(0), ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
+        const all = empty([this.size * src.size(0), ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
         dist.all_gather_into_tensor(all, src, { group: g });
         const full = zeros([spec.full[spec.dim], ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
         spec.pieces.forEach((pieces, r) => {
