@@ -12,13 +12,13 @@
 // loss.item(), started after a barrier; its time is the slowest rank's.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AdamW } from "../src/torch/optim/adam.js";
 import type { Tensor } from "../src/torch/tensor.js";
 import type { LlamaForCausalLM } from "../src/transformers/index.js";
+import { freePort } from "../src/launch/free_port.js";
 
 interface Options {
   ranks: number[];
@@ -200,15 +200,6 @@ async function worker(o: Options): Promise<void> {
   dist.destroy_process_group();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 interface JobResult {
   world: number;

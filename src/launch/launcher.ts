@@ -1,6 +1,5 @@
 // Turns `tessera run`'s arguments into a job: a plain single process, this node's workers, or one
 // launcher per hostfile host over ssh.
-import net from "node:net";
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +8,7 @@ import type { RunArgs } from "./args.js";
 import { parseHostfile, slurmNode } from "./cluster.js";
 import { youngGenerationFlags } from "./node_flags.js";
 import { INTERRUPT_GRACE_MS, runWorkers, supervise, type NodeSpec } from "./workers.js";
+import { freePort } from "./free_port.js";
 
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
@@ -96,13 +96,3 @@ export async function launch(a: RunArgs): Promise<number> {
   return runWorkers(spec, undefined, INTERRUPT_GRACE_MS);
 }
 
-/** A port nothing listens on now (torchrun's standalone rendezvous picks one the same way). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}

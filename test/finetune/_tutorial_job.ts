@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import "../../src/torch/_generated/tensor_methods.js";
 import { load_file } from "../../src/safetensors.js";
 import { DEFAULT_HELDOUT_DATA } from "../../examples/finetune/lib/paths.js";
+import { freePort } from "../../src/launch/free_port.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const TESSERA = path.join(root, "bin", "tessera.mjs");
@@ -48,15 +48,6 @@ export interface Running {
   rankPid(rank: number): number | null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 /**
  * train.ts with `args` (after the shared --dataset/--eval-data/--log-interval 1), run by `launcher`

@@ -2,9 +2,9 @@
 // "nodes" of `tessera run` on this machine, and collects each rank's JSON report line.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../../src/launch/free_port.js";
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -41,15 +41,6 @@ export function runJob<T>(script: string, args: string[], nproc: number, plan: o
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, reports: reports<T>(r.stdout) };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 /** The script on `nodes` × `perNode` ranks: one `tessera run` per node, all on this machine. */
 export async function runNodes<T>(script: string, args: string[], nodes: number, perNode: number, plan: object): Promise<JobResult<T>> {

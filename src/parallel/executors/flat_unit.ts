@@ -163,21 +163,36 @@ export class FlatUnit {
    */
   gather(): void {
     if (this.finishGather()) return;
-    const { layout } = this;
+    const version = this.needsFill();
+    if (version === null) return;
+    scope(() =>
+      no_grad(() => {
+        const src = this.computeChunk();
+        if (this.layout.shardSize === 1) this.writer.copy_(src);
+        else dist.all_gather_into_tensor(this.writer, src, { group: this.layout.shardGroup });
+      }),
+    );
+    this.filled(version);
+  }
+
+  /** The chunk's version when the full buffer must be filled (its memory made resident), else null. */
+  private needsFill(): number | null {
     this.keepEdits();
     const version = this.shard._version();
-    if (this.resident && !this.dirty && version === this.gatheredVersion) return;
+    if (this.resident && !this.dirty && version === this.gatheredVersion) return null;
     if (!this.resident) {
       _resize_storage_bytes_(this.full, this.fullBytes);
       this.resident = true;
     }
-    scope(() =>
-      no_grad(() => {
-        const src = this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true });
-        if (layout.shardSize === 1) this.writer.copy_(src);
-        else dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup });
-      }),
-    );
+    return version;
+  }
+
+  /** This rank's chunk in the compute dtype and device: a copy, as the buffer it is gathered into may hold it. */
+  private computeChunk(): Tensor {
+    return this.shard.to({ dtype: this.layout.computeDtype, device: this.layout.computeDevice, copy: true });
+  }
+
+  private filled(version: number): void {
     this.gatheredVersion = version;
     this.filledVersion = this.full._version();
     this.dirty = false;
@@ -199,17 +214,11 @@ export class FlatUnit {
    * gather() at the unit's use only waits; every rank prefetches the same units in the same order.
    */
   prefetch(): void {
-    const { layout } = this;
-    if (layout.shardSize === 1 || this.inflightGather !== null) return;
-    this.keepEdits();
-    const version = this.shard._version();
-    if (this.resident && !this.dirty && version === this.gatheredVersion) return;
-    if (!this.resident) {
-      _resize_storage_bytes_(this.full, this.fullBytes);
-      this.resident = true;
-    }
-    const src = no_grad(() => this.shard.to({ dtype: layout.computeDtype, device: layout.computeDevice, copy: true }));
-    const work = dist.all_gather_into_tensor(this.writer, src, { group: layout.shardGroup, async_op: true });
+    if (this.layout.shardSize === 1 || this.inflightGather !== null) return;
+    const version = this.needsFill();
+    if (version === null) return;
+    const src = no_grad(() => this.computeChunk());
+    const work = dist.all_gather_into_tensor(this.writer, src, { group: this.layout.shardGroup, async_op: true });
     this.inflightGather = { work, src, version };
   }
 
@@ -219,9 +228,7 @@ export class FlatUnit {
     this.inflightGather = null;
     p.work.wait();
     p.src.dispose();
-    this.gatheredVersion = p.version;
-    this.filledVersion = this.full._version();
-    this.dirty = false;
+    this.filled(p.version);
     return true;
   }
 
