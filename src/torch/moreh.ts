@@ -131,12 +131,14 @@ export function _while_building<T>(fn: () => T): T {
 
 /**
  * Called where a model is first used (its parameters handed out, its forward run, its state_dict
- * taken): a model built under Advanced Parallelization gets its plan here, exactly once.
+ * taken): a model built under Advanced Parallelization gets its plan here, exactly once. Returns
+ * whether it did (the plan may have replaced the model's forward).
  */
-export function _before_use(model: object): void {
-  if (building > 0 || !pending.has(model)) return;
+export function _before_use(model: object): boolean {
+  if (building > 0 || !pending.has(model)) return false;
   pending.delete(model);
   if (enabled && impl !== null) impl.apply(model);
+  return enabled && impl !== null;
 }
 
 /** A loader's question (from_pretrained): may the runtime build this meta-device model sharded? */

@@ -66,6 +66,8 @@ const cases: Case[] = [
   { name: "pp2-uneven", ranks: 2, plan: { pp: 2, micro_batch: 1, grad_accum: 8 }, layers: 3 },
   { name: "dp2-pp2-zero1", ranks: 4, plan: { dp: 2, pp: 2, zero: 1, micro_batch: 1, grad_accum: 4 } },
   { name: "dp2-ga2-zero1", ranks: 2, plan: { dp: 2, zero: 1, micro_batch: 2, grad_accum: 2 } },
+  // Tensor parallelism inside the stages: vocab-parallel embedding and head, tied across the stages.
+  { name: "pp2-tp2", ranks: 4, plan: { pp: 2, tp: 2, vpp: 1, micro_batch: 2, grad_accum: 4 } },
   { name: "baichuan-pp2", ranks: 2, plan: { pp: 2, micro_batch: 2, grad_accum: 4 }, family: "baichuan" },
 ];
 
@@ -78,16 +80,20 @@ for (const c of cases) {
     const r = runJob<Report>(script, [dir, ...args], c.ranks, c.plan);
     assertOk(r, c.ranks, c.name);
     const pp = c.plan.pp ?? 1;
-    const dp = c.ranks / pp;
+    // Ranks are numbered TP, then DP, then PP: rank r is stage floor(r / (dp·tp)).
+    const perStage = c.ranks / pp;
     for (const rep of r.reports) {
       for (const [k, v] of Object.entries(c.plan)) assert.equal(rep.plan[k], v, `${c.name} rank ${rep.rank}: applied ${k}`);
       assertRelClose(rep.losses, want.losses, 1e-5, `${c.name} rank ${rep.rank} losses`);
       assertRelClose(rep.norms, want.norms, 1e-5, `${c.name} rank ${rep.rank} gradient norms`);
-      assertRelClose([rep.eval.loss, rep.eval.logits], [want.eval.loss, want.eval.logits], 1e-5, `${c.name} rank ${rep.rank} evaluation`);
-      assert.deepEqual(rep.eval.shape, want.eval.shape, `${c.name} rank ${rep.rank}: logits on every rank`);
+      assertRelClose([rep.eval.loss], [want.eval.loss], 1e-5, `${c.name} rank ${rep.rank} evaluation loss`);
+      // With labels, tensor parallelism leaves the logits vocab-parallel (each rank its slice).
+      if ((c.plan.tp ?? 1) === 1) {
+        assertRelClose([rep.eval.logits], [want.eval.logits], 1e-5, `${c.name} rank ${rep.rank} evaluation logits`);
+        assert.deepEqual(rep.eval.shape, want.eval.shape, `${c.name} rank ${rep.rank}: logits on every rank`);
+      }
       assert.deepEqual(rep.generated, want.generated, `${c.name} rank ${rep.rank}: greedy generations`);
-      // Ranks are numbered TP, then DP, then PP: rank r is stage floor(r / dp).
-      const stage = Math.floor(rep.rank / dp);
+      const stage = Math.floor(rep.rank / perStage);
       for (const s of rep.stats) {
         assert.ok(s !== null, `${c.name}: the pipeline measured each step`);
         assert.equal(s.microBatches, c.plan.grad_accum);
@@ -98,8 +104,8 @@ for (const c of cases) {
       t.diagnostic(`${c.name} rank ${rep.rank} (stage ${stage}): last step ${(1000 * last.wall).toFixed(0)} ms, busy ${(100 * last.busy / last.wall).toFixed(0)} %`);
     }
     // Each pipeline's ranks hold their stages' parameters only: together, the model once.
-    if ((c.plan.zero ?? 0) === 0 && pp > 1) {
-      const held = r.reports.filter((rep) => rep.rank % dp === 0).reduce((n, rep) => n + rep.parameters, 0);
+    if ((c.plan.zero ?? 0) === 0 && (c.plan.tp ?? 1) === 1 && pp > 1) {
+      const held = r.reports.filter((rep) => rep.rank % perStage === 0).reduce((n, rep) => n + rep.parameters, 0);
       assert.equal(held, want.parameters, `${c.name}: parameters over the stages`);
     }
     // The saved folder holds one process's weights.
@@ -121,7 +127,28 @@ for (const c of cases) {
 }
 
 test("plans the pipeline cannot run are refused before training", { timeout: 120_000 }, () => {
-  const r = runJob<Report>(script, [path.join(out, "refused"), "llama", "4"], 2, { pp: 2, tp: 2 });
+  const r = runJob<Report>(script, [path.join(out, "refused"), "llama", "4"], 4, { pp: 2, tp: 2, sequence_parallel: true });
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /cannot apply tp 2 with pp 2 yet/);
+  assert.match(r.stderr, /cannot apply sequence_parallel with pp 2 yet/);
+});
+
+test("a model whose first use is a forward runs the plan's forward at that call", { timeout: 300_000 }, () => {
+  interface First {
+    rank: number;
+    logits: number;
+    shape: number[];
+    generated: number[][];
+  }
+  const worker = path.join(here, "workers", "first_forward.ts");
+  const one = runJob<First>(worker, [], 1, null);
+  assertOk(one, 1, "one process");
+  for (const [ranks, plan] of [[2, { pp: 2 }], [2, { tp: 2 }], [4, { pp: 2, tp: 2 }]] as const) {
+    const r = runJob<First>(worker, [], ranks, plan);
+    assertOk(r, ranks, JSON.stringify(plan));
+    for (const rep of r.reports) {
+      assert.deepEqual(rep.shape, one.reports[0].shape, `${JSON.stringify(plan)} rank ${rep.rank}: whole logits`);
+      assertRelClose([rep.logits], [one.reports[0].logits], 1e-5, `${JSON.stringify(plan)} rank ${rep.rank}: logits`);
+      assert.deepEqual(rep.generated, one.reports[0].generated, `${JSON.stringify(plan)} rank ${rep.rank}: generate`);
+    }
+  }
 });

@@ -58,6 +58,8 @@ export interface PipelineOptions {
   /** The data-parallel ranks of this stage, over which the loss is made global (null and 1: none). */
   dpGroup: ProcessGroup | null;
   dp: number;
+  /** The saved shape of a state-dict key, when the rank holds a slice of it (tensor parallelism). */
+  fullShape?: (key: string) => number[] | undefined;
 }
 
 /** What one training step measured on this rank (tests and bench/pipeline.ts compare it with the planner). */
@@ -268,7 +270,7 @@ export class PipelinedModel {
     const stageOf = new Map<Tensor, number>();
     for (const [p, owners] of parameterOwners(this.model)) stageOf.set(p, Math.min(...owners.map(([m]) => place.chunk.get(m)!)) % this.options.pp);
     const full = Module.prototype.state_dict.call(this.model, { keep_vars: true });
-    for (const [key, t] of Object.entries(full)) this.keys.push({ key, stage: stageOf.get(t) ?? 0, shape: t.shape, dtype: t.dtype });
+    for (const [key, t] of Object.entries(full)) this.keys.push({ key, stage: stageOf.get(t) ?? 0, shape: this.options.fullShape?.(key) ?? t.shape, dtype: t.dtype });
   }
 
   /**
@@ -402,7 +404,7 @@ export class PipelinedModel {
   /** The last stage's gradients of the tied copies, added to the first stage's held gradients. */
   private gatherTiedGrads(): void {
     const bufs = this.tied.map(({ owner, attr, copy }) => {
-      if (copy !== null) return copy.grad ?? zeros(copy.shape, { dtype: copy.dtype, device: copy.device });
+      if (copy !== null) return copy.grad?.contiguous() ?? zeros(copy.shape, { dtype: copy.dtype, device: copy.device });
       const w = slots(owner)[attr] as Tensor;
       return empty(w.shape, { dtype: w.dtype, device: w.device });
     });
@@ -544,7 +546,7 @@ export class PipelinedModel {
         else backward(run.output!, take(s).to(run.output!.dtype));
         if (run.input !== null) {
           const g = run.input.grad ?? zeros(run.input.shape, { dtype: run.input.dtype, device: run.input.device });
-          outgoing.push(new dist.P2POp(dist.isend, g, this.rankOf(s.chunk - 1), group, tag("B", s.chunk - 1, s.microBatch)));
+          outgoing.push(new dist.P2POp(dist.isend, g.contiguous(), this.rankOf(s.chunk - 1), group, tag("B", s.chunk - 1, s.microBatch)));
         }
         runs.delete(k);
         live -= layers;
@@ -588,7 +590,7 @@ export class PipelinedModel {
     for (const w of sends) w.wait();
     cache?.advance(first.size(1));
     // The logits (and the loss) come from the last stage: first their shape and dtype, then the values.
-    const logits = output?.logits instanceof Tensor ? output.logits : null;
+    const logits = output?.logits instanceof Tensor ? output.logits.contiguous() : null;
     const header = tensor(logits === null ? [0, 0, 0, 0] : [...logits.shape, WIRE_DTYPES.indexOf(logits.dtype)], { dtype: int64, device: first.device });
     this.fromLastStage(header);
     const [b, t, v, code] = header.tolist() as number[];

@@ -14,11 +14,14 @@
 import { headForwardFlopsPerToken, layerForwardFlopsPerToken, type ModelProfile } from "./model_profile.js";
 import type { Plan } from "./space.js";
 
+/** The output layer's forward work in layers: its GEMM FLOPs over a layer's (the attention term depends on the sequence; the split does not). */
+export function headLoad(model: ModelProfile): number {
+  return headForwardFlopsPerToken(model) / layerForwardFlopsPerToken(model, 0).gemm;
+}
+
 /** Layers of each model chunk, first to last (pp·vpp of them). */
 export function chunkLayers(model: ModelProfile, plan: Pick<Plan, "pp" | "vpp">): number[] {
-  const chunks = plan.pp * plan.vpp;
-  // The attention term depends on the sequence; the split does not (GEMM FLOPs only).
-  return splitLayers(model.layers, chunks, headForwardFlopsPerToken(model) / layerForwardFlopsPerToken(model, 0).gemm);
+  return splitLayers(model.layers, plan.pp * plan.vpp, headLoad(model));
 }
 
 /** `layers` over `chunks`, the last chunk carrying `headLoad` layers' worth of extra work. */

@@ -83,7 +83,8 @@ export class Module {
   }
 
   private _call_impl(impl: (...args: unknown[]) => unknown, args: unknown[]): unknown {
-    _before_use(this);
+    // A plan applied at this first use may have replaced forward (the executors wrap it): run that.
+    if (_before_use(this)) return this.forward(...args);
     const { preHooks, hooks } = this._m;
     if (preHooks.size === 0 && hooks.size === 0) return impl.apply(this, args);
     for (const hook of [...preHooks.values()]) {

@@ -98,12 +98,22 @@ function shardedNorm(set: ShardSet, pg: ProcessGroup, ord: number): Tensor {
   return partial.pow(1 / ord).to(local.dtype);
 }
 
+/**
+ * The shard groups smallest first, then by their ranks: one order for every rank, so that ranks in
+ * several groups (pipeline stages, tensor-parallel slices) never wait on each other's reductions
+ * in opposite orders.
+ */
+function inGlobalOrder(shards: Map<ProcessGroup, ShardSet>): Array<[ProcessGroup, ShardSet]> {
+  const key = (pg: ProcessGroup): string => pg.ranks.map((r) => String(r).padStart(8, "0")).join(",");
+  return [...shards].sort(([a], [b]) => a.ranks.length - b.ranks.length || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 function totalNorm(plain: Tensor[], shards: Map<ProcessGroup, ShardSet> | null, ord: number, error_if_nonfinite: boolean): Tensor {
   const first = plain.length > 0 ? plain[0].device : shards?.values().next().value?.device;
   if (first === undefined) return tensor(0.0);
   return no_grad(() => {
     const norms = localNorms(plain, ord, first);
-    if (shards !== null) for (const [pg, set] of shards) norms.push(shardedNorm(set, pg, ord).to(first));
+    if (shards !== null) for (const [pg, set] of inGlobalOrder(shards)) norms.push(shardedNorm(set, pg, ord).to(first));
     const total = linalg_vector_norm(stack(norms), ord);
     if (error_if_nonfinite && !total.isfinite().item()) {
       throw new Error(
