@@ -310,8 +310,10 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         // ranks, with whether a rank was signalled, so that all of them stop after the same step.
         const tokens = torch.tensor([input_ids.numel(), batch.attention_mask.sum().item(), signals.signal() === null ? 0 : 1]);
         if (world > 1) torch.distributed.all_reduce(tokens);
-        const [all_tokens, non_pad_tokens, stop] = tokens.tolist() as number[];
-        logger.record({ tokens: all_tokens, non_pad_tokens, loss: () => loss.item(), lr: args.lr });
+        const [summed_tokens, summed_non_pad, stop] = tokens.tolist() as number[];
+        // The tensor-parallel ranks and pipeline stages of one data-parallel rank read the same batch.
+        const readers = world / (torch.moreh.applied_plan()?.dp ?? world);
+        logger.record({ tokens: summed_tokens / readers, non_pad_tokens: summed_non_pad / readers, loss: () => loss.item(), lr: args.lr });
         step++;
         // As HF's Trainer: every save_steps, and at the last step.
         if (args.save_steps !== null && (step % args.save_steps === 0 || step === total_steps)) saveCheckpoint(epoch);
