@@ -1,6 +1,6 @@
 // Pipeline parallelism under the one line (test/parallel/workers/train_pp.ts, an unchanged
-// seed-style loop): on Gloo ranks each plan gives one process's loss and clipped gradient norm at
-// every step (fp32, rel 1e-5), the same evaluation loss and greedy generations, a saved folder with
+// seed-style loop; one case backpropagates loss / 4, one goes through a GradScaler): on Gloo ranks
+// each plan gives one process's loss and clipped gradient norm at every step (fp32, rel 1e-5), the same evaluation loss and greedy generations, a saved folder with
 // one process's weights (rel 1e-5 over the model; per tensor too under SGD, whose update is the
 // gradient — AdamW normalises each element's update, so the fp32 rounding of summing micro-batch
 // gradients in another order shows up to 1e-4 in tensors with tiny gradients), and each rank holds
@@ -54,13 +54,14 @@ interface Case {
   plan: Record<string, number>;
   family?: string;
   layers?: number;
-  divisor?: number;
+  /** The loss's backward: divided by this, or through a GradScaler. */
+  divisor?: number | "scaler";
   optimizer?: "adamw" | "sgd";
 }
 
 const cases: Case[] = [
   { name: "pp2-1f1b", ranks: 2, plan: { pp: 2, micro_batch: 2, grad_accum: 4 }, divisor: 4 },
-  { name: "pp4-1f1b", ranks: 4, plan: { pp: 4, micro_batch: 2, grad_accum: 4 } },
+  { name: "pp4-1f1b", ranks: 4, plan: { pp: 4, micro_batch: 2, grad_accum: 4 }, divisor: "scaler" },
   { name: "pp2-vpp2", ranks: 2, plan: { pp: 2, vpp: 2, micro_batch: 2, grad_accum: 4 }, optimizer: "sgd" },
   // 3 layers on 2 stages: the planner's split is [2, 1] (the last stage also runs the output layer).
   { name: "pp2-uneven", ranks: 2, plan: { pp: 2, micro_batch: 1, grad_accum: 8 }, layers: 3 },

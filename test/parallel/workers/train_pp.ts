@@ -3,7 +3,7 @@
 // built from its config (fixed seed), AdamW with global-norm clipping, three steps of
 // `model(batch, { labels }) / loss.backward() / step`, then an evaluation forward under no_grad,
 // greedy generate, and save_pretrained on every rank.
-// Usage: train_pp.ts <out dir> <llama|baichuan> <layers> [loss divisor] [adamw|sgd]
+// Usage: train_pp.ts <out dir> <llama|baichuan> <layers> [loss divisor, or "scaler" for a GradScaler] [adamw|sgd]
 // Prints one JSON line per rank: losses, gradient norms, evaluation loss, generated ids, the
 // applied plan and the pipeline's measurements of each step.
 import { torch } from "../../../src/index.js";
@@ -31,6 +31,7 @@ const loader = new torch.utils.data.DataLoader(new torch.utils.data.TensorDatase
 
 // SGD's update is the gradient itself: saved weights then compare gradients tensor by tensor.
 const optim = optimizer === "sgd" ? new torch.optim.SGD(model.parameters(), { lr: 0.5 }) : new torch.optim.AdamW(model.parameters(), { lr: 1e-2 });
+const scaler = divisor === "scaler" ? new torch.amp.GradScaler("cpu", { init_scale: 1024 }) : null;
 const losses: number[] = [];
 const norms: number[] = [];
 const stats: unknown[] = [];
@@ -38,9 +39,17 @@ model.train();
 for (const [input_ids, attention_mask] of loader as Iterable<torch.Tensor[]>) {
   const labels = input_ids.masked_fill(attention_mask.eq(0), -100);
   const out = model.forward(input_ids, { attention_mask, labels, use_cache: false }) as { loss: torch.Tensor };
-  out.loss.div(Number(divisor)).backward();
-  norms.push(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item() as number);
-  optim.step();
+  if (scaler === null) {
+    out.loss.div(Number(divisor)).backward();
+    norms.push(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item() as number);
+    optim.step();
+  } else {
+    scaler.scale(out.loss).backward();
+    scaler.unscale_(optim);
+    norms.push(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item() as number);
+    scaler.step(optim);
+    scaler.update();
+  }
   optim.zero_grad();
   losses.push(out.loss.item() as number);
   stats.push(_applied_model(model)?.pipeline?.stats ?? null);
