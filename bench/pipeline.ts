@@ -4,11 +4,14 @@
 // [--batch 8] [--steps 8] [--warmup 2] [--plans one,pp2,pp4,pp2v2,dp2pp2]`; it starts one
 // self-launched job per plan (the one line with TESSERA_PLAN) and prints a markdown table.
 //
-// A step is forward (the whole schedule) + loss.backward() + AdamW step + zero_grad + loss.item(),
+// Jobs of several ranks run one intra-op thread per rank (as `tessera run` sets), one process the
+// libtorch default (every core). A step is forward (the whole schedule) + loss.backward() + AdamW step + zero_grad + loss.item(),
 // started after a barrier; its time is the slowest rank's median over the timed steps. The bubble
 // of a stage is the share of the schedule's wall time it did not compute (pipeline.ts PipelineStats);
 // the planner's is the other stages' time for one micro-batch over the step (cost.ts), with every
 // stage's time proportional to its layers (the output layer counted by planner/stages.ts's weight).
+// In flight: the most micro-batches' activations a stage held at once, in units of its whole stage
+// (layers held / its layers), beside the planner's inFlightLayers.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,7 +61,7 @@ async function worker(o: Options): Promise<void> {
   const { torch } = await import("../src/index.js");
   const { LlamaConfig, LlamaForCausalLM } = await import("../src/transformers/index.js");
   const { _applied_model } = await import("../src/launch/advanced_parallelization.js");
-  const { chunkLayers, headLoad, inFlightMicroBatches } = await import("../src/parallel/planner/stages.js");
+  const { chunkLayers, headLoad, inFlightLayers, stageLayers } = await import("../src/parallel/planner/stages.js");
   const { profileFromConfig } = await import("../src/parallel/planner/index.js");
   torch.moreh.option.enable_advanced_parallelization({ global_batch: o.batch, seq_len: o.seq, hardware: "cpu" });
   const config = new LlamaConfig({
@@ -111,7 +114,8 @@ async function worker(o: Options): Promise<void> {
     const slow = Math.max(...time);
     const bubble = (time.reduce((a, b) => a + b, 0) - slow) / plan.vpp;
     const own = (plan.grad_accum * slow + bubble - plan.grad_accum * time[stage]) / (plan.grad_accum * slow + bubble);
-    predicted = { bubble: own, inFlight: inFlightMicroBatches({ pp: plan.pp, vpp: plan.vpp, gradAccum: plan.grad_accum }, stage) };
+    const held = inFlightLayers(chunks, { pp: plan.pp, vpp: plan.vpp, gradAccum: plan.grad_accum }, stage);
+    predicted = { bubble: own, inFlight: held / stageLayers(chunks, plan.pp)[stage] };
   }
   const median = (xs: number[]): number | null => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
   const report: Report = { rank, stage, steps, bubble: median(bubbles), inFlight, predicted };
@@ -126,6 +130,8 @@ function driver(o: Options): void {
     const { ranks, plan } = PLANS[name];
     const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_NPROC: String(ranks) };
     delete env.TESSERA_PLAN;
+    // One intra-op thread per rank when several share the box, as `tessera run` sets (torchrun's default); one process uses them all.
+    if (ranks > 1 && process.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = "1";
     if (plan !== null) env.TESSERA_PLAN = JSON.stringify(plan);
     const args = ["--import", "tsx", self, "--worker", "1", "--hidden", String(o.hidden), "--layers", String(o.layers), "--seq", String(o.seq), "--batch", String(o.batch), "--steps", String(o.steps), "--warmup", String(o.warmup)];
     const r = spawnSync(process.execPath, args, { env, encoding: "utf8", timeout: 1_800_000 });

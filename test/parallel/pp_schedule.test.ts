@@ -2,11 +2,12 @@
 // with sends that never block: every rank's order finishes (no deadlock), both ends of every link
 // see its messages in the same order (what NCCL needs; Gloo also matches tags), and the bubble and
 // the activations each rank holds are the planner's (planner/stages.ts inFlightMicroBatches,
-// cost.ts's bubble) — exactly on even stages, within 16 % on the uneven splits stages.ts makes.
+// cost.ts's bubble, inFlightLayers for memory) — exactly on even stages; on the uneven splits
+// stages.ts makes the step within 16 % and the layers in flight within the bound.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pipelineOrder } from "../../src/parallel/executors/pipeline_schedule.js";
-import { inFlightMicroBatches, splitLayers } from "../../src/parallel/planner/stages.js";
+import { inFlightLayers, inFlightMicroBatches, splitLayers } from "../../src/parallel/planner/stages.js";
 
 interface Simulation {
   makespan: number;
@@ -94,6 +95,30 @@ test("on the planner's uneven splits the predicted step is at most 16 % over the
     }
   }
   assert.ok(worst > 0, "some uneven split differs from the even-stage formula");
+});
+
+test("the layers a rank holds in flight are at most the planner's bound, and exactly it when the rank's chunks are even", () => {
+  let tighter = 0;
+  for (const layers of [5, 7, 8, 13, 24, 30]) {
+    for (const head of [0.1, 1.8, 2.4]) {
+      for (const [p, v] of [[2, 1], [3, 1], [2, 2], [3, 2], [2, 3], [4, 2]] as const) {
+        if (p * v > layers) continue;
+        for (const m of [p, 2 * p, 4 * p]) {
+          const split = splitLayers(layers, p * v, head);
+          const sim = simulate(p, v, m, split);
+          sim.peak.forEach((held, r) => {
+            const bound = inFlightLayers(split, { pp: p, vpp: v, gradAccum: m }, r);
+            const mine = split.filter((_, c) => c % p === r);
+            const what = `${layers} layers [${split}] p=${p} v=${v} m=${m} rank ${r}`;
+            if (mine.every((n) => n === mine[0])) assert.equal(held, bound, what);
+            else assert.ok(held <= bound, `${what}: ${held} > ${bound}`);
+            if (held < bound) tighter++;
+          });
+        }
+      }
+    }
+  }
+  assert.ok(tighter > 0, "some uneven split holds less than the bound");
 });
 
 test("the split gives every chunk a layer, balances the output layer's work, and leans uneven counts toward the middle", () => {

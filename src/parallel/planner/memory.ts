@@ -3,7 +3,7 @@
 import { checkpointBytes, layerActivations, type ActivationShape } from "./activations.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
 import type { Plan, Precision, Problem, ZeroStage } from "./space.js";
-import { inFlightMicroBatches } from "./stages.js";
+import { chunkLayers, inFlightLayers, inFlightMicroBatches } from "./stages.js";
 
 /**
  * PyTorch's caching allocator fragments memory that is allocated and freed every step (activations,
@@ -87,11 +87,13 @@ export function stageActivationBytes(problem: Problem, plan: Plan, layers: numbe
 export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   const { model } = problem;
   const stages = stageParams(model, plan);
+  const chunks = chunkLayers(model, plan);
   const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp;
   let peak: MemoryBreakdown | null = null;
   for (let s = 0; s < plan.pp; s++) {
     const acts = stageActivationBytes(problem, plan, stages.layers[s]);
-    const memory = stageMemory(problem, plan, stages.perStage[s], acts.perMicroBatch * inFlightMicroBatches(plan, s) + acts.working, s === plan.pp - 1 ? logits : 0);
+    const inFlight = acts.perMicroBatch * (inFlightLayers(chunks, plan, s) / stages.layers[s]);
+    const memory = stageMemory(problem, plan, stages.perStage[s], inFlight + acts.working, s === plan.pp - 1 ? logits : 0);
     if (peak === null || memory.total > peak.total) peak = memory;
   }
   return peak!;

@@ -61,3 +61,14 @@ export function inFlightMicroBatches(plan: Pick<Plan, "pp" | "vpp" | "gradAccum"
   if (v === 1) return Math.min(p - rank, m);
   return Math.min(2 * (p - rank - 1) + (v - 1) * p + 1, m * v) / v;
 }
+
+/**
+ * Layers whose activations pipeline rank `rank` holds at its peak: its in-flight chunks
+ * (inFlightMicroBatches × vpp) at its largest chunk's layers each. Exact when the rank's chunks are
+ * even (always under 1F1B), an upper bound otherwise: an uneven interleaved split (the output
+ * layer's chunk takes fewer layers) may hold fewer of its large chunk at once (bench/pipeline.ts).
+ */
+export function inFlightLayers(chunks: number[], plan: Pick<Plan, "pp" | "vpp" | "gradAccum">, rank: number): number {
+  const mine = chunks.filter((_, c) => c % plan.pp === rank);
+  return inFlightMicroBatches(plan, rank) * plan.vpp * Math.max(...mine);
+}
