@@ -119,8 +119,8 @@ class PipelineLoss extends Function {
   }
 }
 
-/** Rows of a batch: the first input tensor's first dimension. */
-function batchRows(args: unknown[], kwargs: Record<string, unknown>): Tensor {
+/** The batch's input (input_ids or inputs_embeds): its first dimension is the rows, its second the sequence. */
+function batchInput(args: unknown[], kwargs: Record<string, unknown>): Tensor {
   const first = [args[0], kwargs.input_ids, kwargs.inputs_embeds].find((t) => t instanceof Tensor);
   if (!(first instanceof Tensor) || first.dim() < 2) throw new Error("pipeline parallel: the forward needs input_ids or inputs_embeds of shape [batch, sequence, ...]");
   return first;
@@ -418,7 +418,7 @@ export class PipelinedModel {
 
   private train(args: unknown[], kwargs: Record<string, unknown>): unknown {
     const { pp, vpp } = this.options;
-    const first = batchRows(args, kwargs);
+    const first = batchInput(args, kwargs);
     const rows = first.size(0);
     const m = Math.min(this.options.microBatches, rows);
     if (vpp > 1 && m % pp !== 0) {
@@ -494,7 +494,7 @@ export class PipelinedModel {
       if (have !== undefined) return have;
       let shape: number[];
       if (s.kind === "B") shape = runs.get(key("F", s.chunk, s.microBatch))!.output!.shape;
-      else if (this.trailing !== null) shape = [...batchRows(micro[s.microBatch], kwargsOf(micro[s.microBatch])).shape.slice(0, 2), ...this.trailing];
+      else if (this.trailing !== null) shape = [...batchInput(micro[s.microBatch], kwargsOf(micro[s.microBatch])).shape.slice(0, 2), ...this.trailing];
       else return null;
       const buffer = empty(shape, { dtype: this.wire, device });
       const [work] = dist.batch_isend_irecv([new dist.P2POp(dist.irecv, buffer, this.rankOf(from), group, tag(s.kind, s.chunk, s.microBatch))]);
@@ -566,7 +566,7 @@ export class PipelinedModel {
   // ---- evaluation ---------------------------------------------------------------------------
 
   private evaluate(args: unknown[], kwargs: Record<string, unknown>): unknown {
-    const first = batchRows(args, kwargs);
+    const first = batchInput(args, kwargs);
     const group = this.options.group;
     const past = kwargs.past_key_values;
     if (past !== undefined && past !== null && !(past instanceof StageCache)) {
