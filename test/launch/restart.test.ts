@@ -84,7 +84,8 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
   ], {
     env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
     during: (j) => {
-      if (existsSync(path.join(partial, "rank-00001.safetensors"))) j.killAll("SIGKILL");
+      // Both shards written (each is renamed into place whole): rank 0 now holds the commit for 3 s.
+      if (["rank-00000.safetensors", "rank-00001.safetensors"].every((f) => existsSync(path.join(partial, f)))) j.killAll("SIGKILL");
     },
   });
   assert.equal(job.signal, "SIGKILL", `the job ended before it was killed\n${job.stdout}`);
