@@ -1,6 +1,10 @@
-// How error messages name a JS value's type: `typeof` for primitives, the class for objects.
+// How error messages name a JS value's type: `typeof` for primitives, the class for objects and for
+// callable instances (an nn.Module is a function object with its class's prototype).
 export function typeName(v: unknown): string {
-  return v === null ? "null" : typeof v === "object" ? ((v as object).constructor?.name ?? "Object") : typeof v;
+  if (v === null) return "null";
+  if (typeof v === "object") return (v as object).constructor?.name ?? "Object";
+  if (typeof v === "function" && Object.getPrototypeOf(v) !== Function.prototype) return (v as { constructor?: { name?: string } }).constructor?.name ?? "function";
+  return typeof v;
 }
 
 /** A value's type as an argument error names it, like the addon's errors: int or float for a number. */

@@ -1,6 +1,7 @@
 // Sequential, ModuleList and ModuleDict. Sequential and ModuleList keep their modules as own
 // properties "0", "1", ... (so `layers[0]` works and JS enumerates them in index order);
 // ModuleDict keys are arbitrary strings, so it keeps an ordered Map instead.
+import { IndexError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import { Module } from "./module.js";
 
@@ -12,7 +13,8 @@ function checkModule(m: unknown, where: string): asserts m is Module {
 abstract class IndexedModules<T extends Module> extends Module {
   [index: number]: T;
 
-  get length(): number {
+  // `override`: a callable Module's type carries Function's `length` (a module itself has none).
+  override get length(): number {
     let n = 0;
     while (Object.prototype.hasOwnProperty.call(this, n)) n++;
     return n;
@@ -22,7 +24,7 @@ abstract class IndexedModules<T extends Module> extends Module {
   at(idx: number): T {
     const n = this.length;
     const i = idx < 0 ? idx + n : idx;
-    if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError(`index ${idx} is out of range`);
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw new IndexError(`index ${idx} is out of range`);
     return this[i];
   }
 

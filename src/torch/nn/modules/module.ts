@@ -1,8 +1,10 @@
 // torch.nn.Module. Python's __setattr__ registration has no TypeScript equivalent, so a module finds
 // its parameters and submodules by scanning its own enumerable properties in insertion order (what
-// `this.fc = new nn.Linear(...)` creates); buffers are named with register_buffer. `module(x)` is
-// `module.forward(x)`: the constructor replaces `forward` with an own accessor that runs the hooks
-// around the subclass's method (or around a function assigned to `forward` later).
+// `this.fc = new nn.Linear(...)` creates); buffers are named with register_buffer. The constructor
+// replaces `forward` with an own accessor that runs the hooks around the subclass's method (or around a
+// function assigned to `forward` later). Modules are callable, `module(x)` as Python's `__call__`: the
+// constructor returns a function object whose prototype is the class's, so `instanceof`, subclassing
+// and property registration behave as for a plain instance (bench/module_call.ts measures the call).
 import { inspect } from "node:util";
 import { Tensor, type RemovableHandle } from "../../tensor.js";
 import { dtype, bfloat16, float16, float32, float64 } from "../../dtype.js";
@@ -57,17 +59,37 @@ function sizeString(shape: number[]): string {
   return `torch.Size([${shape.join(", ")}])`;
 }
 
+/**
+ * `module(...args)` takes and returns what the module's `forward` does. A variadic `unknown` forward
+ * (the base class's) takes nothing here, so that every subclass stays assignable to `Module` (call
+ * signatures compare their parameters strictly, methods do not); generic code calls `m.forward(...)`.
+ */
+export type ModuleCall<M extends { forward(...args: never[]): unknown }> = unknown[] extends Parameters<M["forward"]>
+  ? (...args: never[]) => ReturnType<M["forward"]>
+  : (...args: Parameters<M["forward"]>) => ReturnType<M["forward"]>;
+
+export interface Module {
+  (...args: Parameters<ModuleCall<this>>): ReturnType<ModuleCall<this>>;
+}
+
 export class Module {
-  training = true;
+  declare training: boolean;
   declare private readonly _m: ModuleInternals;
 
   constructor() {
+    const self = ((...args: unknown[]): unknown => self.forward(...args)) as unknown as this;
+    // An arrow function's own `length` and `name` would shadow the class's (ModuleList's `length`)
+    // and refuse assignment; a module has neither.
+    delete (self as { length?: number }).length;
+    delete (self as { name?: string }).name;
+    Object.setPrototypeOf(self, new.target.prototype);
+    self.training = true;
     const internals: ModuleInternals = { buffers: new Set(), nonPersistent: new Set(), preHooks: new Map(), hooks: new Map() };
-    Object.defineProperty(this, "_m", { value: internals, enumerable: false });
-    // At this point `this.forward` already resolves to the most derived class's method.
-    let impl = this.forward as (...args: unknown[]) => unknown;
-    const call = (...args: unknown[]): unknown => this._call_impl(impl, args);
-    Object.defineProperty(this, "forward", {
+    Object.defineProperty(self, "_m", { value: internals, enumerable: false });
+    // At this point `self.forward` already resolves to the most derived class's method.
+    let impl = self.forward as (...args: unknown[]) => unknown;
+    const call = (...args: unknown[]): unknown => self._call_impl(impl, args);
+    Object.defineProperty(self, "forward", {
       configurable: true,
       enumerable: false,
       get: () => call,
@@ -75,6 +97,7 @@ export class Module {
         impl = f;
       },
     });
+    return self;
   }
 
   /** Override in subclasses (as a method, not a field); call it as `module.forward(...)`. */
