@@ -4,3 +4,5 @@ import * as torch from "./torch/index.js";
 import "./launch/advanced_parallelization.js";
 
 export { torch };
+// Python's builtin exception classes (torch.OutOfMemoryError is under torch, as in PyTorch).
+export { RuntimeError, ValueError, IndexError, NotImplementedError } from "./torch/errors.js";

@@ -14,6 +14,7 @@ std::atomic<bool> g_in_use{false};
 // The ending env's references end with it; the next env (a later Worker) makes its own.
 void release_addon(void*) {
   tessera::forget_keys();
+  tessera::forget_error_classes();
   tessera::forget_tensor_class();
   tessera::forget_autograd_env();
   g_in_use = false;
@@ -28,6 +29,7 @@ napi_value init(napi_env env, napi_value exports) {
     NAPI_CHECK(napi_add_env_cleanup_hook(env, release_addon, nullptr));
     tessera::init_keys(env);
     tessera::init_tensor_table(env);
+    tessera::register_error_functions(env, exports);
     tessera::register_handle_functions(env, exports);
     tessera::register_op_functions(env, exports);
     tessera::register_tensor_functions(env, exports);

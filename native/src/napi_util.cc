@@ -171,6 +171,48 @@ void clear_stashed_js_error(napi_env env) {
   t_stashed.message.clear();
 }
 
+namespace {
+napi_ref g_error_classes[PY_ERROR_COUNT] = {};
+napi_env g_error_env = nullptr;  // the env the classes belong to (a refused Worker's env must not touch them)
+const char* const kErrorClassNames[PY_ERROR_COUNT] = {"RuntimeError", "ValueError", "IndexError", "NotImplementedError", "OutOfMemoryError"};
+
+void throw_py(napi_env env, PyError which, const char* message) {
+  napi_value ctor, msg, error;
+  if (env != g_error_env || g_error_classes[which] == nullptr || napi_get_reference_value(env, g_error_classes[which], &ctor) != napi_ok || ctor == nullptr ||
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok || napi_new_instance(env, ctor, 1, &msg, &error) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_error(env, nullptr, message);
+    return;
+  }
+  napi_throw(env, error);
+}
+
+// setErrorClasses({ RuntimeError, ValueError, IndexError, NotImplementedError, OutOfMemoryError })
+TESSERA_ENTRY(js_set_error_classes) {
+  auto ci = get_args(env, info, 1);
+  if (ci.args.empty() || type_of(env, ci.args[0]) != napi_object) throw type_error("setErrorClasses(classes): classes must be an object");
+  for (int i = 0; i < PY_ERROR_COUNT; ++i) {
+    napi_value ctor;
+    NAPI_CHECK(napi_get_named_property(env, ci.args[0], kErrorClassNames[i], &ctor));
+    if (type_of(env, ctor) != napi_function) throw type_error(std::string("setErrorClasses: ") + kErrorClassNames[i] + " must be a class");
+    if (g_error_classes[i] != nullptr) napi_delete_reference(env, g_error_classes[i]);
+    NAPI_CHECK(napi_create_reference(env, ctor, 1, &g_error_classes[i]));
+  }
+  g_error_env = env;
+  return make_undefined(env);
+}
+}  // namespace
+
+void register_error_functions(napi_env env, napi_value exports) {
+  set_function(env, exports, "setErrorClasses", js_set_error_classes);
+}
+
+void forget_error_classes() {
+  for (napi_ref& c : g_error_classes) c = nullptr;
+  g_error_env = nullptr;
+}
+
 void throw_current(napi_env env) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
@@ -180,27 +222,32 @@ void throw_current(napi_env env) {
     if (!pending && rethrow_stashed(env, e.what())) return;
   } catch (...) {
   }
+  if (pending) return;
   try {
     throw;
   } catch (const JsPending&) {
-    return;
   } catch (const JsError& e) {
-    if (pending) return;
     switch (e.kind) {
       case JsError::Kind::TypeError: napi_throw_type_error(env, nullptr, e.what()); break;
-      case JsError::Kind::RangeError: napi_throw_range_error(env, nullptr, e.what()); break;
-      default: napi_throw_error(env, nullptr, e.what());
+      case JsError::Kind::RangeError: throw_py(env, PY_VALUE_ERROR, e.what()); break;
+      default: throw_py(env, PY_RUNTIME_ERROR, e.what());
     }
-  } catch (const c10::IndexError& e) {  // Python's IndexError; JS's nearest is RangeError
-    if (!pending) napi_throw_range_error(env, nullptr, e.what_without_backtrace());
+  } catch (const c10::IndexError& e) {
+    throw_py(env, PY_INDEX_ERROR, e.what_without_backtrace());
+  } catch (const c10::ValueError& e) {
+    throw_py(env, PY_VALUE_ERROR, e.what_without_backtrace());
   } catch (const c10::TypeError& e) {
-    if (!pending) napi_throw_type_error(env, nullptr, e.what_without_backtrace());
+    napi_throw_type_error(env, nullptr, e.what_without_backtrace());
+  } catch (const c10::NotImplementedError& e) {
+    throw_py(env, PY_NOT_IMPLEMENTED_ERROR, e.what_without_backtrace());
+  } catch (const c10::OutOfMemoryError& e) {
+    throw_py(env, PY_OUT_OF_MEMORY_ERROR, e.what_without_backtrace());
   } catch (const c10::Error& e) {
-    if (!pending) napi_throw_error(env, nullptr, e.what_without_backtrace());
+    throw_py(env, PY_RUNTIME_ERROR, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    if (!pending) napi_throw_error(env, nullptr, e.what());
+    throw_py(env, PY_RUNTIME_ERROR, e.what());
   } catch (...) {
-    if (!pending) napi_throw_error(env, nullptr, "unknown native exception");
+    throw_py(env, PY_RUNTIME_ERROR, "unknown native exception");
   }
 }
 

@@ -73,7 +73,14 @@ void init_keys(napi_env env);
 // Forgets the keys of an env that is ending (its references end with it).
 void forget_keys();
 
-// Converts the exception in flight into a JS exception. Call from a catch(...) block only.
+// Python's exception classes, as the JS classes src/torch/errors.ts defines and registers with
+// setErrorClasses (until then, and for TypeError, JS's built-in classes are thrown).
+enum PyError { PY_RUNTIME_ERROR = 0, PY_VALUE_ERROR, PY_INDEX_ERROR, PY_NOT_IMPLEMENTED_ERROR, PY_OUT_OF_MEMORY_ERROR, PY_ERROR_COUNT };
+void register_error_functions(napi_env env, napi_value exports);
+void forget_error_classes();
+
+// Converts the exception in flight into a JS exception of Python's class (c10::ValueError becomes
+// ValueError, and so on, as torch/csrc/Exceptions.h maps them). Call from a catch(...) block only.
 void throw_current(napi_env env);
 
 // A JS exception thrown by a callback that native code ran (autograd's JS backward and hooks) fails

@@ -17,6 +17,8 @@ export type TensorRef = { _h: NativeHandle } | NativeHandle;
 
 export interface NativeAddon {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
+  /** The JS classes that c10's exception types become (src/torch/errors.ts). */
+  setErrorClasses(classes: Record<"RuntimeError" | "ValueError" | "IndexError" | "NotImplementedError" | "OutOfMemoryError", new (message: string) => Error>): void;
   /** `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it). */
   adopt(tensor: object, h: NativeHandle): void;
   dispose(t: TensorRef): void;

@@ -1,6 +1,7 @@
 // Tensor creation that a schema cannot express: torch.tensor from JS data, and the dtype rule for
 // JS numbers. JS cannot tell 1 from 1.0, so plain numbers make tensors of the default (float)
 // dtype; bigints (or a BigInt64Array, or {dtype}) make int64, booleans make bool.
+import { RuntimeError, ValueError } from "./errors.js";
 import { native } from "./_native.js";
 import { op } from "./_invoke.js";
 import { Tensor } from "./tensor.js";
@@ -32,12 +33,12 @@ function flatten(data: TensorData, shape: number[], out: (number | boolean | big
   if (Array.isArray(data)) {
     if (depth === shape.length) shape.push(data.length);
     else if (shape[depth] !== data.length) {
-      throw new RangeError(`torch.tensor: expected sequence of length ${shape[depth]} at dim ${depth} (got ${data.length})`);
+      throw new ValueError(`torch.tensor: expected sequence of length ${shape[depth]} at dim ${depth} (got ${data.length})`);
     }
     for (const d of data) flatten(d, shape, out, depth + 1);
     return;
   }
-  if (depth !== shape.length) throw new RangeError(`torch.tensor: ragged nested sequence at dim ${depth}`);
+  if (depth !== shape.length) throw new ValueError(`torch.tensor: ragged nested sequence at dim ${depth}`);
   if (ArrayBuffer.isView(data)) throw new TypeError("torch.tensor: a TypedArray cannot be nested inside arrays");
   if (typeof data !== "number" && typeof data !== "boolean" && typeof data !== "bigint") {
     throw new TypeError(`torch.tensor: could not infer dtype of ${typeof data}`);
@@ -82,7 +83,7 @@ function fitsInt64(v: number): boolean {
 
 // Truncates toward zero, as Python's int(); outside int64's range it fails as Python's torch.tensor does.
 function toInt64(v: number): bigint {
-  if (!fitsInt64(v)) throw new RangeError(`torch.tensor: value ${v} cannot be converted to type int64 without overflow`);
+  if (!fitsInt64(v)) throw new RuntimeError(`torch.tensor: value ${v} cannot be converted to type int64 without overflow`);
   return BigInt(Math.trunc(v));
 }
 

@@ -1,5 +1,6 @@
 // The `torch` namespace: generated ATen functions, then the hand-written surface (which wins
 // where names meet).
+import "./errors.js";
 import "./indexing.js";
 import * as autograd from "./autograd/index.js";
 import * as cuda from "./cuda.js";
@@ -30,6 +31,7 @@ export {
   cfloat,
   cdouble,
 } from "./dtype.js";
+export { OutOfMemoryError } from "./errors.js";
 export { device, type DeviceLike } from "./device.js";
 export { Generator, manual_seed, initial_seed, default_generator, get_rng_state, set_rng_state } from "./generator.js";
 export { tensor, as_tensor, full, type TensorData, type TensorOptions } from "./creation.js";

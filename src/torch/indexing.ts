@@ -2,6 +2,7 @@
 // Items follow Python: an integer selects, Slice(start, stop, step) or a string like "1:3" / ":" /
 // "::2" slices, null is None (a new axis), "..." is Ellipsis, and a Tensor (int64 or bool) or an
 // array of integers indexes advanced-style. The same views and ops as PyTorch's own indexing.
+import { IndexError, ValueError } from "./errors.js";
 import { op } from "./_invoke.js";
 import { Tensor } from "./tensor.js";
 import { tensor as makeTensor } from "./creation.js";
@@ -13,7 +14,7 @@ export class SliceIndex {
     readonly stop: number | null = null,
     readonly step: number | null = null,
   ) {
-    if (step !== null && step <= 0) throw new RangeError("slice step must be positive");
+    if (step !== null && step <= 0) throw new ValueError("slice step must be positive");
   }
 }
 
@@ -62,7 +63,7 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
   let view = self;
   const specified = items.reduce((n: number, it) => n + consumes(it), 0);
   const ndim = self.dim();
-  if (specified > ndim) throw new RangeError(`too many indices for tensor of dimension ${ndim}`);
+  if (specified > ndim) throw new IndexError(`too many indices for tensor of dimension ${ndim}`);
   if (items.filter((it) => it === Ellipsis).length > 1) throw new TypeError("an index can only have a single ellipsis ('...')");
   const advanced: (Tensor | null)[] = [];
   let dim = 0;
@@ -104,7 +105,7 @@ function select(view: Tensor, dim: number, index: number): Tensor {
     return aten.select([view, dim, index]) as Tensor;
   } catch (e) {
     const size = view.size(dim);
-    if (index >= size || index < -size) throw new RangeError(`index ${index} is out of bounds for dimension ${dim} with size ${size}`);
+    if (index >= size || index < -size) throw new IndexError(`index ${index} is out of bounds for dimension ${dim} with size ${size}`);
     throw e;
   }
 }

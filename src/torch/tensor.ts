@@ -1,6 +1,7 @@
 // torch.Tensor: the hand-written part (attributes, conversions, autograd entry points). The ATen
 // methods — add, matmul, view, sum, ... — are generated from the op schemas into
 // _generated/tensor_methods.ts and added to this class's prototype.
+import { IndexError } from "./errors.js";
 import { inspect } from "node:util";
 import { native, type NativeHandle } from "./_native.js";
 import { op, setTensorWrapper } from "./_invoke.js";
@@ -400,8 +401,8 @@ function shapeIndex(dim: unknown, ndim: number, what: string): number {
   if (typeof dim !== "number" || !Number.isInteger(dim)) {
     throw new TypeError(`${what}(): argument 'dim' (position 1) must be int, not ${argTypeName(dim)}`);
   }
-  if (ndim === 0) throw new RangeError(`Dimension specified as ${dim} but tensor has no dimensions`);
-  if (dim < -ndim || dim >= ndim) throw new RangeError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);
+  if (ndim === 0) throw new IndexError(`Dimension specified as ${dim} but tensor has no dimensions`);
+  if (dim < -ndim || dim >= ndim) throw new IndexError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);
   return dim < 0 ? dim + ndim : dim;
 }
 

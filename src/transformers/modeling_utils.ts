@@ -2,6 +2,7 @@
 // from_pretrained builds the module on the meta device (no memory, no init), then reads the
 // checkpoint one tensor at a time under its own name, converting each to the target dtype/device
 // and putting it in place — so a checkpoint never exists twice in memory, nor in fp32 on the way.
+import { ValueError } from "../torch/errors.js";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { torch } from "../index.js";
@@ -228,7 +229,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * model is training and grad is enabled (torch.utils.checkpoint around each layer).
    */
   gradient_checkpointing_enable({ gradient_checkpointing_kwargs, every_n_layers = 1 }: GradientCheckpointingOptions = {}): void {
-    if (!Number.isInteger(every_n_layers) || every_n_layers < 1) throw new RangeError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
+    if (!Number.isInteger(every_n_layers) || every_n_layers < 1) throw new ValueError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
     const layers = decoderLayers(this);
     if (layers.length === 0) {
       throw new Error(`${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`);

@@ -1,5 +1,6 @@
 // The collectives and point-to-point ops, with PyTorch's names and semantics. Ranks in arguments
 // are global ranks. A sync call returns when the op finished; `async_op: true` returns a Work.
+import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import type { Tensor } from "../tensor.js";
 import { c10d } from "./_c10d.js";
@@ -116,14 +117,14 @@ export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: Async
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
   return launch("all_gather", options, (pg) => bytesOf(tensor) * pg.size(), (pg) => {
-    if (tensor_list.length !== pg.size()) throw new RangeError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
+    if (tensor_list.length !== pg.size()) throw new ValueError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
     return c10d.distAllgather(pg.handle, tensor_list, tensor);
   });
 }
 
 function checkNumel(what: string, big: Tensor, small: Tensor, pg: ProcessGroup, bigName: string, smallName: string): void {
   if (big.numel() !== small.numel() * pg.size())
-    throw new RangeError(`${bigName} must have world_size (${pg.size()}) times the elements of ${smallName}: got ${big.numel()} and ${small.numel()} (${what})`);
+    throw new ValueError(`${bigName} must have world_size (${pg.size()}) times the elements of ${smallName}: got ${big.numel()} and ${small.numel()} (${what})`);
 }
 
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: Async<CollectiveOptions>): Work;
@@ -161,10 +162,10 @@ export interface AllToAllOptions extends CollectiveOptions {
 
 function checkSplits(name: string, splits: number[], t: Tensor, pg: ProcessGroup): void {
   if (splits.length === 0) return;
-  if (splits.length !== pg.size()) throw new RangeError(`${name} has ${splits.length} entries, but the group has ${pg.size()} ranks`);
+  if (splits.length !== pg.size()) throw new ValueError(`${name} has ${splits.length} entries, but the group has ${pg.size()} ranks`);
   const rows = t.dim() === 0 ? 1 : t.shape[0];
   const sum = splits.reduce((a, b) => a + b, 0);
-  if (sum !== rows) throw new RangeError(`${name} [${splits.join(", ")}] sums to ${sum}, but the tensor has ${rows} rows`);
+  if (sum !== rows) throw new ValueError(`${name} [${splits.join(", ")}] sums to ${sum}, but the tensor has ${rows} rows`);
 }
 
 /** Splits `input` along dim 0 (evenly, or by input_split_sizes) and scatters the pieces; gathers into `output`. */

@@ -4,6 +4,7 @@
 // rank makes every group, in the same order, as new_group requires); a dimension spanning the whole
 // job reuses the default group. Python's `mesh["tp"]` and `mesh["dp", "tp"]` are `mesh.get("tp")`
 // and `mesh.get(["dp", "tp"])`, as `md["k"]` is `md.get("k")` for ModuleDict.
+import { IndexError, ValueError } from "../errors.js";
 import { tensor } from "../creation.js";
 import { int64 } from "../dtype.js";
 import type { Tensor } from "../tensor.js";
@@ -155,7 +156,7 @@ export class DeviceMesh {
       if (i < 0) throw new Error(`Mesh dimension '${mesh_dim}' does not exist. Available mesh dimensions are: mesh_dim_names=${JSON.stringify(this.mesh_dim_names)}`);
       return i;
     }
-    if (!Number.isInteger(mesh_dim) || mesh_dim < -this.ndim || mesh_dim >= this.ndim) throw new RangeError(`${what}: mesh_dim ${mesh_dim} is out of range for a ${this.ndim}-d mesh`);
+    if (!Number.isInteger(mesh_dim) || mesh_dim < -this.ndim || mesh_dim >= this.ndim) throw new IndexError(`${what}: mesh_dim ${mesh_dim} is out of range for a ${this.ndim}-d mesh`);
     return mesh_dim < 0 ? mesh_dim + this.ndim : mesh_dim;
   }
 
@@ -219,7 +220,7 @@ export class DeviceMesh {
  * dimension holds neighbouring ranks). Initialises the default group from the environment if needed.
  */
 export function init_device_mesh(device_type: string, mesh_shape: number[], { mesh_dim_names = null }: DeviceMeshOptions = {}): DeviceMesh {
-  if (mesh_shape.some((s) => !Number.isInteger(s) || s < 1)) throw new RangeError(`init_device_mesh: mesh_shape must hold positive integers, got [${mesh_shape.join(", ")}]`);
+  if (mesh_shape.some((s) => !Number.isInteger(s) || s < 1)) throw new ValueError(`init_device_mesh: mesh_shape must hold positive integers, got [${mesh_shape.join(", ")}]`);
   if (!is_initialized()) init_process_group({ backend: device_type === "cuda" ? "nccl" : "gloo" });
   const n = mesh_shape.reduce((a, b) => a * b, 1);
   const world = get_world_size();

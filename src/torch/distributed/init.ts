@@ -1,5 +1,6 @@
 // init_process_group: rendezvous through env://, tcp://host:port or file:///path (or a given
 // store), then the default process group over it.
+import { ValueError } from "../errors.js";
 import { native } from "../_native.js";
 import { c10d } from "./_c10d.js";
 import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
@@ -43,8 +44,8 @@ function envInt(name: string, given: number | undefined): number {
 }
 
 function checkRank(rank: number, worldSize: number): void {
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`torch.distributed.init_process_group: world_size must be a positive integer, got ${worldSize}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`torch.distributed.init_process_group: rank ${rank} is out of range for world_size ${worldSize}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw new ValueError(`torch.distributed.init_process_group: world_size must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new ValueError(`torch.distributed.init_process_group: rank ${rank} is out of range for world_size ${worldSize}`);
 }
 
 const isLoopback = (host: string): boolean => host === "localhost" || host.startsWith("127.") || host === "::1";
@@ -64,7 +65,7 @@ interface Rendezvous {
 }
 
 function tcpRendezvous(host: string, port: number, rank: number, worldSize: number, timeout: number): Rendezvous {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`torch.distributed.init_process_group: invalid master port '${port}'`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValueError(`torch.distributed.init_process_group: invalid master port '${port}'`);
   const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: true });
   return { store, rank, worldSize, masterAddr: host };
 }

@@ -1,5 +1,6 @@
 // Process groups: the default (WORLD) group made by init_process_group, and subgroups from
 // new_group. As in PyTorch, ranks passed to collectives are global ranks; a group maps them.
+import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import { c10d } from "./_c10d.js";
 import { PrefixStore, type Store } from "./store.js";
@@ -39,7 +40,7 @@ export class ProcessGroup {
   /** The group rank of global rank `rank`; throws when it is not a member. */
   group_rank(rank: number, what: string): number {
     const i = this.ranks.indexOf(rank);
-    if (i < 0) throw new RangeError(`torch.distributed: ${what}=${rank} is not a member of the group (ranks ${this.ranks.join(", ")})`);
+    if (i < 0) throw new ValueError(`torch.distributed: ${what}=${rank} is not a member of the group (ranks ${this.ranks.join(", ")})`);
     return i;
   }
 }
@@ -106,9 +107,9 @@ export function new_group(ranks?: number[] | null, options: NewGroupOptions = {}
   const w = current("new_group");
   const members = ranks === undefined || ranks === null ? Array.from({ length: w.worldSize }, (_, i) => i) : [...ranks].sort((a, b) => a - b);
   for (const r of members) {
-    if (!Number.isInteger(r) || r < 0 || r >= w.worldSize) throw new RangeError(`torch.distributed.new_group: rank ${r} is out of range for world size ${w.worldSize}`);
+    if (!Number.isInteger(r) || r < 0 || r >= w.worldSize) throw new ValueError(`torch.distributed.new_group: rank ${r} is out of range for world size ${w.worldSize}`);
   }
-  if (new Set(members).size !== members.length) throw new RangeError(`torch.distributed.new_group: duplicate ranks in [${ranks?.join(", ")}]`);
+  if (new Set(members).size !== members.length) throw new ValueError(`torch.distributed.new_group: duplicate ranks in [${ranks?.join(", ")}]`);
   w.groupCount += 1;
   const me = members.indexOf(w.rank);
   if (me < 0) return NON_GROUP_MEMBER;

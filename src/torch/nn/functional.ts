@@ -38,7 +38,7 @@ export function reductionEnum(reduction: string): number {
     case "none": return 0;
     case "mean": return 1;
     case "sum": return 2;
-    default: throw new Error(`${reduction} is not a valid value for reduction`);
+    default: throw new ValueError(`${reduction} is not a valid value for reduction`);
   }
 }
 

@@ -3,6 +3,7 @@
 // string → str, Array → list, plain object → dict (string keys), Map → dict, Set → set,
 // Uint8Array → bytes. The caller turns other objects (tensors) into `PyReduce`s and persistent ids.
 // A repeated object is written once and referenced (memo), so sharing and cycles survive.
+import { ValueError } from "../errors.js";
 import { latin1 } from "./pickle_read.js";
 
 /** A Python global, written as GLOBAL `module name`. */
@@ -135,7 +136,7 @@ export function pickle(value: unknown, hooks: PickleHooks): Uint8Array {
       out.i32(Number(v));
     } else {
       const b = longBytes(v);
-      if (b.length > 255) throw new RangeError(`torch.save: integer ${v} is too large to pickle`);
+      if (b.length > 255) throw new ValueError(`torch.save: integer ${v} is too large to pickle`);
       out.op(O.LONG1, b.length);
       out.bytes(b);
     }
@@ -190,7 +191,7 @@ export function pickle(value: unknown, hooks: PickleHooks): Uint8Array {
     }
     const seen = memo.get(v);
     if (seen !== undefined) return get(seen);
-    if (++depth > 1000) throw new RangeError("torch.save: object nesting is deeper than 1000 levels");
+    if (++depth > 1000) throw new ValueError("torch.save: object nesting is deeper than 1000 levels");
     try {
       saveObject(v);
     } finally {

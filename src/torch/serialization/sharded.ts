@@ -4,6 +4,7 @@
 // and no index when everything fits in one shard. Names follow `huggingface_hub`
 // (split_torch_state_dict_into_shards, save_torch_state_dict); load_torch_state_dict reads a
 // folder, an index or one file. Shared tensors are written as copies.
+import { ValueError } from "../errors.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Tensor } from "../tensor.js";
@@ -17,12 +18,12 @@ const SIZE_UNITS: Record<string, number> = { TB: 1e12, GB: 1e9, MB: 1e6, KB: 1e3
 /** "5GB" → 5e9 (decimal units as huggingface_hub; KiB/MiB/GiB binary); numbers pass through. */
 export function parse_size_to_int(size: number | string): number {
   if (typeof size === "number") {
-    if (!Number.isSafeInteger(size) || size <= 0) throw new RangeError(`max_shard_size must be a positive integer, got ${size}`);
+    if (!Number.isSafeInteger(size) || size <= 0) throw new ValueError(`max_shard_size must be a positive integer, got ${size}`);
     return size;
   }
   const m = /^\s*([\d.]+)\s*([a-zA-Z]+)\s*$/.exec(size);
   const unit = m ? SIZE_UNITS[m[2].toUpperCase()] : undefined;
-  if (m === null || unit === undefined || !(Number(m[1]) > 0)) throw new RangeError(`max_shard_size ${JSON.stringify(size)} is not a size such as "5GB" or "500MiB"`);
+  if (m === null || unit === undefined || !(Number(m[1]) > 0)) throw new ValueError(`max_shard_size ${JSON.stringify(size)} is not a size such as "5GB" or "500MiB"`);
   return Math.floor(Number(m[1]) * unit);
 }
 

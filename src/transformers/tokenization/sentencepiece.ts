@@ -1,6 +1,7 @@
 // SentencePieceProcessor without Python: loads a `tokenizer.model`, encodes text to ids and
 // decodes ids to text with the semantics of sentencepiece_processor.cc (byte fallback, merged
 // unknown runs, control pieces invisible, the dummy-prefix space dropped on decode).
+import { IndexError } from "../../torch/errors.js";
 import { readFileSync } from "node:fs";
 import { ModelType, parseModelProto, PieceType, type ModelProto } from "./sentencepiece_model.js";
 import { BpeModel, UnigramModel, type SegmentationModel } from "./sentencepiece_models.js";
@@ -64,7 +65,7 @@ export class SentencePieceProcessor {
 
   id_to_piece(id: number): string {
     const p = this.model.pieces[id];
-    if (!p) throw new RangeError(`piece id ${id} is out of range [0, ${this.model.pieces.length})`);
+    if (!p) throw new IndexError(`piece id ${id} is out of range [0, ${this.model.pieces.length})`);
     return p.piece;
   }
 

@@ -1,6 +1,7 @@
 // HF's slow LlamaTokenizer (legacy behaviour) on our SentencePieceProcessor: text is split on added
 // and special tokens, each remaining chunk goes through sentencepiece, and BOS/EOS are added per
 // add_bos_token/add_eos_token. Also serves Baichuan2's tokenizer, which is the same design.
+import { IndexError } from "../../torch/errors.js";
 import type { TokenizerBackend } from "./backend.js";
 import { SentencePieceProcessor } from "./sentencepiece.js";
 import { SPACE_SYMBOL } from "./sentencepiece_normalizer.js";
@@ -116,7 +117,7 @@ export class SentencePieceBackend implements TokenizerBackend {
     };
     for (const id of ids) {
       const tok = this.idToToken(id);
-      if (tok === undefined) throw new RangeError(`token id ${id} is out of range [0, ${this.length})`);
+      if (tok === undefined) throw new IndexError(`token id ${id} is out of range [0, ${this.length})`);
       if (specialTokens.has(tok) && skipSpecialTokens) continue;
       if (this.addedById.has(id) && !specialTokens.has(tok)) {
         flush();

@@ -1,6 +1,7 @@
 // PreTrainedTokenizer: HF's tokenizer call surface (padding, truncation, attention masks, special
 // tokens, decode, chat templates, save_pretrained) over a TokenizerBackend. Instances are callable,
 // as in Python: `tokenizer(texts, { padding: true, return_tensors: "pt" })`.
+import { IndexError } from "../../torch/errors.js";
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { torch } from "../../index.js";
@@ -164,7 +165,7 @@ export class PreTrainedTokenizer {
   convert_ids_to_tokens(ids: number | TokenIds, { skip_special_tokens = false } = {}): string | string[] {
     const one = (id: number) => {
       const t = this.backend.idToToken(id);
-      if (t === undefined) throw new RangeError(`token id ${id} is out of range [0, ${this.__len__()})`);
+      if (t === undefined) throw new IndexError(`token id ${id} is out of range [0, ${this.__len__()})`);
       return t;
     };
     if (typeof ids === "number") return one(ids);

@@ -1,4 +1,5 @@
 // nn.Embedding: a lookup table initialised N(0, 1), with the padding_idx row zeroed.
+import { ValueError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import { no_grad } from "../../autograd/grad_mode.js";
 import * as F from "../functional.js";
@@ -29,7 +30,7 @@ export class Embedding extends Module {
     this.embedding_dim = intArg("Embedding", "embedding_dim", embedding_dim);
     let padding_idx = opts.padding_idx ?? null;
     if (padding_idx !== null) {
-      if (padding_idx >= num_embeddings || padding_idx < -num_embeddings) throw new RangeError("Padding_idx must be within num_embeddings");
+      if (padding_idx >= num_embeddings || padding_idx < -num_embeddings) throw new ValueError("Padding_idx must be within num_embeddings");
       if (padding_idx < 0) padding_idx += num_embeddings;
     }
     this.padding_idx = padding_idx;

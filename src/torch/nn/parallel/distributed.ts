@@ -1,6 +1,7 @@
 // torch.nn.parallel.DistributedDataParallel: replicates a module's training across the ranks of a
 // process group. Parameters and buffers start as rank 0's; gradients are averaged by bucketed
 // all-reduces overlapped with backward (see reducer.ts); no_sync() accumulates locally.
+import { ValueError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import * as dist from "../../distributed/index.js";
 import type { Group } from "../../distributed/process_group.js";
@@ -47,7 +48,7 @@ export class DistributedDataParallel extends Module {
     if (!(module instanceof Module)) throw new TypeError("DistributedDataParallel: module must be a torch.nn.Module");
     if (!dist.is_initialized()) throw new Error("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
     const cap = options.bucket_cap_mb ?? 25;
-    if (!(cap > 0)) throw new RangeError(`DistributedDataParallel: bucket_cap_mb must be positive, got ${cap}`);
+    if (!(cap > 0)) throw new ValueError(`DistributedDataParallel: bucket_cap_mb must be positive, got ${cap}`);
     this.module = module;
     const group = options.process_group ?? null;
     const params = [...module.parameters()].filter((p) => p.requires_grad);

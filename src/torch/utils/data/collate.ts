@@ -2,6 +2,7 @@
 // Python's (tensors are stacked; numbers become a tensor; objects and arrays recurse). JS rule for
 // numbers, since JS cannot tell 1 from 1.0: a batch of integral numbers gives int64 (Python's int),
 // any other gives float64 (Python's float); bigints give int64 and booleans bool.
+import { ValueError } from "../../errors.js";
 import { stack } from "../../_generated/functions.js";
 import { tensor } from "../../creation.js";
 import { bool, float64, int64 } from "../../dtype.js";
@@ -35,7 +36,7 @@ function collateNumbers(batch: unknown[]): Tensor {
 }
 
 function collate(batch: unknown[]): unknown {
-  if (batch.length === 0) throw new RangeError("default_collate: cannot collate an empty batch");
+  if (batch.length === 0) throw new ValueError("default_collate: cannot collate an empty batch");
   const elem = batch[0];
   if (elem instanceof Tensor) return stack(batch as Tensor[], 0);
   if (ArrayBuffer.isView(elem)) return stack(batch.map((b) => tensor(b as ArrayBufferView)), 0);
@@ -49,7 +50,7 @@ function collate(batch: unknown[]): unknown {
   }
   if (Array.isArray(elem)) {
     const size = elem.length;
-    if (!batch.every((b) => Array.isArray(b) && b.length === size)) throw new RangeError("each element in list of batch should be of equal size");
+    if (!batch.every((b) => Array.isArray(b) && b.length === size)) throw new ValueError("each element in list of batch should be of equal size");
     return Array.from({ length: size }, (_, i) => collate(batch.map((b) => (b as unknown[])[i])));
   }
   throw new TypeError(`default_collate: batch must contain tensors, typed arrays, numbers, strings, objects, Maps or arrays; found ${typeName(elem)}`);

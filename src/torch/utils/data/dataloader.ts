@@ -14,6 +14,7 @@
 // `num_workers = 0` (the default) a batch is loaded when it is asked for, as in Python. Synchronous
 // iteration never prefetches (nothing can run between two `next()` calls). Random ops inside
 // `getitem` use the default generator (Python seeds each worker with `base_seed + worker_id`).
+import { ValueError } from "../../errors.js";
 import "../../_generated/tensor_methods.js";
 import * as cuda from "../../cuda.js";
 import { _data_shard } from "../../moreh.js";
@@ -176,16 +177,16 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
 // Python's checks of the multiprocessing options; returns the effective prefetch_factor.
 function checkWorkerOptions(num_workers: number, timeout: number, prefetch_factor: number | null, persistent_workers: boolean): number | null {
   if (!Number.isInteger(num_workers) || num_workers < 0) {
-    throw new RangeError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
+    throw new ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
   }
-  if (timeout < 0) throw new RangeError("timeout option should be non-negative");
+  if (timeout < 0) throw new ValueError("timeout option should be non-negative");
   if (num_workers === 0 && prefetch_factor !== null) {
-    throw new RangeError(
+    throw new ValueError(
       "prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None.",
     );
   }
-  if (prefetch_factor !== null && prefetch_factor < 0) throw new RangeError("prefetch_factor option should be non-negative");
-  if (persistent_workers && num_workers === 0) throw new RangeError("persistent_workers option needs num_workers > 0");
+  if (prefetch_factor !== null && prefetch_factor < 0) throw new ValueError("prefetch_factor option should be non-negative");
+  if (persistent_workers && num_workers === 0) throw new ValueError("persistent_workers option needs num_workers > 0");
   return num_workers > 0 ? (prefetch_factor ?? 2) : null;
 }
 
@@ -216,27 +217,27 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     const iterable = dataset instanceof IterableDataset;
     if (iterable) {
       if (shuffle !== null && shuffle !== false) {
-        throw new RangeError(`DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle=${String(shuffle)}`);
+        throw new ValueError(`DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle=${String(shuffle)}`);
       }
-      if (sampler !== null) throw new RangeError("DataLoader with IterableDataset: expected unspecified sampler option, but got sampler=" + typeName(sampler));
+      if (sampler !== null) throw new ValueError("DataLoader with IterableDataset: expected unspecified sampler option, but got sampler=" + typeName(sampler));
       if (batch_sampler !== null) {
-        throw new RangeError("DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler));
+        throw new ValueError("DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler));
       }
     } else if (!Array.isArray(dataset) && typeof (dataset as { getitem?: unknown }).getitem !== "function") {
       throw new TypeError(`DataLoader: dataset must be a Dataset, an IterableDataset or an array, got ${typeName(dataset)}`);
     }
     shuffle = Boolean(shuffle);
-    if (sampler !== null && shuffle) throw new RangeError("sampler option is mutually exclusive with shuffle");
+    if (sampler !== null && shuffle) throw new ValueError("sampler option is mutually exclusive with shuffle");
 
     let dropLast = drop_last;
     if (batch_sampler !== null) {
       if (batch_size !== 1 || shuffle || sampler !== null || drop_last) {
-        throw new RangeError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last");
+        throw new ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last");
       }
       batch_size = null;
       dropLast = false;
     } else if (batch_size === null) {
-      if (drop_last) throw new RangeError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last");
+      if (drop_last) throw new ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last");
     }
 
     if (sampler === null && !iterable) {
@@ -249,7 +250,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     if (batch_size !== null && batch_sampler === null && sampler !== null) {
       batch_sampler = new BatchSampler(sampler, batch_size, drop_last);
     } else if (batch_size !== null && iterable && !(Number.isInteger(batch_size) && batch_size > 0)) {
-      throw new RangeError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
+      throw new ValueError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
     }
 
     this.dataset = dataset;
@@ -367,7 +368,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     skipped(): boolean;
   } {
     if (this.timeout !== 0 && this.num_workers === 0) {
-      throw new RangeError("DataLoader: timeout needs num_workers > 0 (Python's single-process loader requires timeout == 0)");
+      throw new ValueError("DataLoader: timeout needs num_workers > 0 (Python's single-process loader requires timeout == 0)");
     }
     const rng = this.generator ?? default_generator;
     const resume = this.resumeFrom;

@@ -1,5 +1,6 @@
 // torch.utils.data datasets. Python's `__getitem__`/`__len__`/`__getitems__` are spelled
 // `getitem`/`len`/`getitems`; a plain JS array also works wherever a map-style dataset is taken.
+import { IndexError, ValueError } from "../../errors.js";
 import "../../_generated/tensor_methods.js";
 import { randperm } from "../../_generated/functions.js";
 import type { Generator } from "../../generator.js";
@@ -33,7 +34,7 @@ export function getitem<T>(dataset: MapDataset<T>, index: number): T | Promise<T
   if (!Array.isArray(dataset)) return (dataset as Dataset<T>).getitem(index);
   const arr = dataset as readonly T[];
   const i = index < 0 ? index + arr.length : index;
-  if (!Number.isInteger(i) || i < 0 || i >= arr.length) throw new RangeError(`list index out of range (index ${index}, length ${arr.length})`);
+  if (!Number.isInteger(i) || i < 0 || i >= arr.length) throw new IndexError(`list index out of range (index ${index}, length ${arr.length})`);
   return arr[i];
 }
 
@@ -122,7 +123,7 @@ export function random_split<T>(dataset: MapDataset<T>, lengths: readonly number
   const total = sizes.reduce((a, b) => a + b, 0);
   if (isclose(total, 1) && total <= 1) {
     sizes = lengths.map((frac, i) => {
-      if (frac < 0 || frac > 1) throw new RangeError(`Fraction at index ${i} is not between 0 and 1`);
+      if (frac < 0 || frac > 1) throw new ValueError(`Fraction at index ${i} is not between 0 and 1`);
       return Math.floor(n * frac);
     });
     const remainder = n - sizes.reduce((a, b) => a + b, 0);
@@ -132,7 +133,7 @@ export function random_split<T>(dataset: MapDataset<T>, lengths: readonly number
     });
   }
   const sum = sizes.reduce((a, b) => a + b, 0);
-  if (sum !== n) throw new RangeError("Sum of input lengths does not equal the length of the input dataset!");
+  if (sum !== n) throw new ValueError("Sum of input lengths does not equal the length of the input dataset!");
   const indices = randperm(sum, { generator }).tolist() as number[];
   let offset = 0;
   return sizes.map((s) => new Subset(dataset, indices.slice(offset, (offset += s))));

@@ -1,5 +1,6 @@
 // torch.utils.data.distributed.DistributedSampler: each of `num_replicas` ranks reads its own
 // strided share of one (optionally shuffled) order, padded or trimmed to split evenly.
+import { ValueError } from "../../errors.js";
 import "../../_generated/tensor_methods.js";
 import { randperm } from "../../_generated/functions.js";
 import { Generator } from "../../generator.js";
@@ -53,7 +54,7 @@ export class DistributedSampler extends Sampler<number> {
     this.num_replicas = num_replicas ?? fromEnv("WORLD_SIZE", "num_replicas");
     this.rank = rank ?? fromEnv("RANK", "rank");
     if (this.rank >= this.num_replicas || this.rank < 0) {
-      throw new RangeError(`Invalid rank ${this.rank}, rank should be in the interval [0, ${this.num_replicas - 1}]`);
+      throw new ValueError(`Invalid rank ${this.rank}, rank should be in the interval [0, ${this.num_replicas - 1}]`);
     }
     this.shuffle = shuffle;
     this.seed = seed;
@@ -102,7 +103,7 @@ export class GlobalBatchShareSampler extends Sampler<number[]> {
   ) {
     super();
     if (batch_size < shard.world_size) {
-      throw new RangeError(
+      throw new ValueError(
         `DataLoader: batch_size ${batch_size} is the global batch under Advanced Parallelization and must be at least the number of data-parallel ranks (${shard.world_size})`,
       );
     }

@@ -1,5 +1,6 @@
 // torch.utils.data samplers. Each draws random numbers in exactly the order Python's does (and
 // lazily, at the first `next()`, as a Python generator would), so a seed gives Python's order.
+import { ValueError } from "../../errors.js";
 import "../../_generated/tensor_methods.js";
 import { empty, randint, randperm } from "../../_generated/functions.js";
 import { int64 } from "../../dtype.js";
@@ -54,7 +55,7 @@ export class RandomSampler extends Sampler<number> {
     this.generator = generator;
     if (typeof replacement !== "boolean") throw new TypeError(`replacement should be a boolean value, but got replacement=${String(replacement)}`);
     const n = this.num_samples;
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`num_samples should be a positive integer value, but got num_samples=${n}`);
+    if (!Number.isInteger(n) || n <= 0) throw new ValueError(`num_samples should be a positive integer value, but got num_samples=${n}`);
   }
 
   get num_samples(): number {
@@ -70,7 +71,7 @@ export class RandomSampler extends Sampler<number> {
       for (let i = 0; i < Math.floor(num / 32); i++) yield* draw(32);
       yield* draw(num % 32);
     } else {
-      if (n === 0) throw new RangeError("RandomSampler: cannot draw num_samples from an empty data_source without replacement");
+      if (n === 0) throw new ValueError("RandomSampler: cannot draw num_samples from an empty data_source without replacement");
       for (let i = 0; i < Math.floor(num / n); i++) yield* randperm(n, { generator }).tolist() as number[];
       yield* (randperm(n, { generator }).tolist() as number[]).slice(0, num % n);
     }
@@ -108,7 +109,7 @@ export class BatchSampler extends Sampler<number[]> {
   ) {
     super();
     if (!Number.isInteger(batch_size) || batch_size <= 0) {
-      throw new RangeError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
+      throw new ValueError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
     }
     if (typeof drop_last !== "boolean") throw new TypeError(`drop_last should be a boolean value, but got drop_last=${String(drop_last)}`);
   }
