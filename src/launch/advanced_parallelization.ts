@@ -25,6 +25,7 @@ import {
 } from "../parallel/planner/index.js";
 import { chunkLayers } from "../parallel/planner/stages.js";
 import { ensureWorkers } from "./self_launch.js";
+import { parseJson } from "../torch/serialization/json.js";
 
 /**
  * What the runtime holds unless the user fixes it: micro-batches and pipeline stages run in the
@@ -59,7 +60,7 @@ function userChoices(options: AdvancedParallelizationOptions): Fixed {
   if (env === undefined || env === "") return {};
   let parsed: unknown;
   try {
-    parsed = JSON.parse(env);
+    parsed = parseJson(env);
   } catch (e) {
     throw new Error(`TESSERA_PLAN: not JSON (${(e as Error).message})`);
   }

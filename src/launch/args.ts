@@ -1,5 +1,6 @@
 // `tessera run`'s flags, torchrun's spelling (dashes or underscores, `--flag value` or `--flag=value`).
 import { readJsonObject } from "../parallel/planner/json_file.js";
+import { parseJson } from "../torch/serialization/json.js";
 import { fixedFromPlanJson, fixedToPlanJson } from "../parallel/planner/plan_json.js";
 import { INTERRUPT_GRACE_MS } from "./workers.js";
 
@@ -79,7 +80,7 @@ export function parsePlanArg(value: string): string {
   const where = inline ? "--plan" : `--plan ${value}`;
   let json: unknown;
   try {
-    json = inline ? JSON.parse(value) : readJsonObject(value, "plan file");
+    json = inline ? parseJson(value) : readJsonObject(value, "plan file");
   } catch (e) {
     throw new Error(oneLine(`${inline ? "--plan: not valid JSON: " : "--plan: "}${(e as Error).message}`));
   }

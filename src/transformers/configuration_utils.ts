@@ -1,7 +1,8 @@
 // PretrainedConfig: a model's config.json. Known fields become typed properties; every other key
 // of the file is kept in `extra` and written back by save_pretrained, so a round trip loses nothing.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { assignOwnFields, readJsonObjectFile } from "../torch/serialization/json.js";
 
 export const CONFIG_NAME = "config.json";
 export const GENERATION_CONFIG_NAME = "generation_config.json";
@@ -11,14 +12,7 @@ export type ConfigDict = Record<string, unknown>;
 /** Reads a JSON object from `file`, naming the file in every error. */
 export function readJsonObject(file: string, what: string): ConfigDict {
   if (!existsSync(file)) throw new Error(`${what}: ${file} does not exist`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${what}: ${file} is not valid JSON (${(e as Error).message})`);
-  }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${what}: ${file} does not hold a JSON object`);
-  return raw as ConfigDict;
+  return readJsonObjectFile(file, what);
 }
 
 /** The folder's config.json, with an error that names the folder and the file looked for. */
@@ -107,7 +101,7 @@ export class GenerationConfig {
   [key: string]: unknown;
 
   constructor(d: ConfigDict = {}) {
-    Object.assign(this, d);
+    assignOwnFields(this, d, "GenerationConfig");
   }
 
   /** The decoding-relevant token ids of a model config, as HF's `GenerationConfig.from_model_config`. */
@@ -118,7 +112,10 @@ export class GenerationConfig {
   }
 
   static from_pretrained(dir: string): GenerationConfig {
-    return new GenerationConfig(readJsonObject(path.join(dir, GENERATION_CONFIG_NAME), "GenerationConfig.from_pretrained"));
+    const file = path.join(dir, GENERATION_CONFIG_NAME);
+    const config = new GenerationConfig();
+    assignOwnFields(config, readJsonObject(file, "GenerationConfig.from_pretrained"), `GenerationConfig.from_pretrained: ${file}`);
+    return config;
   }
 
   to_dict(): ConfigDict {

@@ -1,5 +1,6 @@
 // Reads a JSON object from disk with errors that name the file and what it was meant to be.
 import { readFileSync } from "node:fs";
+import { parseJson } from "../../torch/serialization/json.js";
 
 export function readJsonObject(file: string, what: string, hint = ""): Record<string, unknown> {
   let text: string;
@@ -10,7 +11,7 @@ export function readJsonObject(file: string, what: string, hint = ""): Record<st
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (e) {
     throw new Error(`${what} '${file}' is not valid JSON: ${(e as Error).message}`);
   }

@@ -2,6 +2,7 @@
 // where SequentialLR jumps to a milestone. Python subclasses set their fields before calling
 // LRScheduler.__init__ (which takes the first step); TypeScript cannot, so each subclass constructor
 // ends with `this._initial_step()`.
+import { assignOwnFields } from "../serialization/json.js";
 import type { Optimizer, BaseOptions } from "./optimizer.js";
 
 export type SchedulerState = Record<string, unknown>;
@@ -75,7 +76,7 @@ export abstract class LRScheduler {
   }
 
   load_state_dict(state: SchedulerState): void {
-    Object.assign(this, state);
+    assignOwnFields(this, state, `${this.constructor.name}.load_state_dict`);
   }
 
   protected _lrs(): number[] {
@@ -251,7 +252,7 @@ export class SequentialLR extends LRScheduler {
 
   override load_state_dict(state: SchedulerState): void {
     const { _schedulers, ...rest } = state;
-    Object.assign(this, rest);
+    assignOwnFields(this, rest, "SequentialLR.load_state_dict");
     (_schedulers as SchedulerState[]).forEach((s, i) => this._schedulers[i].load_state_dict(s));
   }
 }

@@ -12,6 +12,7 @@ import { writeAtomically } from "./atomic.js";
 import { dtypeOfSafetensorsName, safetensorsNameOf } from "./dtypes.js";
 import { readBytesTensor, tensorBytes, viewStorage } from "./storage.js";
 import { readFully, setOwn, writeFully } from "./io.js";
+import { parseJson } from "./json.js";
 
 // The Rust implementation refuses headers above 100 MB.
 const MAX_HEADER = 100_000_000;
@@ -38,7 +39,7 @@ function parseHeader(file: string, json: string, dataSize: number): { tensors: M
   };
   let raw: unknown;
   try {
-    raw = JSON.parse(json);
+    raw = parseJson(json);
   } catch (e) {
     fail(`not valid JSON (${(e as Error).message})`);
   }

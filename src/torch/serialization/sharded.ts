@@ -11,6 +11,7 @@ import type { Tensor } from "../tensor.js";
 import type { DeviceLike } from "../device.js";
 import { writeAtomically } from "./atomic.js";
 import { writeFully, setOwn } from "./io.js";
+import { parseJson } from "./json.js";
 import { load_file, save_file, type DeviceOption } from "./safetensors.js";
 
 const SIZE_UNITS: Record<string, number> = { TB: 1e12, GB: 1e9, MB: 1e6, KB: 1e3, TIB: 2 ** 40, GIB: 2 ** 30, MIB: 2 ** 20, KIB: 2 ** 10, B: 1 };
@@ -112,7 +113,7 @@ function readIndex(indexFile: string): Map<string, string[]> {
   };
   let index: unknown;
   try {
-    index = JSON.parse(readFileSync(indexFile, "utf8"));
+    index = parseJson(readFileSync(indexFile, "utf8"));
   } catch (e) {
     fail(`not valid JSON (${(e as Error).message})`);
   }

@@ -1,6 +1,7 @@
 // LoraConfig with PEFT's fields and defaults, and adapter_config.json as PEFT 0.21 writes it.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { readJsonObjectFile } from "../../torch/serialization/json.js";
 
 export const ADAPTER_CONFIG_NAME = "adapter_config.json";
 export const ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors";
@@ -123,7 +124,7 @@ export class LoraConfig {
   static from_pretrained(dir: string): LoraConfig {
     const file = path.join(dir, ADAPTER_CONFIG_NAME);
     if (!existsSync(file)) throw new Error(`LoraConfig.from_pretrained: ${file} does not exist`);
-    const d = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    const d = readJsonObjectFile(file, "LoraConfig.from_pretrained");
     if (d.peft_type !== "LORA") throw new Error(`LoraConfig.from_pretrained: ${file}: peft_type ${JSON.stringify(d.peft_type)} is not LORA`);
     for (const [k, def] of Object.entries(UNSUPPORTED_DEFAULTS)) {
       if (k in d && JSON.stringify(d[k]) !== JSON.stringify(def) && k !== "megatron_core" && !(k === "loftq_config" && d[k] === null)) {

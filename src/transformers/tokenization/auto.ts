@@ -3,6 +3,7 @@
 // SentencePiece tokenizer.model (Llama/Baichuan2 slow tokenizers).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { readJsonObjectFile } from "../../torch/serialization/json.js";
 import { SentencePieceProcessor } from "./sentencepiece.js";
 import { SentencePieceBackend, type AddedTokenSpec } from "./sentencepiece_backend.js";
 import { SPECIAL_TOKEN_KEYS, tokenContent, tokenList } from "./special_tokens.js";
@@ -18,14 +19,7 @@ export interface FromPretrainedOptions {
 
 function readJsonIfPresent(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${file} must hold a JSON object`);
-  return value as Record<string, unknown>;
+  return readJsonObjectFile(file, "AutoTokenizer.from_pretrained");
 }
 
 /** added_tokens_decoder: {"32000": {"content": "<pad>", "special": true, ...}} */

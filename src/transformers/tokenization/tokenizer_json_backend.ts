@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { parseJson } from "../../torch/serialization/json.js";
 import type { TokenizerBackend } from "./backend.js";
 
 type TokenJson = Record<string, unknown> & { added_tokens?: { content: string; id: number; special?: boolean }[] };
@@ -17,7 +18,7 @@ function readTokenizerJson(file: string): TokenJson {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (e) {
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
