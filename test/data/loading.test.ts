@@ -158,7 +158,7 @@ test("plain arrays, Subset and TensorDataset as datasets; dict samples collate p
   const sub = new Subset(new TensorDataset(torch.arange(6).mul(10)), [5, 0, 2]);
   assert.deepEqual([...new DataLoader(sub, { batch_size: 2 })].map((b) => b[0].tolist()), [[50, 0], [20]]);
   assert.throws(() => new TensorDataset(torch.zeros(3), torch.zeros(4)), /Size mismatch between tensors/);
-  assert.throws(() => new DataLoader({} as never), /dataset must be a Dataset, an IterableDataset or an array/);
+  assert.throws(() => new DataLoader({} as never), /dataset must be a Dataset, an IterableDataset, an array or a dict of equal-length tensors, got Object/);
 });
 
 test("collate_fn receives the list of samples; Map samples keep their keys", () => {

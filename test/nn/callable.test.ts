@@ -11,6 +11,7 @@ type Tensor = torch.Tensor;
 class Block extends nn.Module {
   layers = new nn.ModuleList([new nn.Linear(3, 4), new nn.Linear(4, 2)]);
   scale = 2;
+  declare shift: Tensor;
   constructor() {
     super();
     this.register_buffer("shift", torch.tensor([0.5, -0.5]));
@@ -18,7 +19,7 @@ class Block extends nn.Module {
   override forward(x: Tensor, { double = false }: { double?: boolean } = {}): Tensor {
     let h = x;
     for (const l of this.layers) h = l(h);
-    const y = h.mul(this.scale).add(this.shift as Tensor);
+    const y = h.mul(this.scale).add(this.shift);
     return double ? y.mul(2) : y;
   }
 }
@@ -82,7 +83,7 @@ test("a callable module is still an instance of its class with its registered me
   b.apply((m) => void visited.push(m.constructor.name));
   assert.deepEqual(visited, ["Linear", "Linear", "ModuleList", "Block"]);
   // A module has no name of its own: assigning one is a plain attribute (Python allows `self.name = ...`).
-  const named = new nn.Linear(2, 2) as nn.Linear & { name: string };
+  const named = new nn.Linear(2, 2) as torch.nn.Linear & { name: string };
   named.name = "head";
   assert.equal(named.name, "head");
   assert.match(String(b), /^Block\(\n {2}\(layers\): ModuleList\(/);
@@ -97,7 +98,7 @@ test("Sequential and a forward assigned later are callable too; the base Module'
   lin.forward = (t: Tensor) => t.sum(-1, { keepdim: true });
   assertClose(lin(x), torch.tensor([[3.0]]));
   assert.throws(() => new nn.Module().forward(x), /missing the required "forward" function/);
-  const base: nn.Module = new nn.Module();
+  const base: torch.nn.Module = new nn.Module();
   assert.throws(() => (base as unknown as (t: Tensor) => unknown)(x), /missing the required "forward" function/);
 });
 

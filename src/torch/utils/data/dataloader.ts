@@ -23,7 +23,7 @@ import { Tensor } from "../../tensor.js";
 import { typeName } from "../../_type_name.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
 import { GlobalBatchShareSampler } from "./distributed_sampler.js";
-import { IterableDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
+import { IterableDataset, TensorDictDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
 
 export interface DataLoaderOptions<T, B> {
@@ -209,7 +209,12 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
   /** A loaded state the next pass resumes from. */
   private resumeFrom: DataLoaderStateDict | null = null;
 
-  constructor(dataset: MapDataset<T> | StreamDataset<T>, options: DataLoaderOptions<T, B> = {}) {
+  /**
+   * `dataset`: a Dataset, an IterableDataset, an array of samples, or a dict of equal-length tensors
+   * (rows `{ key: tensor[i] }`, as TensorDictDataset).
+   */
+  constructor(dataset: MapDataset<T> | StreamDataset<T> | (T & Readonly<Record<string, Tensor>>), options: DataLoaderOptions<T, B> = {}) {
+    if (isPlainObject(dataset) && Object.keys(dataset).length > 0) dataset = new TensorDictDataset(dataset as T & Record<string, Tensor>, "DataLoader");
     const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
     let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null } = options;
     const prefetch_factor = checkWorkerOptions(num_workers, timeout, options.prefetch_factor ?? null, persistent_workers);
@@ -224,7 +229,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
         throw new ValueError("DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler));
       }
     } else if (!Array.isArray(dataset) && typeof (dataset as { getitem?: unknown }).getitem !== "function") {
-      throw new TypeError(`DataLoader: dataset must be a Dataset, an IterableDataset or an array, got ${typeName(dataset)}`);
+      throw new TypeError(`DataLoader: dataset must be a Dataset, an IterableDataset, an array or a dict of equal-length tensors, got ${typeName(dataset)}`);
     }
     shuffle = Boolean(shuffle);
     if (sampler !== null && shuffle) throw new ValueError("sampler option is mutually exclusive with shuffle");

@@ -5,6 +5,7 @@ import "../../_generated/tensor_methods.js";
 import { randperm } from "../../_generated/functions.js";
 import type { Generator } from "../../generator.js";
 import type { Tensor } from "../../tensor.js";
+import { typeName } from "../../_type_name.js";
 
 /** A map-style dataset: samples by integer index. `getitem` may return a Promise (e.g. disk reads). */
 export abstract class Dataset<T> {
@@ -79,6 +80,42 @@ export class TensorDataset extends Dataset<Tensor[]> {
   len(): number {
     return this.tensors[0].size(0);
   }
+}
+
+/**
+ * A dict of equal-length tensors as a dataset of rows: row i is `{ key: tensors[key][i] }` for every
+ * key — what a `.pt` of tokenized columns holds (`torch.save({ input_ids, attention_mask })`). The
+ * DataLoader takes such a dict directly and wraps it in this class.
+ */
+export class TensorDictDataset<T extends Record<string, Tensor>> extends Dataset<T> {
+  readonly tensors: T;
+  private readonly n: number;
+
+  constructor(tensors: T, what = "TensorDictDataset") {
+    super();
+    const entries = Object.entries(tensors as Record<string, unknown>);
+    if (entries.length === 0) throw new TypeError(`${what}: expected a dict of at least one tensor, got an empty object`);
+    const notTensor = entries.find(([, t]) => !isTensorLike(t));
+    if (notTensor !== undefined) throw new TypeError(`${what}: every value must be a tensor with a first dimension, but '${notTensor[0]}' is ${typeName(notTensor[1])}`);
+    const sizes = entries.map(([k, t]) => [k, (t as Tensor).size(0)] as const);
+    const [k0, n] = sizes[0];
+    const odd = sizes.find(([, m]) => m !== n);
+    if (odd !== undefined) throw new Error(`${what}: size mismatch between tensors: '${k0}' has ${n} rows, '${odd[0]}' has ${odd[1]}`);
+    this.tensors = tensors;
+    this.n = n;
+  }
+
+  getitem(index: number): T {
+    return Object.fromEntries(Object.entries(this.tensors).map(([k, t]) => [k, t.select(0, index)])) as T;
+  }
+
+  len(): number {
+    return this.n;
+  }
+}
+
+function isTensorLike(v: unknown): boolean {
+  return typeof (v as { size?: unknown } | null)?.size === "function" && ((v as Tensor).dim?.() ?? 0) > 0;
 }
 
 /** The samples of `dataset` at `indices`, in that order. */
