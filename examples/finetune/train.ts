@@ -13,8 +13,8 @@ import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/
 import { AutoConfig, AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
 import type { CausalLM } from "../../src/transformers/modeling_utils.js";
 import { LoraConfig, get_peft_model } from "../../src/transformers/peft/index.js";
-import { TrainingLogger, peakFlopsFor, peakMemory } from "../../src/transformers/trainer_log/index.js";
-import { profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
+import { TrainingLogger, peakMemory } from "../../src/transformers/trainer_log/index.js";
+import { peakFlopsFor, profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
 import { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } from "../../src/parallel/checkpoint/index.js";
 import { gpuRows } from "../../src/cli/smi.js";
 import { EXIT_CODES, UsageError, existingDir, existingFile, isEntryPoint, parse, positiveInt, positiveNumber, runMain, string, type Values } from "./lib/cli.js";

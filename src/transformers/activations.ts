@@ -1,5 +1,5 @@
 // HF's ACT2FN: activation functions by the names configs use.
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 
 const F = torch.nn.functional;

@@ -1,6 +1,6 @@
 // DynamicCache: per-layer key/value tensors [batch, kv_heads, seq, head_dim] that grow along seq,
 // as HF's DynamicCache.
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 
 export class DynamicCache {

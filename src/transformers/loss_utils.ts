@@ -1,6 +1,6 @@
 // HF's ForCausalLMLoss: logits upcast to float, labels shifted left by one (the last position
 // predicts nothing), mean cross-entropy over the labels that are not ignore_index (-100).
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 
 export function ForCausalLMLoss(logits: Tensor, labels: Tensor, vocab_size: number, ignore_index = -100): Tensor {

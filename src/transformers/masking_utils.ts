@@ -3,7 +3,7 @@
 // which is what HF 5 hands to SDPA (a fully padded query row then yields zeros, as in HF). When
 // nothing but plain causality applies, no mask is built and SDPA's is_causal is used. Models whose
 // published code adds finfo.min instead (Baichuan2) use additiveMask.
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 import type { dtype } from "../torch/dtype.js";
 

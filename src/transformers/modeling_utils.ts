@@ -5,7 +5,7 @@
 import { ValueError } from "../torch/errors.js";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 import type { RemovableHandle, Tensor } from "../torch/tensor.js";
 import type { dtype } from "../torch/dtype.js";
 import type { DeviceLike } from "../torch/device.js";

@@ -1,6 +1,6 @@
 // HF transformers' schedule helpers (transformers/optimization.py): LambdaLR schedules with a linear
 // warmup from 0 to the optimizer's lr, then a linear or cosine decay.
-import { torch } from "../index.js";
+import * as torch from "../torch/index.js";
 
 type Optimizer = torch.optim.Optimizer;
 type LambdaLR = torch.optim.lr_scheduler.LambdaLR;

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TrainingLogger, formatDuration, progressLine, peakFlopsFor, formatBytes } from "../../src/transformers/trainer_log/index.js";
+import { TrainingLogger, formatDuration, progressLine, formatBytes } from "../../src/transformers/trainer_log/index.js";
+import { peakFlopsFor } from "../../src/parallel/planner/index.js";
 import { SummaryWriter } from "../../src/torch/utils/tensorboard/index.js";
 import { readEventFile } from "../tensorboard/read_events.js";
 

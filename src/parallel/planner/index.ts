@@ -3,6 +3,7 @@ export {
   profileFromConfig, megatronGpt, totalParams, layerParams, embeddingParams, headParams, trainingFlopsPerToken, type ModelProfile,
 } from "./model_profile.js";
 export { modelPreset, modelPresetNames, loadModelProfile } from "./model_presets.js";
+export { peakFlopsFor } from "./device_names.js";
 export { hardwarePreset, hardwarePresetNames, loadHardwareProfile, validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 export {
   measureHardwareProfile, profileFromMeasurements, readCachedProfile, writeCachedProfile, hardwareCacheKey,

@@ -1,6 +1,6 @@
 // Logits processors and warpers with HF's math (transformers/generation/logits_process.py). Python's
 // `processor(input_ids, scores)` is `processor.call(input_ids, scores)`; scores are [batch, vocab].
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 
 export interface LogitsProcessor {

@@ -1,5 +1,5 @@
 // Stopping criteria as HF's: each returns a bool tensor [batch], true where that sequence is done.
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 
 export interface StoppingCriteria {

@@ -1,7 +1,7 @@
 // `generate` for causal LMs: greedy search and multinomial sampling with HF's loop
 // (transformers/generation/utils.py `_sample`): prefill the prompt, then one token a step through the
 // KV cache; position ids from the attention mask; finished rows get pad_token_id; scores in float32.
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { GENERATION_DEFAULTS, resolveGenerationConfig, type GenerationConfigFields } from "./configuration_utils.js";
 import {

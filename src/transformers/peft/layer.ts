@@ -1,7 +1,7 @@
 // LoraLinear: PEFT's lora.Linear around an nn.Linear (or GPT-2's Conv1D, whose weight is [in, out]):
 // y = base_layer(x) + lora_B(lora_A(dropout(x))) · scaling. Adapters live in ModuleDicts keyed by
 // adapter name, so state-dict names are PEFT's (`q_proj.base_layer.weight`, `q_proj.lora_A.default.weight`).
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { Dropout, Linear, Module, ModuleDict } from "../../torch/nn/index.js";
 import { Conv1D } from "../models/gpt2/modeling_gpt2.js";

@@ -3,7 +3,7 @@
 // adapters is frozen. Adapters are saved and loaded in PEFT's format (adapter name stripped from keys).
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { Linear, Module, ModuleDict, type StateDict } from "../../torch/nn/index.js";
 import { load_file, save_file } from "../../torch/serialization/index.js";

@@ -4,7 +4,7 @@
 import { IndexError } from "../../torch/errors.js";
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { torch } from "../../index.js";
+import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import type { TokenizerBackend } from "./backend.js";
 import { renderChatTemplate, selectChatTemplate, type ChatMessage } from "./chat_template.js";

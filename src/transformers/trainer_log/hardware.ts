@@ -1,22 +1,6 @@
-// What the log needs to know about the device: its peak FLOP/s (from the planner's presets, for MFU)
-// and the peak memory this process used on it.
-import { hardwarePreset } from "../../parallel/planner/index.js";
+// What the log needs to know about the device: the peak memory this process used on it. (Its peak
+// FLOP/s, for MFU, comes from the caller: the planner's presets know devices, the log does not.)
 import * as torch from "../../torch/index.js";
-
-// Device-name fragments (as torch.cuda.get_device_name reports them) → planner hardware presets.
-const GPU_PRESETS: Array<[RegExp, string]> = [
-  [/H200/i, "h200"],
-  [/H100/i, "h100-sxm-80gb"],
-  [/A100.*40/i, "a100-40gb"],
-  [/A100/i, "a100-80gb"],
-  [/MI250/i, "mi250-gcd"],
-];
-
-/** Dense bf16 peak FLOP/s of a device by name, or null where no preset knows it (CPUs included). */
-export function peakFlopsFor(deviceName: string): number | null {
-  const hit = GPU_PRESETS.find(([re]) => re.test(deviceName));
-  return hit === undefined ? null : hardwarePreset(hit[1]).peakFlops;
-}
 
 export interface PeakMemory {
   bytes: number;

@@ -6,7 +6,7 @@ import { formatBytes, type PeakMemory } from "./hardware.js";
 import { progressLine } from "./progress.js";
 import { ThroughputMeter, type Interval } from "./throughput.js";
 
-export { peakFlopsFor, peakMemory, formatBytes, type PeakMemory } from "./hardware.js";
+export { peakMemory, formatBytes, type PeakMemory } from "./hardware.js";
 export { progressLine, formatDuration } from "./progress.js";
 export { ThroughputMeter, type Interval } from "./throughput.js";
 

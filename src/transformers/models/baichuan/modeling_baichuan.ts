@@ -2,7 +2,7 @@
 // projection, RMSNorm, SwiGLU MLP, and NormHead (lm_head rows L2-normalised: every forward in
 // training, once in place on the first forward in eval). 7B rotates q and k (RoPE, base 10000,
 // in float32); 13B adds ALiBi biases (slopes from `_get_interleave`) to the causal mask.
-import { torch } from "../../../index.js";
+import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { Module, ModuleList, Linear, Embedding, Parameter, type FactoryOptions } from "../../../torch/nn/index.js";
 import type { DynamicCache } from "../../cache_utils.js";

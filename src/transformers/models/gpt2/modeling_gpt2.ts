@@ -1,6 +1,6 @@
 // GPT-2 as HF's modeling_gpt2.py: learned position embeddings, pre-LayerNorm blocks, Conv1D
 // projections (weights stored [in, out]), gelu_new MLP, lm_head tied to wte.
-import { torch } from "../../../index.js";
+import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { Module, ModuleList, Linear, Embedding, LayerNorm, Parameter, type FactoryOptions } from "../../../torch/nn/index.js";
 import { get_activation } from "../../activations.js";

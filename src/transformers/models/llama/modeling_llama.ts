@@ -2,7 +2,7 @@
 // attention through scaled_dot_product_attention, SwiGLU MLP. Module names equal HF's, so
 // state_dict keys are checkpoint keys. Mistral and Qwen2 reuse these classes with their own
 // `LlamaVariant` (biases, sliding window).
-import { torch } from "../../../index.js";
+import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { Module, ModuleList, Linear, Embedding, RMSNorm, type FactoryOptions } from "../../../torch/nn/index.js";
 import { get_activation } from "../../activations.js";
