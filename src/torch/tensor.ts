@@ -48,9 +48,19 @@ export type TypedArrayOf =
   | Uint8Array
   | Uint16Array;
 
+// structuredClone (and postMessage, v8.serialize) copies a class instance's own fields into a plain
+// object: a tensor's would carry its handle, an alias that ops accept as the original. A symbol can
+// not be cloned, so a field holding one makes every such copy throw, and its text says why and what
+// to do instead.
+const NOT_CLONEABLE = Symbol(
+  "a tessera Tensor cannot be structured-cloned or serialized (it is a handle to native memory, and the copy would alias it): copy it with tensor.clone(), or send tensor.tolist() or tensor.typed_array()",
+);
+
 export class Tensor {
   /** The native handle; it owns one reference to the libtorch tensor. */
   readonly _h: NativeHandle;
+  /** Makes structuredClone of a tensor throw (see NOT_CLONEABLE). */
+  private readonly _noClone = NOT_CLONEABLE;
 
   /** Takes ownership of `h`, a new handle that a native call returned (never another Tensor's). */
   constructor(h: NativeHandle) {
