@@ -1,5 +1,6 @@
 // `tessera plan`: choose the fastest parallelization plan that fits, for a model, a batch and a cluster.
-// Exit codes: 0 a plan was found, 2 bad usage or argument, 3 the model does not fit the cluster.
+// Exit codes: 0 a plan was found, 2 bad usage (a malformed or unknown argument, an unreadable file),
+// 3 no plan fits this well-formed problem (the message names the rule and the smallest cluster that fits).
 import { parseArgs } from "node:util";
 import {
   hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, makeProblem, modelPresetNames, parseFix, plan, resultJson, resultText,
@@ -21,17 +22,21 @@ options:
   --hardware FILE       a hardware profile JSON (measured or hand-written) instead of --gpu
   --seq-len L           sequence length (default 2048)
   --global-batch B      sequences per optimizer step (default 4 per GPU, at least 8)
-  --precision P         bf16-mixed (bf16 weights/grads/activations, fp32 Adam; default) or fp32
-  --fix k=v,...         hold choices, search the rest: dp, tp, pp, vpp, mbs, ga, zero (0-3),
+  --precision P         bf16-mixed (bf16 weights/grads/activations, fp32 Adam; default), fp32, or
+                        fp8 (bf16-mixed with FP8 GEMMs on H100/H200: a what-if the runtime does not execute)
+  --fix k=v,...         hold choices, search the rest: dp, tp, pp, cp, vpp, mbs, ga, zero (0-3),
                         recompute (none|selective|full), recompute_layers, sp (true|false),
-                        offload (none|optimizer|optimizer+params), hybrid_shard or hsdp (true|false)
+                        offload (none|optimizer|optimizer+params), hybrid_shard or hsdp (true|false);
+                        cp=N (context parallelism) is a what-if the runtime does not execute: the
+                        free search never chooses it
   --alternatives K      how many next-best plans to show (default 4)
   --tp-across-nodes     let tensor parallelism span nodes
   --unfused-attention   model kernels that store the s×s attention scores (no flash attention)
   --json                print one JSON object (its "plan" is what \`tessera run --plan\` takes)
   -h, --help            this help
 
-exit codes: 0 plan found, 2 bad usage, 3 does not fit (the message names the smallest cluster that fits)`;
+exit codes: 0 plan found; 2 bad usage; 3 no plan fits (the message names the rule that refused and the
+smallest cluster that fits)`;
 
 function problemFrom(values: Record<string, string | boolean | undefined>): Problem {
   if (typeof values.model !== "string") throw new UsageError("--model is required");
@@ -39,7 +44,8 @@ function problemFrom(values: Record<string, string | boolean | undefined>): Prob
   const gpus = positiveInt(values, "gpus");
   const hardware = typeof values.hardware === "string" ? loadHardwareProfile(values.hardware) : hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
   const precision = values.precision ?? "bf16-mixed";
-  if (precision !== "bf16-mixed" && precision !== "fp32") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed or fp32`);
+  if (precision !== "bf16-mixed" && precision !== "fp32" && precision !== "fp8") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed, fp32 or fp8`);
+  if (precision === "fp8" && hardware.fp8 === undefined) throw new UsageError(`--precision fp8: ${hardware.name} has no FP8 tensor cores in its profile (H100, H200)`);
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
     gpusPerNode: positiveInt(values, "gpus-per-node", hardware.devicesPerNode),
@@ -89,6 +95,5 @@ export async function main(argv: string[]): Promise<number> {
   const result = plan(problem, fixed, { alternatives });
   if (values.json === true) console.log(JSON.stringify(resultJson(problem, result), null, 2));
   else console.log(resultText(problem, result));
-  if (result.best !== undefined) return 0;
-  return result.invalid !== undefined ? 2 : 3;
+  return result.best !== undefined ? 0 : 3;
 }

@@ -23,7 +23,7 @@ function run(nproc: number, plan: object | null, args: string[] = []): { status:
 test("a plan that cannot apply to this job is refused before training", { timeout: 120_000 }, () => {
   const r = run(1, { zero: 2 });
   assert.notEqual(r.status, 0);
-  assert.match(r.out, /Advanced Parallelization: no valid plan/);
+  assert.match(r.out, /Advanced Parallelization: no plan fits .*: rule "/);
   assert.doesNotMatch(r.out, /training would start here/);
   const dp = run(2, { dp: 4 });
   assert.notEqual(dp.status, 0);
@@ -40,7 +40,7 @@ test("a model that fits nowhere on these devices names the smallest cluster that
     writeFileSync(file, JSON.stringify(hw));
     const r = run(1, null, [file]);
     assert.notEqual(r.status, 0, r.out);
-    assert.match(r.out, /does not fit on 1 × tiny CPU; the smallest cluster that fits is \d+ GPUs/);
+    assert.match(r.out, /no plan fits .* on 1 × tiny CPU: rule "memory per GPU ≤ .*The smallest cluster that fits is \d+ GPUs/);
     assert.doesNotMatch(r.out, /training would start here/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

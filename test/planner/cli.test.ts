@@ -30,7 +30,7 @@ test("tessera plan prints a table; --fix holds choices", () => {
   assert.match(r.stdout, /memory per GPU/);
 });
 
-test("bad input gets a clear message and exit code 2, a model that cannot fit exit code 3", () => {
+test("bad usage gets a clear message and exit code 2; a well-formed problem with no plan exit code 3 naming the rule", () => {
   const usage = tessera("--help");
   assert.equal(usage.code, 0);
   assert.match(usage.stdout, /usage: tessera plan --model/);
@@ -40,7 +40,6 @@ test("bad input gets a clear message and exit code 2, a model that cannot fit ex
     [["--model", "/no/such/config.json", "--gpus", "8"], /cannot read model config '\/no\/such\/config.json'/],
     [["--model", "llama-2-7b", "--gpus", "8", "--gpu", "tpu"], /unknown GPU preset 'tpu'/],
     [["--model", "llama-2-7b", "--gpus", "8", "--fix", "tp"], /--fix: malformed 'tp'/],
-    [["--model", "llama-2-7b", "--gpus", "8", "--fix", "tp=3"], /no valid plan: tp=3 does not divide 8 GPUs/],
     [["--model", "llama-2-7b", "--gpus", "zero"], /--gpus zero: expected a positive integer/],
     [["--model", "llama-2-7b", "--gpus", "12"], /--gpus 12 is not a whole number of nodes of 8 GPUs/],
     [["--bogus"], /Unknown option '--bogus'/],
@@ -53,5 +52,18 @@ test("bad input gets a clear message and exit code 2, a model that cannot fit ex
   }
   const big = tessera("--model", configPath("Baichuan2-13B-Base"), "--gpus", "1", "--seq-len", "1024", "--global-batch", "256");
   assert.equal(big.code, 3);
-  assert.match(big.stdout, /does not fit on 1 × H100-SXM-80GB; the smallest cluster that fits is \d+ GPUs/);
+  assert.match(big.stdout, /no plan fits Baichuan2-13B-Base .* on 1 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB device memory .*": the leanest plan \(.*\) needs [\d.]+ GiB per GPU.* The smallest cluster that fits is 2 GPUs \(dp=2 /);
+  // A layout rule: named, with the best free plan and the smallest cluster.
+  const tp3 = tessera("--model", "llama-2-7b", "--gpus", "8", "--fix", "tp=3");
+  assert.equal(tp3.code, 3, tp3.stderr);
+  assert.match(tp3.stdout, /no plan fits llama-2-7b .* on 8 × H100-SXM-80GB: rule "dp·tp·pp·cp = GPUs": tp=3 does not divide 8 GPUs\. Without the fixed choices the best plan is dp=/);
+  // --json carries the rule and the smallest cluster on which the fixed choices fit.
+  const dp3 = tessera("--model", "llama-2-7b", "--gpus", "8", "--global-batch", "48", "--fix", "dp=3", "--json");
+  assert.equal(dp3.code, 3);
+  const json = JSON.parse(dp3.stdout) as { fits: boolean; rule: string; error: string; smallest_fit: { gpus: number; keeps_fixed: boolean; plan: { dp: number } } };
+  assert.deepEqual([json.fits, json.rule], [false, "dp·tp·pp·cp = GPUs"]);
+  assert.match(json.error, /dp·tp·pp·cp=3 does not divide 8 GPUs/);
+  assert.equal(json.smallest_fit.keeps_fixed, true);
+  assert.equal(json.smallest_fit.plan.dp, 3);
+  assert.equal(json.smallest_fit.gpus % 3, 0);
 });

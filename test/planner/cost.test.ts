@@ -5,7 +5,7 @@ import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, typ
 
 const close = (actual: number, expected: number, what: string, rel = 1e-9) => assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
-const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false };
+const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false, cp: 1 };
 
 test("the bubble is the other stages' time for one micro-batch (over v interleaved): (p−1)/m of the ideal on even stages", () => {
   const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });
@@ -49,13 +49,14 @@ test("TP communication: 4 all-reduces of 2·b·s·h bytes per layer, 6 with full
   close(predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm, 2 * ((8 * 6 + 2) * allReduce + loss), "full recompute");
 });
 
-test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s/6h + V/16lh); MFU counts 3 passes", () => {
+test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s/6h + V/16lh); MFU counts 3 passes of the causal half of attention", () => {
   const [l, h, a, V, s, B] = [24, 2304, 24, 51200, 2048, 512];
   const problem = makeProblem(megatronGpt({ layers: l, hidden: h, heads: a, vocab: V, seq: s }), 32, { hardware: hardwarePreset("a100-80gb"), seqLen: s, globalBatch: B, flashAttention: false });
   const plan: Plan = { ...base, dp: 32, pp: 1, microBatch: 16, gradAccum: 1, recompute: "full", recomputeLayers: l };
   const p = predictStep(problem, plan);
   close(p.hardwareFlopsPerStep, 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)), "Megatron FLOPs");
-  const modelFlops = 72 * B * s * l * h * h * (1 + s / (6 * h) + V / (12 * l * h));
+  // Model FLOPs: 72·B·s·l·h²(1 + s/6h + V/12lh) with the attention term halved (the causal triangle).
+  const modelFlops = 72 * B * s * l * h * h * (1 + s / (12 * h) + V / (12 * l * h));
   close(p.mfu, modelFlops / p.step.total / 32 / 312e12, "MFU", 1e-6);
   close(p.tflopsPerGpu, p.hardwareFlopsPerStep / p.step.total / 32 / 1e12, "TFLOP/s", 1e-6);
 });

@@ -37,7 +37,7 @@ test("activations per layer are Korthikanti et al.'s formulas for a GPT layer", 
 
 test("activations of SwiGLU/GQA layers without dropout", () => {
   const problem = makeProblem(megatronGpt({ layers: 2, hidden: 8, heads: 2, vocab: 16, seq: 4 }), 1);
-  const llama = { ...problem.model, family: "llama" as const, mlp: "swiglu" as const, kvHeads: 1, headDim: 4, ffn: 20, dropout: false };
+  const llama = { ...problem.model, family: "llama" as const, mlp: "gated" as const, kvHeads: 1, headDim: 4, ffn: 20, dropout: false };
   const [s, b] = [4, 1];
   // Replicated: two norm inputs + QKV input + MLP input = 8sbh; Q 2sbq, K,V 2sb·kv each, attention
   // output 2sbq; SwiGLU gate, up, act(gate), product 8sbf.
@@ -55,7 +55,7 @@ test("peak memory adds states, in-flight activations, logits, margin and reserve
   const m = megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 1024, seq: 2048 }); // small vocab: the first stage peaks
   const hardware = hardwarePreset("a100-80gb");
   const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 64, flashAttention: false });
-  const plan: Plan = { dp: 2, tp: 2, pp: 2, vpp: 1, microBatch: 2, gradAccum: 16, zero: 1, recompute: "full", recomputeLayers: 12, sequenceParallel: true, offload: "none", hybridShard: false };
+  const plan: Plan = { dp: 2, tp: 2, pp: 2, vpp: 1, microBatch: 2, gradAccum: 16, zero: 1, recompute: "full", recomputeLayers: 12, sequenceParallel: true, offload: "none", hybridShard: false, cp: 1 };
   const mem = memoryPerGpu(problem, plan);
   const sbh = 2048 * 2 * 2048;
   const params = stageParams(m, plan).first; // the first stage holds 2 micro-batches' checkpoints and the embedding

@@ -55,27 +55,27 @@ test("hand formulas: Llama-2-7B, Llama-3-8B (GQA), Qwen2 (qkv bias), GPT-2 (bias
   assert.equal(totalParams(loadModelProfile(configPath("Baichuan2-7B-Base"))), 32 * (4 * h * h + 3 * h * f + 2 * h) + 2 * 125696 * h + h);
 });
 
-test("training FLOPs per token are 6N + 12·L·h·s (N: GEMM weights incl. the output layer)", () => {
+test("training FLOPs per token are 6N + 6·L·h·s: causal attention's lower half (N: GEMM weights incl. the output layer)", () => {
   const s = 4096;
   const cases: ModelProfile[] = [...families, "Baichuan2-13B-Base"].map((f) => loadModelProfile(configPath(f)));
   cases.push(modelPreset("gpt2-xl"));
   for (const m of cases) {
     const n = m.layers * layerParams(m).matmul + m.vocab * m.hidden;
     const attnWidth = m.heads * m.headDim;
-    assert.equal(trainingFlopsPerToken(m, s), 6 * n + 12 * m.layers * attnWidth * s, m.name);
+    assert.equal(trainingFlopsPerToken(m, s), 6 * n + 6 * m.layers * attnWidth * s, m.name);
   }
   // With no biases, norms or embeddings aside, N is the usual "non-embedding + head" count.
   const llama = loadModelProfile(configPath("Llama-2-7b-hf"));
   const nonEmbedding = totalParams(llama) - embeddingParams(llama) - llama.layers * 2 * llama.hidden - llama.hidden;
-  assert.equal(trainingFlopsPerToken(llama, 2048), 6 * nonEmbedding + 12 * 32 * 4096 * 2048);
+  assert.equal(trainingFlopsPerToken(llama, 2048), 6 * nonEmbedding + 6 * 32 * 4096 * 2048);
   assert.equal(headParams(llama), 32000 * 4096);
 });
 
-test("profiles read the family's shape: GQA, SwiGLU vs GELU, tied embeddings", () => {
+test("profiles read the family's shape: GQA, gated vs plain MLP, tied embeddings", () => {
   const mistral = loadModelProfile(configPath("Mistral-7B-v0.1"));
-  assert.deepEqual([mistral.family, mistral.kvHeads, mistral.mlp, mistral.tiedEmbeddings], ["mistral", 8, "swiglu", false]);
+  assert.deepEqual([mistral.family, mistral.kvHeads, mistral.mlp, mistral.tiedEmbeddings], ["mistral", 8, "gated", false]);
   const gpt2 = modelPreset("gpt2");
-  assert.deepEqual([gpt2.mlp, gpt2.tiedEmbeddings, gpt2.ffn, gpt2.dropout], ["gelu", true, 3072, true]);
+  assert.deepEqual([gpt2.mlp, gpt2.activation, gpt2.tiedEmbeddings, gpt2.ffn, gpt2.dropout], ["plain", "gelu_new", true, 3072, true]);
   assert.equal(modelPreset("Llama-2-7B").name, "llama-2-7b");
   assert.throws(() => loadModelProfile("no-such-model"), /unknown model preset 'no-such-model' \(known: llama-2-7b, /);
   assert.throws(() => loadModelProfile("/nonexistent/config.json"), /cannot read model config '\/nonexistent\/config.json'/);

@@ -18,7 +18,7 @@ test("searched plans round-trip through JSON, with every contract key", () => {
     const json = planToJson(p);
     assert.deepEqual(Object.keys(json), KEYS);
     assert.deepEqual(planFromJson(JSON.parse(JSON.stringify(json)), "test"), p);
-    assert.deepEqual(fixedFromPlanJson(json, "test"), p);
+    assert.deepEqual({ cp: 1, ...fixedFromPlanJson(json, "test") }, p, "cp is written only when a what-if sets it");
   }
   const out = resultJson(makeProblem(model, 32, { gpusPerNode: 8, seqLen: 2048, globalBatch: 256 }), r) as { plan: unknown };
   assert.deepEqual(out.plan, planToJson(r.best!.plan), "tessera plan --json uses the same contract");
@@ -36,10 +36,10 @@ const messageMatches = (re: RegExp) => (e: unknown): boolean => e instanceof Err
 
 test("each kind of bad input gets a message naming the source, the key and the value", () => {
   const cases: Array<[unknown, RegExp]> = [
-    [[1, 2], /^--plan: expected a JSON object with plan keys \(dp, tp, .*hybrid_shard\), got \[1,2\]$/],
+    [[1, 2], /^--plan: expected a JSON object with plan keys \(dp, tp, .*hybrid_shard, cp\), got \[1,2\]$/],
     [null, /^--plan: expected a JSON object .* got null$/],
     ["tp=2", /^--plan: expected a JSON object .* got "tp=2"$/],
-    [{ tp: 2, zeros: 1 }, /^--plan: unknown key 'zeros' \(known: dp, tp, pp, vpp, micro_batch, grad_accum, zero, recompute, recompute_layers, sequence_parallel, offload, hybrid_shard\)$/],
+    [{ tp: 2, zeros: 1 }, /^--plan: unknown key 'zeros' \(known: dp, tp, pp, vpp, micro_batch, grad_accum, zero, recompute, recompute_layers, sequence_parallel, offload, hybrid_shard, cp\)$/],
     [{ toString: 1 }, /unknown key 'toString'/],
     [{ dp: 0 }, /^--plan: dp must be a positive integer, got 0$/],
     [{ tp: 1.5 }, /^--plan: tp must be a positive integer, got 1.5$/],
@@ -58,6 +58,6 @@ test("each kind of bad input gets a message naming the source, the key and the v
   for (const [value, message] of cases) assert.throws(() => fixedFromPlanJson(value, "--plan"), messageMatches(message), JSON.stringify(value));
   assert.throws(() => fixedFromPlanJson({ vpp: 0 }, "enable_advanced_parallelization({ plan })"), messageMatches(/^enable_advanced_parallelization\(\{ plan \}\): vpp must be/));
   assert.throws(() => planFromJson({ dp: 2, tp: 1 }, "plan.json"), messageMatches(/^plan.json: missing keys pp, vpp, micro_batch, grad_accum, zero, recompute, recompute_layers, sequence_parallel, offload, hybrid_shard$/));
-  const { hybrid_shard: _, ...old } = planToJson({ dp: 2, tp: 1, pp: 1, vpp: 1, microBatch: 1, gradAccum: 1, zero: 1, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false });
+  const { hybrid_shard: _, ...old } = planToJson({ dp: 2, tp: 1, pp: 1, vpp: 1, microBatch: 1, gradAccum: 1, zero: 1, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false, cp: 1 });
   assert.throws(() => planFromJson(old, "plan.json"), /missing key hybrid_shard$/);
 });

@@ -32,7 +32,7 @@ test("fp32 model states: weights 4, gradients 4, Adam m + v 8, sharded by ZeRO s
 const tiny = megatronGpt({ layers: 2, hidden: 64, heads: 4, vocab: 128, seq: 16 });
 const P = 2 * (12 * 64 * 64 + 13 * 64) + (128 + 16) * 64 + 2 * 64; // 12h² + 13h per layer, embeddings, final norm
 const base: Plan = {
-  dp: 2, tp: 1, pp: 1, vpp: 1, microBatch: 1, gradAccum: 1, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false,
+  dp: 2, tp: 1, pp: 1, vpp: 1, microBatch: 1, gradAccum: 1, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false, cp: 1,
 };
 
 test("fp32 memory at each ZeRO stage, by hand", () => {
@@ -82,7 +82,7 @@ test("the node-local shard degree: DP ranks that share a node, in whole groups",
   assert.equal(nodeLocalDp({ gpusPerNode: 8 }, { dp: 2, tp: 8 }), 1);
   assert.equal(nodeLocalDp({ gpusPerNode: 8 }, { dp: 12, tp: 1 }), 4); // 12 ranks: groups of 4 never straddle a node
   assert.equal(nodeLocalDp({ gpusPerNode: 6 }, { dp: 4, tp: 4 }), 1);
-  assert.equal(zeroShardDegree({ gpusPerNode: 8 }, { dp: 16, tp: 1, hybridShard: false }), 16);
+  assert.equal(zeroShardDegree({ gpusPerNode: 8 }, { dp: 16, tp: 1, hybridShard: false, cp: 1 }), 16);
   assert.equal(zeroShardDegree({ gpusPerNode: 8 }, { dp: 16, tp: 2, hybridShard: true }), 4);
 });
 
@@ -130,7 +130,7 @@ test("hybrid cost: ZeRO collectives on NVLink over the node, a gradient all-redu
     const perMicroBatch = collectiveTime("all_gather", weights, 8, intraNode) + collectiveTime("all_gather", layerWeights, 8, intraNode) + collectiveTime("reduce_scatter", grads, 8, intraNode);
     close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode), `${precision} ZeRO-3`);
     // Without hybrid sharding the same collectives span both nodes.
-    close(predictStep(problem, { ...z1, hybridShard: false }).step.dpComm,
+    close(predictStep(problem, { ...z1, hybridShard: false, cp: 1 }).step.dpComm,
       collectiveTime("all_reduce", grads, 16, interNode) + collectiveTime("all_gather", weights, 16, interNode), `${precision} plain ZeRO-1`);
   }
 });
@@ -162,8 +162,8 @@ test("--fix hybrid_shard / hsdp, and why a fixed hybrid plan is invalid", () => 
   assert.deepEqual(parseFix("hsdp=false"), { hybridShard: false });
   assert.throws(() => parseFix("hsdp=yes"), /--fix hsdp=yes: expected true or false/);
   const one = makeProblem(model, 8, { gpusPerNode: 8, seqLen: 2048, globalBatch: 64 });
-  assert.match(plan(one, parseFix("hsdp=true")).invalid ?? "", /hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of 8 GPUs/);
-  assert.match(plan(makeProblem(model, 16, { gpusPerNode: 8 }), parseFix("hsdp=true,zero=0")).invalid ?? "", /hybrid_shard=true needs zero ≥ 1/);
+  assert.match(plan(one, parseFix("hsdp=true")).invalid?.reason ?? "", /hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of 8 GPUs/);
+  assert.match(plan(makeProblem(model, 16, { gpusPerNode: 8 }), parseFix("hsdp=true,zero=0")).invalid?.reason ?? "", /hybrid_shard=true needs zero ≥ 1/);
   const r = plan(makeProblem(model, 16, { gpusPerNode: 8, seqLen: 2048, globalBatch: 64 }), parseFix("hsdp=true,zero=3"));
   assert.ok(r.best !== undefined && r.best.plan.hybridShard && r.best.plan.zero === 3);
 });
@@ -182,5 +182,5 @@ test("tessera plan --precision fp32 --fix hsdp=true prints hybrid_shard in the p
   assert.equal(out.alternatives[0].plan.hybrid_shard, true);
   const bad = tessera("--model", "llama-2-7b", "--gpus", "8", "--precision", "fp16");
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--precision fp16: expected bf16-mixed or fp32/);
+  assert.match(bad.stderr, /--precision fp16: expected bf16-mixed, fp32 or fp8/);
 });

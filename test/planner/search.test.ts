@@ -37,12 +37,12 @@ test("--fix errors name what was wrong", () => {
   assert.throws(() => parseFix("tq=8"), /unknown choice 'tq'/);
   assert.throws(() => parseFix("zero=4"), /zero=4: expected 0, 1, 2 or 3/);
   assert.throws(() => parseFix("recompute=some"), /expected none, selective or full/);
-  assert.match(plan(problem(8), parseFix("tp=3")).invalid ?? "", /tp=3 does not divide 8 GPUs/);
-  assert.match(plan(problem(16), parseFix("tp=16")).invalid ?? "", /tp=16 does not divide the model's 40 attention heads/);
+  assert.match(plan(problem(8), parseFix("tp=3")).invalid?.reason ?? "", /tp=3 does not divide 8 GPUs/);
+  assert.match(plan(problem(16), parseFix("tp=16")).invalid?.reason ?? "", /tp=16 does not divide the model's 40 attention heads/);
   const smallNodes = makeProblem(baichuan, 16, { gpusPerNode: 4, seqLen: 1024, globalBatch: 256 });
-  assert.match(plan(smallNodes, parseFix("tp=8")).invalid ?? "", /tp=8 spans nodes of 4 GPUs/);
-  assert.match(plan(problem(64), parseFix("pp=64")).invalid ?? "", /pp=64 stages need at least one of the model's 40 layers each/);
-  assert.match(plan(problem(32), parseFix("pp=16,vpp=3")).invalid ?? "", /pp·vpp=48 chunks need at least one of the model's 40 layers each/);
+  assert.match(plan(smallNodes, parseFix("tp=8")).invalid?.reason ?? "", /tp=8 spans nodes of 4 GPUs/);
+  assert.match(plan(problem(64), parseFix("pp=64")).invalid?.reason ?? "", /pp=64 stages need at least one of the model's 40 layers each/);
+  assert.match(plan(problem(32), parseFix("pp=16,vpp=3")).invalid?.reason ?? "", /pp·vpp=48 chunks need at least one of the model's 40 layers each/);
   // A stage count that does not divide the layers splits them unevenly.
   assert.equal(plan(problem(24), parseFix("pp=3,tp=8")).best?.plan.pp, 3);
 });
@@ -53,7 +53,7 @@ test("a model that cannot fit is refused with the smallest cluster that fits", (
   assert.ok(r.smallestFit !== undefined && r.smallestFit.gpus > 1 && r.smallestFit.best.fits);
   const json = resultJson(problem(1), r);
   assert.equal(json.fits, false);
-  assert.match(String(json.error), /does not fit on 1 × H100-SXM-80GB; the smallest cluster that fits is \d+ GPUs/);
+  assert.match(String(json.error), /no plan fits Baichuan2-13B-Base .* on 1 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. The smallest cluster that fits is \d+ GPUs/);
 });
 
 test("4,096 GPUs: the search completes and picks a valid plan", () => {
@@ -67,5 +67,5 @@ test("fixed choices that fit nowhere on the cluster point to the best free plan"
   const r = plan(problem(8), parseFix("dp=8,zero=0,mbs=8"));
   assert.equal(r.best, undefined);
   assert.ok(r.freeFit !== undefined && r.freeFit.fits);
-  assert.match(String(resultJson(problem(8), r).error), /does not fit on 8 × H100-SXM-80GB with the fixed choices; without them the best plan is dp=/);
+  assert.match(String(resultJson(problem(8), r).error), /no plan fits .* on 8 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. Without the fixed choices the best plan is dp=/);
 });

@@ -1,5 +1,5 @@
 // Activation bytes one layer stores for its backward pass, per micro-batch (Korthikanti et al. 2022,
-// "Reducing Activation Recomputation in Large Transformer Models", §4), generalised to GQA, SwiGLU,
+// "Reducing Activation Recomputation in Large Transformer Models", §4), generalised to GQA, gated MLPs,
 // MLP widths other than 4h, models without dropout, and fused attention that keeps no s×s scores.
 // For a GPT layer with dropout and unfused attention it gives the paper's formulas exactly:
 //   sbh(34 + 5as/h) with no parallelism, sbh(10 + 24/t + 5as/(ht)) with TP,
@@ -39,9 +39,9 @@ export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActi
   // Two norm inputs, the QKV input (norm output), the MLP input (norm output); two dropout masks.
   const replicatedFull = 4 * e * sbh + (m.dropout ? 2 * sbh : 0);
   const kvShard = Math.max(kv / t, m.headDim); // k/v heads are replicated when t exceeds them
-  // Q, K, V and the attention output; GELU keeps its input and output (4sbf), SwiGLU gate, up, act(gate)
-  // and their product (8sbf).
-  const sharded = e * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "swiglu" ? 4 : 2) * e * s * b * m.ffn) / t;
+  // Q, K, V and the attention output; a plain MLP keeps its activation's input and output (4sbf in
+  // bf16), a gated one gate, up, act(gate) and their product (8sbf).
+  const sharded = e * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "gated" ? 4 : 2) * e * s * b * m.ffn) / t;
   const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 2 * e + 1 : e) * m.heads * s * s * b) / t;
   const replicated = x.sequenceParallel ? replicatedFull / t : replicatedFull;
   return { replicated, sharded, scores, total: replicated + sharded + scores };

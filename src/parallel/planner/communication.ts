@@ -40,8 +40,13 @@ const GRADIENT_REDUCE_BYTES = 4;
 /** The vocab-parallel loss reduces fp32 per-token values. */
 const LOSS_BYTES = 4;
 
+/** Tokens of one micro-batch on one rank: its sequences, split over the context-parallel ranks. */
+export function rankTokens(problem: Problem, plan: Plan): number {
+  return (problem.seqLen * plan.microBatch) / plan.cp;
+}
+
 function activationMessage(problem: Problem, plan: Plan): number {
-  return elementBytes(problem.precision) * problem.seqLen * plan.microBatch * problem.model.hidden;
+  return elementBytes(problem.precision) * rankTokens(problem, plan) * problem.model.hidden;
 }
 
 /** Tensor-parallel collectives of one layer for one micro-batch; `recomputed` repeats the forward's. */
@@ -85,9 +90,21 @@ export function headTpCalls(problem: Problem, plan: Plan): Call[] {
   const calls = plan.sequenceParallel
     ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_reduce", finalNormParams(problem.model) * elementBytes(problem.precision))]
     : [tp("all_reduce", m)];
-  const perToken = LOSS_BYTES * (problem.seqLen - 1) * plan.microBatch;
+  const perToken = (LOSS_BYTES * (problem.seqLen - 1) * plan.microBatch) / plan.cp;
   for (let i = 0; i < (problem.model.zLoss === true ? 5 : 3); i++) calls.push(tp("all_reduce", perToken));
   return calls;
+}
+
+/**
+ * Context parallelism (ring attention) for one layer and micro-batch: each of the cp − 1 ring steps
+ * passes a rank's K and V chunk on in forward, and K, V and their gradients in backward (and the
+ * forward's again when the layer is recomputed). Bytes of one step's message: 2·(s/cp)·b·kv·d per TP
+ * rank (k/v heads split over tp, at least one head).
+ */
+export function layerCpMessage(problem: Problem, plan: Plan): number {
+  const { model } = problem;
+  const kvShard = Math.max((model.kvHeads * model.headDim) / plan.tp, model.headDim);
+  return 2 * elementBytes(problem.precision) * rankTokens(problem, plan) * kvShard;
 }
 
 /** The data-parallel (ZeRO) messages of one step, in the shape cost.ts schedules them. */
@@ -104,15 +121,16 @@ export interface DataParallelMessages {
 
 export function dataParallelMessages(problem: Problem, plan: Plan): DataParallelMessages {
   const none: DataParallelMessages = { reduce: null, replicas: null, gather: null, backwardGather: null };
-  if (plan.dp === 1) return none;
+  const group = plan.dp * plan.cp; // the ranks holding the same weights
+  if (group === 1) return none;
   const stages = stageParams(problem.model, plan);
   const params = Math.max(stages.first, stages.last);
   const grads = GRADIENT_REDUCE_BYTES * params;
   const weights = elementBytes(problem.precision) * params;
   const d = zeroShardDegree(problem, plan);
-  const replicas = plan.dp / d;
+  const replicas = group / d;
   const dp = (kind: Collective, bytes: number, ranks: number): Call | null => (ranks > 1 ? { kind, bytes, ranks, group: "dp" } : null);
-  if (plan.zero === 0) return { ...none, reduce: dp("all_reduce", grads, plan.dp) };
+  if (plan.zero === 0) return { ...none, reduce: dp("all_reduce", grads, group) };
   // ZeRO-1 reduces the whole gradient over the replicas; 2 and 3 only the shard's.
   const replicaReduce = plan.hybridShard ? dp("all_reduce", plan.zero === 1 ? grads : grads / d, replicas) : null;
   const reduce = dp(plan.zero === 1 ? "all_reduce" : "reduce_scatter", grads, d);

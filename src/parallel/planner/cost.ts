@@ -3,10 +3,10 @@
 // alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
 import { layerActivations } from "./activations.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
-import { dataParallelMessages, embeddingTpCalls, headTpCalls, layerTpCalls, type Call } from "./communication.js";
+import { dataParallelMessages, embeddingTpCalls, headTpCalls, layerCpMessage, layerTpCalls, rankTokens, type Call } from "./communication.js";
 import { groupLink, stageParams, zeroShardDegree } from "./layout.js";
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
-import { headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
+import { causalAttentionShare, headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 
 /** Seconds of one step, split by where the time goes (they sum to `total`). */
@@ -17,6 +17,8 @@ export interface StepTime {
   recompute: number;
   /** Tensor-parallel all-reduces / all-gathers / reduce-scatters (on the critical path). */
   tpComm: number;
+  /** Context-parallel K/V ring passes not hidden behind the attention they feed. */
+  cpComm: number;
   /** Pipeline point-to-point sends. */
   ppComm: number;
   /** Pipeline fill and drain. */
@@ -50,9 +52,24 @@ export function gemmEfficiency(problem: Problem, dim: number): number {
   return (maxEfficiency * dim) / (dim + halfDim);
 }
 
-/** Exposed part of communication that overlaps a compute window; the last layer's share never does. */
-function exposed(comm: number, window: number, layers: number): number {
-  return Math.max(comm - window, comm / layers);
+/** FLOP/s the layers' GEMMs reach at their narrowest dimension `dim`: bf16 (fp32 runs at the same
+ *  rate here, see docs/planner.md), or FP8 tensor cores at the FP8 peak on the same curve's shape. */
+function layerGemmRate(problem: Problem, dim: number): number {
+  const { hardware } = problem;
+  const curve = gemmEfficiency(problem, dim) / hardware.gemm.maxEfficiency;
+  if (problem.precision !== "fp8") return hardware.peakFlops * curve * hardware.gemm.maxEfficiency;
+  if (hardware.fp8 === undefined) throw new Error(`fp8 matmuls: ${hardware.name} has no FP8 tensor cores in its profile (H100, H200)`);
+  return hardware.fp8.peakFlops * curve * hardware.fp8.maxEfficiency;
+}
+
+/**
+ * The one overlap rule for communication that runs beside compute: `comm` issued in `parts` buckets
+ * (a layer's worth each), each behind the compute of the `window` it overlaps; what the window cannot
+ * cover is exposed, and so is the bucket that has no compute left after it.
+ */
+export function exposed(comm: number, window: number, parts: number): number {
+  if (comm <= 0) return 0;
+  return Math.max(comm - window, comm / parts);
 }
 
 interface LayerTimes {
@@ -60,27 +77,54 @@ interface LayerTimes {
   backward: number;
   recompute: number;
   tp: number;
+  /** Exposed context-parallel ring time, forward and backward (and the recomputed forward's). */
+  cp: number;
+}
+
+/** The share of the s×s scores an attention kernel computes: the causal half fused, all of it unfused. */
+function executedAttentionShare(problem: Problem): number {
+  return problem.flashAttention ? causalAttentionShare : 1;
 }
 
 function layerTimes(problem: Problem, plan: Plan): LayerTimes {
   const { model, hardware } = problem;
   const t = plan.tp;
-  const tokens = problem.seqLen * plan.microBatch;
+  const tokens = rankTokens(problem, plan);
+  // Attention FLOPs per token grow with the whole sequence even when a rank holds 1/cp of its tokens
+  // (ring attention balances the causal work over the cp ranks).
   const flops = layerForwardFlopsPerToken(model, problem.seqLen);
-  const gemm = (flops.gemm * tokens) / t / (hardware.peakFlops * gemmEfficiency(problem, model.hidden / t));
-  // Fused causal attention skips the masked half of the score matrix.
-  const attention = ((flops.attention * tokens) / t) * (problem.flashAttention ? 0.5 : 1) / (hardware.peakFlops * hardware.attentionEfficiency);
+  const gemm = (flops.gemm * tokens) / t / layerGemmRate(problem, model.hidden / t);
+  // Fused causal attention skips the masked half of the score matrix; never faster than the kernels' efficiency of peak.
+  const attention = ((flops.attention * tokens) / t) * executedAttentionShare(problem) / (hardware.peakFlops * hardware.attentionEfficiency);
   const acts = layerActivations(model, { ...activationShape(problem, plan), selective: false });
   const bw = hardware.memoryBandwidthBytesPerS;
   const elementwise = (ELEMENTWISE_TRAFFIC * (acts.replicated + acts.sharded)) / bw;
   const scores = (ELEMENTWISE_TRAFFIC * acts.scores) / bw;
-  const forward = gemm + attention + elementwise + scores;
-  const recomputedShare = plan.recompute === "full" ? plan.recomputeLayers / (model.layers / plan.pp) : 0;
+  const forward = gemm + attention + elementwise + scores + fp8CastTime(problem, plan, tokens);
+  const recomputedShare = plan.recompute === "full" ? plan.recomputeLayers / Math.max(...stageParams(model, plan).layers) : 0;
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
   // forward, two in backward, and two more when the forward is recomputed (communication.ts).
   const tp = (1 - recomputedShare) * callsTime(problem, layerTpCalls(problem, plan, false)) + recomputedShare * callsTime(problem, layerTpCalls(problem, plan, true));
-  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp };
+  // Ring attention: each of the cp − 1 K/V transfers overlaps the attention of the chunk before it.
+  let cp = 0;
+  if (plan.cp > 1) {
+    const step = p2pTime(layerCpMessage(problem, plan), groupLink(problem, t, plan.cp));
+    const forwardRing = (plan.cp - 1) * step;
+    cp = (1 + recomputedShare) * Math.max(0, forwardRing - attention) + Math.max(0, 2 * forwardRing - BACKWARD_FACTOR * attention);
+  }
+  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp, cp };
+}
+
+/**
+ * FP8 GEMMs cast their bf16 inputs (the QKV, attention-output, MLP-in and MLP-out operands) to FP8 in
+ * forward and their output gradients in backward: read 2 bytes, write 1, per element.
+ */
+function fp8CastTime(problem: Problem, plan: Plan, tokens: number): number {
+  if (problem.precision !== "fp8") return 0;
+  const { model } = problem;
+  const operands = (2 * model.hidden + (model.heads * model.headDim) / plan.tp + model.ffn / plan.tp) * tokens;
+  return (3 * operands) / problem.hardware.memoryBandwidthBytesPerS;
 }
 
 /** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */
@@ -93,7 +137,7 @@ function callsTime(problem: Problem, calls: Array<Call | null>, stride = 1): num
 /** Forward + backward seconds of the output projection and cross-entropy for one micro-batch. */
 function headTime(problem: Problem, plan: Plan): number {
   const { model, hardware } = problem;
-  const tokens = problem.seqLen * plan.microBatch;
+  const tokens = rankTokens(problem, plan);
   const dim = Math.min(model.hidden, model.vocab / plan.tp);
   const gemm = ((1 + BACKWARD_FACTOR) * headForwardFlopsPerToken(model) * tokens) / plan.tp / (hardware.peakFlops * gemmEfficiency(problem, dim));
   const loss = ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * logitBytes(problem.precision)) / plan.tp / hardware.memoryBandwidthBytesPerS;
@@ -108,8 +152,8 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const head = headTime(problem, plan);
   const headTp = callsTime(problem, headTpCalls(problem, plan));
   const embeddingTp = callsTime(problem, embeddingTpCalls(problem, plan));
-  const activationMessage = (e * problem.seqLen * plan.microBatch * model.hidden) / tp; // scatter-gather over TP ranks
-  const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * dp, p)) : 0;
+  const activationMessage = (e * rankTokens(problem, plan) * model.hidden) / tp; // scatter-gather over TP ranks
+  const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * plan.cp * dp, p)) : 0;
   const stages = stageParams(model, plan);
   // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), the
   // embedding's collectives on the first stage, the output layer and loss (and their collectives) on the last.
@@ -118,8 +162,9 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     compute: n * (layer.forward + layer.backward) + (s === p - 1 ? head : 0),
     recompute: n * layer.recompute,
     tp: n * layer.tp + (s === p - 1 ? headTp : 0) + (s === 0 ? embeddingTp : 0),
+    cp: n * layer.cp,
   }));
-  const stageTime = (t: (typeof perStage)[number]): number => t.compute + t.recompute + t.tp + stageP2p;
+  const stageTime = (t: (typeof perStage)[number]): number => t.compute + t.recompute + t.tp + t.cp + stageP2p;
   const slowest = perStage.reduce((a, b) => (stageTime(b) > stageTime(a) ? b : a));
   // The slowest stage sets the pace; filling and draining costs the other stages' time for one
   // micro-batch, 1/v of it interleaved: (p − 1)/v stage times on even stages, and at most 16 %
@@ -127,24 +172,28 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const bubble = (perStage.reduce((sum, t) => sum + stageTime(t), 0) - stageTime(slowest)) / v;
   const layers = slowest.layers;
   const params = Math.max(...stages.perStage);
+  const forwardWindow = layers * layer.forward;
   const backwardWindow = layers * layer.backward;
-  // ZeRO's collectives run over the shard group: the whole DP group, or under hybrid sharding its
+  // ZeRO's collectives run over the shard group: the whole dp·cp group, or under hybrid sharding its
   // node-local part (on NVLink), whose replicas then reduce across nodes once per step, during the
-  // last micro-batch's backward like a plain DP all-reduce (communication.ts has the messages).
+  // last micro-batch's backward like a plain DP all-reduce (communication.ts has the messages). Every
+  // collective here follows one rule (`exposed`): bucketed per layer behind the compute it overlaps.
   const shardDegree = zeroShardDegree(problem, plan);
   const dpMessages = dataParallelMessages(problem, plan);
-  const crossNode = callsTime(problem, [dpMessages.replicas], tp * shardDegree);
+  const time = (calls: Array<Call | null>, stride: number): number => callsTime(problem, calls, stride);
+  const crossNode = time([dpMessages.replicas], tp * shardDegree);
   let dpComm = 0;
   if (plan.zero === 3) {
-    // Per micro-batch: gather weights for forward and again for backward, reduce-scatter gradients;
-    // prefetching hides them behind that micro-batch's compute.
-    const perMicroBatch = callsTime(problem, [dpMessages.gather, dpMessages.backwardGather, dpMessages.reduce], tp);
-    dpComm = m * exposed(perMicroBatch, layers * (layer.forward + layer.backward), layers) + exposed(crossNode, backwardWindow, layers);
-  } else if (dp > 1) {
-    // Gradients are reduced once, during the last micro-batch's backward; ZeRO-1/2 all-gather the
-    // updated weights after the step.
-    const reduce = callsTime(problem, [dpMessages.reduce], tp) + crossNode;
-    dpComm = exposed(reduce, backwardWindow, layers) + callsTime(problem, [dpMessages.gather], tp);
+    // Per micro-batch: the weights' all-gather behind the forward; their all-gather again and the
+    // gradients' reduce-scatter behind the backward (prefetched a layer ahead).
+    const forwardGather = time([dpMessages.gather], tp);
+    const backward = time([dpMessages.backwardGather, dpMessages.reduce], tp);
+    dpComm = m * (exposed(forwardGather, forwardWindow, layers) + exposed(backward, backwardWindow, layers)) + exposed(crossNode, backwardWindow, layers);
+  } else if (dp * plan.cp > 1) {
+    // Gradients are reduced once, behind the last micro-batch's backward; ZeRO-1/2 all-gather the
+    // updated weights behind the next step's first forward (each layer's before it runs).
+    const reduce = time([dpMessages.reduce], tp) + crossNode;
+    dpComm = exposed(reduce, backwardWindow, layers) + exposed(time([dpMessages.gather], tp), forwardWindow, layers);
   }
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;
@@ -159,16 +208,17 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   }
 
   const step: StepTime = {
-    compute: m * slowest.compute, recompute: m * slowest.recompute, tpComm: m * slowest.tp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
+    compute: m * slowest.compute, recompute: m * slowest.recompute, tpComm: m * slowest.tp, cpComm: m * slowest.cp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
   };
-  step.total = step.compute + step.recompute + step.tpComm + step.ppComm + step.bubble + step.dpComm + step.optimizer;
+  step.total = step.compute + step.recompute + step.tpComm + step.cpComm + step.ppComm + step.bubble + step.dpComm + step.optimizer;
 
   const tokens = problem.globalBatch * problem.seqLen;
   const perLayer = layerForwardFlopsPerToken(model, problem.seqLen);
-  const recomputedLayers = plan.recompute === "full" ? plan.recomputeLayers * p : 0;
-  const recomputeFlops = recomputedLayers * (perLayer.gemm + perLayer.attention) + (plan.recompute === "selective" && !problem.flashAttention ? model.layers * perLayer.attention : 0);
+  const executedLayer = perLayer.gemm + executedAttentionShare(problem) * perLayer.attention;
+  const recomputedLayers = plan.recompute === "full" ? stages.layers.reduce((sum, n) => sum + Math.min(n, plan.recomputeLayers), 0) : 0;
+  const recomputeFlops = recomputedLayers * executedLayer + (plan.recompute === "selective" && !problem.flashAttention ? model.layers * perLayer.attention : 0);
   const modelFlops = trainingFlopsPerToken(model, problem.seqLen) * tokens;
-  const hardwareFlopsPerStep = modelFlops + recomputeFlops * tokens;
+  const hardwareFlopsPerStep = tokens * ((1 + BACKWARD_FACTOR) * (model.layers * executedLayer + headForwardFlopsPerToken(model)) + recomputeFlops);
   return {
     step,
     tokensPerS: tokens / step.total,

@@ -22,6 +22,9 @@ export interface HardwareProfile {
   gemm: { maxEfficiency: number; halfDim: number };
   /** Fraction of peak reached by fused (flash) attention kernels and by batched score GEMMs. */
   attentionEfficiency: number;
+  /** FP8 tensor cores (H100, H200): dense FP8 peak FLOP/s and the fraction large FP8 GEMMs reach
+   *  (the bf16 curve's shape, scaled). Absent: FP8 matmuls are refused. */
+  fp8?: { peakFlops: number; maxEfficiency: number };
   memoryBytes: number;
   /** Achievable HBM bandwidth (bytes/s): what memory-bound elementwise ops and the optimizer see. */
   memoryBandwidthBytesPerS: number;
@@ -53,6 +56,11 @@ const us = 1e-6;
  */
 const GEMM = { maxEfficiency: 0.8, halfDim: 250 };
 const ATTENTION = 0.55;
+/**
+ * FP8 GEMMs (cuBLASLt on H100 SXM) reach ~1.3–1.4 PFLOP/s of the 1,979 TFLOP/s dense peak at large
+ * squares: 0.68 of it, a lower fraction than bf16 (the same memory traffic feeds twice the math).
+ */
+const FP8_GEMM_EFFICIENCY = 0.68;
 /** Achievable fraction of data-sheet HBM bandwidth for streaming elementwise kernels. */
 const HBM_FRACTION = 0.8;
 /** NCCL reaches ~90 % of the NIC line rate for large inter-node all-reduces. */
@@ -60,9 +68,10 @@ const NIC_FRACTION = 0.9;
 
 function gpu(p: {
   name: string; tflops: number; memGiB: number; hbmTBs: number; intraGBs: number; nicGbps: number;
-  hostGiB: number; pcieGBs: number; perNode?: number;
+  hostGiB: number; pcieGBs: number; perNode?: number; fp8Tflops?: number;
 }): HardwareProfile {
   return {
+    ...(p.fp8Tflops === undefined ? {} : { fp8: { peakFlops: p.fp8Tflops * 1e12, maxEfficiency: FP8_GEMM_EFFICIENCY } }),
     name: p.name, source: "preset", peakFlops: p.tflops * 1e12, gemm: GEMM, attentionEfficiency: ATTENTION,
     memoryBytes: p.memGiB * GiB, memoryBandwidthBytesPerS: p.hbmTBs * 1e12 * HBM_FRACTION, reservedBytes: 1.5 * GiB,
     devicesPerNode: p.perNode ?? 8,
@@ -78,8 +87,8 @@ function gpu(p: {
 const presets: Record<string, HardwareProfile> = {
   "a100-40gb": gpu({ name: "A100-40GB", tflops: 312, memGiB: 40, hbmTBs: 1.555, intraGBs: 235, nicGbps: 200, hostGiB: 102, pcieGBs: 22 }),
   "a100-80gb": gpu({ name: "A100-80GB", tflops: 312, memGiB: 80, hbmTBs: 2.039, intraGBs: 235, nicGbps: 200, hostGiB: 204, pcieGBs: 22 }),
-  "h100-sxm-80gb": gpu({ name: "H100-SXM-80GB", tflops: 989, memGiB: 80, hbmTBs: 3.35, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50 }),
-  h200: gpu({ name: "H200", tflops: 989, memGiB: 141, hbmTBs: 4.8, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50 }),
+  "h100-sxm-80gb": gpu({ name: "H100-SXM-80GB", tflops: 989, memGiB: 80, hbmTBs: 3.35, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50, fp8Tflops: 1979 }),
+  h200: gpu({ name: "H200", tflops: 989, memGiB: 141, hbmTBs: 4.8, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50, fp8Tflops: 1979 }),
   "mi250-gcd": gpu({ name: "MI250 GCD", tflops: 191.5, memGiB: 64, hbmTBs: 1.6, intraGBs: 100, nicGbps: 100, hostGiB: 51, pcieGBs: 22 }),
   // One process per socket-half of a 2-socket AVX-512/AMX server: ~1 TFLOP/s bf16 with oneDNN, DDR5
   // bandwidth share, Gloo over shared memory inside the node and 100 GbE between nodes. The processes'
@@ -175,6 +184,11 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
     if (v <= 0 || v > 1) throw new Error(`hardware profile: '${key}' must be in (0, 1], got ${v}`);
   }
   if (!Number.isInteger(profile.devicesPerNode) || profile.devicesPerNode < 1) throw new Error("hardware profile: 'devicesPerNode' must be a positive integer");
+  if (obj.fp8 !== undefined) {
+    const fp8 = object(obj, "", "fp8");
+    profile.fp8 = { peakFlops: field(fp8, "fp8.", "peakFlops"), maxEfficiency: field(fp8, "fp8.", "maxEfficiency") };
+    if (profile.fp8.maxEfficiency <= 0 || profile.fp8.maxEfficiency > 1) throw new Error(`hardware profile: 'fp8.maxEfficiency' must be in (0, 1], got ${profile.fp8.maxEfficiency}`);
+  }
   if (obj.measured !== undefined) {
     const m = object(obj, "", "measured");
     if (typeof m.device !== "string" || typeof m.software !== "string" || typeof m.measuredAt !== "string") {

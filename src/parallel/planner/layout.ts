@@ -44,7 +44,7 @@ export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp"> & Par
 }
 
 /**
- * Ranks are numbered TP fastest, then DP, then PP (Megatron's order), so a group of `size` ranks at
+ * Ranks are numbered TP fastest, then CP, then DP, then PP (Megatron's order), so a group of `size` ranks at
  * `stride` stays inside a node when stride·size ≤ GPUs per node.
  */
 export function groupLink(problem: Problem, stride: number, size: number): LinkProfile {
@@ -56,16 +56,17 @@ function gcd(a: number, b: number): number {
 }
 
 /**
- * Data-parallel ranks of one group that share a node. DP groups run at stride tp (ranks TP fastest,
- * then DP, then PP), so a node of G GPUs holds G/tp consecutive ranks of a group; the node-local
- * group is the largest size dividing both that and dp, so each one tiles a node exactly. 1 when tp
- * does not divide G.
+ * Ranks of one gradient-reduction group that share a node. The group is the dp·cp ranks holding the
+ * same weights (context-parallel ranks reduce their gradients with the data-parallel ones, as
+ * Megatron does); it runs at stride tp (ranks TP fastest, then CP, then DP, then PP), so a node of G
+ * GPUs holds G/tp consecutive ranks of it; the node-local group is the largest size dividing both that
+ * and dp·cp, so each one tiles a node exactly. 1 when tp does not divide G.
  */
-export function nodeLocalDp(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp">): number {
-  return problem.gpusPerNode % plan.tp === 0 ? gcd(plan.dp, problem.gpusPerNode / plan.tp) : 1;
+export function nodeLocalDp(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp"> & Partial<Pick<Plan, "cp">>): number {
+  return problem.gpusPerNode % plan.tp === 0 ? gcd(plan.dp * (plan.cp ?? 1), problem.gpusPerNode / plan.tp) : 1;
 }
 
-/** Ranks ZeRO shards model states over: the DP group, or its node-local part under hybrid sharding. */
-export function zeroShardDegree(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp" | "hybridShard">): number {
-  return plan.hybridShard ? nodeLocalDp(problem, plan) : plan.dp;
+/** Ranks ZeRO shards model states over: the dp·cp group, or its node-local part under hybrid sharding. */
+export function zeroShardDegree(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp" | "hybridShard"> & Partial<Pick<Plan, "cp">>): number {
+  return plan.hybridShard ? nodeLocalDp(problem, plan) : plan.dp * (plan.cp ?? 1);
 }

@@ -49,7 +49,7 @@ export function megatronProblem(table: MegatronTable, row: MegatronRow): Problem
 export function megatronPlan(row: MegatronRow): Plan {
   const vpp = row.virtual_layers_per_stage === undefined ? 1 : row.layers / row.pp / row.virtual_layers_per_stage;
   return {
-    dp: row.dp, tp: row.tp, pp: row.pp, vpp, microBatch: row.micro_batch, gradAccum: row.global_batch / (row.dp * row.micro_batch),
+    dp: row.dp, tp: row.tp, pp: row.pp, cp: 1, vpp, microBatch: row.micro_batch, gradAccum: row.global_batch / (row.dp * row.micro_batch),
     zero: 0, recompute: "full", recomputeLayers: row.layers / row.pp, sequenceParallel: false, offload: "none", hybridShard: false,
   };
 }

@@ -12,7 +12,8 @@ import { chunkLayers, inFlightLayers, inFlightMicroBatches } from "./stages.js";
  */
 export const FRAGMENTATION_MARGIN = 0.1;
 
-/** Bytes of a weight, gradient or activation element: bf16 under mixed precision, else fp32. */
+/** Bytes of a weight, gradient or activation element: bf16 under mixed precision (FP8 GEMMs too: their
+ *  inputs and outputs stay bf16), else fp32. */
 export function elementBytes(precision: Precision = "bf16-mixed"): number {
   return precision === "fp32" ? 4 : 2;
 }
@@ -64,7 +65,7 @@ export interface MemoryBreakdown {
 
 export function activationShape(problem: Problem, plan: Plan): ActivationShape {
   return {
-    seq: problem.seqLen, microBatch: plan.microBatch, tp: plan.tp, sequenceParallel: plan.sequenceParallel,
+    seq: problem.seqLen / plan.cp, microBatch: plan.microBatch, tp: plan.tp, sequenceParallel: plan.sequenceParallel,
     flashAttention: problem.flashAttention, selective: plan.recompute === "selective", elementBytes: elementBytes(problem.precision),
   };
 }
@@ -88,7 +89,7 @@ export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   const { model } = problem;
   const stages = stageParams(model, plan);
   const chunks = chunkLayers(model, plan);
-  const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp;
+  const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp / plan.cp;
   let peak: MemoryBreakdown | null = null;
   for (let s = 0; s < plan.pp; s++) {
     const acts = stageActivationBytes(problem, plan, stages.layers[s]);
@@ -112,7 +113,10 @@ function stageMemory(problem: Problem, plan: Plan, params: number, activations: 
   const optimizer = offloadOptimizer ? 0 : params * states.optimizer;
   // Offloaded states live in host RAM; ZeRO shards them like the GPU's (over the node under hybrid).
   const host = offloadOptimizer ? (params * hostBytesPerParam(offloadParams, problem.precision)) / (plan.zero >= 1 ? shardDegree : 1) : 0;
-  const buffers = gathered + logits;
+  // FP8 GEMMs keep an FP8 copy of the weights they multiply and its transpose (2 bytes per parameter
+  // of the layers the rank computes with: all of them, or under ZeRO-3 the two gathered layers).
+  const fp8Weights = problem.precision === "fp8" ? 2 * (plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) : params) : 0;
+  const buffers = gathered + logits + fp8Weights;
   const fragmentation = FRAGMENTATION_MARGIN * (activations + buffers);
   const reserved = problem.hardware.reservedBytes;
   const total = weights + gradients + optimizer + activations + buffers + fragmentation + reserved;

@@ -16,13 +16,15 @@ export interface PlanJson {
   sequence_parallel: boolean;
   offload: Offload;
   hybrid_shard: boolean;
+  /** Context parallelism: present only on what-if plans (cp > 1), which the runtime refuses. */
+  cp?: number;
 }
 
 export function planToJson(plan: Plan): PlanJson {
   return {
     dp: plan.dp, tp: plan.tp, pp: plan.pp, vpp: plan.vpp, micro_batch: plan.microBatch, grad_accum: plan.gradAccum, zero: plan.zero,
     recompute: plan.recompute, recompute_layers: plan.recomputeLayers, sequence_parallel: plan.sequenceParallel, offload: plan.offload,
-    hybrid_shard: plan.hybridShard,
+    hybrid_shard: plan.hybridShard, ...(plan.cp > 1 ? { cp: plan.cp } : {}),
   };
 }
 
@@ -51,6 +53,8 @@ const FIELDS: Record<keyof PlanJson, Field> = {
   sequence_parallel: { key: "sequenceParallel", ...boolean },
   offload: { key: "offload", expected: `"none", "optimizer" or "optimizer+params"`, valid: oneOf(["none", "optimizer", "optimizer+params"]) },
   hybrid_shard: { key: "hybridShard", ...boolean },
+  // The runtime executes no context parallelism: only 1 is a plan it can apply.
+  cp: { key: "cp", expected: "1 (context parallelism is a what-if of tessera plan --fix cp=N, not executed by the runtime)", valid: oneOf([1]) },
 };
 
 const KNOWN = Object.keys(FIELDS).join(", ");
@@ -85,9 +89,9 @@ export function fixedFromPlanJson(value: unknown, where: string): Fixed {
 /** A complete plan from JSON: every PlanJson key, validated as `fixedFromPlanJson` does. */
 export function planFromJson(value: unknown, where: string): Plan {
   const fixed = fixedFromPlanJson(value, where);
-  const missing = Object.entries(FIELDS).filter(([, field]) => fixed[field.key] === undefined).map(([name]) => name);
+  const missing = Object.entries(FIELDS).filter(([name, field]) => name !== "cp" && fixed[field.key] === undefined).map(([name]) => name);
   if (missing.length > 0) throw new Error(`${where}: missing key${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
-  return fixed as Plan;
+  return { cp: 1, ...fixed } as Plan;
 }
 
 /** The JSON form of some plan choices, keys in PlanJson order (the normalized text TESSERA_PLAN holds). */

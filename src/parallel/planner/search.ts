@@ -5,7 +5,7 @@
 import { predictStep, type Prediction } from "./cost.js";
 import { stageParams } from "./layout.js";
 import { fits, memoryPerGpu, type MemoryBreakdown } from "./memory.js";
-import { explainNoShape, forEachShape, type Fixed, type Offload, type Plan, type Problem, type Recompute, type Shape } from "./space.js";
+import { explainNoShape, forEachShape, type Fixed, type Offload, type Plan, type Problem, type Recompute, type Refusal, type Shape } from "./space.js";
 
 export interface Evaluation {
   plan: Plan;
@@ -21,10 +21,13 @@ export interface SearchResult {
   /** Plans evaluated by the cost model. */
   evaluated: number;
   searchMs: number;
-  /** When nothing fits: why no valid plan exists for the fixed choices, if that is the reason. */
-  invalid?: string;
-  /** When nothing fits: the smallest GPU count (same GPUs per node) on which a plan fits. */
-  smallestFit?: { gpus: number; best: Evaluation };
+  /** When no plan is valid for the fixed choices: the rule that refused them. */
+  invalid?: Refusal;
+  /** When valid plans exist but none fits: the one needing the least memory. */
+  leastMemory?: Evaluation;
+  /** When nothing fits: the smallest GPU count (same GPUs per node) on which a plan fits, keeping
+   *  the fixed choices when some cluster takes them (`keepsFixed`), else freely chosen. */
+  smallestFit?: { gpus: number; best: Evaluation; keepsFixed: boolean };
   /** When the fixed choices fit nowhere on this cluster but free choices do: the best free plan. */
   freeFit?: Evaluation;
 }
@@ -55,14 +58,15 @@ function offloads(shape: Shape, fixed: Fixed): Offload[] {
 }
 
 /** Fitting plans of one shape and offload choice: the cheapest recompute settings that fit. */
-function recomputeChoices(problem: Problem, base: Omit<Plan, "recompute" | "recomputeLayers">, fixed: Fixed, count: () => void): Evaluation[] {
+function recomputeChoices(problem: Problem, base: Omit<Plan, "recompute" | "recomputeLayers">, fixed: Fixed, seen: (e: Evaluation) => void): Evaluation[] {
   // Recompute counts layers per stage: up to the most any stage holds.
   const layersPerStage = Math.max(...stageParams(problem.model, base).layers);
   const modes: Recompute[] = fixed.recompute !== undefined ? [fixed.recompute] : problem.flashAttention ? ["none", "full"] : ["none", "selective", "full"];
   const out: Evaluation[] = [];
   const run = (recompute: Recompute, recomputeLayers: number): Evaluation => {
-    count();
-    return evaluate(problem, { ...base, recompute, recomputeLayers });
+    const e = evaluate(problem, { ...base, recompute, recomputeLayers });
+    seen(e);
+    return e;
   };
   for (const mode of modes) {
     if (mode !== "full") {
@@ -106,14 +110,16 @@ export function search(problem: Problem, fixed: Fixed, options: SearchOptions = 
   const top = new TopK((options.alternatives ?? 4) + 1);
   let evaluated = 0;
   let shapes = 0;
-  const count = (): void => {
+  let leastMemory: Evaluation | undefined;
+  const seen = (e: Evaluation): void => {
     evaluated++;
+    if (top.items.length === 0 && (leastMemory === undefined || e.memory.total < leastMemory.memory.total)) leastMemory = e;
   };
   forEachShape(problem, fixed, (shape) => {
     shapes++;
     if (options.anyFit === true && top.items.length > 0) return;
     for (const offload of offloads(shape, fixed)) {
-      const found = recomputeChoices(problem, { ...shape, offload }, fixed, count);
+      const found = recomputeChoices(problem, { ...shape, offload }, fixed, seen);
       for (const e of found) top.offer(e);
       if (found.length > 0) break;
     }
@@ -121,36 +127,58 @@ export function search(problem: Problem, fixed: Fixed, options: SearchOptions = 
   const [best, ...alternatives] = top.items;
   const result: SearchResult = { best, alternatives, evaluated, searchMs: performance.now() - start };
   if (best === undefined && shapes === 0) result.invalid = explainNoShape(problem, fixed);
+  if (best === undefined && leastMemory !== undefined) result.leastMemory = leastMemory;
   return result;
 }
 
-/** GPU counts to try for a cluster that fits: powers of two within a node, then whole nodes. */
+/**
+ * GPU counts to try for a cluster that fits: powers of two within a node, then 1–16 nodes, then
+ * doublings up to `limit` (a few dozen searches at most, so the answer stays fast at any scale).
+ */
 function clusterSizes(from: number, perNode: number, limit: number): number[] {
   const sizes: number[] = [];
-  for (let n = 1; n < perNode; n *= 2) if (n > from) sizes.push(n);
-  for (let n = perNode; n <= limit; n += perNode) if (n > from) sizes.push(n);
-  return sizes;
+  for (let n = 1; n < perNode; n *= 2) sizes.push(n);
+  for (let k = 1; k <= 16; k++) sizes.push(k * perNode);
+  for (let n = 32 * perNode; n <= limit; n *= 2) sizes.push(n);
+  return sizes.filter((n) => n > from && n <= limit);
 }
 
-/** Plans a problem; when nothing fits, also finds the smallest cluster on which something does. */
+/** The cluster-size search's ceiling. */
+export const LARGEST_CLUSTER = 65536;
+
+/** The smallest cluster (same GPUs per node) on which `fixed` has a fitting plan. */
+function smallestCluster(problem: Problem, fixed: Fixed): { gpus: number; best: Evaluation } | undefined {
+  for (const gpus of clusterSizes(problem.gpus, problem.gpusPerNode, LARGEST_CLUSTER)) {
+    const larger = { ...problem, gpus };
+    if (search(larger, fixed, { anyFit: true }).best === undefined) continue;
+    const best = search(larger, fixed, { alternatives: 0 }).best;
+    if (best !== undefined) return { gpus, best };
+  }
+  return undefined;
+}
+
+/**
+ * Plans a problem; when nothing fits, also finds the smallest cluster on which something does (with
+ * the fixed choices where a larger cluster takes them, else freely) and, for fixed choices, the best
+ * free plan on this cluster.
+ */
 export function plan(problem: Problem, fixed: Fixed = {}, options: SearchOptions = {}): SearchResult {
   const start = performance.now();
   const result = search(problem, fixed, options);
-  if (result.best !== undefined || result.invalid !== undefined) return result;
-  if (Object.keys(fixed).length > 0) {
-    result.freeFit = search(problem, {}, { alternatives: 0 }).best;
-    if (result.freeFit !== undefined) {
-      result.searchMs = performance.now() - start;
-      return result;
-    }
-  }
-  for (const gpus of clusterSizes(problem.gpus, problem.gpusPerNode, 65536)) {
-    const larger = { ...problem, gpus };
-    if (search(larger, {}, { anyFit: true }).best === undefined) continue;
-    const best = search(larger, {}, { alternatives: 0 }).best;
-    if (best !== undefined) result.smallestFit = { gpus, best };
-    break;
+  if (result.best !== undefined) return result;
+  const fixedAny = Object.keys(fixed).length > 0;
+  if (fixedAny) result.freeFit = search(problem, whatIfsOnly(fixed), { alternatives: 0 }).best;
+  const kept = fixedAny ? smallestCluster(problem, fixed) : undefined;
+  if (kept !== undefined) result.smallestFit = { ...kept, keepsFixed: true };
+  else if (result.freeFit === undefined) {
+    const free = smallestCluster(problem, whatIfsOnly(fixed));
+    if (free !== undefined) result.smallestFit = { ...free, keepsFixed: !fixedAny };
   }
   result.searchMs = performance.now() - start;
   return result;
+}
+
+/** The fixed choices a free re-plan keeps: the what-ifs the user asked to evaluate (cp). */
+function whatIfsOnly(fixed: Fixed): Fixed {
+  return fixed.cp !== undefined && fixed.cp > 1 ? { cp: fixed.cp } : {};
 }
