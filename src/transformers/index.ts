@@ -5,6 +5,7 @@ export { PretrainedConfig, GenerationConfig } from "./configuration_utils.js";
 export { PreTrainedModel, type CausalLM, type CausalLMForwardOptions, type FromPretrainedOptions, type SavePretrainedOptions } from "./modeling_utils.js";
 export { ModelOutput, BaseModelOutputWithPast, CausalLMOutputWithPast } from "./modeling_outputs.js";
 export { DynamicCache } from "./cache_utils.js";
+export * from "./hub/index.js";
 export * from "./models/index.js";
 export * from "./generation/index.js";
 export * from "./peft/index.js";

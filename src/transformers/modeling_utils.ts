@@ -15,6 +15,7 @@ import { _logical_numel } from "../torch/distributed/_sharding.js";
 import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/checkpoint.js";
 import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
 import type { DynamicCache } from "./cache_utils.js";
+import { resolve_pretrained_folder, type HubOptions } from "./hub/index.js";
 import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
 import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
 
@@ -26,7 +27,13 @@ export const WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json";
 /** `torch_dtype`: a dtype, its name, or "auto" (the checkpoint config's dtype, else float32). */
 export type TorchDtypeArg = dtype | string;
 
-export interface FromPretrainedOptions {
+/**
+ * from_pretrained's options. A hub id ("org/name") is found in the Hugging Face cache or downloaded into it
+ * (HubOptions). `trust_remote_code` is accepted for Python's spelling: tessera runs its own implementation
+ * of the families it supports, and a folder's remote-code files are kept by save_pretrained.
+ */
+export interface FromPretrainedOptions extends HubOptions {
+  trust_remote_code?: boolean;
   torch_dtype?: TorchDtypeArg;
   dtype?: TorchDtypeArg;
   device?: DeviceLike;
@@ -286,12 +293,13 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     });
   }
 
-  /** Loads `dir` (config.json plus safetensors or pytorch_model.bin, sharded or not). */
+  /** Loads a folder or hub id (config.json plus safetensors or pytorch_model.bin, sharded or not). */
   static from_pretrained<M extends PreTrainedModel, C extends PretrainedConfig>(
     this: ModelClass<M, C>,
-    dir: string,
+    name_or_path: string,
     options: FromPretrainedOptions = {},
   ): M {
+    const dir = resolve_pretrained_folder(name_or_path, options, `${this.name}.from_pretrained`);
     const config = new this.config_class(readConfigDict(dir));
     return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
   }

@@ -1,7 +1,7 @@
 // AutoTokenizer.from_pretrained(folder): reads tokenizer_config.json and special_tokens_map.json,
 // then builds the tokenizer from tokenizer.json (preferred, as HF's fast tokenizers) or from a
 // SentencePiece tokenizer.model (Llama/Baichuan2 slow tokenizers).
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { readJsonObjectFile } from "../../torch/serialization/json.js";
 import { SentencePieceProcessor } from "./sentencepiece.js";
@@ -9,8 +9,11 @@ import { SentencePieceBackend, type AddedTokenSpec } from "./sentencepiece_backe
 import { SPECIAL_TOKEN_KEYS, tokenContent, tokenList } from "./special_tokens.js";
 import { TokenizerJsonBackend } from "./tokenizer_json_backend.js";
 import { PreTrainedTokenizer } from "./tokenization_utils.js";
+import { resolve_pretrained_folder, type HubOptions } from "../hub/index.js";
 
-export interface FromPretrainedOptions {
+/** AutoTokenizer.from_pretrained's options: a hub id is found in the cache or downloaded (HubOptions). */
+export interface FromPretrainedOptions extends HubOptions {
+  trust_remote_code?: boolean;
   /** false loads tokenizer.model even when tokenizer.json exists (HF's use_fast=False). */
   use_fast?: boolean;
   padding_side?: "left" | "right";
@@ -52,9 +55,9 @@ function sentencePieceTokenizer(dir: string, config: Record<string, unknown>): P
 }
 
 export class AutoTokenizer {
-  static from_pretrained(dir: string, options: FromPretrainedOptions = {}): PreTrainedTokenizer {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`AutoTokenizer.from_pretrained: ${dir} is not a folder`);
-    const { use_fast = true, ...overrides } = options;
+  static from_pretrained(name_or_path: string, options: FromPretrainedOptions = {}): PreTrainedTokenizer {
+    const { use_fast = true, revision, cache_dir, local_files_only, token, trust_remote_code: _trusted, ...overrides } = options;
+    const dir = resolve_pretrained_folder(name_or_path, { revision, cache_dir, local_files_only, token }, "AutoTokenizer.from_pretrained");
     const specialMap = readJsonIfPresent(path.join(dir, "special_tokens_map.json"));
     const config: Record<string, unknown> = { ...specialMap, ...readJsonIfPresent(path.join(dir, "tokenizer_config.json")), ...overrides, name_or_path: dir };
     const jinja = path.join(dir, "chat_template.jinja");

@@ -258,7 +258,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
       throw new ValueError(`batch_size should be a positive integer value, but got batch_size=${batch_size}`);
     }
 
-    this.dataset = dataset;
+    this.dataset = dataset as MapDataset<T> | StreamDataset<T>;
     this.batch_size = batch_size;
     this.drop_last = dropLast;
     this.sampler = sampler;

@@ -5,6 +5,7 @@ import { MistralConfig } from "../mistral/configuration_mistral.js";
 import { Qwen2Config } from "../qwen2/configuration_qwen2.js";
 import { BaichuanConfig } from "../baichuan/configuration_baichuan.js";
 import { GPT2Config } from "../gpt2/configuration_gpt2.js";
+import { resolve_pretrained_folder, type HubOptions } from "../../hub/index.js";
 
 export const CONFIG_MAPPING: ReadonlyMap<string, new (d: ConfigDict) => PretrainedConfig> = new Map<string, new (d: ConfigDict) => PretrainedConfig>([
   ["llama", LlamaConfig],
@@ -24,7 +25,9 @@ export function modelTypeOf(d: ConfigDict, where: string): string {
 }
 
 export class AutoConfig {
-  static from_pretrained(dir: string): PretrainedConfig {
+  /** The config of a folder or hub id; `trust_remote_code` as in FromPretrainedOptions. */
+  static from_pretrained(name_or_path: string, options: HubOptions & { trust_remote_code?: boolean } = {}): PretrainedConfig {
+    const dir = resolve_pretrained_folder(name_or_path, options, "AutoConfig.from_pretrained");
     const d = readConfigDict(dir);
     return AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d);
   }

@@ -6,6 +6,7 @@ import { MistralForCausalLM } from "../mistral/modeling_mistral.js";
 import { Qwen2ForCausalLM } from "../qwen2/modeling_qwen2.js";
 import { BaichuanForCausalLM } from "../baichuan/modeling_baichuan.js";
 import { GPT2LMHeadModel } from "../gpt2/modeling_gpt2.js";
+import { resolve_pretrained_folder } from "../../hub/index.js";
 import { AutoConfig } from "./configuration_auto.js";
 
 interface CausalLMClass {
@@ -31,8 +32,9 @@ function modelClass(config: PretrainedConfig): CausalLMClass {
 }
 
 export class AutoModelForCausalLM {
-  /** Reads config.json, picks the class by model_type, and loads the weights. */
-  static from_pretrained(dir: string, options: FromPretrainedOptions = {}): CausalLM {
+  /** Reads config.json of a folder or hub id, picks the class by model_type, and loads the weights. */
+  static from_pretrained(name_or_path: string, options: FromPretrainedOptions = {}): CausalLM {
+    const dir = resolve_pretrained_folder(name_or_path, options, "AutoModelForCausalLM.from_pretrained");
     return modelClass(AutoConfig.from_pretrained(dir)).from_pretrained(dir, options);
   }
 
