@@ -86,7 +86,8 @@ function executedAttentionShare(problem: Problem): number {
   return problem.flashAttention ? causalAttentionShare : 1;
 }
 
-function layerTimes(problem: Problem, plan: Plan): LayerTimes {
+/** `stageLayers`: the most layers a pipeline stage holds (what "full(k)" recompute counts against). */
+function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTimes {
   const { model, hardware } = problem;
   const t = plan.tp;
   const tokens = rankTokens(problem, plan);
@@ -101,7 +102,7 @@ function layerTimes(problem: Problem, plan: Plan): LayerTimes {
   const elementwise = (ELEMENTWISE_TRAFFIC * (acts.replicated + acts.sharded)) / bw;
   const scores = (ELEMENTWISE_TRAFFIC * acts.scores) / bw;
   const forward = gemm + attention + elementwise + scores + fp8CastTime(problem, plan, tokens);
-  const recomputedShare = plan.recompute === "full" ? plan.recomputeLayers / Math.max(...stageParams(model, plan).layers) : 0;
+  const recomputedShare = plan.recompute === "full" ? Math.min(1, plan.recomputeLayers / stageLayers) : 0;
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
   // forward, two in backward, and two more when the forward is recomputed (communication.ts).
@@ -148,13 +149,13 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const { model, hardware } = problem;
   const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
   const e = elementBytes(problem.precision);
-  const layer = layerTimes(problem, plan);
+  const stages = stageParams(model, plan);
+  const layer = layerTimes(problem, plan, Math.max(...stages.layers));
   const head = headTime(problem, plan);
   const headTp = callsTime(problem, headTpCalls(problem, plan));
   const embeddingTp = callsTime(problem, embeddingTpCalls(problem, plan));
   const activationMessage = (e * rankTokens(problem, plan) * model.hidden) / tp; // scatter-gather over TP ranks
   const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * plan.cp * dp, p)) : 0;
-  const stages = stageParams(model, plan);
   // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), the
   // embedding's collectives on the first stage, the output layer and loss (and their collectives) on the last.
   const perStage = stages.layers.map((n, s) => ({
