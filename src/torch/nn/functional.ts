@@ -5,6 +5,7 @@ import type { dtype } from "../dtype.js";
 import { op } from "../_invoke.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { argTypeName } from "../_type_name.js";
+import { checkOptions, type OptionNames } from "../_options.js";
 
 const aten = {
   linear: op("aten::linear"),
@@ -43,7 +44,7 @@ export function reductionEnum(reduction: string): number {
 }
 
 function checkP(p: number, what: string): void {
-  if (!(p >= 0 && p <= 1)) throw new Error(`${what} probability has to be between 0 and 1, but got ${p}`);
+  if (!(p >= 0 && p <= 1)) throw new ValueError(`${what} probability has to be between 0 and 1, but got ${p}`);
 }
 
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
@@ -58,7 +59,10 @@ export interface EmbeddingOptions {
   sparse?: boolean;
 }
 
+export const EMBEDDING_OPTIONS: OptionNames<EmbeddingOptions> = { padding_idx: true, max_norm: true, norm_type: true, scale_grad_by_freq: true, sparse: true };
+
 export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
+  checkOptions("embedding", opts, EMBEDDING_OPTIONS);
   if (!(weight instanceof Tensor)) throw new TypeError(`embedding(): argument 'weight' (position 2) must be Tensor, not ${argTypeName(weight)}`);
   let padding_idx = opts.padding_idx ?? null;
   const n = weight.size(0);
@@ -82,7 +86,13 @@ export function silu(input: Tensor, inplace = false): Tensor {
   return (inplace ? aten.silu_ : aten.silu)([input]) as Tensor;
 }
 
-export function gelu(input: Tensor, { approximate = "none" }: { approximate?: "none" | "tanh" } = {}): Tensor {
+export interface GeluOptions {
+  approximate?: "none" | "tanh";
+}
+
+export function gelu(input: Tensor, opts: GeluOptions = {}): Tensor {
+  checkOptions("gelu", opts, { approximate: true });
+  const { approximate = "none" } = opts;
   return aten.gelu([input, { approximate }]) as Tensor;
 }
 
@@ -94,12 +104,18 @@ export function tanh(input: Tensor): Tensor {
   return aten.tanh([input]) as Tensor;
 }
 
-export function softmax(input: Tensor, dim: number, { dtype = null }: { dtype?: dtype | null } = {}): Tensor {
-  return aten.softmax([input, dim, dtype]) as Tensor;
+export interface SoftmaxOptions {
+  dtype?: dtype | null;
 }
 
-export function log_softmax(input: Tensor, dim: number, { dtype = null }: { dtype?: dtype | null } = {}): Tensor {
-  return aten.log_softmax([input, dim, dtype]) as Tensor;
+export function softmax(input: Tensor, dim: number, opts: SoftmaxOptions = {}): Tensor {
+  checkOptions("softmax", opts, { dtype: true });
+  return aten.softmax([input, dim, opts.dtype ?? null]) as Tensor;
+}
+
+export function log_softmax(input: Tensor, dim: number, opts: SoftmaxOptions = {}): Tensor {
+  checkOptions("log_softmax", opts, { dtype: true });
+  return aten.log_softmax([input, dim, opts.dtype ?? null]) as Tensor;
 }
 
 export interface CrossEntropyOptions {
@@ -109,18 +125,29 @@ export interface CrossEntropyOptions {
   label_smoothing?: number;
 }
 
+export const CROSS_ENTROPY_OPTIONS: OptionNames<CrossEntropyOptions> = { weight: true, ignore_index: true, reduction: true, label_smoothing: true };
+
+export type NllLossOptions = Omit<CrossEntropyOptions, "label_smoothing">;
+
 export function cross_entropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  checkOptions("cross_entropy", opts, CROSS_ENTROPY_OPTIONS);
   const { weight = null, ignore_index = -100, reduction = "mean", label_smoothing = 0.0 } = opts;
   return aten.cross_entropy_loss([input, target, weight, reductionEnum(reduction), ignore_index, label_smoothing]) as Tensor;
 }
 
-export function nll_loss(input: Tensor, target: Tensor, opts: Omit<CrossEntropyOptions, "label_smoothing"> = {}): Tensor {
+export function nll_loss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
+  checkOptions("nll_loss", opts, { weight: true, ignore_index: true, reduction: true });
   const { weight = null, ignore_index = -100, reduction = "mean" } = opts;
   return aten.nll_loss_nd([input, target, weight, reductionEnum(reduction), ignore_index]) as Tensor;
 }
 
-export function mse_loss(input: Tensor, target: Tensor, { reduction = "mean" }: { reduction?: Reduction } = {}): Tensor {
-  const r = reductionEnum(reduction);
+export interface MSELossOptions {
+  reduction?: Reduction;
+}
+
+export function mse_loss(input: Tensor, target: Tensor, opts: MSELossOptions = {}): Tensor {
+  checkOptions("mse_loss", opts, { reduction: true });
+  const r = reductionEnum(opts.reduction ?? "mean");
   const [a, b] = aten.broadcast_tensors([[input, target]]) as Tensor[];
   return aten.mse_loss([a, b, r]) as Tensor;
 }
@@ -135,6 +162,7 @@ export interface SdpaOptions {
 
 /** aten::scaled_dot_product_attention, so libtorch picks the flash / memory-efficient kernels. */
 export function scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
+  checkOptions("scaled_dot_product_attention", opts, { attn_mask: true, dropout_p: true, is_causal: true, scale: true, enable_gqa: true });
   const { attn_mask = null, dropout_p = 0.0, is_causal = false, scale = null, enable_gqa = false } = opts;
   return aten.sdpa([query, key, value, attn_mask, dropout_p, is_causal, { scale, enable_gqa }]) as Tensor;
 }

@@ -4,15 +4,19 @@ import type { Tensor } from "../tensor.js";
 import type { Generator } from "../generator.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { empty_like, full, where } from "../_generated/functions.js";
+import { ValueError } from "../errors.js";
+import { checkOptions, type OptionNames } from "../_options.js";
 
 export type Nonlinearity =
   | "linear" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d"
   | "sigmoid" | "tanh" | "relu" | "leaky_relu" | "selu";
 export type FanMode = "fan_in" | "fan_out";
 
-interface Gen {
+export interface Gen {
   generator?: Generator | null;
 }
+
+const GEN: OptionNames<Gen> = { generator: true };
 
 export function calculate_gain(nonlinearity: Nonlinearity, param: number | null = null): number {
   switch (nonlinearity) {
@@ -23,34 +27,36 @@ export function calculate_gain(nonlinearity: Nonlinearity, param: number | null 
     case "relu": return Math.sqrt(2.0);
     case "leaky_relu": {
       const slope = param ?? 0.01;
-      if (typeof slope !== "number") throw new Error(`negative_slope ${String(slope)} not a valid number`);
+      if (typeof slope !== "number") throw new ValueError(`negative_slope ${String(slope)} not a valid number`);
       return Math.sqrt(2.0 / (1 + slope ** 2));
     }
     case "selu": return 3.0 / 4;
-    default: throw new Error(`Unsupported nonlinearity ${String(nonlinearity)}`);
+    default: throw new ValueError(`Unsupported nonlinearity ${String(nonlinearity)}`);
   }
 }
 
 export function _calculate_fan_in_and_fan_out(tensor: Tensor): [number, number] {
   const shape = tensor.shape;
-  if (shape.length < 2) throw new Error("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions");
+  if (shape.length < 2) throw new ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions");
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return [shape[1] * receptive, shape[0] * receptive];
 }
 
 function correctFan(tensor: Tensor, mode: string): number {
   const m = mode.toLowerCase();
-  if (m !== "fan_in" && m !== "fan_out") throw new Error(`Mode ${mode} not supported, please use one of fan_in, fan_out`);
+  if (m !== "fan_in" && m !== "fan_out") throw new ValueError(`Mode ${mode} not supported, please use one of ['fan_in', 'fan_out']`);
   const [fanIn, fanOut] = _calculate_fan_in_and_fan_out(tensor);
   return m === "fan_in" ? fanIn : fanOut;
 }
 
-export function uniform_(tensor: Tensor, a = 0.0, b = 1.0, { generator = null }: Gen = {}): Tensor {
-  return no_grad(() => tensor.uniform_(a, b, { generator }));
+export function uniform_(tensor: Tensor, a = 0.0, b = 1.0, opts: Gen = {}): Tensor {
+  checkOptions("uniform_", opts, GEN);
+  return no_grad(() => tensor.uniform_(a, b, { generator: opts.generator ?? null }));
 }
 
-export function normal_(tensor: Tensor, mean = 0.0, std = 1.0, { generator = null }: Gen = {}): Tensor {
-  return no_grad(() => tensor.normal_(mean, std, { generator }));
+export function normal_(tensor: Tensor, mean = 0.0, std = 1.0, opts: Gen = {}): Tensor {
+  checkOptions("normal_", opts, GEN);
+  return no_grad(() => tensor.normal_(mean, std, { generator: opts.generator ?? null }));
 }
 
 export function constant_(tensor: Tensor, val: number): Tensor {
@@ -71,19 +77,23 @@ export interface KaimingOptions extends Gen {
   nonlinearity?: Nonlinearity;
 }
 
+const KAIMING: OptionNames<KaimingOptions> = { ...GEN, a: true, mode: true, nonlinearity: true };
+
 function kaimingStd(tensor: Tensor, { a = 0, mode = "fan_in", nonlinearity = "leaky_relu" }: KaimingOptions): number {
   return calculate_gain(nonlinearity, a) / Math.sqrt(correctFan(tensor, mode));
 }
 
 export function kaiming_uniform_(tensor: Tensor, opts: KaimingOptions = {}): Tensor {
+  checkOptions("kaiming_uniform_", opts, KAIMING);
   if (tensor.shape.includes(0)) return tensor;
   const bound = Math.sqrt(3.0) * kaimingStd(tensor, opts);
-  return uniform_(tensor, -bound, bound, opts);
+  return uniform_(tensor, -bound, bound, { generator: opts.generator });
 }
 
 export function kaiming_normal_(tensor: Tensor, opts: KaimingOptions = {}): Tensor {
+  checkOptions("kaiming_normal_", opts, KAIMING);
   if (tensor.shape.includes(0)) return tensor;
-  return normal_(tensor, 0, kaimingStd(tensor, opts), opts);
+  return normal_(tensor, 0, kaimingStd(tensor, opts), { generator: opts.generator });
 }
 
 function xavierStd(tensor: Tensor, gain: number): number {
@@ -92,11 +102,13 @@ function xavierStd(tensor: Tensor, gain: number): number {
 }
 
 export function xavier_uniform_(tensor: Tensor, gain = 1.0, opts: Gen = {}): Tensor {
+  checkOptions("xavier_uniform_", opts, GEN);
   const a = Math.sqrt(3.0) * xavierStd(tensor, gain);
   return uniform_(tensor, -a, a, opts);
 }
 
 export function xavier_normal_(tensor: Tensor, gain = 1.0, opts: Gen = {}): Tensor {
+  checkOptions("xavier_normal_", opts, GEN);
   return normal_(tensor, 0.0, xavierStd(tensor, gain), opts);
 }
 
@@ -118,7 +130,9 @@ export interface TruncNormalOptions extends Gen {
 }
 
 /** Normal(mean, std) truncated to [a, b], drawn like torch 2.13 (rejection sampling). */
-export function trunc_normal_(tensor: Tensor, { mean = 0.0, std = 1.0, a = -2.0, b = 2.0, generator = null }: TruncNormalOptions = {}): Tensor {
+export function trunc_normal_(tensor: Tensor, opts: TruncNormalOptions = {}): Tensor {
+  checkOptions("trunc_normal_", opts, { ...GEN, mean: true, std: true, a: true, b: true });
+  const { mean = 0.0, std = 1.0, a = -2.0, b = 2.0, generator = null } = opts;
   return no_grad(() => {
     const p = normCdf((b - mean) / std) - normCdf((a - mean) / std);
     if (p > 0.3) {

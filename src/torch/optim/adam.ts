@@ -5,40 +5,50 @@ import type { Tensor } from "../tensor.js";
 import { op } from "../_invoke.js";
 import { _foreach_add_, zeros, zeros_like } from "../_generated/functions.js";
 import { float32 } from "../dtype.js";
-import { Optimizer, checkNonNegative, groupByDeviceAndDtype, type Params, type ParamGroup, type ParamState, type StateValue } from "./optimizer.js";
+import { Optimizer, checkImplementation, checkNonNegative, groupByDeviceAndDtype, type ImplementationOptions, type Params, type ParamGroup, type ParamState, type StateValue } from "./optimizer.js";
+import { ValueError } from "../errors.js";
+import { checkOptions, type OptionNames } from "../_options.js";
 
 const fusedAdam = op("aten::_fused_adam_");
 const fusedAdamW = op("aten::_fused_adamw_");
 
-export interface AdamOptions {
+export interface AdamOptions extends ImplementationOptions {
   lr: number;
   betas: [number, number];
   eps: number;
   weight_decay: number;
   amsgrad: boolean;
   maximize: boolean;
-  foreach: boolean | null;
+  /** Honoured as with fused=True: the kernel keeps `step` on the parameter's device either way. */
   capturable: boolean;
-  differentiable: boolean;
-  fused: boolean | null;
   decoupled_weight_decay: boolean;
 }
 
-function checkAdam(d: AdamOptions): void {
+export type AdamWOptions = Omit<AdamOptions, "decoupled_weight_decay">;
+
+const ADAMW_OPTIONS: OptionNames<AdamWOptions> = {
+  lr: true, betas: true, eps: true, weight_decay: true, amsgrad: true, maximize: true, foreach: true, capturable: true,
+  differentiable: true, fused: true,
+};
+const ADAM_OPTIONS: OptionNames<AdamOptions> = { ...ADAMW_OPTIONS, decoupled_weight_decay: true };
+
+function checkAdam(owner: string, d: AdamOptions): void {
+  checkImplementation(owner, d);
   checkNonNegative(d.lr, "learning rate");
   checkNonNegative(d.eps, "epsilon value");
-  if (!(d.betas[0] >= 0 && d.betas[0] < 1)) throw new Error(`Invalid beta parameter at index 0: ${d.betas[0]}`);
-  if (!(d.betas[1] >= 0 && d.betas[1] < 1)) throw new Error(`Invalid beta parameter at index 1: ${d.betas[1]}`);
+  if (!(d.betas[0] >= 0 && d.betas[0] < 1)) throw new ValueError(`Invalid beta parameter at index 0: ${d.betas[0]}`);
+  if (!(d.betas[1] >= 0 && d.betas[1] < 1)) throw new ValueError(`Invalid beta parameter at index 1: ${d.betas[1]}`);
   checkNonNegative(d.weight_decay, "weight_decay value");
 }
 
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    checkOptions("Adam.__init__", opts, ADAM_OPTIONS);
     const d: AdamOptions = {
       lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, foreach: null,
       capturable: false, differentiable: false, fused: null, decoupled_weight_decay: false, ...opts,
     };
-    checkAdam(d);
+    checkAdam(new.target.name, d);
     super(params, d);
   }
 
@@ -71,7 +81,8 @@ export class Adam extends Optimizer<AdamOptions> {
 
 /** Adam with decoupled weight decay (weight_decay defaults to 1e-2). */
 export class AdamW extends Adam {
-  constructor(params: Params<AdamOptions>, opts: Partial<Omit<AdamOptions, "decoupled_weight_decay">> = {}) {
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamWOptions> = {}) {
+    checkOptions("AdamW.__init__", opts, ADAMW_OPTIONS);
     super(params, { weight_decay: 1e-2, ...opts, decoupled_weight_decay: true });
   }
 }

@@ -4,6 +4,8 @@
 import { Tensor } from "../tensor.js";
 import { enable_grad, no_grad } from "../autograd/grad_mode.js";
 import { _optimizer_created } from "../moreh.js";
+import { RuntimeError, ValueError } from "../errors.js";
+import { checkOptions, refuseUnsupported } from "../_options.js";
 
 /** The options every optimizer's groups have; each optimizer adds its own. */
 export interface BaseOptions {
@@ -34,7 +36,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       throw new TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, but got a Tensor");
     }
     const list = [...(params as Iterable<Tensor | ParamGroupInput<O>>)];
-    if (list.length === 0) throw new Error("optimizer got an empty parameter list");
+    if (list.length === 0) throw new ValueError("optimizer got an empty parameter list");
     const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>] : (list as ParamGroupInput<O>[]);
     for (const g of groups) this.add_param_group(g);
     _optimizer_created(this.param_groups.flatMap((g) => g.params));
@@ -46,17 +48,19 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const params = [...group.params];
     for (const p of params) {
       if (!(p instanceof Tensor)) throw new TypeError(`optimizer can only optimize Tensors, but one of the params is ${typeof p}`);
-      if (!p.is_leaf) throw new Error("can't optimize a non-leaf Tensor");
+      if (!p.is_leaf) throw new ValueError("can't optimize a non-leaf Tensor");
     }
     const full = { ...this.defaults, ...group, params } as ParamGroup<O>;
     const seen = new Set<Tensor>();
     for (const g of this.param_groups) for (const p of g.params) seen.add(p);
-    if (params.some((p) => seen.has(p))) throw new Error("some parameters appear in more than one parameter group");
+    if (params.some((p) => seen.has(p))) throw new ValueError("some parameters appear in more than one parameter group");
     this.param_groups.push(full);
   }
 
   /** Sets (by default) or zeroes every parameter's gradient. */
-  zero_grad({ set_to_none = true }: { set_to_none?: boolean } = {}): void {
+  zero_grad(opts: { set_to_none?: boolean } = {}): void {
+    checkOptions("Optimizer.zero_grad", opts, { set_to_none: true });
+    const { set_to_none = true } = opts;
     for (const g of this.param_groups) {
       for (const p of g.params) {
         const grad = p.grad;
@@ -167,5 +171,25 @@ export function groupByDeviceAndDtype(lists: Tensor[][]): Tensor[][][] {
 }
 
 export function checkNonNegative(value: number, what: string): void {
-  if (!(value >= 0)) throw new Error(`Invalid ${what}: ${value}`);
+  if (!(value >= 0)) throw new ValueError(`Invalid ${what}: ${value}`);
+}
+
+/** The implementation options PyTorch's optimizers share, as far as tessera's fused kernels honour them. */
+export interface ImplementationOptions {
+  foreach: boolean | null;
+  differentiable: boolean;
+  fused: boolean | null;
+}
+
+/**
+ * Tessera's optimizers always run libtorch's fused kernel: `fused` true or unset is what they do,
+ * `foreach` false or unset is compatible with it; anything else would ask for another implementation.
+ */
+export function checkImplementation(owner: string, o: ImplementationOptions): void {
+  if (o.fused === true && o.foreach === true) throw new RuntimeError("`fused` and `foreach` cannot be `True` together.");
+  if (o.fused === true && o.differentiable) throw new RuntimeError("`fused` does not support `differentiable`");
+  const why = "tessera runs the fused kernel";
+  refuseUnsupported(owner, "fused", o.fused, o.fused !== false, why);
+  refuseUnsupported(owner, "foreach", o.foreach, o.foreach !== true, why);
+  refuseUnsupported(owner, "differentiable", o.differentiable, !o.differentiable);
 }

@@ -3,32 +3,35 @@
 import type { Tensor } from "../tensor.js";
 import { op } from "../_invoke.js";
 import { empty_like } from "../_generated/functions.js";
-import { Optimizer, checkNonNegative, groupByDeviceAndDtype, type Params, type ParamGroup } from "./optimizer.js";
+import { Optimizer, checkImplementation, checkNonNegative, groupByDeviceAndDtype, type ImplementationOptions, type Params, type ParamGroup } from "./optimizer.js";
+import { ValueError } from "../errors.js";
+import { checkOptions } from "../_options.js";
 
 const fusedSgd = op("aten::_fused_sgd_");
 
-export interface SGDOptions {
+export interface SGDOptions extends ImplementationOptions {
   lr: number;
   momentum: number;
   dampening: number;
   weight_decay: number;
   nesterov: boolean;
   maximize: boolean;
-  foreach: boolean | null;
-  differentiable: boolean;
-  fused: boolean | null;
 }
 
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> = {}) {
+    checkOptions("SGD.__init__", opts, {
+      lr: true, momentum: true, dampening: true, weight_decay: true, nesterov: true, maximize: true, foreach: true, differentiable: true, fused: true,
+    });
     const d: SGDOptions = {
       lr: 1e-3, momentum: 0, dampening: 0, weight_decay: 0, nesterov: false, maximize: false,
       foreach: null, differentiable: false, fused: null, ...opts,
     };
+    checkImplementation(new.target.name, d);
     checkNonNegative(d.lr, "learning rate");
     checkNonNegative(d.momentum, "momentum value");
     checkNonNegative(d.weight_decay, "weight_decay value");
-    if (d.nesterov && (d.momentum <= 0 || d.dampening !== 0)) throw new Error("Nesterov momentum requires a momentum and zero dampening");
+    if (d.nesterov && (d.momentum <= 0 || d.dampening !== 0)) throw new ValueError("Nesterov momentum requires a momentum and zero dampening");
     super(params, d);
   }
 

@@ -5,11 +5,15 @@ import type { Tensor } from "../../tensor.js";
 import { empty } from "../../_generated/functions.js";
 import { Parameter } from "../parameter.js";
 import { argTypeName } from "../../_type_name.js";
+import type { OptionNames } from "../../_options.js";
 
 export interface FactoryOptions {
   device?: DeviceLike | null;
   dtype?: dtype | null;
 }
+
+/** The factory option names, for a layer's own option names to spread in. */
+export const FACTORY_OPTIONS: OptionNames<FactoryOptions> = { device: true, dtype: true };
 
 /** An uninitialised Parameter, as `Parameter(torch.empty(shape, **factory_kwargs))`. */
 export function emptyParameter(shape: number[], { device = null, dtype = null }: FactoryOptions): Parameter {

@@ -2,6 +2,8 @@
 import type { Tensor } from "../../tensor.js";
 import * as F from "../functional.js";
 import { Module } from "./module.js";
+import { ValueError } from "../../errors.js";
+import { checkOptions } from "../../_options.js";
 
 export class ReLU extends Module {
   constructor(readonly inplace = false) {
@@ -35,9 +37,11 @@ export class GELU extends Module {
   readonly approximate: "none" | "tanh";
 
   /** `new nn.GELU()`, `new nn.GELU("tanh")` or `new nn.GELU({approximate: "tanh"})`. */
-  constructor(approximate: "none" | "tanh" | { approximate?: "none" | "tanh" } = "none") {
+  constructor(approximate: "none" | "tanh" | F.GeluOptions = "none") {
     super();
-    this.approximate = typeof approximate === "string" ? approximate : (approximate.approximate ?? "none");
+    const o = typeof approximate === "string" ? { approximate } : approximate;
+    checkOptions("GELU.__init__", o, { approximate: true });
+    this.approximate = o.approximate ?? "none";
   }
 
   override forward(input: Tensor): Tensor {
@@ -58,7 +62,7 @@ export class Tanh extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5, readonly inplace = false) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new Error(`dropout probability has to be between 0 and 1, but got ${p}`);
+    if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout probability has to be between 0 and 1, but got ${p}`);
   }
 
   override forward(input: Tensor): Tensor {

@@ -4,7 +4,8 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import type { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
+import { FACTORY_OPTIONS, emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
+import { checkOptions } from "../../_options.js";
 
 export interface LinearOptions extends FactoryOptions {
   bias?: boolean;
@@ -20,6 +21,7 @@ export class Linear extends Module {
   constructor(in_features: number, out_features: number, opts: boolean | LinearOptions = {}) {
     super();
     const o = typeof opts === "boolean" ? { bias: opts } : opts;
+    checkOptions("Linear.__init__", o, { ...FACTORY_OPTIONS, bias: true });
     this.in_features = intArg("Linear", "in_features", in_features);
     this.out_features = intArg("Linear", "out_features", out_features);
     this.weight = emptyParameter([out_features, in_features], o);

@@ -2,6 +2,7 @@
 import type { Tensor } from "../../tensor.js";
 import * as F from "../functional.js";
 import { Module } from "./module.js";
+import { checkOptions } from "../../_options.js";
 
 export class CrossEntropyLoss extends Module {
   declare weight: Tensor | null;
@@ -11,6 +12,7 @@ export class CrossEntropyLoss extends Module {
 
   constructor(opts: F.CrossEntropyOptions = {}) {
     super();
+    checkOptions("CrossEntropyLoss.__init__", opts, F.CROSS_ENTROPY_OPTIONS);
     this.register_buffer("weight", opts.weight ?? null);
     this.ignore_index = opts.ignore_index ?? -100;
     this.reduction = opts.reduction ?? "mean";
@@ -19,20 +21,22 @@ export class CrossEntropyLoss extends Module {
   }
 
   override forward(input: Tensor, target: Tensor): Tensor {
-    return F.cross_entropy(input, target, this);
+    const { weight, ignore_index, reduction, label_smoothing } = this;
+    return F.cross_entropy(input, target, { weight, ignore_index, reduction, label_smoothing });
   }
 }
 
 export class MSELoss extends Module {
   readonly reduction: F.Reduction;
 
-  constructor({ reduction = "mean" }: { reduction?: F.Reduction } = {}) {
+  constructor(opts: F.MSELossOptions = {}) {
     super();
-    F.reductionEnum(reduction);
-    this.reduction = reduction;
+    checkOptions("MSELoss.__init__", opts, { reduction: true });
+    this.reduction = opts.reduction ?? "mean";
+    F.reductionEnum(this.reduction);
   }
 
   override forward(input: Tensor, target: Tensor): Tensor {
-    return F.mse_loss(input, target, this);
+    return F.mse_loss(input, target, { reduction: this.reduction });
   }
 }

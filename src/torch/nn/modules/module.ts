@@ -12,6 +12,7 @@ import { device, type DeviceLike } from "../../device.js";
 import { no_grad } from "../../autograd/grad_mode.js";
 import { Parameter } from "../parameter.js";
 import { _before_use } from "../../moreh.js";
+import { checkOptions } from "../../_options.js";
 
 export type ForwardPreHook = (module: Module, args: unknown[]) => unknown;
 export type ForwardHook = (module: Module, args: unknown[], output: unknown) => unknown;
@@ -122,12 +123,14 @@ export class Module {
     return out;
   }
 
-  register_forward_pre_hook(hook: ForwardPreHook, { prepend = false }: { prepend?: boolean } = {}): RemovableHandle {
-    return hookHandle(this._m.preHooks, hook, prepend);
+  register_forward_pre_hook(hook: ForwardPreHook, opts: { prepend?: boolean } = {}): RemovableHandle {
+    checkOptions("Module.register_forward_pre_hook", opts, { prepend: true });
+    return hookHandle(this._m.preHooks, hook, opts.prepend ?? false);
   }
 
-  register_forward_hook(hook: ForwardHook, { prepend = false }: { prepend?: boolean } = {}): RemovableHandle {
-    return hookHandle(this._m.hooks, hook, prepend);
+  register_forward_hook(hook: ForwardHook, opts: { prepend?: boolean } = {}): RemovableHandle {
+    checkOptions("Module.register_forward_hook", opts, { prepend: true });
+    return hookHandle(this._m.hooks, hook, opts.prepend ?? false);
   }
 
   // ---- registration ------------------------------------------------------------------------
@@ -302,7 +305,9 @@ export class Module {
     return this;
   }
 
-  zero_grad({ set_to_none = true }: { set_to_none?: boolean } = {}): void {
+  zero_grad(opts: { set_to_none?: boolean } = {}): void {
+    checkOptions("Module.zero_grad", opts, { set_to_none: true });
+    const { set_to_none = true } = opts;
     for (const p of this.parameters()) {
       const g = p.grad;
       if (g === null) continue;
@@ -336,9 +341,9 @@ export class Module {
     if (target instanceof Tensor) Object.assign(o, { device: target.device, dtype: target.dtype });
     else if (target instanceof dtype) o.dtype = target;
     else if (typeof target === "string" || target instanceof device) o.device = target;
-    else Object.assign(o, target);
+    else Object.assign(o, checkedToOptions(target));
     if (dtypeArg instanceof dtype) o.dtype = dtypeArg;
-    else if (dtypeArg !== undefined) Object.assign(o, dtypeArg);
+    else if (dtypeArg !== undefined) Object.assign(o, checkedToOptions(dtypeArg));
     const dt = o.dtype;
     if (dt !== undefined && !(dt.is_floating_point || dt.is_complex)) {
       throw new TypeError(`nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=${dt}`);
@@ -383,7 +388,9 @@ export class Module {
   // ---- state dict --------------------------------------------------------------------------
 
   /** Parameters (detached unless keep_vars) and persistent buffers by dotted name. */
-  state_dict({ prefix = "", keep_vars = false }: { prefix?: string; keep_vars?: boolean } = {}): StateDict {
+  state_dict(opts: { prefix?: string; keep_vars?: boolean } = {}): StateDict {
+    checkOptions("Module.state_dict", opts, { prefix: true, keep_vars: true });
+    const { prefix = "", keep_vars = false } = opts;
     _before_use(this);
     const out: StateDict = {};
     const visit = (m: Module, pre: string): void => {
@@ -475,4 +482,9 @@ export interface ModuleToOptions {
   device?: DeviceLike;
   dtype?: dtype;
   non_blocking?: boolean;
+}
+
+function checkedToOptions(o: ModuleToOptions): ModuleToOptions {
+  checkOptions("Module.to", o, { device: true, dtype: true, non_blocking: true });
+  return o;
 }

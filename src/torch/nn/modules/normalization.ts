@@ -4,7 +4,8 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import type { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, shapeArg, type FactoryOptions } from "./_factory.js";
+import { FACTORY_OPTIONS, emptyParameter, shapeArg, type FactoryOptions } from "./_factory.js";
+import { checkOptions } from "../../_options.js";
 
 const pyBool = (b: boolean): string => (b ? "True" : "False");
 
@@ -23,6 +24,7 @@ export class LayerNorm extends Module {
 
   constructor(normalized_shape: number | number[], opts: LayerNormOptions = {}) {
     super();
+    checkOptions("LayerNorm.__init__", opts, { ...FACTORY_OPTIONS, eps: true, elementwise_affine: true, bias: true });
     this.normalized_shape = shapeArg("LayerNorm", "normalized_shape", normalized_shape);
     this.eps = opts.eps ?? 1e-5;
     this.elementwise_affine = opts.elementwise_affine ?? true;
@@ -58,6 +60,7 @@ export class RMSNorm extends Module {
 
   constructor(normalized_shape: number | number[], opts: RMSNormOptions = {}) {
     super();
+    checkOptions("RMSNorm.__init__", opts, { ...FACTORY_OPTIONS, eps: true, elementwise_affine: true });
     this.normalized_shape = shapeArg("RMSNorm", "normalized_shape", normalized_shape);
     this.eps = opts.eps ?? null;
     this.elementwise_affine = opts.elementwise_affine ?? true;

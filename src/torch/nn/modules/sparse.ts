@@ -6,7 +6,8 @@ import * as F from "../functional.js";
 import * as init from "../init.js";
 import { Parameter } from "../parameter.js";
 import { Module } from "./module.js";
-import { emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
+import { FACTORY_OPTIONS, emptyParameter, intArg, type FactoryOptions } from "./_factory.js";
+import { checkOptions } from "../../_options.js";
 
 export interface EmbeddingModuleOptions extends FactoryOptions, Omit<F.EmbeddingOptions, "padding_idx"> {
   padding_idx?: number | null;
@@ -26,6 +27,7 @@ export class Embedding extends Module {
 
   constructor(num_embeddings: number, embedding_dim: number, opts: EmbeddingModuleOptions = {}) {
     super();
+    checkOptions("Embedding.__init__", opts, { ...FACTORY_OPTIONS, ...F.EMBEDDING_OPTIONS, _weight: true, _freeze: true });
     this.num_embeddings = intArg("Embedding", "num_embeddings", num_embeddings);
     this.embedding_dim = intArg("Embedding", "embedding_dim", embedding_dim);
     let padding_idx = opts.padding_idx ?? null;
@@ -58,7 +60,8 @@ export class Embedding extends Module {
   }
 
   override forward(input: Tensor): Tensor {
-    return F.embedding(input, this.weight, this);
+    const { padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse } = this;
+    return F.embedding(input, this.weight, { padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse });
   }
 
   override extra_repr(): string {
