@@ -31,6 +31,8 @@ options:
                         free search never chooses it
   --alternatives K      how many next-best plans to show (default 4)
   --tp-across-nodes     let tensor parallelism span nodes
+  --tp-comm-overlap     model TP collectives overlapped with their GEMMs (Megatron-Core userbuffers):
+                        a what-if the runtime does not execute
   --unfused-attention   model kernels that store the s×s attention scores (no flash attention)
   --json                print one JSON object (its "plan" is what \`tessera run --plan\` takes)
   -h, --help            this help
@@ -53,6 +55,7 @@ function problemFrom(values: Record<string, string | boolean | undefined>): Prob
     globalBatch: values["global-batch"] === undefined ? undefined : positiveInt(values, "global-batch"),
     flashAttention: values["unfused-attention"] !== true,
     tpAcrossNodes: values["tp-across-nodes"] === true,
+    tpCommOverlap: values["tp-comm-overlap"] === true,
     precision,
   });
   if (gpus % problem.gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${problem.gpusPerNode} GPUs`);
@@ -69,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         model: { type: "string" }, gpus: { type: "string" }, "gpus-per-node": { type: "string" }, gpu: { type: "string" },
         hardware: { type: "string" }, "seq-len": { type: "string" }, "global-batch": { type: "string" }, precision: { type: "string" }, fix: { type: "string" },
-        alternatives: { type: "string" }, "tp-across-nodes": { type: "boolean" }, "unfused-attention": { type: "boolean" },
+        alternatives: { type: "string" }, "tp-across-nodes": { type: "boolean" }, "tp-comm-overlap": { type: "boolean" }, "unfused-attention": { type: "boolean" },
         json: { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
     }));

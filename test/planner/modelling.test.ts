@@ -39,9 +39,10 @@ test("attention is never credited above peak: executed FLOP/s ≤ the device's, 
 
 const base: Plan = { dp: 16, tp: 1, pp: 1, cp: 1, vpp: 1, microBatch: 1, gradAccum: 4, zero: 1, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false };
 
-test("ZeRO-1/2/3 communication follows one overlap rule: exposed = max(comm − window, comm/layers)", () => {
-  assert.equal(exposed(10, 4, 5), 6);
-  assert.equal(exposed(10, 40, 5), 2);
+test("ZeRO-1/2/3 communication follows one overlap rule: exposed = max(comm − window, comm/layers), the hidden rest slowing compute by NCCL's SM share", () => {
+  const share = 16 / 132;
+  assert.ok(Math.abs(exposed(10, 4, 5) - (6 + share * 4)) < 1e-12);
+  assert.ok(Math.abs(exposed(10, 40, 5) - (2 + share * 8)) < 1e-12);
   assert.equal(exposed(0, 4, 5), 0);
   const problem = makeProblem(modelPreset("llama-2-7b"), 16, { gpusPerNode: 8, seqLen: 4096, globalBatch: 64 });
   // Every stage's exposed ZeRO time is below its raw collective time (nothing is charged fully

@@ -9,7 +9,7 @@ import {
   hardwarePreset, layerParams, makeProblem, megatronGpt, memoryPerGpu, modelStateBytesPerParam, nodeLocalDp, parseFix, plan, predictStep, totalParams,
   zeroShardDegree, type HardwareProfile, type Plan, type ZeroStage,
 } from "../../src/parallel/planner/index.js";
-import { stageParams } from "../../src/parallel/planner/layout.js";
+import { collectiveLink, stageParams } from "../../src/parallel/planner/layout.js";
 import { forEachShape, type Shape } from "../../src/parallel/planner/space.js";
 import { repoRoot } from "./reference.js";
 
@@ -130,8 +130,11 @@ test("hybrid cost: ZeRO collectives on NVLink over the node, a gradient all-redu
     const perMicroBatch = collectiveTime("all_gather", weights, 8, intraNode) + collectiveTime("all_gather", layerWeights, 8, intraNode) + collectiveTime("reduce_scatter", grads, 8, intraNode);
     close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode), `${precision} ZeRO-3`);
     // Without hybrid sharding the same collectives span both nodes.
+    // Without hybrid sharding the same collectives span both nodes, on all 8 NICs of each (8 members per node).
+    const acrossNodes = collectiveLink(problem, 1, 16);
+    assert.equal(acrossNodes.bandwidthBytesPerS, Math.min(intraNode.bandwidthBytesPerS, 8 * interNode.bandwidthBytesPerS));
     close(predictStep(problem, { ...z1, hybridShard: false, cp: 1 }).step.dpComm,
-      collectiveTime("all_reduce", grads, 16, interNode) + collectiveTime("all_gather", weights, 16, interNode), `${precision} plain ZeRO-1`);
+      collectiveTime("all_reduce", grads, 16, acrossNodes) + collectiveTime("all_gather", weights, 16, acrossNodes), `${precision} plain ZeRO-1`);
   }
 });
 

@@ -34,10 +34,10 @@ test("published results the planner was not fitted to: error bounds as measured 
   const nvidia = results.filter((r) => r.row.stack === "nvidia");
   const a100 = results.filter((r) => r.row.gpu.startsWith("a100"));
   assert.ok(nvidia.length >= 14 && a100.length >= 5);
-  // The issue's target is 8 % on both sets; these are the bounds that hold today (see the doc's
-  // error analysis for the rows that miss: DP-bound layouts and Megatron's distributed optimizer).
+  // The issue's target is 8 % on both sets: the NVIDIA H100 rows meet it; the A100 rows hold at 10 %
+  // (docs/planner-validation.md names the rows that miss).
+  assert.ok(meanAbs(nvidia) <= 0.08, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
   assert.ok(meanAbs(a100) <= 0.1, `A100 mean |error| ${(100 * meanAbs(a100)).toFixed(1)} %`);
-  assert.ok(meanAbs(nvidia) <= 0.16, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
   // The free search does not claim implausible gains over Megatron-Core's hand-tuned layouts.
   const gain = median(nvidia.map((r) => r.freeGain));
   assert.ok(gain <= 0.1, `median free-search gain ${(100 * gain).toFixed(1)} %`);

@@ -4,7 +4,7 @@
 import { layerActivations } from "./activations.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
 import { dataParallelMessages, embeddingTpCalls, headTpCalls, layerCpMessage, layerTpCalls, rankTokens, type Call } from "./communication.js";
-import { groupLink, stageParams, zeroShardDegree } from "./layout.js";
+import { collectiveLink, groupLink, stageParams, zeroShardDegree } from "./layout.js";
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { causalAttentionShare, headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
@@ -52,24 +52,35 @@ export function gemmEfficiency(problem: Problem, dim: number): number {
   return (maxEfficiency * dim) / (dim + halfDim);
 }
 
-/** FLOP/s the layers' GEMMs reach at their narrowest dimension `dim`: bf16 (fp32 runs at the same
- *  rate here, see docs/planner.md), or FP8 tensor cores at the FP8 peak on the same curve's shape. */
+/**
+ * FLOP/s the layers' GEMMs reach at their narrowest dimension `dim`: bf16 (fp32 runs at the same rate
+ * here, see docs/planner.md), or FP8 tensor cores at the FP8 peak. FP8 doubles the math per byte moved,
+ * so a GEMM must be twice as wide to become compute-bound: the curve's half-efficiency width doubles.
+ */
 function layerGemmRate(problem: Problem, dim: number): number {
   const { hardware } = problem;
-  const curve = gemmEfficiency(problem, dim) / hardware.gemm.maxEfficiency;
-  if (problem.precision !== "fp8") return hardware.peakFlops * curve * hardware.gemm.maxEfficiency;
+  if (problem.precision !== "fp8") return hardware.peakFlops * gemmEfficiency(problem, dim);
   if (hardware.fp8 === undefined) throw new Error(`fp8 matmuls: ${hardware.name} has no FP8 tensor cores in its profile (H100, H200)`);
-  return hardware.fp8.peakFlops * curve * hardware.fp8.maxEfficiency;
+  const halfDim = 2 * hardware.gemm.halfDim;
+  return hardware.fp8.peakFlops * hardware.fp8.maxEfficiency * (dim / (dim + halfDim));
 }
+
+/**
+ * Communication hidden behind compute still slows it: NCCL's ring kernels run on the GPU's SMs (up to
+ * 16 channels, one SM each, of an H100's 132), so compute beside them runs ~12 % slower.
+ */
+const OVERLAP_SLOWDOWN = 16 / 132;
 
 /**
  * The one overlap rule for communication that runs beside compute: `comm` issued in `parts` buckets
  * (a layer's worth each), each behind the compute of the `window` it overlaps; what the window cannot
- * cover is exposed, and so is the bucket that has no compute left after it.
+ * cover is exposed, and so is the bucket that has no compute left after it; the hidden rest costs the
+ * compute it slows (OVERLAP_SLOWDOWN).
  */
 export function exposed(comm: number, window: number, parts: number): number {
   if (comm <= 0) return 0;
-  return Math.max(comm - window, comm / parts);
+  const open = Math.max(comm - window, comm / parts);
+  return open + OVERLAP_SLOWDOWN * (comm - open);
 }
 
 interface LayerTimes {
@@ -106,13 +117,19 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
   // forward, two in backward, and two more when the forward is recomputed (communication.ts).
-  const tp = (1 - recomputedShare) * callsTime(problem, layerTpCalls(problem, plan, false)) + recomputedShare * callsTime(problem, layerTpCalls(problem, plan, true));
-  // Ring attention: each of the cp − 1 K/V transfers overlaps the attention of the chunk before it.
+  const tpCalls = (recomputed: boolean): number => {
+    const calls = layerTpCalls(problem, plan, recomputed);
+    const time = callsTime(problem, calls);
+    // Overlapped (a what-if): each collective behind the GEMM it feeds, by the one rule.
+    return problem.tpCommOverlap === true && calls.length > 0 ? exposed(time, (1 + BACKWARD_FACTOR + (recomputed ? 1 : 0)) * gemm, calls.length) : time;
+  };
+  const tp = (1 - recomputedShare) * tpCalls(false) + recomputedShare * tpCalls(true);
+  // Ring attention: the cp − 1 K/V transfers overlap the attention of the chunks (the one rule, cp parts).
   let cp = 0;
   if (plan.cp > 1) {
     const step = p2pTime(layerCpMessage(problem, plan), groupLink(problem, t, plan.cp));
     const forwardRing = (plan.cp - 1) * step;
-    cp = (1 + recomputedShare) * Math.max(0, forwardRing - attention) + Math.max(0, 2 * forwardRing - BACKWARD_FACTOR * attention);
+    cp = (1 + recomputedShare) * exposed(forwardRing, attention, plan.cp) + exposed(2 * forwardRing, BACKWARD_FACTOR * attention, plan.cp);
   }
   return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp, cp };
 }
@@ -131,7 +148,7 @@ function fp8CastTime(problem: Problem, plan: Plan, tokens: number): number {
 /** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */
 function callsTime(problem: Problem, calls: Array<Call | null>, stride = 1): number {
   let time = 0;
-  for (const c of calls) if (c !== null) time += collectiveTime(c.kind, c.bytes, c.ranks, groupLink(problem, stride, c.ranks));
+  for (const c of calls) if (c !== null) time += collectiveTime(c.kind, c.bytes, c.ranks, collectiveLink(problem, stride, c.ranks));
   return time;
 }
 

@@ -9,11 +9,12 @@ export {
   measureHardwareProfile, profileFromMeasurements, readCachedProfile, writeCachedProfile, hardwareCacheKey,
   type HardwareProbe, type RawMeasurements,
 } from "./measure.js";
-export { parseFix, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage, type Precision } from "./space.js";
+export { parseFix, whatIfs, type Refusal, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage, type Precision } from "./space.js";
 export { memoryPerGpu, modelStateBytesPerParam, FRAGMENTATION_MARGIN, type MemoryBreakdown } from "./memory.js";
 export { nodeLocalDp, zeroShardDegree } from "./layout.js";
 export { predictStep, type Prediction, type StepTime } from "./cost.js";
 export { plan, search, evaluate, type Evaluation, type SearchResult } from "./search.js";
+export { validatePublished, type PublishedTable, type PublishedValidation } from "./published.js";
 export { resultJson, resultText, noFitMessage } from "./format.js";
 export { planToJson, planFromJson, fixedFromPlanJson, fixedToPlanJson, type PlanJson } from "./plan_json.js";
 
@@ -35,5 +36,6 @@ export function makeProblem(model: ModelProfile, gpus: number, options: Partial<
     flashAttention: options.flashAttention ?? true,
     tpAcrossNodes: options.tpAcrossNodes ?? false,
     precision: options.precision ?? "bf16-mixed",
+    tpCommOverlap: options.tpCommOverlap ?? false,
   };
 }

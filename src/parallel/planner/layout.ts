@@ -1,6 +1,6 @@
 // How a plan lays the model and the GPUs out: parameters held by one rank of each pipeline stage, and
 // which link (NVLink inside a node, the network between nodes) each communication group uses.
-import type { LinkProfile } from "./hardware.js";
+import { linkBandwidth, type LinkProfile } from "./hardware.js";
 import { embeddingParams, finalNormParams, headParams, layerParams, layerReplicatedParams, type ModelProfile } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 import { chunkLayers, stageLayers } from "./stages.js";
@@ -49,6 +49,21 @@ export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp"> & Par
  */
 export function groupLink(problem: Problem, stride: number, size: number): LinkProfile {
   return stride * size <= problem.gpusPerNode ? problem.hardware.intraNode : problem.hardware.interNode;
+}
+
+/**
+ * The link a collective over `size` ranks at `stride` sees. Inside a node: NVLink. Across nodes, a
+ * ring (NCCL runs one per NIC) crosses each node boundary on every NIC the group's members in that
+ * node own: a group with k members per node moves k NICs' worth, so its bus bandwidth is k times a
+ * device's share of the network (nccl-tests' multi-node busbw on DGX nodes is the node's aggregate NIC
+ * rate), never more than NVLink's. Point-to-point sends use `groupLink` (one NIC each).
+ */
+export function collectiveLink(problem: Problem, stride: number, size: number): LinkProfile {
+  if (stride * size <= problem.gpusPerNode) return problem.hardware.intraNode;
+  const { intraNode, interNode } = problem.hardware;
+  const perNode = stride >= problem.gpusPerNode ? 1 : Math.max(1, Math.min(size, Math.floor(problem.gpusPerNode / stride)));
+  const bandwidth = Math.min(linkBandwidth(intraNode, size), perNode * linkBandwidth(interNode, size));
+  return { bandwidthBytesPerS: bandwidth, latencyS: interNode.latencyS };
 }
 
 function gcd(a: number, b: number): number {

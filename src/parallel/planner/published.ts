@@ -31,6 +31,8 @@ export interface PublishedRow {
   recompute: Recompute;
   sequence_parallel?: boolean;
   flash_attention?: boolean;
+  /** Megatron-Core's TP communication overlap (userbuffers), on in NeMo's H100 recipes. */
+  tp_comm_overlap?: boolean;
   published: { tokens_per_s_per_gpu?: number; mfu?: number; tflops_per_gpu?: number; flops_convention?: FlopsConvention };
 }
 
@@ -63,6 +65,7 @@ export function publishedProblem(table: PublishedTable, row: PublishedRow): Prob
   return {
     model: publishedModel(table, row.model), hardware: hardwarePreset(row.gpu), gpus: row.gpus, gpusPerNode: 8,
     seqLen: row.seq, globalBatch: row.global_batch, flashAttention: row.flash_attention ?? true, tpAcrossNodes: false, precision: row.precision,
+    tpCommOverlap: row.tp_comm_overlap ?? false,
   };
 }
 

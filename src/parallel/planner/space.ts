@@ -59,6 +59,11 @@ export interface Problem {
   tpAcrossNodes: boolean;
   /** Default "bf16-mixed". */
   precision?: Precision;
+  /**
+   * Tensor-parallel collectives overlapped with the GEMMs they feed (Megatron-Core's userbuffers
+   * all-gather/reduce-scatter overlap): a what-if the runtime does not execute (default false).
+   */
+  tpCommOverlap?: boolean;
 }
 
 export type Fixed = Partial<Plan>;
@@ -118,10 +123,11 @@ function divisors(n: number): number[] {
 }
 
 /** The plan's executed-by-the-runtime status: choices that are what-ifs, named for the output. */
-export function whatIfs(problem: Pick<Problem, "precision">, plan: Pick<Plan, "cp">): string[] {
+export function whatIfs(problem: Pick<Problem, "precision" | "tpCommOverlap">, plan: Pick<Plan, "cp" | "tp">): string[] {
   const out: string[] = [];
   if (plan.cp > 1) out.push(`cp=${plan.cp} (context parallelism)`);
   if (!executedPrecision(problem.precision)) out.push("fp8 matmuls");
+  if (problem.tpCommOverlap === true && plan.tp > 1) out.push("TP communication overlapped with GEMMs");
   return out;
 }
 
