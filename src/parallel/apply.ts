@@ -34,6 +34,14 @@ export interface AppliedModel {
   parameters: Tensor[];
 }
 
+/** What applying a plan left behind, by model (checkpoints read the TP slices and pipeline stage a rank holds). */
+const appliedModels = new WeakMap<Module, AppliedModel>();
+
+/** What applyPlan left behind for `model`, or null when no plan was applied to it. */
+export function appliedModelOf(model: Module): AppliedModel | null {
+  return appliedModels.get(model) ?? null;
+}
+
 function is16bit(model: Module): boolean {
   for (const p of model.parameters()) if (p.dtype.is_floating_point) return p.dtype.name === "bfloat16" || p.dtype.name === "float16";
   return false;
@@ -155,5 +163,7 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       return undefined;
     });
   }
-  return { sharded, tensorParallel: tp, pipeline, parameters: [...model.parameters()] };
+  const applied = { sharded, tensorParallel: tp, pipeline, parameters: [...model.parameters()] };
+  appliedModels.set(model, applied);
+  return applied;
 }

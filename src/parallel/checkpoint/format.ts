@@ -1,24 +1,45 @@
 // The on-disk format of a checkpoint folder (docs/checkpoints.md): one safetensors file per rank
-// holding what that rank owns, and one metadata JSON (written last, by rank 0) that says how the
-// pieces of the model were split, so that any layout can read them back.
+// holding what that rank alone writes, and one metadata JSON (written last, by rank 0) that says how
+// the pieces of the model were split — ZeRO chunks, tensor-parallel slices of full HF parameters,
+// pipeline stages — so that any layout can read them back.
 //
 //   checkpoint-STEP/
 //     tessera_checkpoint.json    metadata (this file's CheckpointMetadata); its presence marks a complete checkpoint
-//     rank-00000.safetensors     model/<piece>, optim/<key>/<piece>: this rank's chunks; rng/cpu (rng/cuda:N);
-//                                rank 0 also: optim_state/<key>/<piece> (scalars), buffer/<name>, state/... (packed JSON tensors)
+//     rank-00000.safetensors     model/<piece>, optim/<key>/<piece>: the chunks this rank writes; rng/cpu (rng/cuda:N);
+//                                optim_state/<key>/<piece> (scalars) of the pieces whose chunk 0 it writes;
+//                                buffer/<name> (the lowest rank of each pipeline stage); rank 0: state/... (packed JSON tensors)
 //     config.json, ...           the model's config and whatever the script adds (tokenizer)
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import "../../torch/_generated/tensor_methods.js";
-import { cat } from "../../torch/_generated/functions.js";
+import { cat, empty } from "../../torch/_generated/functions.js";
 import { safe_open, type SafeOpen } from "../../torch/serialization/index.js";
 import { Tensor } from "../../torch/tensor.js";
+import { placeSlice } from "../executors/tensor_parallel.js";
 
 export const METADATA_FILE = "tessera_checkpoint.json";
 export const FORMAT = "tessera-checkpoint";
 
 export function rankFile(rank: number): string {
   return `rank-${String(rank).padStart(5, "0")}.safetensors`;
+}
+
+/**
+ * Where a tensor-parallel slice sits in its full HF parameter: along `dim`, the [start, length]
+ * ranges of the full tensor, concatenated in the saved tensor (zero padding after them, up to its shape).
+ */
+export interface TensorSlice {
+  dim: number;
+  full: number[];
+  ranges: Array<[number, number]>;
+}
+
+/** A parameter inside a saved piece: its names, its shape there, its offset in the flat piece, and the slice it is of a full parameter. */
+export interface EntryMetadata {
+  names: string[];
+  shape: number[];
+  offset: number;
+  slice?: TensorSlice;
 }
 
 /** A piece as saved: its layout then, and which rank's file holds each of its chunks. */
@@ -33,8 +54,8 @@ export interface PieceMetadata {
   param_dtype: string;
   /** writers[k]: the rank whose file holds chunk k. */
   writers: number[];
-  entries: Array<{ names: string[]; shape: number[]; offset: number }>;
-  /** The optimizer's state of the piece: keys chunked like the weights, other tensors (in rank 0's file), and plain values. */
+  entries: EntryMetadata[];
+  /** The optimizer's state of the piece: keys chunked like the weights, other tensors (in the file of writers[0]), and plain values. */
   optimizer: { chunked: string[]; tensors: string[]; values: Record<string, JsonValue> } | null;
 }
 
@@ -42,15 +63,15 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 export interface CheckpointMetadata {
   format: typeof FORMAT;
-  version: 1;
+  version: 2;
   world_size: number;
   /** The Advanced Parallelization plan it was saved under (null without one). */
   plan: JsonValue;
   /** files[rank]: each rank's safetensors file. */
   files: string[];
   pieces: PieceMetadata[];
-  /** Persistent buffers, as buffer/<name> in rank 0's file. */
-  buffers: string[];
+  /** Persistent buffers, as buffer/<name> in the file of `rank`. */
+  buffers: Array<{ name: string; rank: number }>;
   /** The optimizer's param_groups without their params (hyperparameters, by group). */
   optimizer: { param_groups: JsonValue[] } | null;
   /** Packed values (tensors as references into rank 0's file). */
@@ -94,12 +115,20 @@ export function readMetadata(dir: string): CheckpointMetadata {
   } catch (e) {
     throw new Error(`${dir} is not a complete checkpoint: ${(e as Error).message}`);
   }
-  if (meta.format !== FORMAT || meta.version !== 1) throw new Error(`${file}: not a ${FORMAT} version 1 file`);
+  if (meta.format !== FORMAT || meta.version !== 2) throw new Error(`${file}: not a ${FORMAT} version 2 file`);
   return meta as CheckpointMetadata;
 }
 
 /** Chunks read from one rank's file are kept this long (bytes), as consecutive parameters come from the same chunks. */
 const CACHE_BYTES = 256 * 1024 * 1024;
+
+/** One saved copy of a parameter: entry `entry` of `piece` (the whole parameter, or one TP slice of it). */
+export type Located = { piece: PieceMetadata; entry: number };
+
+/** A saved parameter's full shape. */
+export function fullShapeOf(e: EntryMetadata): number[] {
+  return e.slice?.full ?? e.shape;
+}
 
 /** Reads a saved checkpoint back by name, whatever layout wrote it. */
 export class CheckpointReader {
@@ -107,11 +136,14 @@ export class CheckpointReader {
   private readonly files = new Map<number, SafeOpen>();
   private readonly cache = new Map<string, Tensor>();
   private cached = 0;
-  private readonly byName = new Map<string, { piece: PieceMetadata; entry: number }>();
+  /** Each name's saved copies: one whole tensor, or the TP slices that make it up. */
+  private readonly byName = new Map<string, Located[]>();
 
   constructor(readonly dir: string) {
     this.meta = readMetadata(dir);
-    for (const piece of this.meta.pieces) piece.entries.forEach((e, entry) => e.names.forEach((n) => this.byName.set(n, { piece, entry })));
+    for (const piece of this.meta.pieces) {
+      piece.entries.forEach((e, entry) => e.names.forEach((n) => this.byName.set(n, [...(this.byName.get(n) ?? []), { piece, entry }])));
+    }
   }
 
   private open(rank: number): SafeOpen {
@@ -149,8 +181,8 @@ export class CheckpointReader {
     return t;
   }
 
-  /** Where a parameter is saved, or null. */
-  find(names: readonly string[]): { piece: PieceMetadata; entry: number } | null {
+  /** Where a parameter held under any of `names` is saved (its whole tensor, or every TP slice of it), or null. */
+  find(names: readonly string[]): Located[] | null {
     for (const n of names) {
       const at = this.byName.get(n);
       if (at !== undefined) return at;
@@ -158,8 +190,15 @@ export class CheckpointReader {
     return null;
   }
 
-  /** A saved parameter's full tensor (`prefix` "model", or "optim/<key>" for state shaped like it), read from the chunks that hold it. */
-  full(at: { piece: PieceMetadata; entry: number }, prefix: string): Tensor {
+  /** Every saved parameter once (tied names together), with where it is saved, in the order saved. */
+  parameters(): Located[][] {
+    const seen = new Set<Located[]>();
+    for (const piece of this.meta.pieces) for (const e of piece.entries) seen.add(this.byName.get(e.names[0])!);
+    return [...seen];
+  }
+
+  /** One saved copy as stored (a whole tensor or a slice), read from the chunks that hold it. */
+  private stored(at: Located, prefix: string): Tensor {
     const { piece } = at;
     const e = piece.entries[at.entry];
     const numel = e.shape.reduce((a, b) => a * b, 1);
@@ -173,6 +212,26 @@ export class CheckpointReader {
     }
     const flat = parts.length === 1 ? parts[0] : cat(parts);
     return flat.reshape(e.shape);
+  }
+
+  /**
+   * A saved parameter's full tensor (`prefix` "model", or "optim/<key>" for state shaped like it):
+   * the whole one, or its TP slices put in their places.
+   */
+  full(where: Located[], prefix: string): Tensor {
+    const entries = where.map(({ piece, entry }) => piece.entries[entry]);
+    const name = entries[0].names[0];
+    if (where.length === 1 && entries[0].slice === undefined) return this.stored(where[0], prefix);
+    const [first] = entries;
+    const dim = first.slice?.dim ?? -1;
+    const shape = fullShapeOf(first);
+    const covered = entries.reduce((n, e) => n + (e.slice?.ranges.reduce((a, [, len]) => a + len, 0) ?? 0), 0);
+    if (entries.some((e) => e.slice === undefined || e.slice.dim !== dim || e.slice.full.join() !== shape.join()) || covered !== shape[dim]) {
+      throw new Error(`${this.dir}: the saved slices of ${name} do not make up its full tensor [${shape.join(", ")}]`);
+    }
+    const out = empty(shape, { dtype: this.stored(where[0], prefix).dtype });
+    where.forEach((at, i) => placeSlice(out, dim, entries[i].slice!.ranges, this.stored(at, prefix)));
+    return out;
   }
 
   close(): void {

@@ -1,7 +1,8 @@
 // load_checkpoint: reads a checkpoint back into a model and its training state, whatever plan or
 // world size saved it. Each parameter is found by name in the saved pieces and read from the
-// chunks that hold it; each rank then keeps its own part under the current layout (a ZeRO chunk,
-// or the whole tensor of a plain model), for the weights and for the optimizer state alike.
+// chunks that hold it (its TP slices put together when it was saved sliced); each rank then keeps
+// its own part under the current layout (its TP slice, its ZeRO chunk, its pipeline stage's
+// parameters, or the whole tensor of a plain model), for the weights and the optimizer state alike.
 import * as cuda from "../../torch/cuda.js";
 import * as dist from "../../torch/distributed/index.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
@@ -9,32 +10,34 @@ import { set_rng_state } from "../../torch/generator.js";
 import type { OptimizerStateDict, ParamState, StateValue } from "../../torch/optim/optimizer.js";
 import type { SchedulerState } from "../../torch/optim/lr_scheduler.js";
 import type { DataLoaderStateDict } from "../../torch/utils/data/dataloader.js";
-import { CheckpointReader, unpack, type JsonValue, type PieceMetadata } from "./format.js";
+import { appliedModelOf } from "../apply.js";
+import { CheckpointReader, fullShapeOf, unpack, type JsonValue, type Located } from "./format.js";
 import { modelPieces, persistentBuffers, type Piece } from "./layout.js";
-import { checkSupported, type CheckpointState } from "./save.js";
+import type { CheckpointState } from "./save.js";
 
-type Located = { piece: PieceMetadata; entry: number };
-
-function locate(reader: CheckpointReader, piece: Piece): Located[] {
+/** Where each of the piece's parameters is saved (by entry). */
+function locate(reader: CheckpointReader, piece: Piece): Located[][] {
   return piece.entries.map((e) => {
-    const at = reader.find(e.names);
-    if (at === null) throw new Error(`load_checkpoint: ${reader.dir} has no ${e.names[0]}`);
-    const saved = at.piece.entries[at.entry].shape;
-    if (saved.length !== e.shape.length || saved.some((s, i) => s !== e.shape[i])) {
-      throw new Error(`load_checkpoint: ${e.names[0]} has shape [${saved.join(", ")}] in ${reader.dir}, the model's is [${e.shape.join(", ")}]`);
+    const where = reader.find(e.names);
+    if (where === null) throw new Error(`load_checkpoint: ${reader.dir} has no ${e.names[0]}`);
+    const saved = fullShapeOf(where[0].piece.entries[where[0].entry]);
+    const shape = e.slice?.full ?? e.shape;
+    if (saved.length !== shape.length || saved.some((s, i) => s !== shape[i])) {
+      throw new Error(`load_checkpoint: ${e.names[0]} has shape [${saved.join(", ")}] in ${reader.dir}, the model's is [${shape.join(", ")}]`);
     }
-    return at;
+    return where;
   });
 }
 
 /** The optimizer state of one piece under the current layout: chunked keys re-cut, the rest as saved with the piece's first parameter. */
-function pieceState(reader: CheckpointReader, piece: Piece, where: Located[]): ParamState | null {
-  const home = where[0].piece.optimizer;
+function pieceState(reader: CheckpointReader, piece: Piece, where: Located[][]): ParamState | null {
+  const saved = where[0][0].piece;
+  const home = saved.optimizer;
   if (home === null) return null;
   const s: ParamState = {};
   for (const key of home.chunked) s[key] = piece.partOf(where.map((at) => reader.full(at, `optim/${key}`)), piece.param);
-  for (const key of home.tensors) s[key] = reader.tensor(0, `optim_state/${key}/${where[0].piece.name}`);
-  for (const [key, v] of Object.entries(home.values)) s[key] = unpack(v, (k) => reader.tensor(0, k)) as StateValue;
+  for (const key of home.tensors) s[key] = reader.tensor(saved.writers[0], `optim_state/${key}/${saved.name}`);
+  for (const [key, v] of Object.entries(home.values)) s[key] = unpack(v, (k) => reader.tensor(saved.writers[0], k)) as StateValue;
   return s;
 }
 
@@ -44,7 +47,6 @@ function pieceState(reader: CheckpointReader, piece: Piece, where: Located[]): P
  * each rank's own when the world size is the same, else rank (r mod saved world size)'s.
  */
 export function load_checkpoint(dir: string, state: CheckpointState): Record<string, unknown> | null {
-  checkSupported("load_checkpoint");
   const rank = dist.is_initialized() ? dist.get_rank() : 0;
   const reader = new CheckpointReader(dir);
   try {
@@ -55,8 +57,10 @@ export function load_checkpoint(dir: string, state: CheckpointState): Record<str
     for (const piece of pieces) piece.load(where.get(piece)!.map((at) => reader.full(at, "model")));
     const buffers = persistentBuffers(state.model);
     no_grad(() => {
-      for (const name of meta.buffers) buffers.get(name)?.copy_(reader.tensor(0, `buffer/${name}`));
+      for (const { name, rank: writer } of meta.buffers) buffers.get(name)?.copy_(reader.tensor(writer, `buffer/${name}`));
     });
+    // The last pipeline stage's copies of weights tied to the first are refreshed before they are next used.
+    appliedModelOf(state.model)?.pipeline?.weightsChanged();
 
     const optimizer = state.optimizer;
     if (optimizer !== null && optimizer !== undefined) {

@@ -1,5 +1,5 @@
 // merge_checkpoint: a checkpoint (any plan, any world size) as a plain HF model folder — every
-// parameter's full tensor in its own dtype under its HF name (a tied weight once, under its first
+// parameter's full tensor (its TP slices put together) in its own dtype under its HF name (a tied weight once, under its first
 // name: the input embedding's), the persistent buffers, and the files saved beside the shards
 // (config.json, generation_config.json, a tokenizer). One process, no model class needed.
 import { cpSync, readdirSync } from "node:fs";
@@ -19,14 +19,13 @@ export function merge_checkpoint(checkpoint: string, out: string, { max_shard_si
   const reader = new CheckpointReader(checkpoint);
   try {
     const sd: Record<string, Tensor> = {};
-    for (const piece of reader.meta.pieces) {
+    for (const where of reader.parameters()) {
+      const { piece, entry } = where[0];
       const dt = FLOATS.find((d) => d.name === piece.param_dtype);
-      piece.entries.forEach((e, entry) => {
-        const t = reader.full({ piece, entry }, "model");
-        sd[e.names[0]] = (dt === undefined ? t : t.to({ dtype: dt })).contiguous();
-      });
+      const t = reader.full(where, "model");
+      sd[piece.entries[entry].names[0]] = (dt === undefined ? t : t.to({ dtype: dt })).contiguous();
     }
-    for (const name of reader.meta.buffers) sd[name] = reader.tensor(0, `buffer/${name}`);
+    for (const { name, rank } of reader.meta.buffers) sd[name] = reader.tensor(rank, `buffer/${name}`);
     const staging = freshStagingFolder(out);
     save_torch_state_dict(sd, staging, { max_shard_size });
     for (const name of readdirSync(checkpoint)) {

@@ -461,6 +461,11 @@ export class PipelinedModel {
     return output;
   }
 
+  /** The weights were written from outside (a checkpoint loaded): the last stage's tied copies are refreshed at the next forward. */
+  weightsChanged(): void {
+    this.tiedStale = true;
+  }
+
   /** The loss's backward: the held gradients times `grad`, reduced over the data-parallel group. */
   reduceHeld(step: number, grad: Tensor): void {
     if (step !== this.heldStep) {

@@ -76,7 +76,7 @@ export interface TensorParallelGroups {
 }
 
 /** Where a sharded parameter's pieces sit in the full tensor, for every rank. */
-interface ShardSpec {
+export interface ShardSpec {
   dim: number;
   full: number[];
   local: number;
@@ -89,6 +89,26 @@ const slots = (m: Module): Slots => m as unknown as Slots;
 
 function patternRegex(pattern: string): RegExp {
   return new RegExp(`^${pattern.split(".").map((p) => (p === "*" ? "[^.]+" : p.replace(/[\\^$+?()[\]{}|]/g, "\\$&"))).join("\\.")}$`);
+}
+
+/**
+ * A rank's slice of `full`: its [start, length] ranges along `dim`, concatenated, zero-padded up to
+ * `local` (the vocabulary's last slice); a new tensor.
+ */
+export function cutSlice(full: Tensor, dim: number, ranges: Array<[number, number]>, local: number): Tensor {
+  const slices = ranges.filter(([, len]) => len > 0).map(([start, len]) => full.narrow(dim, start, len));
+  const filled = slices.reduce((a, s) => a + s.size(dim), 0);
+  if (filled < local) slices.push(zeros(full.shape.map((s, d) => (d === dim ? local - filled : s)), { dtype: full.dtype, device: full.device }));
+  return slices.length === 1 ? slices[0].clone() : cat(slices, dim);
+}
+
+/** Puts a slice (cutSlice's result) back into its place in `full`, its padding dropped. */
+export function placeSlice(full: Tensor, dim: number, ranges: Array<[number, number]>, slice: Tensor): void {
+  let at = 0;
+  for (const [start, len] of ranges) {
+    if (len > 0) full.narrow(dim, start, len).copy_(slice.narrow(dim, at, len));
+    at += len;
+  }
 }
 
 /** Even split of [0, n) over the ranks. */
@@ -188,13 +208,7 @@ export class TensorParallelModel {
       if (spec === null) continue;
       let local = locals.get(p);
       if (local === undefined) {
-        const slices = spec.pieces[this.rank].filter(([, len]) => len > 0).map(([start, len]) => p.narrow(spec.dim, start, len));
-        const filled = slices.reduce((a, s) => a + s.size(spec.dim), 0);
-        if (filled < spec.local) {
-          const padShape = p.shape.map((s, d) => (d === spec.dim ? spec.local - filled : s));
-          slices.push(zeros(padShape, { dtype: p.dtype, device: p.device }));
-        }
-        local = new Parameter(slices.length === 1 ? slices[0].clone() : cat(slices, spec.dim), p.requires_grad);
+        local = new Parameter(cutSlice(p, spec.dim, spec.pieces[this.rank], spec.local), p.requires_grad);
         // A slice: a whole-tensor quantity (clip_grad_norm_'s norm) sums over the group.
         _mark_sharded(local, this.groups.group);
         locals.set(p, local);
@@ -314,13 +328,7 @@ export class TensorParallelModel {
         const all = empty([this.size * src.size(0), ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
         dist.all_gather_into_tensor(all, src, { group: g });
         const full = zeros([spec.full[spec.dim], ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
-        spec.pieces.forEach((pieces, r) => {
-          let at = r * spec.local;
-          for (const [start, len] of pieces) {
-            if (len > 0) full.narrow(0, start, len).copy_(all.narrow(0, at, len));
-            at += len;
-          }
-        });
+        spec.pieces.forEach((pieces, r) => placeSlice(full, 0, pieces, all.narrow(0, r * spec.local, spec.local)));
         return full.movedim(0, spec.dim).contiguous();
       });
     }

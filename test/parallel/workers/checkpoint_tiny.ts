@@ -1,13 +1,14 @@
 // A training script that checkpoints under the one line, whatever the plan (TESSERA_PLAN) and the
 // job's size (TESSERA_NPROC): a tiny Llama with tied embeddings, a shuffled loader, AdamW.
-//   checkpoint_tiny.ts save DIR: two steps, save_checkpoint(DIR), save_pretrained(DIR-pretrained), one more step
-//   checkpoint_tiny.ts load DIR: load_checkpoint(DIR), one step
+//   checkpoint_tiny.ts save DIR [AFTER]: two steps, save_checkpoint(DIR), save_pretrained(DIR-pretrained), one more step
+//   checkpoint_tiny.ts load DIR [AFTER]: load_checkpoint(DIR), one step
+// then, with AFTER, save_pretrained(AFTER): the weights after the step that follows the checkpoint.
 // Prints one JSON line per rank: the loss of the step after the checkpoint and the trainer_state read back.
 import { torch } from "../../../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../../../src/transformers/index.js";
 import { load_checkpoint, save_checkpoint } from "../../../src/parallel/checkpoint/index.js";
 
-const [mode, dir] = process.argv.slice(2);
+const [mode, dir, after] = process.argv.slice(2);
 torch.moreh.option.enable_advanced_parallelization({ global_batch: 8, seq_len: 12 });
 const config = new LlamaConfig({
   vocab_size: 96, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
@@ -43,5 +44,6 @@ if (mode === "save") {
   trainer_state = load_checkpoint(dir, state);
 }
 const next = step();
+if (after !== undefined) model.save_pretrained(after);
 const rank = torch.distributed.is_initialized() ? torch.distributed.get_rank() : 0;
 console.log(JSON.stringify({ rank, next, trainer_state, plan: torch.moreh.applied_plan() }));
