@@ -1,11 +1,13 @@
 // Regenerates docs/planner-validation.md: the cost model against Megatron-LM's published Table 1
-// (SC'21), and `tessera plan` on Baichuan2-13B for 1, 8, 16 and 32 H100s.
+// (SC'21, what the constants were checked against), against published results it was not fitted to
+// (reference/published_results.json), and `tessera plan` on Baichuan2-13B for 1, 8, 16 and 32 H100s.
 // Run: node --import tsx bench/planner_validation.ts
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hardwarePreset, loadModelProfile, makeProblem, plan, resultText } from "../src/parallel/planner/index.js";
 import { validateRow, type MegatronTable } from "../src/parallel/planner/megatron.js";
+import { validatePublished, type PublishedTable, type PublishedValidation } from "../src/parallel/planner/published.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const reference = resolve(root, "reference");
@@ -20,6 +22,36 @@ const lines = rows.map(({ row, published, free, error }) => {
   const f = free.plan;
   const freePlan = `dp${f.dp} tp${f.tp}${f.sequenceParallel ? "+sp" : ""} pp${f.pp}${f.vpp > 1 ? `×${f.vpp}` : ""} mbs${f.microBatch} z${f.zero} ${f.recompute === "full" ? `full(${f.recomputeLayers})` : f.recompute}`;
   return `| ${row.params_b} | ${row.tp}/${row.pp}/${row.dp} | ${published.plan.vpp} | ${row.micro_batch}/${row.global_batch} | ${row.tflops_per_gpu} | ${published.prediction.tflopsPerGpu.toFixed(1)} | ${(100 * error).toFixed(1)} % | ${(published.memory.total / GiB).toFixed(1)} | ${pct(s.compute)}/${pct(s.recompute)}/${pct(s.tpComm)}/${pct(s.bubble)}/${pct(s.ppComm + s.dpComm + s.optimizer)} | ${freePlan} | ${free.prediction.tflopsPerGpu.toFixed(1)} (${((100 * free.prediction.tokensPerS) / published.prediction.tokensPerS - 100).toFixed(0)} %) |`;
+});
+
+const publishedTable = JSON.parse(readFileSync(resolve(reference, "published_results.json"), "utf8")) as PublishedTable;
+const published = publishedTable.rows.map((row) => validatePublished(publishedTable, row));
+const meanAbs = (rs: PublishedValidation[]) => rs.reduce((a, r) => a + Math.abs(r.error), 0) / rs.length;
+const medianOf = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+const groups: Array<[string, PublishedValidation[]]> = [
+  ["NVIDIA NeMo / Megatron-Core, H100", published.filter((r) => r.row.stack === "nvidia")],
+  ["A100 (Megatron-LM, Megatron-DeepSpeed)", published.filter((r) => r.row.gpu.startsWith("a100"))],
+  ["Meta (Llama 3 405B), H100", published.filter((r) => r.row.stack === "meta")],
+  ["PyTorch FSDP (llm-foundry), H100", published.filter((r) => r.row.stack === "fsdp")],
+];
+const summary = groups.map(([name, rs]) => `| ${name} | ${rs.length} | ${(100 * meanAbs(rs)).toFixed(1)} % | ${(100 * Math.max(...rs.map((r) => Math.abs(r.error)))).toFixed(1)} % | ${rs.filter((r) => r.published.fits).length}/${rs.length} |`);
+const nvidiaGain = medianOf(groups[0]![1].map((r) => r.freeGain));
+const layoutOf = (r: PublishedValidation) => {
+  const p = r.published.plan;
+  return `${p.tp}/${p.pp}${p.vpp > 1 ? `×${p.vpp}` : ""}/${p.dp}/${p.cp}`;
+};
+const freeOf = (r: PublishedValidation) => {
+  const f = r.free?.plan;
+  return f === undefined ? "none fits" : `dp${f.dp} tp${f.tp}${f.sequenceParallel ? "+sp" : ""} pp${f.pp}${f.vpp > 1 ? `×${f.vpp}` : ""} mbs${f.microBatch} z${f.zero}${f.hybridShard ? "+hsdp" : ""} ${f.recompute}`;
+};
+const publishedLines = published.map((r) => {
+  const s = r.published.prediction.step;
+  const pct = (x: number) => `${Math.round((100 * x) / s.total)}`;
+  const src = publishedTable.sources[r.row.source]!;
+  return `| ${r.row.id} | [${r.row.source}](${src.url}) | ${r.row.gpus} × ${r.row.gpu} | ${r.row.precision} | ${layoutOf(r)} | ${r.row.seq} | ${r.row.micro_batch}/${r.row.global_batch} | z${r.row.zero} ${r.row.recompute} | ${r.publishedTokensPerGpu.toFixed(0)} | ${r.predictedTokensPerGpu.toFixed(0)} | ${(100 * r.error).toFixed(1)} % | ${(r.published.memory.total / GiB).toFixed(0)} | ${pct(s.compute + s.recompute)}/${pct(s.tpComm + s.cpComm)}/${pct(s.bubble + s.ppComm)}/${pct(s.dpComm + s.optimizer)} | ${freeOf(r)} (${(100 * r.freeGain).toFixed(0)} %) |`;
 });
 
 const baichuan = resolve(reference, "configs/Baichuan2-13B-Base.json");
@@ -56,6 +88,51 @@ ${lines.join("\n")}
 
 **Max |error|: ${(100 * maxError).toFixed(1)} %** (bound ±15 %). Every published configuration fits in 80 GB, and the
 free search is at least as fast on every row.
+
+## Published results the planner was not fitted to
+
+Data: \`reference/published_results.json\` (${published.length} rows; sources with URLs there and in the table);
+held by \`test/planner/published.test.ts\`, kept apart from what the planner is fitted to. No constant was
+fitted to these rows: the planner's constants are data-sheet figures, kernel micro-benchmark fractions
+and the SC'21 table above. Candidly, the set is not a blind hold-out: after a first evaluation four
+modelling rules changed, each for a hardware or software reason stated in docs/planner.md and none with a
+per-row or tuned constant — a collective across nodes uses every NIC its group owns in a node; hidden
+communication slows compute by NCCL's SM share; FP8 GEMMs need twice bf16's width to be compute-bound;
+Megatron-Core's TP overlap became a what-if the NeMo rows use. Each row's published layout is evaluated with its configuration fixed (tp/pp×vpp/dp/cp,
+micro-batch, global batch, precision, ZeRO: Megatron's distributed optimizer as 1, FSDP FULL_SHARD as 3,
+recompute); the NeMo H100 rows run FP8 GEMMs (\`--precision fp8\`) and Megatron-Core's TP communication
+overlap (\`--tp-comm-overlap\`), both modelled as what-ifs tessera's runtime does not execute.
+Published throughput is tokens/s per GPU as published, or recovered from the source's MFU or TFLOP/s
+with the FLOP convention it states (Korthikanti et al.: 72·B·s·l·h²(1 + s/6h + V/12lh); BLOOM
+(Megatron-DeepSpeed, full recompute): 96·B·s·l·h²(1 + s/6h + V/16lh); Llama 3: 6N + 12·L·h·s, assumed).
+
+| set | rows | mean \|error\| | max \|error\| | fit 80 GB (memory model) |
+| --- | ---: | ---: | ---: | ---: |
+${summary.join("\n")}
+
+Free search on the NeMo H100 problems (what the runtime executes: cp = 1, the same precision and TP
+overlap): median predicted gain over Megatron-Core's hand-tuned layouts **${(100 * nvidiaGain).toFixed(1)} %** (target ≤ 10 %).
+Every published layout is expressible (test): Llama 3.1 405B's 126 layers at PP 8 × VP 8 and PP 16,
+BLOOM's 70 at PP 12, CP 2 and 16.
+
+Where it misses: the A100 set's mean is above 8 % (BLOOM over-predicted by ~19 %: its 150 TFLOP/s
+is a rounded figure from a run with other overheads — ALiBi, embedding LayerNorm, Megatron-DeepSpeed's
+pipeline engine — and Korthikanti's TP-8 rows under-predicted by 4–9 %: TP all-reduces on the critical
+path at 235 GB/s NVLink bus bandwidth); Llama 3 8B with CP 2 is over-predicted by ~20 % (ring attention's
+chunked kernels are slower than one fused kernel, which the model does not charge); the PyTorch-FSDP
+stack (llm-foundry) is over-predicted by 20–60 %: its kernels reach less of peak than the GEMM curve,
+which comes from Megatron's — \`tessera plan --calibrate\` measures the stack at hand instead. The
+memory model (tessera's executors: eager PyTorch-style activations, 10 % fragmentation margin) puts
+several published layouts above 80 GB that Megatron-Core runs (fused kernels keep fewer activations,
+FP8 keeps FP8 copies); the layouts are still evaluated, not refused.
+
+Columns: layout is tp/pp(×vpp)/dp/cp; split is compute+recompute / TP+CP comm / bubble+p2p / DP+optimizer,
+% of the predicted step; free search is the planner's own plan on the same problem (gain over the
+published layout's predicted tokens/s).
+
+| row | source | GPUs | precision | layout | seq | mbs/batch | ZeRO, recompute | published tok/s/GPU | predicted | error | GiB | split % | free search (gain) |
+| --- | --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- |
+${publishedLines.join("\n")}
 
 ## Baichuan2-13B on H100s (sequence 1024, global batch 256)
 
