@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { assignOwnFields, readJsonObjectFile } from "../torch/serialization/json.js";
+import { copyRemoteCode, rememberSource } from "./remote_code.js";
 
 export const CONFIG_NAME = "config.json";
 export const GENERATION_CONFIG_NAME = "generation_config.json";
@@ -84,11 +85,12 @@ export class PretrainedConfig {
   save_pretrained(save_directory: string): void {
     mkdirSync(save_directory, { recursive: true });
     writeFileSync(path.join(save_directory, CONFIG_NAME), `${JSON.stringify({ ...this.to_dict(), transformers_version: "5.0.0" }, null, 2)}\n`);
+    copyRemoteCode(this, this.extra.auto_map, save_directory);
   }
 
   /** Loads `dir/config.json` into this config class (the model_type is not checked here). */
   static from_pretrained<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, dir: string): T {
-    return new this(readConfigDict(dir));
+    return rememberSource(new this(readConfigDict(dir)), dir);
   }
 
   static from_dict<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, d: ConfigDict): T {

@@ -16,6 +16,7 @@ import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/check
 import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
 import type { DynamicCache } from "./cache_utils.js";
 import { resolve_pretrained_folder, type HubOptions } from "./hub/index.js";
+import { rememberSource } from "./remote_code.js";
 import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
 import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
 
@@ -300,7 +301,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     options: FromPretrainedOptions = {},
   ): M {
     const dir = resolve_pretrained_folder(name_or_path, options, `${this.name}.from_pretrained`);
-    const config = new this.config_class(readConfigDict(dir));
+    const config = rememberSource(new this.config_class(readConfigDict(dir)), dir);
     return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
   }
 

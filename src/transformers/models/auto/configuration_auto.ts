@@ -6,6 +6,7 @@ import { Qwen2Config } from "../qwen2/configuration_qwen2.js";
 import { BaichuanConfig } from "../baichuan/configuration_baichuan.js";
 import { GPT2Config } from "../gpt2/configuration_gpt2.js";
 import { resolve_pretrained_folder, type HubOptions } from "../../hub/index.js";
+import { rememberSource } from "../../remote_code.js";
 
 export const CONFIG_MAPPING: ReadonlyMap<string, new (d: ConfigDict) => PretrainedConfig> = new Map<string, new (d: ConfigDict) => PretrainedConfig>([
   ["llama", LlamaConfig],
@@ -29,7 +30,7 @@ export class AutoConfig {
   static from_pretrained(name_or_path: string, options: HubOptions & { trust_remote_code?: boolean } = {}): PretrainedConfig {
     const dir = resolve_pretrained_folder(name_or_path, options, "AutoConfig.from_pretrained");
     const d = readConfigDict(dir);
-    return AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d);
+    return rememberSource(AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d), dir);
   }
 
   static for_model(model_type: string, kwargs: ConfigDict = {}): PretrainedConfig {
