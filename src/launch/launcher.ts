@@ -13,9 +13,12 @@ import { freePort } from "./free_port.js";
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
 
-/** `node <young-generation flag> --import tsx script args`: how every worker runs a script. */
+/**
+ * `node <young-generation flag> --import tsx --import tessera_resolve.mjs script args`: how every worker
+ * runs a script (the second import lets a script in any folder import "tessera").
+ */
 export function scriptCommand(script: string, args: string[]): string[] {
-  return [process.execPath, ...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), script, ...args];
+  return [process.execPath, ...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), "--import", import.meta.resolve("./tessera_resolve.mjs"), script, ...args];
 }
 
 async function cudaDeviceCount(): Promise<number> {

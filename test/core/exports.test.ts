@@ -18,4 +18,5 @@ test("every package.json export loads", async () => {
   assert.ok(loaded["."].includes("torch"));
   assert.ok(loaded["./transformers"].includes("AutoModelForCausalLM"));
   assert.ok(loaded["./parallel"].includes("plan") && loaded["./parallel"].includes("fixedFromPlanJson"));
+  assert.ok(loaded["./datasets"].includes("load_dataset") && loaded["./datasets"].includes("Dataset"));
 });
