@@ -51,7 +51,8 @@ function parseHeader(file: string, json: string, dataSize: number): { tensors: M
       if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((x) => typeof x === "string")) {
         fail("__metadata__ must map strings to strings");
       }
-      metadata = v as Record<string, string>;
+      // Handed to the caller as a plain dict (own data keys only, "__proto__" included, as Python's).
+      metadata = Object.fromEntries(Object.entries(v as Record<string, string>));
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
