@@ -2,6 +2,7 @@
 // of the file is kept in `extra` and written back by save_pretrained, so a round trip loses nothing.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { writeAtomically } from "../torch/serialization/atomic.js";
 import { assignOwnFields, readJsonObjectFile } from "../torch/serialization/json.js";
 import { copyRemoteCode, rememberSource } from "./remote_code.js";
 
@@ -14,6 +15,11 @@ export type ConfigDict = Record<string, unknown>;
 export function readJsonObject(file: string, what: string): ConfigDict {
   if (!existsSync(file)) throw new Error(`${what}: ${file} does not exist`);
   return readJsonObjectFile(file, what);
+}
+
+/** Writes `value` as indented JSON through a temporary file: a symlink at `file` is replaced, never written through. */
+function writeJsonFile(file: string, value: ConfigDict): void {
+  writeAtomically(file, (fd) => writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`));
 }
 
 /** The folder's config.json, with an error that names the folder and the file looked for. */
@@ -84,7 +90,7 @@ export class PretrainedConfig {
 
   save_pretrained(save_directory: string): void {
     mkdirSync(save_directory, { recursive: true });
-    writeFileSync(path.join(save_directory, CONFIG_NAME), `${JSON.stringify({ ...this.to_dict(), transformers_version: "5.0.0" }, null, 2)}\n`);
+    writeJsonFile(path.join(save_directory, CONFIG_NAME), { ...this.to_dict(), transformers_version: "5.0.0" });
     copyRemoteCode(this, this.extra.auto_map, save_directory);
   }
 
@@ -126,6 +132,6 @@ export class GenerationConfig {
 
   save_pretrained(save_directory: string): void {
     mkdirSync(save_directory, { recursive: true });
-    writeFileSync(path.join(save_directory, GENERATION_CONFIG_NAME), `${JSON.stringify({ ...this.to_dict(), transformers_version: "5.0.0" }, null, 2)}\n`);
+    writeJsonFile(path.join(save_directory, GENERATION_CONFIG_NAME), { ...this.to_dict(), transformers_version: "5.0.0" });
   }
 }

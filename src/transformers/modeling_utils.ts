@@ -3,7 +3,7 @@
 // checkpoint one tensor at a time under its own name, converting each to the target dtype/device
 // and putting it in place — so a checkpoint never exists twice in memory, nor in fp32 on the way.
 import { ValueError } from "../torch/errors.js";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../torch/index.js";
 import type { RemovableHandle, Tensor } from "../torch/tensor.js";
@@ -14,6 +14,8 @@ import { isKwargs } from "../torch/_invoke.js";
 import { _logical_numel } from "../torch/distributed/_sharding.js";
 import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/checkpoint.js";
 import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
+import { saveFolder } from "../torch/serialization/folder.js";
+import { ownsModelFile } from "./saved_files.js";
 import type { DynamicCache } from "./cache_utils.js";
 import { resolve_pretrained_folder, type HubOptions } from "./hub/index.js";
 import { rememberSource } from "./remote_code.js";
@@ -317,16 +319,18 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     const main = is_main_process ?? (!job || dist.get_rank() === 0);
     const sd = this.state_dict();
     if (main) {
-      mkdirSync(save_directory, { recursive: true });
       this.config.architectures = [this.constructor.name];
       this.config.dtype = this.dtype.name;
-      this.config.save_pretrained(save_directory);
-      this.generation_config.save_pretrained(save_directory);
       const tied = this.tiedOutputKey();
       if (tied !== null) delete sd[tied];
       for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
-      if (safe_serialization) save_torch_state_dict(sd, save_directory, { max_shard_size });
-      else torch.save(sd, path.join(save_directory, WEIGHTS_NAME));
+      // Written beside the folder and swapped in whole; weights of another format and any adapter go.
+      saveFolder(save_directory, { owns: ownsModelFile }, (staging) => {
+        this.config.save_pretrained(staging);
+        this.generation_config.save_pretrained(staging);
+        if (safe_serialization) save_torch_state_dict(sd, staging, { max_shard_size });
+        else torch.save(sd, path.join(staging, WEIGHTS_NAME));
+      });
     }
     // The folder is complete when any rank returns.
     if (job && is_main_process === undefined) dist.barrier();

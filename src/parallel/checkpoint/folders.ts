@@ -1,7 +1,7 @@
 // Folders that appear complete or not at all: written under a hidden staging name next to their
 // final place and renamed into it (atomic on POSIX), so that a crash mid-write never leaves a
 // folder that looks complete; and the checkpoint-STEP folders of an output directory.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { METADATA_FILE } from "./format.js";
 
@@ -18,30 +18,7 @@ export function freshStagingFolder(dir: string): string {
   return staging;
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Moves the staging folder into `dir`'s place. A folder already there is first renamed aside and
- * removed afterwards: `dir` is never a mix of the two, and a crash between the two renames leaves
- * the old folder whole, as `.NAME.old` (POSIX has no atomic exchange of two folders).
- */
-export function commitFolder(staging: string, dir: string): void {
-  const final = path.resolve(dir);
-  fsyncDir(staging);
-  const old = path.join(path.dirname(final), `.${path.basename(final)}.old`);
-  rmSync(old, { recursive: true, force: true });
-  if (existsSync(final)) renameSync(final, old);
-  renameSync(staging, final);
-  fsyncDir(path.dirname(final));
-  rmSync(old, { recursive: true, force: true });
-}
+export { commitFolder } from "../../torch/serialization/folder.js";
 
 /** Removes a folder by first renaming it to a hidden name, so that a crash midway leaves nothing that looks complete. */
 export function removeFolder(dir: string): void {
@@ -53,10 +30,10 @@ export function removeFolder(dir: string): void {
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
-/** Removes what crashed checkpoint writes left in `output_dir` (hidden .checkpoint-STEP.partial/.old/.deleting folders). */
+/** Removes what crashed checkpoint writes left in `output_dir` (hidden .checkpoint-STEP.partial, .old-PID-HEX and .deleting folders). */
 export function removeCheckpointLeftovers(output_dir: string): void {
   for (const name of readdirSync(output_dir)) {
-    if (/^\.checkpoint-\d+\.(partial|old|deleting)$/.test(name)) rmSync(path.join(output_dir, name), { recursive: true, force: true });
+    if (/^\.checkpoint-\d+\.(partial|old-\d+-[0-9a-f]+|deleting)$/.test(name)) rmSync(path.join(output_dir, name), { recursive: true, force: true });
   }
 }
 

@@ -1,12 +1,14 @@
 // get_peft_model / PeftModel / LoraModel as PEFT: PeftModel.base_model is a LoraModel whose `model`
 // is the user's model with its targeted Linear layers wrapped in LoraLinear; everything but the
 // adapters is frozen. Adapters are saved and loaded in PEFT's format (adapter name stripped from keys).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { Linear, Module, ModuleDict, type StateDict } from "../../torch/nn/index.js";
 import { load_file, save_file } from "../../torch/serialization/index.js";
+import { saveFolder } from "../../torch/serialization/folder.js";
+import { ownsAdapterFile } from "../saved_files.js";
 import { Conv1D } from "../models/gpt2/modeling_gpt2.js";
 import type { GenerateOptions } from "../generation/utils.js";
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, LoraConfig } from "./config.js";
@@ -171,17 +173,19 @@ export class PeftModel extends Module {
 
   /** Writes adapter_config.json and adapter_model.safetensors as PEFT's save_pretrained. */
   save_pretrained(save_directory: string): void {
-    mkdirSync(save_directory, { recursive: true });
     const sd = this.adapter_state_dict();
     for (const k of Object.keys(sd)) sd[k] = sd[k].contiguous();
-    save_file(sd, path.join(save_directory, ADAPTER_WEIGHTS_NAME), { format: "pt" });
     const config = this.peft_config[this.active_adapter];
     const d = config.to_dict();
     // PEFT saves with inference_mode set, and names the base model when it knows it.
     d.inference_mode = true;
     const nameOrPath = (this.base_model.model.config as { _name_or_path?: unknown } | undefined)?._name_or_path;
     if (d.base_model_name_or_path === null && typeof nameOrPath === "string" && nameOrPath !== "") d.base_model_name_or_path = nameOrPath;
-    writeFileSync(path.join(save_directory, ADAPTER_CONFIG_NAME), `${JSON.stringify(d, null, 2)}`);
+    // Written beside the folder and swapped in whole; the folder's other files (a base model) stay.
+    saveFolder(save_directory, { owns: ownsAdapterFile }, (staging) => {
+      save_file(sd, path.join(staging, ADAPTER_WEIGHTS_NAME), { format: "pt" });
+      writeFileSync(path.join(staging, ADAPTER_CONFIG_NAME), `${JSON.stringify(d, null, 2)}`);
+    });
   }
 
   /** Wraps `model` with the adapter saved in `dir` (by PEFT or tessera). */

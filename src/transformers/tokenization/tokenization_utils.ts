@@ -2,11 +2,13 @@
 // tokens, decode, chat templates, save_pretrained) over a TokenizerBackend. Instances are callable,
 // as in Python: `tokenizer(texts, { padding: true, return_tensors: "pt" })`.
 import { IndexError } from "../../torch/errors.js";
-import { copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
+import { saveFolder } from "../../torch/serialization/folder.js";
 import type { TokenizerBackend } from "./backend.js";
+import { ownsTokenizerFile } from "../saved_files.js";
 import { renderChatTemplate, selectChatTemplate, type ChatMessage } from "./chat_template.js";
 import { SPECIAL_TOKEN_KEYS, tokenContent, tokenList, type SpecialTokenKey } from "./special_tokens.js";
 
@@ -265,22 +267,14 @@ export class PreTrainedTokenizer {
   }
 
   // --- saving -------------------------------------------------------------------------------
-  /** Writes the tokenizer files, tokenizer_config.json and special_tokens_map.json to `dir` (each via a temp file and rename). */
+  /**
+   * Writes the tokenizer files, tokenizer_config.json and special_tokens_map.json to `dir`: into a
+   * folder beside it that then replaces it whole, keeping its other files (a model's) and dropping
+   * the tokenizer files of the other kind. Returns the paths written.
+   */
   save_pretrained(dir: string): string[] {
-    mkdirSync(dir, { recursive: true });
     const source = typeof this.init_kwargs.name_or_path === "string" ? this.init_kwargs.name_or_path : null;
-    const written: string[] = [];
-    const atomically = (name: string, write: (tmp: string) => void) => {
-      const dest = path.join(dir, name);
-      const tmp = `${dest}.tmp-${process.pid}`;
-      write(tmp);
-      renameSync(tmp, dest);
-      written.push(dest);
-    };
-    for (const f of this.backend.files) {
-      if (!source) throw new Error("save_pretrained: the tokenizer was not loaded from a folder, so there are no tokenizer files to copy");
-      if (path.resolve(source, f) !== path.resolve(dir, f)) atomically(f, (tmp) => copyFileSync(path.join(source, f), tmp));
-    }
+    if (!source && this.backend.files.length > 0) throw new Error("save_pretrained: the tokenizer was not loaded from a folder, so there are no tokenizer files to copy");
     const specialMap: Record<string, unknown> = Object.fromEntries(SPECIAL_TOKEN_KEYS.filter((k) => this.special[k] !== null).map((k) => [k, this.special[k]]));
     if (this.additional_special_tokens.length) specialMap.additional_special_tokens = this.additional_special_tokens;
     const { name_or_path: _unused, ...kwargs } = this.init_kwargs;
@@ -293,8 +287,12 @@ export class PreTrainedTokenizer {
       clean_up_tokenization_spaces: this.clean_up_tokenization_spaces,
       ...(this.chat_template ? { chat_template: this.chat_template } : {}),
     };
-    atomically("tokenizer_config.json", (tmp) => writeFileSync(tmp, JSON.stringify(config, null, 2) + "\n"));
-    atomically("special_tokens_map.json", (tmp) => writeFileSync(tmp, JSON.stringify(specialMap, null, 2) + "\n"));
-    return written;
+    const names = [...this.backend.files, "tokenizer_config.json", "special_tokens_map.json"];
+    saveFolder(dir, { owns: ownsTokenizerFile }, (staging) => {
+      for (const f of this.backend.files) copyFileSync(path.join(source!, f), path.join(staging, f));
+      writeFileSync(path.join(staging, "tokenizer_config.json"), JSON.stringify(config, null, 2) + "\n");
+      writeFileSync(path.join(staging, "special_tokens_map.json"), JSON.stringify(specialMap, null, 2) + "\n");
+    });
+    return names.map((f) => path.join(dir, f));
   }
 }
