@@ -82,9 +82,8 @@ export async function launch(a: RunArgs): Promise<number> {
   const plain = nproc * nnodes === 1 && a.nprocPerNode === null && a.masterAddr === null && a.masterPort === null && !a.standalone;
   if (plain) {
     const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
-    // The script's own error output says why it failed; the launcher speaks only to log restarts.
-    const log = a.maxRestarts > 0 ? undefined : () => undefined;
-    return supervise([spec], log, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS });
+    // The script's own error output says why it failed; the launcher names a killing signal and restarts.
+    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, quietExitCodes: true });
   }
   const spec: NodeSpec = {
     command,

@@ -186,6 +186,11 @@ export interface SuperviseOptions {
   maxRestarts?: number;
   /** How long children get after a forwarded SIGINT/SIGTERM before they are killed (default 3 s). */
   interruptGraceMs?: number;
+  /**
+   * A child that exits with an error code has said why on its error output: its end is logged only
+   * to announce a restart. A child killed by a signal could not say why, and is always named.
+   */
+  quietExitCodes?: boolean;
 }
 
 /**
@@ -194,13 +199,17 @@ export interface SuperviseOptions {
  * job's exit code.
  */
 export async function supervise(specs: ProcSpec[] | ((restart: number) => ProcSpec[]), log: Log = stderrLog, options: SuperviseOptions = {}): Promise<number> {
-  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS } = options;
+  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, quietExitCodes = false } = options;
   for (let restart = 0; ; restart++) {
-    const o = await runOnce(typeof specs === "function" ? specs(restart) : specs, interruptGraceMs);
+    const group = typeof specs === "function" ? specs(restart) : specs;
+    const o = await runOnce(group, interruptGraceMs);
     if (o.interrupted || o.failed === null) return o.code;
     const { r, end } = o.failed;
-    log(`tessera run: ${r.spec.name} ${describeEnd(end)}; stopped the others.${r.tail.length > 0 ? " Its last error output:" : ""}`);
-    for (const line of r.tail) log(`  ${r.spec.prefix}${line}`);
+    if (!quietExitCodes || end.signal !== null || restart < maxRestarts) {
+      const others = group.length > 1 ? "; stopped the others" : "";
+      log(`tessera run: ${r.spec.name} ${describeEnd(end)}${others}.${r.tail.length > 0 ? " Its last error output:" : ""}`);
+      for (const line of r.tail) log(`  ${r.spec.prefix}${line}`);
+    }
     for (const s of o.stopped) log(`tessera run: ${s.spec.name} was stopped (hung) when it failed; treated as dead`);
     if (restart >= maxRestarts) return o.code;
     log(`tessera run: restarting the worker group (restart ${restart + 1} of ${maxRestarts}) after ${r.spec.name} ${describeEnd(end)}`);

@@ -75,6 +75,22 @@ test("a failing worker brings the job down with its error and exit code", { time
   assert.ok(r.closedAt - failedAt < 5000, `the job took ${r.closedAt - failedAt} ms to come down after rank 1 failed`);
 });
 
+test("a worker or a single script killed by a signal is named with its signal and last error lines", { timeout: 60_000 }, async () => {
+  for (const signal of ["SIGSEGV", "SIGBUS", "SIGHUP"] as const) {
+    const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), job, "signal", signal]);
+    assert.equal(r.code, 128 + os.constants.signals[signal], `${signal}: ${r.err}`);
+    assert.match(r.err, new RegExp(`tessera run: rank 1 was killed by ${signal}; stopped the others\\. Its last error output:\\n  \\[rank1\\]: rank 1 about to die of ${signal}`));
+    assert.ok(!r.out.includes("rank 0 was not stopped"));
+  }
+  const single = await tessera([job, "signal", "SIGSEGV"]);
+  assert.equal(single.code, 139, single.err);
+  assert.match(single.err, /tessera run: the script was killed by SIGSEGV\. Its last error output:\n  rank - about to die of SIGSEGV/);
+  // A script that fails with an exit code has said why itself: the launcher adds nothing.
+  const failed = await tessera([job, "fail-single"]);
+  assert.equal(failed.code, 3);
+  assert.doesNotMatch(failed.err, /tessera run:/);
+});
+
 test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () => {
   let sent = false;
   const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), job, "hang"], {

@@ -1,4 +1,4 @@
-// A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang".
+// A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang" | "signal" (argv[3]: the signal rank 1 dies of) | "fail-single".
 import { torch } from "../../../src/index.js";
 
 const mode = process.argv[2];
@@ -21,6 +21,16 @@ if (mode === "allreduce") {
   } else {
     setTimeout(() => console.log("rank 0 was not stopped"), 60_000);
   }
+} else if (mode === "signal") {
+  if (process.env.RANK === "1" || process.env.RANK === undefined) {
+    console.error(`rank ${process.env.RANK ?? "-"} about to die of ${process.argv[3]}`);
+    setTimeout(() => process.kill(process.pid, process.argv[3] as NodeJS.Signals), 100);
+  } else {
+    setTimeout(() => console.log("rank 0 was not stopped"), 60_000);
+  }
+} else if (mode === "fail-single") {
+  console.error("failing on purpose");
+  process.exitCode = 3;
 } else if (mode === "hang") {
   console.log(`ready pid=${process.pid}`);
   setTimeout(() => console.log("not interrupted"), 60_000);
