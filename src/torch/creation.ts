@@ -8,6 +8,7 @@ import { Tensor } from "./tensor.js";
 import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, get_default_dtype, int16, int32, int64, int8, uint8 } from "./dtype.js";
 import type { DeviceLike } from "./device.js";
 import type { Scalar } from "./types.js";
+import { checkOptions, type OptionNames } from "./_options.js";
 
 export type TensorData = number | boolean | bigint | TensorData[] | ArrayBufferView;
 
@@ -16,6 +17,8 @@ export interface TensorOptions {
   device?: DeviceLike;
   requires_grad?: boolean;
 }
+
+const TENSOR_OPTIONS: OptionNames<TensorOptions> = { dtype: true, device: true, requires_grad: true };
 
 function typedArrayDtype(a: ArrayBufferView): dtype {
   if (a instanceof Float32Array) return float32;
@@ -103,6 +106,7 @@ function buffer(values: (number | boolean | bigint)[], d: dtype): ArrayBufferVie
 
 /** torch.tensor: a new tensor holding a copy of `data`. */
 export function tensor(data: TensorData | Tensor, options: TensorOptions = {}): Tensor {
+  checkOptions("tensor", options, TENSOR_OPTIONS);
   let t: Tensor;
   if (data instanceof Tensor) {
     t = data.detach().clone();
@@ -147,6 +151,7 @@ function finish(t: Tensor, options: TensorOptions): Tensor {
 
 /** torch.as_tensor: `data` itself when it already is a tensor of the requested dtype and device. */
 export function as_tensor(data: TensorData | Tensor, options: Omit<TensorOptions, "requires_grad"> = {}): Tensor {
+  checkOptions("as_tensor", options, { dtype: true, device: true });
   if (data instanceof Tensor) {
     return data.to({ dtype: options.dtype ?? data.dtype, device: options.device ?? data.device });
   }
@@ -157,6 +162,7 @@ const atenFull = op("aten::full");
 
 /** torch.full; a number fill makes a default-dtype tensor (see the dtype rule above). */
 export function full(size: number[], fill_value: Scalar, options: TensorOptions = {}): Tensor {
+  checkOptions("full", options, TENSOR_OPTIONS);
   const d = options.dtype ?? (typeof fill_value === "boolean" ? bool : typeof fill_value === "bigint" ? int64 : get_default_dtype());
   const t = atenFull([size, fill_value, { dtype: d, device: options.device === undefined ? undefined : String(options.device) }]) as Tensor;
   if (options.requires_grad) t.requires_grad_(true);

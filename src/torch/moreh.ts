@@ -8,6 +8,7 @@
 // `tessera`), so that arrows only point down.
 import type { Backend } from "./distributed/process_group.js";
 import type { Tensor } from "./tensor.js";
+import { checkOptions } from "./_options.js";
 
 /** The plan keys of `tessera plan --json` (any subset; the rest is searched). */
 export interface PlanChoices {
@@ -87,6 +88,7 @@ function registered(): AdvancedParallelizationImpl {
 export const option = {
   /** Makes this process one rank of a job over every local device (see src/launch/self_launch.ts) and plans each model built after it. */
   enable_advanced_parallelization(options: AdvancedParallelizationOptions = {}): void {
+    checkOptions("enable_advanced_parallelization", options, { plan: true, nprocs: true, backend: true, hardware: true, seq_len: true, global_batch: true });
     const runtime = registered();
     runtime.enable(options);
     enabled = true;

@@ -13,6 +13,7 @@ import { track } from "./memory.js";
 import { formatTensor } from "./printing.js";
 import { argTypeName, typeName } from "./_type_name.js";
 import type { MemoryFormat } from "./types.js";
+import { checkOptions, type OptionNames } from "./_options.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 
 const atenTo = op("aten::to");
@@ -34,6 +35,13 @@ export interface ToOptions {
   device?: DeviceLike;
   non_blocking?: boolean;
   copy?: boolean;
+}
+
+const TO_OPTIONS: OptionNames<ToOptions> = { dtype: true, device: true, non_blocking: true, copy: true };
+
+function checkedTo(o: ToOptions): ToOptions {
+  checkOptions("to", o, TO_OPTIONS);
+  return o;
 }
 
 type NestedArray = number | boolean | NestedArray[];
@@ -179,6 +187,7 @@ export class Tensor {
   }
 
   backward(gradient?: Tensor | null, options: Omit<BackwardOptions, "grad_tensors"> = {}): void {
+    checkOptions("Tensor.backward", options, { retain_graph: true, create_graph: true, inputs: true });
     backward(this, { ...options, grad_tensors: gradient ?? null });
   }
 
@@ -212,11 +221,11 @@ export class Tensor {
     } else if (typeof target === "string" || target instanceof device) {
       o.device = target;
     } else {
-      Object.assign(o, target);
+      Object.assign(o, checkedTo(target));
     }
     if (dtypeOrOptions instanceof dtype) o.dtype = dtypeOrOptions;
-    else if (dtypeOrOptions !== undefined) Object.assign(o, dtypeOrOptions);
-    if (options !== undefined) Object.assign(o, options);
+    else if (dtypeOrOptions !== undefined) Object.assign(o, checkedTo(dtypeOrOptions));
+    if (options !== undefined) Object.assign(o, checkedTo(options));
     return atenTo([
       this,
       {

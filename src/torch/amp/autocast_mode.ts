@@ -2,24 +2,10 @@
 // `torch.autocast({ device_type: "cuda", dtype: torch.bfloat16 }, () => ...)` (or
 // `torch.autocast("cuda", { dtype }, fn)`): the scope returns fn's value. It saves, sets and restores
 // the same libtorch state as torch/amp/autocast_mode.py's __enter__/__exit__.
-import { native as addon } from "../_native.js";
+import { native } from "../_native.js";
 import { dtype, dtypeFromId } from "../dtype.js";
 import { expectCallback } from "../_type_name.js";
-
-/** The entries of native/src/autocast.cc. */
-interface AutocastNative {
-  autocastIsEnabled(device_type: string): boolean;
-  autocastSetEnabled(device_type: string, enabled: boolean): void;
-  autocastGetDtype(device_type: string): number;
-  autocastSetDtype(device_type: string, dtype: { _id: number }): void;
-  autocastIncrementNesting(): number;
-  autocastDecrementNesting(): number;
-  autocastClearCache(): void;
-  autocastIsCacheEnabled(): boolean;
-  autocastSetCacheEnabled(enabled: boolean): void;
-}
-
-const native = addon as typeof addon & AutocastNative;
+import { checkOptions } from "../_options.js";
 
 export interface AutocastOptions {
   device_type?: string;
@@ -49,6 +35,9 @@ export function autocast<T>(options: AutocastOptions & { device_type: string }, 
 export function autocast<T>(device_type: string, fn: () => T): T;
 export function autocast<T>(device_type: string, options: AutocastOptions, fn: () => T): T;
 export function autocast<T>(a: string | AutocastOptions, b: AutocastOptions | (() => T), c?: () => T): T {
+  checkOptions("autocast.__init__", typeof a === "string" ? (typeof b === "function" ? undefined : b) : a, {
+    device_type: true, dtype: true, enabled: true, cache_enabled: true,
+  });
   const opts: AutocastOptions = typeof a === "string" ? { ...(typeof b === "function" ? {} : b), device_type: a } : a;
   const fn = typeof b === "function" ? b : c;
   expectCallback(fn, "torch.autocast", 'torch.autocast("cuda", { dtype: torch.bfloat16 }, () => ...)');

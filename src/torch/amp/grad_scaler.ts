@@ -7,6 +7,8 @@ import { groupByDeviceAndDtype } from "../optim/optimizer.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { _amp_foreach_non_finite_check_and_unscale_, _amp_update_scale_, full } from "../_generated/functions.js";
 import { float16, float32, float64, int32 } from "../dtype.js";
+import { RuntimeError, ValueError } from "../errors.js";
+import { checkOptions } from "../_options.js";
 
 export interface GradScalerOptions {
   device?: string;
@@ -47,6 +49,9 @@ export class GradScaler {
   /** `new GradScaler("cuda")`, `new GradScaler("cpu", { init_scale })` or `new GradScaler({ device, ... })`. */
   constructor(device: string | GradScalerOptions = "cuda", opts: GradScalerOptions = {}) {
     const o = typeof device === "string" ? { ...opts, device } : device;
+    checkOptions("GradScaler.__init__", typeof device === "string" ? opts : device, {
+      device: true, init_scale: true, growth_factor: true, backoff_factor: true, growth_interval: true, enabled: true,
+    });
     this._device = o.device ?? "cuda";
     this._init_scale = o.init_scale ?? 2.0 ** 16;
     this._growth_factor = o.growth_factor ?? 2.0;
@@ -95,8 +100,8 @@ export class GradScaler {
     if (!this._enabled) return;
     const [scale] = this._checkInit("unscale_");
     const st = this._state(optimizer);
-    if (st.stage === "unscaled") throw new Error("unscale_() has already been called on this optimizer since the last update().");
-    if (st.stage === "stepped") throw new Error("unscale_() is being called after step().");
+    if (st.stage === "unscaled") throw new RuntimeError("unscale_() has already been called on this optimizer since the last update().");
+    if (st.stage === "stepped") throw new RuntimeError("unscale_() is being called after step().");
     const invScale = scale.to(float64).reciprocal().to(float32);
     const foundInf = full([], 0.0, { dtype: float32, device: scale.device });
     const grads: Tensor[] = [];
@@ -104,7 +109,7 @@ export class GradScaler {
       for (const p of g.params) {
         const grad = p.grad;
         if (grad === null) continue;
-        if (grad.dtype === float16) throw new Error("Attempting to unscale FP16 gradients.");
+        if (grad.dtype === float16) throw new ValueError("Attempting to unscale FP16 gradients.");
         grads.push(grad);
       }
     }
@@ -130,7 +135,7 @@ export class GradScaler {
     }
     this._checkInit("step");
     const st = this._state(optimizer);
-    if (st.stage === "stepped") throw new Error("step() has already been called since the last update().");
+    if (st.stage === "stepped") throw new RuntimeError("step() has already been called since the last update().");
     if (st.stage === "ready") this.unscale_(optimizer);
     if (st.found_inf_per_device.size === 0) throw new Error("No inf checks were recorded for this optimizer.");
     let infs = 0;
@@ -194,7 +199,7 @@ export class GradScaler {
   load_state_dict(state: GradScalerState): void {
     if (!this._enabled) return;
     if (Object.keys(state).length === 0) {
-      throw new Error("The source state dict is empty, possibly because it was saved from a disabled instance of GradScaler.");
+      throw new RuntimeError("The source state dict is empty, possibly because it was saved from a disabled instance of GradScaler.");
     }
     this._init_scale = state.scale;
     this._scale?.fill_(state.scale);

@@ -3,6 +3,7 @@ import { native } from "../_native.js";
 import { releaseDeadCallbacks } from "../_callbacks.js";
 import { isKwargs } from "../_invoke.js";
 import type { Tensor } from "../tensor.js";
+import { checkOptions } from "../_options.js";
 
 function list(t: Tensor | Tensor[]): Tensor[] {
   return Array.isArray(t) ? t : [t];
@@ -40,6 +41,7 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opti
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], grad_outputs: Gradients, options?: Omit<GradOptions, "grad_outputs">): (Tensor | null)[];
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], third?: Gradients | GradOptions, fourth?: GradOptions): (Tensor | null)[] {
   const [gradOutputs, options] = splitArgs(third, fourth, "grad_outputs");
+  checkOptions("grad", options, { grad_outputs: true, retain_graph: true, create_graph: true, allow_unused: true });
   const outs = list(outputs);
   const result = native.autogradGrad(
     outs,
@@ -65,6 +67,7 @@ export function backward(tensors: Tensor | Tensor[], options?: BackwardOptions):
 export function backward(tensors: Tensor | Tensor[], grad_tensors: Gradients, options?: Omit<BackwardOptions, "grad_tensors">): void;
 export function backward(tensors: Tensor | Tensor[], second?: Gradients | BackwardOptions, third?: BackwardOptions): void {
   const [gradTensors, options] = splitArgs(second, third, "grad_tensors");
+  checkOptions("backward", options, { grad_tensors: true, retain_graph: true, create_graph: true, inputs: true });
   const ts = list(tensors);
   native.backward(
     ts,

@@ -3,9 +3,10 @@
 import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import type { Tensor } from "../tensor.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 import { _resolve, type Group, type ProcessGroup } from "./process_group.js";
 import { Work } from "./work.js";
+import { checkOptions, type OptionNames } from "../_options.js";
 
 export const ReduceOp = {
   SUM: "SUM",
@@ -27,6 +28,15 @@ export interface ReduceOptions extends CollectiveOptions {
   op?: ReduceOp;
 }
 type Async<O> = O & { async_op: true };
+
+const COLLECTIVE: OptionNames<CollectiveOptions> = { group: true, async_op: true };
+const REDUCE: OptionNames<ReduceOptions> = { ...COLLECTIVE, op: true };
+
+/** A reduction's options: Python's `op=` keyword or positional op, then the collective's options. */
+function checkReduce(what: string, op: ReduceOp | ReduceOptions | undefined, options: CollectiveOptions): void {
+  if (typeof op === "object") checkOptions(what, op, REDUCE);
+  checkOptions(what, options, COLLECTIVE);
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -88,6 +98,7 @@ function opOf(arg: ReduceOp | ReduceOptions | undefined): ReduceOptions {
 export function all_reduce(tensor: Tensor, options: Async<ReduceOptions>): Work;
 export function all_reduce(tensor: Tensor, op?: ReduceOp | ReduceOptions, options?: CollectiveOptions): void;
 export function all_reduce(tensor: Tensor, op?: ReduceOp | ReduceOptions, options: CollectiveOptions = {}): Work | undefined {
+  checkReduce("all_reduce", op, options);
   const o = { ...options, ...opOf(op) };
   let average = false;
   return launch(
@@ -110,12 +121,14 @@ export interface BroadcastOptions extends CollectiveOptions {
 export function broadcast(tensor: Tensor, src: number, options: Async<CollectiveOptions>): Work;
 export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptions): void;
 export function broadcast(tensor: Tensor, src: number, options: CollectiveOptions = {}): Work | undefined {
+  checkOptions("broadcast", options, COLLECTIVE);
   return launch("broadcast", options, () => bytesOf(tensor), (pg) => c10d.distBroadcast(pg.handle, tensor, pg.group_rank(src, "src")));
 }
 
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
+  checkOptions("all_gather", options, COLLECTIVE);
   return launch("all_gather", options, (pg) => bytesOf(tensor) * pg.size(), (pg) => {
     if (tensor_list.length !== pg.size()) throw new ValueError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
     return c10d.distAllgather(pg.handle, tensor_list, tensor);
@@ -130,6 +143,7 @@ function checkNumel(what: string, big: Tensor, small: Tensor, pg: ProcessGroup, 
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
+  checkOptions("all_gather_into_tensor", options, COLLECTIVE);
   return launch("all_gather_into_tensor", options, () => bytesOf(output_tensor), (pg) => {
     checkNumel("all_gather_into_tensor", output_tensor, input_tensor, pg, "output_tensor", "input_tensor");
     return c10d.distAllgatherBase(pg.handle, output_tensor, input_tensor);
@@ -139,6 +153,7 @@ export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tens
 export function reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp | Async<ReduceOptions>, options?: Async<CollectiveOptions>): Work;
 export function reduce_scatter_tensor(output: Tensor, input: Tensor, op?: ReduceOp | ReduceOptions, options?: CollectiveOptions): void;
 export function reduce_scatter_tensor(output: Tensor, input: Tensor, op?: ReduceOp | ReduceOptions, options: CollectiveOptions = {}): Work | undefined {
+  checkReduce("reduce_scatter_tensor", op, options);
   const o = { ...options, ...opOf(op) };
   let average = false;
   return launch(
@@ -172,6 +187,7 @@ function checkSplits(name: string, splits: number[], t: Tensor, pg: ProcessGroup
 export function all_to_all_single(output: Tensor, input: Tensor, options: Async<AllToAllOptions>): Work;
 export function all_to_all_single(output: Tensor, input: Tensor, options?: AllToAllOptions): void;
 export function all_to_all_single(output: Tensor, input: Tensor, options: AllToAllOptions = {}): Work | undefined {
+  checkOptions("all_to_all_single", options, { ...COLLECTIVE, output_split_sizes: true, input_split_sizes: true });
   return launch("all_to_all_single", options, () => bytesOf(input), (pg) => {
     const outSplits = options.output_split_sizes ?? [];
     const inSplits = options.input_split_sizes ?? [];
@@ -184,6 +200,7 @@ export function all_to_all_single(output: Tensor, input: Tensor, options: AllToA
 export function barrier(options: Async<CollectiveOptions>): Work;
 export function barrier(options?: CollectiveOptions): void;
 export function barrier(options: CollectiveOptions = {}): Work | undefined {
+  checkOptions("barrier", options, COLLECTIVE);
   return launch("barrier", options, () => 0, (pg) => c10d.distBarrier(pg.handle));
 }
 
@@ -192,20 +209,26 @@ export interface P2POptions {
   tag?: number;
 }
 
+const P2P: OptionNames<P2POptions> = { group: true, tag: true };
+
 export function isend(tensor: Tensor, dst: number, options: P2POptions = {}): Work {
+  checkOptions("isend", options, P2P);
   return launch("isend", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distSend(pg.handle, tensor, pg.group_rank(dst, "dst"), options.tag ?? 0)) as Work;
 }
 
 export function irecv(tensor: Tensor, src: number, options: P2POptions = {}): Work {
+  checkOptions("irecv", options, P2P);
   return launch("irecv", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distRecv(pg.handle, tensor, pg.group_rank(src, "src"), options.tag ?? 0)) as Work;
 }
 
 export function send(tensor: Tensor, dst: number, options: P2POptions = {}): void {
+  checkOptions("send", options, P2P);
   isend(tensor, dst, options).wait();
 }
 
 /** Receives into `tensor` from global rank `src`; returns `src`. */
 export function recv(tensor: Tensor, src: number, options: P2POptions = {}): number {
+  checkOptions("recv", options, P2P);
   irecv(tensor, src, options).wait();
   return src;
 }

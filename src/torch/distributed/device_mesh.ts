@@ -9,6 +9,7 @@ import { tensor } from "../creation.js";
 import { int64 } from "../dtype.js";
 import type { Tensor } from "../tensor.js";
 import { init_process_group } from "./init.js";
+import { checkOptions } from "../_options.js";
 import { GroupMember, get_rank, get_world_size, is_initialized, new_group, type ProcessGroup } from "./process_group.js";
 
 export interface DeviceMeshOptions {
@@ -100,7 +101,9 @@ export class DeviceMesh {
   private readonly coord: number[];
 
   /** A mesh over `mesh` (nested arrays of global ranks, or an integer tensor); every rank of the job constructs it. */
-  constructor(device_type: string, mesh: unknown[] | Tensor, { mesh_dim_names = null }: DeviceMeshOptions = {}) {
+  constructor(device_type: string, mesh: unknown[] | Tensor, opts: DeviceMeshOptions = {}) {
+    checkOptions("DeviceMesh.__init__", opts, { mesh_dim_names: true });
+    const { mesh_dim_names = null } = opts;
     const plain = Array.isArray(mesh) ? mesh : (mesh.tolist() as unknown[]);
     const shape = nestedShape(plain);
     const ranks = plain.flat(Infinity) as number[];
@@ -219,7 +222,9 @@ export class DeviceMesh {
  * A mesh of `mesh_shape` over every rank of the job, rank r at the row-major position r (the last
  * dimension holds neighbouring ranks). Initialises the default group from the environment if needed.
  */
-export function init_device_mesh(device_type: string, mesh_shape: number[], { mesh_dim_names = null }: DeviceMeshOptions = {}): DeviceMesh {
+export function init_device_mesh(device_type: string, mesh_shape: number[], opts: DeviceMeshOptions = {}): DeviceMesh {
+  checkOptions("init_device_mesh", opts, { mesh_dim_names: true });
+  const { mesh_dim_names = null } = opts;
   if (mesh_shape.some((s) => !Number.isInteger(s) || s < 1)) throw new ValueError(`init_device_mesh: mesh_shape must hold positive integers, got [${mesh_shape.join(", ")}]`);
   if (!is_initialized()) init_process_group({ backend: device_type === "cuda" ? "nccl" : "gloo" });
   const n = mesh_shape.reduce((a, b) => a * b, 1);

@@ -2,9 +2,9 @@
 // store), then the default process group over it.
 import { ValueError } from "../errors.js";
 import { native } from "../_native.js";
-import { c10d } from "./_c10d.js";
 import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
 import { FileStore, TCPStore, default_pg_timeout, type Store } from "./store.js";
+import { checkOptions } from "../_options.js";
 
 export interface InitProcessGroupOptions {
   /** "gloo" or "nccl"; default: nccl when CUDA and NCCL are available, else gloo. */
@@ -23,15 +23,15 @@ export interface InitProcessGroupOptions {
 }
 
 export function is_available(): boolean {
-  return c10d.distAvailableBackends().length > 0;
+  return native.distAvailableBackends().length > 0;
 }
 
 export function is_gloo_available(): boolean {
-  return c10d.distAvailableBackends().includes("gloo");
+  return native.distAvailableBackends().includes("gloo");
 }
 
 export function is_nccl_available(): boolean {
-  return c10d.distAvailableBackends().includes("nccl");
+  return native.distAvailableBackends().includes("nccl");
 }
 
 function envInt(name: string, given: number | undefined): number {
@@ -112,10 +112,11 @@ function defaultBackend(): Backend {
 
 /** Joins this process to the job; every rank calls it. Returns the default (WORLD) group. */
 export function init_process_group(options: InitProcessGroupOptions = {}): ProcessGroup {
+  checkOptions("init_process_group", options, { backend: true, init_method: true, world_size: true, rank: true, timeout: true, store: true });
   if (is_initialized()) throw new Error("torch.distributed.init_process_group: trying to initialize the default process group twice");
   const backend = options.backend ?? defaultBackend();
   if (backend !== "gloo" && backend !== "nccl") throw new Error(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
-  if (!c10d.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
+  if (!native.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
   const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);
   try {

@@ -2,8 +2,9 @@
 // new_group. As in PyTorch, ranks passed to collectives are global ranks; a group maps them.
 import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 import { PrefixStore, type Store } from "./store.js";
+import { checkOptions } from "../_options.js";
 
 export type Backend = "gloo" | "nccl";
 
@@ -104,6 +105,7 @@ export interface NewGroupOptions {
  * order, members or not; non-members get GroupMember.NON_GROUP_MEMBER.
  */
 export function new_group(ranks?: number[] | null, options: NewGroupOptions = {}): Group {
+  checkOptions("new_group", options, { timeout: true, backend: true });
   const w = current("new_group");
   const members = ranks === undefined || ranks === null ? Array.from({ length: w.worldSize }, (_, i) => i) : [...ranks].sort((a, b) => a - b);
   for (const r of members) {

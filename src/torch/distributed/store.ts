@@ -1,7 +1,8 @@
 // c10d key-value stores, PyTorch's classes: TCPStore, FileStore, PrefixStore. Ranks rendezvous
 // through one; process groups exchange their connection details over it.
 import type { NativeHandle } from "../_native.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
+import { checkOptions } from "../_options.js";
 
 /** PyTorch's default store and process-group timeout: 30 minutes (PyTorch takes a timedelta). */
 export const default_pg_timeout = 30 * 60_000;
@@ -51,6 +52,7 @@ export class TCPStore extends Store {
 
   /** `new TCPStore(host, port, {world_size, is_master, timeout, wait_for_workers})`; port 0 picks a free one (master). */
   constructor(host: string, port: number, options: TCPStoreOptions = {}) {
+    checkOptions("TCPStore.__init__", options, { world_size: true, is_master: true, timeout: true, wait_for_workers: true });
     const { world_size = -1, is_master = false, timeout = default_pg_timeout, wait_for_workers = true } = options;
     super(c10d.distTcpStore(host, port, is_master, world_size, timeout, wait_for_workers));
     this.host = host;

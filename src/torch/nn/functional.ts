@@ -1,5 +1,6 @@
 // torch.nn.functional: the ATen ops behind the layers, with Python's argument handling (reduction
 // names, padding_idx normalisation, defaults).
+import { ValueError } from "../errors.js";
 import { Tensor } from "../tensor.js";
 import type { dtype } from "../dtype.js";
 import { op } from "../_invoke.js";

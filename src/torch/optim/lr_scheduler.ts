@@ -4,6 +4,8 @@
 // ends with `this._initial_step()`.
 import { assignOwnFields } from "../serialization/json.js";
 import type { Optimizer, BaseOptions } from "./optimizer.js";
+import { ValueError } from "../errors.js";
+import { checkOptions } from "../_options.js";
 
 export type SchedulerState = Record<string, unknown>;
 
@@ -94,7 +96,7 @@ export class LambdaLR extends LRScheduler {
     super(optimizer, last_epoch);
     const n = optimizer.param_groups.length;
     if (Array.isArray(lr_lambda)) {
-      if (lr_lambda.length !== n) throw new Error(`Expected ${n} lr_lambdas, but got ${lr_lambda.length}`);
+      if (lr_lambda.length !== n) throw new ValueError(`Expected ${n} lr_lambdas, but got ${lr_lambda.length}`);
       this.lr_lambdas = [...lr_lambda];
     } else {
       this.lr_lambdas = Array.from({ length: n }, () => lr_lambda);
@@ -143,9 +145,11 @@ export class LinearLR extends LRScheduler {
   readonly end_factor: number;
   readonly total_iters: number;
 
-  constructor(optimizer: Optimizer<BaseOptions>, { start_factor = 1.0 / 3, end_factor = 1.0, total_iters = 5, last_epoch = -1 }: LinearLROptions = {}) {
-    if (start_factor > 1.0 || start_factor <= 0) throw new Error("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
-    if (end_factor > 1.0 || end_factor < 0) throw new Error("Ending multiplicative factor expected to be between 0 and 1.");
+  constructor(optimizer: Optimizer<BaseOptions>, opts: LinearLROptions = {}) {
+    checkOptions("LinearLR.__init__", opts, { start_factor: true, end_factor: true, total_iters: true, last_epoch: true });
+    const { start_factor = 1.0 / 3, end_factor = 1.0, total_iters = 5, last_epoch = -1 } = opts;
+    if (start_factor > 1.0 || start_factor <= 0) throw new ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
+    if (end_factor > 1.0 || end_factor < 0) throw new ValueError("Ending multiplicative factor expected to be between 0 and 1.");
     super(optimizer, last_epoch);
     this.start_factor = start_factor;
     this.end_factor = end_factor;
@@ -204,14 +208,14 @@ export class SequentialLR extends LRScheduler {
   readonly _milestones: number[];
 
   constructor(optimizer: Optimizer<BaseOptions>, schedulers: LRScheduler[], milestones: number[], last_epoch = -1) {
-    if (schedulers.length < 1) throw new Error("SequentialLR expects at least one scheduler, but got no scheduler.");
+    if (schedulers.length < 1) throw new ValueError("SequentialLR expects at least one scheduler, but got no scheduler.");
     schedulers.forEach((s, i) => {
       if (s.optimizer !== optimizer) {
-        throw new Error(`SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler ${s.constructor.name} at index ${i} with a different optimizer.`);
+        throw new ValueError(`SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler ${s.constructor.name} at index ${i} with a different optimizer.`);
       }
     });
     if (milestones.length !== schedulers.length - 1) {
-      throw new Error(
+      throw new ValueError(
         `Sequential Schedulers expects number of schedulers provided to be one more than the number of milestone points, but got number of schedulers ${schedulers.length} and the number of milestones to be equal to ${milestones.length}`,
       );
     }

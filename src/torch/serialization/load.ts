@@ -17,6 +17,8 @@ import { setOwn } from "./io.js";
 import { PyCallable, PyDict, describe, latin1, unpickle } from "./pickle_read.js";
 import { dtypeOfStorageClass } from "./dtypes.js";
 import { readBytesTensor, tensorBytes, viewProblem, viewStorage } from "./storage.js";
+import { NotImplementedError } from "../errors.js";
+import { checkOptions } from "../_options.js";
 
 /** `map_location`: one device for every storage, or a table from saved location to device. */
 export type MapLocation = DeviceLike | Record<string, DeviceLike>;
@@ -225,8 +227,9 @@ function loadArchive(zip: ZipReader, map: MapLocation | null | undefined): unkno
  * tessera's). Errors name the file and the problem.
  */
 export function load(f: string, options: LoadOptions = {}): unknown {
+  checkOptions("load", options, { map_location: true, weights_only: true });
   if (options.weights_only === false) {
-    throw new Error("torch.load: weights_only=false is not supported; tessera never runs code from a pickle");
+    throw new NotImplementedError("torch.load: weights_only=false is not supported; tessera never runs code from a pickle");
   }
   let zip: ZipReader;
   try {

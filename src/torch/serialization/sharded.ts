@@ -13,6 +13,7 @@ import { writeAtomically } from "./atomic.js";
 import { writeFully, setOwn } from "./io.js";
 import { parseJson } from "./json.js";
 import { load_file, save_file, type DeviceOption } from "./safetensors.js";
+import { checkOptions, type OptionNames } from "../_options.js";
 
 const SIZE_UNITS: Record<string, number> = { TB: 1e12, GB: 1e9, MB: 1e6, KB: 1e3, TIB: 2 ** 40, GIB: 2 ** 30, MIB: 2 ** 20, KIB: 2 ** 10, B: 1 };
 
@@ -34,6 +35,8 @@ export interface SplitOptions {
   filename_pattern?: string;
 }
 
+const SPLIT_OPTIONS: OptionNames<SplitOptions> = { max_shard_size: true, filename_pattern: true };
+
 /** huggingface_hub's StateDictSplit. */
 export interface StateDictSplit {
   is_sharded: boolean;
@@ -49,9 +52,10 @@ const DEFAULT_PATTERN = "model{suffix}.safetensors";
  * shard of its own; otherwise a new shard starts when the next tensor would overflow the current.
  */
 export function split_torch_state_dict_into_shards(state_dict: Record<string, Tensor>, options: SplitOptions = {}): StateDictSplit {
+  checkOptions("split_torch_state_dict_into_shards", options, SPLIT_OPTIONS);
   const max = parse_size_to_int(options.max_shard_size ?? "5GB");
   const pattern = options.filename_pattern ?? DEFAULT_PATTERN;
-  if (!pattern.includes("{suffix}")) throw new Error(`filename_pattern ${JSON.stringify(pattern)} must contain {suffix}`);
+  if (!pattern.includes("{suffix}")) throw new ValueError(`filename_pattern ${JSON.stringify(pattern)} must contain {suffix}`);
   const shards: string[][] = [];
   let current: string[] = [];
   let currentSize = 0;
@@ -91,7 +95,9 @@ export interface SaveStateDictOptions extends SplitOptions {
 
 /** Writes `state_dict` into `save_directory` as one safetensors file or shards plus an index. */
 export function save_torch_state_dict(state_dict: Record<string, Tensor>, save_directory: string, options: SaveStateDictOptions = {}): StateDictSplit {
-  const split = split_torch_state_dict_into_shards(state_dict, options);
+  checkOptions("save_torch_state_dict", options, { ...SPLIT_OPTIONS, metadata: true });
+  const { metadata: _, ...split_options } = options;
+  const split = split_torch_state_dict_into_shards(state_dict, split_options);
   const metadata = { format: "pt", ...options.metadata };
   for (const [file, names] of Object.entries(split.filename_to_tensors)) {
     const shard: Record<string, Tensor> = {};

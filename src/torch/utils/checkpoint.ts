@@ -13,12 +13,24 @@ import { backward } from "../autograd/engine.js";
 import { enable_grad, is_grad_enabled } from "../autograd/grad_mode.js";
 import { autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled, type AutocastOptions } from "../amp/autocast_mode.js";
 import type { Module } from "../nn/modules/module.js";
+import { NotImplementedError, ValueError } from "../errors.js";
 
 export interface CheckpointOptions {
   /** Only `true` (the default) is supported; see the file comment. */
   use_reentrant?: boolean;
   /** Replays the forward's CPU RNG state in the recomputation, so dropout masks match (default true). */
   preserve_rng_state?: boolean;
+}
+
+/**
+ * Python's checkpoint() options that only its non-reentrant variant uses: with use_reentrant=True
+ * it refuses context_fn and debug, and ignores determinism_check and early_stop; so does this one.
+ */
+interface NonReentrantOptions {
+  context_fn?: unknown;
+  debug?: boolean;
+  determinism_check?: string;
+  early_stop?: boolean;
 }
 
 type AutocastState = AutocastOptions & { device_type: string };
@@ -130,7 +142,7 @@ function preserveRngState(options: CheckpointOptions): boolean {
   if (typeof use_reentrant !== "boolean") throw new TypeError(`checkpoint: use_reentrant must be a boolean, got ${typeof use_reentrant}`);
   if (typeof preserve_rng_state !== "boolean") throw new TypeError(`checkpoint: preserve_rng_state must be a boolean, got ${typeof preserve_rng_state}`);
   if (!use_reentrant) {
-    throw new Error("checkpoint: use_reentrant=false (the variant built on saved-tensor hooks) is not supported; use use_reentrant: true");
+    throw new NotImplementedError("checkpoint: use_reentrant=false (the variant built on saved-tensor hooks) is not supported; use use_reentrant: true");
   }
   return preserve_rng_state;
 }
@@ -162,7 +174,10 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R, ...arg
   let options: CheckpointOptions = {};
   const last = args.at(-1);
   if (isKwargs(last)) {
-    const { use_reentrant, preserve_rng_state, ...kwargs } = last;
+    const { use_reentrant, preserve_rng_state, context_fn, debug, determinism_check: _d, early_stop: _e, ...kwargs } = last as CheckpointOptions & NonReentrantOptions;
+    if (context_fn !== undefined || (debug !== undefined && debug !== false)) {
+      throw new ValueError("Passing `context_fn` or `debug` is only supported when use_reentrant=False.");
+    }
     options = { use_reentrant, preserve_rng_state } as CheckpointOptions;
     fnArgs = args.slice(0, -1);
     if (Object.keys(kwargs).length > 0) fnArgs.push(kwargs);

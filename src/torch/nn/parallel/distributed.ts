@@ -8,6 +8,7 @@ import type { Group } from "../../distributed/process_group.js";
 import { no_grad } from "../../autograd/grad_mode.js";
 import { Module } from "../modules/module.js";
 import { Reducer } from "./reducer.js";
+import { checkOptions } from "../../_options.js";
 
 export interface DistributedDataParallelOptions {
   /** The CUDA device the module lives on (one index), as in PyTorch; informational on CPU. */
@@ -45,6 +46,9 @@ export class DistributedDataParallel extends Module {
 
   constructor(module: Module, options: DistributedDataParallelOptions = {}) {
     super();
+    checkOptions("DistributedDataParallel.__init__", options, {
+      device_ids: true, process_group: true, bucket_cap_mb: true, find_unused_parameters: true, broadcast_buffers: true,
+    });
     if (!(module instanceof Module)) throw new TypeError("DistributedDataParallel: module must be a torch.nn.Module");
     if (!dist.is_initialized()) throw new Error("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
     const cap = options.bucket_cap_mb ?? 25;

@@ -21,6 +21,7 @@ import { _data_shard } from "../../moreh.js";
 import { default_generator, type Generator } from "../../generator.js";
 import { Tensor } from "../../tensor.js";
 import { typeName } from "../../_type_name.js";
+import { checkOptions, type OptionNames } from "../../_options.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
 import { GlobalBatchShareSampler } from "./distributed_sampler.js";
 import { IterableDataset, TensorDictDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
@@ -64,6 +65,11 @@ export interface DataLoaderStateDict {
   /** The loader's own generator's state now; null when it has none (the default generator's state is the caller's to keep). */
   generator_state: Tensor | null;
 }
+
+const DATALOADER_OPTIONS: OptionNames<DataLoaderOptions<unknown, unknown>> = {
+  batch_size: true, shuffle: true, sampler: true, batch_sampler: true, num_workers: true, collate_fn: true, pin_memory: true,
+  drop_last: true, timeout: true, generator: true, prefetch_factor: true, persistent_workers: true,
+};
 
 interface PassPosition {
   generator_state: Tensor;
@@ -214,6 +220,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
    * (rows `{ key: tensor[i] }`, as TensorDictDataset).
    */
   constructor(dataset: MapDataset<T> | StreamDataset<T> | (T & Readonly<Record<string, Tensor>>), options: DataLoaderOptions<T, B> = {}) {
+    checkOptions("DataLoader.__init__", options, DATALOADER_OPTIONS);
     if (isPlainObject(dataset) && Object.keys(dataset).length > 0) dataset = new TensorDictDataset(dataset as T & Record<string, Tensor>, "DataLoader");
     const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
     let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null } = options;

@@ -7,6 +7,7 @@ import { Generator } from "../../generator.js";
 import type { DataShard } from "../../moreh.js";
 import { len, type Sized } from "./dataset.js";
 import { BatchSampler, Sampler } from "./sampler.js";
+import { checkOptions } from "../../_options.js";
 
 export interface DistributedSamplerOptions {
   num_replicas?: number;
@@ -48,9 +49,11 @@ export class DistributedSampler extends Sampler<number> {
 
   constructor(
     readonly dataset: Sized,
-    { num_replicas, rank, shuffle = true, seed = 0, drop_last = false }: DistributedSamplerOptions = {},
+    opts: DistributedSamplerOptions = {},
   ) {
     super();
+    checkOptions("DistributedSampler.__init__", opts, { num_replicas: true, rank: true, shuffle: true, seed: true, drop_last: true });
+    const { num_replicas, rank, shuffle = true, seed = 0, drop_last = false } = opts;
     this.num_replicas = num_replicas ?? fromEnv("WORLD_SIZE", "num_replicas");
     this.rank = rank ?? fromEnv("RANK", "rank");
     if (this.rank >= this.num_replicas || this.rank < 0) {

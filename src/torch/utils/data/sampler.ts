@@ -6,6 +6,7 @@ import { empty, randint, randperm } from "../../_generated/functions.js";
 import { int64 } from "../../dtype.js";
 import { Generator } from "../../generator.js";
 import { len, type Sized } from "./dataset.js";
+import { checkOptions } from "../../_options.js";
 
 /** Base class of samplers: iterates over indices (or batches of indices); `len()` is optional. */
 export abstract class Sampler<T> implements Iterable<T> {
@@ -47,9 +48,11 @@ export class RandomSampler extends Sampler<number> {
 
   constructor(
     readonly data_source: Sized,
-    { replacement = false, num_samples = null, generator = null }: RandomSamplerOptions = {},
+    opts: RandomSamplerOptions = {},
   ) {
     super();
+    checkOptions("RandomSampler.__init__", opts, { replacement: true, num_samples: true, generator: true });
+    const { replacement = false, num_samples = null, generator = null } = opts;
     this.replacement = replacement;
     this._num_samples = num_samples;
     this.generator = generator;

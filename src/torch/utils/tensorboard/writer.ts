@@ -5,6 +5,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { encodeEvent, type SummaryValue } from "./proto.js";
 import { frameRecord } from "./record_writer.js";
+import { ValueError } from "../../errors.js";
+import { checkOptions } from "../../_options.js";
 
 export interface SummaryWriterOptions {
   log_dir?: string | null;
@@ -44,10 +46,11 @@ export class SummaryWriter {
 
   constructor(log_dir?: string | null | SummaryWriterOptions, options: SummaryWriterOptions = {}) {
     const opts: SummaryWriterOptions = typeof log_dir === "object" && log_dir !== null ? log_dir : { ...options, log_dir };
+    checkOptions("SummaryWriter.__init__", opts, { log_dir: true, comment: true, max_queue: true, flush_secs: true, filename_suffix: true });
     this.maxQueue = opts.max_queue ?? 10;
     this.flushSecs = opts.flush_secs ?? 120;
-    if (!(Number.isInteger(this.maxQueue) && this.maxQueue >= 0)) throw new Error(`SummaryWriter: max_queue must be a non-negative integer, got ${this.maxQueue}`);
-    if (!(this.flushSecs >= 0)) throw new Error(`SummaryWriter: flush_secs must be non-negative, got ${this.flushSecs}`);
+    if (!(Number.isInteger(this.maxQueue) && this.maxQueue >= 0)) throw new ValueError(`SummaryWriter: max_queue must be a non-negative integer, got ${this.maxQueue}`);
+    if (!(this.flushSecs >= 0)) throw new ValueError(`SummaryWriter: flush_secs must be non-negative, got ${this.flushSecs}`);
     this.log_dir = opts.log_dir ?? defaultLogDir(opts.comment ?? "");
     mkdirSync(this.log_dir, { recursive: true });
     const seconds = Math.floor(Date.now() / 1000);
