@@ -74,6 +74,7 @@ export interface TensorEntries {
 export interface AutogradEntries {
   backward(tensors: TensorRef[], grads: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, inputs: TensorRef[] | null): void;
   autogradGrad(outputs: TensorRef[], inputs: TensorRef[], gradOutputs: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): unknown[];
+  zeroGrads(params: TensorRef[], setToNone: boolean): void;
   createFunctionNode(fnId: number, name: string, inputs: (TensorRef | null)[], outputs: (TensorRef | null)[]): unknown[];
   setCallbackRunner(runner: (id: number, tensors: unknown[]) => unknown): void;
   takeReleasedCallbacks(): number[];
