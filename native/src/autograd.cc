@@ -402,6 +402,26 @@ TESSERA_ENTRY(js_grad) {
   return tensors_to_js(env, result);
 }
 
+// zeroGrads(params, setToNone): Optimizer/Module.zero_grad over a list of parameters in one call,
+// with no JS wrapper per `p.grad` (a wrapper costs more than dropping the gradient it names).
+TESSERA_ENTRY(js_zero_grads) {
+  auto ci = get_args(env, info, 2);
+  variable_list params = tensor_list(env, ci.args.at(0), "params", false);
+  bool set_to_none = get_bool(env, ci.args.at(1), "set_to_none");
+  for (auto& p : params) {
+    at::Tensor& g = p.mutable_grad();
+    if (!g.defined()) continue;
+    if (set_to_none) {
+      g.reset();
+      continue;
+    }
+    if (g.grad_fn()) g.detach_();
+    else g.set_requires_grad(false);
+    g.zero_();
+  }
+  return make_undefined(env);
+}
+
 // ---- grad mode ------------------------------------------------------------------------------
 
 TESSERA_ENTRY(js_is_grad_enabled) { return make_bool(env, c10::GradMode::is_enabled()); }
@@ -453,6 +473,7 @@ void register_autograd_functions(napi_env env, napi_value exports) {
   g_main_thread = std::this_thread::get_id();
   set_function(env, exports, "backward", js_backward);
   set_function(env, exports, "autogradGrad", js_grad);
+  set_function(env, exports, "zeroGrads", js_zero_grads);
   set_function(env, exports, "createFunctionNode", js_create_function_node);
   set_function(env, exports, "setCallbackRunner", js_set_callback_runner);
   set_function(env, exports, "takeReleasedCallbacks", js_take_released_callbacks);

@@ -46,10 +46,12 @@ TensorTable* table(node_api_basic_env env) {
   return static_cast<TensorTable*>(data);
 }
 
-// Only a tensor that is the sole owner of its storage reports it, so views of a large tensor do not
-// multiply the count; V8 uses the total to decide when to collect.
+// Only a handle that is the sole owner of its tensor and of that tensor's storage reports it, so
+// views of a large tensor, and further wrappers of one tensor (`p.grad`, `x.float()` of a float
+// tensor, `.data`), do not multiply the count; V8 uses the total to decide when to collect, and an
+// inflated total makes it run a full collection every few steps.
 int64_t storage_bytes_if_owner(const at::Tensor& t) {
-  if (!t.has_storage()) return 0;
+  if (!t.has_storage() || t.use_count() != 1) return 0;
   const auto& storage = t.storage();
   if (storage.use_count() != 1) return 0;
   return static_cast<int64_t>(storage.nbytes());

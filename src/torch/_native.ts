@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Tensor } from "./tensor.js";
 
 /**
  * An opaque reference to a libtorch object, owned by the JS object that holds it: for a tensor, a
@@ -15,21 +16,28 @@ export type NativeHandle = { readonly __native: unique symbol };
 /** What may stand for a tensor when crossing into native code: a JS Tensor or its handle. */
 export type TensorRef = { _h: NativeHandle } | NativeHandle;
 
-export interface NativeAddon {
+/** native/src/handles.cc */
+export interface HandleEntries {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
-  /** The JS classes that c10's exception types become (src/torch/errors.ts). */
-  setErrorClasses(classes: Record<"RuntimeError" | "ValueError" | "IndexError" | "NotImplementedError" | "OutOfMemoryError", new (message: string) => Error>): void;
   /** `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it). */
   adopt(tensor: object, h: NativeHandle): void;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 
+}
+
+/** native/src/ops.cc */
+export interface OpEntries {
   /** Bit i of `mask` marks args[i] as a tensor handle (handles are numbers). */
   callOp(id: number, mask: number, ...args: unknown[]): unknown;
   callOpKw(id: number, mask: number, kwargs: object, ...args: unknown[]): unknown;
   resolveOp(name: string): number;
   listOps(): OpSetInfo[];
 
+}
+
+/** native/src/tensor_api.cc */
+export interface TensorEntries {
   fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: { _id: number }, shape: number[], device?: string): unknown;
   /** `pin`: the storage stops being resizable, for a view that outlives the call. */
   bytesView(t: TensorRef, pin?: boolean): ArrayBuffer;
@@ -60,8 +68,13 @@ export interface NativeAddon {
   setData(t: TensorRef, data: TensorRef): void;
   sameTensor(a: TensorRef, b: TensorRef): boolean;
 
+}
+
+/** native/src/autograd.cc */
+export interface AutogradEntries {
   backward(tensors: TensorRef[], grads: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, inputs: TensorRef[] | null): void;
   autogradGrad(outputs: TensorRef[], inputs: TensorRef[], gradOutputs: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): unknown[];
+  zeroGrads(params: TensorRef[], setToNone: boolean): void;
   createFunctionNode(fnId: number, name: string, inputs: (TensorRef | null)[], outputs: (TensorRef | null)[]): unknown[];
   setCallbackRunner(runner: (id: number, tensors: unknown[]) => unknown): void;
   takeReleasedCallbacks(): number[];
@@ -76,6 +89,10 @@ export interface NativeAddon {
   isEngineOnWorker(): boolean;
   setEngineOnWorker(onWorker: boolean): void;
 
+}
+
+/** native/src/runtime.cc */
+export interface RuntimeEntries {
   manualSeed(seed: number | bigint): void;
   initialSeed(): number;
   newGenerator(device?: string): NativeHandle;
@@ -101,6 +118,62 @@ export interface NativeAddon {
   versions(): { torch: string; cuda: boolean | null; config: string };
   setMmapThreshold(bytes: number): boolean;
 }
+
+/** native/src/napi_util.cc */
+export interface ErrorEntries {
+  /** The JS classes that c10's exception types become (src/torch/errors.ts). */
+  setErrorClasses(classes: Record<"RuntimeError" | "ValueError" | "IndexError" | "NotImplementedError" | "OutOfMemoryError", new (message: string) => Error>): void;
+}
+
+/** native/src/distributed.cc: c10d stores, process groups and works; handles are opaque externals owned by the JS objects that hold them. */
+export interface DistributedEntries {
+  distTcpStore(host: string, port: number, isServer: boolean, worldSize: number, timeoutMs: number, waitWorkers: boolean): NativeHandle;
+  distTcpStorePort(store: NativeHandle): number;
+  distFileStore(path: string, worldSize: number, timeoutMs: number): NativeHandle;
+  distPrefixStore(prefix: string, store: NativeHandle): NativeHandle;
+  distStoreSet(store: NativeHandle, key: string, value: string): void;
+  distStoreGet(store: NativeHandle, key: string): string;
+  distStoreAdd(store: NativeHandle, key: string, amount: number): number;
+  distStoreWait(store: NativeHandle, keys: string[], timeoutMs: number): void;
+  distStoreSetTimeout(store: NativeHandle, timeoutMs: number): void;
+  distNewGroup(backend: string, store: NativeHandle, rank: number, size: number, timeoutMs: number, host: string): NativeHandle;
+  distAvailableBackends(): string[];
+  distDestroyGroup(group: NativeHandle): void;
+  distAllreduce(group: NativeHandle, t: TensorRef, op: string): NativeHandle;
+  distBroadcast(group: NativeHandle, t: TensorRef, src: number): NativeHandle;
+  distAllgather(group: NativeHandle, outputs: TensorRef[], input: TensorRef): NativeHandle;
+  distAllgatherBase(group: NativeHandle, output: TensorRef, input: TensorRef): NativeHandle;
+  distReduceScatterBase(group: NativeHandle, output: TensorRef, input: TensorRef, op: string): NativeHandle;
+  distAlltoallBase(group: NativeHandle, output: TensorRef, input: TensorRef, outSplits: number[], inSplits: number[]): NativeHandle;
+  distSend(group: NativeHandle, t: TensorRef, dst: number, tag: number): NativeHandle;
+  distRecv(group: NativeHandle, t: TensorRef, src: number, tag: number): NativeHandle;
+  distBarrier(group: NativeHandle): NativeHandle;
+  distStartCoalescing(group: NativeHandle): void;
+  distEndCoalescing(group: NativeHandle): NativeHandle;
+  distWorkWait(work: NativeHandle, timeoutMs: number): boolean;
+  distWorkIsCompleted(work: NativeHandle): boolean;
+  distWorkPromise(work: NativeHandle): Promise<void>;
+  distReachableLeaves(outputs: TensorRef[]): Tensor[];
+}
+
+/** native/src/autocast.cc */
+export interface AutocastEntries {
+  autocastIsEnabled(device_type: string): boolean;
+  autocastSetEnabled(device_type: string, enabled: boolean): void;
+  autocastGetDtype(device_type: string): number;
+  autocastSetDtype(device_type: string, dtype: { _id: number }): void;
+  autocastIncrementNesting(): number;
+  autocastDecrementNesting(): number;
+  autocastClearCache(): void;
+  autocastIsCacheEnabled(): boolean;
+  autocastSetCacheEnabled(enabled: boolean): void;
+}
+
+/**
+ * Every entry point the addon registers, declared once, grouped by the native file that registers it
+ * (test/core/native_contract.test.ts checks this against the built addon).
+ */
+export type NativeAddon = HandleEntries & ErrorEntries & OpEntries & TensorEntries & AutogradEntries & RuntimeEntries & DistributedEntries & AutocastEntries;
 
 export interface OpArgInfo {
   name: string;

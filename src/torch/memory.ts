@@ -1,5 +1,8 @@
-// Explicit lifetime control for tight loops. Tensors are freed by GC finalizers anyway; a scope
-// frees the tensors created inside it as soon as it ends, except those it returns.
+// Explicit lifetime control. Tensors are freed by GC finalizers anyway, but V8 collects them late:
+// a scope frees the tensors created inside it as soon as it ends, except those it returns and those
+// something outside took ownership of (escape). The library runs its own module internals in
+// scopes, where it knows every owner, so that a plain training loop frees its intermediates when
+// they are done rather than at the next full collection.
 import { native, type NativeHandle } from "./_native.js";
 import { expectCallback } from "./_type_name.js";
 
@@ -8,26 +11,37 @@ interface Disposable {
 }
 
 const stack: Disposable[][] = [];
+// Tensors owned by something that outlives any scope (a cache, an autograd context, a module
+// attribute, a hook's closure): no scope disposes them; the GC frees them when their owner lets go.
+const escaped = new WeakSet<Disposable>();
 
 /** Called by the Tensor constructor. */
 export function track(t: Disposable): void {
   if (stack.length !== 0) stack[stack.length - 1].push(t);
 }
 
-function collectKept(value: unknown, keep: Set<NativeHandle>, depth = 0): void {
+// Every tensor in `value`: itself, or inside arrays, maps and plain or class objects, 4 levels deep.
+function forEachTensor(value: unknown, fn: (t: Disposable) => void, depth = 0): void {
   if (value === null || typeof value !== "object" || depth > 4) return;
-  const h = (value as Partial<Disposable>)._h;
-  if (h !== undefined) {
-    keep.add(h);
+  if ((value as Partial<Disposable>)._h !== undefined) {
+    fn(value as Disposable);
     return;
   }
   const items = Array.isArray(value) ? value : value instanceof Map ? [...value.values()] : Object.values(value);
-  for (const v of items) collectKept(v, keep, depth + 1);
+  for (const v of items) forEachTensor(v, fn, depth + 1);
+}
+
+/**
+ * Marks the tensors in `value` as owned outside every scope: no scope disposes them. Library code
+ * calls it where it hands a tensor to a longer-lived owner; a no-op outside scopes.
+ */
+export function escape(value: unknown): void {
+  if (stack.length !== 0) forEachTensor(value, (t) => escaped.add(t));
 }
 
 /**
  * Runs `fn`; every tensor created during it is disposed when it returns, except tensors reachable
- * from its result (directly, or inside arrays, maps and plain objects). Scopes nest.
+ * from its result (directly, or inside arrays, maps and objects) and escaped ones. Scopes nest.
  */
 export function scope<T>(fn: () => T): T {
   expectCallback(fn, "torch.scope", "torch.scope(() => ...)");
@@ -38,16 +52,16 @@ export function scope<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     stack.pop();
-    for (const t of created) native.dispose(t._h);
+    for (const t of created) if (!escaped.has(t)) native.dispose(t._h);
     throw e;
   }
   stack.pop();
   const keep = new Set<NativeHandle>();
-  collectKept(result, keep);
+  forEachTensor(result, (t) => keep.add(t._h));
   const outer = stack.length !== 0 ? stack[stack.length - 1] : null;
   for (const t of created) {
     if (keep.has(t._h)) outer?.push(t);
-    else native.dispose(t._h);
+    else if (!escaped.has(t)) native.dispose(t._h);
   }
   return result;
 }

@@ -2,6 +2,7 @@
 // as HF's DynamicCache.
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
+import { escape } from "../torch/memory.js";
 
 export class DynamicCache {
   readonly key_cache: Tensor[] = [];
@@ -19,7 +20,9 @@ export class DynamicCache {
       this.key_cache[layer_idx] = torch.cat([this.key_cache[layer_idx], key], -2);
       this.value_cache[layer_idx] = torch.cat([this.value_cache[layer_idx], value], -2);
     }
-    return [this.key_cache[layer_idx], this.value_cache[layer_idx]];
+    const kv: [Tensor, Tensor] = [this.key_cache[layer_idx], this.value_cache[layer_idx]];
+    escape(kv); // the cache owns them past the layer's forward, whose scope frees its temporaries
+    return kv;
   }
 
   /** Cached tokens of `layer_idx` (0 when that layer has nothing yet). */
@@ -34,6 +37,7 @@ export class DynamicCache {
       this.key_cache[i] = this.key_cache[i].index_select(0, beam_idx.to(this.key_cache[i].device));
       this.value_cache[i] = this.value_cache[i].index_select(0, beam_idx.to(this.value_cache[i].device));
     }
+    escape([this.key_cache, this.value_cache]);
   }
 
   /** Drops cached tokens past `max_length`. */
@@ -42,6 +46,7 @@ export class DynamicCache {
       this.key_cache[i] = this.key_cache[i].narrow(-2, 0, Math.min(max_length, this.key_cache[i].size(-2)));
       this.value_cache[i] = this.value_cache[i].narrow(-2, 0, Math.min(max_length, this.value_cache[i].size(-2)));
     }
+    escape([this.key_cache, this.value_cache]);
   }
 
   get length(): number {

@@ -6,6 +6,7 @@ import { dropCallback, registerCallback } from "../_callbacks.js";
 import { Tensor } from "../tensor.js";
 import { is_grad_enabled, no_grad } from "./grad_mode.js";
 import { typeName } from "../_type_name.js";
+import { escape } from "../memory.js";
 
 export class FunctionCtx {
   saved_tensors: Tensor[] = [];
@@ -88,6 +89,7 @@ export class Function {
     const argList = args as unknown[];
     ctx.needs_input_grad = argList.map((a) => a instanceof Tensor && a.requires_grad);
     const result = no_grad(() => (this.forward as (ctx: FunctionCtx, ...a: unknown[]) => ForwardResult)(ctx, ...argList));
+    escape(ctx); // what forward saved or set on ctx lives until backward, past any scope
     if (!is_grad_enabled() || !ctx.needs_input_grad.some(Boolean)) return result as ReturnType<F["forward"]>;
     const outputs: unknown[] = Array.isArray(result) ? result : [result];
     const differentiable = (t: unknown): t is Tensor => t instanceof Tensor && !ctx.isNonDifferentiable(t);

@@ -3,7 +3,7 @@
 import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import type { Tensor } from "../tensor.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 import { _resolve, type Group, type ProcessGroup } from "./process_group.js";
 import { Work } from "./work.js";
 import { checkOptions, type OptionNames } from "../_options.js";

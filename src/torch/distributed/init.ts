@@ -2,7 +2,6 @@
 // store), then the default process group over it.
 import { ValueError } from "../errors.js";
 import { native } from "../_native.js";
-import { c10d } from "./_c10d.js";
 import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
 import { FileStore, TCPStore, default_pg_timeout, type Store } from "./store.js";
 import { checkOptions } from "../_options.js";
@@ -24,15 +23,15 @@ export interface InitProcessGroupOptions {
 }
 
 export function is_available(): boolean {
-  return c10d.distAvailableBackends().length > 0;
+  return native.distAvailableBackends().length > 0;
 }
 
 export function is_gloo_available(): boolean {
-  return c10d.distAvailableBackends().includes("gloo");
+  return native.distAvailableBackends().includes("gloo");
 }
 
 export function is_nccl_available(): boolean {
-  return c10d.distAvailableBackends().includes("nccl");
+  return native.distAvailableBackends().includes("nccl");
 }
 
 function envInt(name: string, given: number | undefined): number {
@@ -117,7 +116,7 @@ export function init_process_group(options: InitProcessGroupOptions = {}): Proce
   if (is_initialized()) throw new Error("torch.distributed.init_process_group: trying to initialize the default process group twice");
   const backend = options.backend ?? defaultBackend();
   if (backend !== "gloo" && backend !== "nccl") throw new Error(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
-  if (!c10d.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
+  if (!native.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
   const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);
   try {

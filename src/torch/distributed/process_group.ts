@@ -2,7 +2,7 @@
 // new_group. As in PyTorch, ranks passed to collectives are global ranks; a group maps them.
 import { ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 import { PrefixStore, type Store } from "./store.js";
 import { checkOptions } from "../_options.js";
 

@@ -1,7 +1,7 @@
 // c10d key-value stores, PyTorch's classes: TCPStore, FileStore, PrefixStore. Ranks rendezvous
 // through one; process groups exchange their connection details over it.
 import type { NativeHandle } from "../_native.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 import { checkOptions } from "../_options.js";
 
 /** PyTorch's default store and process-group timeout: 30 minutes (PyTorch takes a timedelta). */

@@ -1,7 +1,7 @@
 // The handle an `async_op` collective returns: wait() blocks like PyTorch's; the Work is also a
 // promise-like (`await work`, `work.promise`), whose wait runs off the main thread.
 import type { NativeHandle } from "../_native.js";
-import { c10d } from "./_c10d.js";
+import { native as c10d } from "../_native.js";
 
 export class Work implements PromiseLike<void> {
   private readonly h: NativeHandle | null;

@@ -2,6 +2,8 @@
 // state_dict/load_state_dict in PyTorch's layout ({state: {index: {...}}, param_groups: [{..., params:
 // [indices]}]}), so checkpoints carry over key for key.
 import { Tensor } from "../tensor.js";
+import { native } from "../_native.js";
+import { escape, scope } from "../memory.js";
 import { enable_grad, no_grad } from "../autograd/grad_mode.js";
 import { _optimizer_created } from "../moreh.js";
 import { RuntimeError, ValueError } from "../errors.js";
@@ -61,27 +63,20 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   zero_grad(opts: { set_to_none?: boolean } = {}): void {
     checkOptions("Optimizer.zero_grad", opts, { set_to_none: true });
     const { set_to_none = true } = opts;
-    for (const g of this.param_groups) {
-      for (const p of g.params) {
-        const grad = p.grad;
-        if (grad === null) continue;
-        if (set_to_none) {
-          p.grad = null;
-        } else {
-          if (grad.grad_fn !== null) grad.detach_();
-          else grad.requires_grad_(false);
-          grad.zero_();
-        }
-      }
-    }
+    native.zeroGrads(this.param_groups.flatMap((g) => g.params), set_to_none);
   }
 
   /** One update of every parameter with a gradient; `closure` re-evaluates the loss first. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure === undefined ? undefined : enable_grad(closure);
-    no_grad(() => {
-      for (const g of this.param_groups) this._stepGroup(g);
-    });
+    // In a scope: the step's gradient wrappers and temporaries go at once (a gradient stays alive
+    // while any wrapper holds it, even after zero_grad); what the optimizer keeps is escaped.
+    no_grad(() =>
+      scope(() => {
+        for (const g of this.param_groups) this._stepGroup(g);
+        escape(this);
+      }),
+    );
     return loss;
   }
 

@@ -3,6 +3,7 @@
 // KV cache; position ids from the attention mask; finished rows get pad_token_id; scores in float32.
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
+import { escape } from "../../torch/memory.js";
 import { GENERATION_DEFAULTS, resolveGenerationConfig, type GenerationConfigFields } from "./configuration_utils.js";
 import {
   LogitsProcessorList,
@@ -12,6 +13,12 @@ import {
   TopPLogitsWarper,
 } from "./logits_process.js";
 import { EosTokenCriteria, MaxLengthCriteria, StoppingCriteriaList } from "./stopping_criteria.js";
+
+/** `t`, handed to user code (a streamer) that may keep it past the step's scope. */
+function escaped(t: Tensor): Tensor {
+  escape(t);
+  return t;
+}
 
 /**
  * The part of a causal LM that generate uses (every `*ForCausalLM` has it): `forward(input_ids,
@@ -152,28 +159,31 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
     const padTensor = torch.tensor(pad ?? 0, { dtype: torch.int64 }).to(dev);
     let unfinished = torch.ones([ids.shape[0]], { dtype: torch.bool, device: dev });
     let cache: unknown = undefined;
-    streamer?.put(ids.cpu());
-    for (let step = 0; ; step++) {
-      const incremental = useCache && step > 0;
-      const out = logitsOf(
-        model.forward(incremental ? ids.index([":", "-1:"]) : ids, {
-          attention_mask,
-          position_ids: incremental ? position_ids.index([":", "-1:"]) : position_ids,
-          past_key_values: incremental ? cache : undefined,
-          use_cache: useCache,
-        }),
-      );
-      cache = out.past_key_values;
-      const logits = out.logits.index([":", -1]).to({ dtype: torch.float32, copy: true });
-      const scores = processors.call(ids, logits);
-      let next = gc.do_sample ? torch.multinomial(scores.softmax(-1), 1).squeeze(1) : scores.argmax(-1);
-      if (eos.length > 0) next = torch.where(unfinished, next, padTensor);
-      ids = torch.cat([ids, next.unsqueeze(1)], -1);
-      streamer?.put(next.cpu());
-      position_ids = torch.cat([position_ids, position_ids.index([":", "-1:"]).add(1)], -1);
-      if (attention_mask !== undefined) attention_mask = torch.cat([attention_mask, attention_mask.new_ones([attention_mask.shape[0], 1])], -1);
-      unfinished = unfinished.logical_and(stopping.call(ids).logical_not());
-      if (!unfinished.any().item()) break;
+    streamer?.put(escaped(ids.cpu()));
+    // One scope a token: the step's logits and scores go when it ends, not at a later GC; what the
+    // next step reads is returned, and the cache keeps its own tensors (cache_utils.ts).
+    for (let step = 0, done = false; !done; step++) {
+      [ids, position_ids, attention_mask, unfinished, cache, done] = torch.scope(() => {
+        const incremental = useCache && step > 0;
+        const out = logitsOf(
+          model.forward(incremental ? ids.index([":", "-1:"]) : ids, {
+            attention_mask,
+            position_ids: incremental ? position_ids.index([":", "-1:"]) : position_ids,
+            past_key_values: incremental ? cache : undefined,
+            use_cache: useCache,
+          }),
+        );
+        const logits = out.logits.index([":", -1]).to({ dtype: torch.float32, copy: true });
+        const scores = processors.call(ids, logits);
+        let next = gc.do_sample ? torch.multinomial(scores.softmax(-1), 1).squeeze(1) : scores.argmax(-1);
+        if (eos.length > 0) next = torch.where(unfinished, next, padTensor);
+        const new_ids = torch.cat([ids, next.unsqueeze(1)], -1);
+        streamer?.put(escaped(next.cpu()));
+        const new_positions = torch.cat([position_ids, position_ids.index([":", "-1:"]).add(1)], -1);
+        const new_mask = attention_mask === undefined ? undefined : torch.cat([attention_mask, attention_mask.new_ones([attention_mask.shape[0], 1])], -1);
+        const still = unfinished.logical_and(stopping.call(new_ids).logical_not());
+        return [new_ids, new_positions, new_mask, still, out.past_key_values, !still.any().item()] as const;
+      });
     }
     streamer?.end();
     return ids;

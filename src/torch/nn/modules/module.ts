@@ -7,6 +7,8 @@
 // and property registration behave as for a plain instance (bench/module_call.ts measures the call).
 import { inspect } from "node:util";
 import { Tensor, type RemovableHandle } from "../../tensor.js";
+import { native } from "../../_native.js";
+import { escape } from "../../memory.js";
 import { dtype, bfloat16, float16, float32, float64 } from "../../dtype.js";
 import { device, type DeviceLike } from "../../device.js";
 import { no_grad } from "../../autograd/grad_mode.js";
@@ -111,11 +113,15 @@ export class Module {
     if (_before_use(this)) return this.forward(...args);
     const { preHooks, hooks } = this._m;
     if (preHooks.size === 0 && hooks.size === 0) return impl.apply(this, args);
+    // A hook may keep what it is handed; no scope the call runs in frees that.
+    escape(args);
     for (const hook of [...preHooks.values()]) {
       const r = hook(this, args);
       if (r !== undefined && r !== null) args = Array.isArray(r) ? r : [r];
     }
+    escape(args);
     let out = impl.apply(this, args);
+    escape(out);
     for (const hook of [...hooks.values()]) {
       const r = hook(this, args, out);
       if (r !== undefined && r !== null) out = r;
@@ -141,6 +147,7 @@ export class Module {
   }
 
   protected _setSlot(name: string, value: unknown): void {
+    escape(value); // a module attribute outlives any scope the assignment ran in
     (this as unknown as Record<string, unknown>)[name] = value;
   }
 
@@ -248,6 +255,29 @@ export class Module {
     return this._named_members((m) => m._ownParameters(), prefix, recurse, remove_duplicate);
   }
 
+  // parameters() as one array, without the names and nested generators of named_parameters: a
+  // per-step walk (zero_grad) pays for those more than for the work it does.
+  private _parameterList(): Parameter[] {
+    _before_use(this);
+    const out: Parameter[] = [];
+    const seen = new Set<Parameter>();
+    const visited = new Set<Module>();
+    const visit = (m: Module): void => {
+      if (visited.has(m)) return;
+      visited.add(m);
+      const slots = m._slots();
+      for (const [k, v] of slots) {
+        if (v instanceof Parameter && !seen.has(v) && !m._m.buffers.has(k)) {
+          seen.add(v);
+          out.push(v);
+        }
+      }
+      for (const [, v] of slots) if (v instanceof Module) visit(v);
+    };
+    visit(this);
+    return out;
+  }
+
   *parameters({ recurse = true } = {}): Generator<Parameter> {
     for (const [, p] of this.named_parameters({ recurse })) yield p;
   }
@@ -308,17 +338,7 @@ export class Module {
   zero_grad(opts: { set_to_none?: boolean } = {}): void {
     checkOptions("Module.zero_grad", opts, { set_to_none: true });
     const { set_to_none = true } = opts;
-    for (const p of this.parameters()) {
-      const g = p.grad;
-      if (g === null) continue;
-      if (set_to_none) {
-        p.grad = null;
-      } else {
-        if (g.grad_fn !== null) g.detach_();
-        else g.requires_grad_(false);
-        g.zero_();
-      }
-    }
+    native.zeroGrads(this._parameterList(), set_to_none);
   }
 
   /** Applies `fn` to every parameter (in place, keeping the Parameter objects), grad and buffer. */

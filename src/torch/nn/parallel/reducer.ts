@@ -10,7 +10,6 @@ import * as dist from "../../distributed/index.js";
 import type { Work } from "../../distributed/work.js";
 import type { Group } from "../../distributed/process_group.js";
 import { int32 } from "../../dtype.js";
-import { c10d } from "../../distributed/_c10d.js";
 
 interface Slot {
   param: Tensor;
@@ -114,7 +113,7 @@ export class Reducer {
   /** With find_unused_parameters: parameters the outputs' graph does not reach are ready now. */
   markUnused(outputs: Tensor[]): void {
     if (!this.active) return;
-    const reached = c10d.distReachableLeaves(outputs);
+    const reached = native.distReachableLeaves(outputs);
     const used = new Set<Slot>();
     for (const t of reached) for (const [p, s] of this.slots) if (native.sameTensor(t._h, p._h)) used.add(s);
     for (const s of this.slots.values()) if (!used.has(s)) this.markReady(s, null);

@@ -2,6 +2,7 @@
 // projections (weights stored [in, out]), gelu_new MLP, lm_head tied to wte.
 import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
+import { scope } from "../../../torch/memory.js";
 import { Module, ModuleList, Linear, Embedding, LayerNorm, Parameter, type FactoryOptions } from "../../../torch/nn/index.js";
 import { get_activation } from "../../activations.js";
 import { ForCausalLMLoss } from "../../loss_utils.js";
@@ -97,9 +98,12 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, factory);
   }
 
+  // In a scope, as LlamaDecoderLayer: the block's intermediates go when it returns.
   override forward(x: Tensor, inputs: BlockInputs): Tensor {
-    const h = x.add(this.attn.forward(this.ln_1.forward(x), inputs));
-    return h.add(this.mlp.forward(this.ln_2.forward(h)));
+    return scope(() => {
+      const h = x.add(this.attn.forward(this.ln_1.forward(x), inputs));
+      return h.add(this.mlp.forward(this.ln_2.forward(h)));
+    });
   }
 }
 

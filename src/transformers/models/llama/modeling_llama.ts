@@ -4,6 +4,7 @@
 // `LlamaVariant` (biases, sliding window).
 import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
+import { scope } from "../../../torch/memory.js";
 import { Module, ModuleList, Linear, Embedding, RMSNorm, type FactoryOptions } from "../../../torch/nn/index.js";
 import { get_activation } from "../../activations.js";
 import { DynamicCache } from "../../cache_utils.js";
@@ -100,14 +101,21 @@ export function repeat_kv(x: Tensor, n_rep: number): Tensor {
   return x.unsqueeze(2).expand([b, h, n_rep, s, d]).reshape(b, h * n_rep, s, d);
 }
 
-/** SDPA over [batch, heads, seq, dim] with GQA by repeat_kv; returns [batch, seq, heads * dim]. */
+/**
+ * SDPA over [batch, heads, seq, dim]; returns [batch, seq, heads * dim]. Grouped-query attention
+ * goes through SDPA's enable_gqa where HF's sdpa_attention_forward uses it (no mask, head dim
+ * ≤ 256), which reads the shared keys in place; elsewhere repeat_kv copies them, as HF does.
+ */
 export function sdpaAttention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale: number, dropout_p = 0): Tensor {
   const n_rep = q.size(1) / k.size(1);
-  const out = F.scaled_dot_product_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), {
+  const gqa = n_rep > 1 && mask.mask === null && k.size(-1) === v.size(-1) && k.size(-1) <= 256;
+  const [key, value] = gqa ? [k, v] : [repeat_kv(k, n_rep), repeat_kv(v, n_rep)];
+  const out = F.scaled_dot_product_attention(q, key, value, {
     attn_mask: mask.mask,
     is_causal: mask.is_causal,
     scale,
     dropout_p,
+    enable_gqa: gqa,
   });
   return out.transpose(1, 2).reshape(q.size(0), q.size(2), -1);
 }
@@ -141,10 +149,9 @@ export class LlamaAttention extends Module {
   override forward(x: Tensor, { cos, sin, mask, past_key_values }: LayerInputs): Tensor {
     const [b, s] = x.shape;
     const heads = (t: Tensor): Tensor => t.view(b, s, -1, this.head_dim).transpose(1, 2);
-    let [q, k] = apply_rotary_pos_emb(heads(this.q_proj.forward(x)), heads(this.k_proj.forward(x)), cos, sin);
-    let v = heads(this.v_proj.forward(x));
-    if (past_key_values !== null) [k, v] = past_key_values.update(k, v, this.layer_idx);
-    q = q.contiguous();
+    const [q, new_k] = apply_rotary_pos_emb(heads(this.q_proj.forward(x)), heads(this.k_proj.forward(x)), cos, sin);
+    const new_v = heads(this.v_proj.forward(x));
+    const [k, v] = past_key_values === null ? [new_k, new_v] : past_key_values.update(new_k, new_v, this.layer_idx);
     const dropout = this.training ? this.config.attention_dropout : 0;
     return this.o_proj.forward(sdpaAttention(q, k, v, mask, this.scaling, dropout));
   }
@@ -197,9 +204,13 @@ export class LlamaDecoderLayer<I = LayerInputs> extends Module {
     this.post_attention_layernorm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
   }
 
+  // In a scope: the layer's intermediates go as soon as it returns (autograd holds its own
+  // references to what backward needs), not at V8's next full collection.
   override forward(x: Tensor, inputs: I): Tensor {
-    const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs));
-    return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    return scope(() => {
+      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs));
+      return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    });
   }
 }
 
