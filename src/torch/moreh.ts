@@ -8,6 +8,7 @@
 // `tessera`), so that arrows only point down.
 import type { Backend } from "./distributed/process_group.js";
 import type { Tensor } from "./tensor.js";
+import { native } from "./_native.js";
 import { checkOptions } from "./_options.js";
 
 /** The plan keys of `tessera plan --json` (any subset; the rest is searched). */
@@ -104,6 +105,14 @@ export const option = {
 /** The full plan applied to the model of this job (every key), or null when Advanced Parallelization is off. */
 export function applied_plan(): Required<PlanChoices> | null {
   return enabled && impl !== null ? impl.applied_plan() : null;
+}
+
+/**
+ * Whether `.cuda()` names the CPU: under the one line the job is one virtual device and `.cuda()` is
+ * that device (as on MoAI), so on a machine without CUDA the seed's script moves nothing.
+ */
+export function _cuda_is_the_cpu(): boolean {
+  return enabled && !native.cudaIsAvailable();
 }
 
 /** The DataLoader's question: the share of each global batch this rank reads, or null (read everything). */

@@ -15,6 +15,7 @@ import { argTypeName, typeName } from "./_type_name.js";
 import type { MemoryFormat } from "./types.js";
 import { checkOptions, type OptionNames } from "./_options.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
+import { _cuda_is_the_cpu } from "./moreh.js";
 
 const atenTo = op("aten::to");
 const atenResize = op("aten::resize_");
@@ -237,7 +238,9 @@ export class Tensor {
     ]) as Tensor;
   }
 
+  /** The tensor on a CUDA device; under Advanced Parallelization without CUDA, the job's device (the CPU): itself. */
   cuda(index?: number): Tensor {
+    if (_cuda_is_the_cpu()) return this;
     return this.to(index === undefined ? "cuda" : `cuda:${index}`);
   }
 
