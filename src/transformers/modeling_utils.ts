@@ -3,6 +3,7 @@
 // checkpoint one tensor at a time under its own name, converting each to the target dtype/device
 // and putting it in place — so a checkpoint never exists twice in memory, nor in fp32 on the way.
 import { ValueError } from "../torch/errors.js";
+import { checkOptions, type OptionNames } from "../torch/_options.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../torch/index.js";
@@ -41,6 +42,10 @@ export interface FromPretrainedOptions extends HubOptions {
   dtype?: TorchDtypeArg;
   device?: DeviceLike;
 }
+
+export const FROM_PRETRAINED_OPTIONS: OptionNames<FromPretrainedOptions> = {
+  revision: true, cache_dir: true, local_files_only: true, token: true, trust_remote_code: true, torch_dtype: true, dtype: true, device: true,
+};
 
 /** The keyword arguments of every causal LM's forward. */
 export interface CausalLMForwardOptions {
@@ -285,8 +290,10 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   static from_config<M extends PreTrainedModel, C extends PretrainedConfig>(
     this: ModelClass<M, C>,
     config: C,
-    { torch_dtype, dtype: dt, device }: FromPretrainedOptions = {},
+    options: FromPretrainedOptions = {},
   ): M {
+    checkOptions(`${this.name}.from_config`, options, FROM_PRETRAINED_OPTIONS);
+    const { torch_dtype, dtype: dt, device } = options;
     const arg = torch_dtype ?? dt;
     const target = arg === undefined ? torch.get_default_dtype() : resolveDtype(arg, config);
     return torch.moreh._while_building(() => {
@@ -302,6 +309,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     name_or_path: string,
     options: FromPretrainedOptions = {},
   ): M {
+    checkOptions(`${this.name}.from_pretrained`, options, FROM_PRETRAINED_OPTIONS);
     const dir = resolve_pretrained_folder(name_or_path, options, `${this.name}.from_pretrained`);
     const config = rememberSource(new this.config_class(readConfigDict(dir)), dir);
     return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
@@ -312,7 +320,9 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * the main process writes (HF's `is_main_process`); under Advanced Parallelization every rank calls
    * it (a sharded model gathers its weights on all of them) and rank 0 is the main process.
    */
-  save_pretrained(save_directory: string, { max_shard_size = "5GB", safe_serialization = true, is_main_process }: SavePretrainedOptions = {}): void {
+  save_pretrained(save_directory: string, options: SavePretrainedOptions = {}): void {
+    checkOptions("PreTrainedModel.save_pretrained", options, { max_shard_size: true, safe_serialization: true, is_main_process: true });
+    const { max_shard_size = "5GB", safe_serialization = true, is_main_process } = options;
     const dist = torch.distributed;
     // Under Advanced Parallelization the job is one device: every rank calls this, rank 0 writes.
     const job = torch.moreh.option.is_enabled_advanced_parallelization() && dist.is_initialized() && dist.get_world_size() > 1;

@@ -21,7 +21,7 @@ export interface GenerationConfigFields {
 
 type Kind = "int" | "number" | "boolean" | "ids";
 
-const FIELD_KINDS: Record<keyof GenerationConfigFields, Kind> = {
+export const FIELD_KINDS: Record<keyof GenerationConfigFields, Kind> = {
   max_length: "int", max_new_tokens: "int", do_sample: "boolean", num_beams: "int", use_cache: "boolean",
   temperature: "number", top_k: "int", top_p: "number", repetition_penalty: "number",
   bos_token_id: "int", eos_token_id: "ids", pad_token_id: "int",

@@ -4,7 +4,8 @@
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { escape } from "../../torch/memory.js";
-import { GENERATION_DEFAULTS, resolveGenerationConfig, type GenerationConfigFields } from "./configuration_utils.js";
+import { FIELD_KINDS, GENERATION_DEFAULTS, resolveGenerationConfig, type GenerationConfigFields } from "./configuration_utils.js";
+import { checkOptions, type OptionNames } from "../../torch/_options.js";
 import {
   LogitsProcessorList,
   RepetitionPenaltyLogitsProcessor,
@@ -45,6 +46,11 @@ export interface GenerateOptions extends GenerationConfigFields {
 }
 
 const OPTION_KEYS = new Set(["attention_mask", "generation_config", "streamer"]);
+
+const GENERATE_OPTIONS: OptionNames<GenerateOptions> = {
+  ...(Object.fromEntries(Object.keys(FIELD_KINDS).map((k) => [k, true])) as OptionNames<GenerationConfigFields>),
+  attention_mask: true, generation_config: true, streamer: true,
+};
 
 /** explicit options > `generation_config` > the model's generation_config > HF defaults. */
 function resolveConfig(model: GenerativeModel, options: GenerateOptions): { gc: GenerationConfigFields; defaultLength: boolean } {
@@ -113,6 +119,7 @@ function toStreamer(s: GenerateOptions["streamer"]): BaseStreamer | null {
  * (prompt included, as HF). Batched prompts must be left-padded, with their attention_mask.
  */
 export function generate(model: GenerativeModel, input_ids: Tensor, options: GenerateOptions = {}): Tensor {
+  checkOptions("generate", options, GENERATE_OPTIONS);
   checkInputs(input_ids, options.attention_mask);
   const { gc, defaultLength } = resolveConfig(model, options);
   if (gc.num_beams !== undefined && gc.num_beams !== 1) throw new Error(`generate: beam search is not supported (num_beams=${gc.num_beams}); use num_beams=1`);

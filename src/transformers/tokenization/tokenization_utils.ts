@@ -2,6 +2,7 @@
 // tokens, decode, chat templates, save_pretrained) over a TokenizerBackend. Instances are callable,
 // as in Python: `tokenizer(texts, { padding: true, return_tensors: "pt" })`.
 import { IndexError } from "../../torch/errors.js";
+import { checkOptions, type OptionNames } from "../../torch/_options.js";
 import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../../torch/index.js";
@@ -34,6 +35,8 @@ export interface DecodeOptions {
   skip_special_tokens?: boolean;
   clean_up_tokenization_spaces?: boolean;
 }
+
+const DECODE_OPTIONS: OptionNames<DecodeOptions> = { skip_special_tokens: true, clean_up_tokenization_spaces: true };
 
 export interface ChatTemplateOptions {
   tokenize?: boolean;
@@ -164,7 +167,9 @@ export class PreTrainedTokenizer {
 
   convert_ids_to_tokens(ids: number, options?: { skip_special_tokens?: boolean }): string;
   convert_ids_to_tokens(ids: TokenIds, options?: { skip_special_tokens?: boolean }): string[];
-  convert_ids_to_tokens(ids: number | TokenIds, { skip_special_tokens = false } = {}): string | string[] {
+  convert_ids_to_tokens(ids: number | TokenIds, options: { skip_special_tokens?: boolean } = {}): string | string[] {
+    checkOptions("convert_ids_to_tokens", options, { skip_special_tokens: true });
+    const { skip_special_tokens = false } = options;
     const one = (id: number) => {
       const t = this.backend.idToToken(id);
       if (t === undefined) throw new IndexError(`token id ${id} is out of range [0, ${this.__len__()})`);
@@ -201,6 +206,9 @@ export class PreTrainedTokenizer {
   }
 
   __call__(text: string | string[], options: CallOptions = {}): BatchEncoding<number[] | number[][] | Tensor> {
+    checkOptions("__call__", options, {
+      padding: true, truncation: true, max_length: true, pad_to_multiple_of: true, return_tensors: true, add_special_tokens: true, return_attention_mask: true,
+    });
     const { padding = false, truncation = false, max_length, pad_to_multiple_of, return_tensors = null, add_special_tokens = true, return_attention_mask = true } = options;
     const batched = Array.isArray(text);
     const texts = batched ? text : [text];
@@ -240,13 +248,16 @@ export class PreTrainedTokenizer {
   }
 
   // --- decoding -----------------------------------------------------------------------------
-  decode(ids: TokenIds | number, { skip_special_tokens = false, clean_up_tokenization_spaces }: DecodeOptions = {}): string {
+  decode(ids: TokenIds | number, options: DecodeOptions = {}): string {
+    checkOptions("decode", options, DECODE_OPTIONS);
+    const { skip_special_tokens = false, clean_up_tokenization_spaces } = options;
     const list = typeof ids === "number" ? [ids] : ids1d(ids);
     const text = this.backend.decode(list, skip_special_tokens, new Set(this.all_special_tokens));
     return (clean_up_tokenization_spaces ?? this.clean_up_tokenization_spaces) ? cleanUpTokenization(text) : text;
   }
 
   batch_decode(sequences: readonly (readonly number[])[] | Tensor, options: DecodeOptions = {}): string[] {
+    checkOptions("batch_decode", options, DECODE_OPTIONS);
     return ids2d(sequences).map((s) => this.decode(s, options));
   }
 

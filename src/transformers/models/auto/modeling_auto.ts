@@ -1,6 +1,7 @@
 // AutoModelForCausalLM: the causal-LM class of a config's model_type.
 import type { PretrainedConfig } from "../../configuration_utils.js";
-import type { CausalLM, FromPretrainedOptions } from "../../modeling_utils.js";
+import { FROM_PRETRAINED_OPTIONS, type CausalLM, type FromPretrainedOptions } from "../../modeling_utils.js";
+import { checkOptions } from "../../../torch/_options.js";
 import { LlamaForCausalLM } from "../llama/modeling_llama.js";
 import { MistralForCausalLM } from "../mistral/modeling_mistral.js";
 import { Qwen2ForCausalLM } from "../qwen2/modeling_qwen2.js";
@@ -34,12 +35,14 @@ function modelClass(config: PretrainedConfig): CausalLMClass {
 export class AutoModelForCausalLM {
   /** Reads config.json of a folder or hub id, picks the class by model_type, and loads the weights. */
   static from_pretrained(name_or_path: string, options: FromPretrainedOptions = {}): CausalLM {
+    checkOptions("AutoModelForCausalLM.from_pretrained", options, FROM_PRETRAINED_OPTIONS);
     const dir = resolve_pretrained_folder(name_or_path, options, "AutoModelForCausalLM.from_pretrained");
     return modelClass(AutoConfig.from_pretrained(dir)).from_pretrained(dir, options);
   }
 
   /** A randomly initialised model of the config's family. */
   static from_config(config: PretrainedConfig, options: FromPretrainedOptions = {}): CausalLM {
+    checkOptions("AutoModelForCausalLM.from_config", options, FROM_PRETRAINED_OPTIONS);
     return modelClass(config).from_config(config as never, options);
   }
 }
