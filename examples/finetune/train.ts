@@ -9,6 +9,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { torch } from "../../src/index.js";
+import { writeAtomically } from "../../src/torch/serialization/atomic.js";
 import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/index.js";
 import { AutoConfig, AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
 import type { CausalLM } from "../../src/transformers/modeling_utils.js";
@@ -17,7 +18,10 @@ import { TrainingLogger, peakMemory } from "../../src/transformers/trainer_log/i
 import { peakFlopsFor, profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
 import { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } from "../../src/parallel/checkpoint/index.js";
 import { gpuRows } from "../../src/cli/smi.js";
-import { EXIT_CODES, UsageError, existingDir, existingFile, isEntryPoint, parse, positiveInt, positiveNumber, runMain, string, type Values } from "./lib/cli.js";
+import {
+  EXIT_CODES, RunError, UsageError, asBadInput, existingDir, existingFile, isEntryPoint, nonNegativeInt, outputDir, parse, positiveInt, positiveNumber, runMain, string,
+  type Values,
+} from "./lib/cli.js";
 import { DEFAULT_CONFIG_DIR, DEFAULT_HELDOUT_DATA } from "./lib/paths.js";
 import { formatSkill, measureSkill, readExamples, type Skill } from "./lib/skill.js";
 
@@ -55,6 +59,9 @@ options:
                          after training (default: the embedded held-out set when no --model is given)
   --tensorboard-dir DIR  TensorBoard event files (default out/finetune/runs)
   --seed N               random seed for the weights and the shuffling (default 0)
+  --skip-nonfinite-loss  skip a step whose loss is NaN or infinite (no update) instead of
+                         stopping; by default such a loss stops the run with exit code 1,
+                         keeping the last checkpoint and saving no model
   -h, --help             this help
 
 ${EXIT_CODES}`;
@@ -80,6 +87,7 @@ export interface TrainArgs {
   /** A checkpoint folder, "latest", or null for a fresh start. */
   resume_from_checkpoint: string | null;
   save_on_interrupt: boolean;
+  skip_nonfinite_loss: boolean;
 }
 
 function parseTrainArgs(argv: string[]): TrainArgs | null {
@@ -88,6 +96,7 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     model: str, dataset: str, "batch-size": str, "block-size": str, lr: str, epochs: str, "max-steps": str, "log-interval": str,
     "save-model-dir": str, "use-lora": { type: "boolean" }, "lora-r": str, "eval-data": str, "tensorboard-dir": str, seed: str,
     "output-dir": str, "save-steps": str, "save-total-limit": str, "resume-from-checkpoint": str, "save-on-interrupt": { type: "boolean" },
+    "skip-nonfinite-loss": { type: "boolean" },
   }, USAGE);
   if (v === null) return null;
   const model = typeof v.model === "string" ? existingDir(v.model, "--model") : null;
@@ -101,17 +110,18 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     epochs: positiveInt(v, "epochs", 1),
     max_steps: v["max-steps"] === undefined ? null : positiveInt(v, "max-steps"),
     log_interval: positiveInt(v, "log-interval", 10),
-    save_model_dir: string(v, "save-model-dir", "out/finetune/model"),
+    save_model_dir: outputDir(string(v, "save-model-dir", "out/finetune/model"), "--save-model-dir"),
     use_lora: v["use-lora"] === true,
     lora_r: positiveInt(v, "lora-r", 8),
     eval_data: evalData === null ? null : existingFile(evalData, "--eval-data"),
-    tensorboard_dir: string(v, "tensorboard-dir", "out/finetune/runs"),
-    seed: v.seed === undefined ? 0 : positiveInt(v, "seed"),
-    output_dir: string(v, "output-dir", "out/finetune"),
+    tensorboard_dir: outputDir(string(v, "tensorboard-dir", "out/finetune/runs"), "--tensorboard-dir"),
+    seed: nonNegativeInt(v, "seed", 0),
+    output_dir: outputDir(string(v, "output-dir", "out/finetune"), "--output-dir"),
     save_steps: v["save-steps"] === undefined ? null : positiveInt(v, "save-steps"),
     save_total_limit: v["save-total-limit"] === undefined ? null : positiveInt(v, "save-total-limit"),
     resume_from_checkpoint: resumeArg(v["resume-from-checkpoint"]),
     save_on_interrupt: v["save-on-interrupt"] === true,
+    skip_nonfinite_loss: v["skip-nonfinite-loss"] === true,
   };
 }
 
@@ -141,7 +151,7 @@ class BlockDataset extends torch.utils.data.Dataset<Batch> {
 }
 
 function loadBlocks(file: string, block_size: number): Batch {
-  const obj = torch.load(file) as Partial<Batch> | null;
+  const obj = asBadInput(`--dataset ${file}`, () => torch.load(file)) as Partial<Batch> | null;
   const ok = (t: unknown): t is torch.Tensor => t instanceof torch.Tensor && t.dim() === 2;
   if (obj === null || typeof obj !== "object" || !ok(obj.input_ids) || !ok(obj.attention_mask)) {
     throw new UsageError(`${file}: expected {input_ids, attention_mask} 2-d tensors (run prepare_dataset.ts)`);
@@ -168,11 +178,11 @@ function worldSize(): number {
 
 function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; tokenizer: PreTrainedTokenizer } {
   const dir = args.model ?? DEFAULT_CONFIG_DIR;
-  const tokenizer = AutoTokenizer.from_pretrained(dir);
+  const { model, tokenizer } = asBadInput(`--model ${dir}`, () => ({
+    tokenizer: AutoTokenizer.from_pretrained(dir),
+    model: args.model === null ? AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(dir)) : AutoModelForCausalLM.from_pretrained(dir),
+  }));
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
-  const model = args.model === null
-    ? AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(dir))
-    : AutoModelForCausalLM.from_pretrained(dir);
   model.to(device);
   return { model, tokenizer };
 }
@@ -249,7 +259,8 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
 
   // Every rank evaluates (a sharded model computes on all of them); rank 0 prints. A resumed run's
   // "before" was measured by the run it continues.
-  const evalSet = args.eval_data === null ? null : readExamples(args.eval_data);
+  const evalFile = args.eval_data;
+  const evalSet = evalFile === null ? null : asBadInput(`--eval-data ${evalFile}`, () => readExamples(evalFile));
   const skill_before = evalSet === null || resume !== null ? null : measureSkill(model, tokenizer, evalSet, device);
   if (skill_before !== null) print(`Skill before training: ${formatSkill(skill_before)} on ${evalSet!.length} held-out prompts`);
 
@@ -269,7 +280,14 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
     print(`Resumed from ${resume} at step ${step}`);
   }
   let saved_step = resume === null ? -1 : step;
+  // Diverged updates can make weights NaN while the loss that drove them was finite: whatever is
+  // saved is checked first, so a checkpoint or model folder never holds a non-finite weight.
+  const params = [...trained.parameters()];
+  const checkWeights = (): void => {
+    if (!weightsAreFinite(params, world)) throw new RunError(`step ${step}: ${stopMessage("the weights hold NaN or infinite values (the updates diverged)", saved_step)}`);
+  };
   const saveCheckpoint = (epoch: number): void => {
+    checkWeights();
     const dir = join(args.output_dir, `checkpoint-${step}`);
     save_checkpoint(dir, state, { trainer_state: { global_step: step, epoch }, write_extra: (d) => tokenizer.save_pretrained(d) });
     if (main && args.save_total_limit !== null) rotate_checkpoints(args.output_dir, args.save_total_limit);
@@ -303,7 +321,12 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         const outputs = model.forward(input_ids, { attention_mask, labels, use_cache: false });
         const loss = outputs.loss!;
         loss.backward();
-        optim.step();
+        // A non-finite loss has non-finite gradients, and one update with them makes every weight
+        // NaN: it is read before the update (one device sync a step), and the update is not made.
+        const loss_value = loss.item();
+        if (Number.isFinite(loss_value)) optim.step();
+        else if (args.skip_nonfinite_loss) print(`Step ${step + 1}: loss is ${loss_value}; step skipped (--skip-nonfinite-loss)`);
+        else throw new RunError(`step ${step + 1}: ${stopMessage(`the loss is ${loss_value}`, saved_step)}; or pass --skip-nonfinite-loss to skip such steps`);
         model.zero_grad({ set_to_none: true });
         await nextTurn();
         // Counted on the host copy of the mask, so no step waits for the device; summed over all
@@ -313,7 +336,7 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         const [summed_tokens, summed_non_pad, stop] = tokens.tolist() as number[];
         // The tensor-parallel ranks and pipeline stages of one data-parallel rank read the same batch.
         const readers = world / (torch.moreh.applied_plan()?.dp ?? world);
-        logger.record({ tokens: summed_tokens / readers, non_pad_tokens: summed_non_pad / readers, loss: () => loss.item(), lr: args.lr });
+        logger.record({ tokens: summed_tokens / readers, non_pad_tokens: summed_non_pad / readers, loss: () => loss_value, lr: args.lr });
         step++;
         // As HF's Trainer: every save_steps, and at the last step.
         if (args.save_steps !== null && (step % args.save_steps === 0 || step === total_steps)) saveCheckpoint(epoch);
@@ -324,6 +347,12 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         }
       }
     }
+    if (interrupted === null) checkWeights();
+  } catch (e) {
+    // Nothing of this run is saved: the staging folder goes, the model folder stays as it was.
+    writer?.close();
+    if (main) rmSync(staging, { recursive: true, force: true });
+    throw e;
   } finally {
     signals.dispose();
   }
@@ -352,12 +381,24 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
     saved_to, resumed_from: resume, interrupted,
   };
   if (main && saved_to !== null) {
-    writeFileSync(join(staging, "train_results.json"), JSON.stringify(result, null, 2) + "\n");
+    writeAtomically(join(staging, "train_results.json"), (fd) => writeFileSync(fd, JSON.stringify(result, null, 2) + "\n"));
     commitFolder(staging, saved_to);
   } else if (main) {
     rmSync(staging, { recursive: true, force: true });
   }
   return result;
+}
+
+function stopMessage(problem: string, saved_step: number): string {
+  const kept = saved_step >= 0 ? `the last checkpoint (step ${saved_step}) is kept` : "no checkpoint was saved";
+  return `${problem}; training stopped without saving the model (${kept}). Lower --lr`;
+}
+
+/** Whether every weight of `params` is finite on every rank (each rank checks what it holds): one device sync. */
+function weightsAreFinite(params: torch.Tensor[], world: number): boolean {
+  const bad = torch.tensor([torch.no_grad(() => torch.stack(params.map((p) => p.isfinite().all())).logical_not().sum().item())]);
+  if (world > 1) torch.distributed.all_reduce(bad);
+  return bad.item() === 0;
 }
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;

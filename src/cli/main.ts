@@ -22,7 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  // An own-key lookup: "constructor", "__proto__" or "toString" are unknown commands, not Object's.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (command === undefined) {
     console.error(`tessera: unknown command '${name}'\n\n${usage()}`);
     return 2;

@@ -24,7 +24,7 @@ test("400 steps on the embedded default: loss under 1.4 and held-out exact match
     const result = await train({
       model: null, dataset, batch_size: 16, block_size: 24, lr: 3e-3, epochs: 3, max_steps: 400, log_interval: 50,
       save_model_dir: join(dir, "model"), use_lora: false, lora_r: 8, eval_data: upper, tensorboard_dir: join(dir, "runs"), seed: 0,
-      output_dir: dir, save_steps: null, save_total_limit: null, resume_from_checkpoint: null, save_on_interrupt: false,
+      output_dir: dir, save_steps: null, save_total_limit: null, resume_from_checkpoint: null, save_on_interrupt: false, skip_nonfinite_loss: false,
     });
     const [, last] = result.losses.at(-1)!;
     // The loss's floor is ~0.6: the prompt's 4 random letters cost ln 26 each.

@@ -3,11 +3,11 @@
 import { existsSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../../../src/cli/options.js";
+import { RunError, UsageError, oneLine } from "../../../src/cli/options.js";
 
 export const EXIT_CODES = "exit codes: 0 done, 2 bad usage or bad input (the message says which), 1 failure while running";
 
-export { UsageError, positiveInt } from "../../../src/cli/options.js";
+export { RunError, UsageError, asBadInput, nonNegativeInt, positiveInt } from "../../../src/cli/options.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -47,6 +47,12 @@ export function existingDir(path: string, what: string): string {
   return path;
 }
 
+/** A folder the script will write: refused at once when a file (not a folder) is in its place. */
+export function outputDir(path: string, what: string): string {
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new UsageError(`${what} ${path} is a file, not a folder`);
+  return path;
+}
+
 export function existingFile(path: string, what: string): string {
   if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`${what} ${path} does not exist or is not a file`);
   return path;
@@ -59,8 +65,12 @@ export async function runMain(name: string, main: () => Promise<void> | void): P
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`${name}: ${e.message}\n(run '${name} --help' for the options)`);
+      console.error(`${name}: ${oneLine(e.message)} (run '${name} --help' for the options)`);
       return 2;
+    }
+    if (e instanceof RunError) {
+      console.error(`${name}: ${oneLine(e.message)}`);
+      return 1;
     }
     console.error(`${name}: ${(e as Error).stack ?? String(e)}`);
     return 1;
