@@ -24,6 +24,7 @@ import {
   type Evaluation, type Fixed, type HardwareProfile, type Problem,
 } from "../parallel/planner/index.js";
 import { chunkLayers } from "../parallel/planner/stages.js";
+import { cachedLocalProfile } from "./calibrate.js";
 import { ensureWorkers } from "./self_launch.js";
 import { parseJson } from "../torch/serialization/json.js";
 
@@ -81,7 +82,12 @@ function checkPlan(applied: AppliedPlan): void {
   if (applied.grad_accum > 1 && applied.zero > 1) throw new Error(`Advanced Parallelization: the plan has grad_accum ${applied.grad_accum} with zero ${applied.zero}; micro-batches run with zero 0 or 1 (fix zero)`);
 }
 
+/** The named preset or profile file; unnamed, this machine's `tessera plan --calibrate` profile when cached, else a preset. */
 function hardwareFor(name: string | undefined): HardwareProfile {
+  if (name === undefined) {
+    const measured = cachedLocalProfile();
+    if (measured !== undefined) return measured;
+  }
   const gpus = cuda.is_available() ? cuda.device_count() : 0;
   const wanted = name ?? (gpus > 0 ? "h100-sxm-80gb" : "cpu");
   return existsSync(wanted) ? loadHardwareProfile(wanted) : hardwarePreset(wanted);

@@ -7,7 +7,7 @@ export { peakFlopsFor } from "./device_names.js";
 export { hardwarePreset, hardwarePresetNames, loadHardwareProfile, validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 export {
   measureHardwareProfile, profileFromMeasurements, readCachedProfile, writeCachedProfile, hardwareCacheKey,
-  type HardwareProbe, type RawMeasurements,
+  type HardwareProbe, type RawMeasurements, type CalibrationShapes,
 } from "./measure.js";
 export { parseFix, whatIfs, type Refusal, type Plan, type Problem, type Fixed, type Recompute, type Offload, type ZeroStage, type Precision } from "./space.js";
 export { memoryPerGpu, modelStateBytesPerParam, FRAGMENTATION_MARGIN, type MemoryBreakdown } from "./memory.js";

@@ -2,7 +2,7 @@
 // device and software, and the seam `measureHardwareProfile` through which the runtime (which owns the
 // kernels and process groups) supplies the timings. Nothing here invents a number: what is not
 // measured comes from the caller's base profile (data-sheet peak, host figures).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
@@ -36,10 +36,24 @@ export interface HardwareProbe {
   timeAllReduce(scope: "intra" | "inter", groupSize: number, bytes: number): Promise<number | undefined>;
 }
 
-/** GEMM widths at training shapes (tokens × hidden-per-TP-rank): the narrow end sets the curve's knee. */
-const GEMM_DIMS = [256, 512, 1024, 2048, 4096, 8192];
-const GEMM_TOKENS = 8192;
-const ALL_REDUCE_BYTES = [1 << 20, 256 << 20];
+/** What to time: GEMMs [m×k]·[k×n], one causal attention, a copy, all-reduce message sizes. */
+export interface CalibrationShapes {
+  gemm: Array<{ m: number; n: number; k: number }>;
+  attention: { batch: number; heads: number; seq: number; headDim: number };
+  copyBytes: number;
+  allReduceBytes: number[];
+}
+
+/**
+ * GPU-scale defaults: GEMM widths at training shapes (8192 tokens × hidden-per-TP-rank; the narrow
+ * end sets the curve's knee), a 4K-token attention, a 1 GiB copy, 1 MiB and 256 MiB all-reduces.
+ */
+export const GPU_SHAPES: CalibrationShapes = {
+  gemm: [256, 512, 1024, 2048, 4096, 8192].map((d) => ({ m: 8192, n: d, k: 8192 })),
+  attention: { batch: 1, heads: 32, seq: 4096, headDim: 128 },
+  copyBytes: 1 << 30,
+  allReduceBytes: [1 << 20, 256 << 20],
+};
 
 function fitGemm(samples: GemmSample[], peak: number): HardwareProfile["gemm"] {
   // eff(x) = max·x/(x + half) ⇔ 1/eff = 1/max + (half/max)·(1/x): a least-squares line in 1/x.
@@ -92,6 +106,7 @@ export function profileFromMeasurements(raw: RawMeasurements, base: HardwareProf
   };
 }
 
+/** The profile cache: $TESSERA_CACHE_DIR, else ~/.cache/tessera/hardware. */
 export function defaultCacheDir(): string {
   return process.env.TESSERA_CACHE_DIR ?? join(homedir(), ".cache", "tessera", "hardware");
 }
@@ -112,11 +127,14 @@ export function readCachedProfile(device: string, software: string, dir = defaul
   return validateHardwareProfile(JSON.parse(text));
 }
 
+/** Writes a measured profile under its device + software key (a temp name, then renamed: never half-written). */
 export function writeCachedProfile(profile: HardwareProfile, dir = defaultCacheDir()): string {
   if (profile.measured === undefined) throw new Error("only measured profiles are cached");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, hardwareCacheKey(profile.measured.device, profile.measured.software));
-  writeFileSync(file, `${JSON.stringify(profile, null, 2)}\n`);
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(profile, null, 2)}\n`);
+  renameSync(temp, file);
   return file;
 }
 
@@ -128,7 +146,7 @@ export function writeCachedProfile(profile: HardwareProfile, dir = defaultCacheD
 export async function measureHardwareProfile(
   probe: HardwareProbe,
   base: HardwareProfile,
-  options: { cacheDir?: string; refresh?: boolean; nodes?: number } = {},
+  options: { cacheDir?: string; refresh?: boolean; nodes?: number; shapes?: CalibrationShapes } = {},
 ): Promise<HardwareProfile> {
   const device = await probe.device();
   const software = await probe.software();
@@ -136,18 +154,19 @@ export async function measureHardwareProfile(
     const cached = readCachedProfile(device, software, options.cacheDir);
     if (cached !== undefined) return cached;
   }
+  const shapes = options.shapes ?? GPU_SHAPES;
   const gemm: GemmSample[] = [];
-  for (const d of GEMM_DIMS) gemm.push({ m: GEMM_TOKENS, n: d, k: 8192, seconds: await probe.timeGemm(GEMM_TOKENS, d, 8192) });
-  const attention: AttentionSample[] = [{ batch: 1, heads: 32, seq: 4096, headDim: 128, seconds: await probe.timeAttention(1, 32, 4096, 128) }];
-  const copyBytes = 1 << 30;
-  const memoryCopy = { bytes: copyBytes, seconds: await probe.timeMemoryCopy(copyBytes) };
+  for (const { m, n, k } of shapes.gemm) gemm.push({ m, n, k, seconds: await probe.timeGemm(m, n, k) });
+  const a = shapes.attention;
+  const attention: AttentionSample[] = [{ ...a, seconds: await probe.timeAttention(a.batch, a.heads, a.seq, a.headDim) }];
+  const memoryCopy = { bytes: shapes.copyBytes, seconds: await probe.timeMemoryCopy(shapes.copyBytes) };
   const collectives: CollectiveSample[] = [];
   const scopes: Array<["intra" | "inter", number[]]> = [["intra", []], ["inter", []]];
   for (let n = 2; n <= base.devicesPerNode; n *= 2) scopes[0]![1].push(n);
   if ((options.nodes ?? 1) > 1) scopes[1]![1].push((options.nodes ?? 1) * base.devicesPerNode);
   for (const [scope, sizes] of scopes) {
     for (const groupSize of sizes) {
-      for (const bytes of ALL_REDUCE_BYTES) {
+      for (const bytes of shapes.allReduceBytes) {
         const seconds = await probe.timeAllReduce(scope, groupSize, bytes);
         if (seconds !== undefined) collectives.push({ scope, groupSize, bytes, seconds });
       }

@@ -1,0 +1,132 @@
+// `tessera plan --calibrate`: measures the machine at hand and caches a hardware profile (the
+// planner's measure.ts fits and caches it; this file supplies the timings). Everything is timed on
+// the job's own ranks at once: `nproc` processes over Gloo (or NCCL on CUDA), each running the same
+// GEMMs, causal attention and copy while the others do, so a rank sees the share of the machine it
+// gets in a real job; then all-reduces over groups of 2, 4, … ranks through tessera's c10d. Shapes
+// come from the model to be planned (its hidden and MLP widths), scaled to finish in seconds on a CPU.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { youngGenerationFlags } from "./node_flags.js";
+import { freePort } from "./free_port.js";
+import * as cuda from "../torch/cuda.js";
+import { version } from "../torch/runtime.js";
+import {
+  measureHardwareProfile, readCachedProfile, type CalibrationShapes, type HardwareProbe, type HardwareProfile, type ModelProfile,
+} from "../parallel/planner/index.js";
+import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
+
+/** What one calibration job measured: per-shape seconds, the slowest rank's. */
+export interface CalibrationTimings {
+  device: string;
+  software: string;
+  gemm: number[];
+  attention: number;
+  copy: number;
+  /** [groupSize, bytes, seconds] for each all-reduce. */
+  allReduce: Array<[number, number, number]>;
+}
+
+/**
+ * CPU-scale shapes at the model's widths: GEMMs of `tokens` rows against the hidden size and its
+ * quarter, half and MLP width (the narrow end sets the efficiency curve's knee), one causal attention
+ * at the model's head size, a 64 MiB copy, 64 KiB and 16 MiB all-reduces.
+ */
+export function calibrationShapes(model?: Pick<ModelProfile, "hidden" | "ffn" | "headDim" | "heads">, seqLen = 512): CalibrationShapes {
+  const h = model?.hidden ?? 1024;
+  const ffn = model?.ffn ?? 4 * h;
+  const headDim = model?.headDim ?? 64;
+  const tokens = Math.min(seqLen, 512);
+  const widths = [...new Set([Math.max(32, h / 4), Math.max(32, h / 2), h, ffn].map(Math.round))];
+  return {
+    gemm: widths.map((n) => ({ m: tokens, n, k: h })),
+    attention: { batch: 1, heads: Math.max(1, Math.min(model?.heads ?? 8, 8)), seq: Math.min(seqLen, 1024), headDim },
+    copyBytes: 64 << 20,
+    allReduceBytes: [64 << 10, 16 << 20],
+  };
+}
+
+/** This machine's device name and software stack, the profile cache's key. */
+export function localDevice(): { device: string; software: string } {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version?: string };
+  const software = `tessera ${pkg.version ?? "?"} / torch ${version.__version__} / node ${process.version}`;
+  if (cuda.is_available()) {
+    const name = (cuda as unknown as { get_device_name?: (d?: number) => string }).get_device_name?.(0) ?? "cuda";
+    return { device: `cuda ${name}`, software };
+  }
+  return { device: `cpu ${os.cpus()[0]?.model.trim() ?? "unknown"} (${os.cpus().length} cores)`, software };
+}
+
+/** The cached measured profile of this machine, when `tessera plan --calibrate` made one. */
+export function cachedLocalProfile(cacheDir = defaultCacheDir()): HardwareProfile | undefined {
+  const { device, software } = localDevice();
+  return readCachedProfile(device, software, cacheDir);
+}
+
+/** Runs `nproc` ranks of the calibration worker and returns rank 0's timings. */
+async function runRanks(nproc: number, shapes: CalibrationShapes, threads: number): Promise<CalibrationTimings> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-calibrate-"));
+  const out = path.join(dir, "timings.json");
+  const worker = fileURLToPath(new URL("./calibrate_worker.ts", import.meta.url));
+  const port = await freePort();
+  try {
+    const errors: string[] = [];
+    const codes = await Promise.all(Array.from({ length: nproc }, (_, rank) => new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), worker], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: {
+          ...process.env, RANK: String(rank), WORLD_SIZE: String(nproc), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port),
+          TESSERA_CALIBRATE_SHAPES: JSON.stringify(shapes), TESSERA_CALIBRATE_OUT: out, OMP_NUM_THREADS: String(threads), TESSERA_CALIBRATE_THREADS: String(threads),
+        },
+      });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("exit", (code) => {
+        if (code !== 0) errors.push(`rank ${rank}: ${err.trim().split("\n").slice(-3).join(" / ")}`);
+        resolve(code);
+      });
+    })));
+    if (codes.some((c) => c !== 0)) throw new Error(`calibration ranks failed: ${errors.join("; ")}`);
+    return JSON.parse(readFileSync(out, "utf8")) as CalibrationTimings;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface CalibrateOptions {
+  /** Ranks per node to measure with (default: the CUDA device count, else the base profile's devicesPerNode). */
+  nproc?: number;
+  model?: ModelProfile;
+  seqLen?: number;
+  /** The base profile: what timings cannot give (peak for MFU, memory size, host figures). */
+  base: HardwareProfile;
+  cacheDir?: string;
+  /** Measure again even when a profile for this device and software is cached. */
+  refresh?: boolean;
+  /** Intra-op threads per rank (default 1, as `tessera run` gives each CPU rank). */
+  threads?: number;
+}
+
+/** Measures this machine (or returns its cached profile) and caches the result; the planner uses it. */
+export async function calibrate(options: CalibrateOptions): Promise<{ profile: HardwareProfile; seconds: number; file: string }> {
+  const start = performance.now();
+  const nproc = options.nproc ?? options.base.devicesPerNode;
+  const shapes = calibrationShapes(options.model, options.seqLen);
+  const local = localDevice();
+  let timings: CalibrationTimings | undefined;
+  const measured = async (): Promise<CalibrationTimings> => (timings ??= await runRanks(nproc, shapes, options.threads ?? 1));
+  const probe: HardwareProbe = {
+    device: async () => local.device,
+    software: async () => local.software,
+    timeGemm: async (m, n, k) => (await measured()).gemm[shapes.gemm.findIndex((g) => g.m === m && g.n === n && g.k === k)]!,
+    timeAttention: async () => (await measured()).attention,
+    timeMemoryCopy: async () => (await measured()).copy,
+    timeAllReduce: async (scope, size, bytes) => (scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2]),
+  };
+  const base = { ...options.base, devicesPerNode: nproc };
+  const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  return { profile, seconds: (performance.now() - start) / 1000, file: path.join(cacheDir, hardwareCacheKey(local.device, local.software)) };
+}
