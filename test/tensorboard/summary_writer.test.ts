@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SummaryWriter } from "../../src/torch/utils/tensorboard/index.js";
 import { crc32c, maskedCrc32c } from "../../src/torch/utils/tensorboard/crc32c.js";
 import { readEventFile } from "./read_events.js";
@@ -42,14 +44,40 @@ test("scalars and text round-trip through the event file with valid CRCs", () =>
   assert.ok(Math.abs(events[2]!.wall_time - Date.now() / 1000) < 60);
 });
 
-test("events stay queued until flush, and bad steps are refused", () => {
+test("each event is in the file when add_* returns, whatever max_queue says; bad steps are refused", () => {
   const dir = mkdtempSync(join(tmpdir(), "tb-"));
-  const writer = new SummaryWriter({ log_dir: dir, max_queue: 100, filename_suffix: ".v2" });
+  const writer = new SummaryWriter({ log_dir: dir, max_queue: 100, flush_secs: 1000, filename_suffix: ".v2" });
   assert.ok(writer.file.endsWith(".v2"));
   writer.add_scalar("a", 1, 1);
-  assert.equal(readEventFile(writer.file).length, 1);
+  assert.equal(readEventFile(writer.file).length, 2);
   writer.flush();
   assert.equal(readEventFile(writer.file).length, 2);
   assert.throws(() => writer.add_scalar("a", 1, 1.5), /global_step of 'a' must be an integer, got 1.5/);
   writer.close();
+});
+
+// Issue 19, finding 13: scalars logged before Ctrl-C, SIGTERM or SIGKILL are in the event file.
+test("scalars logged before SIGINT, SIGTERM or SIGKILL are all in the event file", async () => {
+  const writerModule = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "torch", "utils", "tensorboard", "index.ts");
+  for (const signal of ["SIGINT", "SIGTERM", "SIGKILL"] as const) {
+    const dir = mkdtempSync(join(tmpdir(), "tb-signal-"));
+    const script = join(dir, "log.mts");
+    writeFileSync(script, `
+import { SummaryWriter } from ${JSON.stringify(writerModule)};
+const w = new SummaryWriter(${JSON.stringify(join(dir, "runs"))});
+for (let step = 1; step <= 25; step++) w.add_scalar("train/loss", 1 / step, step);
+console.log("logged");
+setTimeout(() => undefined, 60_000);
+`);
+    const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((ready) => child.stdout.on("data", (d: Buffer) => d.toString().includes("logged") && ready()));
+    const exited = new Promise<NodeJS.Signals | null>((done) => child.on("exit", (_code, sig) => done(sig)));
+    child.kill(signal);
+    assert.equal(await exited, signal);
+    const files = readdirSync(join(dir, "runs"));
+    const events = readEventFile(join(dir, "runs", files[0]!));
+    const steps = events.slice(1).map((e) => [e.step, e.values[0]!.simple_value]);
+    assert.deepEqual(steps, Array.from({ length: 25 }, (_, i) => [i + 1, Math.fround(1 / (i + 1))]), `${signal}: logged scalars lost`);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,9 +12,13 @@ export interface SummaryWriterOptions {
   log_dir?: string | null;
   /** Appended to the default log_dir (ignored when log_dir is given), as in PyTorch. */
   comment?: string;
-  /** Pending events kept in memory before they are written to disk. */
+  /**
+   * PyTorch's queue length and flush period, checked and accepted for its signature. tessera keeps
+   * no queue: each event is written (one write call) before add_* returns, so what was logged is in
+   * the file whatever ends the process (Ctrl-C, SIGTERM, SIGKILL, a crash), and a full disk is an
+   * error at the add_* that hit it rather than a silent loss at exit.
+   */
   max_queue?: number;
-  /** Pending events older than this many seconds are written at the next add_*. */
   flush_secs?: number;
   filename_suffix?: string;
 }
@@ -37,20 +41,15 @@ export class SummaryWriter {
   readonly log_dir: string;
   /** The event file this writer appends to. */
   readonly file: string;
-  private readonly maxQueue: number;
-  private readonly flushSecs: number;
-  private pending: Uint8Array[] = [];
-  private lastFlush = Date.now();
   private fd: number | null;
-  private readonly onExit = () => this.flush();
 
   constructor(log_dir?: string | null | SummaryWriterOptions, options: SummaryWriterOptions = {}) {
     const opts: SummaryWriterOptions = typeof log_dir === "object" && log_dir !== null ? log_dir : { ...options, log_dir };
     checkOptions("SummaryWriter.__init__", opts, { log_dir: true, comment: true, max_queue: true, flush_secs: true, filename_suffix: true });
-    this.maxQueue = opts.max_queue ?? 10;
-    this.flushSecs = opts.flush_secs ?? 120;
-    if (!(Number.isInteger(this.maxQueue) && this.maxQueue >= 0)) throw new ValueError(`SummaryWriter: max_queue must be a non-negative integer, got ${this.maxQueue}`);
-    if (!(this.flushSecs >= 0)) throw new ValueError(`SummaryWriter: flush_secs must be non-negative, got ${this.flushSecs}`);
+    const maxQueue = opts.max_queue ?? 10;
+    const flushSecs = opts.flush_secs ?? 120;
+    if (!(Number.isInteger(maxQueue) && maxQueue >= 0)) throw new ValueError(`SummaryWriter: max_queue must be a non-negative integer, got ${maxQueue}`);
+    if (!(flushSecs >= 0)) throw new ValueError(`SummaryWriter: flush_secs must be non-negative, got ${flushSecs}`);
     this.log_dir = opts.log_dir ?? defaultLogDir(opts.comment ?? "");
     mkdirSync(this.log_dir, { recursive: true });
     const seconds = Math.floor(Date.now() / 1000);
@@ -58,9 +57,7 @@ export class SummaryWriter {
     this.file = join(this.log_dir, name);
     this.fd = openSync(this.file, "w");
     // The first record of every event file names the format version.
-    this.enqueue(encodeEvent({ wall_time: Date.now() / 1000, step: 0, file_version: "brain.Event:2" }));
-    this.flush();
-    process.on("exit", this.onExit);
+    this.write(encodeEvent({ wall_time: Date.now() / 1000, step: 0, file_version: "brain.Event:2" }));
   }
 
   get_logdir(): string {
@@ -76,32 +73,29 @@ export class SummaryWriter {
     this.addSummary({ tag, text: text_string }, global_step, walltime);
   }
 
-  /** Writes every pending event to disk. */
-  flush(): void {
-    if (this.fd === null || this.pending.length === 0) return;
-    const bytes = Buffer.concat(this.pending);
-    this.pending = [];
-    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off);
-    this.lastFlush = Date.now();
-  }
+  /** PyTorch's flush: every event is already written when add_* returns, so there is nothing to do. */
+  flush(): void {}
 
   close(): void {
     if (this.fd === null) return;
-    this.flush();
     closeSync(this.fd);
     this.fd = null;
-    process.off("exit", this.onExit);
   }
 
   private addSummary(value: SummaryValue, global_step: number | null | undefined, walltime: number | null | undefined): void {
     if (this.fd === null) throw new Error(`SummaryWriter: '${value.tag}' written after close() (log_dir ${this.log_dir})`);
     const step = global_step ?? 0;
     if (!Number.isInteger(step)) throw new Error(`SummaryWriter: global_step of '${value.tag}' must be an integer, got ${step}`);
-    this.enqueue(encodeEvent({ wall_time: walltime ?? Date.now() / 1000, step, summary: [value] }));
-    if (this.pending.length > this.maxQueue || Date.now() - this.lastFlush >= this.flushSecs * 1000) this.flush();
+    this.write(encodeEvent({ wall_time: walltime ?? Date.now() / 1000, step, summary: [value] }));
   }
 
-  private enqueue(event: Uint8Array): void {
-    this.pending.push(frameRecord(event));
+  /** Appends one framed record; a failed write (a full disk) is an error naming the file. */
+  private write(event: Uint8Array): void {
+    const bytes = frameRecord(event);
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(this.fd!, bytes, off);
+    } catch (e) {
+      throw new Error(`SummaryWriter: cannot write ${this.file}: ${(e as Error).message}`);
+    }
   }
 }
