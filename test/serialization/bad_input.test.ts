@@ -99,6 +99,12 @@ test("hostile safetensors headers are rejected with the problem named", () => {
     ["trailing data", safetensorsWith({ a: f32([2], [0, 8]) }, data), /cover 8 bytes but the file holds 16/],
     ["bad metadata", safetensorsWith({ __metadata__: { k: 1 }, a: f32([4], [0, 16]) }, data), /__metadata__/],
     ["short file", new Uint8Array(5), /too short/],
+    // Absurd shapes (issue 19, finding 9): refused from the header, before any data is read.
+    ["100,000 dimensions", safetensorsWith({ a: f32(Array(100_000).fill(1), [0, 4]) }, data.subarray(0, 4)), /has 100000 dimensions, more than the 64/],
+    ["65 dimensions", safetensorsWith({ a: f32(Array(65).fill(1), [0, 4]) }, data.subarray(0, 4)), /has 65 dimensions/],
+    ["2^53 elements", safetensorsWith({ a: f32([2 ** 26, 2 ** 27], [0, 16]) }, data), /needs/],
+    ["a dimension past 2^53", safetensorsWith({ a: f32([2 ** 60], [0, 16]) }, data), /bad shape/],
+    ["fractional dimension", safetensorsWith({ a: f32([1.5], [0, 16]) }, data), /bad shape/],
   ];
   for (const [name, bytes, re] of cases) {
     const msg = attempt(bytes, `hostile-${name.replace(/ /g, "_")}.safetensors`, (f) => load_file(f));
@@ -151,6 +157,8 @@ test("a pickle whose tensor view overruns its storage is rejected", () => {
     [tensorOf([2], [1], 3), /needs more than/],
     [tensorOf([2], [1], -1), /storage offset -1/],
     [tensorOf([2, 2], [1], 0), /differ in length/],
+    [tensorOf(Array(100_000).fill(1), Array(100_000).fill(1), 0), /a size of 100000 dimensions is more than the 64/],
+    [tensorOf([2 ** 40, 2 ** 40], [2 ** 40, 1], 0), /needs more than/],
     [new PyReduce(new PyGlobal("torch._utils", "_rebuild_tensor_v2"), [1, 2]), /expected a storage/],
   ];
   for (const [i, [obj, re]] of cases.entries()) {

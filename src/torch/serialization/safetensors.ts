@@ -10,7 +10,7 @@ import type { dtype } from "../dtype.js";
 import type { DeviceLike } from "../device.js";
 import { writeAtomically } from "./atomic.js";
 import { dtypeOfSafetensorsName, safetensorsNameOf } from "./dtypes.js";
-import { readBytesTensor, tensorBytes, viewStorage } from "./storage.js";
+import { MAX_DIMS, contiguousStrides, readBytesTensor, tensorBytes, viewStorage } from "./storage.js";
 import { readFully, setOwn, writeFully } from "./io.js";
 import { parseJson } from "./json.js";
 
@@ -60,6 +60,7 @@ function parseHeader(file: string, json: string, dataSize: number): { tensors: M
     const dt = typeof e.dtype === "string" ? dtypeOfSafetensorsName.get(e.dtype) : undefined;
     if (dt === undefined) fail(`tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(e.dtype)}`);
     const shape = e.shape;
+    if (Array.isArray(shape) && shape.length > MAX_DIMS) fail(`tensor ${JSON.stringify(name)} has ${shape.length} dimensions, more than the ${MAX_DIMS} a tensor may have`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${JSON.stringify(name)} has a bad shape ${JSON.stringify(shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
@@ -135,8 +136,7 @@ export class SafeOpen {
     const info = this.tensors.get(name);
     if (info === undefined) throw new Error(`safetensors: ${this.filename}: no tensor named ${JSON.stringify(name)}`);
     const bytes = readBytesTensor(this.fd, this.dataStart + info.begin, info.end - info.begin, `safetensors: ${this.filename}: tensor ${name}`);
-    const strides = info.shape.map((_, i) => info.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    const t = viewStorage(bytes, info.dtype, 0, info.shape, strides);
+    const t = viewStorage(bytes, info.dtype, 0, info.shape, contiguousStrides(info.shape));
     return this.device === "cpu" ? t : t.to(this.device);
   }
 

@@ -30,6 +30,16 @@ export function readBytesTensor(fd: number, position: number, nbytes: number, wh
   return t;
 }
 
+/** The most dimensions a loaded tensor may have (NumPy's NPY_MAXDIMS): more is a hostile or broken file. */
+export const MAX_DIMS = 64;
+
+/** Row-major strides of `shape`, in one pass (a file may hold a shape of any length). */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = shape.map(() => 1);
+  for (let d = shape.length - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  return strides;
+}
+
 /** A tensor of `dt` viewing `storage` (a 1-D uint8 tensor) at an element offset, size and stride. */
 export function viewStorage(storage: Tensor, dt: dtype, offset: number, size: readonly number[], stride: readonly number[]): Tensor {
   return empty([0], { dtype: dt, device: storage.device }).set_(storage, offset, [...size], [...stride]);
@@ -39,6 +49,7 @@ export function viewStorage(storage: Tensor, dt: dtype, offset: number, size: re
 export function viewProblem(numel: number, offset: number, size: readonly number[], stride: readonly number[]): string | null {
   if (!Number.isSafeInteger(offset) || offset < 0) return `storage offset ${offset} is not a non-negative integer`;
   if (size.length !== stride.length) return `size ${JSON.stringify(size)} and stride ${JSON.stringify(stride)} differ in length`;
+  if (size.length > MAX_DIMS) return `a size of ${size.length} dimensions is more than the ${MAX_DIMS} a tensor may have`;
   let last = offset;
   for (let i = 0; i < size.length; i++) {
     if (!Number.isSafeInteger(size[i]) || size[i] < 0) return `size ${JSON.stringify(size)} is not a list of non-negative integers`;
