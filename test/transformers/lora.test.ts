@@ -146,5 +146,5 @@ test("target_modules that match nothing: PEFT's error, listing the targets and t
     /Target modules \{'query', 'value'\} not found in the base model\. Please check the target modules and try again\. \(The model's Linear layers are named: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head\.\)/,
   );
   assert.throws(() => new LoraConfig({ r: 0 }), /`r` should be a positive integer/);
-  assert.throws(() => new LoraConfig({ bias: "all" }), /bias="all" is not supported/);
+  assert.throws(() => new LoraConfig({ bias: "all" }), /NotImplementedError: LoraConfig: bias='all' is not supported/);
 });

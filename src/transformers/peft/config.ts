@@ -2,6 +2,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { readJsonObjectFile } from "../../torch/serialization/json.js";
+import { NotImplementedError, ValueError } from "../../torch/errors.js";
+import { checkOptions, refuseUnsupported, type OptionNames } from "../../torch/_options.js";
 
 export const ADAPTER_CONFIG_NAME = "adapter_config.json";
 export const ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors";
@@ -28,6 +30,12 @@ export interface LoraConfigOptions {
   revision?: string | null;
 }
 
+const LORA_OPTIONS: OptionNames<LoraConfigOptions> = {
+  r: true, lora_alpha: true, lora_dropout: true, target_modules: true, exclude_modules: true, bias: true, task_type: true,
+  fan_in_fan_out: true, modules_to_save: true, init_lora_weights: true, use_rslora: true, inference_mode: true,
+  base_model_name_or_path: true, revision: true,
+};
+
 // PEFT's defaults for the keys tessera does not implement; written so Python's PEFT reads the file as its own.
 const UNSUPPORTED_DEFAULTS: Record<string, unknown> = {
   auto_mapping: null, layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
@@ -47,7 +55,16 @@ const DEFAULT_TARGETS: Record<string, string[]> = {
 };
 
 function check(ok: boolean, msg: string): void {
-  if (!ok) throw new Error(`LoraConfig: ${msg}`);
+  if (!ok) throw new ValueError(`LoraConfig: ${msg}`);
+}
+
+/** PEFT's options tessera lacks: given at PEFT's default they change nothing; otherwise refused by name. */
+function refuseUnimplemented(o: object): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (Object.hasOwn(UNSUPPORTED_DEFAULTS, k) && JSON.stringify(v) !== JSON.stringify(UNSUPPORTED_DEFAULTS[k])) {
+      throw new NotImplementedError(`LoraConfig: ${k}=${JSON.stringify(v)} is not supported by tessera's LoRA`);
+    }
+  }
 }
 
 export class LoraConfig {
@@ -68,6 +85,8 @@ export class LoraConfig {
   revision: string | null;
 
   constructor(o: LoraConfigOptions = {}) {
+    refuseUnimplemented(o);
+    checkOptions("LoraConfig.__init__", Object.fromEntries(Object.entries(o).filter(([k]) => !Object.hasOwn(UNSUPPORTED_DEFAULTS, k))), LORA_OPTIONS);
     this.r = o.r ?? 8;
     this.lora_alpha = o.lora_alpha ?? 8;
     this.lora_dropout = o.lora_dropout ?? 0.0;
@@ -85,8 +104,8 @@ export class LoraConfig {
     check(Number.isInteger(this.r) && this.r > 0, `\`r\` should be a positive integer value but the value passed is ${this.r}`);
     check(typeof this.lora_alpha === "number" && this.lora_alpha > 0, `lora_alpha must be a positive number, got ${this.lora_alpha}`);
     check(this.lora_dropout >= 0 && this.lora_dropout < 1, `lora_dropout must be in [0, 1), got ${this.lora_dropout}`);
-    check(this.bias === "none", `bias=${JSON.stringify(this.bias)} is not supported; tessera's LoRA trains no biases (bias: "none")`);
-    check(this.modules_to_save === null || this.modules_to_save.length === 0, "modules_to_save is not supported yet");
+    refuseUnsupported("LoraConfig", "bias", this.bias, this.bias === "none", "tessera's LoRA trains no biases");
+    refuseUnsupported("LoraConfig", "modules_to_save", this.modules_to_save, this.modules_to_save === null || this.modules_to_save.length === 0);
     check(
       this.target_modules === null || typeof this.target_modules === "string" || (Array.isArray(this.target_modules) && this.target_modules.every((t) => typeof t === "string")),
       `target_modules must be a list of names, a regex string or null, got ${JSON.stringify(this.target_modules)}`,
@@ -128,9 +147,10 @@ export class LoraConfig {
     if (d.peft_type !== "LORA") throw new Error(`LoraConfig.from_pretrained: ${file}: peft_type ${JSON.stringify(d.peft_type)} is not LORA`);
     for (const [k, def] of Object.entries(UNSUPPORTED_DEFAULTS)) {
       if (k in d && JSON.stringify(d[k]) !== JSON.stringify(def) && k !== "megatron_core" && !(k === "loftq_config" && d[k] === null)) {
-        throw new Error(`LoraConfig.from_pretrained: ${file}: ${k}=${JSON.stringify(d[k])} is not supported by tessera's LoRA`);
+        throw new NotImplementedError(`LoraConfig.from_pretrained: ${file}: ${k}=${JSON.stringify(d[k])} is not supported by tessera's LoRA`);
       }
     }
-    return new LoraConfig(d as LoraConfigOptions);
+    // The file also holds peft_type, peft_version and keys of newer PEFT versions: only the options are read.
+    return new LoraConfig(Object.fromEntries(Object.entries(d).filter(([k]) => Object.hasOwn(LORA_OPTIONS, k))) as LoraConfigOptions);
   }
 }

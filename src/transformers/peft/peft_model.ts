@@ -13,6 +13,7 @@ import { Conv1D } from "../models/gpt2/modeling_gpt2.js";
 import type { GenerateOptions } from "../generation/utils.js";
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, LoraConfig } from "./config.js";
 import { LoraLinear, type LoraTarget } from "./layer.js";
+import { checkOptions } from "../../torch/_options.js";
 
 /** What PEFT needs of the wrapped model: a forward, and optionally config/generate. */
 export interface PeftBase extends Module {
@@ -189,7 +190,9 @@ export class PeftModel extends Module {
   }
 
   /** Wraps `model` with the adapter saved in `dir` (by PEFT or tessera). */
-  static from_pretrained(model: PeftBase, dir: string, { adapter_name = "default", is_trainable = false }: PeftFromPretrainedOptions = {}): PeftModel {
+  static from_pretrained(model: PeftBase, dir: string, options: PeftFromPretrainedOptions = {}): PeftModel {
+    checkOptions("PeftModel.from_pretrained", options, { adapter_name: true, is_trainable: true });
+    const { adapter_name = "default", is_trainable = false } = options;
     const config = LoraConfig.from_pretrained(dir);
     config.inference_mode = !is_trainable;
     const peft = new PeftModel(model, config, adapter_name);

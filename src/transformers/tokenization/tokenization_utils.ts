@@ -168,7 +168,7 @@ export class PreTrainedTokenizer {
   convert_ids_to_tokens(ids: number, options?: { skip_special_tokens?: boolean }): string;
   convert_ids_to_tokens(ids: TokenIds, options?: { skip_special_tokens?: boolean }): string[];
   convert_ids_to_tokens(ids: number | TokenIds, options: { skip_special_tokens?: boolean } = {}): string | string[] {
-    checkOptions("convert_ids_to_tokens", options, { skip_special_tokens: true });
+    checkOptions("PreTrainedTokenizer.convert_ids_to_tokens", options, { skip_special_tokens: true });
     const { skip_special_tokens = false } = options;
     const one = (id: number) => {
       const t = this.backend.idToToken(id);
@@ -206,7 +206,7 @@ export class PreTrainedTokenizer {
   }
 
   __call__(text: string | string[], options: CallOptions = {}): BatchEncoding<number[] | number[][] | Tensor> {
-    checkOptions("__call__", options, {
+    checkOptions("PreTrainedTokenizer.__call__", options, {
       padding: true, truncation: true, max_length: true, pad_to_multiple_of: true, return_tensors: true, add_special_tokens: true, return_attention_mask: true,
     });
     const { padding = false, truncation = false, max_length, pad_to_multiple_of, return_tensors = null, add_special_tokens = true, return_attention_mask = true } = options;
@@ -249,7 +249,7 @@ export class PreTrainedTokenizer {
 
   // --- decoding -----------------------------------------------------------------------------
   decode(ids: TokenIds | number, options: DecodeOptions = {}): string {
-    checkOptions("decode", options, DECODE_OPTIONS);
+    checkOptions("PreTrainedTokenizer.decode", options, DECODE_OPTIONS);
     const { skip_special_tokens = false, clean_up_tokenization_spaces } = options;
     const list = typeof ids === "number" ? [ids] : ids1d(ids);
     const text = this.backend.decode(list, skip_special_tokens, new Set(this.all_special_tokens));
@@ -257,7 +257,7 @@ export class PreTrainedTokenizer {
   }
 
   batch_decode(sequences: readonly (readonly number[])[] | Tensor, options: DecodeOptions = {}): string[] {
-    checkOptions("batch_decode", options, DECODE_OPTIONS);
+    checkOptions("PreTrainedTokenizer.batch_decode", options, DECODE_OPTIONS);
     return ids2d(sequences).map((s) => this.decode(s, options));
   }
 
