@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { IndexError, NotImplementedError, RuntimeError, ValueError, torch } from "../../src/index.js";
-import { runPython } from "./../helpers/oracle.js";
+import { testAgainstPython } from "../helpers/python_cases.js";
 
 const x = torch.ones(2, 3);
 const seq = new torch.nn.Sequential(new torch.nn.Linear(2, 2));
@@ -24,29 +24,32 @@ const cases: [string, string, () => unknown, "C++" | "TypeScript"][] = [
   ["RuntimeError from an int64 overflow", "torch.tensor([1e300], dtype=torch.int64)", () => torch.tensor([1e300], { dtype: torch.int64 }), "TypeScript"],
 ];
 
-const PY = String.raw`
-seq = torch.nn.Sequential(torch.nn.Linear(2, 2))
-for name, expr in cases.items():
-    try:
-        eval(expr)
-        out[name] = "no error"
-    except Exception as e:
-        out[name] = type(e).__name__
-`;
-const pyClass = runPython(PY, { x, cases: Object.fromEntries(cases.map(([n, e]) => [n, e])) }) as Record<string, string>;
 const classes: Record<string, new (...a: never[]) => Error> = { RuntimeError, ValueError, IndexError, NotImplementedError, TypeError };
 
-for (const [name, expr, call, from] of cases) {
-  test(`${name} (${from}): ${expr} raises Python's class`, () => {
-    const expected = pyClass[name];
-    assert.ok(expected in classes, `Python raised ${expected}`);
-    assert.throws(call, (e: unknown) => {
-      assert.ok(e instanceof classes[expected], `${String(e)} is a ${expected}`);
-      assert.equal((e as Error).name, expected);
-      return true;
-    });
-  });
-}
+testAgainstPython(
+  cases.map(([name, expr, call]) => ({
+    name,
+    py: `seq = torch.nn.Sequential(torch.nn.Linear(2, 2))
+try:
+    eval(${JSON.stringify(expr)})
+    result = "no error"
+except Exception as e:
+    result = type(e).__name__`,
+    check: (expected) => {
+      assert.ok(typeof expected === "string" && expected in classes, `Python raised ${String(expected)}`);
+      assert.throws(call, (e: unknown) => {
+        assert.ok(e instanceof classes[expected], `${String(e)} is a ${expected}`);
+        assert.equal((e as Error).name, expected);
+        return true;
+      });
+    },
+  })),
+  { x },
+  (c) => {
+    const [name, expr, , from] = cases.find(([n]) => n === c.name)!;
+    return `${name} (${from}): ${expr} raises Python's class`;
+  },
+);
 
 test("the classes nest as in Python, under JS's nearest built-ins", () => {
   assert.equal(torch.OutOfMemoryError.name, "OutOfMemoryError");

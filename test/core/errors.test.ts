@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
-import { runPython } from "../helpers/oracle.js";
+import { testAgainstPython } from "../helpers/python_cases.js";
 
 const a = torch.ones(2, 3);
 const b = torch.ones(4);
@@ -35,28 +35,27 @@ const libtorchErrors: [string, string, () => unknown][] = [
   ["chunk into no chunks", "a.chunk(0)", () => a.chunk(0)],
 ];
 
-const PY = String.raw`
-for name, expr in cases.items():
-    try:
-        eval(expr)
-        out[name] = "no error"
-    except Exception as e:
-        out[name] = [type(e).__name__, str(e).split("\n")[0]]
-`;
-
-const expected = runPython(PY, { a, b, m, i, s, cases: Object.fromEntries(libtorchErrors.map(([n, e]) => [n, e])) }) as Record<string, [string, string]>;
-
-for (const [name, expr, fn] of libtorchErrors) {
-  test(`${name}: Python's message for ${expr}`, () => {
-    assert.ok(Array.isArray(expected[name]), "Python raised");
-    const [pyType, pyMessage] = expected[name];
-    assert.throws(fn, (e: Error) => {
-      assert.equal(e.message.split("\n")[0], pyMessage);
-      assert.equal(e.name, pyType);
-      return true;
-    });
-  });
-}
+testAgainstPython(
+  libtorchErrors.map(([name, expr, fn]) => ({
+    name,
+    py: `try:
+    eval(${JSON.stringify(expr)})
+    result = "no error"
+except Exception as e:
+    result = [type(e).__name__, str(e).split("\\n")[0]]`,
+    check: (expected) => {
+      assert.ok(Array.isArray(expected), "Python raised");
+      const [pyType, pyMessage] = expected as [string, string];
+      assert.throws(fn, (e: Error) => {
+        assert.equal(e.message.split("\n")[0], pyMessage);
+        assert.equal(e.name, pyType);
+        return true;
+      });
+    },
+  })),
+  { a, b, m, i, s },
+  (c) => `${c.name}: Python's message for ${libtorchErrors.find(([n]) => n === c.name)![1]}`,
+);
 
 test("a JS argument of the wrong type is a TypeError naming the op and the argument", () => {
   const x = torch.ones(2, 3) as Tensor;

@@ -1,11 +1,12 @@
 // ~80 ops against Python PyTorch: forward values and dtypes, and for differentiable cases the
 // gradients of sum(out * w) (w random, from Python) with respect to every floating input. All
-// Python expressions run in ONE oracle call; each case is then its own node:test.
+// Python expressions run in ONE oracle call; each case is then its own node:test (test/helpers/python_cases.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
-import { assertClose, runPython } from "../helpers/oracle.js";
+import { assertClose, type PyValue } from "../helpers/oracle.js";
+import { testAgainstPython } from "../helpers/python_cases.js";
 
 type Inputs = Record<string, Tensor>;
 
@@ -179,56 +180,56 @@ function withGrad(c: Case): Inputs {
   );
 }
 
-const PY = String.raw`
-g = torch.Generator().manual_seed(1234)
-for name, c in cases.items():
-    env = {k: (v.clone().requires_grad_(True) if c["grad"] and v.is_floating_point() else v) for k, v in c["inputs"].items()}
-    env["torch"] = torch
-    o = eval(c["py"], env)
-    outs = list(o) if isinstance(o, (tuple, list)) else [o]
-    res = {"out": outs}
-    if c["grad"]:
-        ws = [torch.randn(t.shape, generator=g, dtype=t.dtype) if t.requires_grad else None for t in outs]
-        loss = sum((t * w).sum() for t, w in zip(outs, ws) if w is not None)
-        keys = [k for k in c["inputs"] if env[k].requires_grad]
-        grads = torch.autograd.grad(loss, [env[k] for k in keys], allow_unused=True)
-        res["w"] = ws
-        res["grads"] = dict(zip(keys, grads))
-    out[name] = res
-`;
-
-const expected = runPython(PY, {
-  cases: Object.fromEntries(cases.map((c) => [c.name, { inputs: c.inputs, py: c.py, grad: c.grad ?? false }])),
-});
+// Each case's Python: its expression on the inputs, then for differentiable cases the gradients of
+// sum(out * w) for random w drawn in Python.
+function pythonOf(c: Case): string {
+  return `g = torch.Generator().manual_seed(1234)
+env = {k: (v.clone().requires_grad_(True) if ${c.grad ? "True" : "False"} and v.is_floating_point() else v) for k, v in inputs.items()}
+env["torch"] = torch
+o = eval(${JSON.stringify(c.py)}, env)
+outs = list(o) if isinstance(o, (tuple, list)) else [o]
+result = {"out": outs}
+if ${c.grad ? "True" : "False"}:
+    ws = [torch.randn(t.shape, generator=g, dtype=t.dtype) if t.requires_grad else None for t in outs]
+    loss = sum((t * w).sum() for t, w in zip(outs, ws) if w is not None)
+    keys = [k for k in inputs if env[k].requires_grad]
+    result["w"] = ws
+    result["grads"] = dict(zip(keys, torch.autograd.grad(loss, [env[k] for k in keys], allow_unused=True)))`;
+}
 
 const tol = { rtol: 1e-4, atol: 1e-5 };
 
-for (const c of cases) {
-  test(`${c.name}: ${c.py}`, () => {
-    const exp = expected[c.name] as { out: Tensor[]; w?: (Tensor | null)[]; grads?: Record<string, Tensor | null> };
-    const inputs = withGrad(c);
-    const outs = asList(c.js(inputs));
-    assert.equal(outs.length, exp.out.length, "number of outputs");
-    outs.forEach((o, k) => {
-      assert.equal(o.dtype.name, exp.out[k].dtype.name, `output ${k} dtype`);
-      assertClose(o, exp.out[k], { ...tol, msg: `output ${k}` });
-    });
-    if (!c.grad) return;
-    const ws = exp.w!;
-    const keys = Object.keys(exp.grads!);
-    assert.ok(keys.length > 0, "a gradient case needs a floating input");
-    const loss = outs
-      .map((o, k) => (ws[k] === null ? null : o.mul(ws[k] as Tensor).sum()))
-      .filter((t): t is Tensor => t !== null)
-      .reduce((p, q) => p.add(q));
-    const grads = torch.autograd.grad(loss, keys.map((k) => inputs[k]), { allow_unused: true });
-    keys.forEach((k, j) => {
-      const e = exp.grads![k];
-      if (e === null) assert.equal(grads[j], null, `grad of ${k}`);
-      else assertClose(grads[j]!, e, { ...tol, msg: `grad of ${k}` });
-    });
+function check(c: Case, expected: PyValue): void {
+  const exp = expected as { out: Tensor[]; w?: (Tensor | null)[]; grads?: Record<string, Tensor | null> };
+  const inputs = withGrad(c);
+  const outs = asList(c.js(inputs));
+  assert.equal(outs.length, exp.out.length, "number of outputs");
+  outs.forEach((o, k) => {
+    assert.equal(o.dtype.name, exp.out[k].dtype.name, `output ${k} dtype`);
+    assertClose(o, exp.out[k], { ...tol, msg: `output ${k}` });
+  });
+  if (!c.grad) return;
+  const ws = exp.w!;
+  const keys = Object.keys(exp.grads!);
+  assert.ok(keys.length > 0, "a gradient case needs a floating input");
+  const loss = outs
+    .map((o, k) => (ws[k] === null ? null : o.mul(ws[k] as Tensor).sum()))
+    .filter((t): t is Tensor => t !== null)
+    .reduce((p, q) => p.add(q));
+  const grads = torch.autograd.grad(loss, keys.map((k) => inputs[k]), { allow_unused: true });
+  keys.forEach((k, j) => {
+    const e = exp.grads![k];
+    if (e === null) assert.equal(grads[j], null, `grad of ${k}`);
+    else assertClose(grads[j]!, e, { ...tol, msg: `grad of ${k}` });
   });
 }
+
+const byName = new Map(cases.map((c) => [c.name, c]));
+testAgainstPython(
+  cases.map((c) => ({ name: c.name, inputs: c.inputs, py: pythonOf(c), check: (expected) => check(c, expected) })),
+  {},
+  (pc) => `${pc.name}: ${byName.get(pc.name)!.py}`,
+);
 
 test("the table covers at least 60 ops", () => {
   assert.ok(cases.length >= 60, `${cases.length} cases`);

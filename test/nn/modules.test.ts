@@ -1,8 +1,10 @@
-// nn modules, functional, init and clip_grad_norm_ against Python PyTorch (one Python run).
+// nn modules, losses, functional, init and clip_grad_norm_ against Python PyTorch: one Python run for
+// the table of cases, one named test per layer, loss, function and init.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { torch } from "../../src/index.js";
 import { assertClose, runPython, type PyValue } from "../helpers/oracle.js";
+import { assertMatches, testAgainstPython, type PythonCase, type Tolerance } from "../helpers/python_cases.js";
 
 const { nn } = torch;
 const F = nn.functional;
@@ -40,87 +42,119 @@ class Net(torch.nn.Module):
         return self.fc2(self.drop(self.silu(self.rms(self.norm(self.act(self.fc1(self.emb(ids))))))))
 `;
 
-test("modules, losses, functional and init match Python (seeded weights, outputs, gradients)", () => {
-  const ids = torch.tensor([[1, 2, 3, 9], [4, 1, 0, 7]], { dtype: torch.int64 });
-  const target = torch.tensor([[0, 4, -100, 2], [3, 1, 1, 0]], { dtype: torch.int64 });
-  const classWeight = torch.tensor([1.0, 2.0, 0.5, 1.5, 1.0]);
-  torch.manual_seed(0);
-  const net = new Net();
-  net.eval();
-  const logits = net.forward(ids);
-  const ce = new nn.CrossEntropyLoss({ weight: classWeight, ignore_index: -100, label_smoothing: 0.1 }).forward(logits.view(-1, 5), target.view(-1));
-  const mse = new nn.MSELoss({ reduction: "sum" }).forward(logits, torch.zeros(2, 4, 5).add(0.5));
-  const nll = F.nll_loss(F.log_softmax(logits.view(-1, 5), -1), target.view(-1), { reduction: "sum" });
-  ce.add(mse.mul(0.01)).add(nll.mul(0.1)).backward();
-  const grads = Object.fromEntries([...net.named_parameters()].map(([k, p]) => [k, p.grad as Tensor]));
+const ids = torch.tensor([[1, 2, 3, 9], [4, 1, 0, 7]], { dtype: torch.int64 });
+const target = torch.tensor([[0, 4, -100, 2], [3, 1, 1, 0]], { dtype: torch.int64 });
+const classWeight = torch.tensor([1.0, 2.0, 0.5, 1.5, 1.0]);
+torch.manual_seed(3);
+const x8 = torch.randn(2, 4, 8);
+const logits8x5 = torch.randn(8, 5);
 
-  torch.manual_seed(7);
-  const q = torch.randn(2, 4, 5, 8);
-  const k = torch.randn(2, 2, 5, 8);
-  const v = torch.randn(2, 2, 5, 8);
-  const sdpa = F.scaled_dot_product_attention(q, k, v, { is_causal: true, enable_gqa: true, scale: 0.3 });
-  const mask = torch.randn(5, 5).gt(0);
-  const sdpaMask = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), { attn_mask: mask });
-  const padded = F.pad(q.index([0, 0]), [1, 2], "constant", 3.0);
+/** A layer built after manual_seed(0) (Python's constructor as `py`), run on `x`, then y.pow(2).sum().backward(). */
+function layerCase(name: string, py: string, make: () => torch.nn.Module, x: Tensor, mode: "eval" | "train" = "eval"): PythonCase {
+  const pyMode = mode === "eval" ? "m.eval()" : "m.train()";
+  return {
+    name,
+    inputs: { x },
+    py: `torch.manual_seed(0)
+m = ${py}
+${pyMode}
+x = inputs["x"].clone().requires_grad_(inputs["x"].is_floating_point())
+init = {k: v.detach().clone() for k, v in m.state_dict().items()}
+torch.manual_seed(5)
+y = m(x)
+y.pow(2).sum().backward()
+result = {"init": init, "y": y, "grads": {k: p.grad for k, p in m.named_parameters()}, "x_grad": x.grad}`,
+    check: (expected) => {
+      torch.manual_seed(0);
+      const m = make();
+      if (mode === "eval") m.eval();
+      else m.train();
+      const input = x.is_floating_point() ? x.clone().requires_grad_() : x;
+      const init = Object.fromEntries(Object.entries(m.state_dict()).map(([k, v]) => [k, v.detach().clone()]));
+      torch.manual_seed(5);
+      const y = (m as unknown as (x: Tensor) => Tensor)(input);
+      y.pow(2).sum().backward();
+      const grads = Object.fromEntries([...m.named_parameters()].map(([k, p]) => [k, p.grad]));
+      assertMatches({ init, y, grads, x_grad: input.grad }, expected, { rtol: 1e-4, atol: 1e-6 });
+    },
+  };
+}
 
-  torch.manual_seed(11);
-  const w = torch.empty(6, 5);
-  const inits: Tensor[] = [];
-  for (const f of [
-    (t: Tensor) => nn.init.kaiming_normal_(t, { mode: "fan_out", nonlinearity: "relu" }),
-    (t: Tensor) => nn.init.kaiming_uniform_(t),
-    (t: Tensor) => nn.init.xavier_uniform_(t, nn.init.calculate_gain("tanh")),
-    (t: Tensor) => nn.init.xavier_normal_(t),
-    (t: Tensor) => nn.init.trunc_normal_(t, { std: 0.02 }),
-    (t: Tensor) => nn.init.trunc_normal_(t, { mean: 0.5, std: 1.0, a: 0.0, b: 0.6 }),
-    (t: Tensor) => nn.init.normal_(t, 1.0, 0.5),
-  ]) inits.push(f(w).clone());
+/** Python's expression `py` and tessera's `js` for the same call; the gradients of y.pow(2).sum() with respect to the floating inputs (but `fixed`) are compared too. */
+function valueCase(name: string, py: string, js: (inputs: Record<string, Tensor>) => Tensor, inputs: Record<string, Tensor>, { tol = {}, fixed = [] }: { tol?: Tolerance; fixed?: string[] } = {}): PythonCase {
+  const floats = Object.keys(inputs).filter((k) => inputs[k].is_floating_point() && !fixed.includes(k));
+  return {
+    name,
+    inputs,
+    py: `globals().update({k: (v.clone().requires_grad_(True) if k in ${JSON.stringify(floats)} else v) for k, v in inputs.items()})
+y = ${py}
+grads = torch.autograd.grad(y.pow(2).sum(), [globals()[k] for k in ${JSON.stringify(floats)}]) if y.requires_grad else []
+result = {"y": y, "grads": list(grads)}`,
+    check: (expected) => {
+      const own = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, floats.includes(k) ? v.clone().requires_grad_() : v]));
+      const y = js(own);
+      const grads = y.requires_grad ? torch.autograd.grad(y.pow(2).sum(), floats.map((k) => own[k])) : [];
+      assertMatches({ y, grads }, expected, { rtol: 1e-4, atol: 1e-6, ...tol });
+    },
+  };
+}
 
-  const py = runPython(
-    `${PY_NET}
-F = torch.nn.functional
-torch.manual_seed(0)
-net = Net(); net.eval()
-out["init"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
-logits = net(ids)
-ce = torch.nn.CrossEntropyLoss(weight=classWeight, ignore_index=-100, label_smoothing=0.1)(logits.view(-1, 5), target.view(-1))
-mse = torch.nn.MSELoss(reduction="sum")(logits, torch.zeros(2, 4, 5) + 0.5)
-nll = F.nll_loss(F.log_softmax(logits.view(-1, 5), -1), target.view(-1), reduction="sum")
-(ce + mse * 0.01 + nll * 0.1).backward()
-out.update(logits=logits, ce=ce, mse=mse, nll=nll, grads={k: p.grad for k, p in net.named_parameters()})
-out["names"] = [k for k, _ in net.named_parameters()]
-torch.manual_seed(7)
-q = torch.randn(2, 4, 5, 8); k = torch.randn(2, 2, 5, 8); v = torch.randn(2, 2, 5, 8)
-out["sdpa"] = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True, scale=0.3)
-mask = torch.randn(5, 5) > 0
-out["sdpa_mask"] = F.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1), attn_mask=mask)
-out["pad"] = F.pad(q[0, 0], [1, 2], "constant", 3.0)
-torch.manual_seed(11)
-w = torch.empty(6, 5); I = torch.nn.init; inits = []
-for f in [lambda t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), lambda t: I.kaiming_uniform_(t),
-          lambda t: I.xavier_uniform_(t, I.calculate_gain("tanh")), lambda t: I.xavier_normal_(t),
-          lambda t: I.trunc_normal_(t, std=0.02), lambda t: I.trunc_normal_(t, mean=0.5, std=1.0, a=0.0, b=0.6),
-          lambda t: I.normal_(t, 1.0, 0.5)]:
-    inits.append(f(w).clone())
-out["inits"] = inits
-`,
-    { ids, target, classWeight },
-  );
-  const exact = { rtol: 0, atol: 0 };
-  const init = py.init as Record<string, Tensor>;
-  const sd = net.state_dict();
-  assert.deepEqual(Object.keys(sd), Object.keys(init));
-  for (const key of Object.keys(init)) assertClose(sd[key].detach(), init[key], { ...exact, msg: `initial ${key}` });
-  assert.deepEqual(Object.keys(grads), py.names);
-  assertClose(logits, py.logits as Tensor, { msg: "logits" });
-  for (const name of ["ce", "mse", "nll"] as const) assertClose({ ce, mse, nll }[name], py[name] as Tensor, { msg: name });
-  const pyGrads = py.grads as Record<string, Tensor>;
-  for (const key of Object.keys(pyGrads)) assertClose(grads[key], pyGrads[key], { rtol: 1e-4, atol: 1e-6, msg: `grad ${key}` });
-  assertClose(sdpa, py.sdpa as Tensor, { msg: "sdpa gqa causal" });
-  assertClose(sdpaMask, py.sdpa_mask as Tensor, { msg: "sdpa mask" });
-  assertClose(padded, py.pad as Tensor, exact);
-  (py.inits as Tensor[]).forEach((e, i) => assertClose(inits[i], e, { rtol: 1e-6, atol: 1e-7, msg: `init fn ${i}` }));
-});
+/** An init function applied, after manual_seed(11), to an empty 6×5 weight. */
+function initCase(name: string, py: string, js: (t: Tensor) => Tensor): PythonCase {
+  return {
+    name: `init: ${name}`,
+    py: `torch.manual_seed(11)
+I = torch.nn.init
+result = (${py})(torch.empty(6, 5))`,
+    check: (expected) => {
+      torch.manual_seed(11);
+      assertMatches(js(torch.empty(6, 5)), expected, { rtol: 1e-6, atol: 1e-7 });
+    },
+  };
+}
+
+torch.manual_seed(7);
+const q = torch.randn(2, 4, 5, 8);
+const k = torch.randn(2, 2, 5, 8);
+const v = torch.randn(2, 2, 5, 8);
+const attnMask = torch.randn(5, 5).gt(0);
+
+testAgainstPython(
+  [
+    layerCase("Embedding with padding_idx", "torch.nn.Embedding(10, 6, padding_idx=1)", () => new nn.Embedding(10, 6, { padding_idx: 1 }), ids),
+    layerCase("Linear", "torch.nn.Linear(8, 6)", () => new nn.Linear(8, 6), x8),
+    layerCase("Linear without bias", "torch.nn.Linear(8, 5, bias=False)", () => new nn.Linear(8, 5, false), x8),
+    layerCase("GELU", "torch.nn.GELU()", () => new nn.GELU(), x8),
+    layerCase("GELU tanh", 'torch.nn.GELU("tanh")', () => new nn.GELU("tanh"), x8),
+    layerCase("LayerNorm", "torch.nn.LayerNorm(8)", () => new nn.LayerNorm(8), x8),
+    layerCase("RMSNorm", "torch.nn.RMSNorm(8, eps=1e-6)", () => new nn.RMSNorm(8, { eps: 1e-6 }), x8),
+    layerCase("SiLU", "torch.nn.SiLU()", () => new nn.SiLU(), x8),
+    layerCase("Dropout in eval", "torch.nn.Dropout(0.3)", () => new nn.Dropout(0.3), x8),
+    layerCase("Dropout in training (Python's mask for the same seed)", "torch.nn.Dropout(0.3)", () => new nn.Dropout(0.3), x8, "train"),
+    layerCase("a model of all of them", "(exec(PY_NET, globals()), Net())[1]", () => new Net(), ids),
+    valueCase(
+      "CrossEntropyLoss with class weights, ignore_index and label smoothing",
+      "torch.nn.CrossEntropyLoss(weight=w, ignore_index=-100, label_smoothing=0.1)(x, t)",
+      ({ x, t, w }) => new nn.CrossEntropyLoss({ weight: w, ignore_index: -100, label_smoothing: 0.1 })(x, t),
+      { x: logits8x5, t: target.view(-1), w: classWeight },
+      { fixed: ["w"] },
+    ),
+    valueCase("MSELoss(reduction='sum')", "torch.nn.MSELoss(reduction='sum')(x, torch.zeros(8, 5) + 0.5)", ({ x }) => new nn.MSELoss({ reduction: "sum" })(x, torch.zeros(8, 5).add(0.5)), { x: logits8x5 }),
+    valueCase("nll_loss of log_softmax", "F.nll_loss(F.log_softmax(x, -1), t, reduction='sum')", ({ x, t }) => F.nll_loss(F.log_softmax(x, -1), t, { reduction: "sum" }), { x: logits8x5, t: target.view(-1) }),
+    valueCase("scaled_dot_product_attention: causal, GQA, scale", "F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True, scale=0.3)", ({ q, k, v }) => F.scaled_dot_product_attention(q, k, v, { is_causal: true, enable_gqa: true, scale: 0.3 }), { q, k, v }),
+    valueCase("scaled_dot_product_attention: boolean mask", "F.scaled_dot_product_attention(q, k, v, attn_mask=m)", ({ q, k, v, m }) => F.scaled_dot_product_attention(q, k, v, { attn_mask: m }), { q, k: k.repeat_interleave(2, 1), v: v.repeat_interleave(2, 1), m: attnMask }),
+    valueCase("pad, constant", "F.pad(x, [1, 2], 'constant', 3.0)", ({ x }) => F.pad(x, [1, 2], "constant", 3.0), { x: q.index([0, 0]) }, { tol: { rtol: 0, atol: 0 } }),
+    initCase("kaiming_normal_ fan_out relu", 'lambda t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")', (t) => nn.init.kaiming_normal_(t, { mode: "fan_out", nonlinearity: "relu" })),
+    initCase("kaiming_uniform_", "lambda t: I.kaiming_uniform_(t)", (t) => nn.init.kaiming_uniform_(t)),
+    initCase("xavier_uniform_ with tanh's gain", 'lambda t: I.xavier_uniform_(t, I.calculate_gain("tanh"))', (t) => nn.init.xavier_uniform_(t, nn.init.calculate_gain("tanh"))),
+    initCase("xavier_normal_", "lambda t: I.xavier_normal_(t)", (t) => nn.init.xavier_normal_(t)),
+    initCase("trunc_normal_ std 0.02", "lambda t: I.trunc_normal_(t, std=0.02)", (t) => nn.init.trunc_normal_(t, { std: 0.02 })),
+    initCase("trunc_normal_ on [0, 0.6]", "lambda t: I.trunc_normal_(t, mean=0.5, std=1.0, a=0.0, b=0.6)", (t) => nn.init.trunc_normal_(t, { mean: 0.5, std: 1.0, a: 0.0, b: 0.6 })),
+    initCase("normal_", "lambda t: I.normal_(t, 1.0, 0.5)", (t) => nn.init.normal_(t, 1.0, 0.5)),
+  ],
+  { PY_NET },
+  (c) => `${c.name} matches Python`,
+);
 
 test("clip_grad_norm_ returns Python's total norm and clips like it", () => {
   torch.manual_seed(5);
