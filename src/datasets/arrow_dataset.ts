@@ -144,9 +144,9 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
     return this.rows.map((r) => ({ ...r })) as R[];
   }
 
-  map<O extends Row>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): Dataset<Mapped<R, O>>;
-  map<O extends Row>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): Dataset<BatchMapped<R, O>>;
-  map(fn: (input: never, index: never) => Row, { batched = false, batch_size = 1000, remove_columns = [] }: MapOptions = {}): Dataset<Row> {
+  map<O extends object>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): Dataset<Mapped<R, O>>;
+  map<O extends object>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): Dataset<BatchMapped<R, O>>;
+  map(fn: (input: never, index: never) => object, { batched = false, batch_size = 1000, remove_columns = [] }: MapOptions = {}): Dataset<Row> {
     const removed = typeof remove_columns === "string" ? [remove_columns] : remove_columns;
     for (const c of removed) check(this.column_names.includes(c), `Dataset.map: remove_columns names '${c}', which is not a column (columns: ${this.column_names.join(", ")})`);
     const call = fn as (input: unknown, index: unknown) => Row;
@@ -292,9 +292,9 @@ export class DatasetDict<R extends Row = Row> {
     return DatasetDict.of<S>(Object.fromEntries(this.items().map(([k, d]) => [k, f(d)])));
   }
 
-  map<O extends Row>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): DatasetDictOf<Mapped<R, O>>;
-  map<O extends Row>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): DatasetDictOf<BatchMapped<R, O>>;
-  map(fn: (input: never, index: never) => Row, options: MapOptions = {}): unknown {
+  map<O extends object>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): DatasetDictOf<Mapped<R, O>>;
+  map<O extends object>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): DatasetDictOf<BatchMapped<R, O>>;
+  map(fn: (input: never, index: never) => object, options: MapOptions = {}): unknown {
     return this.each((d) => (d.map as (f: unknown, o: MapOptions) => Dataset<Row>)(fn, options));
   }
 

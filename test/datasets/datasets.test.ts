@@ -101,7 +101,7 @@ test("map (per row and batched with a tokenizer), filter, select, with_format('t
   const batches = [...loader];
   assert.equal(batches.length, 3);
   assertClose(batches[0].input_ids, direct.input_ids.narrow(0, 0, 2));
-  assertClose(batches[2].attention_mask, direct.attention_mask!.narrow(0, 4, 1));
+  assertClose(batches[2].attention_mask!, direct.attention_mask!.narrow(0, 4, 1));
 
   assert.deepEqual(ds.filter((r) => r.instruction.startsWith("upper")).column("response"), ["KESW", "AB", "XYZ"]);
   assert.deepEqual(ds.filter((b) => b.response.map((s) => s.length > 2), { batched: true, batch_size: 2 }).column("response"), ["KESW", "flow", "cba", "XYZ"]);
