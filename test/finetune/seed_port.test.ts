@@ -22,7 +22,7 @@ test("seed_port.ts trains the cached Baichuan2 hub id on a local instruction dat
   const data = path.join(root, "rows.jsonl");
   writeFileSync(data, rows.join("\n") + "\n");
   const save = path.join(root, "saved");
-  const env = { ...process.env, HF_HOME: path.join(root, "hf_home"), HF_HUB_OFFLINE: "1" };
+  const env: NodeJS.ProcessEnv = { ...process.env, HF_HOME: path.join(root, "hf_home"), HF_HUB_OFFLINE: "1" };
   delete env.HF_HUB_CACHE;
   const r = spawnSync(
     process.execPath,
