@@ -31,7 +31,8 @@ export class MSELoss extends Module {
 
   constructor(opts: F.MSELossOptions = {}) {
     super();
-    checkOptions("MSELoss.__init__", opts, { reduction: true });
+    // Python's MSELoss hands its keyword arguments to _Loss.__init__, whose name the TypeError gives.
+    checkOptions("_Loss.__init__", opts, { reduction: true });
     this.reduction = opts.reduction ?? "mean";
     F.reductionEnum(this.reduction);
   }
