@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import ts from "typescript";
 import { root } from "./torch-env.mjs";
 
 const outDir = path.join(root, "src", "torch", "_generated");
@@ -19,14 +20,20 @@ const RESERVED = new Set(
 // Python spells these size arguments as varargs too: x.view(2, 3), torch.zeros(2, 3).
 const VARARG_NAMES = new Set(["size", "shape", "dims", "sizes", "repeats"]);
 
-// Methods written by hand in these files win over generated ones.
-function handWrittenMethods() {
+// Members written by hand win over generated methods: those of `class Tensor` and of the
+// `interface Tensor` augmentations in these files, found by parsing them.
+export function handWrittenMethods() {
   const names = new Set(["constructor"]);
   for (const file of ["tensor.ts", "indexing.ts"]) {
     const p = path.join(root, "src", "torch", file);
     if (!existsSync(p)) continue;
-    for (const m of readFileSync(p, "utf8").matchAll(/^ {2}(?:get |set )?([A-Za-z_][A-Za-z0-9_]*)\s*[(<]/gm)) names.add(m[1]);
-    for (const m of readFileSync(p, "utf8").matchAll(/^ {4}([A-Za-z_][A-Za-z0-9_]*)\(/gm)) names.add(m[1]);
+    const visit = (node) => {
+      if ((ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node)) && node.name?.text === "Tensor") {
+        for (const member of node.members) if (member.name !== undefined && ts.isIdentifier(member.name)) names.add(member.name.text);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(ts.createSourceFile(p, readFileSync(p, "utf8"), ts.ScriptTarget.ES2022, true));
   }
   return names;
 }

@@ -3,7 +3,7 @@
 // dtype; bigints (or a BigInt64Array, or {dtype}) make int64, booleans make bool.
 import { RuntimeError, ValueError } from "./errors.js";
 import { native } from "./_native.js";
-import { op } from "./_invoke.js";
+import * as aten from "./_generated/functions.js";
 import { Tensor } from "./tensor.js";
 import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, get_default_dtype, int16, int32, int64, int8, uint8 } from "./dtype.js";
 import type { DeviceLike } from "./device.js";
@@ -158,13 +158,11 @@ export function as_tensor(data: TensorData | Tensor, options: Omit<TensorOptions
   return tensor(data, options);
 }
 
-const atenFull = op("aten::full");
-
 /** torch.full; a number fill makes a default-dtype tensor (see the dtype rule above). */
 export function full(size: number[], fill_value: Scalar, options: TensorOptions = {}): Tensor {
   checkOptions("full", options, TENSOR_OPTIONS);
   const d = options.dtype ?? (typeof fill_value === "boolean" ? bool : typeof fill_value === "bigint" ? int64 : get_default_dtype());
-  const t = atenFull([size, fill_value, { dtype: d, device: options.device === undefined ? undefined : String(options.device) }]) as Tensor;
+  const t = aten.full(size, fill_value, { dtype: d, device: options.device === undefined ? undefined : String(options.device) });
   if (options.requires_grad) t.requires_grad_(true);
   return t;
 }

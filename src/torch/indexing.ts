@@ -3,7 +3,7 @@
 // "::2" slices, null is None (a new axis), "..." is Ellipsis, and a Tensor (int64 or bool) or an
 // array of integers indexes advanced-style. The same views and ops as PyTorch's own indexing.
 import { IndexError, ValueError } from "./errors.js";
-import { op } from "./_invoke.js";
+import * as aten from "./_generated/functions.js";
 import { Tensor } from "./tensor.js";
 import { tensor as makeTensor } from "./creation.js";
 import { int64 } from "./dtype.js";
@@ -27,17 +27,6 @@ export const Ellipsis = "...";
 
 export type IndexItem = number | SliceIndex | string | null | Tensor | number[] | boolean;
 
-const aten = {
-  select: op("aten::select"),
-  slice: op("aten::slice"),
-  unsqueeze: op("aten::unsqueeze"),
-  index: op("aten::index"),
-  index_put_: op("aten::index_put_"),
-  copy_: op("aten::copy_"),
-  fill_: op("aten::fill_"),
-  scalar_tensor: op("aten::scalar_tensor"),
-  alias: op("aten::alias"),
-};
 
 function parseSlice(s: string): SliceIndex {
   const parts = s.split(":");
@@ -77,16 +66,16 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
       if (!Number.isInteger(item)) throw new TypeError(`index ${item} is not an integer`);
       view = select(view, dim, item);
     } else if (item === null) {
-      view = aten.unsqueeze([view, dim]) as Tensor;
+      view = aten.unsqueeze(view, dim);
       dim++;
     } else if (item === Ellipsis) {
       dim += ndim - specified;
     } else if (typeof item === "string" || item instanceof SliceIndex) {
       const s = typeof item === "string" ? parseSlice(item) : item;
-      if (s.start !== null || s.stop !== null || (s.step ?? 1) !== 1) view = aten.slice([view, dim, s.start, s.stop, s.step ?? 1]) as Tensor;
+      if (s.start !== null || s.stop !== null || (s.step ?? 1) !== 1) view = aten.slice(view, dim, s.start, s.stop, s.step ?? 1);
       dim++;
     } else if (typeof item === "boolean") {
-      view = aten.unsqueeze([view, dim]) as Tensor;
+      view = aten.unsqueeze(view, dim);
       record(makeTensor([item]));
     } else if (item instanceof Tensor) {
       record(item);
@@ -102,7 +91,7 @@ function applySlicing(self: Tensor, items: IndexItem[]): { view: Tensor; advance
 // libtorch checks the bounds; only when it refuses is the size read, for Python's message.
 function select(view: Tensor, dim: number, index: number): Tensor {
   try {
-    return aten.select([view, dim, index]) as Tensor;
+    return aten.select(view, dim, index);
   } catch (e) {
     const size = view.size(dim);
     if (index >= size || index < -size) throw new IndexError(`index ${index} is out of bounds for dimension ${dim} with size ${size}`);
@@ -129,9 +118,9 @@ Object.defineProperty(Tensor.prototype, "index", {
   configurable: true,
   value(this: Tensor, indices: IndexItem | IndexItem[]): Tensor {
     const { view, advanced } = applySlicing(this, asItems(indices));
-    if (advanced.length !== 0) return aten.index([view, advanced]) as Tensor;
+    if (advanced.length !== 0) return aten.index(view, advanced);
     // Python's t[...] is a new view even when no item changed the tensor.
-    return view === this ? (aten.alias([this]) as Tensor) : view;
+    return view === this ? aten.alias(this) : view;
   },
 });
 
@@ -141,12 +130,12 @@ Object.defineProperty(Tensor.prototype, "index_put_", {
   value(this: Tensor, indices: IndexItem | IndexItem[], value: Tensor | number | boolean, accumulate = false): Tensor {
     const { view, advanced } = applySlicing(this, asItems(indices));
     if (advanced.length === 0 && !accumulate) {
-      if (value instanceof Tensor) aten.copy_([view, value]);
-      else aten.fill_([view, value]);
+      if (value instanceof Tensor) aten.copy_(view, value);
+      else aten.fill_(view, value);
       return this;
     }
-    const v = value instanceof Tensor ? value : (aten.scalar_tensor([value, { dtype: this.dtype, device: String(this.device) }]) as Tensor);
-    aten.index_put_([view, advanced, v, accumulate]);
+    const v = value instanceof Tensor ? value : aten.scalar_tensor(value, { dtype: this.dtype, device: String(this.device) });
+    aten.index_put_(view, advanced, v, accumulate);
     return this;
   },
 });

@@ -4,7 +4,7 @@
 import { IndexError } from "./errors.js";
 import { inspect } from "node:util";
 import { native, type NativeHandle } from "./_native.js";
-import { op, setTensorWrapper } from "./_invoke.js";
+import { setTensorWrapper } from "./_invoke.js";
 import { dropCallback, registerCallback } from "./_callbacks.js";
 import { backward, type BackwardOptions } from "./autograd/engine.js";
 import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
@@ -15,11 +15,9 @@ import { argTypeName, typeName } from "./_type_name.js";
 import type { MemoryFormat } from "./types.js";
 import { checkOptions, type OptionNames } from "./_options.js";
 import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
+import * as aten from "./_generated/functions.js";
 import { _cuda_is_the_cpu } from "./moreh.js";
 
-const atenTo = op("aten::to");
-const atenResize = op("aten::resize_");
-const atenAsStrided = op("aten::as_strided_");
 
 /** The object returned by `tensor.grad_fn`: the autograd node that produced the tensor. */
 export interface GradFn {
@@ -227,15 +225,12 @@ export class Tensor {
     if (dtypeOrOptions instanceof dtype) o.dtype = dtypeOrOptions;
     else if (dtypeOrOptions !== undefined) Object.assign(o, checkedTo(dtypeOrOptions));
     if (options !== undefined) Object.assign(o, checkedTo(options));
-    return atenTo([
-      this,
-      {
-        dtype: o.dtype,
-        device: o.device === undefined ? undefined : String(o.device),
-        non_blocking: o.non_blocking ?? false,
-        copy: o.copy ?? false,
-      },
-    ]) as Tensor;
+    return aten.to(this, {
+      dtype: o.dtype,
+      device: o.device === undefined ? undefined : String(o.device),
+      non_blocking: o.non_blocking ?? false,
+      copy: o.copy ?? false,
+    });
   }
 
   /** The tensor on a CUDA device; under Advanced Parallelization without CUDA, the job's device (the CPU): itself. */
@@ -335,11 +330,14 @@ export class Tensor {
    * where libtorch would leave it claiming the new size over the old memory.
    */
   resize_(...size: (number | number[] | { memory_format?: MemoryFormat | null })[]): this {
-    const before = [this.shape, this.stride(), this.storage_offset()];
+    const before = [this.shape, this.stride(), this.storage_offset()] as const;
     try {
-      atenResize([this, ...size]);
+      const last = size.at(-1);
+      const opts = last !== undefined && typeof last === "object" && !Array.isArray(last) ? last : {};
+      const dims = (opts === last ? size.slice(0, -1) : size) as (number | number[])[];
+      aten.resize_(this, dims.length === 1 && Array.isArray(dims[0]) ? dims[0] : (dims as number[]), opts);
     } catch (e) {
-      atenAsStrided([this, ...before]);
+      aten.as_strided_(this, before[0], before[1], before[2]);
       throw e;
     }
     return this;

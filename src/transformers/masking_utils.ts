@@ -3,6 +3,7 @@
 // which is what HF 5 hands to SDPA (a fully padded query row then yields zeros, as in HF). When
 // nothing but plain causality applies, no mask is built and SDPA's is_causal is used. Models whose
 // published code adds finfo.min instead (Baichuan2) use additiveMask.
+import { ValueError } from "../torch/errors.js";
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 import type { dtype } from "../torch/dtype.js";
@@ -43,7 +44,7 @@ export function allowedPositions({ attention_mask, q_len, past_len, device, slid
   allowed = allowed.unsqueeze(0).unsqueeze(0);
   if (attention_mask !== null) {
     if (attention_mask.size(-1) !== kv_len) {
-      throw new Error(`attention_mask has ${attention_mask.size(-1)} positions but the keys span ${kv_len} (${past_len} cached + ${q_len} new)`);
+      throw new ValueError(`attention_mask has ${attention_mask.size(-1)} positions but the keys span ${kv_len} (${past_len} cached + ${q_len} new)`);
     }
     allowed = allowed.logical_and(attention_mask.to({ device }).bool().unsqueeze(1).unsqueeze(1));
   }

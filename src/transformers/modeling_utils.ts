@@ -2,7 +2,7 @@
 // from_pretrained builds the module on the meta device (no memory, no init), then reads the
 // checkpoint one tensor at a time under its own name, converting each to the target dtype/device
 // and putting it in place — so a checkpoint never exists twice in memory, nor in fp32 on the way.
-import { ValueError } from "../torch/errors.js";
+import { RuntimeError, ValueError } from "../torch/errors.js";
 import { checkOptions, type OptionNames } from "../torch/_options.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -83,7 +83,7 @@ export type ModelClass<M extends PreTrainedModel, C extends PretrainedConfig> = 
 
 export function dtypeByName(name: string): dtype {
   const d = (torch as unknown as Record<string, unknown>)[name.replace(/^torch\./, "")];
-  if (!(d instanceof torch.dtype)) throw new Error(`unknown dtype ${JSON.stringify(name)}`);
+  if (!(d instanceof torch.dtype)) throw new ValueError(`unknown dtype ${JSON.stringify(name)}`);
   return d;
 }
 
@@ -247,7 +247,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     if (!Number.isInteger(every_n_layers) || every_n_layers < 1) throw new ValueError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
     const layers = decoderLayers(this);
     if (layers.length === 0) {
-      throw new Error(`${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`);
+      throw new ValueError(`${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`);
     }
     const options = gradient_checkpointing_kwargs ?? { use_reentrant: true };
     this.gradient_checkpointing_disable();
@@ -364,7 +364,7 @@ function placeTensor(model: Module, key: string, value: Tensor, file: string, de
   const slots = owner as unknown as Record<string, unknown>;
   const current = slots[name] as Tensor;
   if (current.shape.length !== value.shape.length || current.shape.some((s, i) => s !== value.shape[i])) {
-    throw new Error(`from_pretrained: size mismatch for ${key} (in ${file}): the checkpoint has shape ${sizeString(value.shape)}, the model expects ${sizeString(current.shape)}`);
+    throw new RuntimeError(`from_pretrained: size mismatch for ${key} (in ${file}): the checkpoint has shape ${sizeString(value.shape)}, the model expects ${sizeString(current.shape)}`);
   }
   const target = value.to({ device, dtype: value.dtype.is_floating_point ? current.dtype : undefined });
   slots[name] = current instanceof Parameter ? new Parameter(target, current.requires_grad) : target;
@@ -436,7 +436,7 @@ function loadSharded(model: PreTrainedModel, files: string[], expected: Set<stri
       const [f, raw, file] = found;
       const t = f.get_tensor(raw);
       if (t.shape.length !== like.shape.length || t.shape.some((d, i) => d !== like.shape[i])) {
-        throw new Error(`from_pretrained: size mismatch for ${names[0]} (in ${file}): the checkpoint has shape ${sizeString(t.shape)}, the model expects ${sizeString(like.shape)}`);
+        throw new RuntimeError(`from_pretrained: size mismatch for ${names[0]} (in ${file}): the checkpoint has shape ${sizeString(t.shape)}, the model expects ${sizeString(like.shape)}`);
       }
       return torch.no_grad(() => t.to({ device, dtype: t.dtype.is_floating_point ? like.dtype : undefined }));
     };

@@ -2,6 +2,7 @@
 // `torch.autocast({ device_type: "cuda", dtype: torch.bfloat16 }, () => ...)` (or
 // `torch.autocast("cuda", { dtype }, fn)`): the scope returns fn's value. It saves, sets and restores
 // the same libtorch state as torch/amp/autocast_mode.py's __enter__/__exit__.
+import { RuntimeError } from "../errors.js";
 import { native } from "../_native.js";
 import { dtype, dtypeFromId } from "../dtype.js";
 import { expectCallback } from "../_type_name.js";
@@ -44,7 +45,7 @@ export function autocast<T>(a: string | AutocastOptions, b: AutocastOptions | ((
   const device = opts.device_type;
   if (typeof device !== "string") throw new TypeError(`autocast: device_type must be a string such as "cuda" or "cpu", got ${typeof device}`);
   if (!is_autocast_available(device)) {
-    throw new Error(`User specified an unsupported autocast device_type '${device}'`);
+    throw new RuntimeError(`User specified an unsupported autocast device_type '${device}'`);
   }
   const fast = opts.dtype ?? get_autocast_dtype(device);
   if (!(fast instanceof dtype) || !fast.is_floating_point) throw new TypeError(`autocast: dtype must be a floating-point torch.dtype, got ${String(fast)}`);

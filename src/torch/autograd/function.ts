@@ -1,6 +1,7 @@
 // torch.autograd.Function written in TypeScript. forward runs under no_grad; its outputs are then
 // attached to a native graph node whose backward calls this class's static backward on the JS
 // main thread (see native/src/autograd.cc for the threading).
+import { NotImplementedError, RuntimeError } from "../errors.js";
 import { native } from "../_native.js";
 import { dropCallback, registerCallback } from "../_callbacks.js";
 import { Tensor } from "../tensor.js";
@@ -55,7 +56,7 @@ function backwardCallback(
     const r = backward(ctx, ...(grads as Tensor[]));
     const perArg = Array.isArray(r) ? r : [r];
     if (perArg.length !== numArgs) {
-      throw new Error(`function ${name} returned an incorrect number of gradients (expected ${numArgs}, got ${perArg.length})`);
+      throw new RuntimeError(`function ${name} returned an incorrect number of gradients (expected ${numArgs}, got ${perArg.length})`);
     }
     perArg.forEach((g: unknown, i) => {
       if (g === null || g === undefined) return;
@@ -77,11 +78,11 @@ function backwardCallback(
  */
 export class Function {
   static forward(ctx: FunctionCtx, ...args: unknown[]): ForwardResult {
-    throw new Error(`${this.name}.forward is not defined`);
+    throw new NotImplementedError(`${this.name}.forward is not defined`);
   }
 
   static backward(ctx: FunctionCtx, ...grads: Tensor[]): BackwardResult {
-    throw new Error(`${this.name}.backward is not defined`);
+    throw new NotImplementedError(`${this.name}.backward is not defined`);
   }
 
   static apply<F extends FunctionClass>(this: F, ...args: Rest<F["forward"]>): ReturnType<F["forward"]> {

@@ -1,6 +1,6 @@
 // The collectives and point-to-point ops, with PyTorch's names and semantics. Ranks in arguments
 // are global ranks. A sync call returns when the op finished; `async_op: true` returns a Work.
-import { ValueError } from "../errors.js";
+import { RuntimeError, ValueError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import type { Tensor } from "../tensor.js";
 import { native as c10d } from "../_native.js";
@@ -72,7 +72,7 @@ function launch(
   try {
     h = start(pg);
   } catch (e) {
-    throw new Error(`torch.distributed.${what}: ${message(e)}`);
+    throw new RuntimeError(`torch.distributed.${what}: ${message(e)}`);
   }
   const work = new Work(h, what, after === undefined ? undefined : () => after(pg));
   if (options.async_op === true) return work;

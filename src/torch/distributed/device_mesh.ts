@@ -4,7 +4,7 @@
 // rank makes every group, in the same order, as new_group requires); a dimension spanning the whole
 // job reuses the default group. Python's `mesh["tp"]` and `mesh["dp", "tp"]` are `mesh.get("tp")`
 // and `mesh.get(["dp", "tp"])`, as `md["k"]` is `md.get("k")` for ModuleDict.
-import { IndexError, ValueError } from "../errors.js";
+import { IndexError, RuntimeError, ValueError } from "../errors.js";
 import { tensor } from "../creation.js";
 import { int64 } from "../dtype.js";
 import type { Tensor } from "../tensor.js";
@@ -109,15 +109,15 @@ export class DeviceMesh {
     const ranks = plain.flat(Infinity) as number[];
     if (!is_initialized()) init_process_group({ backend: device_type === "cuda" ? "nccl" : "gloo" });
     const world = get_world_size();
-    if (ranks.length > world) throw new Error(`Mesh should not be bigger than default world size ${world}, but found ${ranks.length} ranks!`);
+    if (ranks.length > world) throw new RuntimeError(`Mesh should not be bigger than default world size ${world}, but found ${ranks.length} ranks!`);
     if (ranks.length === 0 || ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= world) || new Set(ranks).size !== ranks.length) {
       throw new Error(`DeviceMesh: the mesh must hold distinct ranks of the job (0 to ${world - 1}), got ${JSON.stringify(plain)}`);
     }
     if (mesh_dim_names !== null) {
       if (mesh_dim_names.length !== shape.length) {
-        throw new Error(`mesh_dim_names should have same length as mesh_shape, but found ${mesh_dim_names.length} and ${shape.length}.`);
+        throw new RuntimeError(`mesh_dim_names should have same length as mesh_shape, but found ${mesh_dim_names.length} and ${shape.length}.`);
       }
-      if (new Set(mesh_dim_names).size !== mesh_dim_names.length) throw new Error(`Each mesh_dim_name must be unique. Found repeated mesh_dim_name in mesh_dim_names ${JSON.stringify(mesh_dim_names)}`);
+      if (new Set(mesh_dim_names).size !== mesh_dim_names.length) throw new RuntimeError(`Each mesh_dim_name must be unique. Found repeated mesh_dim_name in mesh_dim_names ${JSON.stringify(mesh_dim_names)}`);
     }
     const grid = new Grid(shape, ranks, mesh_dim_names === null ? null : [...mesh_dim_names]);
     const coord = grid.coordinate(get_rank());
@@ -151,12 +151,12 @@ export class DeviceMesh {
 
   private dimIndex(mesh_dim: number | string | null | undefined, what: string): number {
     if (mesh_dim === null || mesh_dim === undefined) {
-      if (this.ndim > 1) throw new Error(`Found the DeviceMesh have ${this.ndim} dimensions. Optional kwarg \`mesh_dim\` needs to be specified when device_mesh.ndim > 1. (${what})`);
+      if (this.ndim > 1) throw new RuntimeError(`Found the DeviceMesh have ${this.ndim} dimensions. Optional kwarg \`mesh_dim\` needs to be specified when device_mesh.ndim > 1. (${what})`);
       return 0;
     }
     if (typeof mesh_dim === "string") {
       const i = this.mesh_dim_names?.indexOf(mesh_dim) ?? -1;
-      if (i < 0) throw new Error(`Mesh dimension '${mesh_dim}' does not exist. Available mesh dimensions are: mesh_dim_names=${JSON.stringify(this.mesh_dim_names)}`);
+      if (i < 0) throw new RuntimeError(`Mesh dimension '${mesh_dim}' does not exist. Available mesh dimensions are: mesh_dim_names=${JSON.stringify(this.mesh_dim_names)}`);
       return i;
     }
     if (!Number.isInteger(mesh_dim) || mesh_dim < -this.ndim || mesh_dim >= this.ndim) throw new IndexError(`${what}: mesh_dim ${mesh_dim} is out of range for a ${this.ndim}-d mesh`);

@@ -37,9 +37,9 @@ export function is_nccl_available(): boolean {
 function envInt(name: string, given: number | undefined): number {
   if (given !== undefined) return given;
   const v = process.env[name];
-  if (v === undefined || v === "") throw new Error(`Error initializing torch.distributed using env:// rendezvous: environment variable ${name} expected, but not set`);
+  if (v === undefined || v === "") throw new ValueError(`Error initializing torch.distributed using env:// rendezvous: environment variable ${name} expected, but not set`);
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`Error initializing torch.distributed using env:// rendezvous: ${name}='${v}' is not an integer`);
+  if (!Number.isInteger(n)) throw new ValueError(`Error initializing torch.distributed using env:// rendezvous: ${name}='${v}' is not an integer`);
   return n;
 }
 
@@ -72,7 +72,7 @@ function tcpRendezvous(host: string, port: number, rank: number, worldSize: numb
 
 function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
   if (o.store !== undefined) {
-    if (o.rank === undefined || o.world_size === undefined) throw new Error("torch.distributed.init_process_group: rank and world_size are required with store");
+    if (o.rank === undefined || o.world_size === undefined) throw new ValueError("torch.distributed.init_process_group: rank and world_size are required with store");
     return { store: o.store, rank: o.rank, worldSize: o.world_size, masterAddr: null };
   }
   const method = o.init_method ?? "env://";
@@ -81,7 +81,7 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
     const worldSize = envInt("WORLD_SIZE", o.world_size);
     checkRank(rank, worldSize);
     const addr = process.env.MASTER_ADDR;
-    if (addr === undefined || addr === "") throw new Error("Error initializing torch.distributed using env:// rendezvous: environment variable MASTER_ADDR expected, but not set");
+    if (addr === undefined || addr === "") throw new ValueError("Error initializing torch.distributed using env:// rendezvous: environment variable MASTER_ADDR expected, but not set");
     return tcpRendezvous(addr, envInt("MASTER_PORT", undefined), rank, worldSize, timeout);
   }
   const rank = o.rank ?? Number(process.env.RANK);
@@ -94,7 +94,7 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
     if (file === "") throw new Error(`torch.distributed.init_process_group: init_method '${method}' names no file`);
     return { store: new FileStore(file, worldSize, timeout), rank, worldSize, masterAddr: null };
   }
-  throw new Error(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
+  throw new ValueError(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
 }
 
 /** The launcher's --collective-timeout (seconds, in the environment), or PyTorch's default. */
@@ -113,9 +113,9 @@ function defaultBackend(): Backend {
 /** Joins this process to the job; every rank calls it. Returns the default (WORLD) group. */
 export function init_process_group(options: InitProcessGroupOptions = {}): ProcessGroup {
   checkOptions("init_process_group", options, { backend: true, init_method: true, world_size: true, rank: true, timeout: true, store: true });
-  if (is_initialized()) throw new Error("torch.distributed.init_process_group: trying to initialize the default process group twice");
+  if (is_initialized()) throw new ValueError("torch.distributed.init_process_group: trying to initialize the default process group twice");
   const backend = options.backend ?? defaultBackend();
-  if (backend !== "gloo" && backend !== "nccl") throw new Error(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
+  if (backend !== "gloo" && backend !== "nccl") throw new ValueError(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
   if (!native.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
   const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);

@@ -83,7 +83,7 @@ export function is_initialized(): boolean {
 }
 
 function current(what: string): World {
-  if (world === null) throw new Error(`torch.distributed.${what}: the default process group has not been initialized; call init_process_group first`);
+  if (world === null) throw new ValueError(`torch.distributed.${what}: the default process group has not been initialized; call init_process_group first`);
   return world;
 }
 

@@ -1,5 +1,6 @@
 // The handle an `async_op` collective returns: wait() blocks like PyTorch's; the Work is also a
 // promise-like (`await work`, `work.promise`), whose wait runs off the main thread.
+import { RuntimeError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import { native as c10d } from "../_native.js";
 
@@ -25,7 +26,7 @@ export class Work implements PromiseLike<void> {
 
   private fail(e: unknown): never {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(`torch.distributed.${this.what} failed: ${msg}`);
+    throw new RuntimeError(`torch.distributed.${this.what} failed: ${msg}`);
   }
 
   /** Blocks until the collective finished (its error is thrown here); `timeout` in milliseconds. */

@@ -3,34 +3,11 @@
 import { ValueError } from "../errors.js";
 import { Tensor } from "../tensor.js";
 import type { dtype } from "../dtype.js";
-import { op } from "../_invoke.js";
+import * as aten from "../_generated/functions.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { argTypeName } from "../_type_name.js";
 import { checkOptions, type OptionNames } from "../_options.js";
 
-const aten = {
-  linear: op("aten::linear"),
-  embedding: op("aten::embedding"),
-  embedding_renorm_: op("aten::embedding_renorm_"),
-  dropout: op("aten::dropout"),
-  dropout_: op("aten::dropout_"),
-  silu: op("aten::silu"),
-  silu_: op("aten::silu_"),
-  gelu: op("aten::gelu"),
-  relu: op("aten::relu"),
-  relu_: op("aten::relu_"),
-  tanh: op("aten::tanh"),
-  softmax: op("aten::softmax"),
-  log_softmax: op("aten::log_softmax"),
-  cross_entropy_loss: op("aten::cross_entropy_loss"),
-  nll_loss_nd: op("aten::nll_loss_nd"),
-  mse_loss: op("aten::mse_loss"),
-  broadcast_tensors: op("aten::broadcast_tensors"),
-  sdpa: op("aten::scaled_dot_product_attention"),
-  layer_norm: op("aten::layer_norm"),
-  rms_norm: op("aten::rms_norm"),
-  pad: op("aten::pad"),
-};
 
 export type Reduction = "none" | "mean" | "sum";
 
@@ -49,7 +26,7 @@ function checkP(p: number, what: string): void {
 }
 
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return aten.linear([input, weight, bias]) as Tensor;
+  return aten.linear(input, weight, bias);
 }
 
 export interface EmbeddingOptions {
@@ -73,18 +50,18 @@ export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions 
   }
   if (opts.max_norm !== undefined && opts.max_norm !== null) {
     const max_norm = opts.max_norm;
-    no_grad(() => aten.embedding_renorm_([weight, input.contiguous(), max_norm, opts.norm_type ?? 2.0]));
+    no_grad(() => aten.embedding_renorm_(weight, input.contiguous(), max_norm, opts.norm_type ?? 2.0));
   }
-  return aten.embedding([weight, input, padding_idx ?? -1, opts.scale_grad_by_freq ?? false, opts.sparse ?? false]) as Tensor;
+  return aten.embedding(weight, input, padding_idx ?? -1, opts.scale_grad_by_freq ?? false, opts.sparse ?? false);
 }
 
 export function dropout(input: Tensor, p = 0.5, training = true, inplace = false): Tensor {
   checkP(p, "dropout");
-  return (inplace ? aten.dropout_ : aten.dropout)([input, p, training]) as Tensor;
+  return inplace ? aten.dropout_(input, p, training) : aten.dropout(input, p, training);
 }
 
 export function silu(input: Tensor, inplace = false): Tensor {
-  return (inplace ? aten.silu_ : aten.silu)([input]) as Tensor;
+  return inplace ? aten.silu_(input) : aten.silu(input);
 }
 
 export interface GeluOptions {
@@ -94,15 +71,15 @@ export interface GeluOptions {
 export function gelu(input: Tensor, opts: GeluOptions = {}): Tensor {
   checkOptions("gelu", opts, { approximate: true });
   const { approximate = "none" } = opts;
-  return aten.gelu([input, { approximate }]) as Tensor;
+  return aten.gelu(input, { approximate });
 }
 
 export function relu(input: Tensor, inplace = false): Tensor {
-  return (inplace ? aten.relu_ : aten.relu)([input]) as Tensor;
+  return inplace ? aten.relu_(input) : aten.relu(input);
 }
 
 export function tanh(input: Tensor): Tensor {
-  return aten.tanh([input]) as Tensor;
+  return aten.tanh(input);
 }
 
 export interface SoftmaxOptions {
@@ -111,12 +88,12 @@ export interface SoftmaxOptions {
 
 export function softmax(input: Tensor, dim: number, opts: SoftmaxOptions = {}): Tensor {
   checkOptions("softmax", opts, { dtype: true });
-  return aten.softmax([input, dim, opts.dtype ?? null]) as Tensor;
+  return aten.softmax(input, dim, opts.dtype ?? null);
 }
 
 export function log_softmax(input: Tensor, dim: number, opts: SoftmaxOptions = {}): Tensor {
   checkOptions("log_softmax", opts, { dtype: true });
-  return aten.log_softmax([input, dim, opts.dtype ?? null]) as Tensor;
+  return aten.log_softmax(input, dim, opts.dtype ?? null);
 }
 
 export interface CrossEntropyOptions {
@@ -133,13 +110,13 @@ export type NllLossOptions = Omit<CrossEntropyOptions, "label_smoothing">;
 export function cross_entropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   checkOptions("cross_entropy", opts, CROSS_ENTROPY_OPTIONS);
   const { weight = null, ignore_index = -100, reduction = "mean", label_smoothing = 0.0 } = opts;
-  return aten.cross_entropy_loss([input, target, weight, reductionEnum(reduction), ignore_index, label_smoothing]) as Tensor;
+  return aten.cross_entropy_loss(input, target, weight, reductionEnum(reduction), ignore_index, label_smoothing);
 }
 
 export function nll_loss(input: Tensor, target: Tensor, opts: NllLossOptions = {}): Tensor {
   checkOptions("nll_loss", opts, { weight: true, ignore_index: true, reduction: true });
   const { weight = null, ignore_index = -100, reduction = "mean" } = opts;
-  return aten.nll_loss_nd([input, target, weight, reductionEnum(reduction), ignore_index]) as Tensor;
+  return aten.nll_loss_nd(input, target, weight, reductionEnum(reduction), ignore_index);
 }
 
 export interface MSELossOptions {
@@ -149,8 +126,8 @@ export interface MSELossOptions {
 export function mse_loss(input: Tensor, target: Tensor, opts: MSELossOptions = {}): Tensor {
   checkOptions("mse_loss", opts, { reduction: true });
   const r = reductionEnum(opts.reduction ?? "mean");
-  const [a, b] = aten.broadcast_tensors([[input, target]]) as Tensor[];
-  return aten.mse_loss([a, b, r]) as Tensor;
+  const [a, b] = aten.broadcast_tensors([input, target]);
+  return aten.mse_loss(a, b, r);
 }
 
 export interface SdpaOptions {
@@ -165,7 +142,7 @@ export interface SdpaOptions {
 export function scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, opts: SdpaOptions = {}): Tensor {
   checkOptions("scaled_dot_product_attention", opts, { attn_mask: true, dropout_p: true, is_causal: true, scale: true, enable_gqa: true });
   const { attn_mask = null, dropout_p = 0.0, is_causal = false, scale = null, enable_gqa = false } = opts;
-  return aten.sdpa([query, key, value, attn_mask, dropout_p, is_causal, { scale, enable_gqa }]) as Tensor;
+  return aten.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, { scale, enable_gqa });
 }
 
 function shapeList(s: number | number[]): number[] {
@@ -173,13 +150,13 @@ function shapeList(s: number | number[]): number[] {
 }
 
 export function layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  return aten.layer_norm([input, shapeList(normalized_shape), weight, bias, eps, true]) as Tensor;
+  return aten.layer_norm(input, shapeList(normalized_shape), weight, bias, eps, true);
 }
 
 export function rms_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, eps: number | null = null): Tensor {
-  return aten.rms_norm([input, shapeList(normalized_shape), weight, eps]) as Tensor;
+  return aten.rms_norm(input, shapeList(normalized_shape), weight, eps);
 }
 
 export function pad(input: Tensor, pad: number[], mode: "constant" | "reflect" | "replicate" | "circular" = "constant", value: number | null = null): Tensor {
-  return aten.pad([input, pad, mode, value]) as Tensor;
+  return aten.pad(input, pad, mode, value);
 }

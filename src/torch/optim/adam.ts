@@ -2,15 +2,12 @@
 // call per device and dtype). State is PyTorch's: step (a float32 scalar tensor on the parameter's
 // device, as for fused=True), exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
 import type { Tensor } from "../tensor.js";
-import { op } from "../_invoke.js";
-import { _foreach_add_, zeros, zeros_like } from "../_generated/functions.js";
+import { _foreach_add_, _fused_adam_, _fused_adamw_, zeros, zeros_like } from "../_generated/functions.js";
 import { float32 } from "../dtype.js";
 import { Optimizer, checkImplementation, checkNonNegative, groupByDeviceAndDtype, type ImplementationOptions, type Params, type ParamGroup, type ParamState, type StateValue } from "./optimizer.js";
 import { ValueError } from "../errors.js";
 import { checkOptions, type OptionNames } from "../_options.js";
 
-const fusedAdam = op("aten::_fused_adam_");
-const fusedAdamW = op("aten::_fused_adamw_");
 
 export interface AdamOptions extends ImplementationOptions {
   lr: number;
@@ -62,13 +59,13 @@ export class Adam extends Optimizer<AdamOptions> {
     if (params.length === 0) return;
     const col = (k: string): Tensor[] => states.map((s) => s[k] as Tensor);
     const lists = [params, grads, col("exp_avg"), col("exp_avg_sq"), group.amsgrad ? col("max_exp_avg_sq") : params, col("step")];
-    const kernel = group.decoupled_weight_decay ? fusedAdamW : fusedAdam;
+    const kernel = group.decoupled_weight_decay ? _fused_adamw_ : _fused_adam_;
     for (const [p, g, m, v, vmax, steps] of groupByDeviceAndDtype(lists)) {
       _foreach_add_(steps, 1);
-      kernel([p, g, m, v, group.amsgrad ? vmax : [], steps, {
+      kernel(p, g, m, v, group.amsgrad ? vmax : [], steps, {
         lr: group.lr, beta1: group.betas[0], beta2: group.betas[1], weight_decay: group.weight_decay,
         eps: group.eps, amsgrad: group.amsgrad, maximize: group.maximize,
-      }]);
+      });
     }
   }
 

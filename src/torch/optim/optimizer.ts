@@ -119,12 +119,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
 
   load_state_dict(state_dict: OptimizerStateDict): void {
     const saved = state_dict.param_groups;
-    if (saved.length !== this.param_groups.length) throw new Error("loaded state dict has a different number of parameter groups");
+    if (saved.length !== this.param_groups.length) throw new ValueError("loaded state dict has a different number of parameter groups");
     const byIndex = new Map<number, Tensor>();
     saved.forEach((sg, gi) => {
       const ids = sg.params as number[];
       const own = this.param_groups[gi].params;
-      if (ids.length !== own.length) throw new Error("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+      if (ids.length !== own.length) throw new ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
       ids.forEach((id, k) => byIndex.set(id, own[k]));
     });
     this.state.clear();

@@ -1,13 +1,11 @@
 // torch.optim.SGD on libtorch's fused kernel (aten::_fused_sgd_, one call per device and dtype);
 // the same arithmetic as PyTorch's for-loop implementation.
 import type { Tensor } from "../tensor.js";
-import { op } from "../_invoke.js";
-import { empty_like } from "../_generated/functions.js";
+import { _fused_sgd_, empty_like } from "../_generated/functions.js";
 import { Optimizer, checkImplementation, checkNonNegative, groupByDeviceAndDtype, type ImplementationOptions, type Params, type ParamGroup } from "./optimizer.js";
 import { ValueError } from "../errors.js";
 import { checkOptions } from "../_options.js";
 
-const fusedSgd = op("aten::_fused_sgd_");
 
 export interface SGDOptions extends ImplementationOptions {
   lr: number;
@@ -42,10 +40,10 @@ export class SGD extends Optimizer<SGDOptions> {
     const isFirstStep = useMomentum && states.every((s) => s.momentum_buffer === undefined || s.momentum_buffer === null);
     const bufs = states.map((s, i) => (isFirstStep ? empty_like(grads[i]) : (s.momentum_buffer as Tensor)));
     for (const [p, g, b] of groupByDeviceAndDtype([params, grads, bufs])) {
-      fusedSgd([p, g, useMomentum ? b : [], {
+      _fused_sgd_(p, g, useMomentum ? b : [], {
         weight_decay: group.weight_decay, momentum: group.momentum, lr: group.lr, dampening: group.dampening,
         nesterov: group.nesterov, maximize: group.maximize, is_first_step: isFirstStep,
-      }]);
+      });
     }
     if (useMomentum) states.forEach((s, i) => (s.momentum_buffer = bufs[i]));
   }

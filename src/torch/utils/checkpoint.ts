@@ -13,7 +13,7 @@ import { backward } from "../autograd/engine.js";
 import { enable_grad, is_grad_enabled } from "../autograd/grad_mode.js";
 import { autocast, get_autocast_dtype, is_autocast_available, is_autocast_enabled, type AutocastOptions } from "../amp/autocast_mode.js";
 import type { Module } from "../nn/modules/module.js";
-import { NotImplementedError, ValueError } from "../errors.js";
+import { NotImplementedError, RuntimeError, ValueError } from "../errors.js";
 
 export interface CheckpointOptions {
   /** Only `true` (the default) is supported; see the file comment. */
@@ -119,7 +119,7 @@ class CheckpointFunction extends Function {
       recomputing--;
     }
     const used = outputs.map((o, i) => (o.requires_grad ? i : -1)).filter((i) => i >= 0);
-    if (used.length === 0) throw new Error("none of output has requires_grad=True, this checkpoint() is not necessary");
+    if (used.length === 0) throw new RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary");
     backward(
       used.map((i) => outputs[i]),
       used.map((i) => grads[i]),

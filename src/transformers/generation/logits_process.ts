@@ -1,5 +1,6 @@
 // Logits processors and warpers with HF's math (transformers/generation/logits_process.py). Python's
 // `processor(input_ids, scores)` is `processor.call(input_ids, scores)`; scores are [batch, vocab].
+import { ValueError } from "../../torch/errors.js";
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 
@@ -19,7 +20,7 @@ export class LogitsProcessorList extends Array<LogitsProcessor> implements Logit
 /** Divides positive and multiplies negative scores of tokens already in `input_ids` by `penalty`. */
 export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
   constructor(readonly penalty: number) {
-    if (!(typeof penalty === "number" && penalty > 0)) throw new Error(`\`penalty\` has to be a strictly positive float, but is ${penalty}`);
+    if (!(typeof penalty === "number" && penalty > 0)) throw new ValueError(`\`penalty\` has to be a strictly positive float, but is ${penalty}`);
   }
 
   call(input_ids: Tensor, scores: Tensor): Tensor {
@@ -39,7 +40,7 @@ export class TemperatureLogitsWarper implements LogitsProcessor {
     if (!(typeof temperature === "number" && temperature > 0)) {
       let msg = `\`temperature\` (=${temperature}) has to be a strictly positive float, otherwise your next token scores will be invalid.`;
       if (temperature === 0) msg += " If you're looking for greedy decoding strategies, set `do_sample=False`.";
-      throw new Error(msg);
+      throw new ValueError(msg);
     }
   }
 
@@ -50,7 +51,7 @@ export class TemperatureLogitsWarper implements LogitsProcessor {
 
 function checkMinTokens(min_tokens_to_keep: number): void {
   if (!Number.isInteger(min_tokens_to_keep) || min_tokens_to_keep < 1) {
-    throw new Error(`\`min_tokens_to_keep\` has to be a positive integer, but is ${min_tokens_to_keep}`);
+    throw new ValueError(`\`min_tokens_to_keep\` has to be a positive integer, but is ${min_tokens_to_keep}`);
   }
 }
 
@@ -59,7 +60,7 @@ export class TopKLogitsWarper implements LogitsProcessor {
   readonly top_k: number;
 
   constructor(top_k: number, readonly filter_value = -Infinity, readonly min_tokens_to_keep = 1) {
-    if (!Number.isInteger(top_k) || top_k <= 0) throw new Error(`\`top_k\` has to be a strictly positive integer, but is ${top_k}`);
+    if (!Number.isInteger(top_k) || top_k <= 0) throw new ValueError(`\`top_k\` has to be a strictly positive integer, but is ${top_k}`);
     this.top_k = Math.max(top_k, min_tokens_to_keep);
   }
 
@@ -73,7 +74,7 @@ export class TopKLogitsWarper implements LogitsProcessor {
 /** Keeps the smallest set of tokens whose probabilities sum past `top_p` (at least `min_tokens_to_keep`). */
 export class TopPLogitsWarper implements LogitsProcessor {
   constructor(readonly top_p: number, readonly filter_value = -Infinity, readonly min_tokens_to_keep = 1) {
-    if (!(top_p >= 0 && top_p <= 1.0)) throw new Error(`\`top_p\` has to be a float > 0 and < 1, but is ${top_p}`);
+    if (!(top_p >= 0 && top_p <= 1.0)) throw new ValueError(`\`top_p\` has to be a float > 0 and < 1, but is ${top_p}`);
     checkMinTokens(min_tokens_to_keep);
   }
 

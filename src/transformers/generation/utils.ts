@@ -1,6 +1,7 @@
 // `generate` for causal LMs: greedy search and multinomial sampling with HF's loop
 // (transformers/generation/utils.py `_sample`): prefill the prompt, then one token a step through the
 // KV cache; position ids from the attention mask; finished rows get pad_token_id; scores in float32.
+import { NotImplementedError, ValueError } from "../../torch/errors.js";
 import * as torch from "../../torch/index.js";
 import type { Tensor } from "../../torch/tensor.js";
 import { escape } from "../../torch/memory.js";
@@ -85,11 +86,11 @@ export function get_logits_processor(gc: GenerationConfigFields): LogitsProcesso
 
 function checkInputs(input_ids: Tensor, attention_mask: Tensor | null | undefined): void {
   if (!(input_ids instanceof torch.Tensor)) throw new TypeError("generate: input_ids must be a Tensor of token ids [batch, seq]");
-  if (input_ids.dim() !== 2) throw new Error(`generate: input_ids must be 2-D [batch, seq], got shape [${input_ids.shape.join(", ")}] (use input_ids.unsqueeze(0) for one prompt)`);
-  if (input_ids.dtype.is_floating_point || input_ids.dtype.is_complex) throw new Error(`generate: input_ids must hold integer token ids, got ${input_ids.dtype}`);
-  if (input_ids.shape[1] === 0) throw new Error("generate: input_ids is empty (sequence length 0); give at least one prompt token");
+  if (input_ids.dim() !== 2) throw new ValueError(`generate: input_ids must be 2-D [batch, seq], got shape [${input_ids.shape.join(", ")}] (use input_ids.unsqueeze(0) for one prompt)`);
+  if (input_ids.dtype.is_floating_point || input_ids.dtype.is_complex) throw new ValueError(`generate: input_ids must hold integer token ids, got ${input_ids.dtype}`);
+  if (input_ids.shape[1] === 0) throw new ValueError("generate: input_ids is empty (sequence length 0); give at least one prompt token");
   if (attention_mask !== null && attention_mask !== undefined && JSON.stringify(attention_mask.shape) !== JSON.stringify(input_ids.shape)) {
-    throw new Error(`generate: attention_mask shape [${attention_mask.shape.join(", ")}] must equal input_ids shape [${input_ids.shape.join(", ")}]`);
+    throw new ValueError(`generate: attention_mask shape [${attention_mask.shape.join(", ")}] must equal input_ids shape [${input_ids.shape.join(", ")}]`);
   }
 }
 
@@ -122,7 +123,7 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
   checkOptions("generate", options, GENERATE_OPTIONS);
   checkInputs(input_ids, options.attention_mask);
   const { gc, defaultLength } = resolveConfig(model, options);
-  if (gc.num_beams !== undefined && gc.num_beams !== 1) throw new Error(`generate: beam search is not supported (num_beams=${gc.num_beams}); use num_beams=1`);
+  if (gc.num_beams !== undefined && gc.num_beams !== 1) throw new NotImplementedError(`generate: beam search is not supported (num_beams=${gc.num_beams}); use num_beams=1`);
   const eos = eosList(gc.eos_token_id);
   let pad = gc.pad_token_id ?? null;
   if (pad === null && eos.length > 0) {
@@ -132,7 +133,7 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
   const promptLen = input_ids.shape[1];
   let maxLength: number;
   if (gc.max_new_tokens !== undefined && gc.max_new_tokens !== null) {
-    if (!Number.isInteger(gc.max_new_tokens) || gc.max_new_tokens < 1) throw new Error(`generate: max_new_tokens must be a positive integer, got ${gc.max_new_tokens}`);
+    if (!Number.isInteger(gc.max_new_tokens) || gc.max_new_tokens < 1) throw new ValueError(`generate: max_new_tokens must be a positive integer, got ${gc.max_new_tokens}`);
     maxLength = promptLen + gc.max_new_tokens;
   } else if (defaultLength) {
     // HF 5.x: the model-agnostic default means 20 new tokens, capped at max_position_embeddings.
@@ -144,7 +145,7 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
     maxLength = gc.max_length ?? 20;
   }
   if (promptLen >= maxLength) {
-    throw new Error(`generate: input length of input_ids is ${promptLen}, but \`max_length\` is set to ${maxLength}. Increase \`max_length\` or, better yet, set \`max_new_tokens\`.`);
+    throw new ValueError(`generate: input length of input_ids is ${promptLen}, but \`max_length\` is set to ${maxLength}. Increase \`max_length\` or, better yet, set \`max_new_tokens\`.`);
   }
   const processors = get_logits_processor(gc);
   const stopping = new StoppingCriteriaList(new MaxLengthCriteria(maxLength));

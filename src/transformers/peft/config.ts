@@ -121,7 +121,7 @@ export class LoraConfig {
   resolved_target_modules(model_type: string | undefined): string[] | string {
     if (this.target_modules !== null) return this.target_modules;
     const d = model_type === undefined ? undefined : DEFAULT_TARGETS[model_type];
-    if (d === undefined) throw new Error(`LoraConfig: please specify \`target_modules\` in \`peft_config\` (no default for model_type ${JSON.stringify(model_type)})`);
+    if (d === undefined) throw new ValueError(`LoraConfig: please specify \`target_modules\` in \`peft_config\` (no default for model_type ${JSON.stringify(model_type)})`);
     return d;
   }
 

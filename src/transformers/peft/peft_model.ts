@@ -1,6 +1,7 @@
 // get_peft_model / PeftModel / LoraModel as PEFT: PeftModel.base_model is a LoraModel whose `model`
 // is the user's model with its targeted Linear layers wrapped in LoraLinear; everything but the
 // adapters is frozen. Adapters are saved and loaded in PEFT's format (adapter name stripped from keys).
+import { ValueError } from "../../torch/errors.js";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import * as torch from "../../torch/index.js";
@@ -72,7 +73,7 @@ export class LoraModel extends Module {
     }
     if (keys.length === 0) {
       const shown = typeof targets === "string" ? JSON.stringify(targets) : `{${targets.map((t) => `'${t}'`).join(", ")}}`;
-      throw new Error(
+      throw new ValueError(
         `Target modules ${shown} not found in the base model. Please check the target modules and try again. ` +
           `(The model's Linear layers are named: ${[...linearNames].join(", ") || "none"}.)`,
       );

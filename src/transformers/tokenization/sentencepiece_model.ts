@@ -1,5 +1,6 @@
 // Reads a SentencePiece `tokenizer.model` (a serialized sentencepiece ModelProto) without Python.
 // Field numbers are those of sentencepiece_model.proto; unknown fields are skipped, as protobuf does.
+import { NotImplementedError } from "../../torch/errors.js";
 import { decode, fields, ProtobufError, WireType, type Field } from "./protobuf.js";
 
 /** ModelProto.SentencePiece.Type */
@@ -124,7 +125,7 @@ export function parseModelProto(buf: Uint8Array, source: string): ModelProto {
   const model: ModelProto = { pieces, trainer_spec, normalizer_spec };
   const { model_type } = trainer_spec;
   if (model_type !== ModelType.BPE && model_type !== ModelType.UNIGRAM) {
-    throw new Error(`${source}: SentencePiece model_type ${ModelType[model_type] ?? model_type} is not supported (only BPE and UNIGRAM)`);
+    throw new NotImplementedError(`${source}: SentencePiece model_type ${ModelType[model_type] ?? model_type} is not supported (only BPE and UNIGRAM)`);
   }
   return model;
 }

@@ -1,7 +1,7 @@
 // PreTrainedTokenizer: HF's tokenizer call surface (padding, truncation, attention masks, special
 // tokens, decode, chat templates, save_pretrained) over a TokenizerBackend. Instances are callable,
 // as in Python: `tokenizer(texts, { padding: true, return_tensors: "pt" })`.
-import { IndexError } from "../../torch/errors.js";
+import { IndexError, ValueError } from "../../torch/errors.js";
 import { checkOptions, type OptionNames } from "../../torch/_options.js";
 import { copyFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -214,7 +214,7 @@ export class PreTrainedTokenizer {
     const texts = batched ? text : [text];
     const limit = this.truncationLimit(truncation, max_length);
     if (padding !== false && padding !== "do_not_pad" && limit !== null && pad_to_multiple_of && limit % pad_to_multiple_of) {
-      throw new Error(`Truncation and padding are both activated but truncation length (${limit}) is not a multiple of pad_to_multiple_of (${pad_to_multiple_of})`);
+      throw new ValueError(`Truncation and padding are both activated but truncation length (${limit}) is not a multiple of pad_to_multiple_of (${pad_to_multiple_of})`);
     }
     let ids = texts.map((t) => this.encodeOne(t, add_special_tokens, limit));
     let masks = ids.map((r) => r.map(() => 1));
@@ -223,7 +223,7 @@ export class PreTrainedTokenizer {
     const out = (rows: number[][]): number[] | number[][] | Tensor => {
       if (return_tensors === "pt") {
         if (new Set(rows.map((r) => r.length)).size > 1) {
-          throw new Error("Unable to create tensor from sequences of different lengths: activate padding with `padding: true` (and truncation with `truncation: true`)");
+          throw new ValueError("Unable to create tensor from sequences of different lengths: activate padding with `padding: true` (and truncation with `truncation: true`)");
         }
         return torch.tensor(rows, { dtype: torch.int64 });
       }
@@ -234,11 +234,11 @@ export class PreTrainedTokenizer {
 
   private pad(ids: number[][], masks: number[][], strategy: "longest" | "max_length", maxLength: number | undefined, multiple: number | undefined): [number[][], number[][]] {
     let target = strategy === "longest" ? Math.max(0, ...ids.map((r) => r.length)) : (maxLength ?? this.model_max_length);
-    if (target >= VERY_LARGE_INTEGER) throw new Error('padding="max_length" needs max_length (the tokenizer has no model_max_length)');
+    if (target >= VERY_LARGE_INTEGER) throw new ValueError('padding="max_length" needs max_length (the tokenizer has no model_max_length)');
     if (multiple && target % multiple) target += multiple - (target % multiple);
     const padId = this.pad_token_id;
     if (padId === null) {
-      throw new Error("Asking to pad but the tokenizer does not have a padding token. Please select a token to use as `pad_token` (e.g. `tokenizer.pad_token = tokenizer.eos_token`)");
+      throw new ValueError("Asking to pad but the tokenizer does not have a padding token. Please select a token to use as `pad_token` (e.g. `tokenizer.pad_token = tokenizer.eos_token`)");
     }
     const padRow = (row: number[], value: number) => {
       const fill = new Array<number>(Math.max(0, target - row.length)).fill(value);
@@ -268,7 +268,7 @@ export class PreTrainedTokenizer {
   apply_chat_template(messages: ChatMessage[], options: ChatTemplateOptions = {}): string | number[] | BatchEncoding<number[]> {
     const { tokenize = true, add_generation_prompt = false, return_dict = true, chat_template, ...extra } = options;
     const template = chat_template ?? this.chat_template;
-    if (!template) throw new Error("Cannot use apply_chat_template because this tokenizer does not have a chat template (no chat_template in tokenizer_config.json or chat_template.jinja)");
+    if (!template) throw new ValueError("Cannot use apply_chat_template because this tokenizer does not have a chat template (no chat_template in tokenizer_config.json or chat_template.jinja)");
     const specials = Object.fromEntries(SPECIAL_TOKEN_KEYS.map((k) => [k, this.special[k] ?? ""]));
     const rendered = renderChatTemplate(template, { ...specials, ...extra, messages, add_generation_prompt });
     if (!tokenize) return rendered;

@@ -5,6 +5,7 @@
 // function assigned to `forward` later). Modules are callable, `module(x)` as Python's `__call__`: the
 // constructor returns a function object whose prototype is the class's, so `instanceof`, subclassing
 // and property registration behave as for a plain instance (bench/module_call.ts measures the call).
+import { NotImplementedError, RuntimeError, ValueError } from "../../errors.js";
 import { inspect } from "node:util";
 import { Tensor, type RemovableHandle } from "../../tensor.js";
 import { native } from "../../_native.js";
@@ -105,7 +106,7 @@ export class Module {
 
   /** Override in subclasses (as a method, not a field); call it as `module.forward(...)`. */
   forward(..._args: unknown[]): unknown {
-    throw new Error(`Module [${this.constructor.name}] is missing the required "forward" function`);
+    throw new NotImplementedError(`Module [${this.constructor.name}] is missing the required "forward" function`);
   }
 
   private _call_impl(impl: (...args: unknown[]) => unknown, args: unknown[]): unknown {
@@ -314,7 +315,7 @@ export class Module {
   // ---- modes and in-place changes -------------------------------------------------------------
 
   train(mode = true): this {
-    if (typeof mode !== "boolean") throw new Error("training mode is expected to be boolean");
+    if (typeof mode !== "boolean") throw new ValueError("training mode is expected to be boolean");
     this.training = mode;
     for (const m of this.children()) m.train(mode);
     return this;
@@ -469,7 +470,7 @@ export class Module {
       if (unexpected_keys.length > 0) errors.unshift(`Unexpected key(s) in state_dict: ${unexpected_keys.map((k) => `"${k}"`).join(", ")}. `);
       if (missing_keys.length > 0) errors.unshift(`Missing key(s) in state_dict: ${missing_keys.map((k) => `"${k}"`).join(", ")}. `);
     }
-    if (errors.length > 0) throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join("\n\t")}`);
+    if (errors.length > 0) throw new RuntimeError(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join("\n\t")}`);
     return { missing_keys, unexpected_keys };
   }
 

@@ -1,7 +1,7 @@
 // torch.nn.parallel.DistributedDataParallel: replicates a module's training across the ranks of a
 // process group. Parameters and buffers start as rank 0's; gradients are averaged by bucketed
 // all-reduces overlapped with backward (see reducer.ts); no_sync() accumulates locally.
-import { ValueError } from "../../errors.js";
+import { RuntimeError, ValueError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import * as dist from "../../distributed/index.js";
 import type { Group } from "../../distributed/process_group.js";
@@ -50,13 +50,13 @@ export class DistributedDataParallel extends Module {
       device_ids: true, process_group: true, bucket_cap_mb: true, find_unused_parameters: true, broadcast_buffers: true,
     });
     if (!(module instanceof Module)) throw new TypeError("DistributedDataParallel: module must be a torch.nn.Module");
-    if (!dist.is_initialized()) throw new Error("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
+    if (!dist.is_initialized()) throw new ValueError("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
     const cap = options.bucket_cap_mb ?? 25;
     if (!(cap > 0)) throw new ValueError(`DistributedDataParallel: bucket_cap_mb must be positive, got ${cap}`);
     this.module = module;
     const group = options.process_group ?? null;
     const params = [...module.parameters()].filter((p) => p.requires_grad);
-    if (params.length === 0) throw new Error("DistributedDataParallel is not needed when a module has no parameter that requires a gradient");
+    if (params.length === 0) throw new RuntimeError("DistributedDataParallel is not needed when a module has no parameter that requires a gradient");
     const members = group === null || group === dist.GroupMember.NON_GROUP_MEMBER ? null : group.ranks;
     const state: DdpState = {
       reducer: new Reducer(params, { capBytes: cap * 1024 * 1024, group, findUnused: options.find_unused_parameters ?? false }),

@@ -3,6 +3,7 @@
 // it; a full bucket's all-reduce starts at once (in bucket order, the same on every rank) and
 // overlaps the rest of backward; the hook of the last gradient waits for all of them and writes the
 // averaged gradients back. Hooks return zeros so that AccumulateGrad leaves the written .grad as is.
+import { RuntimeError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import { native } from "../../_native.js";
 import { zeros, zeros_like } from "../../_generated/functions.js";
@@ -133,7 +134,7 @@ export class Reducer {
   }
 
   private markReady(s: Slot, grad: Tensor | null): void {
-    if (s.ready) throw new Error("DistributedDataParallel: a parameter was marked ready twice in one backward (was the graph used for backward twice?)");
+    if (s.ready) throw new RuntimeError("DistributedDataParallel: a parameter was marked ready twice in one backward (was the graph used for backward twice?)");
     s.ready = true;
     const local = s.param.grad;
     const slice = s.bucket.buffer.narrow(0, s.offset, s.numel);

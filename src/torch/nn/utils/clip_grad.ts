@@ -2,6 +2,7 @@
 // (one _foreach_norm / _foreach_mul_ call per device and dtype). Parameters marked as shards
 // (distributed/_sharding.ts) count as the full tensors they are parts of, as DTensor parameters do
 // in PyTorch: their partial norms are reduced over their shard group.
+import { NotImplementedError, RuntimeError } from "../../errors.js";
 import { Tensor } from "../../tensor.js";
 import type { device } from "../../device.js";
 import { float32, float64 } from "../../dtype.js";
@@ -84,7 +85,7 @@ function localNorms(tensors: Tensor[], ord: number, to: device): Tensor[] {
  * overflows half precision long before the norm does.
  */
 function shardedNorm(set: ShardSet, pg: ProcessGroup, ord: number): Tensor {
-  if (ord === 0) throw new Error("clip_grad_norm_: norm_type 0 is not supported for sharded tensors");
+  if (ord === 0) throw new NotImplementedError("clip_grad_norm_: norm_type 0 is not supported for sharded tensors");
   const norms = localNorms(set.tensors, ord, set.device);
   // With no local shard, the value that leaves the reduction unchanged (inf^p = 0 for p < 0).
   const local = norms.length === 0 ? full([], ord < 0 ? Infinity : 0, { dtype: float32, device: set.device }) : linalg_vector_norm(stack(norms), ord);
@@ -116,7 +117,7 @@ function totalNorm(plain: Tensor[], shards: Map<ProcessGroup, ShardSet> | null, 
     if (shards !== null) for (const [pg, set] of inGlobalOrder(shards)) norms.push(shardedNorm(set, pg, ord).to(first));
     const total = linalg_vector_norm(stack(norms), ord);
     if (error_if_nonfinite && !total.isfinite().item()) {
-      throw new Error(
+      throw new RuntimeError(
         `The total norm of order ${ord === Infinity ? "inf" : ord.toFixed(1)} for gradients from \`parameters\` is non-finite, so it cannot be clipped. To disable this error and scale the gradients by the non-finite norm anyway, set \`error_if_nonfinite=False\``,
       );
     }

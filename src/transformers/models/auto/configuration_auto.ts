@@ -1,4 +1,5 @@
 // AutoConfig: the config class named by config.json's `model_type`.
+import { ValueError } from "../../../torch/errors.js";
 import { readConfigDict, type ConfigDict, type PretrainedConfig } from "../../configuration_utils.js";
 import { LlamaConfig } from "../llama/configuration_llama.js";
 import { MistralConfig } from "../mistral/configuration_mistral.js";
@@ -20,8 +21,8 @@ export const CONFIG_MAPPING: ReadonlyMap<string, new (d: ConfigDict) => Pretrain
 export function modelTypeOf(d: ConfigDict, where: string): string {
   const t = d.model_type;
   const supported = [...CONFIG_MAPPING.keys()].join(", ");
-  if (typeof t !== "string") throw new Error(`${where} has no "model_type" (supported: ${supported})`);
-  if (!CONFIG_MAPPING.has(t)) throw new Error(`${where}: model_type ${JSON.stringify(t)} is not supported (supported: ${supported})`);
+  if (typeof t !== "string") throw new ValueError(`${where} has no "model_type" (supported: ${supported})`);
+  if (!CONFIG_MAPPING.has(t)) throw new ValueError(`${where}: model_type ${JSON.stringify(t)} is not supported (supported: ${supported})`);
   return t;
 }
 

@@ -1,4 +1,5 @@
 // AutoModelForCausalLM: the causal-LM class of a config's model_type.
+import { ValueError } from "../../../torch/errors.js";
 import type { PretrainedConfig } from "../../configuration_utils.js";
 import { FROM_PRETRAINED_OPTIONS, type CausalLM, type FromPretrainedOptions } from "../../modeling_utils.js";
 import { checkOptions } from "../../../torch/_options.js";
@@ -27,7 +28,7 @@ export const MODEL_FOR_CAUSAL_LM_MAPPING: ReadonlyMap<string, CausalLMClass> = n
 function modelClass(config: PretrainedConfig): CausalLMClass {
   const cls = MODEL_FOR_CAUSAL_LM_MAPPING.get(config.model_type);
   if (cls === undefined) {
-    throw new Error(`AutoModelForCausalLM: model_type ${JSON.stringify(config.model_type)} is not supported (supported: ${[...MODEL_FOR_CAUSAL_LM_MAPPING.keys()].join(", ")})`);
+    throw new ValueError(`AutoModelForCausalLM: model_type ${JSON.stringify(config.model_type)} is not supported (supported: ${[...MODEL_FOR_CAUSAL_LM_MAPPING.keys()].join(", ")})`);
   }
   return cls;
 }

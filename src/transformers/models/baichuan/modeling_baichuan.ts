@@ -2,6 +2,7 @@
 // projection, RMSNorm, SwiGLU MLP, and NormHead (lm_head rows L2-normalised: every forward in
 // training, once in place on the first forward in eval). 7B rotates q and k (RoPE, base 10000,
 // in float32); 13B adds ALiBi biases (slopes from `_get_interleave`) to the causal mask.
+import { ValueError } from "../../../torch/errors.js";
 import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { Module, ModuleList, Linear, Embedding, Parameter, type FactoryOptions } from "../../../torch/nn/index.js";
@@ -73,7 +74,7 @@ export class BaichuanAttention extends Module {
     const h = config.hidden_size;
     this.hidden_size = h;
     this.head_dim = h / config.num_attention_heads;
-    if (!Number.isInteger(this.head_dim)) throw new Error(`hidden_size must be divisible by num_heads (got hidden_size: ${h} and num_heads: ${config.num_attention_heads})`);
+    if (!Number.isInteger(this.head_dim)) throw new ValueError(`hidden_size must be divisible by num_heads (got hidden_size: ${h} and num_heads: ${config.num_attention_heads})`);
     this.W_pack = new Linear(h, 3 * h, { bias: false, ...factory });
     this.o_proj = new Linear(h, h, { bias: false, ...factory });
   }

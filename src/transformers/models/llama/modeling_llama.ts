@@ -2,6 +2,7 @@
 // attention through scaled_dot_product_attention, SwiGLU MLP. Module names equal HF's, so
 // state_dict keys are checkpoint keys. Mistral and Qwen2 reuse these classes with their own
 // `LlamaVariant` (biases, sliding window).
+import { NotImplementedError, ValueError } from "../../../torch/errors.js";
 import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { scope } from "../../../torch/memory.js";
@@ -61,7 +62,7 @@ export function ropeInvFreq(p: RopeParameters, dim: number): Tensor {
       return torch.where(medium, smoothed, inv_freq);
     }
     default:
-      throw new Error(`rope_type ${JSON.stringify(p.rope_type)} is not supported (supported: default, linear, llama3)`);
+      throw new NotImplementedError(`rope_type ${JSON.stringify(p.rope_type)} is not supported (supported: default, linear, llama3)`);
   }
 }
 
@@ -224,7 +225,7 @@ export interface DecoderStart {
 
 export function startDecoder(embed: Embedding, input_ids: Tensor | null, opts: CausalLMForwardOptions, default_use_cache: boolean): DecoderStart {
   const inputs_embeds = opts.inputs_embeds ?? (input_ids === null ? null : embed.forward(input_ids));
-  if (inputs_embeds === null) throw new Error("forward: pass input_ids or inputs_embeds");
+  if (inputs_embeds === null) throw new ValueError("forward: pass input_ids or inputs_embeds");
   let cache = opts.past_key_values ?? null;
   if (cache === null && (opts.use_cache ?? default_use_cache)) cache = new DynamicCache();
   const past_len = cache?.get_seq_length() ?? 0;
