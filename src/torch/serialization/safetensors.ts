@@ -6,7 +6,8 @@
 // Writing makes contiguous copies of non-contiguous tensors and writes shared storage once per name.
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { Tensor } from "../tensor.js";
-import type { dtype } from "../dtype.js";
+import { uint8, type dtype } from "../dtype.js";
+import { from_file } from "../_generated/functions.js";
 import type { DeviceLike } from "../device.js";
 import { writeAtomically } from "./atomic.js";
 import { dtypeOfSafetensorsName, safetensorsNameOf } from "./dtypes.js";
@@ -91,12 +92,18 @@ export class SafeOpen {
   private readonly tensors: Map<string, TensorInfo>;
   private readonly meta: Record<string, string> | null;
   private readonly device: string;
+  private readonly size: number;
+  // The whole file as one private (copy-on-write) mapping, made at the first get_tensor: tensors
+  // are views of it, as in HF's safetensors, so loading reads each page once, when it is first used,
+  // and holds no second copy. Writing to a tensor copies only the pages it touches.
+  private mapped: Tensor | null = null;
 
   constructor(readonly filename: string, device: string) {
     this.device = device;
     this.fd = openSync(filename, "r");
     try {
       const size = fstatSync(this.fd).size;
+      this.size = size;
       const fail = (problem: string): never => {
         throw new Error(`safetensors: ${filename}: ${problem}`);
       };
@@ -135,8 +142,17 @@ export class SafeOpen {
   get_tensor(name: string): Tensor {
     const info = this.tensors.get(name);
     if (info === undefined) throw new Error(`safetensors: ${this.filename}: no tensor named ${JSON.stringify(name)}`);
-    const bytes = readBytesTensor(this.fd, this.dataStart + info.begin, info.end - info.begin, `safetensors: ${this.filename}: tensor ${name}`);
-    const t = viewStorage(bytes, info.dtype, 0, info.shape, contiguousStrides(info.shape));
+    const start = this.dataStart + info.begin;
+    const strides = contiguousStrides(info.shape);
+    let t: Tensor;
+    if (start % info.dtype.itemsize === 0) {
+      this.mapped ??= from_file(this.filename, false, this.size, { dtype: uint8 });
+      t = viewStorage(this.mapped, info.dtype, start / info.dtype.itemsize, info.shape, strides);
+    } else {
+      // A writer that did not align the data: a view would be misaligned, so read a copy.
+      const bytes = readBytesTensor(this.fd, start, info.end - info.begin, `safetensors: ${this.filename}: tensor ${name}`);
+      t = viewStorage(bytes, info.dtype, 0, info.shape, strides);
+    }
     return this.device === "cpu" ? t : t.to(this.device);
   }
 
