@@ -30,6 +30,16 @@ export function readConfigDict(dir: string): ConfigDict {
   return readJsonObject(file, "from_pretrained");
 }
 
+/** Builds a config from the folder's config.json; a value the config refuses is an error naming the file. */
+export function configFromFolder<T>(dir: string, build: (d: ConfigDict) => T): T {
+  const d = readConfigDict(dir);
+  try {
+    return build(d);
+  } catch (e) {
+    throw new Error(`from_pretrained: ${path.join(dir, CONFIG_NAME)}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Takes `key` out of `d` (so it does not land in `extra`), or `fallback` when absent or null. */
 export function take<T>(d: ConfigDict, key: string, fallback: T): T {
   const v = d[key];
@@ -74,6 +84,11 @@ export class PretrainedConfig {
     delete d.model_type;
     delete d.transformers_version;
     this.extra = d;
+    // A file's sizes are checked before anything is built from them.
+    for (const [key, min] of [["vocab_size", 1], ["hidden_size", 1], ["num_attention_heads", 1], ["num_hidden_layers", 0]] as const) {
+      const v = this[key];
+      if (!Number.isSafeInteger(v) || v < min) throw new Error(`${this.constructor.name}: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    }
   }
 
   get model_type(): string {
@@ -96,7 +111,7 @@ export class PretrainedConfig {
 
   /** Loads `dir/config.json` into this config class (the model_type is not checked here). */
   static from_pretrained<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, dir: string): T {
-    return rememberSource(new this(readConfigDict(dir)), dir);
+    return rememberSource(configFromFolder(dir, (d) => new this(d)), dir);
   }
 
   static from_dict<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, d: ConfigDict): T {

@@ -17,11 +17,12 @@ import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/check
 import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
 import { saveFolder } from "../torch/serialization/folder.js";
 import { ownsModelFile } from "./saved_files.js";
+import { checkModelFits } from "./model_size.js";
 import type { DynamicCache } from "./cache_utils.js";
 import { resolve_pretrained_folder, type HubOptions } from "./hub/index.js";
 import { rememberSource } from "./remote_code.js";
 import type { CausalLMOutputWithPast } from "./modeling_outputs.js";
-import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, readConfigDict, readJsonObject } from "./configuration_utils.js";
+import { GenerationConfig, GENERATION_CONFIG_NAME, PretrainedConfig, configFromFolder, readJsonObject } from "./configuration_utils.js";
 
 export const SAFE_WEIGHTS_NAME = "model.safetensors";
 export const SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json";
@@ -296,6 +297,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     const { torch_dtype, dtype: dt, device } = options;
     const arg = torch_dtype ?? dt;
     const target = arg === undefined ? torch.get_default_dtype() : resolveDtype(arg, config);
+    checkModelFits(config, target, `${this.name}.from_config`);
     return torch.moreh._while_building(() => {
       const model = new this(config, { dtype: target, device: device ?? null });
       torch.no_grad(() => model.post_init());
@@ -311,7 +313,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   ): M {
     checkOptions(`${this.name}.from_pretrained`, options, FROM_PRETRAINED_OPTIONS);
     const dir = resolve_pretrained_folder(name_or_path, options, `${this.name}.from_pretrained`);
-    const config = rememberSource(new this.config_class(readConfigDict(dir)), dir);
+    const config = rememberSource(configFromFolder(dir, (d) => new this.config_class(d)), dir);
     return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
   }
 
@@ -372,6 +374,7 @@ function placeTensor(model: Module, key: string, value: Tensor, file: string, de
 
 function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(cls: ModelClass<M, C>, config: C, dir: string, options: FromPretrainedOptions): M {
   const target = resolveDtype(options.torch_dtype ?? options.dtype, config);
+  checkModelFits(config, target, `${cls.name}.from_pretrained: ${dir}`);
   const device = options.device ?? "cpu";
   const { files, safetensors } = weightFiles(dir);
   const model = new cls(config, { device: "meta", dtype: target });

@@ -64,8 +64,17 @@ export class AutoTokenizer {
     if (config.chat_template === undefined && existsSync(jinja)) config.chat_template = readFileSync(jinja, "utf8");
     const hasJson = existsSync(path.join(dir, "tokenizer.json"));
     const hasModel = existsSync(path.join(dir, "tokenizer.model"));
-    if (hasModel && (!hasJson || !use_fast)) return sentencePieceTokenizer(dir, config);
-    if (hasJson) return new PreTrainedTokenizer(new TokenizerJsonBackend(dir, config), config);
+    // What the files hold is checked as the tokenizer is built: a bad value is an error naming the folder.
+    const build = (make: () => PreTrainedTokenizer): PreTrainedTokenizer => {
+      try {
+        return make();
+      } catch (e) {
+        const message = (e as Error).message;
+        throw message.includes(dir) ? e : new Error(`AutoTokenizer.from_pretrained: ${dir}: ${message}`, { cause: e });
+      }
+    };
+    if (hasModel && (!hasJson || !use_fast)) return build(() => sentencePieceTokenizer(dir, config));
+    if (hasJson) return build(() => new PreTrainedTokenizer(new TokenizerJsonBackend(dir, config), config));
     throw new Error(`AutoTokenizer.from_pretrained: no tokenizer files in ${dir} (looked for tokenizer.json and tokenizer.model)`);
   }
 }

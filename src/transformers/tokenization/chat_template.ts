@@ -12,6 +12,9 @@ export function selectChatTemplate(value: unknown, name?: string): string | null
   if (typeof value === "string") return value;
   if (!Array.isArray(value)) return null;
   const named = value as { name: string; template: string }[];
+  if (!named.every((t) => t !== null && typeof t === "object" && typeof t.name === "string" && typeof t.template === "string")) {
+    throw new Error(`chat_template: a list of templates must hold {"name": string, "template": string} entries, got ${JSON.stringify(value).slice(0, 200)}`);
+  }
   const wanted = named.find((t) => t.name === (name ?? "default"));
   if (!wanted && name) throw new Error(`chat template "${name}" not found; available: ${named.map((t) => t.name).join(", ")}`);
   return wanted?.template ?? null;

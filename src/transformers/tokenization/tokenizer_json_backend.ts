@@ -6,6 +6,7 @@ import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { parseJson } from "../../torch/serialization/json.js";
 import type { TokenizerBackend } from "./backend.js";
+import { checkTokenizerRegexes } from "./regex_safety.js";
 
 type TokenJson = Record<string, unknown> & { added_tokens?: { content: string; id: number; special?: boolean }[] };
 
@@ -36,12 +37,16 @@ export class TokenizerJsonBackend implements TokenizerBackend {
   constructor(dir: string, config: Record<string, unknown>) {
     const file = path.join(dir, "tokenizer.json");
     const json = readTokenizerJson(file);
+    checkTokenizerRegexes(json, file);
     this.added = json.added_tokens ?? [];
     const vocab = (json.model as { vocab?: unknown }).vocab;
     this.vocabSize = Array.isArray(vocab) ? vocab.length : Object.keys(vocab ?? {}).length;
     try {
       // Cleanup of tokenization spaces is applied by PreTrainedTokenizer, as HF does.
       this.tokenizer = new Tokenizer(json, { ...config, clean_up_tokenization_spaces: false });
+      // The library builds some parts lazily: one encode and decode now surfaces a malformed
+      // section here, as an error naming the file, rather than at the first call of a user.
+      this.tokenizer.decode(this.tokenizer.encode("a 1.").ids);
     } catch (e) {
       throw new Error(`${file}: unsupported or malformed tokenizer: ${(e as Error).message}`);
     }

@@ -1,6 +1,6 @@
 // AutoConfig: the config class named by config.json's `model_type`.
 import { ValueError } from "../../../torch/errors.js";
-import { readConfigDict, type ConfigDict, type PretrainedConfig } from "../../configuration_utils.js";
+import { configFromFolder, type ConfigDict, type PretrainedConfig } from "../../configuration_utils.js";
 import { LlamaConfig } from "../llama/configuration_llama.js";
 import { MistralConfig } from "../mistral/configuration_mistral.js";
 import { Qwen2Config } from "../qwen2/configuration_qwen2.js";
@@ -30,8 +30,7 @@ export class AutoConfig {
   /** The config of a folder or hub id; `trust_remote_code` as in FromPretrainedOptions. */
   static from_pretrained(name_or_path: string, options: HubOptions & { trust_remote_code?: boolean } = {}): PretrainedConfig {
     const dir = resolve_pretrained_folder(name_or_path, options, "AutoConfig.from_pretrained");
-    const d = readConfigDict(dir);
-    return rememberSource(AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d), dir);
+    return rememberSource(configFromFolder(dir, (d) => AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d)), dir);
   }
 
   static for_model(model_type: string, kwargs: ConfigDict = {}): PretrainedConfig {
