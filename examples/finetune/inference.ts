@@ -1,13 +1,10 @@
 // Step 3 of the fine-tuning tutorial: load the saved HF folder and generate.
 //
 //   node --import tsx examples/finetune/inference.ts --model-dir out/finetune/model --prompt "reverse: hello -> "
-import { torch } from "../../src/index.js";
-import { AutoTokenizer } from "../../src/transformers/index.js";
+import { torch } from "tessera";
+import { ADAPTER_CONFIG_NAME, AutoModelForCausalLM, AutoTokenizer, LoraConfig, PeftModel, type CausalLM } from "tessera/transformers";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
-import type { CausalLM } from "../../src/transformers/modeling_utils.js";
-import { ADAPTER_CONFIG_NAME, LoraConfig, PeftModel } from "../../src/transformers/peft/index.js";
 import { EXIT_CODES, UsageError, existingDir, existingFile, isEntryPoint, parse, positiveInt, runMain, string } from "./lib/cli.js";
 import { complete, formatSkill, measureSkill, readExamples } from "./lib/skill.js";
 

@@ -1,6 +1,6 @@
 // The main job (`npm start`): the whole tutorial on the embedded default, in one process —
 // prepare the dataset, train a small Llama from random weights, then load the saved folder and generate.
-import { torch } from "../../src/index.js";
+import { torch } from "tessera";
 import { main as prepare } from "./prepare_dataset.js";
 import { main as train } from "./train.js";
 import { main as inference } from "./inference.js";

@@ -8,22 +8,21 @@
 // before and after training.
 import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { torch } from "../../src/index.js";
-import { writeAtomically } from "../../src/torch/serialization/atomic.js";
-import { AutoTokenizer, type PreTrainedTokenizer } from "../../src/transformers/index.js";
-import { AutoConfig, AutoModelForCausalLM } from "../../src/transformers/models/auto/index.js";
-import type { CausalLM } from "../../src/transformers/modeling_utils.js";
-import { LoraConfig, get_peft_model } from "../../src/transformers/peft/index.js";
-import { TrainingLogger, peakMemory } from "../../src/transformers/trainer_log/index.js";
-import { peakFlopsFor, profileFromConfig, trainingFlopsPerToken } from "../../src/parallel/planner/index.js";
-import { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } from "../../src/parallel/checkpoint/index.js";
-import { gpuRows } from "../../src/cli/smi.js";
+import { cli, parallel, torch } from "tessera";
+import {
+  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup, get_peft_model, peakMemory,
+  type CausalLM, type PreTrainedTokenizer,
+} from "tessera/transformers";
 import {
   EXIT_CODES, RunError, UsageError, asBadInput, existingDir, existingFile, isEntryPoint, nonNegativeInt, outputDir, parse, positiveInt, positiveNumber, runMain, string,
   type Values,
 } from "./lib/cli.js";
 import { DEFAULT_CONFIG_DIR, DEFAULT_HELDOUT_DATA } from "./lib/paths.js";
 import { formatSkill, measureSkill, readExamples, type Skill } from "./lib/skill.js";
+
+const { gpuRows, writeAtomically } = cli;
+const { peakFlopsFor, profileFromConfig, trainingFlopsPerToken } = parallel;
+const { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } = parallel.checkpoint;
 
 const USAGE = `usage: train.ts [--model DIR] [--dataset FILE] [options]
 

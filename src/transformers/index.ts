@@ -9,3 +9,4 @@ export * from "./hub/index.js";
 export * from "./models/index.js";
 export * from "./generation/index.js";
 export * from "./peft/index.js";
+export * from "./trainer_log/index.js";

@@ -1,8 +1,7 @@
 // The embedded task's skill: exact match of greedy generations on held-out prompts.
 import { readFileSync } from "node:fs";
-import { torch } from "../../../src/index.js";
-import type { PreTrainedTokenizer } from "../../../src/transformers/index.js";
-import { generate, type GenerativeModel } from "../../../src/transformers/generation/index.js";
+import { torch } from "tessera";
+import { generate, type GenerativeModel, type PreTrainedTokenizer } from "tessera/transformers";
 import { UsageError } from "./cli.js";
 
 export type Example = { prompt: string; completion: string };

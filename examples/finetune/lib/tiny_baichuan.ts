@@ -5,8 +5,8 @@
 //   node --import tsx examples/finetune/lib/tiny_baichuan.ts [cache dir]   (default: the HF cache)
 import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { torch } from "../../../src/index.js";
-import { BaichuanConfig, BaichuanForCausalLM, hub_cache_dir, repo_folder } from "../../../src/transformers/index.js";
+import { torch } from "tessera";
+import { BaichuanConfig, BaichuanForCausalLM, hub_cache_dir, repo_folder } from "tessera/transformers";
 import { DEFAULT_CONFIG_DIR } from "./paths.js";
 import { isEntryPoint } from "./cli.js";
 
