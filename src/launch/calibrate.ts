@@ -27,6 +27,8 @@ export interface CalibrationTimings {
   copy: number;
   /** [groupSize, bytes, seconds] for each all-reduce. */
   allReduce: Array<[number, number, number]>;
+  /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
+  framework: [number, number];
 }
 
 /**
@@ -124,6 +126,7 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeAttention: async () => (await measured()).attention,
     timeMemoryCopy: async () => (await measured()).copy,
     timeAllReduce: async (scope, size, bytes) => (scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2]),
+    timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });

@@ -3,6 +3,7 @@
 // writes the slowest rank's seconds to TESSERA_CALIBRATE_OUT.
 import { writeFileSync, renameSync } from "node:fs";
 import * as torch from "../torch/index.js";
+import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import type { CalibrationShapes } from "../parallel/planner/measure.js";
 import type { CalibrationTimings } from "./calibrate.js";
 import { localDevice } from "./calibrate.js";
@@ -18,19 +19,34 @@ const device = cuda ? `cuda:${rank % torch.cuda.device_count()}` : "cpu";
 if (cuda) torch.cuda.set_device(rank % torch.cuda.device_count());
 const dtype = cuda ? torch.bfloat16 : torch.float32;
 
-/** Median seconds of `fn` over a few repeats after a warm-up, all ranks starting together. */
-function time(fn: () => void, repeats = 3): number {
+/**
+ * Median seconds of one `fn` over a few samples, all ranks starting each sample together. A sample
+ * repeats `fn` for at least MIN_SAMPLE_S (the count agreed on by all ranks), so that the ranks really
+ * run at once and share the machine as a job's ranks do.
+ */
+const MIN_SAMPLE_S = 0.1;
+function time(fn: () => void, samples = 3, participates = true): number {
+  const sync = (): void => {
+    if (cuda) torch.cuda.synchronize();
+  };
+  const t = performance.now();
   fn();
-  const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
+  sync();
+  const once = (performance.now() - t) / 1000;
+  const reps = participates ? Math.max(1, Math.ceil(MIN_SAMPLE_S / Math.max(once, 1e-6))) : 1;
+  const agreed = torch.tensor([reps], { dtype: torch.float64 });
+  dist.all_reduce(agreed, dist.ReduceOp.MAX);
+  const n = (agreed.tolist() as number[])[0]!;
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
     dist.barrier();
-    if (cuda) torch.cuda.synchronize();
+    sync();
     const t0 = performance.now();
-    fn();
-    if (cuda) torch.cuda.synchronize();
-    samples.push((performance.now() - t0) / 1000);
+    for (let r = 0; r < n; r++) fn();
+    sync();
+    out.push((performance.now() - t0) / 1000 / n);
   }
-  return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+  return out.sort((x, y) => x - y)[Math.floor(out.length / 2)]!;
 }
 
 /** The slowest rank's value: what a step waits for. */
@@ -53,19 +69,35 @@ const attention = slowest(time(() => torch.nn.functional.scaled_dot_product_atte
 const src = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
 const dst = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
 const copy = slowest(time(() => void dst.copy_(src)));
+// The framework's own time: a training step of a Llama too narrow for its math to count.
+const framework = [1, 2].map((layers) => {
+  torch.manual_seed(0);
+  const model = LlamaForCausalLM.from_config(new LlamaConfig({ vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 16 }));
+  model.train();
+  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const ids = torch.randint(0, 64, [1, 16]);
+  return slowest(time(() => {
+    const out = model.forward(ids, { labels: ids, use_cache: false });
+    out.loss!.backward();
+    optim.step();
+    optim.zero_grad();
+    out.loss!.item();
+  }));
+}) as [number, number];
 const allReduce: Array<[number, number, number]> = [];
 for (let size = 2; size <= world; size *= 2) {
   // Every rank makes every group, in the same order (new_group's rule); the first `size` ranks time it.
   const group = dist.new_group(Array.from({ length: size }, (_, r) => r));
   for (const bytes of shapes.allReduceBytes) {
     const buf = torch.ones([bytes / 4], { dtype: torch.float32, device });
-    const seconds = rank < size ? time(() => dist.all_reduce(buf, { group }), 3) : (time(() => undefined, 3), 0);
-    allReduce.push([size, bytes, slowest(seconds)]);
+    // Ranks outside the group run nothing but take part in the agreement and barriers.
+    const seconds = time(() => (rank < size ? dist.all_reduce(buf, { group }) : undefined), 3, rank < size);
+    allReduce.push([size, bytes, slowest(rank < size ? seconds : 0)]);
   }
 }
 if (rank === 0) {
   const { device: name, software } = localDevice();
-  const timings: CalibrationTimings = { device: name, software, gemm, attention, copy, allReduce };
+  const timings: CalibrationTimings = { device: name, software, gemm, attention, copy, allReduce, framework };
   const out = process.env.TESSERA_CALIBRATE_OUT!;
   writeFileSync(`${out}.tmp`, JSON.stringify(timings));
   renameSync(`${out}.tmp`, out);

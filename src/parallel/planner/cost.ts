@@ -112,7 +112,9 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
   const bw = hardware.memoryBandwidthBytesPerS;
   const elementwise = (ELEMENTWISE_TRAFFIC * (acts.replicated + acts.sharded)) / bw;
   const scores = (ELEMENTWISE_TRAFFIC * acts.scores) / bw;
-  const forward = gemm + attention + elementwise + scores + fp8CastTime(problem, plan, tokens);
+  // Framework time per layer (synchronous dispatch on CPU ranks): a third in forward, two in backward.
+  const framework = (hardware.overhead?.perLayerS ?? 0) / (1 + BACKWARD_FACTOR);
+  const forward = gemm + attention + elementwise + scores + fp8CastTime(problem, plan, tokens) + framework;
   const recomputedShare = plan.recompute === "full" ? Math.min(1, plan.recomputeLayers / stageLayers) : 0;
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
@@ -215,7 +217,7 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   }
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;
-  let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS;
+  let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS + (hardware.overhead?.perStepS ?? 0);
   if (plan.offload !== "none") {
     // CPU Adam on the shard, gradients down and weights up over PCIe.
     optimizer = shard / hardware.host.adamParamsPerS + (2 * e * shard) / hardware.host.pcieBytesPerS;

@@ -43,6 +43,13 @@ export interface HardwareProfile {
     adamParamsPerS: number;
   };
   measured?: { device: string; software: string; measuredAt: string };
+  /**
+   * Framework time on the critical path where ops dispatch synchronously (CPU ranks): per decoder layer
+   * per micro-batch (forward + backward) and per step (embedding, loss, optimizer), measured by
+   * `tessera plan --calibrate` on a model too narrow for its math to count. Absent on GPU presets: CUDA
+   * launches run ahead of the kernels they queue.
+   */
+  overhead?: { perLayerS: number; perStepS: number };
 }
 
 const GiB = 2 ** 30;
@@ -188,6 +195,10 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
     const fp8 = object(obj, "", "fp8");
     profile.fp8 = { peakFlops: field(fp8, "fp8.", "peakFlops"), maxEfficiency: field(fp8, "fp8.", "maxEfficiency") };
     if (profile.fp8.maxEfficiency <= 0 || profile.fp8.maxEfficiency > 1) throw new Error(`hardware profile: 'fp8.maxEfficiency' must be in (0, 1], got ${profile.fp8.maxEfficiency}`);
+  }
+  if (obj.overhead !== undefined) {
+    const o = object(obj, "", "overhead");
+    profile.overhead = { perLayerS: field(o, "overhead.", "perLayerS"), perStepS: field(o, "overhead.", "perStepS") };
   }
   if (obj.measured !== undefined) {
     const m = object(obj, "", "measured");

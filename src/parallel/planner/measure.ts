@@ -22,6 +22,8 @@ export interface RawMeasurements {
   /** Seconds to copy `bytes` device-to-device (read + write = 2·bytes moved). */
   memoryCopy: { bytes: number; seconds: number };
   collectives: CollectiveSample[];
+  /** Seconds of one training step of a narrow model with 1 and with 2 decoder layers (framework time). */
+  framework?: { oneLayer: number; twoLayers: number };
 }
 
 /** What the runtime implements so the planner can measure the machine at hand. */
@@ -34,6 +36,8 @@ export interface HardwareProbe {
   timeMemoryCopy(bytes: number): Promise<number>;
   /** Seconds for one all-reduce, or undefined where the scope or size is not available. */
   timeAllReduce(scope: "intra" | "inter", groupSize: number, bytes: number): Promise<number | undefined>;
+  /** Seconds of one training step of a model too narrow for its math to count, with `layers` decoder layers. */
+  timeFramework?(layers: number): Promise<number>;
 }
 
 /** What to time: GEMMs [m×k]·[k×n], one causal attention, a copy, all-reduce message sizes. */
@@ -84,6 +88,12 @@ function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
   return { bandwidthBytesPerS: byGroupSize[byGroupSize.length - 1]![1], latencyS: latency, byGroupSize };
 }
 
+/** Per-layer and per-step framework time from steps with one and two layers (a line through both). */
+function frameworkOverhead(f: { oneLayer: number; twoLayers: number }): { perLayerS: number; perStepS: number } {
+  const perLayerS = Math.max(0, f.twoLayers - f.oneLayer);
+  return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS) };
+}
+
 /**
  * Builds a measured profile from raw timings. `base` supplies what timings cannot: the data-sheet peak
  * (the MFU denominator), memory size, GPUs per node and host figures.
@@ -103,6 +113,7 @@ export function profileFromMeasurements(raw: RawMeasurements, base: HardwareProf
     intraNode: fitLink(raw.collectives.filter((c) => c.scope === "intra"), base.intraNode),
     interNode: fitLink(raw.collectives.filter((c) => c.scope === "inter"), base.interNode),
     measured: { device: raw.device, software: raw.software, measuredAt },
+    ...(raw.framework === undefined ? {} : { overhead: frameworkOverhead(raw.framework) }),
   };
 }
 
@@ -172,7 +183,8 @@ export async function measureHardwareProfile(
       }
     }
   }
-  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives }, base);
+  const framework = probe.timeFramework === undefined ? undefined : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2) };
+  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework }, base);
   writeCachedProfile(profile, options.cacheDir);
   return profile;
 }
