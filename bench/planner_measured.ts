@@ -1,19 +1,21 @@
-// The planner against tessera's own executors on this machine: `tessera plan --calibrate`'s profile
-// (measured here, on the job's ranks at once), then one `tessera run` job of N CPU ranks over Gloo
-// that builds each plan side by side (ZeRO 0-3, TP 2 and 4, PP 2 and 4), times them in interleaved
-// rounds and compares the slowest rank's median step time and the largest per-rank model states
-// (weights + gradients + AdamW states) with the planner's evaluation of the plan it applied.
+// The planner against tessera's own executors on this machine: one `tessera run` job of N CPU ranks
+// over Gloo builds each plan side by side (ZeRO 0-3, TP 2 and 4, PP 2 and 4) and times them in
+// interleaved rounds, each round also taking `tessera plan --calibrate`'s measurements on the same
+// ranks (calibrate_ranks.ts), so that the box's load drifts over the calibration and the plans alike.
+// The profile fitted to the median calibration predicts each applied plan (the planner's evaluate),
+// compared with the slowest rank's median step time and the largest per-rank model states (weights +
+// gradients + AdamW states).
 // Not a timed test. Run: `node --import tsx bench/planner_measured.ts [--ranks 4] [--hidden 256]
 // [--layers 4] [--rounds 6] [--steps 2]`; prints a markdown table for docs/planner-validation.md.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Tensor } from "../src/torch/tensor.js";
 import { freePort } from "../src/launch/free_port.js";
 
-interface Options { ranks: number; hidden: number; layers: number; vocab: number; seq: number; globalBatch: number; warmup: number; rounds: number; steps: number; hardware: string }
+interface Options { ranks: number; hidden: number; layers: number; vocab: number; seq: number; globalBatch: number; warmup: number; rounds: number; steps: number }
 
 const CONFIGS: Array<{ name: string; plan: Record<string, unknown> }> = [
   { name: "zero 0 (dp 4)", plan: { zero: 0 } },
@@ -29,13 +31,13 @@ const CONFIGS: Array<{ name: string; plan: Record<string, unknown> }> = [
 const MARK = "PLANNERBENCH ";
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ranks: 4, hidden: 256, layers: 4, vocab: 4096, seq: 128, globalBatch: 8, warmup: 2, rounds: 6, steps: 2, hardware: "" };
+  const o: Options = { ranks: 4, hidden: 256, layers: 4, vocab: 4096, seq: 128, globalBatch: 8, warmup: 2, rounds: 4, steps: 2 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: needs a value`);
     const key = flag.replace(/^--/, "") as keyof Options;
     if (!(key in o)) throw new Error(`unknown flag ${flag}`);
-    (o as unknown as Record<string, unknown>)[key] = key === "hardware" ? value : Number(value);
+    o[key] = Number(value);
   }
   return o;
 }
@@ -46,6 +48,9 @@ async function worker(o: Options): Promise<void> {
   const { torch } = await import("../src/index.js");
   const transformers = await import("../src/transformers/index.js");
   const { _applied_model } = await import("../src/launch/advanced_parallelization.js");
+  const { calibrationShapes, profileFromTimings } = await import("../src/launch/calibrate.js");
+  const { measureOnRanks } = await import("../src/launch/calibrate_ranks.js");
+  const planner = await import("../src/parallel/planner/index.js");
   const dist = torch.distributed;
   dist.init_process_group({ backend: "gloo" });
   const rank = dist.get_rank();
@@ -55,7 +60,7 @@ async function worker(o: Options): Promise<void> {
   });
   const bytesOf = (t: Tensor | null): number => (t === null ? 0 : t.numel() * t.element_size());
   const built = CONFIGS.map((c) => {
-    torch.moreh.option.enable_advanced_parallelization({ plan: c.plan, hardware: o.hardware, seq_len: o.seq, global_batch: o.globalBatch });
+    torch.moreh.option.enable_advanced_parallelization({ plan: c.plan, hardware: "cpu", seq_len: o.seq, global_batch: o.globalBatch });
     torch.manual_seed(0);
     const model = transformers.LlamaForCausalLM.from_config(config);
     model.train();
@@ -84,18 +89,34 @@ async function worker(o: Options): Promise<void> {
     if (first) for (const s of b.optim.state.values()) for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.states += bytesOf(v);
     return ms;
   };
+  const modelProfile = planner.profileFromConfig(config.to_dict(), "bench-llama");
+  const shapes = calibrationShapes(modelProfile, (o.seq * o.globalBatch) / o.ranks);
+  const calibrations: Array<ReturnType<typeof measureOnRanks>> = [];
   for (const b of built) for (let i = 0; i < o.warmup; i++) step(b, i === 0);
-  for (let r = 0; r < o.rounds; r++) for (let k = 0; k < built.length; k++) {
-    const b = built[(k + r) % built.length]!;
-    for (let i = 0; i < o.steps; i++) b.times.push(step(b, false));
+  for (let r = 0; r < o.rounds; r++) {
+    calibrations.push(measureOnRanks(shapes));
+    for (let k = 0; k < built.length; k++) {
+      const b = built[(k + r) % built.length]!;
+      for (let i = 0; i < o.steps; i++) b.times.push(step(b, false));
+    }
   }
+  // The median of each measured quantity over the rounds.
+  const mid = (f: (t: (typeof calibrations)[number]) => number): number => median(calibrations.map(f));
+  const timings = {
+    ...calibrations[0]!, gemm: shapes.gemm.map((_, i) => mid((t) => t.gemm[i]!)), attention: mid((t) => t.attention), copy: mid((t) => t.copy),
+    allReduce: calibrations[0]!.allReduce.map(([n, bytes], i) => [n, bytes, mid((t) => t.allReduce[i]![2])] as [number, number, number]),
+    framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
+  };
+  const profile = profileFromTimings(timings, shapes, { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks });
+  const problem = planner.makeProblem(modelProfile, o.ranks, { hardware: profile, gpusPerNode: o.ranks, seqLen: o.seq, globalBatch: o.globalBatch, precision: "fp32" });
   const max = (xs: number[]): number[] => {
     const t = torch.tensor(xs, { dtype: torch.float64 });
     dist.all_reduce(t, dist.ReduceOp.MAX);
     return t.tolist() as number[];
   };
   const reports = built.map((b) => {
-    const e = b.applied?.evaluation ?? null;
+    const applied = b.applied?.evaluation ?? null;
+    const e = applied === null ? null : planner.evaluate(problem, applied.plan);
     return {
       name: b.c.name, measuredMs: median(max(b.times)), measuredStates: max([b.states])[0]!,
       predictedMs: e === null ? null : 1000 * e.prediction.step.total,
@@ -103,7 +124,7 @@ async function worker(o: Options): Promise<void> {
       plan: e?.plan ?? null,
     };
   });
-  if (rank === 0) console.log(MARK + JSON.stringify(reports));
+  if (rank === 0) console.log(MARK + JSON.stringify({ reports, profile: { gemm: profile.gemm, attention: profile.attentionEfficiency, memoryBandwidth: profile.memoryBandwidthBytesPerS, allReduce: profile.intraNode.byGroupSize, latency: profile.intraNode.latencyS, overhead: profile.overhead } }));
   dist.destroy_process_group();
 }
 
@@ -111,20 +132,13 @@ async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   const self = fileURLToPath(import.meta.url);
   const root = path.join(path.dirname(self), "..");
-  const cacheDir = mkdtempSync(path.join(os.tmpdir(), "tessera-planner-bench-"));
-  try {
-    const { calibrate } = await import("../src/launch/calibrate.js");
-    const { hardwarePreset, profileFromConfig } = await import("../src/parallel/planner/index.js");
-    const model = profileFromConfig({ model_type: "llama", hidden_size: o.hidden, intermediate_size: Math.round((o.hidden * 8) / 3 / 64) * 64, num_hidden_layers: o.layers, num_attention_heads: o.hidden / 32, vocab_size: o.vocab });
-    const cal = await calibrate({ base: hardwarePreset("cpu"), model, seqLen: o.seq * (o.globalBatch / o.ranks), nproc: o.ranks, cacheDir });
-    const hardware = path.join(cacheDir, "profile.json");
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(hardware, JSON.stringify(cal.profile));
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1" };
-    for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TESSERA_PLAN", "TESSERA_NPROC"]) delete env[k];
-    const port = String(await freePort());
-    const reports = await new Promise<Array<{ name: string; measuredMs: number; measuredStates: number; predictedMs: number | null; predictedStates: number | null }>>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(root, "bin", "tessera.mjs"), "run", "--nproc-per-node", String(o.ranks), "--master-port", port, self, "--worker", ...argv, "--hardware", hardware], { env });
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1" };
+  for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TESSERA_PLAN", "TESSERA_NPROC"]) delete env[k];
+  const port = String(await freePort());
+  const started = Date.now();
+  {
+    const { reports, profile } = await new Promise<{ reports: Array<{ name: string; measuredMs: number; measuredStates: number; predictedMs: number | null; predictedStates: number | null }>; profile: unknown }>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(root, "bin", "tessera.mjs"), "run", "--nproc-per-node", String(o.ranks), "--master-port", port, self, "--worker", ...argv], { env });
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.stderr.on("data", (d: Buffer) => process.stderr.write(d));
@@ -136,7 +150,8 @@ async function main(argv: string[]): Promise<void> {
     });
     const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? os.cpus()[0]?.model ?? "unknown";
     console.log(`machine: ${cpu}, ${os.cpus().length} cores; ${o.ranks} Gloo ranks, 1 intra-op thread each; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
-    console.log(`model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, fp32, seq ${o.seq}, global batch ${o.globalBatch}, AdamW; calibration ${cal.seconds.toFixed(0)} s (${cal.profile.name})\n`);
+    console.log(`model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, fp32, seq ${o.seq}, global batch ${o.globalBatch}, AdamW; ${o.rounds} rounds of ${o.steps} steps per plan, a calibration per round; ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(`profile (median calibration): ${JSON.stringify(profile)}\n`);
     console.log("| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error |");
     console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
@@ -144,8 +159,6 @@ async function main(argv: string[]): Promise<void> {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
       console.log(`| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} |`);
     }
-  } finally {
-    rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 

@@ -14,7 +14,7 @@ import { freePort } from "./free_port.js";
 import * as cuda from "../torch/cuda.js";
 import { version } from "../torch/runtime.js";
 import {
-  measureHardwareProfile, readCachedProfile, type CalibrationShapes, type HardwareProbe, type HardwareProfile, type ModelProfile,
+  measureHardwareProfile, profileFromMeasurements, readCachedProfile, type CalibrationShapes, type HardwareProbe, type HardwareProfile, type ModelProfile,
 } from "../parallel/planner/index.js";
 import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
 
@@ -65,6 +65,18 @@ export function localDevice(): { device: string; software: string } {
 export function cachedLocalProfile(cacheDir = defaultCacheDir()): HardwareProfile | undefined {
   const { device, software } = localDevice();
   return readCachedProfile(device, software, cacheDir);
+}
+
+/** The profile timings of `shapes` give (what measureHardwareProfile fits, without the cache). */
+export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationShapes, base: HardwareProfile): HardwareProfile {
+  return profileFromMeasurements({
+    device: t.device, software: t.software,
+    gemm: shapes.gemm.map((g, i) => ({ ...g, seconds: t.gemm[i]! })),
+    attention: [{ ...shapes.attention, seconds: t.attention }],
+    memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
+    collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
+    framework: { oneLayer: t.framework[0], twoLayers: t.framework[1] },
+  }, base);
 }
 
 /** Runs `nproc` ranks of the calibration worker and returns rank 0's timings. */

@@ -1,103 +1,19 @@
-// One rank of `tessera plan --calibrate` (src/parallel/calibrate.ts): times the shapes it is given
-// while every other rank runs the same ones, then all-reduces over groups of 2, 4, … ranks; rank 0
-// writes the slowest rank's seconds to TESSERA_CALIBRATE_OUT.
-import { writeFileSync, renameSync } from "node:fs";
+// One rank of `tessera plan --calibrate` (src/launch/calibrate.ts): joins the calibration job's
+// process group, times the shapes it is given with the other ranks (calibrate_ranks.ts), and rank 0
+// writes the slowest rank's seconds to TESSERA_CALIBRATE_OUT (a temp name, then renamed).
+import { renameSync, writeFileSync } from "node:fs";
 import * as torch from "../torch/index.js";
-import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import type { CalibrationShapes } from "../parallel/planner/measure.js";
-import type { CalibrationTimings } from "./calibrate.js";
-import { localDevice } from "./calibrate.js";
+import { measureOnRanks } from "./calibrate_ranks.js";
 
 const dist = torch.distributed;
 const shapes = JSON.parse(process.env.TESSERA_CALIBRATE_SHAPES ?? "") as CalibrationShapes;
 torch.set_num_threads(Number(process.env.TESSERA_CALIBRATE_THREADS ?? 1));
 const cuda = torch.cuda.is_available();
+if (cuda) torch.cuda.set_device(Number(process.env.RANK) % torch.cuda.device_count());
 dist.init_process_group({ backend: cuda ? "nccl" : "gloo", init_method: `tcp://${process.env.MASTER_ADDR}:${process.env.MASTER_PORT}`, rank: Number(process.env.RANK), world_size: Number(process.env.WORLD_SIZE) });
-const rank = dist.get_rank();
-const world = dist.get_world_size();
-const device = cuda ? `cuda:${rank % torch.cuda.device_count()}` : "cpu";
-if (cuda) torch.cuda.set_device(rank % torch.cuda.device_count());
-const dtype = cuda ? torch.bfloat16 : torch.float32;
-
-/**
- * Median seconds of one `fn` over a few samples, all ranks starting each sample together. A sample
- * repeats `fn` for at least MIN_SAMPLE_S (the count agreed on by all ranks), so that the ranks really
- * run at once and share the machine as a job's ranks do.
- */
-const MIN_SAMPLE_S = 0.1;
-function time(fn: () => void, samples = 3, participates = true): number {
-  const sync = (): void => {
-    if (cuda) torch.cuda.synchronize();
-  };
-  const t = performance.now();
-  fn();
-  sync();
-  const once = (performance.now() - t) / 1000;
-  const reps = participates ? Math.max(1, Math.ceil(MIN_SAMPLE_S / Math.max(once, 1e-6))) : 1;
-  const agreed = torch.tensor([reps], { dtype: torch.float64 });
-  dist.all_reduce(agreed, dist.ReduceOp.MAX);
-  const n = (agreed.tolist() as number[])[0]!;
-  const out: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    dist.barrier();
-    sync();
-    const t0 = performance.now();
-    for (let r = 0; r < n; r++) fn();
-    sync();
-    out.push((performance.now() - t0) / 1000 / n);
-  }
-  return out.sort((x, y) => x - y)[Math.floor(out.length / 2)]!;
-}
-
-/** The slowest rank's value: what a step waits for. */
-function slowest(seconds: number): number {
-  const t = torch.tensor([seconds], { dtype: torch.float64 });
-  dist.all_reduce(t, dist.ReduceOp.MAX);
-  return (t.tolist() as number[])[0]!;
-}
-
-const gemm = shapes.gemm.map(({ m, n, k }) => {
-  const a = torch.randn([m, k], { dtype, device });
-  const b = torch.randn([k, n], { dtype, device });
-  return slowest(time(() => void torch.matmul(a, b)));
-});
-const { batch, heads, seq, headDim } = shapes.attention;
-const q = torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true });
-const k = torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true });
-const v = torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true });
-const attention = slowest(time(() => torch.nn.functional.scaled_dot_product_attention(q, k, v, { is_causal: true }).sum().backward()));
-const src = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
-const dst = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
-const copy = slowest(time(() => void dst.copy_(src)));
-// The framework's own time: a training step of a Llama too narrow for its math to count.
-const framework = [1, 2].map((layers) => {
-  torch.manual_seed(0);
-  const model = LlamaForCausalLM.from_config(new LlamaConfig({ vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 16 }));
-  model.train();
-  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-  const ids = torch.randint(0, 64, [1, 16]);
-  return slowest(time(() => {
-    const out = model.forward(ids, { labels: ids, use_cache: false });
-    out.loss!.backward();
-    optim.step();
-    optim.zero_grad();
-    out.loss!.item();
-  }));
-}) as [number, number];
-const allReduce: Array<[number, number, number]> = [];
-for (let size = 2; size <= world; size *= 2) {
-  // Every rank makes every group, in the same order (new_group's rule); the first `size` ranks time it.
-  const group = dist.new_group(Array.from({ length: size }, (_, r) => r));
-  for (const bytes of shapes.allReduceBytes) {
-    const buf = torch.ones([bytes / 4], { dtype: torch.float32, device });
-    // Ranks outside the group run nothing but take part in the agreement and barriers.
-    const seconds = time(() => (rank < size ? dist.all_reduce(buf, { group }) : undefined), 3, rank < size);
-    allReduce.push([size, bytes, slowest(rank < size ? seconds : 0)]);
-  }
-}
-if (rank === 0) {
-  const { device: name, software } = localDevice();
-  const timings: CalibrationTimings = { device: name, software, gemm, attention, copy, allReduce, framework };
+const timings = measureOnRanks(shapes);
+if (dist.get_rank() === 0) {
   const out = process.env.TESSERA_CALIBRATE_OUT!;
   writeFileSync(`${out}.tmp`, JSON.stringify(timings));
   renameSync(`${out}.tmp`, out);
