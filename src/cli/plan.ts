@@ -66,7 +66,6 @@ function problemFrom(values: Record<string, string | boolean | undefined>, hardw
   const gpus = positiveInt(values, "gpus");
   const precision = values.precision ?? "bf16-mixed";
   if (precision !== "bf16-mixed" && precision !== "fp32" && precision !== "fp8") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed, fp32 or fp8`);
-  if (precision === "fp8" && hardware.fp8 === undefined) throw new UsageError(`--precision fp8: ${hardware.name} has no FP8 tensor cores in its profile (H100, H200)`);
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
     gpusPerNode: positiveInt(values, "gpus-per-node", hardware.devicesPerNode),

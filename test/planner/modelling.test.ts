@@ -84,5 +84,7 @@ test("fp8 matmuls: faster GEMMs on H100, marked not executed; refused on hardwar
   const speedup = bf16.best.prediction.step.total / fp8.best.prediction.step.total;
   assert.ok(speedup > 1.2 && speedup < 2, `fp8 speedup ${speedup}`);
   assert.deepEqual((resultJson(fp8Problem, fp8) as { not_executed_by_runtime: string[] }).not_executed_by_runtime, ["fp8 matmuls"]);
-  assert.throws(() => plan(makeProblem(model, 8, { hardware: hardwarePreset("a100-80gb"), precision: "fp8" })), /A100-80GB has no FP8 tensor cores/);
+  const a100 = plan(makeProblem(model, 8, { hardware: hardwarePreset("a100-80gb"), precision: "fp8" }));
+  assert.equal(a100.best, undefined);
+  assert.deepEqual(a100.invalid, { rule: "fp8 matmuls need FP8 tensor cores", reason: "A100-80GB has none in its profile (H100, H200 do)" });
 });

@@ -164,6 +164,10 @@ function smallestCluster(problem: Problem, fixed: Fixed): { gpus: number; best: 
  */
 export function plan(problem: Problem, fixed: Fixed = {}, options: SearchOptions = {}): SearchResult {
   const start = performance.now();
+  if (problem.precision === "fp8" && problem.hardware.fp8 === undefined) {
+    const invalid = { rule: "fp8 matmuls need FP8 tensor cores", reason: `${problem.hardware.name} has none in its profile (H100, H200 do)` };
+    return { alternatives: [], evaluated: 0, searchMs: performance.now() - start, invalid };
+  }
   const result = search(problem, fixed, options);
   if (result.best !== undefined) return result;
   const fixedAny = Object.keys(fixed).length > 0;
