@@ -3,6 +3,7 @@
 // ranks. calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job,
 // between the plans it times, so that the machine's load drifts over both alike.
 import * as torch from "../torch/index.js";
+import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import type { CalibrationShapes } from "../parallel/planner/measure.js";
 import type { CalibrationTimings } from "./calibrate.js";
@@ -71,6 +72,8 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const framework = [1, 2].map((layers) => {
     torch.manual_seed(0);
     const model = LlamaForCausalLM.from_config(new LlamaConfig({ vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 16 }));
+    // The calibration's own model: no plan of the one line applies to it (inside a planned job).
+    _forget_model(model);
     model.train();
     if (cuda) model.to(device);
     const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
