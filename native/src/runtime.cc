@@ -96,7 +96,11 @@ TESSERA_ENTRY(js_generator_get_state) {
 TESSERA_ENTRY(js_generator_set_state) {
   auto ci = get_args(env, info, 2);
   GeneratorHandle* g = arg_generator(env, ci);
-  const at::Tensor& state = unwrap_tensor(env, ci.args.at(1), "state");
+  const at::Tensor& given = unwrap_tensor(env, ci.args.at(1), "state");
+  // Generators read the state from the start of its storage: a view into a larger storage (a
+  // checkpoint's mapped file) is copied into one of its own first, as Python's loaders hand it over.
+  const bool compact = given.is_contiguous() && given.storage_offset() == 0 && given.storage().nbytes() == given.nbytes();
+  const at::Tensor state = compact ? given : given.clone(at::MemoryFormat::Contiguous);
   std::lock_guard<std::mutex> lock(g->generator.mutex());
   g->generator.set_state(state);
   return make_undefined(env);
