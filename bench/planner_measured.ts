@@ -6,7 +6,8 @@
 // compared with the slowest rank's median step time and the largest per-rank model states (weights +
 // gradients + AdamW states).
 // Not a timed test. Run: `node --import tsx bench/planner_measured.ts [--ranks 4] [--hidden 256]
-// [--layers 4] [--rounds 6] [--steps 2]`; prints a markdown table for docs/planner-validation.md.
+// [--layers 4] [--rounds 4] [--steps 2]`; prints a markdown table, which docs/planner-validation.md
+// holds under the marker line `<!-- bench/planner_measured.ts -->` (planner_validation.ts keeps it).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
