@@ -57,6 +57,19 @@ test("a measured profile is fitted from raw timings", () => {
   assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
 });
 
+test("timings too noisy for a knee (wider GEMMs slower) give a flat curve at the best efficiency seen, and the framework's time per layer and step", () => {
+  const base = hardwarePreset("cpu");
+  const gemm = [{ m: 256, n: 64, k: 256, eff: 0.02 }, { m: 256, n: 256, k: 256, eff: 0.01 }].map((g) => ({ ...g, seconds: (2 * g.m * g.n * g.k) / (base.peakFlops * g.eff) }));
+  const p = profileFromMeasurements({
+    device: "cpu", software: "s", gemm, attention: [], memoryCopy: { bytes: 1e6, seconds: 1e-4 }, collectives: [],
+    framework: { oneLayer: 0.004, twoLayers: 0.007 },
+  }, base);
+  assert.ok(Math.abs(p.gemm.maxEfficiency - 0.02) < 1e-12);
+  assert.equal(p.gemm.halfDim, 0);
+  assert.ok(Math.abs(p.overhead!.perLayerS - 0.003) < 1e-12 && Math.abs(p.overhead!.perStepS - 0.001) < 1e-12);
+  assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
+});
+
 test("measureHardwareProfile runs the probe once per device and software, then reads the cache", async () => {
   let calls = 0;
   const probe: HardwareProbe = {

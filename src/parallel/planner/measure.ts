@@ -68,6 +68,9 @@ function fitGemm(samples: GemmSample[], peak: number): HardwareProfile["gemm"] {
   const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
   const slope = sxx === 0 ? 0 : points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx;
   const intercept = my - slope * mx;
+  // Noisy timings (a loaded machine) can bend the line the wrong way: then no knee is measurable,
+  // and the curve is flat at the best efficiency seen.
+  if (intercept <= 0 || slope < 0) return { maxEfficiency: Math.min(1, Math.max(...points.map((p) => 1 / p.y))), halfDim: 0 };
   const maxEfficiency = Math.min(1, 1 / intercept);
   return { maxEfficiency, halfDim: Math.max(0, slope * maxEfficiency) };
 }
