@@ -16,8 +16,10 @@ export interface RunArgs {
   plan?: string;
   /** Times a failed worker group is started again (torchrun's --max-restarts). */
   maxRestarts: number;
-  /** Seconds a collective may wait for the other ranks before it fails (every worker's process-group timeout); null: PyTorch's 30 minutes. */
+  /** Seconds a collective may wait for the other ranks before it fails (every worker's process-group timeout); null: 5 minutes. */
   collectiveTimeout: number | null;
+  /** Seconds a worker may stay stopped (SIGSTOP, a debugger) before the launcher kills it and fails the group; null: 60. */
+  stallTimeout: number | null;
   /** torchrun's --standalone: one node, rendezvous on this machine at a free port. */
   standalone: boolean;
   /** torchrun's --rdzv-id (the job's id, TORCHELASTIC_RUN_ID), or null. */
@@ -28,7 +30,7 @@ export interface RunArgs {
 
 export const USAGE = `usage: tessera run [--nproc-per-node N|gpu|cpu|auto] [--nnodes N --node-rank R]
                    [--master-addr A] [--master-port P] [--hostfile FILE] [--plan JSON|FILE]
-                   [--max-restarts N] [--collective-timeout SECONDS]
+                   [--max-restarts N] [--collective-timeout SECONDS] [--stall-timeout SECONDS]
                    [--standalone] [--rdzv-backend c10d] [--rdzv-endpoint HOST[:PORT]] [--rdzv-id ID]
                    script.ts [args...]
 
@@ -44,8 +46,10 @@ and every worker gets it as TESSERA_PLAN.
 --max-restarts N: when a worker dies, the others are stopped and the whole group is started again,
 up to N times (default 0), as torchrun does; each restart is logged with its cause (rank, exit code
 or signal). The script resumes from its latest checkpoint (docs/checkpoints.md). One node only.
---collective-timeout SECONDS: a collective that waits longer for the other ranks fails (default 30
+--collective-timeout SECONDS: a collective that waits longer for the other ranks fails (default 5
 minutes), so that a hung rank (stopped, deadlocked) brings the group down and it can restart.
+--stall-timeout SECONDS: a worker that stays stopped (SIGSTOP, a debugger) this long is killed, which
+fails the group at once (default 60). A rank started with another WORLD_SIZE is named at rendezvous.
 SIGINT/SIGTERM are forwarded to the workers, which get ${INTERRUPT_GRACE_MS / 1000} s to stop (and save) before they
 are killed; a second signal kills them at once.
 torchrun's --standalone (one node, a free local port) and --rdzv-backend c10d|static,
@@ -54,7 +58,7 @@ with torchrun's meaning; every flag may be spelled with dashes or underscores.
 Without any flag and without GPUs the script runs as one plain process.`;
 
 const FLAGS = [
-  "nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout",
+  "nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout", "stall-timeout",
   "rdzv-backend", "rdzv-endpoint", "rdzv-id",
 ] as const;
 /** Flags without a value. */
@@ -134,6 +138,7 @@ export function parseRunArgs(argv: string[]): RunArgs {
     hostfile: values.hostfile ?? null,
     maxRestarts: intFlag("max-restarts", values["max-restarts"], 0) ?? 0,
     collectiveTimeout: intFlag("collective-timeout", values["collective-timeout"], 1),
+    stallTimeout: intFlag("stall-timeout", values["stall-timeout"], 1),
     standalone,
     runId: values["rdzv-id"] ?? null,
     script: argv[i],

@@ -21,6 +21,8 @@ export function scriptCommand(script: string, args: string[]): string[] {
   return [process.execPath, ...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), "--import", import.meta.resolve("./tessera_resolve.mjs"), script, ...args];
 }
 
+const stallMs = (a: RunArgs): number | undefined => (a.stallTimeout === null ? undefined : a.stallTimeout * 1000);
+
 async function cudaDeviceCount(): Promise<number> {
   const { device_count, is_available } = await import("../torch/cuda.js");
   return is_available() ? device_count() : 0;
@@ -46,7 +48,8 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
   const specs = hosts.map((h, i) => {
     const remote = [process.execPath, tesseraBin, "run", "--nnodes", String(hosts.length), "--node-rank", String(i), "--nproc-per-node", String(slots),
       "--master-addr", masterAddr, "--master-port", String(masterPort), ...(a.plan === undefined ? [] : ["--plan", a.plan]),
-      ...(a.collectiveTimeout === null ? [] : ["--collective-timeout", String(a.collectiveTimeout)]), script, ...a.scriptArgs];
+      ...(a.collectiveTimeout === null ? [] : ["--collective-timeout", String(a.collectiveTimeout)]),
+      ...(a.stallTimeout === null ? [] : ["--stall-timeout", String(a.stallTimeout)]), script, ...a.scriptArgs];
     return {
       name: `node ${i} (${h.host})`,
       command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
@@ -83,7 +86,7 @@ export async function launch(a: RunArgs): Promise<number> {
   if (plain) {
     const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
     // The script's own error output says why it failed; the launcher names a killing signal and restarts.
-    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, quietExitCodes: true });
+    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, quietExitCodes: true, stallTimeoutMs: stallMs(a) });
   }
   const spec: NodeSpec = {
     command,
@@ -94,6 +97,7 @@ export async function launch(a: RunArgs): Promise<number> {
     masterPort: a.masterPort ?? (a.standalone ? await freePort() : DEFAULT_MASTER_PORT),
     env: planEnv,
     maxRestarts: a.maxRestarts,
+    stallTimeoutMs: stallMs(a),
   };
   return runWorkers(spec, undefined, INTERRUPT_GRACE_MS);
 }

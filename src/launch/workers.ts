@@ -20,6 +20,8 @@ export interface NodeSpec {
   env?: NodeJS.ProcessEnv;
   /** How many times a failed group is started again (torchrun's --max-restarts; default 0). */
   maxRestarts?: number;
+  /** See SuperviseOptions.stallTimeoutMs. */
+  stallTimeoutMs?: number;
 }
 
 /** The variables torchrun sets for a worker (`restart`: how many times the group was restarted). */
@@ -147,9 +149,35 @@ interface Outcome {
   stopped: Running[];
 }
 
+/**
+ * Watches for a child that stays stopped (SIGSTOP, a debugger): its peers would wait in a collective
+ * until the collective timeout. One stopped for `stallMs` is killed, which fails the group at once.
+ */
+function watchStalls(running: Running[], stallMs: number, log: Log): () => void {
+  const stoppedSince = new Map<Running, number>();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const r of running) {
+      if (!isStopped(r.child.pid)) {
+        stoppedSince.delete(r);
+        continue;
+      }
+      const since = stoppedSince.get(r) ?? now;
+      stoppedSince.set(r, since);
+      if (now - since >= stallMs) {
+        log(`tessera run: ${r.spec.name} has been stopped (SIGSTOP or a debugger) for ${Math.round((now - since) / 1000)} s (--stall-timeout ${stallMs / 1000}); killing it`);
+        stoppedSince.delete(r);
+        kill(r, "SIGKILL");
+      }
+    }
+  }, Math.min(1000, Math.max(50, stallMs / 4)));
+  return () => clearInterval(timer);
+}
+
 /** Runs the children to the end, forwarding SIGINT/SIGTERM; when one fails, the others are stopped. */
-async function runOnce(specs: ProcSpec[], interruptGraceMs: number): Promise<Outcome> {
+async function runOnce(specs: ProcSpec[], interruptGraceMs: number, stallMs: number, log: Log): Promise<Outcome> {
   const running = specs.map(start);
+  const stopWatching = watchStalls(running, stallMs, log);
   let interrupted: NodeJS.Signals | null = null;
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
     const h = (): void => {
@@ -174,6 +202,7 @@ async function runOnce(specs: ProcSpec[], interruptGraceMs: number): Promise<Out
       }),
     );
   } finally {
+    stopWatching();
     for (const [sig, h] of handlers) process.off(sig, h);
   }
   const f = failed as Outcome["failed"];
@@ -191,7 +220,12 @@ export interface SuperviseOptions {
    * to announce a restart. A child killed by a signal could not say why, and is always named.
    */
   quietExitCodes?: boolean;
+  /** How long a child may stay stopped (SIGSTOP, a debugger) before it is killed (default 60 s, far below the collective timeout). */
+  stallTimeoutMs?: number;
 }
+
+/** The default of --stall-timeout: a stopped rank is found long before a collective times out. */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 /**
  * Runs the children to the end (see runOnce). When one fails, its last error lines are shown and,
@@ -199,10 +233,10 @@ export interface SuperviseOptions {
  * job's exit code.
  */
 export async function supervise(specs: ProcSpec[] | ((restart: number) => ProcSpec[]), log: Log = stderrLog, options: SuperviseOptions = {}): Promise<number> {
-  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, quietExitCodes = false } = options;
+  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, quietExitCodes = false, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
   for (let restart = 0; ; restart++) {
     const group = typeof specs === "function" ? specs(restart) : specs;
-    const o = await runOnce(group, interruptGraceMs);
+    const o = await runOnce(group, interruptGraceMs, stallTimeoutMs, log);
     if (o.interrupted || o.failed === null) return o.code;
     const { r, end } = o.failed;
     if (!quietExitCodes || end.signal !== null || restart < maxRestarts) {
@@ -228,5 +262,5 @@ export function runWorkers(spec: NodeSpec, log: Log = stderrLog, interruptGraceM
         prefix: rank === 0 && spec.prefixRank0 === false ? "" : `[rank${rank}]: `,
       };
     });
-  return supervise(specs, log, { maxRestarts: spec.maxRestarts, interruptGraceMs });
+  return supervise(specs, log, { maxRestarts: spec.maxRestarts, interruptGraceMs, stallTimeoutMs: spec.stallTimeoutMs });
 }

@@ -91,6 +91,39 @@ test("a worker or a single script killed by a signal is named with its signal an
   assert.doesNotMatch(failed.err, /tessera run:/);
 });
 
+test("a rank stopped by SIGSTOP is killed after --stall-timeout, failing the job long before the collective timeout", { timeout: 60_000 }, async () => {
+  let sent = false;
+  const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), "--stall-timeout", "1", job, "hang"], {
+    onOut: (text) => {
+      const pid = /\[rank1\]: ready pid=(\d+)/.exec(text)?.[1];
+      if (!sent && pid !== undefined && text.includes("[rank0]: ready pid=")) {
+        sent = true;
+        process.kill(Number(pid), "SIGSTOP");
+      }
+    },
+  });
+  assert.equal(r.code, 137, r.err);
+  assert.match(r.err, /tessera run: rank 1 has been stopped \(SIGSTOP or a debugger\) for \d+ s \(--stall-timeout 1\); killing it/);
+  assert.match(r.err, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
+  assert.ok(!r.out.includes("not interrupted"));
+});
+
+test("ranks started with different WORLD_SIZE are named at rendezvous, not left waiting", { timeout: 60_000 }, async () => {
+  const port = String(await freePort());
+  const rankRun = (rank: number, worldSize: number): Promise<{ code: number | null; err: string }> =>
+    new Promise((resolve) => {
+      const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: "127.0.0.1", MASTER_PORT: port };
+      const child = spawn(process.execPath, ["--import", "tsx", job, "allreduce"], { cwd: root, env });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("close", (code) => resolve({ code, err }));
+    });
+  const [r0, r1] = await Promise.all([rankRun(0, 2), rankRun(1, 3)]);
+  assert.notEqual(r0.code, 0);
+  assert.notEqual(r1.code, 0);
+  assert.match(r0.err + r1.err, /rank (0 was started with world_size 2, but rank 1 with 3|1 was started with world_size 3, but rank 0 with 2) \(WORLD_SIZE must be the same on every rank\)/);
+});
+
 test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () => {
   let sent = false;
   const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), job, "hang"], {
@@ -136,9 +169,9 @@ test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, as
 
 test("flags, Slurm variables and hostfiles parse as torchrun's do", () => {
   const a = parseRunArgs(["--nproc_per_node=4", "--nnodes", "2", "--node-rank=1", "--master-addr", "h0", "--master_port", "1234", "train.ts", "--lr", "3"]);
-  assert.deepEqual(a, { nprocPerNode: "4", nnodes: 2, nodeRank: 1, masterAddr: "h0", masterPort: 1234, hostfile: null, maxRestarts: 0, collectiveTimeout: null, standalone: false, runId: null, script: "train.ts", scriptArgs: ["--lr", "3"] });
-  const r = parseRunArgs(["--max_restarts", "3", "--collective-timeout=60", "x.ts"]);
-  assert.deepEqual([r.maxRestarts, r.collectiveTimeout], [3, 60]);
+  assert.deepEqual(a, { nprocPerNode: "4", nnodes: 2, nodeRank: 1, masterAddr: "h0", masterPort: 1234, hostfile: null, maxRestarts: 0, collectiveTimeout: null, stallTimeout: null, standalone: false, runId: null, script: "train.ts", scriptArgs: ["--lr", "3"] });
+  const r = parseRunArgs(["--max_restarts", "3", "--collective-timeout=60", "--stall_timeout", "5", "x.ts"]);
+  assert.deepEqual([r.maxRestarts, r.collectiveTimeout, r.stallTimeout], [3, 60, 5]);
   assert.throws(() => parseRunArgs(["--max-restarts", "-1", "x.ts"]), /--max-restarts must be an integer >= 0, got '-1'/);
   assert.throws(() => parseRunArgs(["--collective-timeout", "0", "x.ts"]), /--collective-timeout must be an integer >= 1, got '0'/);
   assert.throws(() => parseRunArgs(["--nprocs", "2", "x.ts"]), /unknown option '--nprocs'/);

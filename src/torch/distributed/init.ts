@@ -3,7 +3,7 @@
 import { ValueError } from "../errors.js";
 import { native } from "../_native.js";
 import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
-import { FileStore, TCPStore, default_pg_timeout, type Store } from "./store.js";
+import { FileStore, TCPStore, type Store } from "./store.js";
 import { checkOptions } from "../_options.js";
 
 export interface InitProcessGroupOptions {
@@ -15,7 +15,7 @@ export interface InitProcessGroupOptions {
   rank?: number;
   /**
    * Milliseconds (PyTorch takes a timedelta) a collective or the rendezvous may wait for the other
-   * ranks; default: TESSERA_COLLECTIVE_TIMEOUT seconds (`tessera run --collective-timeout`), else 30 minutes.
+   * ranks; default: TESSERA_COLLECTIVE_TIMEOUT seconds (`tessera run --collective-timeout`), else 5 minutes.
    */
   timeout?: number;
   /** A store to rendezvous on instead of init_method (then rank and world_size are required). */
@@ -66,7 +66,9 @@ interface Rendezvous {
 
 function tcpRendezvous(host: string, port: number, rank: number, worldSize: number, timeout: number): Rendezvous {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValueError(`torch.distributed.init_process_group: invalid master port '${port}'`);
-  const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: true });
+  // Rank 0 does not wait for worker_count connections here: agreeOnWorldSize waits for the ranks,
+  // and names one started with another world size instead of waiting for ranks that never come.
+  const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: false });
   return { store, rank, worldSize, masterAddr: host };
 }
 
@@ -97,10 +99,30 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
   throw new ValueError(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
 }
 
-/** The launcher's --collective-timeout (seconds, in the environment), or PyTorch's default. */
+/**
+ * The default collective timeout: a few minutes, not PyTorch's 30, so that a hung rank brings a job
+ * down (and a restart up) soon; `tessera run --collective-timeout` changes it for longer waits.
+ */
+export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 5 * 60_000;
+
+/** Every rank states the world size it was started with; one that differs from rank 0's is an error naming both. */
+function agreeOnWorldSize(store: Store, rank: number, worldSize: number, timeout: number): void {
+  const key = (r: number): string => `tessera/world_size/${r}`;
+  store.set(key(rank), String(worldSize));
+  const others = rank === 0 ? Array.from({ length: worldSize - 1 }, (_, i) => i + 1) : [0];
+  for (const r of others) {
+    store.wait([key(r)], timeout);
+    const theirs = Number(store.get(key(r)));
+    if (theirs !== worldSize) {
+      throw new Error(`rank ${rank} was started with world_size ${worldSize}, but rank ${r} with ${theirs} (WORLD_SIZE must be the same on every rank)`);
+    }
+  }
+}
+
+/** The launcher's --collective-timeout (seconds, in the environment), or DEFAULT_COLLECTIVE_TIMEOUT_MS. */
 function defaultTimeout(): number {
   const v = process.env.TESSERA_COLLECTIVE_TIMEOUT;
-  if (v === undefined || v === "") return default_pg_timeout;
+  if (v === undefined || v === "") return DEFAULT_COLLECTIVE_TIMEOUT_MS;
   const seconds = Number(v);
   if (!(seconds > 0)) throw new Error(`TESSERA_COLLECTIVE_TIMEOUT='${v}': expected a positive number of seconds`);
   return seconds * 1000;
@@ -120,6 +142,7 @@ export function init_process_group(options: InitProcessGroupOptions = {}): Proce
   const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);
   try {
+    agreeOnWorldSize(rv.store, rv.rank, rv.worldSize, timeout);
     return _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
