@@ -103,142 +103,163 @@ function isPlainObject(v: object): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Serializes `value` to a protocol-2 pickle. */
-export function pickle(value: unknown, hooks: PickleHooks): Uint8Array {
-  const out = new ByteSink();
-  const memo = new Map<unknown, number>();
-  const globals = new Map<string, number>();
+/** The pickler's state (output, memo, nesting depth) and one writer per kind of value. */
+class Pickler {
+  readonly out = new ByteSink();
+  private readonly memo = new Map<unknown, number>();
+  private readonly globals = new Map<string, number>();
   // Guards against deep recursion on pathological nesting; Python's own limit is ~1000.
-  let depth = 0;
+  private depth = 0;
 
-  const put = (key: unknown): void => {
-    const i = memo.size + globals.size;
-    if (key instanceof PyGlobal) globals.set(`${key.module}\n${key.name}`, i);
-    else memo.set(key, i);
-    if (i < 256) out.op(O.BINPUT, i);
+  constructor(private readonly hooks: PickleHooks) {}
+
+  /** Memoizes `key` (an object, or a global by name) under the next index. */
+  private put(key: unknown): void {
+    const i = this.memo.size + this.globals.size;
+    if (key instanceof PyGlobal) this.globals.set(`${key.module}\n${key.name}`, i);
+    else this.memo.set(key, i);
+    if (i < 256) this.out.op(O.BINPUT, i);
     else {
-      out.op(O.LONG_BINPUT);
-      out.u32(i);
+      this.out.op(O.LONG_BINPUT);
+      this.out.u32(i);
     }
-  };
-  const get = (i: number): void => {
-    if (i < 256) out.op(O.BINGET, i);
+  }
+
+  private get(i: number): void {
+    if (i < 256) this.out.op(O.BINGET, i);
     else {
-      out.op(O.LONG_BINGET);
-      out.u32(i);
+      this.out.op(O.LONG_BINGET);
+      this.out.u32(i);
     }
-  };
-  const int = (v: bigint): void => {
-    if (v >= 0n && v < 256n) out.op(O.BININT1, Number(v));
-    else if (v >= 0n && v < 65536n) out.op(O.BININT2, Number(v & 0xffn), Number(v >> 8n));
+  }
+
+  int(v: bigint): void {
+    if (v >= 0n && v < 256n) this.out.op(O.BININT1, Number(v));
+    else if (v >= 0n && v < 65536n) this.out.op(O.BININT2, Number(v & 0xffn), Number(v >> 8n));
     else if (v >= -(2n ** 31n) && v < 2n ** 31n) {
-      out.op(O.BININT);
-      out.i32(Number(v));
+      this.out.op(O.BININT);
+      this.out.i32(Number(v));
     } else {
       const b = longBytes(v);
       if (b.length > 255) throw new ValueError(`torch.save: integer ${v} is too large to pickle`);
-      out.op(O.LONG1, b.length);
-      out.bytes(b);
+      this.out.op(O.LONG1, b.length);
+      this.out.bytes(b);
     }
-  };
-  const str = (s: string): void => {
+  }
+
+  number(v: number): void {
+    if (Number.isSafeInteger(v)) return this.int(BigInt(v));
+    this.out.op(O.BINFLOAT);
+    this.out.f64be(v);
+  }
+
+  str(s: string): void {
     const b = enc.encode(s);
-    out.op(O.BINUNICODE);
-    out.u32(b.length);
-    out.bytes(b);
-  };
-  const global = (g: PyGlobal): void => {
-    const seen = globals.get(`${g.module}\n${g.name}`);
-    if (seen !== undefined) return get(seen);
-    out.op(O.GLOBAL);
-    out.bytes(enc.encode(`${g.module}\n${g.name}\n`));
-    put(g);
-  };
-  const tuple = (items: readonly unknown[]): void => {
-    if (items.length === 0) return out.op(O.EMPTY_TUPLE);
-    if (items.length > 3) out.op(O.MARK);
-    for (const x of items) save(x);
-    out.op(items.length === 1 ? O.TUPLE1 : items.length === 2 ? O.TUPLE2 : items.length === 3 ? O.TUPLE3 : O.TUPLE);
-  };
-  const batched = <T>(items: T[], opcode: number, write: (item: T) => void): void => {
+    this.out.op(O.BINUNICODE);
+    this.out.u32(b.length);
+    this.out.bytes(b);
+  }
+
+  global(g: PyGlobal): void {
+    const seen = this.globals.get(`${g.module}\n${g.name}`);
+    if (seen !== undefined) return this.get(seen);
+    this.out.op(O.GLOBAL);
+    this.out.bytes(enc.encode(`${g.module}\n${g.name}\n`));
+    this.put(g);
+  }
+
+  tuple(items: readonly unknown[]): void {
+    if (items.length === 0) return this.out.op(O.EMPTY_TUPLE);
+    if (items.length > 3) this.out.op(O.MARK);
+    for (const x of items) this.save(x);
+    this.out.op(items.length === 1 ? O.TUPLE1 : items.length === 2 ? O.TUPLE2 : items.length === 3 ? O.TUPLE3 : O.TUPLE);
+  }
+
+  persistent(p: PyPersistent): void {
+    this.tuple(p.pid.items);
+    this.out.op(O.BINPERSID);
+  }
+
+  private batched<T>(items: T[], opcode: number, write: (item: T) => void): void {
     for (let i = 0; i < items.length; i += BATCH) {
-      out.op(O.MARK);
+      this.out.op(O.MARK);
       for (const item of items.slice(i, i + BATCH)) write(item);
-      out.op(opcode);
+      this.out.op(opcode);
     }
-  };
-  const reduce = (r: PyReduce): void => {
-    global(r.fn);
-    tuple(r.args);
-  };
+  }
 
-  function save(v: unknown): void {
-    if (v === null || v === undefined) return out.op(O.NONE);
-    if (typeof v === "boolean") return out.op(v ? O.NEWTRUE : O.NEWFALSE);
-    if (typeof v === "bigint") return int(v);
-    if (typeof v === "number") {
-      if (Number.isSafeInteger(v)) return int(BigInt(v));
-      out.op(O.BINFLOAT);
-      return out.f64be(v);
-    }
-    if (typeof v === "string") return str(v);
+  /** `obj` as `fn(*args)`: GLOBAL, the args tuple, REDUCE, memoized as `obj`. */
+  reduce(obj: object, r: PyReduce): void {
+    this.global(r.fn);
+    this.tuple(r.args);
+    this.out.op(O.REDUCE);
+    this.put(obj);
+  }
+
+  list(v: unknown[]): void {
+    this.out.op(O.EMPTY_LIST);
+    this.put(v);
+    this.batched(v, O.APPENDS, (x) => this.save(x));
+  }
+
+  dict(v: Map<unknown, unknown> | Record<string, unknown>): void {
+    this.out.op(O.EMPTY_DICT);
+    this.put(v);
+    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
+    this.batched(entries, O.SETITEMS, ([k, x]) => {
+      this.save(k);
+      this.save(x);
+    });
+  }
+
+  save(v: unknown): void {
+    if (v === null || v === undefined) return this.out.op(O.NONE);
+    const scalar = Object.hasOwn(SCALARS, typeof v) ? SCALARS[typeof v] : undefined;
+    // The tables pair each writer with its test, which the types cannot express: hence `as never`.
+    if (scalar !== undefined) return scalar(this, v as never);
     if (typeof v !== "object") throw new TypeError(`torch.save: cannot pickle a ${typeof v}`);
-    if (v instanceof PyGlobal) return global(v);
-    if (v instanceof PyTuple) return tuple(v.items);
-    if (v instanceof PyPersistent) {
-      tuple(v.pid.items);
-      return out.op(O.BINPERSID);
-    }
-    const seen = memo.get(v);
-    if (seen !== undefined) return get(seen);
-    if (++depth > 1000) throw new ValueError("torch.save: object nesting is deeper than 1000 levels");
+    // Written inline each time: globals memoize by name, tuples and persistent ids are values.
+    if (v instanceof PyGlobal) return this.global(v);
+    if (v instanceof PyTuple) return this.tuple(v.items);
+    if (v instanceof PyPersistent) return this.persistent(v);
+    const seen = this.memo.get(v);
+    if (seen !== undefined) return this.get(seen);
+    if (++this.depth > 1000) throw new ValueError("torch.save: object nesting is deeper than 1000 levels");
     try {
-      saveObject(v);
+      const write = OBJECTS.find(([is]) => is(v));
+      if (write !== undefined) return write[1](this, v as never);
+      const r = this.hooks.reduce(v);
+      if (r === undefined) throw new TypeError(`torch.save: cannot pickle an object of type ${v.constructor?.name ?? "unknown"}`);
+      this.reduce(v, r);
     } finally {
-      depth--;
+      this.depth--;
     }
   }
+}
 
-  function saveObject(v: object): void {
-    if (v instanceof PyReduce) {
-      reduce(v);
-      out.op(O.REDUCE);
-      return put(v);
-    }
-    if (Array.isArray(v)) {
-      out.op(O.EMPTY_LIST);
-      put(v);
-      return batched(v, O.APPENDS, save);
-    }
-    if (v instanceof Map || isPlainObject(v)) {
-      out.op(O.EMPTY_DICT);
-      put(v);
-      const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
-      return batched(entries, O.SETITEMS, ([k, x]) => {
-        save(k);
-        save(x);
-      });
-    }
-    if (v instanceof Set) {
-      reduce(new PyReduce(new PyGlobal("builtins", "set"), [[...v]]));
-      out.op(O.REDUCE);
-      return put(v);
-    }
-    if (v instanceof Uint8Array) {
-      // Protocol 2 has no bytes opcode; Python itself writes _codecs.encode(latin-1 text, "latin1").
-      reduce(new PyReduce(new PyGlobal("_codecs", "encode"), [latin1(v), "latin1"]));
-      out.op(O.REDUCE);
-      return put(v);
-    }
-    const r = hooks.reduce(v);
-    if (r === undefined) throw new TypeError(`torch.save: cannot pickle an object of type ${v.constructor?.name ?? "unknown"}`);
-    reduce(r);
-    out.op(O.REDUCE);
-    put(v);
-  }
+/** Writers for the primitive types, by `typeof`. */
+const SCALARS: Readonly<Record<string, (p: Pickler, v: never) => void>> = {
+  boolean: (p, v: boolean) => p.out.op(v ? O.NEWTRUE : O.NEWFALSE),
+  bigint: (p, v: bigint) => p.int(v),
+  number: (p, v: number) => p.number(v),
+  string: (p, v: string) => p.str(v),
+};
 
-  out.op(O.PROTO, 2);
-  save(value);
-  out.op(O.STOP);
-  return out.buf.subarray(0, out.length);
+/** Writers for objects, first match wins; anything else goes to the caller's `reduce` hook. */
+const OBJECTS: readonly [(v: object) => boolean, (p: Pickler, v: never) => void][] = [
+  [(v) => v instanceof PyReduce, (p, v: PyReduce) => p.reduce(v, v)],
+  [(v) => Array.isArray(v), (p, v: unknown[]) => p.list(v)],
+  [(v) => v instanceof Map || isPlainObject(v), (p, v: Map<unknown, unknown> | Record<string, unknown>) => p.dict(v)],
+  [(v) => v instanceof Set, (p, v: Set<unknown>) => p.reduce(v, new PyReduce(new PyGlobal("builtins", "set"), [[...v]]))],
+  // Protocol 2 has no bytes opcode; Python itself writes _codecs.encode(latin-1 text, "latin1").
+  [(v) => v instanceof Uint8Array, (p, v: Uint8Array) => p.reduce(v, new PyReduce(new PyGlobal("_codecs", "encode"), [latin1(v), "latin1"]))],
+];
+
+/** Serializes `value` to a protocol-2 pickle. */
+export function pickle(value: unknown, hooks: PickleHooks): Uint8Array {
+  const p = new Pickler(hooks);
+  p.out.op(O.PROTO, 2);
+  p.save(value);
+  p.out.op(O.STOP);
+  return p.out.buf.subarray(0, p.out.length);
 }
