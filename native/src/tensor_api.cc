@@ -103,6 +103,23 @@ TESSERA_ENTRY(js_bytes_view) {
   return ab;
 }
 
+// bytesCopy(t) — a plain ArrayBuffer holding a copy of the tensor's elements (contiguous, CPU), for
+// a read that ends with the call (tolist). Unlike bytesView's external buffer, it holds no tensor:
+// node runs an external buffer's finalizer only from the event loop, so a synchronous loop that
+// read one view per step kept every step's tensor alive.
+TESSERA_ENTRY(js_bytes_copy) {
+  auto ci = get_args(env, info, 1);
+  at::Tensor t = arg_tensor(env, ci, 0, "tensor");
+  check_storage(t, "tensor");
+  if (!t.device().is_cpu() || !t.is_contiguous() || t.is_conj() || t.is_neg()) t = t.cpu().contiguous().resolve_conj().resolve_neg();
+  const size_t n = t.nbytes();
+  void* data = nullptr;
+  napi_value ab;
+  NAPI_CHECK(napi_create_arraybuffer(env, n, &data, &ab));
+  if (n != 0) std::memcpy(data, t.data_ptr(), n);
+  return ab;
+}
+
 // One-tensor attribute readers, `(t) -> value`: what Python reads off a tensor object.
 using Reader = napi_value (*)(napi_env, const at::Tensor&);
 
@@ -260,6 +277,7 @@ TESSERA_ENTRY(js_read_into) {
 void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "fromBytes", js_from_bytes);
   set_function(env, exports, "bytesView", js_bytes_view);
+  set_function(env, exports, "bytesCopy", js_bytes_copy);
   set_function(env, exports, "shape", tensor_reader<read_shape>);
   set_function(env, exports, "strides", tensor_reader<read_strides>);
   set_function(env, exports, "dtype", tensor_reader<read_dtype>);

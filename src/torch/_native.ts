@@ -41,6 +41,7 @@ export interface TensorEntries {
   fromBytes(bytes: ArrayBufferView | ArrayBuffer, dtype: { _id: number }, shape: number[], device?: string): unknown;
   /** `pin`: the storage stops being resizable, for a view that outlives the call. */
   bytesView(t: TensorRef, pin?: boolean): ArrayBuffer;
+  bytesCopy(t: TensorRef): ArrayBuffer;
   readInto(t: TensorRef, fd: number, position: number): number;
   shape(t: TensorRef): number[];
   strides(t: TensorRef): number[];

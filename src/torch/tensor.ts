@@ -306,8 +306,8 @@ export class Tensor {
   tolist(): NestedArray {
     let t: Tensor = this;
     if (t.dtype === float16 || t.dtype === bfloat16) t = t.to(float32);
-    // A transient view: tolist() leaves the tensor free to grow.
-    const row = rowReader(typedView(t, native.bytesView(t._h, false)), t.dtype === bool);
+    // A copy the GC owns, not a view: a view's finalizer waits for the event loop (native.bytesCopy).
+    const row = rowReader(typedView(t, native.bytesCopy(t._h)), t.dtype === bool);
     const shape = t.shape;
     if (shape.length === 0) return row(0, 1)[0];
     const last = shape[shape.length - 1];

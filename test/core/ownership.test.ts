@@ -123,3 +123,16 @@ test("zero_grad: set_to_none drops each gradient; otherwise zeroes it in place, 
   assert.equal(lin.weight.grad, null);
   assert.equal(lin.bias!.grad, null);
 });
+
+test("tolist() in a synchronous loop (no await) keeps no tensor alive", () => {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect === undefined) throw new Error("run this file with node --expose-gc");
+  collect();
+  const before = process.memoryUsage.rss();
+  // Each read is of a 2-element view of a fresh 1 MiB tensor: a view that kept its storage until
+  // the event loop ran would hold all 400 MiB here.
+  for (let i = 0; i < 400; i++) assert.deepEqual(torch.ones(262_144).narrow(0, 0, 2).tolist(), [1, 1]);
+  collect();
+  const grown = (process.memoryUsage.rss() - before) / 2 ** 20;
+  assert.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MiB over 400 tolist() calls`);
+});
