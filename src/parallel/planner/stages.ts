@@ -24,8 +24,22 @@ export function chunkLayers(model: ModelProfile, plan: Pick<Plan, "pp" | "vpp">)
   return splitLayers(model.layers, plan.pp * plan.vpp, headLoad(model));
 }
 
+/** Splits already made: the search asks for the same few thousands of times (a copy goes out). */
+const splits = new Map<string, readonly number[]>();
+
 /** `layers` over `chunks`, the last chunk carrying `headLoad` layers' worth of extra work. */
 export function splitLayers(layers: number, chunks: number, headLoad: number): number[] {
+  const key = `${layers}/${chunks}/${headLoad}`;
+  let split = splits.get(key);
+  if (split === undefined) {
+    split = computeSplit(layers, chunks, headLoad);
+    if (splits.size > 4096) splits.clear();
+    splits.set(key, split);
+  }
+  return [...split];
+}
+
+function computeSplit(layers: number, chunks: number, headLoad: number): number[] {
   if (!Number.isInteger(chunks) || chunks < 1) throw new RangeError(`pipeline: ${chunks} chunks`);
   if (layers < chunks) throw new RangeError(`pipeline: ${layers} layers cannot fill ${chunks} chunks (pp·vpp) of at least one layer`);
   const counts = new Array<number>(chunks).fill(1);
