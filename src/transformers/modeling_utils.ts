@@ -58,6 +58,10 @@ export interface CausalLMForwardOptions {
   use_cache?: boolean;
 }
 
+export const CAUSAL_LM_FORWARD_OPTIONS: OptionNames<CausalLMForwardOptions> = {
+  attention_mask: true, position_ids: true, past_key_values: true, inputs_embeds: true, labels: true, use_cache: true,
+};
+
 /** A loaded causal LM, whatever its family: `model.forward(input_ids, opts)` gives loss and logits. */
 export interface CausalLM extends PreTrainedModel {
   forward(input_ids: Tensor | null, opts?: CausalLMForwardOptions): CausalLMOutputWithPast;

@@ -211,6 +211,8 @@ const entries: Entry[] = [
   { name: "AutoModelForCausalLM.from_pretrained", call: (o) => AutoModelForCausalLM.from_pretrained(savedModel(), o), valid: { dtype: torch.float32 } },
   { name: "AutoModelForCausalLM.from_config", call: (o) => AutoModelForCausalLM.from_config(tinyConfig(), o), valid: { device: "cpu" } },
   { name: "PreTrainedModel.save_pretrained", call: (o) => LlamaForCausalLM.from_config(tinyConfig()).save_pretrained(path.join(tmp, "saved"), o), valid: { safe_serialization: true } },
+  // Every family's decoder starts in startDecoder, which checks the causal LM's forward options.
+  { name: "forward", call: (o) => LlamaForCausalLM.from_config(tinyConfig()).forward(torch.tensor([[1, 2]], { dtype: torch.int64 }), o), valid: { use_cache: false } },
   { name: "generate", call: (o) => LlamaForCausalLM.from_config(tinyConfig()).generate(torch.tensor([[1, 2]], { dtype: torch.int64 }), o), valid: { max_new_tokens: 2, do_sample: false } },
   { name: "PreTrainedTokenizer.__call__", call: (o) => tokenizer()("hi", o), valid: { add_special_tokens: false } },
   { name: "PreTrainedTokenizer.decode", call: (o) => tokenizer().decode([1, 2], o), valid: { skip_special_tokens: true } },

@@ -12,7 +12,8 @@ import { DynamicCache } from "../../cache_utils.js";
 import { ForCausalLMLoss } from "../../loss_utils.js";
 import { causalAttentionMask, type AttentionMask } from "../../masking_utils.js";
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
-import { PreTrainedModel, type CausalLMForwardOptions } from "../../modeling_utils.js";
+import { CAUSAL_LM_FORWARD_OPTIONS, PreTrainedModel, type CausalLMForwardOptions } from "../../modeling_utils.js";
+import { checkOptions } from "../../../torch/_options.js";
 
 export type { CausalLMForwardOptions };
 import { LlamaConfig, type RopeParameters } from "./configuration_llama.js";
@@ -224,6 +225,7 @@ export interface DecoderStart {
 }
 
 export function startDecoder(embed: Embedding, input_ids: Tensor | null, opts: CausalLMForwardOptions, default_use_cache: boolean): DecoderStart {
+  checkOptions("forward", opts, CAUSAL_LM_FORWARD_OPTIONS);
   const inputs_embeds = opts.inputs_embeds ?? (input_ids === null ? null : embed.forward(input_ids));
   if (inputs_embeds === null) throw new ValueError("forward: pass input_ids or inputs_embeds");
   let cache = opts.past_key_values ?? null;
