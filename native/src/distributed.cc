@@ -16,7 +16,16 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <unordered_set>
 
 #include "handles.h"
@@ -99,6 +108,47 @@ napi_value wrap_work(napi_env env, c10::intrusive_ptr<c10d::Work> work, std::vec
 
 // ---- stores ---------------------------------------------------------------------------------
 
+bool is_loopback(const sockaddr* a) {
+  if (a->sa_family == AF_INET) return (ntohl(reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr) >> 24) == 127;
+  if (a->sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr);
+  return false;
+}
+
+// libtorch's TCPStore server listens on every interface whatever host it is given. The server
+// here gets a socket already listening on `host` alone (TCPStoreOptions::masterListenFd), so a
+// store given 127.0.0.1 is reachable from this machine only. Returns -1 (listen everywhere, as
+// libtorch does) for a host name this machine maps to loopback, as Debian's /etc/hosts maps its
+// own name to 127.0.1.1: the other nodes reach that name at the machine's real address.
+int listen_on(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) throw JsError(JsError::Kind::Error, "TCPStore: cannot resolve " + host + ": " + gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, freeaddrinfo);
+  in6_addr scratch{};
+  bool numeric = inet_pton(AF_INET, host.c_str(), &scratch) == 1 || inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
+  bool all_loopback = true;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) all_loopback = all_loopback && is_loopback(a->ai_addr);
+  if (!numeric && host != "localhost" && all_loopback) return -1;
+  std::string why = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) return fd;
+    why = std::strerror(errno);
+    close(fd);
+  }
+  throw JsError(JsError::Kind::Error, "TCPStore: cannot listen on " + host + ":" + std::to_string(port) + ": " + why);
+}
+
 // tcpStore(host, port, isServer, worldSize, timeoutMs, waitWorkers)
 TESSERA_ENTRY(js_tcp_store) {
   auto ci = get_args(env, info, 6);
@@ -111,7 +161,18 @@ TESSERA_ENTRY(js_tcp_store) {
   if (world > 0) o.numWorkers = static_cast<size_t>(world);
   o.timeout = ms_arg(env, ci.args.at(4), "timeout");
   o.waitWorkers = get_bool(env, ci.args.at(5), "waitWorkers");
-  auto store = c10::make_intrusive<c10d::TCPStore>(get_string(env, ci.args.at(0), "host"), o);
+  std::string host = get_string(env, ci.args.at(0), "host");
+  if (o.isServer) {
+    int fd = listen_on(host, o.port);
+    if (fd >= 0) o.masterListenFd = fd;
+  }
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(host, o);
+  } catch (...) {
+    if (o.masterListenFd) close(*o.masterListenFd);
+    throw;
+  }
   return wrap(env, std::make_unique<DistHandle>(DistHandle{DistKind::Store, store, {}, {}, {}}));
 }
 

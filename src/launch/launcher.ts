@@ -86,7 +86,7 @@ export async function launch(a: RunArgs): Promise<number> {
   if (plain) {
     const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
     // The script's own error output says why it failed; the launcher names a killing signal and restarts.
-    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, quietExitCodes: true, stallTimeoutMs: stallMs(a) });
+    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, single: true, stallTimeoutMs: stallMs(a) });
   }
   const spec: NodeSpec = {
     command,

@@ -216,10 +216,11 @@ export interface SuperviseOptions {
   /** How long children get after a forwarded SIGINT/SIGTERM before they are killed (default 3 s). */
   interruptGraceMs?: number;
   /**
-   * A child that exits with an error code has said why on its error output: its end is logged only
-   * to announce a restart. A child killed by a signal could not say why, and is always named.
+   * The one script of a plain run: no other process to stop, and when it exits with an error code
+   * it has said why on its error output, so its end is logged only to announce a restart. Killed
+   * by a signal it could not say why, and is always named.
    */
-  quietExitCodes?: boolean;
+  single?: boolean;
   /** How long a child may stay stopped (SIGSTOP, a debugger) before it is killed (default 60 s, far below the collective timeout). */
   stallTimeoutMs?: number;
 }
@@ -233,14 +234,14 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
  * job's exit code.
  */
 export async function supervise(specs: ProcSpec[] | ((restart: number) => ProcSpec[]), log: Log = stderrLog, options: SuperviseOptions = {}): Promise<number> {
-  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, quietExitCodes = false, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
+  const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, single = false, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
   for (let restart = 0; ; restart++) {
     const group = typeof specs === "function" ? specs(restart) : specs;
     const o = await runOnce(group, interruptGraceMs, stallTimeoutMs, log);
     if (o.interrupted || o.failed === null) return o.code;
     const { r, end } = o.failed;
-    if (!quietExitCodes || end.signal !== null || restart < maxRestarts) {
-      const others = group.length > 1 ? "; stopped the others" : "";
+    if (!single || end.signal !== null || restart < maxRestarts) {
+      const others = single ? "" : "; stopped the others";
       log(`tessera run: ${r.spec.name} ${describeEnd(end)}${others}.${r.tail.length > 0 ? " Its last error output:" : ""}`);
       for (const line of r.tail) log(`  ${r.spec.prefix}${line}`);
     }
