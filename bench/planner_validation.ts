@@ -122,9 +122,12 @@ path at 235 GB/s NVLink bus bandwidth); Llama 3 8B with CP 2 is over-predicted b
 chunked kernels are slower than one fused kernel, which the model does not charge); the PyTorch-FSDP
 stack (llm-foundry) is over-predicted by 20–60 %: its kernels reach less of peak than the GEMM curve,
 which comes from Megatron's — \`tessera plan --calibrate\` measures the stack at hand instead. The
-memory model (tessera's executors: eager PyTorch-style activations, 10 % fragmentation margin) puts
-several published layouts above 80 GB that Megatron-Core runs (fused kernels keep fewer activations,
-FP8 keeps FP8 copies); the layouts are still evaluated, not refused.
+memory model puts some published layouts above 80 GB (the table's GiB column): it counts tessera's
+executors in bf16 (eager ops: a gated MLP keeps gate, up, act(gate) and their product), and under the
+fp8 what-if Transformer Engine's storage (FP8 GEMM inputs, a fused gated activation), each with a 10 %
+fragmentation margin and 1.5 GiB reserved; Megatron-Core runs them (fused kernels, tuned allocator).
+The layouts are still expressed and evaluated; \`--fix\` with them answers "no plan fits" under the
+memory rule, naming the leanest plan's need.
 
 Columns: layout is tp/pp(×vpp)/dp/cp; split is compute+recompute / TP+CP comm / bubble+p2p / DP+optimizer,
 % of the predicted step; free search is the planner's own plan on the same problem (gain over the

@@ -17,6 +17,12 @@ export interface ActivationShape {
   selective: boolean;
   /** Bytes of a stored activation element: 2 (bf16, the default) or 4 (fp32 training). */
   elementBytes?: number;
+  /**
+   * FP8 GEMMs (the fp8 what-if, Transformer Engine's recipe): the GEMMs' inputs are kept in FP8 (1
+   * byte) for backward, and the gated MLP's activation is one fused op that keeps only its input
+   * (gate and up) and its FP8 output.
+   */
+  fp8?: boolean;
 }
 
 export interface LayerActivations {
@@ -36,12 +42,16 @@ export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActi
   const sbh = s * b * m.hidden;
   const q = m.heads * m.headDim;
   const kv = m.kvHeads * m.headDim;
+  // A GEMM's saved input: bf16 (e), or FP8 under the fp8 what-if.
+  const g = x.fp8 === true ? 1 : e;
   // Two norm inputs, the QKV input (norm output), the MLP input (norm output); two dropout masks.
-  const replicatedFull = 4 * e * sbh + (m.dropout ? 2 * sbh : 0);
+  const replicatedFull = (2 * e + 2 * g) * sbh + (m.dropout ? 2 * sbh : 0);
   const kvShard = Math.max(kv / t, m.headDim); // k/v heads are replicated when t exceeds them
-  // Q, K, V and the attention output; a plain MLP keeps its activation's input and output (4sbf in
-  // bf16), a gated one gate, up, act(gate) and their product (8sbf).
-  const sharded = e * s * b * (q / t + 2 * kvShard + q / t) + ((m.mlp === "gated" ? 4 : 2) * e * s * b * m.ffn) / t;
+  // Q, K, V and the attention output (the output projection's input); a plain MLP keeps its
+  // activation's input and output (the down projection's input), a gated one gate, up, act(gate) and
+  // their product (eager ops), or under the fp8 what-if gate, up and the fused op's output.
+  const mlpPerElement = m.mlp === "gated" ? (x.fp8 === true ? 2 * e + g : 4 * e) : e + g;
+  const sharded = s * b * (e * (q / t + 2 * kvShard) + (g * q) / t) + (mlpPerElement * s * b * m.ffn) / t;
   const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 2 * e + 1 : e) * m.heads * s * s * b) / t;
   const replicated = x.sequenceParallel ? replicatedFull / t : replicatedFull;
   return { replicated, sharded, scores, total: replicated + sharded + scores };

@@ -108,7 +108,9 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
   const gemm = (flops.gemm * tokens) / t / layerGemmRate(problem, model.hidden / t);
   // Fused causal attention skips the masked half of the score matrix; never faster than the kernels' efficiency of peak.
   const attention = ((flops.attention * tokens) / t) * executedAttentionShare(problem) / (hardware.peakFlops * hardware.attentionEfficiency);
-  const acts = layerActivations(model, { ...activationShape(problem, plan), selective: false });
+  // The elementwise ops' traffic: the bf16 tensors they read and write (an FP8 copy saved for
+  // backward is the casts' traffic, fp8CastTime).
+  const acts = layerActivations(model, { ...activationShape(problem, plan), selective: false, fp8: false });
   const bw = hardware.memoryBandwidthBytesPerS;
   const elementwise = (ELEMENTWISE_TRAFFIC * (acts.replicated + acts.sharded)) / bw;
   const scores = (ELEMENTWISE_TRAFFIC * acts.scores) / bw;

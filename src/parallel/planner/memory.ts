@@ -67,6 +67,7 @@ export function activationShape(problem: Problem, plan: Plan): ActivationShape {
   return {
     seq: problem.seqLen / plan.cp, microBatch: plan.microBatch, tp: plan.tp, sequenceParallel: plan.sequenceParallel,
     flashAttention: problem.flashAttention, selective: plan.recompute === "selective", elementBytes: elementBytes(problem.precision),
+    fp8: problem.precision === "fp8",
   };
 }
 
