@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { evaluate, hardwarePreset, makeProblem, modelPreset, parseFix, plan, profileFromConfig, resultJson, resultText, totalParams } from "../../src/parallel/planner/index.js";
+import { layerActivations } from "../../src/parallel/planner/activations.js";
 import { exposed, predictStep } from "../../src/parallel/planner/cost.js";
 import type { Plan } from "../../src/parallel/planner/space.js";
 
@@ -84,6 +85,11 @@ test("fp8 matmuls: faster GEMMs on H100, marked not executed; refused on hardwar
   const speedup = bf16.best.prediction.step.total / fp8.best.prediction.step.total;
   assert.ok(speedup > 1.2 && speedup < 2, `fp8 speedup ${speedup}`);
   assert.deepEqual((resultJson(fp8Problem, fp8) as { not_executed_by_runtime: string[] }).not_executed_by_runtime, ["fp8 matmuls"]);
+  // Transformer Engine's storage: FP8 GEMM inputs and a fused gated activation (gate, up, FP8 output).
+  const shape = { seq: 4096, microBatch: 1, tp: 1, sequenceParallel: false, flashAttention: true, selective: false, elementBytes: 2 };
+  const [h, f, q, kv] = [4096, 11008, 4096, 4096];
+  assert.equal(layerActivations(model, shape).total, 4096 * (4 * 2 * h + 2 * (q + 2 * kv) + 2 * q + 4 * 2 * f));
+  assert.equal(layerActivations(model, { ...shape, fp8: true }).total, 4096 * ((2 * 2 + 2 * 1) * h + 2 * (q + 2 * kv) + 1 * q + (2 * 2 + 1) * f));
   const a100 = plan(makeProblem(model, 8, { hardware: hardwarePreset("a100-80gb"), precision: "fp8" }));
   assert.equal(a100.best, undefined);
   assert.deepEqual(a100.invalid, { rule: "fp8 matmuls need FP8 tensor cores", reason: "A100-80GB has none in its profile (H100, H200 do)" });
