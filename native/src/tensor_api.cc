@@ -78,10 +78,11 @@ TESSERA_ENTRY(js_from_bytes) {
   return wrap_tensor(env, std::move(t));
 }
 
-void finalize_view(node_api_basic_env, void*, void* hint) { delete static_cast<at::Tensor*>(hint); }
+void finalize_view(node_api_basic_env, void*, void* hint) { delete static_cast<c10::Storage*>(hint); }
 
-// bytesView(t, pin) — an ArrayBuffer over a contiguous CPU tensor's memory (no copy); it keeps the
-// tensor's storage alive. With `pin`, for a view that outlives the call, the storage also stops
+// bytesView(t, pin) — an ArrayBuffer over a contiguous CPU tensor's memory (no copy); it holds the
+// tensor's storage itself, not the tensor, so t.set_(x), t.data = x or module.to(dtype), which give
+// the tensor another storage, leave the buffer's memory alive and valid (as Python's numpy() does). With `pin`, for a view that outlives the call, the storage also stops
 // being resizable (as after Python's numpy()), since growing it would move the memory out from
 // under the buffer. Anything else is copied to a contiguous CPU tensor first.
 TESSERA_ENTRY(js_bytes_view) {
@@ -89,7 +90,7 @@ TESSERA_ENTRY(js_bytes_view) {
   at::Tensor t = arg_tensor(env, ci, 0, "tensor");
   check_storage(t, "tensor");
   if (!t.device().is_cpu() || !t.is_contiguous() || t.is_conj() || t.is_neg()) t = t.cpu().contiguous().resolve_conj().resolve_neg();
-  auto keep = std::make_unique<at::Tensor>(t);
+  auto keep = std::make_unique<c10::Storage>(t.storage());
   napi_value ab;
   size_t n = t.nbytes();
   if (n == 0) {
