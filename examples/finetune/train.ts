@@ -10,7 +10,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cli, parallel, torch } from "tessera";
 import {
-  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup, get_peft_model, peakMemory,
+  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_peft_model, peakMemory,
   type CausalLM, type PreTrainedTokenizer,
 } from "tessera/transformers";
 import {
