@@ -16,6 +16,7 @@ import { Module } from "../../src/torch/nn/index.js";
 import { Optimizer } from "../../src/torch/optim/index.js";
 import { LRScheduler } from "../../src/torch/optim/lr_scheduler.js";
 import {
+  AutoConfig,
   AutoModelForCausalLM,
   AutoTokenizer,
   LlamaConfig,
@@ -209,6 +210,7 @@ const entries: Entry[] = [
   { name: "LlamaForCausalLM.from_config", call: (o) => LlamaForCausalLM.from_config(tinyConfig(), o), valid: { dtype: torch.float64 } },
   { name: "LlamaForCausalLM.from_pretrained", call: (o) => LlamaForCausalLM.from_pretrained(savedModel(), o), valid: { torch_dtype: "auto" } },
   { name: "AutoModelForCausalLM.from_pretrained", call: (o) => AutoModelForCausalLM.from_pretrained(savedModel(), o), valid: { dtype: torch.float32 } },
+  { name: "AutoConfig.from_pretrained", call: (o) => AutoConfig.from_pretrained(savedModel(), o), valid: { local_files_only: true } },
   { name: "AutoModelForCausalLM.from_config", call: (o) => AutoModelForCausalLM.from_config(tinyConfig(), o), valid: { device: "cpu" } },
   { name: "PreTrainedModel.save_pretrained", call: (o) => LlamaForCausalLM.from_config(tinyConfig()).save_pretrained(path.join(tmp, "saved"), o), valid: { safe_serialization: true } },
   // Every family's decoder starts in startDecoder, which checks the causal LM's forward options.
