@@ -104,6 +104,31 @@ TESSERA_ENTRY(js_bytes_view) {
   return ab;
 }
 
+// storageView(base, offset, nbytes) — a uint8 tensor of nbytes over base's memory from byte `offset`,
+// in a storage of its own (offset 0, not resizable) that keeps base's storage alive. Python's
+// safetensors hands out the tensors of a mapped file this way (slices of an UntypedStorage), so that
+// an operation on one tensor's storage (resize, set_, a freed ZeRO unit) never reaches the others.
+TESSERA_ENTRY(js_storage_view) {
+  auto ci = get_args(env, info, 3);
+  const at::Tensor& base = arg_tensor(env, ci, 0, "base");
+  check_storage(base, "base");
+  if (!base.device().is_cpu()) throw type_error("storageView: base must be a CPU tensor");
+  const int64_t offset = get_int64(env, ci.args.at(1), "offset");
+  const int64_t nbytes = get_int64(env, ci.args.at(2), "nbytes");
+  const c10::Storage& storage = base.storage();
+  if (offset < 0 || nbytes < 0 || offset > static_cast<int64_t>(storage.nbytes()) - nbytes)
+    throw JsError(JsError::Kind::RangeError, "storageView: bytes [" + std::to_string(offset) + ", " + std::to_string(offset + nbytes) +
+                                                 ") are outside a storage of " + std::to_string(storage.nbytes()) + " bytes");
+  auto keep = std::make_unique<c10::Storage>(storage);
+  char* data = static_cast<char*>(keep->mutable_data()) + offset;
+  c10::DataPtr ptr(data, keep.get(), [](void* ctx) { delete static_cast<c10::Storage*>(ctx); }, base.device());
+  keep.release();  // owned by ptr's context from here on
+  c10::Storage own(c10::Storage::use_byte_size_t(), nbytes, std::move(ptr), nullptr, /*resizable=*/false);
+  at::Tensor t = at::empty({0}, at::TensorOptions().dtype(at::kByte));
+  t.set_(own, 0, {nbytes}, {1});
+  return wrap_tensor(env, std::move(t));
+}
+
 // bytesCopy(t) — a plain ArrayBuffer holding a copy of the tensor's elements (contiguous, CPU), for
 // a read that ends with the call (tolist). Unlike bytesView's external buffer, it holds no tensor:
 // node runs an external buffer's finalizer only from the event loop, so a synchronous loop that
@@ -279,6 +304,7 @@ void register_tensor_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "fromBytes", js_from_bytes);
   set_function(env, exports, "bytesView", js_bytes_view);
   set_function(env, exports, "bytesCopy", js_bytes_copy);
+  set_function(env, exports, "storageView", js_storage_view);
   set_function(env, exports, "shape", tensor_reader<read_shape>);
   set_function(env, exports, "strides", tensor_reader<read_strides>);
   set_function(env, exports, "dtype", tensor_reader<read_dtype>);

@@ -42,6 +42,8 @@ export interface TensorEntries {
   /** `pin`: the storage stops being resizable, for a view that outlives the call. */
   bytesView(t: TensorRef, pin?: boolean): ArrayBuffer;
   bytesCopy(t: TensorRef): ArrayBuffer;
+  /** A uint8 tensor over bytes [offset, offset + nbytes) of base's storage, in a storage of its own that keeps base's alive. */
+  storageView(base: TensorRef, offset: number, nbytes: number): Tensor;
   readInto(t: TensorRef, fd: number, position: number): number;
   shape(t: TensorRef): number[];
   strides(t: TensorRef): number[];

@@ -36,8 +36,10 @@ function pieceState(reader: CheckpointReader, piece: Piece, where: Located[][]):
   if (home === null) return null;
   const s: ParamState = {};
   for (const key of home.chunked) s[key] = piece.partOf(where.map((at) => reader.full(at, `optim/${key}`)), piece.param);
-  for (const key of home.tensors) s[key] = reader.tensor(saved.writers[0], `optim_state/${key}/${saved.name}`);
-  for (const [key, v] of Object.entries(home.values)) s[key] = unpack(v, (k) => reader.tensor(saved.writers[0], k)) as StateValue;
+  // Copies: several pieces of this layout can come from one saved piece, and the optimizer updates
+  // each piece's state (its step count) in place; the reader hands out views of the mapped file.
+  for (const key of home.tensors) s[key] = reader.tensor(saved.writers[0], `optim_state/${key}/${saved.name}`).clone();
+  for (const [key, v] of Object.entries(home.values)) s[key] = unpack(v, (k) => reader.tensor(saved.writers[0], k).clone()) as StateValue;
   return s;
 }
 

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, openSync } from "node:fs";
 import { Tensor } from "../tensor.js";
 import { uint8, type dtype } from "../dtype.js";
 import { from_file } from "../_generated/functions.js";
+import { native } from "../_native.js";
 import type { DeviceLike } from "../device.js";
 import { writeAtomically } from "./atomic.js";
 import { dtypeOfSafetensorsName, safetensorsNameOf } from "./dtypes.js";
@@ -94,8 +95,9 @@ export class SafeOpen {
   private readonly device: string;
   private readonly size: number;
   // The whole file as one private (copy-on-write) mapping, made at the first get_tensor: tensors
-  // are views of it, as in HF's safetensors, so loading reads each page once, when it is first used,
-  // and holds no second copy. Writing to a tensor copies only the pages it touches.
+  // are views of it, each in a storage of its own (as HF's safetensors slices the mapped storage), so
+  // loading reads each page once, when it is first used, and holds no second copy. Writing to a
+  // tensor copies only the pages it touches.
   private mapped: Tensor | null = null;
 
   constructor(readonly filename: string, device: string) {
@@ -147,7 +149,7 @@ export class SafeOpen {
     let t: Tensor;
     if (start % info.dtype.itemsize === 0) {
       this.mapped ??= from_file(this.filename, false, this.size, { dtype: uint8 });
-      t = viewStorage(this.mapped, info.dtype, start / info.dtype.itemsize, info.shape, strides);
+      t = viewStorage(native.storageView(this.mapped._h, start, info.end - info.begin), info.dtype, 0, info.shape, strides);
     } else {
       // A writer that did not align the data: a view would be misaligned, so read a copy.
       const bytes = readBytesTensor(this.fd, start, info.end - info.begin, `safetensors: ${this.filename}: tensor ${name}`);
