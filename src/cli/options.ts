@@ -30,6 +30,13 @@ export function nonNegativeInt(values: Record<string, unknown>, name: string, fa
   return integerAtLeast(values, name, 0, "an integer >= 0", fallback);
 }
 
+/** A positive `--name N` no larger than `max`: a value past any real job's is refused before work sized by it starts. */
+export function boundedPositiveInt(values: Record<string, unknown>, name: string, max: number, fallback?: number): number {
+  const n = positiveInt(values, name, fallback);
+  if (n > max) throw new UsageError(`--${name} ${n}: expected at most ${max}`);
+  return n;
+}
+
 function integerAtLeast(values: Record<string, unknown>, name: string, min: number, expected: string, fallback: number | undefined): number {
   const raw = values[name];
   if (raw === undefined) {

@@ -6,7 +6,7 @@ import {
   hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, makeProblem, modelPresetNames, parseFix, plan, resultJson, resultText,
   type HardwareProfile, type Problem,
 } from "../parallel/planner/index.js";
-import { UsageError, positiveInt } from "./options.js";
+import { UsageError, boundedPositiveInt, positiveInt } from "./options.js";
 
 const USAGE = `usage: tessera plan --model <config.json|preset> --gpus N [options]
        tessera plan --calibrate [--model M] [--seq-len L] [--nproc N] [--refresh] [--gpus N ...]
@@ -61,16 +61,21 @@ async function hardwareFrom(values: Record<string, string | boolean | undefined>
   return hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
 }
 
+// Bounds far past any real job (a million GPUs; 16 M tokens of context or sequences per step): the
+// search's work grows with these numbers, so an absurd one is refused rather than searched.
+const MAX_GPUS = 1 << 20;
+const MAX_TOKENS = 1 << 24;
+
 function problemFrom(values: Record<string, string | boolean | undefined>, hardware: HardwareProfile): Problem {
   if (typeof values.model !== "string") throw new UsageError("--model is required");
-  const gpus = positiveInt(values, "gpus");
+  const gpus = boundedPositiveInt(values, "gpus", MAX_GPUS);
   const precision = values.precision ?? "bf16-mixed";
   if (precision !== "bf16-mixed" && precision !== "fp32" && precision !== "fp8") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed, fp32 or fp8`);
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
-    gpusPerNode: positiveInt(values, "gpus-per-node", hardware.devicesPerNode),
-    seqLen: positiveInt(values, "seq-len", 2048),
-    globalBatch: values["global-batch"] === undefined ? undefined : positiveInt(values, "global-batch"),
+    gpusPerNode: boundedPositiveInt(values, "gpus-per-node", MAX_GPUS, hardware.devicesPerNode),
+    seqLen: boundedPositiveInt(values, "seq-len", MAX_TOKENS, 2048),
+    globalBatch: values["global-batch"] === undefined ? undefined : boundedPositiveInt(values, "global-batch", MAX_TOKENS),
     flashAttention: values["unfused-attention"] !== true,
     tpAcrossNodes: values["tp-across-nodes"] === true,
     tpCommOverlap: values["tp-comm-overlap"] === true,

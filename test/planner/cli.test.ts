@@ -43,6 +43,11 @@ test("bad usage gets a clear message and exit code 2; a well-formed problem with
     [["--model", "llama-2-7b", "--gpus", "zero"], /--gpus zero: expected a positive integer/],
     [["--model", "llama-2-7b", "--gpus", "12"], /--gpus 12 is not a whole number of nodes of 8 GPUs/],
     [["--bogus"], /Unknown option '--bogus'/],
+    // Absurd sizes are refused before any search (issue 19, finding 9: --global-batch 1e12 searched for 100 s).
+    [["--model", "llama-2-7b", "--gpus", "8", "--global-batch", "1000000000000"], /--global-batch 1000000000000: expected at most 16777216/],
+    [["--model", "llama-2-7b", "--gpus", "8", "--global-batch", "1e12"], /--global-batch 1e12: expected a positive integer/],
+    [["--model", "llama-2-7b", "--gpus", "8", "--seq-len", "99999999999"], /--seq-len 99999999999: expected at most 16777216/],
+    [["--model", "llama-2-7b", "--gpus", "9007199254740993"], /--gpus 9007199254740993: expected a positive integer/],
   ];
   for (const [args, message] of cases) {
     const r = tessera(...args);
