@@ -12,6 +12,7 @@ import { torch } from "../../src/index.js";
 import { load_file } from "../../src/torch/serialization/index.js";
 import { main as prepareMain } from "../../examples/finetune/prepare_dataset.js";
 import { main as trainMain } from "../../examples/finetune/train.js";
+import { main as inferenceMain } from "../../examples/finetune/inference.js";
 import { repoRoot } from "../helpers/oracle.js";
 
 torch.set_num_threads(1);
@@ -93,6 +94,17 @@ test("unreadable inputs (dataset, model folder, held-out file) exit 2 with one l
     assertOneLine(r.err);
     assert.ok(!existsSync(join(dir, "never")), "nothing written");
   }
+});
+
+test("inference.ts: a model folder that does not load, or a bad --max-new-tokens, exits 2 with one line", async () => {
+  const broken = join(dir, "bad-model");
+  const r = await quiet(() => inferenceMain(["--model-dir", broken]));
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /--model-dir .*bad-model: .*config\.json is not valid JSON/);
+  assertOneLine(r.err);
+  const zero = await quiet(() => inferenceMain(["--model-dir", broken, "--max-new-tokens", "0"]));
+  assert.equal(zero.code, 2);
+  assert.match(zero.err, /--max-new-tokens 0: expected a positive integer/);
 });
 
 test("tessera constructor / __proto__ / toString / hasOwnProperty: unknown command, exit 2", () => {
