@@ -10,7 +10,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cli, parallel, torch } from "tessera";
 import {
-  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_peft_model, peakMemory,
+  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup, get_peft_model, peakMemory,
   type CausalLM, type PreTrainedTokenizer,
 } from "tessera/transformers";
 import {
@@ -36,6 +36,10 @@ options:
   --block-size N         tokens per sequence; must match the dataset (default 24)
   --lr X                 AdamW learning rate (default 1e-5 with --model, 3e-3 for the embedded default)
   --epochs N             passes over the dataset (default 1)
+  --lr-scheduler-type T  constant, linear or cosine: after the warmup the learning rate stays, or
+                         decays to 0 at the last step (default constant; HF Trainer's names)
+  --warmup-ratio X       fraction of the steps over which the learning rate rises from 0 (default 0;
+                         linear or cosine only)
   --max-steps N          stop after N steps (default: all steps of all epochs)
   --log-interval N       steps between log lines (default 10)
   --save-model-dir DIR   where the fine-tuned model goes (default out/finetune/model); written
@@ -71,6 +75,10 @@ export interface TrainArgs {
   batch_size: number;
   block_size: number;
   lr: number;
+  /** Default constant. */
+  lr_scheduler_type?: "constant" | "linear" | "cosine";
+  /** Default 0; only with a linear or cosine schedule. */
+  warmup_ratio?: number;
   epochs: number;
   max_steps: number | null;
   log_interval: number;
@@ -92,7 +100,7 @@ export interface TrainArgs {
 function parseTrainArgs(argv: string[]): TrainArgs | null {
   const str = { type: "string" } as const;
   const v: Values | null = parse(argv, {
-    model: str, dataset: str, "batch-size": str, "block-size": str, lr: str, epochs: str, "max-steps": str, "log-interval": str,
+    model: str, dataset: str, "batch-size": str, "block-size": str, lr: str, "lr-scheduler-type": str, "warmup-ratio": str, epochs: str, "max-steps": str, "log-interval": str,
     "save-model-dir": str, "use-lora": { type: "boolean" }, "lora-r": str, "eval-data": str, "tensorboard-dir": str, seed: str,
     "output-dir": str, "save-steps": str, "save-total-limit": str, "resume-from-checkpoint": str, "save-on-interrupt": { type: "boolean" },
     "skip-nonfinite-loss": { type: "boolean" },
@@ -106,6 +114,8 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     batch_size: positiveInt(v, "batch-size", 16),
     block_size: positiveInt(v, "block-size", 24),
     lr: positiveNumber(v, "lr", model === null ? 3e-3 : 1e-5),
+    lr_scheduler_type: schedulerArg(v["lr-scheduler-type"]),
+    warmup_ratio: warmupArg(v["warmup-ratio"], schedulerArg(v["lr-scheduler-type"])),
     epochs: positiveInt(v, "epochs", 1),
     max_steps: v["max-steps"] === undefined ? null : positiveInt(v, "max-steps"),
     log_interval: positiveInt(v, "log-interval", 10),
@@ -122,6 +132,19 @@ function parseTrainArgs(argv: string[]): TrainArgs | null {
     save_on_interrupt: v["save-on-interrupt"] === true,
     skip_nonfinite_loss: v["skip-nonfinite-loss"] === true,
   };
+}
+
+function schedulerArg(value: string | boolean | undefined): NonNullable<TrainArgs["lr_scheduler_type"]> {
+  if (value === undefined) return "constant";
+  if (value === "constant" || value === "linear" || value === "cosine") return value;
+  throw new UsageError(`--lr-scheduler-type must be constant, linear or cosine; got '${String(value)}'`);
+}
+
+function warmupArg(value: string | boolean | undefined, schedule: NonNullable<TrainArgs["lr_scheduler_type"]>): number {
+  const x = value === undefined ? 0 : Number(value);
+  if (!(x >= 0 && x < 1)) throw new UsageError(`--warmup-ratio must be a number in [0, 1); got '${String(value)}'`);
+  if (x > 0 && schedule === "constant") throw new UsageError("--warmup-ratio needs --lr-scheduler-type linear or cosine");
+  return x;
 }
 
 function resumeArg(value: string | boolean | undefined): string | null {
@@ -269,7 +292,14 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   const trained = lora ?? model;
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
   const optim = new torch.optim.AdamW([...model.parameters()].filter((p) => p.requires_grad), { lr: args.lr });
-  const state = { model: trained, optimizer: optim, dataloader: loader };
+  // The schedule spans the run's steps (warmup first), as HF Trainer's lr_scheduler_type / warmup_ratio.
+  const schedule_steps = Math.min(loader.len() * args.epochs, args.max_steps ?? Infinity);
+  const warmup_steps = Math.ceil((args.warmup_ratio ?? 0) * schedule_steps);
+  const lr_scheduler =
+    args.lr_scheduler_type === "cosine" ? get_cosine_schedule_with_warmup(optim, warmup_steps, schedule_steps)
+    : args.lr_scheduler_type === "linear" ? get_linear_schedule_with_warmup(optim, warmup_steps, schedule_steps)
+    : null;
+  const state = { model: trained, optimizer: optim, lr_scheduler, dataloader: loader };
   let step = 0;
   let first_epoch = 0;
   if (resume !== null) {
@@ -305,7 +335,7 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
     print,
   });
   const per_rank = world > 1 ? ` (the global batch, split over ${world} ranks)` : "";
-  print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}`);
+  print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}${lr_scheduler === null ? "" : ` (${args.lr_scheduler_type}, ${warmup_steps} warmup steps)`}`);
 
   const signals = watchSignals();
   let interrupted: "SIGINT" | "SIGTERM" | null = null;
@@ -323,6 +353,7 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         // A non-finite loss has non-finite gradients, and one update with them makes every weight
         // NaN: it is read before the update (one device sync a step), and the update is not made.
         const loss_value = loss.item();
+        const step_lr = lr_scheduler?.get_last_lr()[0] ?? args.lr;
         if (Number.isFinite(loss_value)) optim.step();
         else if (args.skip_nonfinite_loss) print(`Step ${step + 1}: loss is ${loss_value}; step skipped (--skip-nonfinite-loss)`);
         else throw new RunError(`step ${step + 1}: ${stopMessage(`the loss is ${loss_value}`, saved_step)}; or pass --skip-nonfinite-loss to skip such steps`);
@@ -335,7 +366,8 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         const [summed_tokens, summed_non_pad, stop] = tokens.tolist() as number[];
         // The tensor-parallel ranks and pipeline stages of one data-parallel rank read the same batch.
         const readers = world / (torch.moreh.applied_plan()?.dp ?? world);
-        logger.record({ tokens: summed_tokens / readers, non_pad_tokens: summed_non_pad / readers, loss: () => loss_value, lr: args.lr });
+        logger.record({ tokens: summed_tokens / readers, non_pad_tokens: summed_non_pad / readers, loss: () => loss_value, lr: step_lr });
+        lr_scheduler?.step();
         step++;
         // As HF's Trainer: every save_steps, and at the last step.
         if (args.save_steps !== null && (step % args.save_steps === 0 || step === total_steps)) saveCheckpoint(epoch);
