@@ -4,6 +4,17 @@ import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/tensor.js";
 import { escape } from "../torch/memory.js";
 
+/**
+ * `cache.update(key, value, layer_idx)` as an attention layer calls it: what the cache returns is the
+ * cache's from then on, so the layer's scope must not free it — whichever cache class it is (a
+ * pipeline stage's cache overrides update).
+ */
+export function updateCache(cache: DynamicCache, key: Tensor, value: Tensor, layer_idx: number): [Tensor, Tensor] {
+  const kv = cache.update(key, value, layer_idx);
+  escape(kv);
+  return kv;
+}
+
 export class DynamicCache {
   readonly key_cache: Tensor[] = [];
   readonly value_cache: Tensor[] = [];
@@ -20,9 +31,7 @@ export class DynamicCache {
       this.key_cache[layer_idx] = torch.cat([this.key_cache[layer_idx], key], -2);
       this.value_cache[layer_idx] = torch.cat([this.value_cache[layer_idx], value], -2);
     }
-    const kv: [Tensor, Tensor] = [this.key_cache[layer_idx], this.value_cache[layer_idx]];
-    escape(kv); // the cache owns them past the layer's forward, whose scope frees its temporaries
-    return kv;
+    return [this.key_cache[layer_idx], this.value_cache[layer_idx]];
   }
 
   /** Cached tokens of `layer_idx` (0 when that layer has nothing yet). */

@@ -8,7 +8,7 @@ import { torch } from "../../src/index.js";
 import { escape } from "../../src/torch/memory.js";
 import type { Tensor } from "../../src/torch/tensor.js";
 import type { FunctionCtx } from "../../src/torch/autograd/function.js";
-import { LlamaConfig, LlamaForCausalLM } from "../../src/transformers/index.js";
+import { DynamicCache, LlamaConfig, LlamaForCausalLM } from "../../src/transformers/index.js";
 
 torch.set_num_threads(1);
 
@@ -84,15 +84,25 @@ test("an optimizer's state made inside its step's scope lives on (SGD momentum, 
   assert.ok(Math.abs(p.item() - 0.71) < 1e-6, `p = ${p.item()}`);
 });
 
-test("the KV cache keeps what the decoder layers' scopes made: cached decoding equals a full forward", () => {
+// A cache class of its own update (as a pipeline stage's): what update returns is the cache's.
+class ConcatCache extends DynamicCache {
+  override update(key: Tensor, value: Tensor, layer_idx: number): [Tensor, Tensor] {
+    const k = this.key_cache[layer_idx];
+    this.key_cache[layer_idx] = k === undefined ? key.mul(1) : torch.cat([k, key], -2);
+    this.value_cache[layer_idx] = k === undefined ? value.mul(1) : torch.cat([this.value_cache[layer_idx], value], -2);
+    return [this.key_cache[layer_idx], this.value_cache[layer_idx]];
+  }
+}
+
+for (const Cache of [DynamicCache, ConcatCache]) test(`the KV cache (${Cache.name}) keeps what the decoder layers' scopes made: cached decoding equals a full forward`, () => {
   torch.manual_seed(0);
   const model = LlamaForCausalLM.from_config(new LlamaConfig({ vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 }));
   model.eval();
   const ids = torch.tensor([[3, 7, 1, 4, 9]], { dtype: torch.int64 });
   torch.no_grad(() => {
     const full = model.forward(ids, { use_cache: false }).logits.index([0, -1]);
-    const first = model.forward(ids.narrow(1, 0, 4), { use_cache: true });
-    const cache = first.past_key_values!;
+    const cache = new Cache();
+    model.forward(ids.narrow(1, 0, 4), { past_key_values: cache, use_cache: true });
     for (const k of cache.key_cache) assert.equal(k.is_disposed, false);
     const next = model.forward(ids.narrow(1, 4, 1), { past_key_values: cache, use_cache: true, position_ids: torch.tensor([[4]], { dtype: torch.int64 }) });
     const diff = next.logits.index([0, -1]).sub(full).abs().max().item();

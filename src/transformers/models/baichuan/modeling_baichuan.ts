@@ -6,7 +6,7 @@ import { ValueError } from "../../../torch/errors.js";
 import * as torch from "../../../torch/index.js";
 import type { Tensor } from "../../../torch/tensor.js";
 import { Module, ModuleList, Linear, Embedding, Parameter, type FactoryOptions } from "../../../torch/nn/index.js";
-import type { DynamicCache } from "../../cache_utils.js";
+import { updateCache, type DynamicCache } from "../../cache_utils.js";
 import { additiveMask, allowedPositions, causalAttentionMask, type AttentionMask } from "../../masking_utils.js";
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
 import { PreTrainedModel } from "../../modeling_utils.js";
@@ -86,7 +86,7 @@ export class BaichuanAttention extends Module {
       const [qr, kr] = apply_rotary_pos_emb(q.float(), k.float(), rope[0], rope[1]);
       [q, k] = [qr.to(q.dtype), kr.to(k.dtype)];
     }
-    if (past_key_values !== null) [k, v] = past_key_values.update(k, v, this.layer_idx);
+    if (past_key_values !== null) [k, v] = updateCache(past_key_values, k, v, this.layer_idx);
     return this.o_proj.forward(sdpaAttention(q.contiguous(), k, v, mask, this.head_dim ** -0.5));
   }
 }

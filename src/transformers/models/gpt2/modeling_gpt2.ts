@@ -9,7 +9,7 @@ import { ForCausalLMLoss } from "../../loss_utils.js";
 import { causalAttentionMask, type AttentionMask } from "../../masking_utils.js";
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
 import { PreTrainedModel } from "../../modeling_utils.js";
-import type { DynamicCache } from "../../cache_utils.js";
+import { updateCache, type DynamicCache } from "../../cache_utils.js";
 import { sdpaAttention, startDecoder, type CausalLMForwardOptions } from "../llama/modeling_llama.js";
 import { GPT2Config } from "./configuration_gpt2.js";
 
@@ -59,7 +59,7 @@ export class GPT2Attention extends Module {
   override forward(x: Tensor, { mask, past_key_values }: BlockInputs): Tensor {
     const [b, s] = x.shape;
     const [q, k0, v0] = this.c_attn.forward(x).split(this.split_size, 2).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
-    const [k, v] = past_key_values === null ? [k0, v0] : past_key_values.update(k0, v0, this.layer_idx);
+    const [k, v] = past_key_values === null ? [k0, v0] : updateCache(past_key_values, k0, v0, this.layer_idx);
     const p = this.training ? this.config.attn_pdrop : 0;
     const out = this.c_proj.forward(sdpaAttention(q, k, v, mask, this.scale, p));
     return F.dropout(out, this.config.resid_pdrop, this.training);

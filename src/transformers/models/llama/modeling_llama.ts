@@ -8,7 +8,7 @@ import type { Tensor } from "../../../torch/tensor.js";
 import { scope } from "../../../torch/memory.js";
 import { Module, ModuleList, Linear, Embedding, RMSNorm, type FactoryOptions } from "../../../torch/nn/index.js";
 import { get_activation } from "../../activations.js";
-import { DynamicCache } from "../../cache_utils.js";
+import { DynamicCache, updateCache } from "../../cache_utils.js";
 import { ForCausalLMLoss } from "../../loss_utils.js";
 import { causalAttentionMask, type AttentionMask } from "../../masking_utils.js";
 import { BaseModelOutputWithPast, CausalLMOutputWithPast } from "../../modeling_outputs.js";
@@ -153,7 +153,7 @@ export class LlamaAttention extends Module {
     const heads = (t: Tensor): Tensor => t.view(b, s, -1, this.head_dim).transpose(1, 2);
     const [q, new_k] = apply_rotary_pos_emb(heads(this.q_proj.forward(x)), heads(this.k_proj.forward(x)), cos, sin);
     const new_v = heads(this.v_proj.forward(x));
-    const [k, v] = past_key_values === null ? [new_k, new_v] : past_key_values.update(new_k, new_v, this.layer_idx);
+    const [k, v] = past_key_values === null ? [new_k, new_v] : updateCache(past_key_values, new_k, new_v, this.layer_idx);
     const dropout = this.training ? this.config.attention_dropout : 0;
     return this.o_proj.forward(sdpaAttention(q, k, v, mask, this.scaling, dropout));
   }
