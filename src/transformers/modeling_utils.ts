@@ -14,7 +14,7 @@ import { Module, ModuleList, Parameter, Linear, Embedding, LayerNorm, RMSNorm, t
 import { isKwargs } from "../torch/_invoke.js";
 import { _logical_numel } from "../torch/distributed/_sharding.js";
 import { _checkpoint_module, type CheckpointOptions } from "../torch/utils/checkpoint.js";
-import { safe_open, save_torch_state_dict, load, type SafeOpen } from "../torch/serialization/index.js";
+import { safe_open, save_torch_state_dict, load, SafeOpen } from "../torch/serialization/index.js";
 import { saveFolder } from "../torch/serialization/folder.js";
 import { ownsModelFile } from "./saved_files.js";
 import { checkModelFits } from "./model_size.js";
@@ -429,7 +429,8 @@ function loadSharded(model: PreTrainedModel, files: string[], expected: Set<stri
     const where = new Map<string, [SafeOpen, string, string]>();
     for (const file of files) {
       if (!existsSync(file)) throw new Error(`from_pretrained: shard ${file} is missing`);
-      const f = safe_open(file, "pt");
+      // Read, not mapped: this rank keeps only its chunk of each tensor (SafeOpen's map option).
+      const f = new SafeOpen(file, "cpu", { map: false });
       opened.push(f);
       for (const raw of f.keys()) {
         // Checkpoints of the base model alone (old GPT-2) lack the prefix.

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { torch } from "../../src/index.js";
-import { load_file, save_file } from "../../src/torch/serialization/index.js";
+import { load_file, safe_open, save_file } from "../../src/torch/serialization/index.js";
 
 test("a loaded tensor is copy-on-write over the file, and survives a save over that file", (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), "tessera-mapped-"));
@@ -43,4 +43,18 @@ test("data not aligned for its dtype is read into memory with the right values",
   const d = load_file(file);
   assert.deepEqual(d.a.tolist(), [5]);
   assert.deepEqual(d.b.tolist(), [1.5, -2.25]);
+});
+
+test("the file's mapping made inside a caller's scope serves later reads", (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "tessera-mapped-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "two.safetensors");
+  save_file({ a: torch.tensor([1.5]), b: torch.tensor([2.5]) }, file);
+  const f = safe_open(file, "pt");
+  try {
+    assert.deepEqual(torch.scope(() => f.get_tensor("a").tolist()), [1.5]);
+    assert.deepEqual(f.get_tensor("b").tolist(), [2.5]);
+  } finally {
+    f.close();
+  }
 });

@@ -7,6 +7,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { Tensor } from "../tensor.js";
 import { uint8, type dtype } from "../dtype.js";
+import { escape } from "../memory.js";
 import { from_file } from "../_generated/functions.js";
 import { native } from "../_native.js";
 import type { DeviceLike } from "../device.js";
@@ -100,7 +101,12 @@ export class SafeOpen {
   // tensor copies only the pages it touches.
   private mapped: Tensor | null = null;
 
-  constructor(readonly filename: string, device: string) {
+  /**
+   * `map: false` reads each tensor into memory of its own instead: for a reader that keeps only a
+   * slice of each tensor (a ZeRO-3 rank), since the pages of a mapping it has read stay in its RSS
+   * until the mapping goes.
+   */
+  constructor(readonly filename: string, device: string, private readonly options: { map?: boolean } = {}) {
     this.device = device;
     this.fd = openSync(filename, "r");
     try {
@@ -147,8 +153,11 @@ export class SafeOpen {
     const start = this.dataStart + info.begin;
     const strides = contiguousStrides(info.shape);
     let t: Tensor;
-    if (start % info.dtype.itemsize === 0) {
-      this.mapped ??= from_file(this.filename, false, this.size, { dtype: uint8 });
+    if (this.options.map !== false && start % info.dtype.itemsize === 0) {
+      if (this.mapped === null) {
+        this.mapped = from_file(this.filename, false, this.size, { dtype: uint8 });
+        escape(this.mapped); // this reader's, though a caller's scope may be open when it is made
+      }
       t = viewStorage(native.storageView(this.mapped._h, start, info.end - info.begin), info.dtype, 0, info.shape, strides);
     } else {
       // A writer that did not align the data: a view would be misaligned, so read a copy.
