@@ -31,4 +31,5 @@ for i in range(1, steps + 1):
     out.logits[:, -1].argmax(-1).tolist()
     if i % every == 0:
         rss.append(rss_mib())
+        print(f"Python step {i}: RSS {rss[-1]:.0f} MiB", file=sys.stderr, flush=True)  # progress, for a run cut short
 print(json.dumps({"rss": rss}))

@@ -40,7 +40,10 @@ function loop(size: Size): { rss: number[] } {
     model.zero_grad({ set_to_none: true });
     out.loss!.item();
     out.logits.index([":", -1]).argmax(-1).tolist();
-    if (i % EVERY === 0) rss.push(process.memoryUsage.rss() / 2 ** 20);
+    if (i % EVERY === 0) {
+      rss.push(process.memoryUsage.rss() / 2 ** 20);
+      process.stderr.write(`tessera step ${i}: RSS ${rss.at(-1)!.toFixed(0)} MiB\n`); // progress, for a run cut short
+    }
   }
   return { rss };
 }
@@ -51,7 +54,10 @@ function run(cmd: string, args: string[]): Promise<{ rss: number[] }> {
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      process.stderr.write(d);
+    });
     child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as { rss: number[] }) : reject(new Error(`${cmd} failed (${code}):\n${err}`))));
   });
 }
