@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import path from "node:path";
 import { findTorch, root, venvPython } from "./torch-env.mjs";
 import { addonPath, buildNative } from "./build-native.mjs";
-import { generate } from "./gen-ops.mjs";
 
 const TORCH_SPEC = "torch==2.13.0+cpu";
 const ORACLES = ["numpy", "transformers", "tokenizers", "safetensors", "sentencepiece", "peft", "accelerate"];
@@ -76,12 +75,14 @@ function ensureNpm() {
   run("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root });
 }
 
-function ensureGenerated() {
+async function ensureGenerated() {
   const stamp = path.join(root, "src", "torch", "_generated", ".stamp");
   const gen = path.join(root, "scripts", "gen-ops.mjs");
   const inputs = [addonPath, gen, path.join(root, "src", "torch", "tensor.ts"), path.join(root, "src", "torch", "indexing.ts")];
   const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   if (existsSync(stamp) && Number(readFileSync(stamp, "utf8")) >= newest) return;
+  // Imported here, not at the top: the generator parses with TypeScript, which ensureNpm installs.
+  const { generate } = await import("./gen-ops.mjs");
   const r = generate();
   log(`generated ${r.functions} torch functions and ${r.methods} Tensor methods`);
   mkdirSync(path.dirname(stamp), { recursive: true });
@@ -94,7 +95,7 @@ export async function setup() {
   ensureGloo();
   ensureNpm();
   await buildNative({ quiet: false });
-  ensureGenerated();
+  await ensureGenerated();
 }
 
 setup().catch((e) => {
