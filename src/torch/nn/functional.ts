@@ -45,7 +45,7 @@ export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions 
   let padding_idx = opts.padding_idx ?? null;
   const n = weight.size(0);
   if (padding_idx !== null) {
-    if (padding_idx >= n || padding_idx < -n) throw new RangeError("Padding_idx must be within num_embeddings");
+    if (padding_idx >= n || padding_idx < -n) throw new ValueError("Padding_idx must be within num_embeddings");
     if (padding_idx < 0) padding_idx += n;
   }
   if (opts.max_norm !== undefined && opts.max_norm !== null) {
