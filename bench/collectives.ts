@@ -13,7 +13,12 @@ const SIZES = Array.from({ length: 19 }, (_, i) => 1024 * 2 ** i); // 1 KiB .. 2
 async function worker(): Promise<void> {
   const { torch } = await import("../src/index.js");
   const dist = torch.distributed;
-  dist.init_process_group({ backend: "gloo", init_method: process.env.BENCH_INIT, rank: Number(process.env.RANK), world_size: Number(process.env.WORLD_SIZE) });
+  dist.init_process_group({
+    backend: "gloo",
+    init_method: process.env.BENCH_INIT,
+    rank: Number(process.env.RANK),
+    world_size: Number(process.env.WORLD_SIZE),
+  });
   const n = dist.get_world_size();
   const rows: string[] = [];
   for (const bytes of SIZES) {
@@ -32,7 +37,9 @@ async function worker(): Promise<void> {
     const ar = time(() => dist.all_reduce(buf));
     const ag = time(() => dist.all_gather_into_tensor(out, part));
     const gb = (b: number, s: number): number => b / s / 1e9;
-    rows.push(`| ${bytes >= 1 << 20 ? `${bytes >> 20} MiB` : `${bytes >> 10} KiB`} | ${(ar * 1e6).toFixed(0)} | ${gb(bytes, ar).toFixed(3)} | ${((gb(bytes, ar) * 2 * (n - 1)) / n).toFixed(3)} | ${(ag * 1e6).toFixed(0)} | ${gb(bytes, ag).toFixed(3)} | ${((gb(bytes, ag) * (n - 1)) / n).toFixed(3)} |`);
+    rows.push(
+      `| ${bytes >= 1 << 20 ? `${bytes >> 20} MiB` : `${bytes >> 10} KiB`} | ${(ar * 1e6).toFixed(0)} | ${gb(bytes, ar).toFixed(3)} | ${((gb(bytes, ar) * 2 * (n - 1)) / n).toFixed(3)} | ${(ag * 1e6).toFixed(0)} | ${gb(bytes, ag).toFixed(3)} | ${((gb(bytes, ag) * (n - 1)) / n).toFixed(3)} |`,
+    );
   }
   if (dist.get_rank() === 0) {
     console.log(`\n${n} processes, float32, Gloo over loopback\n`);
@@ -48,14 +55,16 @@ async function main(): Promise<void> {
   const init = `file://${path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-bench-")), "store")}`;
   const self = fileURLToPath(import.meta.url);
   const codes = await Promise.all(
-    Array.from({ length: world }, (_, rank) =>
-      new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", self], {
-          stdio: "inherit",
-          env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), BENCH_INIT: init, OMP_NUM_THREADS: "1" },
-        });
-        child.on("exit", resolve);
-      }),
+    Array.from(
+      { length: world },
+      (_, rank) =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ["--import", "tsx", self], {
+            stdio: "inherit",
+            env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), BENCH_INIT: init, OMP_NUM_THREADS: "1" },
+          });
+          child.on("exit", resolve);
+        }),
     ),
   );
   process.exitCode = codes.every((c) => c === 0) ? 0 : 1;

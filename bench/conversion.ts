@@ -39,7 +39,9 @@ function ms(fn: () => unknown): number {
 const r = spawnSync(python, [path.join(here, "conversion.py"), String(ROUNDS)], { encoding: "utf8" });
 if (r.status !== 0) throw new Error(`bench/conversion.py failed (${r.status ?? r.signal}):\n${r.stderr}`);
 const py = JSON.parse(r.stdout) as Record<string, number>;
-console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; process CPU time, median of ${ROUNDS}\n`);
+console.log(
+  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; process CPU time, median of ${ROUNDS}\n`,
+);
 console.log("| case | tessera ms | Python PyTorch ms | ratio |");
 console.log("| --- | ---: | ---: | ---: |");
 for (const [name, fn] of Object.entries(cases)) {

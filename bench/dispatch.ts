@@ -92,7 +92,9 @@ if (argv.includes("--measure")) {
     `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}, device ${DEVICE}; ` +
       `process CPU time, 1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
   );
-  console.log(`| case | tessera µs, \`tessera run\` (${YOUNG_GENERATION_FLAG}) | tessera µs, node defaults | Python PyTorch µs | ratio, \`tessera run\` | ratio, node defaults |`);
+  console.log(
+    `| case | tessera µs, \`tessera run\` (${YOUNG_GENERATION_FLAG}) | tessera µs, node defaults | Python PyTorch µs | ratio, \`tessera run\` | ratio, node defaults |`,
+  );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const name of Object.keys(cases)) {
     const [a, b, p] = [launched[name], plain[name], py[name]];

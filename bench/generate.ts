@@ -11,7 +11,15 @@ import { torch } from "../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
 import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
 
-const CONFIG = { vocab_size: 4096, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 512 };
+const CONFIG = {
+  vocab_size: 4096,
+  hidden_size: 256,
+  intermediate_size: 688,
+  num_hidden_layers: 4,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  max_position_embeddings: 512,
+};
 const PROMPT = 32;
 const NEW = 64;
 const REPEATS = 5;
@@ -33,7 +41,13 @@ function measure(): { tokens_per_s: number[] } {
   for (let i = 0; i <= REPEATS; i++) {
     const t0 = performance.now();
     // No eos: every run makes exactly NEW tokens, as min_new_tokens makes HF's.
-    const out = model.generate(ids, { attention_mask: torch.ones_like(ids), max_new_tokens: NEW, do_sample: false, pad_token_id: 0, eos_token_id: [] });
+    const out = model.generate(ids, {
+      attention_mask: torch.ones_like(ids),
+      max_new_tokens: NEW,
+      do_sample: false,
+      pad_token_id: 0,
+      eos_token_id: [],
+    });
     const dt = (performance.now() - t0) / 1e3;
     if (out.size(1) !== PROMPT + NEW) throw new Error(`generate made ${out.size(1) - PROMPT} tokens, expected ${NEW}`);
     if (i > 0) rates.push(NEW / dt);
@@ -58,10 +72,24 @@ if (argv.includes("--measure")) {
   const ts: number[] = [];
   const py: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    py.push(run(python, [path.join(here, "generate.py"), JSON.stringify(CONFIG), String(PROMPT), String(NEW), String(REPEATS), String(THREADS)]));
-    ts.push(run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", "--threads", String(THREADS)]));
+    py.push(
+      run(python, [path.join(here, "generate.py"), JSON.stringify(CONFIG), String(PROMPT), String(NEW), String(REPEATS), String(THREADS)]),
+    );
+    ts.push(
+      run(process.execPath, [
+        YOUNG_GENERATION_FLAG,
+        "--import",
+        "tsx",
+        fileURLToPath(import.meta.url),
+        "--measure",
+        "--threads",
+        String(THREADS),
+      ]),
+    );
   }
-  console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ${THREADS} thread(s); prompt ${PROMPT}, ${NEW} new tokens, greedy, KV cache; median of ${ROUNDS} interleaved rounds\n`);
+  console.log(
+    `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ${THREADS} thread(s); prompt ${PROMPT}, ${NEW} new tokens, greedy, KV cache; median of ${ROUNDS} interleaved rounds\n`,
+  );
   console.log("| case | tessera tokens/s | HF tokens/s | ratio |");
   console.log("| --- | ---: | ---: | ---: |");
   const [a, b] = [median(ts), median(py)];

@@ -10,7 +10,46 @@ export interface Size {
 }
 
 export const SIZES: Record<string, Size> = {
-  overhead: { config: { vocab_size: 256, hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 }, batch: 2, seq: 16, steps: 60, warmup: 10 },
-  small: { config: { vocab_size: 4096, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4 }, batch: 8, seq: 128, steps: 20, warmup: 3 },
-  compute: { config: { vocab_size: 4096, hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 2, num_attention_heads: 16, num_key_value_heads: 8 }, batch: 4, seq: 128, steps: 6, warmup: 2 },
+  overhead: {
+    config: {
+      vocab_size: 256,
+      hidden_size: 64,
+      intermediate_size: 172,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+    },
+    batch: 2,
+    seq: 16,
+    steps: 60,
+    warmup: 10,
+  },
+  small: {
+    config: {
+      vocab_size: 4096,
+      hidden_size: 256,
+      intermediate_size: 688,
+      num_hidden_layers: 4,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+    },
+    batch: 8,
+    seq: 128,
+    steps: 20,
+    warmup: 3,
+  },
+  compute: {
+    config: {
+      vocab_size: 4096,
+      hidden_size: 1024,
+      intermediate_size: 2816,
+      num_hidden_layers: 2,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+    },
+    batch: 4,
+    seq: 128,
+    steps: 6,
+    warmup: 2,
+  },
 };

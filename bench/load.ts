@@ -14,7 +14,15 @@ import { AutoModelForCausalLM } from "../src/transformers/index.js";
 import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
 
 // 104 M float32 parameters: 416 MB.
-const CONFIG = { vocab_size: 32000, hidden_size: 1024, intermediate_size: 2816, num_hidden_layers: 3, num_attention_heads: 16, num_key_value_heads: 16, tie_word_embeddings: false };
+const CONFIG = {
+  vocab_size: 32000,
+  hidden_size: 1024,
+  intermediate_size: 2816,
+  num_hidden_layers: 3,
+  num_attention_heads: 16,
+  num_key_value_heads: 16,
+  tie_word_embeddings: false,
+};
 const argv = process.argv.slice(2);
 const ROUNDS = Number(argv.find((a) => /^\d+$/.test(a)) ?? 3);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,7 +39,12 @@ function measure(dir: string): Result {
   const c = process.cpuUsage(c0);
   torch.no_grad(() => model.forward(torch.zeros([1, 8], { dtype: torch.int64 })));
   const t2 = performance.now();
-  return { load_s: (t1 - t0) / 1e3, load_cpu_s: (c.user + c.system) / 1e6, first_forward_s: (t2 - t1) / 1e3, peak_rss_mib: process.resourceUsage().maxRSS / 1024 };
+  return {
+    load_s: (t1 - t0) / 1e3,
+    load_cpu_s: (c.user + c.system) / 1e6,
+    first_forward_s: (t2 - t1) / 1e3,
+    peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 function run(cmd: string, args: string[]): string {
@@ -59,12 +72,16 @@ if (argv[0] === "--measure") {
       py.push(result(run(python, [path.join(here, "load.py"), "load", dir, "1"])));
       ts.push(result(run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", dir])));
     }
-    console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; 416 MB float32 safetensors checkpoint (page cache warm after the first round); median of ${ROUNDS} interleaved rounds\n`);
+    console.log(
+      `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; 416 MB float32 safetensors checkpoint (page cache warm after the first round); median of ${ROUNDS} interleaved rounds\n`,
+    );
     console.log("| measure | tessera | HF transformers | ratio |");
     console.log("| --- | ---: | ---: | ---: |");
     for (const k of KEYS) {
       const [a, b] = [median(ts.map((x) => x[k])), median(py.map((x) => x[k]))];
-      console.log(`| ${k} | ${a.toFixed(k === "peak_rss_mib" ? 0 : 3)} | ${b.toFixed(k === "peak_rss_mib" ? 0 : 3)} | ${(a / b).toFixed(2)} |`);
+      console.log(
+        `| ${k} | ${a.toFixed(k === "peak_rss_mib" ? 0 : 3)} | ${b.toFixed(k === "peak_rss_mib" ? 0 : 3)} | ${(a / b).toFixed(2)} |`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

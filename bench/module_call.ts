@@ -68,7 +68,9 @@ for (const fn of Object.values(cases)) perCallUs(fn, N / 4);
 for (let r = 0; r < ROUNDS; r++) for (const [name, fn] of Object.entries(cases)) times[name].push(perCallUs(fn, N));
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ${N} calls a round, median of ${ROUNDS}\n`);
+console.log(
+  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ${N} calls a round, median of ${ROUNDS}\n`,
+);
 console.log("| case | µs per call | ratio to its baseline |");
 console.log("| --- | ---: | ---: |");
 const base: Record<string, string> = {

@@ -42,7 +42,15 @@ function parseArgs(argv: string[]): Options {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: needs a value`);
     if (flag === "--plans") o.plans = value.split(",");
-    else if (flag === "--hidden" || flag === "--layers" || flag === "--seq" || flag === "--batch" || flag === "--steps" || flag === "--warmup") o[flag.slice(2) as "hidden"] = Number(value);
+    else if (
+      flag === "--hidden" ||
+      flag === "--layers" ||
+      flag === "--seq" ||
+      flag === "--batch" ||
+      flag === "--steps" ||
+      flag === "--warmup"
+    )
+      o[flag.slice(2) as "hidden"] = Number(value);
     else if (flag !== "--worker") throw new Error(`unknown flag ${flag}`);
   }
   return o;
@@ -65,8 +73,14 @@ async function worker(o: Options): Promise<void> {
   const { profileFromConfig } = await import("../src/parallel/planner/index.js");
   torch.moreh.option.enable_advanced_parallelization({ global_batch: o.batch, seq_len: o.seq, hardware: "cpu" });
   const config = new LlamaConfig({
-    vocab_size: 4096, hidden_size: o.hidden, intermediate_size: 2 * o.hidden, num_hidden_layers: o.layers, num_attention_heads: 8, num_key_value_heads: 4,
-    max_position_embeddings: o.seq, tie_word_embeddings: true,
+    vocab_size: 4096,
+    hidden_size: o.hidden,
+    intermediate_size: 2 * o.hidden,
+    num_hidden_layers: o.layers,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    max_position_embeddings: o.seq,
+    tie_word_embeddings: true,
   });
   torch.manual_seed(0);
   const model = LlamaForCausalLM.from_config(config);
@@ -110,7 +124,9 @@ async function worker(o: Options): Promise<void> {
     const profile = profileFromConfig(config.to_dict());
     const chunks = chunkLayers(profile, plan);
     const head = headLoad(profile);
-    const time = Array.from({ length: plan.pp }, (_, s) => chunks.reduce((a, n, c) => a + (c % plan.pp === s ? n + (c === chunks.length - 1 ? head : 0) : 0), 0));
+    const time = Array.from({ length: plan.pp }, (_, s) =>
+      chunks.reduce((a, n, c) => a + (c % plan.pp === s ? n + (c === chunks.length - 1 ? head : 0) : 0), 0),
+    );
     const slow = Math.max(...time);
     const bubble = (time.reduce((a, b) => a + b, 0) - slow) / plan.vpp;
     const own = (plan.grad_accum * slow + bubble - plan.grad_accum * time[stage]) / (plan.grad_accum * slow + bubble);
@@ -133,21 +149,49 @@ function driver(o: Options): void {
     // One intra-op thread per rank when several share the box, as `tessera run` sets (torchrun's default); one process uses them all.
     if (ranks > 1 && process.env.OMP_NUM_THREADS === undefined) env.OMP_NUM_THREADS = "1";
     if (plan !== null) env.TESSERA_PLAN = JSON.stringify(plan);
-    const args = ["--import", "tsx", self, "--worker", "1", "--hidden", String(o.hidden), "--layers", String(o.layers), "--seq", String(o.seq), "--batch", String(o.batch), "--steps", String(o.steps), "--warmup", String(o.warmup)];
+    const args = [
+      "--import",
+      "tsx",
+      self,
+      "--worker",
+      "1",
+      "--hidden",
+      String(o.hidden),
+      "--layers",
+      String(o.layers),
+      "--seq",
+      String(o.seq),
+      "--batch",
+      String(o.batch),
+      "--steps",
+      String(o.steps),
+      "--warmup",
+      String(o.warmup),
+    ];
     const r = spawnSync(process.execPath, args, { env, encoding: "utf8", timeout: 1_800_000 });
-    const reports = r.stdout.split("\n").map((l) => l.replace(/^\[rank\d+\]: /, "")).filter((l) => l.startsWith(MARK)).map((l) => JSON.parse(l.slice(MARK.length)) as Report);
+    const reports = r.stdout
+      .split("\n")
+      .map((l) => l.replace(/^\[rank\d+\]: /, ""))
+      .filter((l) => l.startsWith(MARK))
+      .map((l) => JSON.parse(l.slice(MARK.length)) as Report);
     if (r.status !== 0 || reports.length !== ranks) throw new Error(`${name}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
     reports.sort((a, b) => a.rank - b.rank);
     const step = [...reports[0].steps].sort((a, b) => a - b)[Math.floor(reports[0].steps.length / 2)];
     base ??= step;
     const pct = (x: number | null): string => (x === null ? "–" : `${(100 * x).toFixed(0)} %`);
-    const stages = reports.filter((rep) => rep.rank % (ranks / Math.max(1, (plan?.pp ?? 1))) === 0);
+    const stages = reports.filter((rep) => rep.rank % (ranks / Math.max(1, plan?.pp ?? 1)) === 0);
     const bubble = stages.map((rep) => `${pct(rep.bubble)} (${pct(rep.predicted?.bubble ?? null)})`).join(", ");
     const inFlight = stages.map((rep) => `${rep.inFlight ?? "–"} (${rep.predicted?.inFlight ?? "–"})`).join(", ");
-    rows.push(`| ${name} | ${ranks} | ${plan === null ? "one process" : JSON.stringify(plan)} | ${step.toFixed(0)} | ${(step / base).toFixed(2)} | ${bubble} | ${inFlight} |`);
+    rows.push(
+      `| ${name} | ${ranks} | ${plan === null ? "one process" : JSON.stringify(plan)} | ${step.toFixed(0)} | ${(step / base).toFixed(2)} | ${bubble} | ${inFlight} |`,
+    );
   }
-  console.log(`Llama hidden ${o.hidden}, ${o.layers} layers, vocab 4096 (tied), batch ${o.batch} × ${o.seq} tokens; median of ${o.steps} steps after ${o.warmup} warm-up\n`);
-  console.log("| plan | ranks | TESSERA_PLAN | step ms | vs one process | bubble per stage, measured (planner) | in flight per stage, measured (planner) |");
+  console.log(
+    `Llama hidden ${o.hidden}, ${o.layers} layers, vocab 4096 (tied), batch ${o.batch} × ${o.seq} tokens; median of ${o.steps} steps after ${o.warmup} warm-up\n`,
+  );
+  console.log(
+    "| plan | ranks | TESSERA_PLAN | step ms | vs one process | bubble per stage, measured (planner) | in flight per stage, measured (planner) |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
 }

@@ -16,7 +16,9 @@ const cases: Array<{ model: ModelProfile; gpus: number; seqLen: number; globalBa
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}; median of ${REPEATS} runs after a warm-up\n`);
+console.log(
+  `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}; median of ${REPEATS} runs after a warm-up\n`,
+);
 console.log("| model | GPUs | seq | global batch | plans evaluated | search ms (median) | max ms | chosen plan |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
 for (const c of cases) {
@@ -28,6 +30,11 @@ for (const c of cases) {
     times.push(last.searchMs);
   }
   const p = last.best?.plan;
-  const chosen = p === undefined ? "does not fit" : `dp=${p.dp} tp=${p.tp} pp=${p.pp}×${p.vpp} mbs=${p.microBatch} zero=${p.zero} recompute=${p.recompute}`;
-  console.log(`| ${c.model.name} | ${c.gpus} | ${c.seqLen} | ${c.globalBatch} | ${last.evaluated} | ${median(times).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${chosen} |`);
+  const chosen =
+    p === undefined
+      ? "does not fit"
+      : `dp=${p.dp} tp=${p.tp} pp=${p.pp}×${p.vpp} mbs=${p.microBatch} zero=${p.zero} recompute=${p.recompute}`;
+  console.log(
+    `| ${c.model.name} | ${c.gpus} | ${c.seqLen} | ${c.globalBatch} | ${last.evaluated} | ${median(times).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${chosen} |`,
+  );
 }

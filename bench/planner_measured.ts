@@ -16,7 +16,17 @@ import { fileURLToPath } from "node:url";
 import type { Tensor } from "../src/torch/tensor.js";
 import { freePort } from "../src/launch/free_port.js";
 
-interface Options { ranks: number; hidden: number; layers: number; vocab: number; seq: number; globalBatch: number; warmup: number; rounds: number; steps: number }
+interface Options {
+  ranks: number;
+  hidden: number;
+  layers: number;
+  vocab: number;
+  seq: number;
+  globalBatch: number;
+  warmup: number;
+  rounds: number;
+  steps: number;
+}
 
 const CONFIGS: Array<{ name: string; plan: Record<string, unknown> }> = [
   { name: "zero 0 (dp 4)", plan: { zero: 0 } },
@@ -56,8 +66,14 @@ async function worker(o: Options): Promise<void> {
   dist.init_process_group({ backend: "gloo" });
   const rank = dist.get_rank();
   const config = new transformers.LlamaConfig({
-    vocab_size: o.vocab, hidden_size: o.hidden, intermediate_size: Math.round((o.hidden * 8) / 3 / 64) * 64, num_hidden_layers: o.layers,
-    num_attention_heads: o.hidden / 32, num_key_value_heads: o.hidden / 32, max_position_embeddings: o.seq, tie_word_embeddings: false,
+    vocab_size: o.vocab,
+    hidden_size: o.hidden,
+    intermediate_size: Math.round((o.hidden * 8) / 3 / 64) * 64,
+    num_hidden_layers: o.layers,
+    num_attention_heads: o.hidden / 32,
+    num_key_value_heads: o.hidden / 32,
+    max_position_embeddings: o.seq,
+    tie_word_embeddings: false,
   });
   const bytesOf = (t: Tensor | null): number => (t === null ? 0 : t.numel() * t.element_size());
   const built = CONFIGS.map((c) => {
@@ -80,14 +96,18 @@ async function worker(o: Options): Promise<void> {
     out.loss!.backward();
     if (first) {
       const sharded = b.applied?.sharded ?? null;
-      if (sharded !== null) { const s = sharded.stateBytes(); b.states += s.weights + s.gradients; }
-      else for (const p of b.model.parameters()) b.states += bytesOf(p) + bytesOf(p.grad);
+      if (sharded !== null) {
+        const s = sharded.stateBytes();
+        b.states += s.weights + s.gradients;
+      } else for (const p of b.model.parameters()) b.states += bytesOf(p) + bytesOf(p.grad);
     }
     b.optim.step();
     b.optim.zero_grad();
     out.loss!.item();
     const ms = performance.now() - t0;
-    if (first) for (const s of b.optim.state.values()) for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.states += bytesOf(v);
+    if (first)
+      for (const s of b.optim.state.values())
+        for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.states += bytesOf(v);
     return ms;
   };
   const modelProfile = planner.profileFromConfig(config.to_dict(), "bench-llama");
@@ -104,12 +124,21 @@ async function worker(o: Options): Promise<void> {
   // The median of each measured quantity over the rounds.
   const mid = (f: (t: (typeof calibrations)[number]) => number): number => median(calibrations.map(f));
   const timings = {
-    ...calibrations[0]!, gemm: shapes.gemm.map((_, i) => mid((t) => t.gemm[i]!)), attention: mid((t) => t.attention), copy: mid((t) => t.copy),
+    ...calibrations[0]!,
+    gemm: shapes.gemm.map((_, i) => mid((t) => t.gemm[i]!)),
+    attention: mid((t) => t.attention),
+    copy: mid((t) => t.copy),
     allReduce: calibrations[0]!.allReduce.map(([n, bytes], i) => [n, bytes, mid((t) => t.allReduce[i]![2])] as [number, number, number]),
     framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
   };
   const profile = profileFromTimings(timings, shapes, { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks });
-  const problem = planner.makeProblem(modelProfile, o.ranks, { hardware: profile, gpusPerNode: o.ranks, seqLen: o.seq, globalBatch: o.globalBatch, precision: "fp32" });
+  const problem = planner.makeProblem(modelProfile, o.ranks, {
+    hardware: profile,
+    gpusPerNode: o.ranks,
+    seqLen: o.seq,
+    globalBatch: o.globalBatch,
+    precision: "fp32",
+  });
   const max = (xs: number[]): number[] => {
     const t = torch.tensor(xs, { dtype: torch.float64 });
     dist.all_reduce(t, dist.ReduceOp.MAX);
@@ -119,13 +148,29 @@ async function worker(o: Options): Promise<void> {
     const applied = b.applied?.evaluation ?? null;
     const e = applied === null ? null : planner.evaluate(problem, applied.plan);
     return {
-      name: b.c.name, measuredMs: median(max(b.times)), measuredStates: max([b.states])[0]!,
+      name: b.c.name,
+      measuredMs: median(max(b.times)),
+      measuredStates: max([b.states])[0]!,
       predictedMs: e === null ? null : 1000 * e.prediction.step.total,
       predictedStates: e === null ? null : e.memory.weights + e.memory.gradients + e.memory.optimizer,
       plan: e?.plan ?? null,
     };
   });
-  if (rank === 0) console.log(MARK + JSON.stringify({ reports, profile: { gemm: profile.gemm, attention: profile.attentionEfficiency, memoryBandwidth: profile.memoryBandwidthBytesPerS, allReduce: profile.intraNode.byGroupSize, latency: profile.intraNode.latencyS, overhead: profile.overhead } }));
+  if (rank === 0)
+    console.log(
+      MARK +
+        JSON.stringify({
+          reports,
+          profile: {
+            gemm: profile.gemm,
+            attention: profile.attentionEfficiency,
+            memoryBandwidth: profile.memoryBandwidthBytesPerS,
+            allReduce: profile.intraNode.byGroupSize,
+            latency: profile.intraNode.latencyS,
+            overhead: profile.overhead,
+          },
+        }),
+    );
   dist.destroy_process_group();
 }
 
@@ -138,8 +183,31 @@ async function main(argv: string[]): Promise<void> {
   const port = String(await freePort());
   const started = Date.now();
   {
-    const { reports, profile } = await new Promise<{ reports: Array<{ name: string; measuredMs: number; measuredStates: number; predictedMs: number | null; predictedStates: number | null }>; profile: unknown }>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(root, "bin", "tessera.mjs"), "run", "--nproc-per-node", String(o.ranks), "--master-port", port, self, "--worker", ...argv], { env });
+    const { reports, profile } = await new Promise<{
+      reports: Array<{
+        name: string;
+        measuredMs: number;
+        measuredStates: number;
+        predictedMs: number | null;
+        predictedStates: number | null;
+      }>;
+      profile: unknown;
+    }>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(root, "bin", "tessera.mjs"),
+          "run",
+          "--nproc-per-node",
+          String(o.ranks),
+          "--master-port",
+          port,
+          self,
+          "--worker",
+          ...argv,
+        ],
+        { env },
+      );
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.stderr.on("data", (d: Buffer) => process.stderr.write(d));
@@ -150,15 +218,26 @@ async function main(argv: string[]): Promise<void> {
       });
     });
     const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? os.cpus()[0]?.model ?? "unknown";
-    console.log(`machine: ${cpu}, ${os.cpus().length} cores; ${o.ranks} Gloo ranks, 1 intra-op thread each; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
-    console.log(`model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, fp32, seq ${o.seq}, global batch ${o.globalBatch}, AdamW; ${o.rounds} rounds of ${o.steps} steps per plan, a calibration per round; ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(
+      `machine: ${cpu}, ${os.cpus().length} cores; ${o.ranks} Gloo ranks, 1 intra-op thread each; load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")}`,
+    );
+    console.log(
+      `model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, fp32, seq ${o.seq}, global batch ${o.globalBatch}, AdamW; ${o.rounds} rounds of ${o.steps} steps per plan, a calibration per round; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
     console.log(`profile (median calibration): ${JSON.stringify(profile)}\n`);
-    console.log("| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error |");
+    console.log(
+      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error |",
+    );
     console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
     for (const r of reports) {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
-      console.log(`| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} |`);
+      console.log(
+        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} |`,
+      );
     }
   }
 }

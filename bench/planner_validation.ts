@@ -37,7 +37,10 @@ const groups: Array<[string, PublishedValidation[]]> = [
   ["Meta (Llama 3 405B), H100", published.filter((r) => r.row.stack === "meta")],
   ["PyTorch FSDP (llm-foundry), H100", published.filter((r) => r.row.stack === "fsdp")],
 ];
-const summary = groups.map(([name, rs]) => `| ${name} | ${rs.length} | ${(100 * meanAbs(rs)).toFixed(1)} % | ${(100 * Math.max(...rs.map((r) => Math.abs(r.error)))).toFixed(1)} % | ${rs.filter((r) => r.published.fits).length}/${rs.length} |`);
+const summary = groups.map(
+  ([name, rs]) =>
+    `| ${name} | ${rs.length} | ${(100 * meanAbs(rs)).toFixed(1)} % | ${(100 * Math.max(...rs.map((r) => Math.abs(r.error)))).toFixed(1)} % | ${rs.filter((r) => r.published.fits).length}/${rs.length} |`,
+);
 const nvidiaGain = medianOf(groups[0]![1].map((r) => r.freeGain));
 const layoutOf = (r: PublishedValidation) => {
   const p = r.published.plan;
@@ -45,7 +48,9 @@ const layoutOf = (r: PublishedValidation) => {
 };
 const freeOf = (r: PublishedValidation) => {
   const f = r.free?.plan;
-  return f === undefined ? "none fits" : `dp${f.dp} tp${f.tp}${f.sequenceParallel ? "+sp" : ""} pp${f.pp}${f.vpp > 1 ? `×${f.vpp}` : ""} mbs${f.microBatch} z${f.zero}${f.hybridShard ? "+hsdp" : ""} ${f.recompute}`;
+  return f === undefined
+    ? "none fits"
+    : `dp${f.dp} tp${f.tp}${f.sequenceParallel ? "+sp" : ""} pp${f.pp}${f.vpp > 1 ? `×${f.vpp}` : ""} mbs${f.microBatch} z${f.zero}${f.hybridShard ? "+hsdp" : ""} ${f.recompute}`;
 };
 const publishedLines = published.map((r) => {
   const s = r.published.prediction.step;
@@ -56,7 +61,12 @@ const publishedLines = published.map((r) => {
 
 const baichuan = resolve(reference, "configs/Baichuan2-13B-Base.json");
 const runs = [1, 8, 16, 32].map((gpus) => {
-  const problem = makeProblem(loadModelProfile(baichuan), gpus, { hardware: hardwarePreset("h100-sxm-80gb"), gpusPerNode: 8, seqLen: 1024, globalBatch: 256 });
+  const problem = makeProblem(loadModelProfile(baichuan), gpus, {
+    hardware: hardwarePreset("h100-sxm-80gb"),
+    gpusPerNode: 8,
+    seqLen: 1024,
+    globalBatch: 256,
+  });
   const text = resultText(problem, plan(problem)).replace(/searched ([\d,]+) plans in [\d.]+ ms/, "searched $1 plans");
   return `### ${gpus} × H100\n\n\`\`\`\n$ tessera plan --model reference/configs/Baichuan2-13B-Base.json --gpus ${gpus} --seq-len 1024 --global-batch 256\n${text}\n\`\`\``;
 });

@@ -58,7 +58,11 @@ function run(cmd: string, args: string[]): Promise<{ rss: number[] }> {
       err += d.toString();
       process.stderr.write(d);
     });
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as { rss: number[] }) : reject(new Error(`${cmd} failed (${code}):\n${err}`))));
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as { rss: number[] })
+        : reject(new Error(`${cmd} failed (${code}):\n${err}`)),
+    );
   });
 }
 
@@ -75,13 +79,31 @@ if (argv.includes("--measure")) {
 } else {
   const size = SIZES[SIZE];
   const [ts, py] = await Promise.all([
-    run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", "--size", SIZE, "--steps", String(STEPS), "--every", String(EVERY), "--threads", String(THREADS)]),
+    run(process.execPath, [
+      YOUNG_GENERATION_FLAG,
+      "--import",
+      "tsx",
+      fileURLToPath(import.meta.url),
+      "--measure",
+      "--size",
+      SIZE,
+      "--steps",
+      String(STEPS),
+      "--every",
+      String(EVERY),
+      "--threads",
+      String(THREADS),
+    ]),
     run(python, [path.join(here, "rss_steps.py"), JSON.stringify(size), String(STEPS), String(EVERY), String(THREADS)]),
   ]);
-  console.log(`machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; size ${SIZE}, ${STEPS} steps, ${THREADS} thread(s), RSS every ${EVERY} steps\n`);
+  console.log(
+    `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; size ${SIZE}, ${STEPS} steps, ${THREADS} thread(s), RSS every ${EVERY} steps\n`,
+  );
   console.log("| side | RSS MiB after warm-up (10 %) | at the end | max after warm-up | growth (max vs after warm-up) |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   console.log(`| tessera | ${summary(ts.rss)} |`);
   console.log(`| Python | ${summary(py.rss)} |`);
-  console.log(`\ntessera RSS samples: ${ts.rss.map((r) => r.toFixed(0)).join(" ")}\nPython RSS samples: ${py.rss.map((r) => r.toFixed(0)).join(" ")}`);
+  console.log(
+    `\ntessera RSS samples: ${ts.rss.map((r) => r.toFixed(0)).join(" ")}\nPython RSS samples: ${py.rss.map((r) => r.toFixed(0)).join(" ")}`,
+  );
 }

@@ -45,8 +45,13 @@ interface Result {
 function worker(o: Options): void {
   torch.moreh.option.enable_advanced_parallelization({ global_batch: o.batch, seq_len: o.seq, hardware: "cpu" });
   const config = new LlamaConfig({
-    vocab_size: 8192, hidden_size: o.hidden, intermediate_size: 4 * o.hidden, num_hidden_layers: o.layers,
-    num_attention_heads: o.hidden / 64, num_key_value_heads: o.hidden / 128, max_position_embeddings: o.seq,
+    vocab_size: 8192,
+    hidden_size: o.hidden,
+    intermediate_size: 4 * o.hidden,
+    num_hidden_layers: o.layers,
+    num_attention_heads: o.hidden / 64,
+    num_key_value_heads: o.hidden / 128,
+    max_position_embeddings: o.seq,
   });
   torch.manual_seed(0);
   const model = LlamaForCausalLM.from_config(config);
@@ -69,7 +74,12 @@ function worker(o: Options): void {
   times.sort((a, b) => a - b);
   const plan = torch.moreh.applied_plan();
   const world = torch.distributed.is_initialized() ? torch.distributed.get_world_size() : 1;
-  const problem = makeProblem(profileFromConfig(config.to_dict()), world, { hardware: hardwarePreset("cpu"), seqLen: o.seq, globalBatch: o.batch, precision: "fp32" });
+  const problem = makeProblem(profileFromConfig(config.to_dict()), world, {
+    hardware: hardwarePreset("cpu"),
+    seqLen: o.seq,
+    globalBatch: o.batch,
+    precision: "fp32",
+  });
   const tp = plan === null ? null : communicationVolume(problem, planFromJson(plan, "bench")).tp;
   const n = plan === null ? 1 : (plan.tp as number);
   const wire = tp === null ? 0 : ((n - 1) / n) * (2 * tp.all_reduce + tp.all_gather + tp.reduce_scatter);
@@ -83,8 +93,12 @@ function run(o: Options, ranks: number, plan: Record<string, unknown> | null): R
   else env.TESSERA_PLAN = JSON.stringify(plan);
   const argv = Object.entries(o).flatMap(([k, v]) => [`--${k}`, String(v)]);
   const r = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), ...argv], { env, encoding: "utf8" });
-  const line = r.stdout.split("\n").map((l) => l.replace(/^\[rank\d+\]: /, "")).find((l) => l.startsWith("RESULT "));
-  if (r.status !== 0 || line === undefined) throw new Error(`bench/tp.ts: ${ranks} ranks ${JSON.stringify(plan)} failed (exit ${r.status})\n${r.stderr}`);
+  const line = r.stdout
+    .split("\n")
+    .map((l) => l.replace(/^\[rank\d+\]: /, ""))
+    .find((l) => l.startsWith("RESULT "));
+  if (r.status !== 0 || line === undefined)
+    throw new Error(`bench/tp.ts: ${ranks} ranks ${JSON.stringify(plan)} failed (exit ${r.status})\n${r.stderr}`);
   return JSON.parse(line.slice(7)) as Result;
 }
 
@@ -99,10 +113,14 @@ if (process.env.TESSERA_BENCH_TP_WORKER === "1") {
   ];
   const results = rows.map(([name, ranks, plan]) => ({ name, ...run(o, ranks, plan) }));
   const base = results[0].median_ms;
-  console.log(`Llama h ${o.hidden}, ${o.layers} layers, vocab 8192, seq ${o.seq}, global batch ${o.batch}, fp32, ${o.steps} timed steps after ${o.warmup}\n`);
+  console.log(
+    `Llama h ${o.hidden}, ${o.layers} layers, vocab 8192, seq ${o.seq}, global batch ${o.batch}, fp32, ${o.steps} timed steps after ${o.warmup}\n`,
+  );
   console.log("| configuration | step ms (median) | vs one process | last loss | TP bytes on the wire per rank per step (planner) |");
   console.log("| --- | ---: | ---: | ---: | ---: |");
   for (const r of results) {
-    console.log(`| ${r.name} | ${r.median_ms.toFixed(1)} | ${(r.median_ms / base).toFixed(2)}x | ${r.losses.at(-1)!.toFixed(5)} | ${Math.round(r.predicted_tp_bytes).toLocaleString("en-US")} |`);
+    console.log(
+      `| ${r.name} | ${r.median_ms.toFixed(1)} | ${(r.median_ms / base).toFixed(2)}x | ${r.losses.at(-1)!.toFixed(5)} | ${Math.round(r.predicted_tp_bytes).toLocaleString("en-US")} |`,
+    );
   }
 }

@@ -106,8 +106,22 @@ if (argv.includes("--measure")) {
     const ts: Phases[] = [];
     const py: Phases[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      py.push(run(python, [path.join(here, "train_step.py"), JSON.stringify(size), String(size.steps), String(size.warmup), String(THREADS)]));
-      ts.push(run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", "--size", name, "--threads", String(THREADS)]));
+      py.push(
+        run(python, [path.join(here, "train_step.py"), JSON.stringify(size), String(size.steps), String(size.warmup), String(THREADS)]),
+      );
+      ts.push(
+        run(process.execPath, [
+          YOUNG_GENERATION_FLAG,
+          "--import",
+          "tsx",
+          fileURLToPath(import.meta.url),
+          "--measure",
+          "--size",
+          name,
+          "--threads",
+          String(THREADS),
+        ]),
+      );
     }
     for (const ph of PHASES) {
       const a = median(ts.map((x) => median(x[ph])));
@@ -117,6 +131,8 @@ if (argv.includes("--measure")) {
     const a = median(ts.map((x) => x.peak_rss_mib));
     const b = median(py.map((x) => x.peak_rss_mib));
     console.log(`| ${name} | peak RSS MiB | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
-    console.error(`${name}: tessera GCs per round (kind: count; 1 minor, 2 major, 4 incremental, 8 weak): ${ts.map((x) => JSON.stringify(x.gc)).join(" ")}`);
+    console.error(
+      `${name}: tessera GCs per round (kind: count; 1 minor, 2 major, 4 incremental, 8 weak): ${ts.map((x) => JSON.stringify(x.gc)).join(" ")}`,
+    );
   }
 }

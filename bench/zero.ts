@@ -98,8 +98,14 @@ async function worker(o: Options): Promise<void> {
   const world = dist.get_world_size();
   if (o.globalBatch % world !== 0) throw new Error(`global batch ${o.globalBatch} does not split over ${world} ranks`);
   const config = new transformers.LlamaConfig({
-    vocab_size: o.vocab, hidden_size: o.hidden, intermediate_size: Math.round((o.hidden * 8) / 3 / 64) * 64, num_hidden_layers: o.layers,
-    num_attention_heads: o.hidden / 32, num_key_value_heads: o.hidden / 32, max_position_embeddings: o.seq, tie_word_embeddings: false,
+    vocab_size: o.vocab,
+    hidden_size: o.hidden,
+    intermediate_size: Math.round((o.hidden * 8) / 3 / 64) * 64,
+    num_hidden_layers: o.layers,
+    num_attention_heads: o.hidden / 32,
+    num_key_value_heads: o.hidden / 32,
+    max_position_embeddings: o.seq,
+    tie_word_embeddings: false,
   });
   // This rank's share of the global batch; the same share for every configuration.
   const ids = torch.randint(0, o.vocab, [o.globalBatch / world, o.seq], { generator: new torch.Generator().manual_seed(100 + rank) });
@@ -123,7 +129,9 @@ async function worker(o: Options): Promise<void> {
     if (c.plan !== null) {
       torch.moreh.option.enable_advanced_parallelization({
         plan: c.plan.recompute === "full" ? { ...c.plan, recompute_layers: o.layers } : c.plan,
-        hardware: "cpu", seq_len: o.seq, global_batch: o.globalBatch,
+        hardware: "cpu",
+        seq_len: o.seq,
+        global_batch: o.globalBatch,
       });
     }
     torch.manual_seed(0);
@@ -143,7 +151,13 @@ async function worker(o: Options): Promise<void> {
     const applied = c.plan === null ? null : _applied_model(model);
     const e = applied?.evaluation?.memory ?? null;
     built.push({
-      config: c, forward, model, optim, times: [], phases: [[], [], []], sharded: applied?.sharded ?? null,
+      config: c,
+      forward,
+      model,
+      optim,
+      times: [],
+      phases: [[], [], []],
+      sharded: applied?.sharded ?? null,
       predicted: e === null ? null : { weights: e.weights, gradients: e.gradients, optimizer: e.optimizer },
       measured: { weights: 0, gradients: 0, optimizer: 0 },
     });
@@ -159,14 +173,20 @@ async function worker(o: Options): Promise<void> {
     if (first) {
       // Weights and gradients as this rank holds them between forward and step (the executor's own count when sharded).
       if (b.sharded !== null) Object.assign(b.measured, b.sharded.stateBytes());
-      else for (const p of b.model.parameters()) { b.measured.weights += bytesOf(p); b.measured.gradients += bytesOf(p.grad); }
+      else
+        for (const p of b.model.parameters()) {
+          b.measured.weights += bytesOf(p);
+          b.measured.gradients += bytesOf(p.grad);
+        }
     }
     b.optim.step();
     b.optim.zero_grad();
     loss.item();
     const t3 = process.hrtime.bigint();
     const ms = (from: bigint, to: bigint): number => Number(to - from) / 1e6;
-    if (first) for (const s of b.optim.state.values()) for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.measured.optimizer += bytesOf(v);
+    if (first)
+      for (const s of b.optim.state.values())
+        for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.measured.optimizer += bytesOf(v);
     return [ms(t0, t3), ms(t0, t1), ms(t1, t2), ms(t2, t3)];
   };
 
@@ -188,18 +208,26 @@ async function worker(o: Options): Promise<void> {
     return t.tolist() as number[];
   };
   const reports: ConfigReport[] = built.map((b) => ({
-    name: b.config.name, steps: slowest(b.times), phases: b.phases.map((p) => median(slowest(p))),
-    measured: b.measured, predicted: b.predicted,
+    name: b.config.name,
+    steps: slowest(b.times),
+    phases: b.phases.map((p) => median(slowest(p))),
+    measured: b.measured,
+    predicted: b.predicted,
   }));
   if (rank === 0) {
-    console.log(MARK + JSON.stringify({
-      world, torch: torch.version.__version__, threads: torch.get_num_threads(), reports,
-      params: [...built[0].model.parameters()].reduce((n, p) => n + p.numel(), 0),
-    }));
+    console.log(
+      MARK +
+        JSON.stringify({
+          world,
+          torch: torch.version.__version__,
+          threads: torch.get_num_threads(),
+          reports,
+          params: [...built[0].model.parameters()].reduce((n, p) => n + p.numel(), 0),
+        }),
+    );
   }
   dist.destroy_process_group();
 }
-
 
 interface JobResult {
   world: number;
@@ -216,7 +244,11 @@ async function job(world: number, argv: string[]): Promise<JobResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1" };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TESSERA_PLAN", "TESSERA_NPROC"]) delete env[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tessera, "run", "--nproc-per-node", String(world), "--master-port", port, self, "--worker", ...argv], { env });
+    const child = spawn(
+      process.execPath,
+      [tessera, "run", "--nproc-per-node", String(world), "--master-port", port, self, "--worker", ...argv],
+      { env },
+    );
     let found: JobResult | null = null;
     let log = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -231,7 +263,9 @@ async function job(world: number, argv: string[]): Promise<JobResult> {
       }
     });
     child.stderr.on("data", (d: Buffer) => process.stderr.write(d));
-    child.on("close", (code) => (code === 0 && found !== null ? resolve(found) : reject(new Error(`${world}-rank job exited with ${code}`))));
+    child.on("close", (code) =>
+      code === 0 && found !== null ? resolve(found) : reject(new Error(`${world}-rank job exited with ${code}`)),
+    );
   });
 }
 
@@ -247,9 +281,18 @@ async function main(argv: string[]): Promise<void> {
     results.push(await job(world, argv));
   }
   const r0 = results[0];
-  console.log(`machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}, torch ${r0.torch} (CPU), ${r0.threads} intra-op thread per rank; load average ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`);
-  console.log(`model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, ${(r0.params / 1e6).toFixed(2)}M parameters, fp32; seq ${o.seq}, global batch ${o.globalBatch}; AdamW`);
-  console.log(`timing: ${o.warmup} warm-up steps per configuration, then ${o.rounds} interleaved rounds of ${o.steps} steps; the slowest rank's step time; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  console.log(
+    `machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}, torch ${r0.torch} (CPU), ${r0.threads} intra-op thread per rank; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
+  );
+  console.log(
+    `model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, ${(r0.params / 1e6).toFixed(2)}M parameters, fp32; seq ${o.seq}, global batch ${o.globalBatch}; AdamW`,
+  );
+  console.log(
+    `timing: ${o.warmup} warm-up steps per configuration, then ${o.rounds} interleaved rounds of ${o.steps} steps; the slowest rank's step time; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+  );
   console.log("| ranks | configuration | median ms | min ms | max ms | ratio of medians | median of per-round ratios | ratio of minima |");
   console.log("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   // Per round: each configuration's median beside DDP's in the same round, so that load drifting
@@ -261,14 +304,22 @@ async function main(argv: string[]): Promise<void> {
     for (const c of res.reports) {
       const m = median(c.steps);
       const paired = median(rounds(c.steps).map((t, r) => t / ddpRounds[r]));
-      const cells = [m.toFixed(0), Math.min(...c.steps).toFixed(0), Math.max(...c.steps).toFixed(0), (m / median(ddp)).toFixed(2), paired.toFixed(2), (Math.min(...c.steps) / Math.min(...ddp)).toFixed(2)];
+      const cells = [
+        m.toFixed(0),
+        Math.min(...c.steps).toFixed(0),
+        Math.max(...c.steps).toFixed(0),
+        (m / median(ddp)).toFixed(2),
+        paired.toFixed(2),
+        (Math.min(...c.steps) / Math.min(...ddp)).toFixed(2),
+      ];
       console.log(`| ${res.world} | ${c.name} | ${cells.join(" | ")} |`);
     }
   }
   console.log("\nWhere the time goes: median ms of the slowest rank per phase (optimizer: AdamW step + zero_grad + loss.item()):\n");
   console.log("| ranks | configuration | forward | backward | optimizer |");
   console.log("| ---: | --- | ---: | ---: | ---: |");
-  for (const res of results) for (const c of res.reports) console.log(`| ${res.world} | ${c.name} | ${c.phases.map((t) => t.toFixed(0)).join(" | ")} |`);
+  for (const res of results)
+    for (const c of res.reports) console.log(`| ${res.world} | ${c.name} | ${c.phases.map((t) => t.toFixed(0)).join(" | ")} |`);
   console.log("\nModel states per rank (MiB), measured on rank 0 after the first step / planner's prediction:\n");
   console.log("| ranks | configuration | weights | gradients | optimizer | total |");
   console.log("| ---: | --- | ---: | ---: | ---: | ---: |");
@@ -279,7 +330,9 @@ async function main(argv: string[]): Promise<void> {
       const cell = (k: keyof Bytes): string => `${mib(m[k])}${p === null ? "" : ` / ${mib(p[k])}`}`;
       const total = m.weights + m.gradients + m.optimizer;
       const ptotal = p === null ? null : p.weights + p.gradients + p.optimizer;
-      console.log(`| ${res.world} | ${c.name} | ${cell("weights")} | ${cell("gradients")} | ${cell("optimizer")} | ${mib(total)}${ptotal === null ? "" : ` / ${mib(ptotal)}`} |`);
+      console.log(
+        `| ${res.world} | ${c.name} | ${cell("weights")} | ${cell("gradients")} | ${cell("optimizer")} | ${mib(total)}${ptotal === null ? "" : ` / ${mib(ptotal)}`} |`,
+      );
     }
   }
 }

@@ -69,7 +69,11 @@ function run(cmd, args) {
 function depsOf(depFile) {
   if (!existsSync(depFile)) return null;
   const text = readFileSync(depFile, "utf8").replace(/\\\n/g, " ");
-  return text.slice(text.indexOf(":") + 1).trim().split(/\s+/).filter(Boolean);
+  return text
+    .slice(text.indexOf(":") + 1)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 function stale(obj, depFile, flagsHashFile, flagsHash) {
@@ -118,9 +122,13 @@ async function build({ quiet = false } = {}) {
   if (!torch) throw new Error("libtorch not found: set LIBTORCH or TESSERA_PYTHON, or run `npm run setup` to install torch into .venv");
   const { cxx, link } = flagsFor(torch);
   const cxxPath = process.env.CXX || "g++";
-  const flagsHash = createHash("sha256").update(JSON.stringify([cxxPath, cxx, link])).digest("hex");
+  const flagsHash = createHash("sha256")
+    .update(JSON.stringify([cxxPath, cxx, link]))
+    .digest("hex");
   mkdirSync(objDir, { recursive: true });
-  const sources = readdirSync(srcDir).filter((f) => f.endsWith(".cc")).sort();
+  const sources = readdirSync(srcDir)
+    .filter((f) => f.endsWith(".cc"))
+    .sort();
   const objects = [];
   const jobs = [];
   for (const src of sources) {
@@ -138,8 +146,7 @@ async function build({ quiet = false } = {}) {
   }
   const width = Number(process.env.TESSERA_BUILD_JOBS) || Math.max(1, os.cpus().length);
   await pool(jobs, width);
-  const linkNeeded =
-    jobs.length > 0 || !existsSync(addonPath) || objects.some((o) => statSync(o).mtimeMs > statSync(addonPath).mtimeMs);
+  const linkNeeded = jobs.length > 0 || !existsSync(addonPath) || objects.some((o) => statSync(o).mtimeMs > statSync(addonPath).mtimeMs);
   if (linkNeeded) {
     if (!quiet) console.log("[tessera] linking build/native/tessera.node");
     const tmp = `${addonPath}.tmp`;

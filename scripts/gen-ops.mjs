@@ -12,9 +12,11 @@ const outDir = path.join(root, "src", "torch", "_generated");
 const addonFile = path.join(root, "build", "native", "tessera.node");
 
 const RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends false finally for function if " +
+  (
+    "break case catch class const continue debugger default delete do else enum export extends false finally for function if " +
     "import in instanceof new null return super switch this throw true try typeof var void while with yield let static " +
-    "implements interface package private protected public await arguments eval").split(" "),
+    "implements interface package private protected public await arguments eval"
+  ).split(" "),
 );
 
 // Python spells these size arguments as varargs too: x.view(2, 3), torch.zeros(2, 3).
@@ -45,18 +47,33 @@ function unwrapOptional(t) {
 
 function scalarTs(t, isInput) {
   switch (t) {
-    case "Tensor": return isInput ? "Tensor | number" : "Tensor";
-    case "int": case "SymInt": return "number";
-    case "float": case "SymFloat": return "number";
-    case "bool": case "SymBool": return "boolean";
-    case "str": return "string";
-    case "number": return isInput ? "Scalar" : "number";
-    case "ScalarType": return isInput ? "dtype" : "number";
-    case "Device": return isInput ? "DeviceLike" : "string";
-    case "Layout": return "Layout";
-    case "MemoryFormat": return "MemoryFormat";
-    case "Generator": return "Generator";
-    default: return "unknown";
+    case "Tensor":
+      return isInput ? "Tensor | number" : "Tensor";
+    case "int":
+    case "SymInt":
+      return "number";
+    case "float":
+    case "SymFloat":
+      return "number";
+    case "bool":
+    case "SymBool":
+      return "boolean";
+    case "str":
+      return "string";
+    case "number":
+      return isInput ? "Scalar" : "number";
+    case "ScalarType":
+      return isInput ? "dtype" : "number";
+    case "Device":
+      return isInput ? "DeviceLike" : "string";
+    case "Layout":
+      return "Layout";
+    case "MemoryFormat":
+      return "MemoryFormat";
+    case "Generator":
+      return "Generator";
+    default:
+      return "unknown";
   }
 }
 
@@ -109,7 +126,7 @@ function signatures(ov, dropSelf) {
     const req = requiredKw.includes(a) ? "" : "?";
     return `${propKey(a.name)}${req}: ${tsType(a.type, !(a.name === "self" && a.type === "Tensor"))}`;
   });
-  if (args.some((a) => a.name === "pin_memory")) entries.push("requires_grad?: boolean");  // factory functions
+  if (args.some((a) => a.name === "pin_memory")) entries.push("requires_grad?: boolean"); // factory functions
   const opts = entries.length ? `{ ${entries.join("; ")} }` : null;
   const param = (a, i) => {
     const isSelf = i === 0 && !dropSelf && a.name === "self" && a.type === "Tensor";
@@ -119,7 +136,9 @@ function signatures(ov, dropSelf) {
   // As in Python, any trailing positional argument may instead be given by name in the options.
   const sigs = [];
   for (let k = optionalFrom; k <= positional.length; k++) {
-    const params = positional.slice(0, k).map((a, i) => (requiredKw.length && i >= optionalFrom ? param(a, i).replace("?:", ":") + " | undefined" : param(a, i)));
+    const params = positional
+      .slice(0, k)
+      .map((a, i) => (requiredKw.length && i >= optionalFrom ? param(a, i).replace("?:", ":") + " | undefined" : param(a, i)));
     if (opts) params.push(`opts${requiredKw.length ? "" : "?"}: ${opts}`);
     sigs.push(`(${params.join(", ")}): ${ret}`);
   }
@@ -143,7 +162,8 @@ function jsName(opName) {
 // `special_*` under their names there (`torch.linalg.vector_norm` is aten::linalg_vector_norm).
 const SUBMODULES = ["linalg", "fft", "special"];
 
-const HEADER = "// GENERATED FILE — do not edit. Regenerate with `npm run gen` (scripts/gen-ops.mjs) from the schemas of\n// the libtorch the addon was built against.\n";
+const HEADER =
+  "// GENERATED FILE — do not edit. Regenerate with `npm run gen` (scripts/gen-ops.mjs) from the schemas of\n// the libtorch the addon was built against.\n";
 
 const IMPORTS = `import type { Tensor } from "../tensor.js";
 import type { dtype } from "../dtype.js";
@@ -181,7 +201,9 @@ export function generate() {
     }
   }
   for (const mod of SUBMODULES) {
-    const members = fnNames.filter((n) => n.startsWith(`${mod}_`) && n[mod.length + 1] !== "_").map((n) => `  ${propKey(n.slice(mod.length + 1))}: ${n},`);
+    const members = fnNames
+      .filter((n) => n.startsWith(`${mod}_`) && n[mod.length + 1] !== "_")
+      .map((n) => `  ${propKey(n.slice(mod.length + 1))}: ${n},`);
     fnOut.push("", `/** torch.${mod}: the \`${mod}_*\` ATen ops under Python's names. */`, `export const ${mod} = {`, ...members, "};");
   }
   mOut.push("", 'declare module "../tensor.js" {', "  interface Tensor {", ...methodDecls, "  }", "}", "");

@@ -29,7 +29,15 @@ if (files.length === 0) {
 const concurrency = Math.max(1, Math.min(2, os.cpus().length));
 const r = spawnSync(
   process.execPath,
-  ["--expose-gc", "--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files.map((f) => path.relative(root, f))],
+  [
+    "--expose-gc",
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    "--test-reporter=spec",
+    ...files.map((f) => path.relative(root, f)),
+  ],
   { cwd: root, stdio: "inherit", env: { ...process.env, TESSERA_TEST: "1" } },
 );
 process.exit(r.status ?? 1);

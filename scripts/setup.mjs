@@ -57,7 +57,10 @@ function ensureGloo() {
   if (existsSync("/usr/include/gloo")) return;
   const [cmd, pre] = process.getuid?.() === 0 ? ["apt-get", []] : ["sudo", ["-n", "apt-get"]];
   const apt = (args) =>
-    execFileSync(cmd, [...pre, ...args], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    execFileSync(cmd, [...pre, ...args], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
   try {
     log("installing libgloo-dev (Gloo headers for c10d)");
     apt(["update", "-qq"]);

@@ -5,7 +5,18 @@ import { torch } from "tessera";
 import { ADAPTER_CONFIG_NAME, AutoModelForCausalLM, AutoTokenizer, LoraConfig, PeftModel, type CausalLM } from "tessera/transformers";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { EXIT_CODES, UsageError, asBadInput, existingDir, existingFile, isEntryPoint, parse, positiveInt, runMain, string } from "./lib/cli.js";
+import {
+  EXIT_CODES,
+  UsageError,
+  asBadInput,
+  existingDir,
+  existingFile,
+  isEntryPoint,
+  parse,
+  positiveInt,
+  runMain,
+  string,
+} from "./lib/cli.js";
 import { complete, formatSkill, measureSkill, readExamples } from "./lib/skill.js";
 
 const USAGE = `usage: inference.ts [--model-dir DIR] [--prompt TEXT ...] [--eval-data FILE] [--max-new-tokens N]
@@ -35,7 +46,16 @@ function loadModel(dir: string): CausalLM {
 }
 
 export function inference(argv: string[]): void {
-  const v = parse(argv, { "model-dir": { type: "string" }, prompt: { type: "string", multiple: true }, "max-new-tokens": { type: "string" }, "eval-data": { type: "string" } }, USAGE);
+  const v = parse(
+    argv,
+    {
+      "model-dir": { type: "string" },
+      prompt: { type: "string", multiple: true },
+      "max-new-tokens": { type: "string" },
+      "eval-data": { type: "string" },
+    },
+    USAGE,
+  );
   if (v === null) return;
   const dir = existingDir(string(v, "model-dir", "out/finetune/model"), "--model-dir");
   const evalData = typeof v["eval-data"] === "string" ? existingFile(v["eval-data"], "--eval-data") : null;
@@ -44,7 +64,10 @@ export function inference(argv: string[]): void {
   const examples = evalData === null ? null : asBadInput(`--eval-data ${evalData}`, () => readExamples(evalData));
   const device = new torch.device(torch.cuda.is_available() ? "cuda" : "cpu");
   // What the folder holds is the user's input: a file that does not load is bad input (exit 2).
-  const { tokenizer, model } = asBadInput(`--model-dir ${dir}`, () => ({ tokenizer: AutoTokenizer.from_pretrained(dir), model: loadModel(dir) }));
+  const { tokenizer, model } = asBadInput(`--model-dir ${dir}`, () => ({
+    tokenizer: AutoTokenizer.from_pretrained(dir),
+    model: loadModel(dir),
+  }));
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
   model.to(device);
   model.eval();
@@ -53,7 +76,10 @@ export function inference(argv: string[]): void {
   prompts.forEach((p, i) => console.log(`${JSON.stringify(p)} → ${JSON.stringify(outputs[i])}`));
   if (examples !== null) {
     const skill = measureSkill(model, tokenizer, examples, device);
-    for (const s of skill.samples.slice(0, 6)) console.log(`  ${s.output === s.completion ? "✓" : "✗"} ${JSON.stringify(s.prompt)} → ${JSON.stringify(s.output)} (expected ${JSON.stringify(s.completion)})`);
+    for (const s of skill.samples.slice(0, 6))
+      console.log(
+        `  ${s.output === s.completion ? "✓" : "✗"} ${JSON.stringify(s.prompt)} → ${JSON.stringify(s.output)} (expected ${JSON.stringify(s.completion)})`,
+      );
     console.log(`Held-out skill of ${dir}: ${formatSkill(skill)} on ${examples.length} prompts`);
   }
 }

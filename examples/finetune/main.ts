@@ -13,7 +13,26 @@ if (!torch.cuda.is_available()) torch.set_num_threads(1);
 const start = performance.now();
 const steps: Array<[string, () => Promise<number>]> = [
   ["prepare_dataset.ts", () => prepare(["--out", `${OUT}/dataset.pt`])],
-  ["train.ts", () => train(["--dataset", `${OUT}/dataset.pt`, "--epochs", "7", "--lr", "1e-3", "--lr-scheduler-type", "cosine", "--warmup-ratio", "0.05", "--save-model-dir", `${OUT}/model`, "--tensorboard-dir", `${OUT}/runs`])],
+  [
+    "train.ts",
+    () =>
+      train([
+        "--dataset",
+        `${OUT}/dataset.pt`,
+        "--epochs",
+        "7",
+        "--lr",
+        "1e-3",
+        "--lr-scheduler-type",
+        "cosine",
+        "--warmup-ratio",
+        "0.05",
+        "--save-model-dir",
+        `${OUT}/model`,
+        "--tensorboard-dir",
+        `${OUT}/runs`,
+      ]),
+  ],
   ["inference.ts", () => inference(["--model-dir", `${OUT}/model`, "--eval-data", DEFAULT_HELDOUT_DATA])],
 ];
 for (const [name, run] of steps) {
@@ -24,4 +43,6 @@ for (const [name, run] of steps) {
     process.exit(code);
   }
 }
-console.log(`\nMain job done in ${((performance.now() - start) / 1000).toFixed(1)} s; the fine-tuned model is in ${OUT}/model (HF format), TensorBoard logs in ${OUT}/runs.`);
+console.log(
+  `\nMain job done in ${((performance.now() - start) / 1000).toFixed(1)} s; the fine-tuned model is in ${OUT}/model (HF format), TensorBoard logs in ${OUT}/runs.`,
+);

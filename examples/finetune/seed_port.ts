@@ -125,10 +125,18 @@ async function main(args: ReturnType<typeof parse_args>): Promise<void> {
 
   //     # Create a DataLoader for the training set
   //     train_dataloader = torch.utils.data.DataLoader(dataset["train"], batch_size=args.batch_size, shuffle=True, drop_last=True)
-  const train_dataloader = new torch.utils.data.DataLoader(tokenized["train"], { batch_size: args.batch_size, shuffle: true, drop_last: true });
+  const train_dataloader = new torch.utils.data.DataLoader(tokenized["train"], {
+    batch_size: args.batch_size,
+    shuffle: true,
+    drop_last: true,
+  });
   //     # Create a DataLoader for the validation set
   //     eval_dataloader = torch.utils.data.DataLoader(dataset["test"], batch_size=args.batch_size, shuffle=False, drop_last=True)
-  const eval_dataloader = new torch.utils.data.DataLoader(tokenized["test"], { batch_size: args.batch_size, shuffle: false, drop_last: true });
+  const eval_dataloader = new torch.utils.data.DataLoader(tokenized["test"], {
+    batch_size: args.batch_size,
+    shuffle: false,
+    drop_last: true,
+  });
 
   //     optim = torch.optim.AdamW(model.parameters(), lr=args.lr)
   const optim = new torch.optim.AdamW(model.parameters(), { lr: args.lr });
@@ -185,7 +193,9 @@ async function main(args: ReturnType<typeof parse_args>): Promise<void> {
         //                 elapsed = time.time() - st
         const elapsed = performance.now() / 1000 - st;
         //                 logger.info(f"[Step {step+(epoch*len(train_dataloader))}/{total_step}] | Loss: {loss.item()} | Duration: {elapsed:.2f} | Throughput: {((step_interval * args.batch_size * args.block_size) / elapsed):.2f} tokens/sec")
-        logger.info(`[Step ${step + epoch * train_dataloader.len()}/${total_step}] | Loss: ${loss.item()} | Duration: ${elapsed.toFixed(2)} | Throughput: ${((step_interval * args.batch_size * args.block_size) / elapsed).toFixed(2)} tokens/sec`);
+        logger.info(
+          `[Step ${step + epoch * train_dataloader.len()}/${total_step}] | Loss: ${loss.item()} | Duration: ${elapsed.toFixed(2)} | Throughput: ${((step_interval * args.batch_size * args.block_size) / elapsed).toFixed(2)} tokens/sec`,
+        );
         //                 st = time.time()
         st = performance.now() / 1000;
       }

@@ -10,11 +10,33 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { cli, parallel, torch } from "tessera";
 import {
-  AutoConfig, AutoModelForCausalLM, AutoTokenizer, LoraConfig, TrainingLogger, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup, get_peft_model, peakMemory,
-  type CausalLM, type PreTrainedTokenizer,
+  AutoConfig,
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  LoraConfig,
+  TrainingLogger,
+  get_cosine_schedule_with_warmup,
+  get_linear_schedule_with_warmup,
+  get_peft_model,
+  peakMemory,
+  type CausalLM,
+  type PreTrainedTokenizer,
 } from "tessera/transformers";
 import {
-  EXIT_CODES, RunError, UsageError, asBadInput, existingDir, existingFile, isEntryPoint, nonNegativeInt, outputDir, parse, positiveInt, positiveNumber, runMain, string,
+  EXIT_CODES,
+  RunError,
+  UsageError,
+  asBadInput,
+  existingDir,
+  existingFile,
+  isEntryPoint,
+  nonNegativeInt,
+  outputDir,
+  parse,
+  positiveInt,
+  positiveNumber,
+  runMain,
+  string,
   type Values,
 } from "./lib/cli.js";
 import { DEFAULT_CONFIG_DIR, DEFAULT_HELDOUT_DATA } from "./lib/paths.js";
@@ -22,7 +44,8 @@ import { formatSkill, measureSkill, readExamples, type Skill } from "./lib/skill
 
 const { gpuRows, writeAtomically } = cli;
 const { peakFlopsFor, profileFromConfig, trainingFlopsPerToken } = parallel;
-const { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } = parallel.checkpoint;
+const { commitFolder, freshStagingFolder, latest_checkpoint, load_checkpoint, rotate_checkpoints, save_checkpoint, stagingFolder } =
+  parallel.checkpoint;
 
 const USAGE = `usage: train.ts [--model DIR] [--dataset FILE] [options]
 
@@ -99,12 +122,34 @@ export interface TrainArgs {
 
 function parseTrainArgs(argv: string[]): TrainArgs | null {
   const str = { type: "string" } as const;
-  const v: Values | null = parse(argv, {
-    model: str, dataset: str, "batch-size": str, "block-size": str, lr: str, "lr-scheduler-type": str, "warmup-ratio": str, epochs: str, "max-steps": str, "log-interval": str,
-    "save-model-dir": str, "use-lora": { type: "boolean" }, "lora-r": str, "eval-data": str, "tensorboard-dir": str, seed: str,
-    "output-dir": str, "save-steps": str, "save-total-limit": str, "resume-from-checkpoint": str, "save-on-interrupt": { type: "boolean" },
-    "skip-nonfinite-loss": { type: "boolean" },
-  }, USAGE);
+  const v: Values | null = parse(
+    argv,
+    {
+      model: str,
+      dataset: str,
+      "batch-size": str,
+      "block-size": str,
+      lr: str,
+      "lr-scheduler-type": str,
+      "warmup-ratio": str,
+      epochs: str,
+      "max-steps": str,
+      "log-interval": str,
+      "save-model-dir": str,
+      "use-lora": { type: "boolean" },
+      "lora-r": str,
+      "eval-data": str,
+      "tensorboard-dir": str,
+      seed: str,
+      "output-dir": str,
+      "save-steps": str,
+      "save-total-limit": str,
+      "resume-from-checkpoint": str,
+      "save-on-interrupt": { type: "boolean" },
+      "skip-nonfinite-loss": { type: "boolean" },
+    },
+    USAGE,
+  );
   if (v === null) return null;
   const model = typeof v.model === "string" ? existingDir(v.model, "--model") : null;
   const evalData = typeof v["eval-data"] === "string" ? v["eval-data"] : model === null ? DEFAULT_HELDOUT_DATA : null;
@@ -179,7 +224,10 @@ function loadBlocks(file: string, block_size: number): Batch {
     throw new UsageError(`${file}: expected {input_ids, attention_mask} 2-d tensors (run prepare_dataset.ts)`);
   }
   const width = obj.input_ids.shape[1];
-  if (width !== block_size) throw new UsageError(`${file} holds blocks of ${width} tokens, but --block-size is ${block_size} (prepare the dataset with --block-size ${block_size})`);
+  if (width !== block_size)
+    throw new UsageError(
+      `${file} holds blocks of ${width} tokens, but --block-size is ${block_size} (prepare the dataset with --block-size ${block_size})`,
+    );
   return { input_ids: obj.input_ids, attention_mask: obj.attention_mask };
 }
 
@@ -202,7 +250,8 @@ function loadModel(args: TrainArgs, device: torch.device): { model: CausalLM; to
   const dir = args.model ?? DEFAULT_CONFIG_DIR;
   const { model, tokenizer } = asBadInput(`--model ${dir}`, () => ({
     tokenizer: AutoTokenizer.from_pretrained(dir),
-    model: args.model === null ? AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(dir)) : AutoModelForCausalLM.from_pretrained(dir),
+    model:
+      args.model === null ? AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(dir)) : AutoModelForCausalLM.from_pretrained(dir),
   }));
   if (tokenizer.pad_token === null) tokenizer.pad_token = tokenizer.eos_token;
   model.to(device);
@@ -221,11 +270,19 @@ function addLora(model: CausalLM, args: TrainArgs, staging: string): ReturnType<
     model.save_pretrained(join(staging, "base"));
     base = join(args.save_model_dir, "base");
   }
-  const config = new LoraConfig({ r: args.lora_r, lora_alpha: 2 * args.lora_r, task_type: "CAUSAL_LM", base_model_name_or_path: resolve(base) });
+  const config = new LoraConfig({
+    r: args.lora_r,
+    lora_alpha: 2 * args.lora_r,
+    task_type: "CAUSAL_LM",
+    base_model_name_or_path: resolve(base),
+  });
   const peft = get_peft_model(model, config);
   const targets = config.resolved_target_modules(String(model.config.model_type));
   const [trainable, all] = peft.get_nb_trainable_parameters();
-  if (isMainProcess()) console.log(`LoRA r=${args.lora_r} on ${[targets].flat().join(", ")}: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`);
+  if (isMainProcess())
+    console.log(
+      `LoRA r=${args.lora_r} on ${[targets].flat().join(", ")}: ${trainable.toLocaleString("en-US")} trainable of ${all.toLocaleString("en-US")} parameters`,
+    );
   return peft;
 }
 
@@ -267,7 +324,10 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   const { device, name } = pickDevice();
   const data = loadBlocks(args.dataset, args.block_size);
   const dataset = new BlockDataset(data);
-  if (args.batch_size > dataset.len()) throw new UsageError(`--batch-size ${args.batch_size} is larger than the dataset (${dataset.len()} examples in ${args.dataset}); with drop_last no batch would run`);
+  if (args.batch_size > dataset.len())
+    throw new UsageError(
+      `--batch-size ${args.batch_size} is larger than the dataset (${dataset.len()} examples in ${args.dataset}); with drop_last no batch would run`,
+    );
   const { model, tokenizer } = loadModel(args, device);
   const config = model.config.to_dict();
   const main = isMainProcess();
@@ -275,7 +335,9 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   const print = (line: string | null): void => {
     if (main) console.log(line);
   };
-  print(`Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`);
+  print(
+    `Model: ${args.model ?? `new ${model.constructor.name} from ${DEFAULT_CONFIG_DIR}`} (${model.num_parameters().toLocaleString("en-US")} parameters) on ${device} (${name})`,
+  );
   const resume = args.resume_from_checkpoint === "latest" ? latest_checkpoint(args.output_dir) : args.resume_from_checkpoint;
   if (args.resume_from_checkpoint === "latest" && resume === null) print(`No checkpoint in ${args.output_dir} yet: starting from step 0`);
 
@@ -291,14 +353,19 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   const lora = args.use_lora ? addLora(model, args, staging) : null;
   const trained = lora ?? model;
   const loader = new torch.utils.data.DataLoader(dataset, { batch_size: args.batch_size, shuffle: true, drop_last: true });
-  const optim = new torch.optim.AdamW([...model.parameters()].filter((p) => p.requires_grad), { lr: args.lr });
+  const optim = new torch.optim.AdamW(
+    [...model.parameters()].filter((p) => p.requires_grad),
+    { lr: args.lr },
+  );
   // The schedule spans the run's steps (warmup first), as HF Trainer's lr_scheduler_type / warmup_ratio.
   const schedule_steps = Math.min(loader.len() * args.epochs, args.max_steps ?? Infinity);
   const warmup_steps = Math.ceil((args.warmup_ratio ?? 0) * schedule_steps);
   const lr_scheduler =
-    args.lr_scheduler_type === "cosine" ? get_cosine_schedule_with_warmup(optim, warmup_steps, schedule_steps)
-    : args.lr_scheduler_type === "linear" ? get_linear_schedule_with_warmup(optim, warmup_steps, schedule_steps)
-    : null;
+    args.lr_scheduler_type === "cosine"
+      ? get_cosine_schedule_with_warmup(optim, warmup_steps, schedule_steps)
+      : args.lr_scheduler_type === "linear"
+        ? get_linear_schedule_with_warmup(optim, warmup_steps, schedule_steps)
+        : null;
   const state = { model: trained, optimizer: optim, lr_scheduler, dataloader: loader };
   let step = 0;
   let first_epoch = 0;
@@ -313,7 +380,8 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   // saved is checked first, so a checkpoint or model folder never holds a non-finite weight.
   const params = [...trained.parameters()];
   const checkWeights = (): void => {
-    if (!weightsAreFinite(params, world)) throw new RunError(`step ${step}: ${stopMessage("the weights hold NaN or infinite values (the updates diverged)", saved_step)}`);
+    if (!weightsAreFinite(params, world))
+      throw new RunError(`step ${step}: ${stopMessage("the weights hold NaN or infinite values (the updates diverged)", saved_step)}`);
   };
   const saveCheckpoint = (epoch: number): void => {
     checkWeights();
@@ -328,14 +396,20 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
   const writer = main ? new torch.utils.tensorboard.SummaryWriter(args.tensorboard_dir) : undefined;
   const peak = peakFlopsFor(name);
   const logger = new TrainingLogger({
-    total_steps, initial_step: step, log_interval: args.log_interval, writer, memory: () => peakMemory(device),
+    total_steps,
+    initial_step: step,
+    log_interval: args.log_interval,
+    writer,
+    memory: () => peakMemory(device),
     flops_per_token: trainingFlopsPerToken(profileFromConfig(config), args.block_size),
     // Tokens are counted over all ranks (below), so the peak is that of all ranks' devices.
     peak_flops: peak === null ? null : peak * world,
     print,
   });
   const per_rank = world > 1 ? ` (the global batch, split over ${world} ranks)` : "";
-  print(`Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}${lr_scheduler === null ? "" : ` (${args.lr_scheduler_type}, ${warmup_steps} warmup steps)`}`);
+  print(
+    `Training ${total_steps} steps: ${args.epochs} epoch(s) of ${loader.len()} batches of ${args.batch_size} × ${args.block_size} tokens${per_rank}, lr ${args.lr}${lr_scheduler === null ? "" : ` (${args.lr_scheduler_type}, ${warmup_steps} warmup steps)`}`,
+  );
 
   const signals = watchSignals();
   let interrupted: "SIGINT" | "SIGTERM" | null = null;
@@ -356,7 +430,10 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
         const step_lr = lr_scheduler?.get_last_lr()[0] ?? args.lr;
         if (Number.isFinite(loss_value)) optim.step();
         else if (args.skip_nonfinite_loss) print(`Step ${step + 1}: loss is ${loss_value}; step skipped (--skip-nonfinite-loss)`);
-        else throw new RunError(`step ${step + 1}: ${stopMessage(`the loss is ${loss_value}`, saved_step)}; or pass --skip-nonfinite-loss to skip such steps`);
+        else
+          throw new RunError(
+            `step ${step + 1}: ${stopMessage(`the loss is ${loss_value}`, saved_step)}; or pass --skip-nonfinite-loss to skip such steps`,
+          );
         model.zero_grad({ set_to_none: true });
         await nextTurn();
         // Counted on the host copy of the mask, so no step waits for the device; summed over all
@@ -388,7 +465,9 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
     signals.dispose();
   }
   if (interrupted !== null) {
-    print(`Stopped by ${interrupted} after step ${step}${saved_step === step ? `; resume with --resume-from-checkpoint ${join(args.output_dir, `checkpoint-${step}`)}` : ""}`);
+    print(
+      `Stopped by ${interrupted} after step ${step}${saved_step === step ? `; resume with --resume-from-checkpoint ${join(args.output_dir, `checkpoint-${step}`)}` : ""}`,
+    );
   }
   model.eval();
 
@@ -407,9 +486,17 @@ export async function train(args: TrainArgs): Promise<TrainResult> {
     console.log(`Skill after training:  ${formatSkill(skill_after)}`);
   }
   const result: TrainResult = {
-    losses: summary.losses, skill_before, skill_after, steps: summary.steps, seconds: summary.seconds,
-    tokens_per_s: summary.tokens_per_s, non_pad_tokens_per_s: summary.non_pad_tokens_per_s, peak_memory_bytes: summary.peak_memory.bytes,
-    saved_to, resumed_from: resume, interrupted,
+    losses: summary.losses,
+    skill_before,
+    skill_after,
+    steps: summary.steps,
+    seconds: summary.seconds,
+    tokens_per_s: summary.tokens_per_s,
+    non_pad_tokens_per_s: summary.non_pad_tokens_per_s,
+    peak_memory_bytes: summary.peak_memory.bytes,
+    saved_to,
+    resumed_from: resume,
+    interrupted,
   };
   if (main && saved_to !== null) {
     writeAtomically(join(staging, "train_results.json"), (fd) => writeFileSync(fd, JSON.stringify(result, null, 2) + "\n"));
@@ -427,7 +514,15 @@ function stopMessage(problem: string, saved_step: number): string {
 
 /** Whether every weight of `params` is finite on every rank (each rank checks what it holds): one device sync. */
 function weightsAreFinite(params: torch.Tensor[], world: number): boolean {
-  const bad = torch.tensor([torch.no_grad(() => torch.stack(params.map((p) => p.isfinite().all())).logical_not().sum().item())]);
+  const bad = torch.tensor([
+    torch.no_grad(() =>
+      torch
+        .stack(params.map((p) => p.isfinite().all()))
+        .logical_not()
+        .sum()
+        .item(),
+    ),
+  ]);
   if (world > 1) torch.distributed.all_reduce(bad);
   return bad.item() === 0;
 }

@@ -7,7 +7,10 @@ const commands: Record<string, Command> = {
   smi: { summary: "list devices with memory, utilization and processes", load: () => import("./smi.js") },
   prepare: { summary: "tokenize a .txt/.jsonl dataset into blocks saved with torch.save", load: () => import("./prepare.js") },
   plan: { summary: "plan Advanced Parallelization for a model and a cluster", load: () => import("./plan.js") },
-  "merge-checkpoint": { summary: "merge a (sharded) training checkpoint into a plain HF model folder", load: () => import("./merge_checkpoint.js") },
+  "merge-checkpoint": {
+    summary: "merge a (sharded) training checkpoint into a plain HF model folder",
+    load: () => import("./merge_checkpoint.js"),
+  },
 };
 
 function usage(): string {

@@ -37,7 +37,13 @@ export function boundedPositiveInt(values: Record<string, unknown>, name: string
   return n;
 }
 
-function integerAtLeast(values: Record<string, unknown>, name: string, min: number, expected: string, fallback: number | undefined): number {
+function integerAtLeast(
+  values: Record<string, unknown>,
+  name: string,
+  min: number,
+  expected: string,
+  fallback: number | undefined,
+): number {
   const raw = values[name];
   if (raw === undefined) {
     if (fallback === undefined) throw new UsageError(`--${name} is required`);

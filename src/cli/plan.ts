@@ -3,8 +3,18 @@
 // 3 no plan fits this well-formed problem (the message names the rule and the smallest cluster that fits).
 import { parseArgs } from "node:util";
 import {
-  hardwarePreset, hardwarePresetNames, loadHardwareProfile, loadModelProfile, makeProblem, modelPresetNames, parseFix, plan, resultJson, resultText,
-  type HardwareProfile, type Problem,
+  hardwarePreset,
+  hardwarePresetNames,
+  loadHardwareProfile,
+  loadModelProfile,
+  makeProblem,
+  modelPresetNames,
+  parseFix,
+  plan,
+  resultJson,
+  resultText,
+  type HardwareProfile,
+  type Problem,
 } from "../parallel/planner/index.js";
 import { UsageError, boundedPositiveInt, positiveInt } from "./options.js";
 
@@ -55,7 +65,10 @@ async function hardwareFrom(values: Record<string, string | boolean | undefined>
   if (values.gpu === "local") {
     const { cachedLocalProfile } = await import("../launch/calibrate.js");
     const profile = cachedLocalProfile();
-    if (profile === undefined) throw new UsageError("--gpu local: this machine has no measured profile for its device and software yet (run tessera plan --calibrate)");
+    if (profile === undefined)
+      throw new UsageError(
+        "--gpu local: this machine has no measured profile for its device and software yet (run tessera plan --calibrate)",
+      );
     return profile;
   }
   return hardwarePreset(typeof values.gpu === "string" ? values.gpu : "h100-sxm-80gb");
@@ -70,7 +83,8 @@ function problemFrom(values: Record<string, string | boolean | undefined>, hardw
   if (typeof values.model !== "string") throw new UsageError("--model is required");
   const gpus = boundedPositiveInt(values, "gpus", MAX_GPUS);
   const precision = values.precision ?? "bf16-mixed";
-  if (precision !== "bf16-mixed" && precision !== "fp32" && precision !== "fp8") throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed, fp32 or fp8`);
+  if (precision !== "bf16-mixed" && precision !== "fp32" && precision !== "fp8")
+    throw new UsageError(`--precision ${String(precision)}: expected bf16-mixed, fp32 or fp8`);
   const problem = makeProblem(loadModelProfile(values.model), gpus, {
     hardware,
     gpusPerNode: boundedPositiveInt(values, "gpus-per-node", MAX_GPUS, hardware.devicesPerNode),
@@ -81,7 +95,8 @@ function problemFrom(values: Record<string, string | boolean | undefined>, hardw
     tpCommOverlap: values["tp-comm-overlap"] === true,
     precision,
   });
-  if (gpus % problem.gpusPerNode !== 0) throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${problem.gpusPerNode} GPUs`);
+  if (gpus % problem.gpusPerNode !== 0)
+    throw new UsageError(`--gpus ${gpus} is not a whole number of nodes of ${problem.gpusPerNode} GPUs`);
   return problem;
 }
 
@@ -93,10 +108,16 @@ async function runCalibration(values: Record<string, string | boolean | undefine
   const base = hardwarePreset(typeof values.gpu === "string" ? values.gpu : gpuCount > 0 ? "h100-sxm-80gb" : "cpu");
   const model = typeof values.model === "string" ? loadModelProfile(values.model) : undefined;
   const { profile, seconds, file } = await calibrate({
-    base, model, seqLen: positiveInt(values, "seq-len", 512), nproc: positiveInt(values, "nproc", gpuCount > 0 ? gpuCount : 4), refresh: values.refresh === true,
+    base,
+    model,
+    seqLen: positiveInt(values, "seq-len", 512),
+    nproc: positiveInt(values, "nproc", gpuCount > 0 ? gpuCount : 4),
+    refresh: values.refresh === true,
   });
   const link = profile.intraNode.byGroupSize?.map(([n, bw]) => `${n} ranks ${(bw / 1e9).toFixed(2)} GB/s`).join(", ") ?? "not measured";
-  console.log(`${profile.name}: GEMM ${(100 * profile.gemm.maxEfficiency).toFixed(1)} % of ${(profile.peakFlops / 1e12).toFixed(1)} TFLOP/s (half at width ${profile.gemm.halfDim.toFixed(0)}), attention ${(100 * profile.attentionEfficiency).toFixed(1)} %, memory ${(profile.memoryBandwidthBytesPerS / 1e9).toFixed(1)} GB/s, all-reduce bus bandwidth ${link}, latency ${(profile.intraNode.latencyS * 1e6).toFixed(0)} µs`);
+  console.log(
+    `${profile.name}: GEMM ${(100 * profile.gemm.maxEfficiency).toFixed(1)} % of ${(profile.peakFlops / 1e12).toFixed(1)} TFLOP/s (half at width ${profile.gemm.halfDim.toFixed(0)}), attention ${(100 * profile.attentionEfficiency).toFixed(1)} %, memory ${(profile.memoryBandwidthBytesPerS / 1e9).toFixed(1)} GB/s, all-reduce bus bandwidth ${link}, latency ${(profile.intraNode.latencyS * 1e6).toFixed(0)} µs`,
+  );
   console.log(`profile ${file} (${profile.measured?.software}; ${seconds.toFixed(1)} s)`);
   return profile;
 }
@@ -109,10 +130,24 @@ export async function main(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: false,
       options: {
-        model: { type: "string" }, gpus: { type: "string" }, "gpus-per-node": { type: "string" }, gpu: { type: "string" },
-        hardware: { type: "string" }, "seq-len": { type: "string" }, "global-batch": { type: "string" }, precision: { type: "string" }, fix: { type: "string" },
-        alternatives: { type: "string" }, "tp-across-nodes": { type: "boolean" }, "tp-comm-overlap": { type: "boolean" }, "unfused-attention": { type: "boolean" },
-        json: { type: "boolean" }, help: { type: "boolean", short: "h" }, calibrate: { type: "boolean" }, nproc: { type: "string" }, refresh: { type: "boolean" },
+        model: { type: "string" },
+        gpus: { type: "string" },
+        "gpus-per-node": { type: "string" },
+        gpu: { type: "string" },
+        hardware: { type: "string" },
+        "seq-len": { type: "string" },
+        "global-batch": { type: "string" },
+        precision: { type: "string" },
+        fix: { type: "string" },
+        alternatives: { type: "string" },
+        "tp-across-nodes": { type: "boolean" },
+        "tp-comm-overlap": { type: "boolean" },
+        "unfused-attention": { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        calibrate: { type: "boolean" },
+        nproc: { type: "string" },
+        refresh: { type: "boolean" },
       },
     }));
   } catch (e) {

@@ -62,7 +62,11 @@ export function readTexts(file: string, eos_token: string): string[] {
 }
 
 /** Tokenizes texts into [n, block_size] blocks; `truncated` counts the examples that did not fit. */
-export function prepareDataset(tokenizer: PreTrainedTokenizer, texts: string[], block_size: number): { dataset: PreparedDataset; truncated: number } {
+export function prepareDataset(
+  tokenizer: PreTrainedTokenizer,
+  texts: string[],
+  block_size: number,
+): { dataset: PreparedDataset; truncated: number } {
   if (texts.length === 0) throw new UsageError("the dataset has no examples");
   const truncated = tokenizer(texts).input_ids.filter((ids) => ids.length > block_size).length;
   const enc = tokenizer(texts, { padding: "max_length", truncation: true, max_length: block_size, return_tensors: "pt" });
@@ -77,7 +81,11 @@ export interface PrepareArgs {
 }
 
 export function parsePrepareArgs(argv: string[], prog: string): PrepareArgs | null {
-  const v = parse(argv, { model: { type: "string" }, data: { type: "string" }, "block-size": { type: "string" }, out: { type: "string" } }, usage(prog));
+  const v = parse(
+    argv,
+    { model: { type: "string" }, data: { type: "string" }, "block-size": { type: "string" }, out: { type: "string" } },
+    usage(prog),
+  );
   if (v === null) return null;
   return {
     model: existingDir(string(v, "model", DEFAULT_CONFIG_DIR), "--model"),
@@ -96,7 +104,8 @@ export function prepare(args: PrepareArgs): PreparedDataset {
   mkdirSync(dirname(args.out), { recursive: true });
   torch.save(dataset, args.out);
   console.log(`Prepared ${texts.length} examples of ${args.block_size} tokens (${nonPad} non-pad) from ${args.data} → ${args.out}`);
-  if (truncated > 0) console.log(`  ${truncated} of ${texts.length} examples were longer than ${args.block_size} tokens and were truncated`);
+  if (truncated > 0)
+    console.log(`  ${truncated} of ${texts.length} examples were longer than ${args.block_size} tokens and were truncated`);
   return dataset;
 }
 
@@ -106,4 +115,3 @@ export async function main(argv: string[], prog = "tessera prepare"): Promise<nu
     if (args !== null) prepare(args);
   });
 }
-

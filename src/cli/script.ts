@@ -20,7 +20,12 @@ export type Values = Record<string, string | boolean | undefined>;
 export function parse(argv: string[], options: Options, usage: string): Values | null {
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }) as { values: Values });
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }) as { values: Values });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -35,7 +40,8 @@ export function positiveNumber(values: Values, name: string, fallback: number): 
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} ${String(raw)}: expected a positive number`);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || v <= 0)
+    throw new UsageError(`--${name} ${String(raw)}: expected a positive number`);
   return v;
 }
 

@@ -79,7 +79,11 @@ export function gpuRows(): DeviceRow[] {
     utilization_percent: Number.isFinite(Number(util)) ? Number(util) : null,
     processes: procs
       .filter((p) => p[0] === uuid)
-      .map(([, pid, pname, mem]) => ({ pid: Number(pid), name: pname, memory_bytes: Number.isFinite(Number(mem)) ? Number(mem) * MiB : null })),
+      .map(([, pid, pname, mem]) => ({
+        pid: Number(pid),
+        name: pname,
+        memory_bytes: Number.isFinite(Number(mem)) ? Number(mem) * MiB : null,
+      })),
   }));
 }
 
@@ -131,7 +135,9 @@ interface RankProcess {
 
 function environOf(pid: number): Map<string, string> | null {
   try {
-    const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((e) => e.includes("="));
+    const entries = readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .filter((e) => e.includes("="));
     return new Map(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
   } catch {
     return null;
@@ -153,7 +159,9 @@ export function rankProcesses(): RankProcess[] {
   const uid = os.userInfo().uid;
   let pids: number[];
   try {
-    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+    pids = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
   } catch {
     return [];
   }
@@ -199,7 +207,10 @@ export async function jobViews(job: string | null = null, sampleMs = SAMPLE_MS):
   await sleep(sampleMs);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const sys1 = systemCpuTimes();
-  const cpuUtil = sys0 !== null && sys1 !== null && sys1.total > sys0.total ? Math.round((100 * (sys1.busy - sys0.busy)) / (sys1.total - sys0.total)) : null;
+  const cpuUtil =
+    sys0 !== null && sys1 !== null && sys1.total > sys0.total
+      ? Math.round((100 * (sys1.busy - sys0.busy)) / (sys1.total - sys0.total))
+      : null;
   const gpus = gpuRows();
   const cpus = os.cpus();
   const jobs = [...new Set(procs.map((p) => p.job))];
@@ -207,10 +218,18 @@ export async function jobViews(job: string | null = null, sampleMs = SAMPLE_MS):
     const mine = procs.filter((p) => p.job === id);
     const ranks: RankRow[] = mine.map((p) => {
       const [a, b] = [ticks0.get(p.pid) ?? null, processTicks(p.pid)];
-      return { pid: p.pid, rank: p.rank, local_rank: p.local_rank, cpu_percent: a === null || b === null ? null : Math.round((100 * (b - a)) / CLK_TCK / seconds), rss_bytes: rssBytes(p.pid) };
+      return {
+        pid: p.pid,
+        rank: p.rank,
+        local_rank: p.local_rank,
+        cpu_percent: a === null || b === null ? null : Math.round((100 * (b - a)) / CLK_TCK / seconds),
+        rss_bytes: rssBytes(p.pid),
+      };
     });
     const pids = new Set(ranks.map((r) => r.pid));
-    const jobGpus = gpus.filter((g) => g.processes.some((p) => pids.has(p.pid))).map((g) => ({ ...g, processes: g.processes.filter((p) => pids.has(p.pid)) }));
+    const jobGpus = gpus
+      .filter((g) => g.processes.some((p) => pids.has(p.pid)))
+      .map((g) => ({ ...g, processes: g.processes.filter((p) => pids.has(p.pid)) }));
     const devices: DeviceRow[] =
       jobGpus.length > 0
         ? jobGpus
@@ -274,6 +293,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`tessera smi: no job '${job}' among this user's tessera processes`);
     return 1;
   }
-  console.log(json ? JSON.stringify({ jobs: views }, null, 2) : views.length === 0 ? "no tessera job of this user is running" : formatJobs(views));
+  console.log(
+    json ? JSON.stringify({ jobs: views }, null, 2) : views.length === 0 ? "no tessera job of this user is running" : formatJobs(views),
+  );
   return 0;
 }

@@ -51,8 +51,10 @@ function check(ok: boolean, message: string): void {
 /** The rows of a batched function's output column: a list as is, a tensor by its first dimension. */
 function columnRows(name: string, v: unknown, n: number | null): unknown[] {
   const rows = v instanceof torch.Tensor ? (v.dim() === 0 ? [v.item()] : (v.tolist() as unknown[])) : v;
-  if (!Array.isArray(rows)) throw new TypeError(`Dataset.map (batched): column '${name}' must be a list or a tensor of rows, got ${typeof v}`);
-  if (n !== null && rows.length !== n) throw new Error(`Dataset.map (batched): column '${name}' has ${rows.length} rows where the others have ${n}`);
+  if (!Array.isArray(rows))
+    throw new TypeError(`Dataset.map (batched): column '${name}' must be a list or a tensor of rows, got ${typeof v}`);
+  if (n !== null && rows.length !== n)
+    throw new Error(`Dataset.map (batched): column '${name}' has ${rows.length} rows where the others have ${n}`);
   return rows;
 }
 
@@ -73,7 +75,10 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
   /** The split this dataset was loaded as ("train", ...), or null. */
   readonly split: string | null;
 
-  constructor(rows: readonly Row[], { column_names, format, split = null }: { column_names?: string[]; format?: Format; split?: string | null } = {}) {
+  constructor(
+    rows: readonly Row[],
+    { column_names, format, split = null }: { column_names?: string[]; format?: Format; split?: string | null } = {},
+  ) {
     super();
     this.rows = rows;
     this.column_names = column_names ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
@@ -90,8 +95,12 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
   static from_dict<C extends Record<string, readonly unknown[]>>(columns: C): Dataset<{ [K in keyof C]: C[K][number] }> {
     const names = Object.keys(columns);
     const n = names.length === 0 ? 0 : columns[names[0]].length;
-    for (const k of names) check(columns[k].length === n, `Dataset.from_dict: column '${k}' has ${columns[k].length} values where '${names[0]}' has ${n}`);
-    return new Dataset(Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k) => [k, columns[k][i]]))), { column_names: names });
+    for (const k of names)
+      check(columns[k].length === n, `Dataset.from_dict: column '${k}' has ${columns[k].length} values where '${names[0]}' has ${n}`);
+    return new Dataset(
+      Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k) => [k, columns[k][i]]))),
+      { column_names: names },
+    );
   }
 
   get num_rows(): number {
@@ -102,14 +111,23 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
     return this.rows.length;
   }
 
-  private derive<S extends Row>(rows: readonly Row[], column_names: string[] = this.column_names, format: Format = this.format): Dataset<S> {
-    return new Dataset<S>(rows, { column_names, format: { ...format, columns: format.columns?.filter((c) => column_names.includes(c)) ?? null }, split: this.split });
+  private derive<S extends Row>(
+    rows: readonly Row[],
+    column_names: string[] = this.column_names,
+    format: Format = this.format,
+  ): Dataset<S> {
+    return new Dataset<S>(rows, {
+      column_names,
+      format: { ...format, columns: format.columns?.filter((c) => column_names.includes(c)) ?? null },
+      split: this.split,
+    });
   }
 
   /** Row `index` in the current format (negative counts from the end). */
   getitem(index: number): R {
     const i = index < 0 ? index + this.rows.length : index;
-    if (!Number.isInteger(i) || i < 0 || i >= this.rows.length) throw new RangeError(`Dataset: index ${index} is out of range for a dataset of ${this.rows.length} rows`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.rows.length)
+      throw new RangeError(`Dataset: index ${index} is out of range for a dataset of ${this.rows.length} rows`);
     return this.formatted(this.rows[i]) as R;
   }
 
@@ -146,9 +164,16 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
 
   map<O extends object>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): Dataset<Mapped<R, O>>;
   map<O extends object>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): Dataset<BatchMapped<R, O>>;
-  map(fn: (input: never, index: never) => object, { batched = false, batch_size = 1000, remove_columns = [] }: MapOptions = {}): Dataset<Row> {
+  map(
+    fn: (input: never, index: never) => object,
+    { batched = false, batch_size = 1000, remove_columns = [] }: MapOptions = {},
+  ): Dataset<Row> {
     const removed = typeof remove_columns === "string" ? [remove_columns] : remove_columns;
-    for (const c of removed) check(this.column_names.includes(c), `Dataset.map: remove_columns names '${c}', which is not a column (columns: ${this.column_names.join(", ")})`);
+    for (const c of removed)
+      check(
+        this.column_names.includes(c),
+        `Dataset.map: remove_columns names '${c}', which is not a column (columns: ${this.column_names.join(", ")})`,
+      );
     const call = fn as (input: unknown, index: unknown) => Row;
     const out: Row[] = [];
     const names = new Set(this.column_names.filter((c) => !removed.includes(c)));
@@ -168,7 +193,13 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
       for (let start = 0; start < this.rows.length; start += batch_size) {
         const rows = this.rows.slice(start, start + batch_size);
         const batch = Object.fromEntries(this.column_names.map((k) => [k, rows.map((r) => r[k])]));
-        const result = checkedOutput(call(batch, rows.map((_, j) => start + j)), "Dataset.map (batched)");
+        const result = checkedOutput(
+          call(
+            batch,
+            rows.map((_, j) => start + j),
+          ),
+          "Dataset.map (batched)",
+        );
         const columns = Object.entries(result).map(([k, v]) => [k, columnRows(k, v, rows.length)] as const);
         rows.forEach((row, j) => merge(row, Object.fromEntries(columns.map(([k, v]) => [k, v[j]]))));
       }
@@ -178,7 +209,10 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
 
   filter(fn: (example: R, index: number) => boolean, options?: { batched?: false; batch_size?: number }): Dataset<R>;
   filter(fn: (batch: Batch<R>, indices: number[]) => boolean[], options: { batched: true; batch_size?: number }): Dataset<R>;
-  filter(fn: (input: never, index: never) => boolean | boolean[], { batched = false, batch_size = 1000 }: { batched?: boolean; batch_size?: number } = {}): Dataset<R> {
+  filter(
+    fn: (input: never, index: never) => boolean | boolean[],
+    { batched = false, batch_size = 1000 }: { batched?: boolean; batch_size?: number } = {},
+  ): Dataset<R> {
     const call = fn as (input: unknown, index: unknown) => boolean | boolean[];
     const keep: Row[] = [];
     if (!batched) {
@@ -188,8 +222,14 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
     } else {
       for (let start = 0; start < this.rows.length; start += batch_size) {
         const rows = this.rows.slice(start, start + batch_size);
-        const mask = call(Object.fromEntries(this.column_names.map((k) => [k, rows.map((r) => r[k])])), rows.map((_, j) => start + j));
-        check(Array.isArray(mask) && mask.length === rows.length, `Dataset.filter (batched): the function must return one boolean per row (${rows.length})`);
+        const mask = call(
+          Object.fromEntries(this.column_names.map((k) => [k, rows.map((r) => r[k])])),
+          rows.map((_, j) => start + j),
+        );
+        check(
+          Array.isArray(mask) && mask.length === rows.length,
+          `Dataset.filter (batched): the function must return one boolean per row (${rows.length})`,
+        );
         rows.forEach((row, j) => (mask as boolean[])[j] && keep.push(row));
       }
     }
@@ -219,14 +259,20 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
   train_test_split({ test_size = null, train_size = null, shuffle = true, seed = null }: TrainTestSplitOptions = {}): DatasetDictOf<R> {
     const n = this.rows.length;
     const count = (v: number, what: string): number => {
-      check(v > 0 && (v < 1 || (Number.isInteger(v) && v < n)), `train_test_split: ${what}=${v} should be a fraction in (0, 1) or a count in [1, ${n - 1}] for a dataset of ${n} rows`);
+      check(
+        v > 0 && (v < 1 || (Number.isInteger(v) && v < n)),
+        `train_test_split: ${what}=${v} should be a fraction in (0, 1) or a count in [1, ${n - 1}] for a dataset of ${n} rows`,
+      );
       return v < 1 ? v : v / n;
     };
     const testFrac = test_size === null ? (train_size === null ? 0.25 : null) : count(test_size, "test_size");
     const trainFrac = train_size === null ? null : count(train_size, "train_size");
     const nTest = testFrac !== null ? Math.ceil(testFrac * n) : n - Math.floor((trainFrac as number) * n);
     const nTrain = trainFrac !== null ? Math.floor(trainFrac * n) : n - nTest;
-    check(nTrain + nTest <= n && nTrain > 0 && nTest > 0, `train_test_split: ${nTrain} train and ${nTest} test rows do not fit ${n} rows (each split needs at least one)`);
+    check(
+      nTrain + nTest <= n && nTrain > 0 && nTest > 0,
+      `train_test_split: ${nTrain} train and ${nTest} test rows do not fit ${n} rows (each split needs at least one)`,
+    );
     const order = shuffle ? permutation(n, seed) : Array.from({ length: n }, (_, i) => i);
     return DatasetDict.of({ train: this.select(order.slice(nTest, nTest + nTrain)), test: this.select(order.slice(0, nTest)) });
   }
@@ -235,14 +281,19 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
   with_format(type: "torch", options?: FormatOptions): Dataset<{ [K in keyof R]: TorchValue<R[K]> }>;
   with_format(type: null, options?: FormatOptions): Dataset<R>;
   with_format(type: "torch" | null, { columns = null, output_all_columns = false }: FormatOptions = {}): Dataset<Row> {
-    check(type === "torch" || type === null, `Dataset.with_format: format ${JSON.stringify(type)} is not supported (supported: "torch", null)`);
-    for (const c of columns ?? []) check(this.column_names.includes(c), `Dataset.with_format: no column '${c}' (columns: ${this.column_names.join(", ")})`);
+    check(
+      type === "torch" || type === null,
+      `Dataset.with_format: format ${JSON.stringify(type)} is not supported (supported: "torch", null)`,
+    );
+    for (const c of columns ?? [])
+      check(this.column_names.includes(c), `Dataset.with_format: no column '${c}' (columns: ${this.column_names.join(", ")})`);
     return new Dataset(this.rows, { column_names: this.column_names, format: { type, columns, output_all_columns }, split: this.split });
   }
 
   remove_columns(columns: string | string[]): Dataset<Row> {
     const drop = typeof columns === "string" ? [columns] : columns;
-    for (const c of drop) check(this.column_names.includes(c), `Dataset.remove_columns: no column '${c}' (columns: ${this.column_names.join(", ")})`);
+    for (const c of drop)
+      check(this.column_names.includes(c), `Dataset.remove_columns: no column '${c}' (columns: ${this.column_names.join(", ")})`);
     return this.map(() => ({}), { remove_columns: drop }) as Dataset<Row>;
   }
 
@@ -252,7 +303,10 @@ export class Dataset<R extends Row = Row> extends TorchDataset<R> {
 }
 
 function checkedOutput(v: unknown, what: string): Row {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new TypeError(`${what}: the function must return an object of columns (or {}), got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new TypeError(
+      `${what}: the function must return an object of columns (or {}), got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`,
+    );
   return v as Row;
 }
 
@@ -293,7 +347,10 @@ export class DatasetDict<R extends Row = Row> {
   }
 
   map<O extends object>(fn: (example: R, index: number) => O, options?: MapOptions & { batched?: false }): DatasetDictOf<Mapped<R, O>>;
-  map<O extends object>(fn: (batch: Batch<R>, indices: number[]) => O, options: MapOptions & { batched: true }): DatasetDictOf<BatchMapped<R, O>>;
+  map<O extends object>(
+    fn: (batch: Batch<R>, indices: number[]) => O,
+    options: MapOptions & { batched: true },
+  ): DatasetDictOf<BatchMapped<R, O>>;
   map(fn: (input: never, index: never) => object, options: MapOptions = {}): unknown {
     return this.each((d) => (d.map as (f: unknown, o: MapOptions) => Dataset<Row>)(fn, options));
   }

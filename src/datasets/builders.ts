@@ -36,7 +36,8 @@ function jsonRows(file: string, text: string, field: string | null | undefined):
       throw new Error(`load_dataset("json"): ${file} is not valid JSON: ${(e as Error).message}`);
     }
     const rows = field ? (doc as Record<string, unknown> | null)?.[field] : doc;
-    if (!Array.isArray(rows)) throw new Error(`load_dataset("json"): ${file}${field ? ` has no array under "${field}"` : " is not an array of rows"}`);
+    if (!Array.isArray(rows))
+      throw new Error(`load_dataset("json"): ${file}${field ? ` has no array under "${field}"` : " is not an array of rows"}`);
     return rows.map((r, i) => objectRow(r, file, i + 1));
   }
   const rows: Row[] = [];
@@ -54,7 +55,10 @@ function jsonRows(file: string, text: string, field: string | null | undefined):
 }
 
 function objectRow(v: unknown, file: string, line: number): Row {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`load_dataset("json"): ${file}, row ${line}: expected a JSON object, got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new Error(
+      `load_dataset("json"): ${file}, row ${line}: expected a JSON object, got ${Array.isArray(v) ? "an array" : JSON.stringify(v)}`,
+    );
   return v as Row;
 }
 

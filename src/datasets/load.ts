@@ -34,9 +34,18 @@ function filesUnder(dir: string): string[] {
 
 function globLast(pattern: string): string[] {
   const dir = path.dirname(pattern);
-  const re = new RegExp(`^${path.basename(pattern).split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*")}$`);
+  const re = new RegExp(
+    `^${path
+      .basename(pattern)
+      .split("*")
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[^/]*")}$`,
+  );
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => re.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 function expand(entry: string, base: string, builder: BuilderName | null): string[] {
@@ -50,7 +59,10 @@ function expand(entry: string, base: string, builder: BuilderName | null): strin
 
 function builderOf(files: string[], where: string): BuilderName {
   const found = new Set(files.map((f) => BUILDERS.find((b) => EXTENSIONS[b].includes(path.extname(f)))));
-  if (found.has(undefined)) throw new Error(`load_dataset: ${where} holds files of no known format (${files.filter((f) => !BUILDERS.some((b) => EXTENSIONS[b].includes(path.extname(f)))).join(", ")})`);
+  if (found.has(undefined))
+    throw new Error(
+      `load_dataset: ${where} holds files of no known format (${files.filter((f) => !BUILDERS.some((b) => EXTENSIONS[b].includes(path.extname(f)))).join(", ")})`,
+    );
   if (found.size !== 1) throw new Error(`load_dataset: ${where} mixes formats (${[...found].join(", ")}); give data_files per format`);
   return [...found][0] as BuilderName;
 }
@@ -62,11 +74,13 @@ function splitOf(file: string, root: string): string {
 
 /** `{ split: files }` from data_files (a bare path or list is the train split). */
 function splitsOf(data_files: DataFiles, base: string, builder: BuilderName | null): Record<string, string[]> {
-  const bySplit: Record<string, string | string[]> = typeof data_files === "string" || Array.isArray(data_files) ? { train: data_files } : data_files;
+  const bySplit: Record<string, string | string[]> =
+    typeof data_files === "string" || Array.isArray(data_files) ? { train: data_files } : data_files;
   const out: Record<string, string[]> = {};
   for (const [split, entries] of Object.entries(bySplit)) {
     out[split] = (typeof entries === "string" ? [entries] : entries).flatMap((e) => expand(e, base, builder));
-    if (out[split].length === 0) throw new Error(`load_dataset: the data_files of split '${split}' (${JSON.stringify(entries)}) match no file`);
+    if (out[split].length === 0)
+      throw new Error(`load_dataset: the data_files of split '${split}' (${JSON.stringify(entries)}) match no file`);
   }
   return out;
 }
@@ -85,19 +99,25 @@ export async function load_dataset(path_: string, options: LoadDatasetOptions = 
   if (packaged !== null) {
     const base = data_dir ?? process.cwd();
     if (data_files === null) {
-      if (data_dir === null) throw new Error(`load_dataset("${packaged}"): give data_files (a path, a list, or { split: paths }) or data_dir`);
+      if (data_dir === null)
+        throw new Error(`load_dataset("${packaged}"): give data_files (a path, a list, or { split: paths }) or data_dir`);
       splits = groupBySplit(expand(data_dir, process.cwd(), packaged), path.resolve(data_dir));
     } else {
       splits = splitsOf(data_files, base, packaged);
     }
     builder = packaged;
   } else {
-    if (!existsSync(path_)) throw new Error(`load_dataset: ${path_} is neither a packaged builder (${BUILDERS.join(", ")}) nor a file or folder`);
+    if (!existsSync(path_))
+      throw new Error(`load_dataset: ${path_} is neither a packaged builder (${BUILDERS.join(", ")}) nor a file or folder`);
     const root = path.resolve(path_);
-    splits = data_files !== null ? splitsOf(data_files, statSync(root).isDirectory() ? root : path.dirname(root), null) : groupBySplit(expand(root, process.cwd(), null), statSync(root).isDirectory() ? root : path.dirname(root));
+    splits =
+      data_files !== null
+        ? splitsOf(data_files, statSync(root).isDirectory() ? root : path.dirname(root), null)
+        : groupBySplit(expand(root, process.cwd(), null), statSync(root).isDirectory() ? root : path.dirname(root));
     builder = builderOf(Object.values(splits).flat(), path_);
   }
-  if (split !== null && splits[split] === undefined) throw new Error(`load_dataset: unknown split '${split}' (splits: ${Object.keys(splits).join(", ")})`);
+  if (split !== null && splits[split] === undefined)
+    throw new Error(`load_dataset: unknown split '${split}' (splits: ${Object.keys(splits).join(", ")})`);
   const wantedSplits = split === null ? Object.keys(splits) : [split];
   const datasets: Record<string, Dataset> = {};
   for (const s of wantedSplits) {

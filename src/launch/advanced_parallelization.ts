@@ -10,8 +10,11 @@ import * as dist from "../torch/distributed/index.js";
 import { tensor } from "../torch/creation.js";
 import { int64 } from "../torch/dtype.js";
 import {
-  _forget_model, _register_advanced_parallelization,
-  type AdvancedParallelizationOptions, type DataShard, type PlanChoices,
+  _forget_model,
+  _register_advanced_parallelization,
+  type AdvancedParallelizationOptions,
+  type DataShard,
+  type PlanChoices,
 } from "../torch/moreh.js";
 import { Module } from "../torch/nn/modules/module.js";
 import type { Tensor } from "../torch/tensor.js";
@@ -20,8 +23,18 @@ import { applyPlan, type AppliedModel, type AppliedPlan } from "../parallel/appl
 import { ReplicatedParams } from "../parallel/executors/data_parallel.js";
 import { dataParallelMesh, ranksPerNode } from "../parallel/mesh.js";
 import {
-  fixedFromPlanJson, hardwarePreset, loadHardwareProfile, makeProblem, noFitMessage, plan, planToJson, profileFromConfig,
-  type Evaluation, type Fixed, type HardwareProfile, type Problem,
+  fixedFromPlanJson,
+  hardwarePreset,
+  loadHardwareProfile,
+  makeProblem,
+  noFitMessage,
+  plan,
+  planToJson,
+  profileFromConfig,
+  type Evaluation,
+  type Fixed,
+  type HardwareProfile,
+  type Problem,
 } from "../parallel/planner/index.js";
 import { chunkLayers } from "../parallel/planner/stages.js";
 import { cachedLocalProfile } from "./calibrate.js";
@@ -71,15 +84,23 @@ function userChoices(options: AdvancedParallelizationOptions): Fixed {
 /** Refuses choices that no executor runs yet, naming each. */
 function checkExecutable(fixed: Fixed, where: string): void {
   if ((fixed.pp ?? 1) > 1 && fixed.sequenceParallel === true) {
-    throw new Error(`${where}: the runtime cannot apply sequence_parallel with pp ${fixed.pp} yet (pipeline stages exchange whole activations); fix sequence_parallel false`);
+    throw new Error(
+      `${where}: the runtime cannot apply sequence_parallel with pp ${fixed.pp} yet (pipeline stages exchange whole activations); fix sequence_parallel false`,
+    );
   }
 }
 
 /** Refuses a chosen plan the executors cannot run as planned. */
 function checkPlan(applied: AppliedPlan): void {
-  if (applied.pp > 1 && applied.sequence_parallel) throw new Error(`Advanced Parallelization: the plan has sequence_parallel with pp ${applied.pp}; the runtime cannot apply it inside pipeline stages yet (fix sequence_parallel false)`);
+  if (applied.pp > 1 && applied.sequence_parallel)
+    throw new Error(
+      `Advanced Parallelization: the plan has sequence_parallel with pp ${applied.pp}; the runtime cannot apply it inside pipeline stages yet (fix sequence_parallel false)`,
+    );
   // The micro-batches' gradients are held in full until the step: ZeRO-2/3's gradient shards would not be.
-  if (applied.grad_accum > 1 && applied.zero > 1) throw new Error(`Advanced Parallelization: the plan has grad_accum ${applied.grad_accum} with zero ${applied.zero}; micro-batches run with zero 0 or 1 (fix zero)`);
+  if (applied.grad_accum > 1 && applied.zero > 1)
+    throw new Error(
+      `Advanced Parallelization: the plan has grad_accum ${applied.grad_accum} with zero ${applied.zero}; micro-batches run with zero 0 or 1 (fix zero)`,
+    );
 }
 
 /** The named preset or profile file; unnamed, this machine's `tessera plan --calibrate` profile when cached, else a preset. */
@@ -114,7 +135,9 @@ function gib(bytes: number): string {
 }
 
 function describe(applied: AppliedPlan): string {
-  return Object.entries(applied).map(([k, v]) => `${k} ${String(v)}`).join(", ");
+  return Object.entries(applied)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(", ");
 }
 
 function memoryText(e: Evaluation | null): string {
@@ -124,21 +147,43 @@ function memoryText(e: Evaluation | null): string {
 }
 
 /** Plans for `model` on this job's ranks: the planner's best plan within the user's and the runtime's choices. */
-function choosePlan(model: Module, s: State, world: number): { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null } {
+function choosePlan(
+  model: Module,
+  s: State,
+  world: number,
+): { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null } {
   const fixed: Fixed = { ...runtimeDefaults(s.fixed), ...s.fixed };
   const product = (fixed.dp ?? 1) * (fixed.tp ?? 1) * (fixed.pp ?? 1);
   if (fixed.dp !== undefined && (world % product !== 0 || (fixed.tp !== undefined && fixed.pp !== undefined && product !== world))) {
-    throw new Error(`Advanced Parallelization: the plan fixes dp ${fixed.dp}${fixed.tp === undefined ? "" : ` and tp ${fixed.tp}`}${fixed.pp === undefined ? "" : ` and pp ${fixed.pp}`}, but the job has ${world} ranks`);
+    throw new Error(
+      `Advanced Parallelization: the plan fixes dp ${fixed.dp}${fixed.tp === undefined ? "" : ` and tp ${fixed.tp}`}${fixed.pp === undefined ? "" : ` and pp ${fixed.pp}`}, but the job has ${world} ranks`,
+    );
   }
   const config = configOf(model);
   if (config === null) {
-    if ((fixed.tp ?? 1) > 1) throw new Error(`Advanced Parallelization: tp ${fixed.tp} needs a model with a tensor-parallel plan (Llama, Mistral, Qwen2, Baichuan2, GPT-2); ${model.constructor.name} has none`);
-    if ((fixed.pp ?? 1) > 1 || (fixed.gradAccum ?? 1) > 1) throw new Error(`Advanced Parallelization: pp and grad_accum need a model with an HF config (its layers are split by the planner); ${model.constructor.name} has none`);
+    if ((fixed.tp ?? 1) > 1)
+      throw new Error(
+        `Advanced Parallelization: tp ${fixed.tp} needs a model with a tensor-parallel plan (Llama, Mistral, Qwen2, Baichuan2, GPT-2); ${model.constructor.name} has none`,
+      );
+    if ((fixed.pp ?? 1) > 1 || (fixed.gradAccum ?? 1) > 1)
+      throw new Error(
+        `Advanced Parallelization: pp and grad_accum need a model with an HF config (its layers are split by the planner); ${model.constructor.name} has none`,
+      );
     // A plain nn module: nothing to profile, so the plan is the user's choices over data parallelism.
     const zero = fixed.zero ?? 0;
     const applied: AppliedPlan = {
-      dp: world, tp: 1, pp: 1, vpp: 1, micro_batch: fixed.microBatch ?? 1, grad_accum: 1, zero, recompute: fixed.recompute ?? "none",
-      recompute_layers: fixed.recomputeLayers ?? 0, sequence_parallel: false, offload: fixed.offload ?? "none", hybrid_shard: fixed.hybridShard ?? false,
+      dp: world,
+      tp: 1,
+      pp: 1,
+      vpp: 1,
+      micro_batch: fixed.microBatch ?? 1,
+      grad_accum: 1,
+      zero,
+      recompute: fixed.recompute ?? "none",
+      recompute_layers: fixed.recomputeLayers ?? 0,
+      sequence_parallel: false,
+      offload: fixed.offload ?? "none",
+      hybrid_shard: fixed.hybridShard ?? false,
     };
     return { applied, evaluation: null, problem: null };
   }
@@ -170,7 +215,12 @@ function world(): number {
 }
 
 /** Applies a chosen plan to `model` and logs it (every rank, in the same order). */
-function applyTo(model: Module, s: State, { applied, evaluation, problem }: { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null }, source?: ParamSource): void {
+function applyTo(
+  model: Module,
+  s: State,
+  { applied, evaluation, problem }: { applied: AppliedPlan; evaluation: Evaluation | null; problem: Problem | null },
+  source?: ParamSource,
+): void {
   for (const [, m] of model.named_modules()) if (m !== model) _forget_model(m);
   const n = world();
   const mesh = dataParallelMesh(applied.hybrid_shard, applied.zero > 0, applied.tp, applied.pp);
@@ -181,7 +231,8 @@ function applyTo(model: Module, s: State, { applied, evaluation, problem }: { ap
   s.models.set(model, { ...result, evaluation });
   if (result.sharded !== null) s.replicated.manage(result.sharded.allUnits().map((u) => u.shard));
   s.applied = applied;
-  if (n === 1 || dist.get_rank() === 0) console.log(`[tessera] Advanced Parallelization plan: ${describe(applied)}; ${memoryText(evaluation)}`);
+  if (n === 1 || dist.get_rank() === 0)
+    console.log(`[tessera] Advanced Parallelization plan: ${describe(applied)}; ${memoryText(evaluation)}`);
 }
 
 _register_advanced_parallelization({
@@ -191,7 +242,10 @@ _register_advanced_parallelization({
     const info = ensureWorkers(options);
     if (cuda.is_available()) cuda.set_device(Number(process.env.LOCAL_RANK ?? 0) % Math.max(1, cuda.device_count()));
     state = { options, fixed, applied: null, models: new WeakMap(), replicated: new ReplicatedParams() };
-    if (info.rank === 0) console.log(`[tessera] advanced parallelization: ${info.world_size} rank${info.world_size > 1 ? "s" : ""} (${info.backend}); the plan is made when the model is built`);
+    if (info.rank === 0)
+      console.log(
+        `[tessera] advanced parallelization: ${info.world_size} rank${info.world_size > 1 ? "s" : ""} (${info.backend}); the plan is made when the model is built`,
+      );
   },
 
   apply(model) {

@@ -58,8 +58,19 @@ with torchrun's meaning; every flag may be spelled with dashes or underscores.
 Without any flag and without GPUs the script runs as one plain process.`;
 
 const FLAGS = [
-  "nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "hostfile", "plan", "max-restarts", "collective-timeout", "stall-timeout",
-  "rdzv-backend", "rdzv-endpoint", "rdzv-id",
+  "nproc-per-node",
+  "nnodes",
+  "node-rank",
+  "master-addr",
+  "master-port",
+  "hostfile",
+  "plan",
+  "max-restarts",
+  "collective-timeout",
+  "stall-timeout",
+  "rdzv-backend",
+  "rdzv-endpoint",
+  "rdzv-id",
 ] as const;
 /** Flags without a value. */
 const SWITCHES = ["standalone"] as const;
@@ -114,18 +125,21 @@ export function parseRunArgs(argv: string[]): RunArgs {
   if (i >= argv.length) throw new Error("no script given");
   // torchrun's rendezvous: the c10d (or static) TCP store at --rdzv-endpoint host[:port] is the master's.
   const backend = values["rdzv-backend"];
-  if (backend !== undefined && backend !== "c10d" && backend !== "static") throw new Error(`--rdzv-backend ${backend}: tessera rendezvous through a TCP store (use c10d or static)`);
+  if (backend !== undefined && backend !== "c10d" && backend !== "static")
+    throw new Error(`--rdzv-backend ${backend}: tessera rendezvous through a TCP store (use c10d or static)`);
   const endpoint = values["rdzv-endpoint"];
   if (endpoint !== undefined) {
     const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(endpoint);
     if (m === null || m[1] === "") throw new Error(`--rdzv-endpoint must be host[:port], got '${endpoint}'`);
-    if (values["master-addr"] !== undefined || values["master-port"] !== undefined) throw new Error("give --rdzv-endpoint or --master-addr/--master-port, not both");
+    if (values["master-addr"] !== undefined || values["master-port"] !== undefined)
+      throw new Error("give --rdzv-endpoint or --master-addr/--master-port, not both");
     values["master-addr"] = m[1];
     // Port 0 (or none): any free port, as torchrun's standalone rendezvous.
     if (m[2] !== undefined && Number(m[2]) !== 0) values["master-port"] = m[2];
     else standalone = standalone || m[1] === "localhost" || m[1].startsWith("127.");
   }
-  if (standalone && values.nnodes !== undefined && values.nnodes !== "1" && values.nnodes !== "1:1") throw new Error(`--standalone runs one node, but --nnodes is ${values.nnodes}`);
+  if (standalone && values.nnodes !== undefined && values.nnodes !== "1" && values.nnodes !== "1:1")
+    throw new Error(`--standalone runs one node, but --nnodes is ${values.nnodes}`);
   if (values.nnodes === "1:1") values.nnodes = "1";
   const port = intFlag("master-port", values["master-port"], 1);
   if (port !== null && port > 65535) throw new Error(`--master-port must be at most 65535, got ${port}`);

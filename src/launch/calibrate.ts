@@ -14,7 +14,13 @@ import { freePort } from "./free_port.js";
 import * as cuda from "../torch/cuda.js";
 import { version } from "../torch/runtime.js";
 import {
-  measureHardwareProfile, profileFromMeasurements, readCachedProfile, type CalibrationShapes, type HardwareProbe, type HardwareProfile, type ModelProfile,
+  measureHardwareProfile,
+  profileFromMeasurements,
+  readCachedProfile,
+  type CalibrationShapes,
+  type HardwareProbe,
+  type HardwareProfile,
+  type ModelProfile,
 } from "../parallel/planner/index.js";
 import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
 
@@ -69,14 +75,18 @@ export function cachedLocalProfile(cacheDir = defaultCacheDir()): HardwareProfil
 
 /** The profile timings of `shapes` give (what measureHardwareProfile fits, without the cache). */
 export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationShapes, base: HardwareProfile): HardwareProfile {
-  return profileFromMeasurements({
-    device: t.device, software: t.software,
-    gemm: shapes.gemm.map((g, i) => ({ ...g, seconds: t.gemm[i]! })),
-    attention: [{ ...shapes.attention, seconds: t.attention }],
-    memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
-    collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
-    framework: { oneLayer: t.framework[0], twoLayers: t.framework[1] },
-  }, base);
+  return profileFromMeasurements(
+    {
+      device: t.device,
+      software: t.software,
+      gemm: shapes.gemm.map((g, i) => ({ ...g, seconds: t.gemm[i]! })),
+      attention: [{ ...shapes.attention, seconds: t.attention }],
+      memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
+      collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
+      framework: { oneLayer: t.framework[0], twoLayers: t.framework[1] },
+    },
+    base,
+  );
 }
 
 /** Runs `nproc` ranks of the calibration worker and returns rank 0's timings. */
@@ -87,21 +97,34 @@ async function runRanks(nproc: number, shapes: CalibrationShapes, threads: numbe
   const port = await freePort();
   try {
     const errors: string[] = [];
-    const codes = await Promise.all(Array.from({ length: nproc }, (_, rank) => new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), worker], {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: {
-          ...process.env, RANK: String(rank), WORLD_SIZE: String(nproc), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port),
-          TESSERA_CALIBRATE_SHAPES: JSON.stringify(shapes), TESSERA_CALIBRATE_OUT: out, OMP_NUM_THREADS: String(threads), TESSERA_CALIBRATE_THREADS: String(threads),
-        },
-      });
-      let err = "";
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.on("exit", (code) => {
-        if (code !== 0) errors.push(`rank ${rank}: ${err.trim().split("\n").slice(-3).join(" / ")}`);
-        resolve(code);
-      });
-    })));
+    const codes = await Promise.all(
+      Array.from(
+        { length: nproc },
+        (_, rank) =>
+          new Promise<number | null>((resolve) => {
+            const child = spawn(process.execPath, [...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), worker], {
+              stdio: ["ignore", "ignore", "pipe"],
+              env: {
+                ...process.env,
+                RANK: String(rank),
+                WORLD_SIZE: String(nproc),
+                MASTER_ADDR: "127.0.0.1",
+                MASTER_PORT: String(port),
+                TESSERA_CALIBRATE_SHAPES: JSON.stringify(shapes),
+                TESSERA_CALIBRATE_OUT: out,
+                OMP_NUM_THREADS: String(threads),
+                TESSERA_CALIBRATE_THREADS: String(threads),
+              },
+            });
+            let err = "";
+            child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+            child.on("exit", (code) => {
+              if (code !== 0) errors.push(`rank ${rank}: ${err.trim().split("\n").slice(-3).join(" / ")}`);
+              resolve(code);
+            });
+          }),
+      ),
+    );
     if (codes.some((c) => c !== 0)) throw new Error(`calibration ranks failed: ${errors.join("; ")}`);
     return JSON.parse(readFileSync(out, "utf8")) as CalibrationTimings;
   } finally {
@@ -137,11 +160,16 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeGemm: async (m, n, k) => (await measured()).gemm[shapes.gemm.findIndex((g) => g.m === m && g.n === n && g.k === k)]!,
     timeAttention: async () => (await measured()).attention,
     timeMemoryCopy: async () => (await measured()).copy,
-    timeAllReduce: async (scope, size, bytes) => (scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2]),
+    timeAllReduce: async (scope, size, bytes) =>
+      scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2],
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  return { profile, seconds: (performance.now() - start) / 1000, file: path.join(cacheDir, hardwareCacheKey(local.device, local.software)) };
+  return {
+    profile,
+    seconds: (performance.now() - start) / 1000,
+    file: path.join(cacheDir, hardwareCacheKey(local.device, local.software)),
+  };
 }

@@ -63,7 +63,11 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     return slowest(time(() => void torch.matmul(a, b)));
   });
   const { batch, heads, seq, headDim } = shapes.attention;
-  const [q, k, v] = [0, 1, 2].map(() => torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true })) as [torch.Tensor, torch.Tensor, torch.Tensor];
+  const [q, k, v] = [0, 1, 2].map(() => torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true })) as [
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+  ];
   const attention = slowest(time(() => torch.nn.functional.scaled_dot_product_attention(q, k, v, { is_causal: true }).sum().backward()));
   const src = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
   const dst = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
@@ -71,20 +75,32 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   // The framework's own time: a training step of a Llama too narrow for its math to count.
   const framework = [1, 2].map((layers) => {
     torch.manual_seed(0);
-    const model = LlamaForCausalLM.from_config(new LlamaConfig({ vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 16 }));
+    const model = LlamaForCausalLM.from_config(
+      new LlamaConfig({
+        vocab_size: 64,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: layers,
+        num_attention_heads: 2,
+        num_key_value_heads: 2,
+        max_position_embeddings: 16,
+      }),
+    );
     // The calibration's own model: no plan of the one line applies to it (inside a planned job).
     _forget_model(model);
     model.train();
     if (cuda) model.to(device);
     const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
     const ids = torch.randint(0, 64, [1, 16], { device });
-    return slowest(time(() => {
-      const out = model.forward(ids, { labels: ids, use_cache: false });
-      out.loss!.backward();
-      optim.step();
-      optim.zero_grad();
-      out.loss!.item();
-    }));
+    return slowest(
+      time(() => {
+        const out = model.forward(ids, { labels: ids, use_cache: false });
+        out.loss!.backward();
+        optim.step();
+        optim.zero_grad();
+        out.loss!.item();
+      }),
+    );
   }) as [number, number];
   const allReduce: Array<[number, number, number]> = [];
   for (let size = 2; size <= world; size *= 2) {

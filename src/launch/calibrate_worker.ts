@@ -11,7 +11,12 @@ const shapes = JSON.parse(process.env.TESSERA_CALIBRATE_SHAPES ?? "") as Calibra
 torch.set_num_threads(Number(process.env.TESSERA_CALIBRATE_THREADS ?? 1));
 const cuda = torch.cuda.is_available();
 if (cuda) torch.cuda.set_device(Number(process.env.RANK) % torch.cuda.device_count());
-dist.init_process_group({ backend: cuda ? "nccl" : "gloo", init_method: `tcp://${process.env.MASTER_ADDR}:${process.env.MASTER_PORT}`, rank: Number(process.env.RANK), world_size: Number(process.env.WORLD_SIZE) });
+dist.init_process_group({
+  backend: cuda ? "nccl" : "gloo",
+  init_method: `tcp://${process.env.MASTER_ADDR}:${process.env.MASTER_PORT}`,
+  rank: Number(process.env.RANK),
+  world_size: Number(process.env.WORLD_SIZE),
+});
 const timings = measureOnRanks(shapes);
 if (dist.get_rank() === 0) {
   const out = process.env.TESSERA_CALIBRATE_OUT!;

@@ -18,7 +18,16 @@ const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
  * runs a script (the second import lets a script in any folder import "tessera").
  */
 export function scriptCommand(script: string, args: string[]): string[] {
-  return [process.execPath, ...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), "--import", import.meta.resolve("./tessera_resolve.mjs"), script, ...args];
+  return [
+    process.execPath,
+    ...youngGenerationFlags(),
+    "--import",
+    import.meta.resolve("tsx"),
+    "--import",
+    import.meta.resolve("./tessera_resolve.mjs"),
+    script,
+    ...args,
+  ];
 }
 
 const stallMs = (a: RunArgs): number | undefined => (a.stallTimeout === null ? undefined : a.stallTimeout * 1000);
@@ -46,10 +55,26 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
   const masterAddr = a.masterAddr ?? hosts[0].host;
   const masterPort = a.masterPort ?? DEFAULT_MASTER_PORT;
   const specs = hosts.map((h, i) => {
-    const remote = [process.execPath, tesseraBin, "run", "--nnodes", String(hosts.length), "--node-rank", String(i), "--nproc-per-node", String(slots),
-      "--master-addr", masterAddr, "--master-port", String(masterPort), ...(a.plan === undefined ? [] : ["--plan", a.plan]),
+    const remote = [
+      process.execPath,
+      tesseraBin,
+      "run",
+      "--nnodes",
+      String(hosts.length),
+      "--node-rank",
+      String(i),
+      "--nproc-per-node",
+      String(slots),
+      "--master-addr",
+      masterAddr,
+      "--master-port",
+      String(masterPort),
+      ...(a.plan === undefined ? [] : ["--plan", a.plan]),
       ...(a.collectiveTimeout === null ? [] : ["--collective-timeout", String(a.collectiveTimeout)]),
-      ...(a.stallTimeout === null ? [] : ["--stall-timeout", String(a.stallTimeout)]), script, ...a.scriptArgs];
+      ...(a.stallTimeout === null ? [] : ["--stall-timeout", String(a.stallTimeout)]),
+      script,
+      ...a.scriptArgs,
+    ];
     return {
       name: `node ${i} (${h.host})`,
       command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
@@ -86,7 +111,12 @@ export async function launch(a: RunArgs): Promise<number> {
   if (plain) {
     const spec = { name: "the script", command, env: { ...process.env, ...planEnv }, prefix: "" };
     // The script's own error output says why it failed; the launcher names a killing signal and restarts.
-    return supervise([spec], undefined, { maxRestarts: a.maxRestarts, interruptGraceMs: INTERRUPT_GRACE_MS, single: true, stallTimeoutMs: stallMs(a) });
+    return supervise([spec], undefined, {
+      maxRestarts: a.maxRestarts,
+      interruptGraceMs: INTERRUPT_GRACE_MS,
+      single: true,
+      stallTimeoutMs: stallMs(a),
+    });
   }
   const spec: NodeSpec = {
     command,
@@ -101,4 +131,3 @@ export async function launch(a: RunArgs): Promise<number> {
   };
   return runWorkers(spec, undefined, INTERRUPT_GRACE_MS);
 }
-

@@ -15,7 +15,10 @@ export const YOUNG_GENERATION_FLAG = `${FLAG}=1`;
 const isYoungGenerationFlag = (arg: string): boolean => arg === FLAG || arg.startsWith(`${FLAG}=`);
 
 /** The young-generation flags a child node process should get. */
-export function youngGenerationFlags(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env.NODE_OPTIONS ?? ""): string[] {
+export function youngGenerationFlags(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? "",
+): string[] {
   const own = execArgv.filter(isYoungGenerationFlag);
   if (own.length !== 0) return own;
   if (nodeOptions.split(/\s+/).some(isYoungGenerationFlag)) return [];

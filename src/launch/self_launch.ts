@@ -25,7 +25,8 @@ export interface WorkerInfo {
 
 function wantedRanks(options: EnsureWorkersOptions): number {
   const n = options.nprocs ?? (is_available() && device_count() > 0 ? device_count() : Number(process.env.TESSERA_NPROC || 1));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`ensureWorkers: the number of ranks must be a positive integer, got '${options.nprocs ?? process.env.TESSERA_NPROC}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`ensureWorkers: the number of ranks must be a positive integer, got '${options.nprocs ?? process.env.TESSERA_NPROC}'`);
   return n;
 }
 
@@ -59,7 +60,12 @@ export function ensureWorkers(options: EnsureWorkersOptions = {}): WorkerInfo {
       if (n > 1) {
         startOtherRanks(n, store.port);
         Object.assign(process.env, {
-          RANK: "0", LOCAL_RANK: "0", WORLD_SIZE: String(n), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(store.port),
+          RANK: "0",
+          LOCAL_RANK: "0",
+          WORLD_SIZE: String(n),
+          LOCAL_WORLD_SIZE: String(n),
+          MASTER_ADDR: "127.0.0.1",
+          MASTER_PORT: String(store.port),
         });
       }
       dist.init_process_group({ backend, store, rank: 0, world_size: n });

@@ -15,12 +15,15 @@ const spec: NodeSpec = {
   masterAddr: "127.0.0.1",
   masterPort: Number(port),
 };
-const specs = Array.from({ length: spec.nprocPerNode - 1 }, (_, i): ProcSpec => ({
-  name: `rank ${i + 1}`,
-  command: spec.command,
-  env: workerEnv(spec, i + 1),
-  prefix: `[rank${i + 1}]: `,
-}));
+const specs = Array.from(
+  { length: spec.nprocPerNode - 1 },
+  (_, i): ProcSpec => ({
+    name: `rank ${i + 1}`,
+    command: spec.command,
+    env: workerEnv(spec, i + 1),
+    prefix: `[rank${i + 1}]: `,
+  }),
+);
 
 const rank0 = process.ppid;
 let rank0Gone = false;

@@ -97,7 +97,11 @@ function isStopped(pid: number | undefined): boolean {
 }
 
 function start(spec: ProcSpec): Running {
-  const child = spawn(spec.command[0], spec.command.slice(1), { env: spec.env, stdio: ["inherit", "pipe", "pipe"], detached: spec.group === true });
+  const child = spawn(spec.command[0], spec.command.slice(1), {
+    env: spec.env,
+    stdio: ["inherit", "pipe", "pipe"],
+    detached: spec.group === true,
+  });
   const tail: string[] = [];
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, keep: boolean): Promise<void> =>
     new Promise((done) => {
@@ -155,22 +159,27 @@ interface Outcome {
  */
 function watchStalls(running: Running[], stallMs: number, log: Log): () => void {
   const stoppedSince = new Map<Running, number>();
-  const timer = setInterval(() => {
-    const now = Date.now();
-    for (const r of running) {
-      if (!isStopped(r.child.pid)) {
-        stoppedSince.delete(r);
-        continue;
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      for (const r of running) {
+        if (!isStopped(r.child.pid)) {
+          stoppedSince.delete(r);
+          continue;
+        }
+        const since = stoppedSince.get(r) ?? now;
+        stoppedSince.set(r, since);
+        if (now - since >= stallMs) {
+          log(
+            `tessera run: ${r.spec.name} has been stopped (SIGSTOP or a debugger) for ${Math.round((now - since) / 1000)} s (--stall-timeout ${stallMs / 1000}); killing it`,
+          );
+          stoppedSince.delete(r);
+          kill(r, "SIGKILL");
+        }
       }
-      const since = stoppedSince.get(r) ?? now;
-      stoppedSince.set(r, since);
-      if (now - since >= stallMs) {
-        log(`tessera run: ${r.spec.name} has been stopped (SIGSTOP or a debugger) for ${Math.round((now - since) / 1000)} s (--stall-timeout ${stallMs / 1000}); killing it`);
-        stoppedSince.delete(r);
-        kill(r, "SIGKILL");
-      }
-    }
-  }, Math.min(1000, Math.max(50, stallMs / 4)));
+    },
+    Math.min(1000, Math.max(50, stallMs / 4)),
+  );
   return () => clearInterval(timer);
 }
 
@@ -233,7 +242,11 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
  * while restarts are left, the whole group is started again (`specs(restart)`). Resolves to the
  * job's exit code.
  */
-export async function supervise(specs: ProcSpec[] | ((restart: number) => ProcSpec[]), log: Log = stderrLog, options: SuperviseOptions = {}): Promise<number> {
+export async function supervise(
+  specs: ProcSpec[] | ((restart: number) => ProcSpec[]),
+  log: Log = stderrLog,
+  options: SuperviseOptions = {},
+): Promise<number> {
   const { maxRestarts = 0, interruptGraceMs = KILL_GRACE_MS, single = false, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
   for (let restart = 0; ; restart++) {
     const group = typeof specs === "function" ? specs(restart) : specs;

@@ -76,12 +76,25 @@ function tensorParallel(model: Module, plan: AppliedPlan, mesh: DataParallelMesh
 
 /** Pipeline stages over the mesh's PP group (or micro-batches on one stage): `split` gives the layers of each chunk (planner/stages.ts). */
 function pipelineParallel(
-  model: Module, layers: Module[], plan: AppliedPlan, mesh: DataParallelMesh, split: number[] | undefined, source: ParamSource | undefined, tp: TensorParallelModel | null,
+  model: Module,
+  layers: Module[],
+  plan: AppliedPlan,
+  mesh: DataParallelMesh,
+  split: number[] | undefined,
+  source: ParamSource | undefined,
+  tp: TensorParallelModel | null,
 ): PipelinedModel {
   if (split === undefined) throw new Error("pipeline parallel: the plan's layer split is missing (a model without an HF config has none)");
-  if (source !== undefined) throw new Error("pipeline parallel: weights read per rank while loading are not supported with pp or grad_accum > 1");
+  if (source !== undefined)
+    throw new Error("pipeline parallel: weights read per rank while loading are not supported with pp or grad_accum > 1");
   return new PipelinedModel(model, layers, {
-    pp: plan.pp, vpp: plan.vpp, microBatches: plan.grad_accum, chunks: split, group: mesh.ppGroup, dp: mesh.dp, dpGroup: mesh.dpGroup,
+    pp: plan.pp,
+    vpp: plan.vpp,
+    microBatches: plan.grad_accum,
+    chunks: split,
+    group: mesh.ppGroup,
+    dp: mesh.dp,
+    dpGroup: mesh.dpGroup,
     // Tensor-parallel slices are saved whole (the TP layer gathers them first).
     fullShape: tp === null ? undefined : (key) => tp.specs.get(key)?.full,
   });
@@ -109,12 +122,21 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
   for (const m of recomputed(plan, layers)) _checkpoint_module(m);
   let sharded: ShardedModel | null = null;
   if (needsShards(plan, model)) {
-    sharded = new ShardedModel(model, layers, {
-      shardGroup: mesh.shardGroup, shardSize: mesh.shardSize, shardRank: mesh.shardRank,
-      replicateGroup: mesh.replicateGroup, replicateSize: mesh.replicateSize,
-      zero: plan.zero, offload: plan.offload !== "none",
-      apart: tp === null ? undefined : (m, n) => tp.isSharded(m, n),
-    }, source);
+    sharded = new ShardedModel(
+      model,
+      layers,
+      {
+        shardGroup: mesh.shardGroup,
+        shardSize: mesh.shardSize,
+        shardRank: mesh.shardRank,
+        replicateGroup: mesh.replicateGroup,
+        replicateSize: mesh.replicateSize,
+        zero: plan.zero,
+        offload: plan.offload !== "none",
+        apart: tp === null ? undefined : (m, n) => tp.isSharded(m, n),
+      },
+      source,
+    );
     const s = sharded;
     Object.defineProperty(model, "state_dict", {
       configurable: true,
@@ -127,7 +149,8 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
     // norms); under a pipeline over the stages too (below).
     if (sharded !== null && pipeline === null) {
       const group = mesh.shardSize > 1 ? meshGroup(mesh.device!, ["dp_shard", "tp"]) : mesh.tpGroup;
-      for (const u of sharded.allUnits()) if (u.entries.some((e) => e.owners.some(([m, n]) => tp.isSharded(m, n)))) _mark_sharded(u.shard, group);
+      for (const u of sharded.allUnits())
+        if (u.entries.some((e) => e.owners.some(([m, n]) => tp.isSharded(m, n)))) _mark_sharded(u.shard, group);
     }
     const local = model.state_dict.bind(model);
     Object.defineProperty(model, "state_dict", {
@@ -146,13 +169,15 @@ export function applyPlan(model: Module, plan: AppliedPlan, mesh: DataParallelMe
       // Both groups are made on every rank, in this order, whatever units the rank holds.
       const whole = meshGroup(mesh.device!, dims);
       const sliced = tp === null ? null : meshGroup(mesh.device!, [...dims, "tp"]);
-      for (const u of units) _mark_sharded(u.shard, sliced !== null && u.entries.some((e) => e.owners.some(([m, n]) => tp!.isSharded(m, n))) ? sliced : whole);
+      for (const u of units)
+        _mark_sharded(u.shard, sliced !== null && u.entries.some((e) => e.owners.some(([m, n]) => tp!.isSharded(m, n))) ? sliced : whole);
     }
     const local = model.state_dict.bind(model);
     Object.defineProperty(model, "state_dict", {
       configurable: true,
       writable: true,
-      value: (options: { prefix?: string; keep_vars?: boolean } = {}): StateDict => pipeline.gatherStateDict(local(options), options.prefix ?? ""),
+      value: (options: { prefix?: string; keep_vars?: boolean } = {}): StateDict =>
+        pipeline.gatherStateDict(local(options), options.prefix ?? ""),
     });
   }
   // The pipeline makes its loss global itself: its forward runs the model once per micro-batch.

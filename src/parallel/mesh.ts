@@ -47,7 +47,8 @@ export function dataParallelMesh(hybrid: boolean, shard: boolean, tp = 1, pp = 1
   if (world === 1) return { world, rank, shardGroup: null, shardSize: 1, shardRank: 0, replicateGroup: null, replicateSize: 1, ...plain };
   if (!shard) return { world, rank, shardGroup: null, shardSize: 1, shardRank: 0, replicateGroup: null, replicateSize: world, ...plain };
   const perNode = hybrid ? ranksPerNode(world) : world;
-  if (perNode === world) return { world, rank, shardGroup: null, shardSize: world, shardRank: rank, replicateGroup: null, replicateSize: 1, ...plain };
+  if (perNode === world)
+    return { world, rank, shardGroup: null, shardSize: world, shardRank: rank, replicateGroup: null, replicateSize: 1, ...plain };
   const nodes = world / perNode;
   let shardGroup: Group | null = null;
   let replicateGroup: Group | null = null;
@@ -74,12 +75,24 @@ function tensorParallelMesh(hybrid: boolean, shard: boolean, tp: number, world: 
   const dp = world / (tp * pp);
   // The shard group is what the planner's hybrid sharding assumes: the DP ranks sharing a node.
   const shardSize = !shard ? 1 : hybrid ? nodeLocalDp({ gpusPerNode: ranksPerNode(world) }, { dp, tp }) : dp;
-  const device = init_device_mesh(dist.get_backend() === "nccl" ? "cuda" : "cpu", [pp, dp / shardSize, shardSize, tp], { mesh_dim_names: MESH_DIMS });
+  const device = init_device_mesh(dist.get_backend() === "nccl" ? "cuda" : "cpu", [pp, dp / shardSize, shardSize, tp], {
+    mesh_dim_names: MESH_DIMS,
+  });
   return {
-    world, rank, tp, dp, pp, device, ppGroup: meshGroup(device, ["pp"]),
-    shardGroup: meshGroup(device, ["dp_shard"]), shardSize, shardRank: device.get_local_rank("dp_shard"),
-    replicateGroup: meshGroup(device, ["dp_replicate"]), replicateSize: dp / shardSize,
-    tpGroup: meshGroup(device, ["tp"]), dpGroup: meshGroup(device, ["dp_replicate", "dp_shard"]),
+    world,
+    rank,
+    tp,
+    dp,
+    pp,
+    device,
+    ppGroup: meshGroup(device, ["pp"]),
+    shardGroup: meshGroup(device, ["dp_shard"]),
+    shardSize,
+    shardRank: device.get_local_rank("dp_shard"),
+    replicateGroup: meshGroup(device, ["dp_replicate"]),
+    replicateSize: dp / shardSize,
+    tpGroup: meshGroup(device, ["tp"]),
+    dpGroup: meshGroup(device, ["dp_replicate", "dp_shard"]),
   };
 }
 

@@ -23,7 +23,6 @@ export interface HandleEntries {
   adopt(tensor: object, h: NativeHandle): void;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
-
 }
 
 /** native/src/ops.cc */
@@ -33,7 +32,6 @@ export interface OpEntries {
   callOpKw(id: number, mask: number, kwargs: object, ...args: unknown[]): unknown;
   resolveOp(name: string): number;
   listOps(): OpSetInfo[];
-
 }
 
 /** native/src/tensor_api.cc */
@@ -70,13 +68,25 @@ export interface TensorEntries {
   data(t: TensorRef): NativeHandle;
   setData(t: TensorRef, data: TensorRef): void;
   sameTensor(a: TensorRef, b: TensorRef): boolean;
-
 }
 
 /** native/src/autograd.cc */
 export interface AutogradEntries {
-  backward(tensors: TensorRef[], grads: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, inputs: TensorRef[] | null): void;
-  autogradGrad(outputs: TensorRef[], inputs: TensorRef[], gradOutputs: (TensorRef | null)[], retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): unknown[];
+  backward(
+    tensors: TensorRef[],
+    grads: (TensorRef | null)[],
+    retainGraph: boolean | null,
+    createGraph: boolean,
+    inputs: TensorRef[] | null,
+  ): void;
+  autogradGrad(
+    outputs: TensorRef[],
+    inputs: TensorRef[],
+    gradOutputs: (TensorRef | null)[],
+    retainGraph: boolean | null,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): unknown[];
   zeroGrads(params: TensorRef[], setToNone: boolean): void;
   createFunctionNode(fnId: number, name: string, inputs: (TensorRef | null)[], outputs: (TensorRef | null)[]): unknown[];
   setCallbackRunner(runner: (id: number, tensors: unknown[]) => unknown): void;
@@ -91,7 +101,6 @@ export interface AutogradEntries {
   /** Whether backward runs on a worker thread while the main thread pumps JS callbacks. */
   isEngineOnWorker(): boolean;
   setEngineOnWorker(onWorker: boolean): void;
-
 }
 
 /** native/src/runtime.cc */
@@ -125,7 +134,12 @@ export interface RuntimeEntries {
 /** native/src/napi_util.cc */
 export interface ErrorEntries {
   /** The JS classes that c10's exception types become (src/torch/errors.ts). */
-  setErrorClasses(classes: Record<"RuntimeError" | "ValueError" | "IndexError" | "NotImplementedError" | "OutOfMemoryError", new (message: string) => Error>): void;
+  setErrorClasses(
+    classes: Record<
+      "RuntimeError" | "ValueError" | "IndexError" | "NotImplementedError" | "OutOfMemoryError",
+      new (message: string) => Error
+    >,
+  ): void;
 }
 
 /** native/src/distributed.cc: c10d stores, process groups and works; handles are opaque externals owned by the JS objects that hold them. */
@@ -176,7 +190,14 @@ export interface AutocastEntries {
  * Every entry point the addon registers, declared once, grouped by the native file that registers it
  * (test/core/native_contract.test.ts checks this against the built addon).
  */
-export type NativeAddon = HandleEntries & ErrorEntries & OpEntries & TensorEntries & AutogradEntries & RuntimeEntries & DistributedEntries & AutocastEntries;
+export type NativeAddon = HandleEntries &
+  ErrorEntries &
+  OpEntries &
+  TensorEntries &
+  AutogradEntries &
+  RuntimeEntries &
+  DistributedEntries &
+  AutocastEntries;
 
 export interface OpArgInfo {
   name: string;

@@ -13,7 +13,8 @@ import type { Tensor } from "./tensor.js";
  * as one a `typed_array()` view pins.
  */
 export function _resize_storage_bytes_(t: Tensor, nbytes: number): void {
-  if (!Number.isSafeInteger(nbytes) || nbytes < 0) throw new RangeError(`_resize_storage_bytes_: nbytes must be a non-negative integer, got ${nbytes}`);
+  if (!Number.isSafeInteger(nbytes) || nbytes < 0)
+    throw new RangeError(`_resize_storage_bytes_: nbytes must be a non-negative integer, got ${nbytes}`);
   native.resizeStorage(t._h, nbytes);
 }
 

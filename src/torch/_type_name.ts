@@ -3,7 +3,8 @@
 export function typeName(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "object") return (v as object).constructor?.name ?? "Object";
-  if (typeof v === "function" && Object.getPrototypeOf(v) !== Function.prototype) return (v as { constructor?: { name?: string } }).constructor?.name ?? "function";
+  if (typeof v === "function" && Object.getPrototypeOf(v) !== Function.prototype)
+    return (v as { constructor?: { name?: string } }).constructor?.name ?? "function";
   return typeof v;
 }
 
@@ -17,5 +18,6 @@ export function argTypeName(v: unknown): string {
  * `torch.no_grad()` without one is the commonest slip: `usage` shows the TypeScript form.
  */
 export function expectCallback(fn: unknown, what: string, usage: string): asserts fn is (...args: never[]) => unknown {
-  if (typeof fn !== "function") throw new TypeError(`${what}: expected a callback for the scope's body, as in ${usage}; got ${typeName(fn)}`);
+  if (typeof fn !== "function")
+    throw new TypeError(`${what}: expected a callback for the scope's body, as in ${usage}; got ${typeName(fn)}`);
 }

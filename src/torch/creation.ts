@@ -5,7 +5,21 @@ import { RuntimeError, ValueError } from "./errors.js";
 import { native } from "./_native.js";
 import * as aten from "./_generated/functions.js";
 import { Tensor } from "./tensor.js";
-import { bfloat16, bool, dtype, dtypeFromId, float16, float32, float64, get_default_dtype, int16, int32, int64, int8, uint8 } from "./dtype.js";
+import {
+  bfloat16,
+  bool,
+  dtype,
+  dtypeFromId,
+  float16,
+  float32,
+  float64,
+  get_default_dtype,
+  int16,
+  int32,
+  int64,
+  int8,
+  uint8,
+} from "./dtype.js";
 import type { DeviceLike } from "./device.js";
 import type { Scalar } from "./types.js";
 import { checkOptions, type OptionNames } from "./_options.js";
@@ -93,14 +107,22 @@ function toInt64(v: number): bigint {
 function buffer(values: (number | boolean | bigint)[], d: dtype): ArrayBufferView {
   const num = (v: number | boolean | bigint) => Number(v);
   switch (d) {
-    case float64: return Float64Array.from(values, num);
-    case int64: return BigInt64Array.from(values, (v) => (typeof v === "bigint" ? v : toInt64(Number(v))));
-    case int32: return Int32Array.from(values, num);
-    case int16: return Int16Array.from(values, num);
-    case int8: return Int8Array.from(values, num);
-    case uint8: return Uint8Array.from(values, num);
-    case bool: return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
-    default: return Float32Array.from(values, num);
+    case float64:
+      return Float64Array.from(values, num);
+    case int64:
+      return BigInt64Array.from(values, (v) => (typeof v === "bigint" ? v : toInt64(Number(v))));
+    case int32:
+      return Int32Array.from(values, num);
+    case int16:
+      return Int16Array.from(values, num);
+    case int8:
+      return Int8Array.from(values, num);
+    case uint8:
+      return Uint8Array.from(values, num);
+    case bool:
+      return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
+    default:
+      return Float32Array.from(values, num);
   }
 }
 

@@ -37,7 +37,14 @@ export { Generator, manual_seed, initial_seed, default_generator, get_rng_state,
 export { tensor, as_tensor, full, type TensorData, type TensorOptions } from "./creation.js";
 export { get_default_dtype, set_default_dtype } from "./dtype.js";
 export { strided, contiguous_format, preserve_format, channels_last, type Scalar, type Layout, type MemoryFormat } from "./types.js";
-export { no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, is_inference_mode_enabled } from "./autograd/grad_mode.js";
+export {
+  no_grad,
+  enable_grad,
+  set_grad_enabled,
+  is_grad_enabled,
+  inference_mode,
+  is_inference_mode_enabled,
+} from "./autograd/grad_mode.js";
 export { scope } from "./memory.js";
 export { Slice, Ellipsis } from "./indexing.js";
 export { autograd, cuda, indexing };

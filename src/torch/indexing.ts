@@ -27,10 +27,10 @@ export const Ellipsis = "...";
 
 export type IndexItem = number | SliceIndex | string | null | Tensor | number[] | boolean;
 
-
 function parseSlice(s: string): SliceIndex {
   const parts = s.split(":");
-  if (parts.length < 2 || parts.length > 3) throw new TypeError(`invalid index '${s}': expected a slice like "1:3", ":" or "::2", or "..."`);
+  if (parts.length < 2 || parts.length > 3)
+    throw new TypeError(`invalid index '${s}': expected a slice like "1:3", ":" or "::2", or "..."`);
   const num = (p: string | undefined) => {
     if (p === undefined || p.trim() === "") return null;
     const v = Number(p);

@@ -89,7 +89,14 @@ function registered(): AdvancedParallelizationImpl {
 export const option = {
   /** Makes this process one rank of a job over every local device (see src/launch/self_launch.ts) and plans each model built after it. */
   enable_advanced_parallelization(options: AdvancedParallelizationOptions = {}): void {
-    checkOptions("enable_advanced_parallelization", options, { plan: true, nprocs: true, backend: true, hardware: true, seq_len: true, global_batch: true });
+    checkOptions("enable_advanced_parallelization", options, {
+      plan: true,
+      nprocs: true,
+      backend: true,
+      hardware: true,
+      seq_len: true,
+      global_batch: true,
+    });
     const runtime = registered();
     runtime.enable(options);
     enabled = true;

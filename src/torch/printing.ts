@@ -64,7 +64,10 @@ class Formatter {
   private sciMode = false;
   maxWidth = 1;
 
-  constructor(values: number[], private readonly floating: boolean) {
+  constructor(
+    values: number[],
+    private readonly floating: boolean,
+  ) {
     if (!floating) {
       for (const v of values) this.maxWidth = Math.max(this.maxWidth, String(v).length);
       return;
@@ -126,7 +129,11 @@ function vectorStr(data: Nested[], indent: number, fmt: Formatter, summarize: bo
   const perLine = Math.max(Math.floor((LINEWIDTH - indent) / elementLength), 1);
   const items =
     summarize && data.length > 2 * EDGEITEMS
-      ? [...data.slice(0, EDGEITEMS).map((v) => fmt.format(v as number)), " ...", ...data.slice(-EDGEITEMS).map((v) => fmt.format(v as number))]
+      ? [
+          ...data.slice(0, EDGEITEMS).map((v) => fmt.format(v as number)),
+          " ...",
+          ...data.slice(-EDGEITEMS).map((v) => fmt.format(v as number)),
+        ]
       : data.map((v) => fmt.format(v as number));
   const lines: string[] = [];
   for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(", "));

@@ -18,7 +18,6 @@ import { tensorMethodPrototypes } from "./_generated/tensor_methods.js";
 import * as aten from "./_generated/functions.js";
 import { _cuda_is_the_cpu } from "./moreh.js";
 
-
 /** The object returned by `tensor.grad_fn`: the autograd node that produced the tensor. */
 export interface GradFn {
   name(): string;
@@ -45,15 +44,7 @@ function checkedTo(o: ToOptions): ToOptions {
 
 type NestedArray = number | boolean | NestedArray[];
 
-export type TypedArrayOf =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array;
+export type TypedArrayOf = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
 
 // structuredClone (and postMessage, v8.serialize) copies a class instance's own fields into a plain
 // object: a tensor's would carry its handle, an alias that ops accept as the original. A symbol can
@@ -379,15 +370,23 @@ function hookCallback(hook: (grad: Tensor) => Tensor | null | undefined | void):
 // A TypedArray of `t`'s dtype over `buf` (raw Uint16Array bits for float16/bfloat16, Uint8Array for bool).
 function typedView(t: Tensor, buf: ArrayBuffer): TypedArrayOf {
   switch (t.dtype) {
-    case float32: return new Float32Array(buf);
-    case float64: return new Float64Array(buf);
-    case int64: return new BigInt64Array(buf);
-    case int32: return new Int32Array(buf);
-    case int16: return new Int16Array(buf);
-    case int8: return new Int8Array(buf);
+    case float32:
+      return new Float32Array(buf);
+    case float64:
+      return new Float64Array(buf);
+    case int64:
+      return new BigInt64Array(buf);
+    case int32:
+      return new Int32Array(buf);
+    case int16:
+      return new Int16Array(buf);
+    case int8:
+      return new Int8Array(buf);
     case float16:
-    case bfloat16: return new Uint16Array(buf);
-    default: return new Uint8Array(buf);
+    case bfloat16:
+      return new Uint16Array(buf);
+    default:
+      return new Uint8Array(buf);
   }
 }
 
@@ -422,7 +421,8 @@ function shapeIndex(dim: unknown, ndim: number, what: string): number {
     throw new TypeError(`${what}(): argument 'dim' (position 1) must be int, not ${argTypeName(dim)}`);
   }
   if (ndim === 0) throw new IndexError(`Dimension specified as ${dim} but tensor has no dimensions`);
-  if (dim < -ndim || dim >= ndim) throw new IndexError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);
+  if (dim < -ndim || dim >= ndim)
+    throw new IndexError(`Dimension out of range (expected to be in range of [${-ndim}, ${ndim - 1}], but got ${dim})`);
   return dim < 0 ? dim + ndim : dim;
 }
 

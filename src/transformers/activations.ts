@@ -16,6 +16,7 @@ const ACT2FN: Record<string, (x: Tensor) => Tensor> = {
 
 export function get_activation(name: string): (x: Tensor) => Tensor {
   const fn = ACT2FN[name];
-  if (fn === undefined) throw new Error(`activation ${JSON.stringify(name)} is not supported (supported: ${Object.keys(ACT2FN).join(", ")})`);
+  if (fn === undefined)
+    throw new Error(`activation ${JSON.stringify(name)} is not supported (supported: ${Object.keys(ACT2FN).join(", ")})`);
   return fn;
 }

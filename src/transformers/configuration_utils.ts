@@ -24,7 +24,8 @@ function writeJsonFile(file: string, value: ConfigDict): void {
 
 /** The folder's config.json, with an error that names the folder and the file looked for. */
 export function readConfigDict(dir: string): ConfigDict {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`from_pretrained: ${dir} is not a folder (expected a model folder with ${CONFIG_NAME})`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(`from_pretrained: ${dir} is not a folder (expected a model folder with ${CONFIG_NAME})`);
   const file = path.join(dir, CONFIG_NAME);
   if (!existsSync(file)) throw new Error(`from_pretrained: ${dir} has no ${CONFIG_NAME}`);
   return readJsonObject(file, "from_pretrained");
@@ -85,9 +86,15 @@ export class PretrainedConfig {
     delete d.transformers_version;
     this.extra = d;
     // A file's sizes are checked before anything is built from them.
-    for (const [key, min] of [["vocab_size", 1], ["hidden_size", 1], ["num_attention_heads", 1], ["num_hidden_layers", 0]] as const) {
+    for (const [key, min] of [
+      ["vocab_size", 1],
+      ["hidden_size", 1],
+      ["num_attention_heads", 1],
+      ["num_hidden_layers", 0],
+    ] as const) {
       const v = this[key];
-      if (!Number.isSafeInteger(v) || v < min) throw new Error(`${this.constructor.name}: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+      if (!Number.isSafeInteger(v) || v < min)
+        throw new Error(`${this.constructor.name}: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     }
   }
 
@@ -111,7 +118,10 @@ export class PretrainedConfig {
 
   /** Loads `dir/config.json` into this config class (the model_type is not checked here). */
   static from_pretrained<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, dir: string): T {
-    return rememberSource(configFromFolder(dir, (d) => new this(d)), dir);
+    return rememberSource(
+      configFromFolder(dir, (d) => new this(d)),
+      dir,
+    );
   }
 
   static from_dict<T extends PretrainedConfig>(this: new (d: ConfigDict) => T, d: ConfigDict): T {

@@ -2,7 +2,13 @@
 export * from "./tokenization/index.js";
 export { get_linear_schedule_with_warmup, get_cosine_schedule_with_warmup } from "./optimization.js";
 export { PretrainedConfig, GenerationConfig } from "./configuration_utils.js";
-export { PreTrainedModel, type CausalLM, type CausalLMForwardOptions, type FromPretrainedOptions, type SavePretrainedOptions } from "./modeling_utils.js";
+export {
+  PreTrainedModel,
+  type CausalLM,
+  type CausalLMForwardOptions,
+  type FromPretrainedOptions,
+  type SavePretrainedOptions,
+} from "./modeling_utils.js";
 export { ModelOutput, BaseModelOutputWithPast, CausalLMOutputWithPast } from "./modeling_outputs.js";
 export { DynamicCache } from "./cache_utils.js";
 export * from "./hub/index.js";

@@ -7,7 +7,9 @@ import { scope } from "../torch/memory.js";
 // In a scope: the shifted labels and the float logits (as large as the logits) go at once.
 export function ForCausalLMLoss(logits: Tensor, labels: Tensor, vocab_size: number, ignore_index = -100): Tensor {
   return scope(() => {
-    const shift_labels = torch.nn.functional.pad(labels.to({ device: logits.device }), [0, 1], "constant", ignore_index).narrow(-1, 1, labels.size(-1));
+    const shift_labels = torch.nn.functional
+      .pad(labels.to({ device: logits.device }), [0, 1], "constant", ignore_index)
+      .narrow(-1, 1, labels.size(-1));
     return torch.nn.functional.cross_entropy(logits.float().reshape(-1, vocab_size), shift_labels.reshape(-1), { ignore_index });
   });
 }

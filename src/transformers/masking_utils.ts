@@ -11,10 +11,14 @@ import type { dtype } from "../torch/dtype.js";
 /** torch.finfo(dtype).min for the floating dtypes a model runs in. */
 export function finfoMin(dt: dtype): number {
   switch (dt.name) {
-    case "float16": return -65504;
-    case "bfloat16": return -3.3895313892515355e38;
-    case "float64": return -Number.MAX_VALUE;
-    default: return -3.4028234663852886e38;
+    case "float16":
+      return -65504;
+    case "bfloat16":
+      return -3.3895313892515355e38;
+    case "float64":
+      return -Number.MAX_VALUE;
+    default:
+      return -3.4028234663852886e38;
   }
 }
 
@@ -44,7 +48,9 @@ export function allowedPositions({ attention_mask, q_len, past_len, device, slid
   allowed = allowed.unsqueeze(0).unsqueeze(0);
   if (attention_mask !== null) {
     if (attention_mask.size(-1) !== kv_len) {
-      throw new ValueError(`attention_mask has ${attention_mask.size(-1)} positions but the keys span ${kv_len} (${past_len} cached + ${q_len} new)`);
+      throw new ValueError(
+        `attention_mask has ${attention_mask.size(-1)} positions but the keys span ${kv_len} (${past_len} cached + ${q_len} new)`,
+      );
     }
     allowed = allowed.logical_and(attention_mask.to({ device }).bool().unsqueeze(1).unsqueeze(1));
   }

@@ -45,7 +45,14 @@ export interface FromPretrainedOptions extends HubOptions {
 }
 
 export const FROM_PRETRAINED_OPTIONS: OptionNames<FromPretrainedOptions> = {
-  revision: true, cache_dir: true, local_files_only: true, token: true, trust_remote_code: true, torch_dtype: true, dtype: true, device: true,
+  revision: true,
+  cache_dir: true,
+  local_files_only: true,
+  token: true,
+  trust_remote_code: true,
+  torch_dtype: true,
+  dtype: true,
+  device: true,
 };
 
 /** The keyword arguments of every causal LM's forward. */
@@ -59,7 +66,12 @@ export interface CausalLMForwardOptions {
 }
 
 export const CAUSAL_LM_FORWARD_OPTIONS: OptionNames<CausalLMForwardOptions> = {
-  attention_mask: true, position_ids: true, past_key_values: true, inputs_embeds: true, labels: true, use_cache: true,
+  attention_mask: true,
+  position_ids: true,
+  past_key_values: true,
+  inputs_embeds: true,
+  labels: true,
+  use_cache: true,
 };
 
 /** A loaded causal LM, whatever its family: `model.forward(input_ids, opts)` gives loss and logits. */
@@ -103,7 +115,8 @@ function weightFiles(dir: string): { files: string[]; safetensors: boolean } {
     const weightMap = readJsonObject(index, "from_pretrained").weight_map;
     if (weightMap === null || typeof weightMap !== "object") throw new Error(`from_pretrained: ${index} has no weight_map object`);
     return [...new Set(Object.values(weightMap as Record<string, string>))].map((f) => {
-      if (typeof f !== "string" || f !== path.basename(f)) throw new Error(`from_pretrained: ${index}: ${JSON.stringify(f)} is not a shard file name`);
+      if (typeof f !== "string" || f !== path.basename(f))
+        throw new Error(`from_pretrained: ${index}: ${JSON.stringify(f)} is not a shard file name`);
       return path.join(dir, f);
     });
   };
@@ -112,7 +125,9 @@ function weightFiles(dir: string): { files: string[]; safetensors: boolean } {
   if (existsSync(at(SAFE_WEIGHTS_INDEX_NAME))) return { files: shardsOf(at(SAFE_WEIGHTS_INDEX_NAME)), safetensors: true };
   if (existsSync(at(WEIGHTS_NAME))) return { files: [at(WEIGHTS_NAME)], safetensors: false };
   if (existsSync(at(WEIGHTS_INDEX_NAME))) return { files: shardsOf(at(WEIGHTS_INDEX_NAME)), safetensors: false };
-  throw new Error(`from_pretrained: ${dir} has no model weights (looked for ${SAFE_WEIGHTS_NAME}, ${SAFE_WEIGHTS_INDEX_NAME}, ${WEIGHTS_NAME}, ${WEIGHTS_INDEX_NAME})`);
+  throw new Error(
+    `from_pretrained: ${dir} has no model weights (looked for ${SAFE_WEIGHTS_NAME}, ${SAFE_WEIGHTS_INDEX_NAME}, ${WEIGHTS_NAME}, ${WEIGHTS_INDEX_NAME})`,
+  );
 }
 
 /** Each (name, tensor) of the checkpoint's files, one tensor read at a time for safetensors. */
@@ -128,7 +143,8 @@ function* checkpointTensors(files: string[], safetensors: boolean): Generator<[s
       }
     } else {
       const sd = load(file, { map_location: "cpu", weights_only: true });
-      if (sd === null || typeof sd !== "object" || Array.isArray(sd)) throw new Error(`from_pretrained: ${file} does not hold a state dict`);
+      if (sd === null || typeof sd !== "object" || Array.isArray(sd))
+        throw new Error(`from_pretrained: ${file} does not hold a state dict`);
       for (const [k, t] of Object.entries(sd as Record<string, unknown>)) {
         if (t instanceof torch.Tensor) yield [k, t, file];
       }
@@ -165,7 +181,9 @@ function dropCacheWhileTraining(layer: Module, args: unknown[]): unknown[] | und
   if (!layer.training || !isKwargs(inputs) || (inputs.past_key_values ?? null) === null) return undefined;
   if (!warnedCache) {
     warnedCache = true;
-    process.emitWarning(`Caching is incompatible with gradient checkpointing in ${layer.constructor.name}. Setting \`past_key_values=None\`.`);
+    process.emitWarning(
+      `Caching is incompatible with gradient checkpointing in ${layer.constructor.name}. Setting \`past_key_values=None\`.`,
+    );
   }
   return [...args.slice(0, -1), { ...inputs, past_key_values: null }];
 }
@@ -235,7 +253,10 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     return this.get_input_embeddings().weight.device;
   }
 
-  num_parameters({ only_trainable = false, exclude_embeddings = false }: { only_trainable?: boolean; exclude_embeddings?: boolean } = {}): number {
+  num_parameters({
+    only_trainable = false,
+    exclude_embeddings = false,
+  }: { only_trainable?: boolean; exclude_embeddings?: boolean } = {}): number {
     const skip = new Set<Tensor>();
     if (exclude_embeddings) for (const m of this.modules()) if (m instanceof Embedding) skip.add(m.weight);
     let n = 0;
@@ -249,10 +270,13 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
    * model is training and grad is enabled (torch.utils.checkpoint around each layer).
    */
   gradient_checkpointing_enable({ gradient_checkpointing_kwargs, every_n_layers = 1 }: GradientCheckpointingOptions = {}): void {
-    if (!Number.isInteger(every_n_layers) || every_n_layers < 1) throw new ValueError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
+    if (!Number.isInteger(every_n_layers) || every_n_layers < 1)
+      throw new ValueError(`every_n_layers must be a positive integer, got ${every_n_layers}`);
     const layers = decoderLayers(this);
     if (layers.length === 0) {
-      throw new ValueError(`${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`);
+      throw new ValueError(
+        `${this.constructor.name} is not compatible with gradient checkpointing: it has no ModuleList of its ${this.config.num_hidden_layers} layers`,
+      );
     }
     const options = gradient_checkpointing_kwargs ?? { use_reentrant: true };
     this.gradient_checkpointing_disable();
@@ -317,7 +341,10 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   ): M {
     checkOptions(`${this.name}.from_pretrained`, options, FROM_PRETRAINED_OPTIONS);
     const dir = resolve_pretrained_folder(name_or_path, options, `${this.name}.from_pretrained`);
-    const config = rememberSource(configFromFolder(dir, (d) => new this.config_class(d)), dir);
+    const config = rememberSource(
+      configFromFolder(dir, (d) => new this.config_class(d)),
+      dir,
+    );
     return torch.moreh._while_building(() => loadPretrained(this, config, dir, options));
   }
 
@@ -370,13 +397,20 @@ function placeTensor(model: Module, key: string, value: Tensor, file: string, de
   const slots = owner as unknown as Record<string, unknown>;
   const current = slots[name] as Tensor;
   if (current.shape.length !== value.shape.length || current.shape.some((s, i) => s !== value.shape[i])) {
-    throw new RuntimeError(`from_pretrained: size mismatch for ${key} (in ${file}): the checkpoint has shape ${sizeString(value.shape)}, the model expects ${sizeString(current.shape)}`);
+    throw new RuntimeError(
+      `from_pretrained: size mismatch for ${key} (in ${file}): the checkpoint has shape ${sizeString(value.shape)}, the model expects ${sizeString(current.shape)}`,
+    );
   }
   const target = value.to({ device, dtype: value.dtype.is_floating_point ? current.dtype : undefined });
   slots[name] = current instanceof Parameter ? new Parameter(target, current.requires_grad) : target;
 }
 
-function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(cls: ModelClass<M, C>, config: C, dir: string, options: FromPretrainedOptions): M {
+function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(
+  cls: ModelClass<M, C>,
+  config: C,
+  dir: string,
+  options: FromPretrainedOptions,
+): M {
   const target = resolveDtype(options.torch_dtype ?? options.dtype, config);
   checkModelFits(config, target, `${cls.name}.from_pretrained: ${dir}`);
   const device = options.device ?? "cpu";
@@ -406,7 +440,8 @@ function loadPretrained<M extends PreTrainedModel, C extends PretrainedConfig>(c
   model.tie_weights();
   const missing = [...model.named_parameters({ remove_duplicate: false })].filter(([, p]) => p.device.type === "meta").map(([k]) => k);
   if (missing.length) throw new Error(`from_pretrained: ${dir}: weights missing from the checkpoint: ${missing.join(", ")}`);
-  if (unexpected.length) process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${cls.name}: ${unexpected.join(", ")}`);
+  if (unexpected.length)
+    process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${cls.name}: ${unexpected.join(", ")}`);
   return finishLoading(model, dir, device);
 }
 
@@ -423,7 +458,15 @@ function finishLoading<M extends PreTrainedModel>(model: M, dir: string, device:
  * rank's peak while loading is its share plus about one layer, never the whole model. Returns
  * false (nothing read) when the plan does not shard the weights.
  */
-function loadSharded(model: PreTrainedModel, files: string[], expected: Set<string>, prefix: string, ignore: RegExp[], device: DeviceLike, dir: string): boolean {
+function loadSharded(
+  model: PreTrainedModel,
+  files: string[],
+  expected: Set<string>,
+  prefix: string,
+  ignore: RegExp[],
+  device: DeviceLike,
+  dir: string,
+): boolean {
   const opened: SafeOpen[] = [];
   try {
     const where = new Map<string, [SafeOpen, string, string]>();
@@ -444,7 +487,9 @@ function loadSharded(model: PreTrainedModel, files: string[], expected: Set<stri
       const [f, raw, file] = found;
       const t = f.get_tensor(raw);
       if (t.shape.length !== like.shape.length || t.shape.some((d, i) => d !== like.shape[i])) {
-        throw new RuntimeError(`from_pretrained: size mismatch for ${names[0]} (in ${file}): the checkpoint has shape ${sizeString(t.shape)}, the model expects ${sizeString(like.shape)}`);
+        throw new RuntimeError(
+          `from_pretrained: size mismatch for ${names[0]} (in ${file}): the checkpoint has shape ${sizeString(t.shape)}, the model expects ${sizeString(like.shape)}`,
+        );
       }
       return torch.no_grad(() => t.to({ device, dtype: t.dtype.is_floating_point ? like.dtype : undefined }));
     };
@@ -454,8 +499,11 @@ function loadSharded(model: PreTrainedModel, files: string[], expected: Set<stri
     torch.no_grad(() => {
       for (const [key, [f, raw, file]] of where) if (!parameters.has(key)) placeTensor(model, key, f.get_tensor(raw), file, device);
     });
-    const unexpected = opened.flatMap((f) => f.keys()).filter((raw) => !expected.has(raw) && !expected.has(`${prefix}.${raw}`) && !ignore.some((r) => r.test(raw)));
-    if (unexpected.length) process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${model.constructor.name}: ${unexpected.join(", ")}`);
+    const unexpected = opened
+      .flatMap((f) => f.keys())
+      .filter((raw) => !expected.has(raw) && !expected.has(`${prefix}.${raw}`) && !ignore.some((r) => r.test(raw)));
+    if (unexpected.length)
+      process.emitWarning(`from_pretrained: ${dir}: checkpoint weights not used by ${model.constructor.name}: ${unexpected.join(", ")}`);
     return true;
   } finally {
     for (const f of opened) f.close();

@@ -9,7 +9,12 @@ function warmup(step: number, num_warmup_steps: number): number {
   return step / Math.max(1, num_warmup_steps);
 }
 
-export function get_linear_schedule_with_warmup(optimizer: Optimizer, num_warmup_steps: number, num_training_steps: number, last_epoch = -1): LambdaLR {
+export function get_linear_schedule_with_warmup(
+  optimizer: Optimizer,
+  num_warmup_steps: number,
+  num_training_steps: number,
+  last_epoch = -1,
+): LambdaLR {
   const lr_lambda = (step: number): number => {
     if (step < num_warmup_steps) return warmup(step, num_warmup_steps);
     return Math.max(0.0, (num_training_steps - step) / Math.max(1, num_training_steps - num_warmup_steps));

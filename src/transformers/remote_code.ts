@@ -19,7 +19,9 @@ export function rememberSource<T extends object>(config: T, dir: string): T {
 function autoMapModules(auto_map: unknown): string[] {
   if (auto_map === null || typeof auto_map !== "object") return [];
   const refs = Object.values(auto_map as Record<string, unknown>).flatMap((v) => (Array.isArray(v) ? v : [v]));
-  return refs.filter((r): r is string => typeof r === "string" && !r.includes("--") && r.includes(".")).map((r) => r.slice(0, r.lastIndexOf(".")));
+  return refs
+    .filter((r): r is string => typeof r === "string" && !r.includes("--") && r.includes("."))
+    .map((r) => r.slice(0, r.lastIndexOf(".")));
 }
 
 // transformers' get_relative_imports: `import .x` and `from .x import ...`, at any indentation.

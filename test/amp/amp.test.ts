@@ -32,7 +32,10 @@ out.update(h=h, a=a, z=z, p=p, dtypes=[str(t.dtype) for t in (h, a, z, p)])
 `,
     { x },
   );
-  assert.deepEqual([got.h, got.a, got.z, got.p].map((t) => String(t.dtype)), py.dtypes);
+  assert.deepEqual(
+    [got.h, got.a, got.z, got.p].map((t) => String(t.dtype)),
+    py.dtypes,
+  );
   for (const k of ["h", "a", "z", "p"] as const) assertClose(got[k], py[k] as Tensor, { rtol: 1e-2, atol: 1e-2, msg: k });
   // Nested scopes: an inner disabled scope runs in float32, and the outer state comes back.
   torch.autocast("cpu", { dtype: torch.bfloat16 }, () => {

@@ -14,7 +14,15 @@ after(() => children.forEach((c) => c.kill()));
 function fakeRank(job: string | null, rank: number, busy = false): number {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT"]) delete env[k];
-  if (job !== null) Object.assign(env, { RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: "2", TORCHELASTIC_RUN_ID: job, MASTER_ADDR: "127.0.0.1", MASTER_PORT: "1" });
+  if (job !== null)
+    Object.assign(env, {
+      RANK: String(rank),
+      LOCAL_RANK: String(rank),
+      WORLD_SIZE: "2",
+      TORCHELASTIC_RUN_ID: job,
+      MASTER_ADDR: "127.0.0.1",
+      MASTER_PORT: "1",
+    });
   const child = spawn(process.execPath, ["-e", busy ? "for (;;) {}" : "setInterval(() => {}, 1000)"], { env, stdio: "ignore" });
   children.push(child);
   return child.pid!;
@@ -35,18 +43,36 @@ test("smi --job lists that job's ranks only, with an aggregate line and per-rank
 
   const r = smi(["--job", "smi-test-a", "--json"]);
   assert.equal(r.status, 0, r.stderr);
-  const { jobs } = JSON.parse(r.stdout) as { jobs: { job: string; ranks: { pid: number; rank: number; cpu_percent: number | null; rss_bytes: number }[]; aggregate: { index: string; name: string; memory_total_bytes: number; utilization_percent: number | null }; devices: { index: string }[] }[] };
+  const { jobs } = JSON.parse(r.stdout) as {
+    jobs: {
+      job: string;
+      ranks: { pid: number; rank: number; cpu_percent: number | null; rss_bytes: number }[];
+      aggregate: { index: string; name: string; memory_total_bytes: number; utilization_percent: number | null };
+      devices: { index: string }[];
+    }[];
+  };
   assert.equal(jobs.length, 1);
   const [job] = jobs;
   assert.equal(job.job, "smi-test-a");
-  assert.deepEqual(job.ranks.map((x) => [x.pid, x.rank]), [[a0, 0], [a1, 1]]);
+  assert.deepEqual(
+    job.ranks.map((x) => [x.pid, x.rank]),
+    [
+      [a0, 0],
+      [a1, 1],
+    ],
+  );
   assert.ok(job.ranks.every((x) => x.rss_bytes > 0));
   const [busy, idle] = job.ranks.map((x) => x.cpu_percent as number);
   assert.ok(busy > idle, `the spinning rank shows more CPU (${busy} %) than the idle one (${idle} %)`);
   assert.equal(job.aggregate.index, "job");
   assert.match(job.aggregate.name, /^smi-test-a: 2 ranks on 1 device$/);
-  assert.deepEqual(job.devices.map((d) => d.index), ["cpu"]);
-  assert.ok(job.aggregate.utilization_percent !== null && job.aggregate.utilization_percent >= 0 && job.aggregate.utilization_percent <= 100);
+  assert.deepEqual(
+    job.devices.map((d) => d.index),
+    ["cpu"],
+  );
+  assert.ok(
+    job.aggregate.utilization_percent !== null && job.aggregate.utilization_percent >= 0 && job.aggregate.utilization_percent <= 100,
+  );
 
   const all = smi(["--json"]);
   const ids = (JSON.parse(all.stdout) as { jobs: { job: string; ranks: { pid: number }[] }[] }).jobs;

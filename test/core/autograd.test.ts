@@ -99,153 +99,211 @@ for (const onWorker of [false, true]) {
     }
   };
 
-  test(`backward with a gradient, retain_graph, accumulation (${mode})`, withMode(() => {
-    const x = x0.clone().requires_grad_();
-    const w = w0.clone().requires_grad_();
-    const y = x.matmul(w).tanh();
-    y.backward(v0, { retain_graph: true });
-    assertClose(x.grad!, E("bw_x"));
-    assertClose(w.grad!, E("bw_w"));
-    y.backward(v0);
-    assertClose(x.grad!, E("acc_x"), { msg: "a second backward accumulates into .grad" });
-    assert.throws(() => y.backward(v0), (e: Error) => e.message.startsWith(expected.second_backward_error as string));
-  }));
+  test(
+    `backward with a gradient, retain_graph, accumulation (${mode})`,
+    withMode(() => {
+      const x = x0.clone().requires_grad_();
+      const w = w0.clone().requires_grad_();
+      const y = x.matmul(w).tanh();
+      y.backward(v0, { retain_graph: true });
+      assertClose(x.grad!, E("bw_x"));
+      assertClose(w.grad!, E("bw_w"));
+      y.backward(v0);
+      assertClose(x.grad!, E("acc_x"), { msg: "a second backward accumulates into .grad" });
+      assert.throws(
+        () => y.backward(v0),
+        (e: Error) => e.message.startsWith(expected.second_backward_error as string),
+      );
+    }),
+  );
 
-  test(`autograd.grad with create_graph gives a double backward (${mode})`, withMode(() => {
-    const x = x0.clone().requires_grad_();
-    const [g] = torch.autograd.grad(x.pow(3).sum(), x, { create_graph: true });
-    assertClose(g!, E("g1"));
-    assert.ok(g!.requires_grad);
-    const [g2] = torch.autograd.grad(g!.sum(), x);
-    assertClose(g2!, E("g2"));
-    assert.equal(x.grad, null, "autograd.grad does not touch .grad");
-  }));
+  test(
+    `autograd.grad with create_graph gives a double backward (${mode})`,
+    withMode(() => {
+      const x = x0.clone().requires_grad_();
+      const [g] = torch.autograd.grad(x.pow(3).sum(), x, { create_graph: true });
+      assertClose(g!, E("g1"));
+      assert.ok(g!.requires_grad);
+      const [g2] = torch.autograd.grad(g!.sum(), x);
+      assertClose(g2!, E("g2"));
+      assert.equal(x.grad, null, "autograd.grad does not touch .grad");
+    }),
+  );
 
-  test(`a custom Function used twice in one graph (${mode})`, withMode(() => {
-    const x = x0.clone().requires_grad_();
-    const e = Exp.apply(x);
-    assert.equal(e.grad_fn!.name(), "ExpBackward");
-    const loss = e.mul(2).add(e.sin()).sum().add(Exp.apply(x).sum());
-    const [g] = torch.autograd.grad(loss, x);
-    assertClose(g!, E("fn_twice"));
-  }));
+  test(
+    `a custom Function used twice in one graph (${mode})`,
+    withMode(() => {
+      const x = x0.clone().requires_grad_();
+      const e = Exp.apply(x);
+      assert.equal(e.grad_fn!.name(), "ExpBackward");
+      const loss = e.mul(2).add(e.sin()).sum().add(Exp.apply(x).sum());
+      const [g] = torch.autograd.grad(loss, x);
+      assertClose(g!, E("fn_twice"));
+    }),
+  );
 
-  test(`a custom Function reached through a tensor hook, and non-tensor arguments (${mode})`, withMode(() => {
-    const a = x0.clone().requires_grad_();
-    const h = a.matmul(w0);
-    h.register_hook((g) => g.mul(10));
-    Exp.apply(h).mul(v0).sum().backward();
-    assertClose(a.grad!, E("hook_fn_a"));
-    const p = x0.clone().requires_grad_();
-    const q = x0.flip(0).clone().requires_grad_();
-    const [gp, gq] = torch.autograd.grad(ScaledMul.apply(p, q, 2.5).sum(), [p, q]);
-    assertClose(gp!, E("scaled_a"));
-    assertClose(gq!, E("scaled_b"));
-  }));
+  test(
+    `a custom Function reached through a tensor hook, and non-tensor arguments (${mode})`,
+    withMode(() => {
+      const a = x0.clone().requires_grad_();
+      const h = a.matmul(w0);
+      h.register_hook((g) => g.mul(10));
+      Exp.apply(h).mul(v0).sum().backward();
+      assertClose(a.grad!, E("hook_fn_a"));
+      const p = x0.clone().requires_grad_();
+      const q = x0.flip(0).clone().requires_grad_();
+      const [gp, gq] = torch.autograd.grad(ScaledMul.apply(p, q, 2.5).sum(), [p, q]);
+      assertClose(gp!, E("scaled_a"));
+      assertClose(gq!, E("scaled_b"));
+    }),
+  );
 
-  test(`autograd.grad and autograd.backward take the output gradients positionally, as Python does (${mode})`, withMode(() => {
-    const x = x0.clone().requires_grad_();
-    const w = w0.clone().requires_grad_();
-    const [pgx, pgw] = expected.positional_grad as Tensor[];
-    for (const [gx, gw] of [
-      torch.autograd.grad(x.matmul(w).tanh(), [x, w], v0),
-      torch.autograd.grad(x.matmul(w).tanh(), [x, w], [v0], { retain_graph: false }),
-      torch.autograd.grad(x.matmul(w).tanh(), [x, w], { grad_outputs: v0 }),
-    ]) {
-      assertClose(gx!, pgx);
-      assertClose(gw!, pgw);
-    }
-    torch.autograd.backward([x.matmul(w).sin()], [v0]);
-    const [bx, bw] = expected.positional_backward as Tensor[];
-    assertClose(x.grad!, bx);
-    assertClose(w.grad!, bw);
-    assert.deepEqual(torch.autograd.grad(x.sum(), x, null)[0]!.tolist(), torch.ones(3, 4).tolist(), "null grad_outputs is Python's None");
-  }));
-
-  test(`a custom backward runs with grad mode = create_graph, as in Python (${mode})`, withMode(() => {
-    const seen: boolean[] = [];
-    class Probe extends torch.autograd.Function {
-      static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
-        return x.mul(2);
+  test(
+    `autograd.grad and autograd.backward take the output gradients positionally, as Python does (${mode})`,
+    withMode(() => {
+      const x = x0.clone().requires_grad_();
+      const w = w0.clone().requires_grad_();
+      const [pgx, pgw] = expected.positional_grad as Tensor[];
+      for (const [gx, gw] of [
+        torch.autograd.grad(x.matmul(w).tanh(), [x, w], v0),
+        torch.autograd.grad(x.matmul(w).tanh(), [x, w], [v0], { retain_graph: false }),
+        torch.autograd.grad(x.matmul(w).tanh(), [x, w], { grad_outputs: v0 }),
+      ]) {
+        assertClose(gx!, pgx);
+        assertClose(gw!, pgw);
       }
+      torch.autograd.backward([x.matmul(w).sin()], [v0]);
+      const [bx, bw] = expected.positional_backward as Tensor[];
+      assertClose(x.grad!, bx);
+      assertClose(w.grad!, bw);
+      assert.deepEqual(torch.autograd.grad(x.sum(), x, null)[0]!.tolist(), torch.ones(3, 4).tolist(), "null grad_outputs is Python's None");
+    }),
+  );
 
-      static override backward(_ctx: FunctionCtx, g: Tensor): Tensor {
-        seen.push(torch.is_grad_enabled());
-        return g.mul(2);
-      }
-    }
-    const x = x0.clone().requires_grad_();
-    Probe.apply(x).sum().backward();
-    torch.autograd.grad(Probe.apply(x).sum(), x, { create_graph: true });
-    assert.deepEqual(seen, expected.grad_mode_in_backward);
-  }));
-
-  test(`what a backward or a hook throws reaches the caller as the same value (${mode})`, withMode(() => {
-    class MyError extends Error {
-      code = 42;
-    }
-    for (const thrown of [new MyError("mine"), "a string", undefined]) {
-      class Throws extends torch.autograd.Function {
+  test(
+    `a custom backward runs with grad mode = create_graph, as in Python (${mode})`,
+    withMode(() => {
+      const seen: boolean[] = [];
+      class Probe extends torch.autograd.Function {
         static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
           return x.mul(2);
         }
 
-        static override backward(): Tensor {
+        static override backward(_ctx: FunctionCtx, g: Tensor): Tensor {
+          seen.push(torch.is_grad_enabled());
+          return g.mul(2);
+        }
+      }
+      const x = x0.clone().requires_grad_();
+      Probe.apply(x).sum().backward();
+      torch.autograd.grad(Probe.apply(x).sum(), x, { create_graph: true });
+      assert.deepEqual(seen, expected.grad_mode_in_backward);
+    }),
+  );
+
+  test(
+    `what a backward or a hook throws reaches the caller as the same value (${mode})`,
+    withMode(() => {
+      class MyError extends Error {
+        code = 42;
+      }
+      for (const thrown of [new MyError("mine"), "a string", undefined]) {
+        class Throws extends torch.autograd.Function {
+          static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
+            return x.mul(2);
+          }
+
+          static override backward(): Tensor {
+            throw thrown;
+          }
+        }
+        assert.throws(
+          () =>
+            Throws.apply(torch.ones(2, { requires_grad: true }))
+              .sum()
+              .backward(),
+          (e: unknown) => e === thrown,
+        );
+        const y = torch.ones(2, { requires_grad: true });
+        y.register_hook(() => {
           throw thrown;
-        }
+        });
+        assert.throws(
+          () => torch.autograd.grad(y.mul(3).sum(), y),
+          (e: unknown) => e === thrown,
+        );
       }
-      assert.throws(() => Throws.apply(torch.ones(2, { requires_grad: true })).sum().backward(), (e: unknown) => e === thrown);
-      const y = torch.ones(2, { requires_grad: true });
-      y.register_hook(() => {
-        throw thrown;
+      assert.throws(() => torch.ones(2).add(torch.ones(3)), /must match the size/, "a later error is its own");
+    }),
+  );
+
+  test(
+    `a backward's or hook's result must be a Tensor or null; non-tensor forward outputs pass through (${mode})`,
+    withMode(() => {
+      const backwardReturning = (value: () => unknown) =>
+        class Returns extends torch.autograd.Function {
+          static override forward(_ctx: FunctionCtx, x: Tensor, k: number): unknown[] {
+            return [x.mul(k), k];
+          }
+
+          static override backward(): (Tensor | null)[] {
+            return [value() as Tensor, null];
+          }
+        };
+      const x = torch.ones(2, { requires_grad: true });
+      const [y, k] = backwardReturning(() => torch.full([2], 7)).apply(x, 3) as [Tensor, number];
+      assert.equal(k, 3, "a number output comes back as itself");
+      y.sum().backward();
+      assert.deepEqual(x.grad!.tolist(), [7, 7]);
+      const run = (value: () => unknown) => () =>
+        (backwardReturning(value).apply(torch.ones(2, { requires_grad: true }), 3) as Tensor[])[0].sum().backward();
+      assert.throws(
+        run(() => 5),
+        {
+          name: "TypeError",
+          message: "function ReturnsBackward returned a gradient of type number at position 1; expected a Tensor or null",
+        },
+      );
+      assert.throws(
+        run(() => Promise.resolve(torch.ones(2))),
+        {
+          name: "TypeError",
+          message: /type Promise at position 1; expected a Tensor or null \(backward must return its gradients synchronously\)$/,
+        },
+      );
+      assert.throws(
+        run(() => {
+          const t = torch.ones(2);
+          t.dispose();
+          return t;
+        }),
+        /a gradient is a disposed Tensor/,
+      );
+      const h = torch.ones(2, { requires_grad: true });
+      h.register_hook(() => 5 as never);
+      assert.throws(() => h.mul(2).sum().backward(), {
+        name: "TypeError",
+        message: "a tensor hook returned a value of type number; expected a Tensor or null",
       });
-      assert.throws(() => torch.autograd.grad(y.mul(3).sum(), y), (e: unknown) => e === thrown);
-    }
-    assert.throws(() => torch.ones(2).add(torch.ones(3)), /must match the size/, "a later error is its own");
-  }));
+    }),
+  );
 
-  test(`a backward's or hook's result must be a Tensor or null; non-tensor forward outputs pass through (${mode})`, withMode(() => {
-    const backwardReturning = (value: () => unknown) =>
-      class Returns extends torch.autograd.Function {
-        static override forward(_ctx: FunctionCtx, x: Tensor, k: number): unknown[] {
-          return [x.mul(k), k];
+  test(
+    `an error thrown in a custom backward reaches the caller (${mode})`,
+    withMode(() => {
+      class Broken extends torch.autograd.Function {
+        static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
+          return x.clone();
         }
 
-        static override backward(): (Tensor | null)[] {
-          return [value() as Tensor, null];
+        static override backward(): Tensor {
+          throw new Error("broken backward");
         }
-      };
-    const x = torch.ones(2, { requires_grad: true });
-    const [y, k] = backwardReturning(() => torch.full([2], 7)).apply(x, 3) as [Tensor, number];
-    assert.equal(k, 3, "a number output comes back as itself");
-    y.sum().backward();
-    assert.deepEqual(x.grad!.tolist(), [7, 7]);
-    const run = (value: () => unknown) => () => (backwardReturning(value).apply(torch.ones(2, { requires_grad: true }), 3) as Tensor[])[0].sum().backward();
-    assert.throws(run(() => 5), { name: "TypeError", message: "function ReturnsBackward returned a gradient of type number at position 1; expected a Tensor or null" });
-    assert.throws(run(() => Promise.resolve(torch.ones(2))), { name: "TypeError", message: /type Promise at position 1; expected a Tensor or null \(backward must return its gradients synchronously\)$/ });
-    assert.throws(run(() => {
-      const t = torch.ones(2);
-      t.dispose();
-      return t;
-    }), /a gradient is a disposed Tensor/);
-    const h = torch.ones(2, { requires_grad: true });
-    h.register_hook(() => 5 as never);
-    assert.throws(() => h.mul(2).sum().backward(), { name: "TypeError", message: "a tensor hook returned a value of type number; expected a Tensor or null" });
-  }));
-
-  test(`an error thrown in a custom backward reaches the caller (${mode})`, withMode(() => {
-    class Broken extends torch.autograd.Function {
-      static override forward(_ctx: FunctionCtx, x: Tensor): Tensor {
-        return x.clone();
       }
-
-      static override backward(): Tensor {
-        throw new Error("broken backward");
-      }
-    }
-    const x = torch.ones(2, { requires_grad: true });
-    assert.throws(() => Broken.apply(x).sum().backward(), /broken backward/);
-  }));
+      const x = torch.ones(2, { requires_grad: true });
+      assert.throws(() => Broken.apply(x).sum().backward(), /broken backward/);
+    }),
+  );
 }
 
 test("no_grad, enable_grad, inference_mode and set_grad_enabled", () => {
@@ -261,7 +319,13 @@ test("no_grad, enable_grad, inference_mode and set_grad_enabled", () => {
   });
   assert.equal(i.requires_grad, false);
   assert.equal(torch.is_inference_mode_enabled(), false);
-  assert.throws(() => torch.no_grad(() => { throw new Error("inside"); }), /inside/);
+  assert.throws(
+    () =>
+      torch.no_grad(() => {
+        throw new Error("inside");
+      }),
+    /inside/,
+  );
   assert.equal(torch.is_grad_enabled(), true, "the mode is restored after a throw");
   torch.set_grad_enabled(false);
   assert.equal(x.mul(2).requires_grad, false);

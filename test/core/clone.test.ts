@@ -10,7 +10,10 @@ import { torch } from "../../src/index.js";
 test("structuredClone, v8.serialize and postMessage of a tensor throw, naming what to do", () => {
   const t = torch.tensor([1.0, 2.0, 3.0]);
   const why = /a tessera Tensor cannot be structured-cloned or serialized .* copy it with tensor\.clone\(\)/;
-  assert.throws(() => structuredClone(t), (e: Error) => e.name === "DataCloneError" && why.test(e.message));
+  assert.throws(
+    () => structuredClone(t),
+    (e: Error) => e.name === "DataCloneError" && why.test(e.message),
+  );
   assert.throws(() => structuredClone({ batch: [t] }), why, "inside a container too");
   assert.throws(() => structuredClone(new torch.nn.Parameter(t)), why);
   assert.throws(() => v8.serialize(t), why);

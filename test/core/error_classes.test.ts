@@ -15,13 +15,28 @@ const cases: [string, string, () => unknown, "C++" | "TypeScript"][] = [
   ["IndexError from c10::IndexError", "x.sum(5)", () => x.sum(5), "C++"],
   ["NotImplementedError from c10::NotImplementedError", "x.to_sparse().view(6)", () => x.to_sparse().view(6), "C++"],
   ["TypeError from an argument conversion", "x.sum('all')", () => x.sum("all" as never), "C++"],
-  ["ValueError from c10::ValueError", "torch.pixel_shuffle(torch.zeros(1, 4, 2, 2), 2**40)", () => torch.pixel_shuffle(torch.zeros(1, 4, 2, 2), 2 ** 40), "C++"],
+  [
+    "ValueError from c10::ValueError",
+    "torch.pixel_shuffle(torch.zeros(1, 4, 2, 2), 2**40)",
+    () => torch.pixel_shuffle(torch.zeros(1, 4, 2, 2), 2 ** 40),
+    "C++",
+  ],
   ["IndexError from size()", "x.size(2)", () => x.size(2), "TypeScript"],
   ["IndexError from indexing", "x[5]", () => x.index(5), "TypeScript"],
   ["IndexError from a container", "seq[3]", () => seq.at(3), "TypeScript"],
-  ["ValueError from a reduction name", "torch.nn.functional.mse_loss(x, x, reduction='most')", () => torch.nn.functional.mse_loss(x, x, { reduction: "most" as never }), "TypeScript"],
+  [
+    "ValueError from a reduction name",
+    "torch.nn.functional.mse_loss(x, x, reduction='most')",
+    () => torch.nn.functional.mse_loss(x, x, { reduction: "most" as never }),
+    "TypeScript",
+  ],
   ["ValueError from a ragged nested list", "torch.tensor([[1, 2], [3]])", () => torch.tensor([[1, 2], [3]]), "TypeScript"],
-  ["RuntimeError from an int64 overflow", "torch.tensor([1e300], dtype=torch.int64)", () => torch.tensor([1e300], { dtype: torch.int64 }), "TypeScript"],
+  [
+    "RuntimeError from an int64 overflow",
+    "torch.tensor([1e300], dtype=torch.int64)",
+    () => torch.tensor([1e300], { dtype: torch.int64 }),
+    "TypeScript",
+  ],
 ];
 
 const classes: Record<string, new (...a: never[]) => Error> = { RuntimeError, ValueError, IndexError, NotImplementedError, TypeError };

@@ -25,7 +25,13 @@ test("numbers and tensors stay apart although handles are numbers", () => {
   assert.equal(t.contiguous(), t);
   assert.deepEqual(t.tolist(), [11, 21, 31]);
   // Past the mask's 32 bits arguments still arrive: 40 varargs sizes.
-  assert.equal(torch.ones(1).view(...(Array(40).fill(1) as [number])).dim(), 40);
+  assert.equal(
+    torch
+      .ones(1)
+      .view(...(Array(40).fill(1) as [number]))
+      .dim(),
+    40,
+  );
 });
 
 test("a disposed tensor keeps its slot: later tensors never alias it", () => {
@@ -34,7 +40,10 @@ test("a disposed tensor keeps its slot: later tensors never alias it", () => {
   const others = Array.from({ length: 100 }, (_, i) => torch.full([1], i));
   assert.equal(x.is_disposed, true);
   assert.throws(() => x.sum(), /disposed Tensor/);
-  assert.deepEqual(others.map((o) => o.item()), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    others.map((o) => o.item()),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
 });
 
 test("temporaries stay valid while a native call that allocates (and collects) uses them", () => {

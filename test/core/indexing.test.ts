@@ -64,15 +64,24 @@ for (const [expr, write] of writes) {
 test("basic indexing returns views; advanced indexing copies", () => {
   const x = torch.zeros(2, 3);
   x.index([0, "1:"]).fill_(5);
-  assert.deepEqual(x.tolist(), [[0, 5, 5], [0, 0, 0]]);
+  assert.deepEqual(x.tolist(), [
+    [0, 5, 5],
+    [0, 0, 0],
+  ]);
   x.index([[1]]).fill_(9);
   assert.deepEqual(x.index([1]).tolist(), [0, 0, 0]);
 });
 
 test("indexing gradients flow back", () => {
   const x = torch.ones(3, 4, { requires_grad: true });
-  x.index([[0, 0, 2], "1:3"]).sum().backward();
-  assert.deepEqual(x.grad!.tolist(), [[0, 2, 2, 0], [0, 0, 0, 0], [0, 1, 1, 0]]);
+  x.index([[0, 0, 2], "1:3"])
+    .sum()
+    .backward();
+  assert.deepEqual(x.grad!.tolist(), [
+    [0, 2, 2, 0],
+    [0, 0, 0, 0],
+    [0, 1, 1, 0],
+  ]);
 });
 
 test("bad indices are reported like Python", () => {

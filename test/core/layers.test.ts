@@ -10,7 +10,9 @@ import ts from "typescript";
 import { repoRoot } from "../helpers/oracle.js";
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { name: string; exports: Record<string, string> };
-const entryFiles = new Map(Object.entries(pkg.exports).map(([sub, file]) => [path.normalize(file.replace(/^\.\//, "")), path.posix.join(pkg.name, sub)]));
+const entryFiles = new Map(
+  Object.entries(pkg.exports).map(([sub, file]) => [path.normalize(file.replace(/^\.\//, "")), path.posix.join(pkg.name, sub)]),
+);
 
 /** Rank of each layer under src/; the package's own entry points (src/*.ts) sit on top. */
 const RANK: Record<string, number> = { torch: 0, transformers: 1, datasets: 1, parallel: 1, launch: 2, cli: 3 };
@@ -25,7 +27,8 @@ function layerOf(file: string): string {
 /** One import of `from` (a repo-relative path) that breaks the layering, or null. */
 export function importProblem(from: string, spec: string): string | null {
   if (!spec.startsWith(".")) {
-    if (spec === pkg.name || spec.startsWith(`${pkg.name}/`)) return from.startsWith("src/") ? `${from} imports the package (${spec}) from inside it` : null;
+    if (spec === pkg.name || spec.startsWith(`${pkg.name}/`))
+      return from.startsWith("src/") ? `${from} imports the package (${spec}) from inside it` : null;
     return null;
   }
   const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), spec)).replace(/\.js$/, ".ts");
@@ -36,12 +39,14 @@ export function importProblem(from: string, spec: string): string | null {
     if (!target.startsWith("src/")) return `${from} imports ${target}, outside src/`;
     if (b === "entry") return `${from} imports the package root ${target} (it loads every layer)`;
     if (a === b) return null;
-    for (const layer of [a, b]) if (!(layer in RANK)) return `${from} imports ${target}: src/${layer} is no layer of docs/ARCHITECTURE.md (add it there and here)`;
+    for (const layer of [a, b])
+      if (!(layer in RANK)) return `${from} imports ${target}: src/${layer} is no layer of docs/ARCHITECTURE.md (add it there and here)`;
     if (RANK[b] < RANK[a]) return null;
     if (RANK[b] === RANK[a] && SIDEWAYS.some((re) => re.test(from)) && b === "transformers") return null;
     return `${from} (${a}) imports ${target} (${b}): arrows point down only`;
   }
-  if (target.startsWith("src/") && !entryFiles.has(target)) return `${from} imports ${target}, which is not a public entry point (export what it needs)`;
+  if (target.startsWith("src/") && !entryFiles.has(target))
+    return `${from} imports ${target}, which is not a public entry point (export what it needs)`;
   return null;
 }
 

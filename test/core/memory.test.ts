@@ -52,7 +52,11 @@ function sgd(params: Tensor[]): void {
 }
 
 test("20,000 small forward/backward steps keep RSS flat without manual disposal (after a warm-up)", (t) => {
-  const { params: [w1, b1, w2], x, y } = mlp();
+  const {
+    params: [w1, b1, w2],
+    x,
+    y,
+  } = mlp();
   const step = () => {
     x.matmul(w1).add(b1).relu().matmul(w2).sub(y).pow(2).mean().backward();
     sgd([w1, b1, w2]);
@@ -72,7 +76,11 @@ test("20,000 small forward/backward steps keep RSS flat without manual disposal 
 });
 
 test("custom Function and hook callbacks are released with their graphs", (t) => {
-  const { params: [w1, b1, w2], x, y } = mlp();
+  const {
+    params: [w1, b1, w2],
+    x,
+    y,
+  } = mlp();
   const steps = 10_000;
   for (let i = 0; i < steps; i++) {
     const h = x.matmul(w1).add(b1);

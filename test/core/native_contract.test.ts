@@ -29,7 +29,10 @@ function declared(): Map<string, { file: string; members: string[] }> {
   const out = new Map<string, { file: string; members: string[] }>();
   source.forEachChild((node) => {
     if (!ts.isInterfaceDeclaration(node) || !node.name.text.endsWith("Entries")) return;
-    const doc = ts.getJSDocCommentsAndTags(node).map((d) => d.getText()).join(" ");
+    const doc = ts
+      .getJSDocCommentsAndTags(node)
+      .map((d) => d.getText())
+      .join(" ");
     const m = /native\/src\/([a-z_]+\.cc)/.exec(doc);
     assert.ok(m !== null, `${node.name.text} names no native/src file in its doc comment`);
     const members = node.members.map((member) => (member.name !== undefined && ts.isIdentifier(member.name) ? member.name.text : "?"));
@@ -57,7 +60,9 @@ test("every registered entry is declared once, in its native file's interface, a
 });
 
 test("the built addon has exactly the entries the sources register", () => {
-  const built = Object.keys(Object.getPrototypeOf(torch._C) as object).concat(Object.keys(torch._C)).filter((k) => typeof (torch._C as unknown as Record<string, unknown>)[k] === "function");
+  const built = Object.keys(Object.getPrototypeOf(torch._C) as object)
+    .concat(Object.keys(torch._C))
+    .filter((k) => typeof (torch._C as unknown as Record<string, unknown>)[k] === "function");
   assert.deepEqual([...new Set(built)].sort(), [...registeredInSource().keys()].sort());
 });
 
@@ -65,5 +70,11 @@ test("NativeAddon is the union of the per-file interfaces", () => {
   const text = readFileSync(path.join(repoRoot, "src", "torch", "_native.ts"), "utf8");
   const m = /export type NativeAddon = ([^;]+);/.exec(text);
   assert.ok(m !== null);
-  assert.deepEqual(m[1].split("&").map((s) => s.trim()).sort(), [...declared().keys()].sort());
+  assert.deepEqual(
+    m[1]
+      .split("&")
+      .map((s) => s.trim())
+      .sort(),
+    [...declared().keys()].sort(),
+  );
 });

@@ -28,11 +28,22 @@ const mask = (...shape: number[]) => torch.rand(...shape).gt(0.5);
 const cases: Case[] = [
   // ---- elementwise and broadcasting
   { name: "add broadcast", inputs: { a: r(3, 4), b: r(4) }, js: ({ a, b }) => a.add(b), py: "a + b", grad: true },
-  { name: "add alpha", inputs: { a: r(2, 3), b: r(2, 3) }, js: ({ a, b }) => torch.add(a, b, { alpha: 2 }), py: "torch.add(a, b, alpha=2)", grad: true },
+  {
+    name: "add alpha",
+    inputs: { a: r(2, 3), b: r(2, 3) },
+    js: ({ a, b }) => torch.add(a, b, { alpha: 2 }),
+    py: "torch.add(a, b, alpha=2)",
+    grad: true,
+  },
   { name: "sub outer broadcast", inputs: { a: r(3, 1), b: r(1, 4) }, js: ({ a, b }) => a.sub(b), py: "a - b", grad: true },
   { name: "mul 3-d broadcast", inputs: { a: r(2, 3, 4), b: r(3, 1) }, js: ({ a, b }) => a.mul(b), py: "a * b", grad: true },
   { name: "div", inputs: { a: r(3, 4), b: pos(3, 4) }, js: ({ a, b }) => a.div(b), py: "a / b", grad: true },
-  { name: "div rounding floor", inputs: { a: r(5).mul(10), b: pos(5) }, js: ({ a, b }) => a.div(b, { rounding_mode: "floor" }), py: "torch.div(a, b, rounding_mode='floor')" },
+  {
+    name: "div rounding floor",
+    inputs: { a: r(5).mul(10), b: pos(5) },
+    js: ({ a, b }) => a.div(b, { rounding_mode: "floor" }),
+    py: "torch.div(a, b, rounding_mode='floor')",
+  },
   { name: "int tensor + int scalar stays int64", inputs: { a: ints(10, 4) }, js: ({ a }) => a.add(3), py: "a + 3" },
   { name: "int tensor + float tensor promotes", inputs: { a: ints(10, 4), b: r(4) }, js: ({ a, b }) => a.add(b), py: "a + b" },
   { name: "mul float scalar", inputs: { a: r(4) }, js: ({ a }) => a.mul(2.5), py: "a * 2.5", grad: true },
@@ -50,7 +61,13 @@ const cases: Case[] = [
   { name: "sigmoid", inputs: { a: r(5) }, js: ({ a }) => a.sigmoid(), py: "a.sigmoid()", grad: true },
   { name: "relu", inputs: { a: r(6) }, js: ({ a }) => a.relu(), py: "a.relu()", grad: true },
   { name: "gelu", inputs: { a: r(6) }, js: ({ a }) => torch.gelu(a), py: "torch.nn.functional.gelu(a)", grad: true },
-  { name: "gelu tanh", inputs: { a: r(6) }, js: ({ a }) => torch.gelu(a, { approximate: "tanh" }), py: "torch.nn.functional.gelu(a, approximate='tanh')", grad: true },
+  {
+    name: "gelu tanh",
+    inputs: { a: r(6) },
+    js: ({ a }) => torch.gelu(a, { approximate: "tanh" }),
+    py: "torch.nn.functional.gelu(a, approximate='tanh')",
+    grad: true,
+  },
   { name: "silu", inputs: { a: r(6) }, js: ({ a }) => torch.silu(a), py: "torch.nn.functional.silu(a)", grad: true },
   { name: "clamp", inputs: { a: r(6) }, js: ({ a }) => a.clamp(-0.5, 0.5), py: "a.clamp(-0.5, 0.5)", grad: true },
   { name: "clamp min only", inputs: { a: r(6) }, js: ({ a }) => a.clamp({ min: 0.1 }), py: "a.clamp(min=0.1)", grad: true },
@@ -59,9 +76,27 @@ const cases: Case[] = [
   { name: "comparison gt", inputs: { a: r(4), b: r(4) }, js: ({ a, b }) => a.gt(b), py: "a > b" },
   { name: "eq scalar", inputs: { a: ints(3, 6) }, js: ({ a }) => a.eq(1), py: "a == 1" },
   // ---- torch.linalg, torch.fft and torch.special (the linalg_*, fft_* and special_* ATen ops)
-  { name: "linalg.vector_norm", inputs: { a: r(3, 4) }, js: ({ a }) => torch.linalg.vector_norm(a, 2, [1]), py: "torch.linalg.vector_norm(a, 2, [1])", grad: true },
-  { name: "linalg.matrix_norm fro", inputs: { a: r(3, 4) }, js: ({ a }) => torch.linalg.matrix_norm(a), py: "torch.linalg.matrix_norm(a)", grad: true },
-  { name: "linalg.solve", inputs: { a: r(3, 3).add(torch.eye(3).mul(4)), b: r(3, 2) }, js: ({ a, b }) => torch.linalg.solve(a, b), py: "torch.linalg.solve(a, b)", grad: true },
+  {
+    name: "linalg.vector_norm",
+    inputs: { a: r(3, 4) },
+    js: ({ a }) => torch.linalg.vector_norm(a, 2, [1]),
+    py: "torch.linalg.vector_norm(a, 2, [1])",
+    grad: true,
+  },
+  {
+    name: "linalg.matrix_norm fro",
+    inputs: { a: r(3, 4) },
+    js: ({ a }) => torch.linalg.matrix_norm(a),
+    py: "torch.linalg.matrix_norm(a)",
+    grad: true,
+  },
+  {
+    name: "linalg.solve",
+    inputs: { a: r(3, 3).add(torch.eye(3).mul(4)), b: r(3, 2) },
+    js: ({ a, b }) => torch.linalg.solve(a, b),
+    py: "torch.linalg.solve(a, b)",
+    grad: true,
+  },
   { name: "fft.rfft magnitude", inputs: { a: r(8) }, js: ({ a }) => torch.fft.rfft(a).abs(), py: "torch.fft.rfft(a).abs()", grad: true },
   { name: "special.erf", inputs: { a: r(5) }, js: ({ a }) => torch.special.erf(a), py: "torch.special.erf(a)", grad: true },
   // ---- reductions
@@ -69,33 +104,90 @@ const cases: Case[] = [
   { name: "sum dim keepdim", inputs: { a: r(3, 4) }, js: ({ a }) => a.sum(1, { keepdim: true }), py: "a.sum(1, keepdim=True)", grad: true },
   { name: "sum int64 of int32", inputs: { a: ints(5, 4).int() }, js: ({ a }) => a.sum(), py: "a.sum()" },
   { name: "mean dims", inputs: { a: r(2, 3, 4) }, js: ({ a }) => a.mean([0, 2]), py: "a.mean([0, 2])", grad: true },
-  { name: "max dim (values, indices)", inputs: { a: r(3, 5) }, js: ({ a }) => { const m = a.max(1); return [m.values, m.indices]; }, py: "tuple(a.max(1))", grad: true },
+  {
+    name: "max dim (values, indices)",
+    inputs: { a: r(3, 5) },
+    js: ({ a }) => {
+      const m = a.max(1);
+      return [m.values, m.indices];
+    },
+    py: "tuple(a.max(1))",
+    grad: true,
+  },
   { name: "amax", inputs: { a: r(3, 5) }, js: ({ a }) => a.amax(0), py: "a.amax(0)", grad: true },
   { name: "min all", inputs: { a: r(3, 5) }, js: ({ a }) => a.min(), py: "a.min()", grad: true },
   { name: "argmax", inputs: { a: r(3, 5) }, js: ({ a }) => a.argmax(1), py: "a.argmax(1)" },
   { name: "prod dim", inputs: { a: r(3, 4) }, js: ({ a }) => a.prod(1), py: "a.prod(1)", grad: true },
   { name: "std dim", inputs: { a: r(3, 6) }, js: ({ a }) => a.std(1), py: "a.std(1)", grad: true },
-  { name: "var correction 0", inputs: { a: r(3, 6) }, js: ({ a }) => torch.var_mean(a, 1, { correction: 0 })[0], py: "torch.var_mean(a, 1, correction=0)[0]", grad: true },
+  {
+    name: "var correction 0",
+    inputs: { a: r(3, 6) },
+    js: ({ a }) => torch.var_mean(a, 1, { correction: 0 })[0],
+    py: "torch.var_mean(a, 1, correction=0)[0]",
+    grad: true,
+  },
   { name: "logsumexp", inputs: { a: r(3, 6) }, js: ({ a }) => a.logsumexp(1), py: "a.logsumexp(1)", grad: true },
   { name: "cumsum", inputs: { a: r(3, 4) }, js: ({ a }) => a.cumsum(1), py: "a.cumsum(1)", grad: true },
   { name: "norm", inputs: { a: r(3, 4) }, js: ({ a }) => a.norm(), py: "a.norm()", grad: true },
   { name: "topk", inputs: { a: r(2, 6) }, js: ({ a }) => [...a.topk(3)], py: "tuple(a.topk(3))", grad: true },
-  { name: "sort descending", inputs: { a: r(2, 6) }, js: ({ a }) => [...a.sort({ dim: 1, descending: true })], py: "tuple(a.sort(dim=1, descending=True))", grad: true },
+  {
+    name: "sort descending",
+    inputs: { a: r(2, 6) },
+    js: ({ a }) => [...a.sort({ dim: 1, descending: true })],
+    py: "tuple(a.sort(dim=1, descending=True))",
+    grad: true,
+  },
   // ---- matmul family
   { name: "matmul 2-d", inputs: { a: r(3, 4), b: r(4, 5) }, js: ({ a, b }) => a.matmul(b), py: "a @ b", grad: true },
   { name: "matmul batched broadcast", inputs: { a: r(2, 3, 4), b: r(4, 5) }, js: ({ a, b }) => a.matmul(b), py: "a @ b", grad: true },
   { name: "matmul vector", inputs: { a: r(3, 4), b: r(4) }, js: ({ a, b }) => a.matmul(b), py: "a @ b", grad: true },
   { name: "mm", inputs: { a: r(3, 4), b: r(4, 2) }, js: ({ a, b }) => torch.mm(a, b), py: "torch.mm(a, b)", grad: true },
   { name: "bmm", inputs: { a: r(2, 3, 4), b: r(2, 4, 5) }, js: ({ a, b }) => a.bmm(b), py: "a.bmm(b)", grad: true },
-  { name: "linear with bias", inputs: { x: r(4, 3), w: r(5, 3), b: r(5) }, js: ({ x, w, b }) => torch.linear(x, w, b), py: "torch.nn.functional.linear(x, w, b)", grad: true },
-  { name: "linear without bias", inputs: { x: r(2, 4, 3), w: r(5, 3) }, js: ({ x, w }) => torch.linear(x, w), py: "torch.nn.functional.linear(x, w)", grad: true },
-  { name: "addmm", inputs: { c: r(3), a: r(2, 4), b: r(4, 3) }, js: ({ c, a, b }) => torch.addmm(c, a, b, { beta: 0.5, alpha: 2 }), py: "torch.addmm(c, a, b, beta=0.5, alpha=2)", grad: true },
-  { name: "einsum", inputs: { a: r(2, 3, 4), b: r(2, 4, 5) }, js: ({ a, b }) => torch.einsum("bij,bjk->bik", [a, b]), py: "torch.einsum('bij,bjk->bik', a, b)", grad: true },
+  {
+    name: "linear with bias",
+    inputs: { x: r(4, 3), w: r(5, 3), b: r(5) },
+    js: ({ x, w, b }) => torch.linear(x, w, b),
+    py: "torch.nn.functional.linear(x, w, b)",
+    grad: true,
+  },
+  {
+    name: "linear without bias",
+    inputs: { x: r(2, 4, 3), w: r(5, 3) },
+    js: ({ x, w }) => torch.linear(x, w),
+    py: "torch.nn.functional.linear(x, w)",
+    grad: true,
+  },
+  {
+    name: "addmm",
+    inputs: { c: r(3), a: r(2, 4), b: r(4, 3) },
+    js: ({ c, a, b }) => torch.addmm(c, a, b, { beta: 0.5, alpha: 2 }),
+    py: "torch.addmm(c, a, b, beta=0.5, alpha=2)",
+    grad: true,
+  },
+  {
+    name: "einsum",
+    inputs: { a: r(2, 3, 4), b: r(2, 4, 5) },
+    js: ({ a, b }) => torch.einsum("bij,bjk->bik", [a, b]),
+    py: "torch.einsum('bij,bjk->bik', a, b)",
+    grad: true,
+  },
   // ---- softmax, losses, embedding, normalization, attention
   { name: "softmax", inputs: { a: r(3, 5) }, js: ({ a }) => a.softmax(-1), py: "a.softmax(-1)", grad: true },
   { name: "log_softmax", inputs: { a: r(3, 5) }, js: ({ a }) => a.log_softmax(1), py: "a.log_softmax(1)", grad: true },
-  { name: "softmax with dtype", inputs: { a: r(3, 5) }, js: ({ a }) => a.softmax(1, { dtype: torch.float64 }), py: "a.softmax(1, dtype=torch.float64)", grad: true },
-  { name: "cross_entropy", inputs: { x: r(6, 4), t: ints(4, 6) }, js: ({ x, t }) => torch.cross_entropy_loss(x, t), py: "torch.nn.functional.cross_entropy(x, t)", grad: true },
+  {
+    name: "softmax with dtype",
+    inputs: { a: r(3, 5) },
+    js: ({ a }) => a.softmax(1, { dtype: torch.float64 }),
+    py: "a.softmax(1, dtype=torch.float64)",
+    grad: true,
+  },
+  {
+    name: "cross_entropy",
+    inputs: { x: r(6, 4), t: ints(4, 6) },
+    js: ({ x, t }) => torch.cross_entropy_loss(x, t),
+    py: "torch.nn.functional.cross_entropy(x, t)",
+    grad: true,
+  },
   {
     name: "cross_entropy ignore_index",
     inputs: { x: r(6, 4), t: torch.tensor([0n, 3n, 1n, 1n, 2n, 1n]) },
@@ -103,12 +195,48 @@ const cases: Case[] = [
     py: "torch.nn.functional.cross_entropy(x, t, ignore_index=1)",
     grad: true,
   },
-  { name: "cross_entropy label_smoothing sum", inputs: { x: r(5, 3), t: ints(3, 5) }, js: ({ x, t }) => torch.cross_entropy_loss(x, t, { reduction: 2, label_smoothing: 0.1 }), py: "torch.nn.functional.cross_entropy(x, t, reduction='sum', label_smoothing=0.1)", grad: true },
-  { name: "nll_loss", inputs: { x: r(4, 3), t: ints(3, 4) }, js: ({ x, t }) => torch.nll_loss(x.log_softmax(1), t), py: "torch.nn.functional.nll_loss(x.log_softmax(1), t)", grad: true },
-  { name: "mse_loss", inputs: { a: r(4, 3), b: r(4, 3) }, js: ({ a, b }) => torch.mse_loss(a, b), py: "torch.nn.functional.mse_loss(a, b)", grad: true },
-  { name: "embedding", inputs: { w: r(10, 4), i: ints(10, 2, 3) }, js: ({ w, i }) => torch.embedding(w, i), py: "torch.nn.functional.embedding(i, w)", grad: true },
-  { name: "embedding padding_idx", inputs: { w: r(10, 4), i: torch.tensor([[0n, 2n, 0n, 5n]]) }, js: ({ w, i }) => torch.embedding(w, i, 0), py: "torch.nn.functional.embedding(i, w, padding_idx=0)", grad: true },
-  { name: "layer_norm", inputs: { x: r(2, 3, 8), w: r(8), b: r(8) }, js: ({ x, w, b }) => torch.layer_norm(x, [8], w, b, 1e-5), py: "torch.nn.functional.layer_norm(x, [8], w, b, 1e-5)", grad: true },
+  {
+    name: "cross_entropy label_smoothing sum",
+    inputs: { x: r(5, 3), t: ints(3, 5) },
+    js: ({ x, t }) => torch.cross_entropy_loss(x, t, { reduction: 2, label_smoothing: 0.1 }),
+    py: "torch.nn.functional.cross_entropy(x, t, reduction='sum', label_smoothing=0.1)",
+    grad: true,
+  },
+  {
+    name: "nll_loss",
+    inputs: { x: r(4, 3), t: ints(3, 4) },
+    js: ({ x, t }) => torch.nll_loss(x.log_softmax(1), t),
+    py: "torch.nn.functional.nll_loss(x.log_softmax(1), t)",
+    grad: true,
+  },
+  {
+    name: "mse_loss",
+    inputs: { a: r(4, 3), b: r(4, 3) },
+    js: ({ a, b }) => torch.mse_loss(a, b),
+    py: "torch.nn.functional.mse_loss(a, b)",
+    grad: true,
+  },
+  {
+    name: "embedding",
+    inputs: { w: r(10, 4), i: ints(10, 2, 3) },
+    js: ({ w, i }) => torch.embedding(w, i),
+    py: "torch.nn.functional.embedding(i, w)",
+    grad: true,
+  },
+  {
+    name: "embedding padding_idx",
+    inputs: { w: r(10, 4), i: torch.tensor([[0n, 2n, 0n, 5n]]) },
+    js: ({ w, i }) => torch.embedding(w, i, 0),
+    py: "torch.nn.functional.embedding(i, w, padding_idx=0)",
+    grad: true,
+  },
+  {
+    name: "layer_norm",
+    inputs: { x: r(2, 3, 8), w: r(8), b: r(8) },
+    js: ({ x, w, b }) => torch.layer_norm(x, [8], w, b, 1e-5),
+    py: "torch.nn.functional.layer_norm(x, [8], w, b, 1e-5)",
+    grad: true,
+  },
   {
     name: "scaled_dot_product_attention causal",
     inputs: { q: r(2, 2, 5, 4), k: r(2, 2, 5, 4), v: r(2, 2, 5, 4) },
@@ -124,11 +252,41 @@ const cases: Case[] = [
     grad: true,
   },
   // ---- selection
-  { name: "where", inputs: { c: mask(3, 4), a: r(3, 4), b: r(4) }, js: ({ c, a, b }) => torch.where(c, a, b), py: "torch.where(c, a, b)", grad: true },
-  { name: "where scalar other", inputs: { c: mask(5), a: r(5) }, js: ({ c, a }) => torch.where(c, a, 0.0), py: "torch.where(c, a, 0.0)", grad: true },
-  { name: "masked_fill", inputs: { a: r(3, 4), m: mask(3, 4) }, js: ({ a, m }) => a.masked_fill(m, -1), py: "a.masked_fill(m, -1)", grad: true },
-  { name: "masked_fill broadcast -inf", inputs: { a: r(2, 3, 3), m: torch.ones(3, 3, { dtype: torch.bool }).triu(1) }, js: ({ a, m }) => a.masked_fill(m, -Infinity).softmax(-1), py: "a.masked_fill(m, float('-inf')).softmax(-1)", grad: true },
-  { name: "index_select", inputs: { a: r(5, 3), i: torch.tensor([4n, 0n, 4n]) }, js: ({ a, i }) => a.index_select(0, i), py: "a.index_select(0, i)", grad: true },
+  {
+    name: "where",
+    inputs: { c: mask(3, 4), a: r(3, 4), b: r(4) },
+    js: ({ c, a, b }) => torch.where(c, a, b),
+    py: "torch.where(c, a, b)",
+    grad: true,
+  },
+  {
+    name: "where scalar other",
+    inputs: { c: mask(5), a: r(5) },
+    js: ({ c, a }) => torch.where(c, a, 0.0),
+    py: "torch.where(c, a, 0.0)",
+    grad: true,
+  },
+  {
+    name: "masked_fill",
+    inputs: { a: r(3, 4), m: mask(3, 4) },
+    js: ({ a, m }) => a.masked_fill(m, -1),
+    py: "a.masked_fill(m, -1)",
+    grad: true,
+  },
+  {
+    name: "masked_fill broadcast -inf",
+    inputs: { a: r(2, 3, 3), m: torch.ones(3, 3, { dtype: torch.bool }).triu(1) },
+    js: ({ a, m }) => a.masked_fill(m, -Infinity).softmax(-1),
+    py: "a.masked_fill(m, float('-inf')).softmax(-1)",
+    grad: true,
+  },
+  {
+    name: "index_select",
+    inputs: { a: r(5, 3), i: torch.tensor([4n, 0n, 4n]) },
+    js: ({ a, i }) => a.index_select(0, i),
+    py: "a.index_select(0, i)",
+    grad: true,
+  },
   { name: "gather", inputs: { a: r(3, 4), i: ints(4, 3, 2) }, js: ({ a, i }) => a.gather(1, i), py: "a.gather(1, i)", grad: true },
   // ---- joining and splitting
   { name: "cat", inputs: { a: r(2, 3), b: r(2, 1) }, js: ({ a, b }) => torch.cat([a, b], 1), py: "torch.cat([a, b], 1)", grad: true },
@@ -143,7 +301,13 @@ const cases: Case[] = [
   { name: "permute", inputs: { a: r(2, 3, 4) }, js: ({ a }) => a.permute(2, 0, 1), py: "a.permute(2, 0, 1)", grad: true },
   { name: "expand", inputs: { a: r(3, 1) }, js: ({ a }) => a.expand(3, 4), py: "a.expand(3, 4)", grad: true },
   { name: "narrow", inputs: { a: r(4, 5) }, js: ({ a }) => a.narrow(1, 1, 3), py: "a.narrow(1, 1, 3)", grad: true },
-  { name: "unsqueeze squeeze", inputs: { a: r(3, 1, 4) }, js: ({ a }) => a.squeeze(1).unsqueeze(0), py: "a.squeeze(1).unsqueeze(0)", grad: true },
+  {
+    name: "unsqueeze squeeze",
+    inputs: { a: r(3, 1, 4) },
+    js: ({ a }) => a.squeeze(1).unsqueeze(0),
+    py: "a.squeeze(1).unsqueeze(0)",
+    grad: true,
+  },
   { name: "flatten", inputs: { a: r(2, 3, 4) }, js: ({ a }) => a.flatten(1), py: "a.flatten(1)", grad: true },
   { name: "select", inputs: { a: r(3, 4) }, js: ({ a }) => a.select(1, -1), py: "a.select(1, -1)", grad: true },
   { name: "repeat", inputs: { a: r(2, 3) }, js: ({ a }) => a.repeat(2, 1), py: "a.repeat(2, 1)", grad: true },
@@ -153,7 +317,13 @@ const cases: Case[] = [
   { name: "mul_ scalar", inputs: { a: r(3) }, js: ({ a }) => a.clone().mul_(3), py: "a.clone().mul_(3)", grad: true },
   { name: "relu_", inputs: { a: r(6) }, js: ({ a }) => a.clone().relu_(), py: "a.clone().relu_()", grad: true },
   { name: "clamp_", inputs: { a: r(6) }, js: ({ a }) => a.clone().clamp_(-0.3, 0.3), py: "a.clone().clamp_(-0.3, 0.3)", grad: true },
-  { name: "masked_fill_", inputs: { a: r(3, 4), m: mask(3, 4) }, js: ({ a, m }) => a.clone().masked_fill_(m, 2), py: "a.clone().masked_fill_(m, 2)", grad: true },
+  {
+    name: "masked_fill_",
+    inputs: { a: r(3, 4), m: mask(3, 4) },
+    js: ({ a, m }) => a.clone().masked_fill_(m, 2),
+    py: "a.clone().masked_fill_(m, 2)",
+    grad: true,
+  },
   {
     name: "in-place through a view",
     inputs: { a: r(3, 4) },
@@ -167,7 +337,13 @@ const cases: Case[] = [
   },
   { name: "zero_ then add_ on int", inputs: { a: ints(9, 4) }, js: ({ a }) => a.clone().zero_().add_(2), py: "a.clone().zero_().add_(2)" },
   // ---- convolution
-  { name: "conv2d", inputs: { x: r(1, 2, 5, 5), w: r(3, 2, 3, 3), b: r(3) }, js: ({ x, w, b }) => torch.conv2d(x, w, b, 1, 1), py: "torch.nn.functional.conv2d(x, w, b, 1, 1)", grad: true },
+  {
+    name: "conv2d",
+    inputs: { x: r(1, 2, 5, 5), w: r(3, 2, 3, 3), b: r(3) },
+    js: ({ x, w, b }) => torch.conv2d(x, w, b, 1, 1),
+    py: "torch.nn.functional.conv2d(x, w, b, 1, 1)",
+    grad: true,
+  },
 ];
 
 function asList(o: Tensor | Tensor[]): Tensor[] {
@@ -216,7 +392,11 @@ function check(c: Case, expected: PyValue): void {
     .map((o, k) => (ws[k] === null ? null : o.mul(ws[k] as Tensor).sum()))
     .filter((t): t is Tensor => t !== null)
     .reduce((p, q) => p.add(q));
-  const grads = torch.autograd.grad(loss, keys.map((k) => inputs[k]), { allow_unused: true });
+  const grads = torch.autograd.grad(
+    loss,
+    keys.map((k) => inputs[k]),
+    { allow_unused: true },
+  );
   keys.forEach((k, j) => {
     const e = exp.grads![k];
     if (e === null) assert.equal(grads[j], null, `grad of ${k}`);

@@ -14,7 +14,10 @@ function printed(): Record<string, Tensor> {
   const a = torch.arange(6).view(2, 3);
   return {
     ints: a,
-    floats: torch.tensor([[1.5, -2.25, 3], [0.125, 10, -7]]),
+    floats: torch.tensor([
+      [1.5, -2.25, 3],
+      [0.125, 10, -7],
+    ]),
     sci: torch.tensor([1e-8, 1, 1e8]),
     bool: torch.tensor([true, false, true]),
     zero_d: torch.tensor(3.5),
@@ -59,10 +62,16 @@ const src = torch.tensor([-2.5, -1, 0, 0.5, 1, 3.75, 100, 255]);
 const expected = runPython(PY, { printed: printed(), dtypes: [...dtypes], src });
 
 test("torch.tensor from nested arrays: shape and the default dtype for numbers", () => {
-  const t = torch.tensor([[1, 2, 3], [4, 5, 6]]);
+  const t = torch.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.deepEqual(t.shape, [2, 3]);
   assert.equal(t.dtype, torch.float32);
-  assert.deepEqual(t.tolist(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(t.tolist(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.equal(torch.tensor([1n, 2n]).dtype, torch.int64);
   assert.equal(torch.tensor([true, false]).dtype, torch.bool);
   assert.equal(torch.tensor([1, 2], { dtype: torch.int32 }).dtype, torch.int32);
@@ -71,15 +80,24 @@ test("torch.tensor from nested arrays: shape and the default dtype for numbers",
 });
 
 test("torch.tensor from nested plain numbers, for float and int64 dtypes, equals Python's", () => {
-  const numbers = [[1.5, -2.25, 1e10, 0.1], [-0.9, 3, 2 ** 53, -7.5]];
+  const numbers = [
+    [1.5, -2.25, 1e10, 0.1],
+    [-0.9, 3, 2 ** 53, -7.5],
+  ];
   const want = expected.from_numbers as Record<string, Tensor>;
   for (const d of ["float32", "float64", "float16", "bfloat16", "int64"]) {
     const t = torch.tensor(numbers, { dtype: dt(d) });
     assert.equal(t.dtype, dt(d));
     assert.deepEqual(t.tolist(), want[d].tolist(), d);
   }
-  assert.throws(() => torch.tensor([1e300], { dtype: torch.int64 }), { name: "RuntimeError", message: "torch.tensor: value 1e+300 cannot be converted to type int64 without overflow" });
-  assert.throws(() => torch.tensor([[1, 2], [3]]), { name: "ValueError", message: "torch.tensor: expected sequence of length 2 at dim 1 (got 1)" });
+  assert.throws(() => torch.tensor([1e300], { dtype: torch.int64 }), {
+    name: "RuntimeError",
+    message: "torch.tensor: value 1e+300 cannot be converted to type int64 without overflow",
+  });
+  assert.throws(() => torch.tensor([[1, 2], [3]]), {
+    name: "ValueError",
+    message: "torch.tensor: expected sequence of length 2 at dim 1 (got 1)",
+  });
 });
 
 test("torch.tensor from TypedArrays keeps their dtype", () => {
@@ -104,7 +122,10 @@ test("torch.tensor from TypedArrays keeps their dtype", () => {
 });
 
 test("factory functions: zeros/ones/empty/full/arange/linspace and *_like", () => {
-  assert.deepEqual(torch.zeros(2, 3).tolist(), [[0, 0, 0], [0, 0, 0]]);
+  assert.deepEqual(torch.zeros(2, 3).tolist(), [
+    [0, 0, 0],
+    [0, 0, 0],
+  ]);
   assert.deepEqual(torch.ones([2], { dtype: torch.int64 }).tolist(), [1, 1]);
   assert.equal(torch.ones(2, { dtype: torch.int64 }).dtype, torch.int64);
   assert.deepEqual(torch.empty(4, 5).shape, [4, 5]);
@@ -116,11 +137,22 @@ test("factory functions: zeros/ones/empty/full/arange/linspace and *_like", () =
   assert.equal(ai.dtype, torch.int64);
   assertClose(ai, expected.arange_i as Tensor);
   const base = torch.ones(3, 2, { dtype: torch.float64 });
-  for (const like of [torch.zeros_like(base), torch.ones_like(base), torch.empty_like(base), torch.full_like(base, 2), torch.randn_like(base), torch.rand_like(base)]) {
+  for (const like of [
+    torch.zeros_like(base),
+    torch.ones_like(base),
+    torch.empty_like(base),
+    torch.full_like(base, 2),
+    torch.randn_like(base),
+    torch.rand_like(base),
+  ]) {
     assert.deepEqual(like.shape, [3, 2]);
     assert.equal(like.dtype, torch.float64);
   }
-  assert.deepEqual(torch.full_like(base, 2).tolist(), [[2, 2], [2, 2], [2, 2]]);
+  assert.deepEqual(torch.full_like(base, 2).tolist(), [
+    [2, 2],
+    [2, 2],
+    [2, 2],
+  ]);
   assert.equal(torch.zeros(2, { requires_grad: true }).requires_grad, true);
 });
 
@@ -154,7 +186,15 @@ test("item, tolist and typed_array", () => {
   assert.equal(torch.tensor([7n]).item(), 7);
   assert.equal(torch.tensor(true).item(), true);
   assert.throws(() => torch.ones(2).item(), /a Tensor with 2 elements cannot be converted to Scalar/);
-  assert.deepEqual(torch.tensor([[1.5, 2], [3, 4]]).tolist(), expected.tolist);
+  assert.deepEqual(
+    torch
+      .tensor([
+        [1.5, 2],
+        [3, 4],
+      ])
+      .tolist(),
+    expected.tolist,
+  );
   assert.deepEqual(torch.tensor([true, false]).tolist(), [true, false]);
   assert.deepEqual(torch.arange(3).tolist(), [0, 1, 2]);
   assert.equal(torch.tensor(1.5, { dtype: torch.float16 }).tolist(), 1.5);
@@ -170,7 +210,11 @@ test("typed_array is a zero-copy view of a contiguous tensor", () => {
   assert.equal(view[0], 7, "a write to the tensor shows in the view");
   assert.ok(torch.arange(4).typed_array() instanceof BigInt64Array);
   const strided = torch.arange(6).view(2, 3).t();
-  assert.deepEqual(Array.from(strided.typed_array() as BigInt64Array, Number), [0, 3, 1, 4, 2, 5], "non-contiguous: a copy in logical order");
+  assert.deepEqual(
+    Array.from(strided.typed_array() as BigInt64Array, Number),
+    [0, 3, 1, 4, 2, 5],
+    "non-contiguous: a copy in logical order",
+  );
 });
 
 test("a tensor whose memory a typed_array() view shares cannot grow, and a refused resize_ leaves it whole", () => {
@@ -234,7 +278,12 @@ test("size(dim) and stride(dim), and null for the whole shape as Python's None",
 });
 
 test("torch.cuda memory statistics are 0 where CUDA is absent, as PyTorch reports before CUDA starts", () => {
-  const stats = [torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated(null), torch.cuda.memory_reserved("cuda"), torch.cuda.max_memory_reserved(0)];
+  const stats = [
+    torch.cuda.memory_allocated(),
+    torch.cuda.max_memory_allocated(null),
+    torch.cuda.memory_reserved("cuda"),
+    torch.cuda.max_memory_reserved(0),
+  ];
   if (torch.cuda.is_available()) {
     for (const v of stats) assert.ok(Number.isInteger(v) && v >= 0);
   } else {

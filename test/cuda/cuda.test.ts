@@ -29,8 +29,15 @@ test("ops and gradients on CUDA equal the CPU's", () => {
     ["softmax", (x) => x.softmax(-1)],
     ["layer_norm", (x) => F.layer_norm(x, [16])],
     ["gelu", (x) => F.gelu(x)],
-    ["sdpa_causal", (x) => F.scaled_dot_product_attention(x.view(2, 4, 4, 4), x.view(2, 4, 4, 4), x.view(2, 4, 4, 4), { is_causal: true }).reshape(8, 16)],
-    ["cross_entropy", (x) => F.cross_entropy(x, torch.tensor([0, 1, 2, 3, -100, 5, 6, 7], { dtype: torch.int64, device: x.device }), { ignore_index: -100 })],
+    [
+      "sdpa_causal",
+      (x) => F.scaled_dot_product_attention(x.view(2, 4, 4, 4), x.view(2, 4, 4, 4), x.view(2, 4, 4, 4), { is_causal: true }).reshape(8, 16),
+    ],
+    [
+      "cross_entropy",
+      (x) =>
+        F.cross_entropy(x, torch.tensor([0, 1, 2, 3, -100, 5, 6, 7], { dtype: torch.int64, device: x.device }), { ignore_index: -100 }),
+    ],
   ];
   const x0 = torch.randn(8, 16);
   const w0 = torch.randn(16, 16);

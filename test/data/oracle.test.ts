@@ -6,14 +6,24 @@ import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
 import { assertClose, runPython, type PyValue } from "../helpers/oracle.js";
 
-const { DataLoader, TensorDataset, RandomSampler, SubsetRandomSampler, DistributedSampler, BatchSampler, SequentialSampler, random_split, default_collate } =
-  torch.utils.data;
+const {
+  DataLoader,
+  TensorDataset,
+  RandomSampler,
+  SubsetRandomSampler,
+  DistributedSampler,
+  BatchSampler,
+  SequentialSampler,
+  random_split,
+  default_collate,
+} = torch.utils.data;
 
 const N = 10;
 const DIST_SIZES = [10, 11];
 const REPLICAS = [2, 3, 4];
 
-const py = runPython(String.raw`
+const py = runPython(
+  String.raw`
 from torch.utils.data import *
 def firsts(dl): return [b[0].tolist() for b in dl]
 ds = TensorDataset(torch.arange(${N}), torch.arange(${N}) * 2)
@@ -82,11 +92,19 @@ out["errors"] = [
     err(lambda: DataLoader(ds, persistent_workers=True)),
 ]
 out["empty_drop"] = [len(DataLoader([], batch_size=2, drop_last=True)), [b for b in DataLoader([], batch_size=2, drop_last=True)]]
-`, {
-  t_a: torch.tensor([[1, 2, 3], [4, 5, 6]]),
-  t_b: torch.tensor([[7, 8, 9], [10, 11, 12]]),
-  t_i: torch.arange(3),
-});
+`,
+  {
+    t_a: torch.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]),
+    t_b: torch.tensor([
+      [7, 8, 9],
+      [10, 11, 12],
+    ]),
+    t_i: torch.arange(3),
+  },
+);
 
 const ds = new TensorDataset(torch.arange(N), torch.arange(N).mul(2));
 const firsts = (batches: Iterable<Tensor[]>) => [...batches].map((b) => b[0].tolist());
@@ -105,9 +123,16 @@ test("DataLoader shuffle with torch.manual_seed and no generator: two epochs in 
 });
 
 test("sequential batches, the last partial batch, drop_last and len()", () => {
-  assert.deepEqual([...new DataLoader(ds, { batch_size: 4 })].map((b) => b.map((t) => t.tolist())), py.seq);
+  assert.deepEqual(
+    [...new DataLoader(ds, { batch_size: 4 })].map((b) => b.map((t) => t.tolist())),
+    py.seq,
+  );
   assert.deepEqual(firsts(new DataLoader(ds, { batch_size: 4, drop_last: true })), py.seq_drop);
-  const lens = [new DataLoader(ds, { batch_size: 4 }).len(), new DataLoader(ds, { batch_size: 4, drop_last: true }).len(), new DataLoader(ds, { batch_size: null }).len()];
+  const lens = [
+    new DataLoader(ds, { batch_size: 4 }).len(),
+    new DataLoader(ds, { batch_size: 4, drop_last: true }).len(),
+    new DataLoader(ds, { batch_size: null }).len(),
+  ];
   assert.deepEqual(lens, py.lens);
   const custom = new DataLoader(ds, { batch_sampler: new BatchSampler(new SequentialSampler(Array.from({ length: 7 })), 3, false) });
   assert.deepEqual(firsts(custom), py.batch_sampler);
@@ -136,7 +161,11 @@ test("DistributedSampler splits like Python (sizes 10/11, replicas 2/3/4, shuffl
               return [...s, s.len()];
             }),
           );
-          assert.deepEqual(perEpoch, dist[`${n}_${r}_${Number(shuffle)}_${Number(drop_last)}`], `n=${n} r=${r} shuffle=${shuffle} drop_last=${drop_last}`);
+          assert.deepEqual(
+            perEpoch,
+            dist[`${n}_${r}_${Number(shuffle)}_${Number(drop_last)}`],
+            `n=${n} r=${r} shuffle=${shuffle} drop_last=${drop_last}`,
+          );
         }
       }
     }
@@ -146,16 +175,27 @@ test("DistributedSampler splits like Python (sizes 10/11, replicas 2/3/4, shuffl
 test("random_split: lengths and fractions with a generator, and with the default generator", () => {
   const g = new torch.Generator().manual_seed(1);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const split = [random_split(range(10), [3, 7], g), random_split(range(11), [0.3, 0.3, 0.4], g)].map((ss) => ss.map((s) => [...s.indices]));
+  const split = [random_split(range(10), [3, 7], g), random_split(range(11), [0.3, 0.3, 0.4], g)].map((ss) =>
+    ss.map((s) => [...s.indices]),
+  );
   assert.deepEqual(split, py.split);
   torch.manual_seed(2);
-  assert.deepEqual(random_split(range(6), [2, 4]).map((s) => [...s.indices]), py.split_default);
+  assert.deepEqual(
+    random_split(range(6), [2, 4]).map((s) => [...s.indices]),
+    py.split_default,
+  );
 });
 
 test("default_collate matches Python's dtypes and values", () => {
   const e = py.collate as Record<string, PyValue>;
-  const t_a = torch.tensor([[1, 2, 3], [4, 5, 6]]);
-  const t_b = torch.tensor([[7, 8, 9], [10, 11, 12]]);
+  const t_a = torch.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const t_b = torch.tensor([
+    [7, 8, 9],
+    [10, 11, 12],
+  ]);
   const t_i = torch.arange(3);
   const check = (actual: Tensor, expected: PyValue, msg: string) => {
     const exp = expected as Tensor;
@@ -166,7 +206,10 @@ test("default_collate matches Python's dtypes and values", () => {
   check(default_collate([1, 2, 3]), e.ints, "ints");
   check(default_collate([1.5, 2.0, -3.25]), e.floats, "floats");
   check(default_collate([true, false]), e.bools, "bools");
-  const nested = default_collate([{ x: t_a, y: [1, 2.5], s: "a" }, { x: t_b, y: [3, 4.0], s: "b" }]);
+  const nested = default_collate([
+    { x: t_a, y: [1, 2.5], s: "a" },
+    { x: t_b, y: [3, 4.0], s: "b" },
+  ]);
   const en = e.nested as Record<string, PyValue>;
   check(nested.x, en.x, "nested.x");
   // Python collates by position: y[0] holds ints (int64), y[1] holds 2.5 and 4.0 (float64).
@@ -174,7 +217,10 @@ test("default_collate matches Python's dtypes and values", () => {
   check(nested.y[0], ey[0], "nested.y[0]");
   check(nested.y[1], ey[1], "nested.y[1]");
   assert.deepEqual(nested.s, en.s);
-  const tuples = default_collate([[t_i, 0], [t_i.mul(2), 1]] as [Tensor, number][]);
+  const tuples = default_collate([
+    [t_i, 0],
+    [t_i.mul(2), 1],
+  ] as [Tensor, number][]);
   const et = e.tuples as PyValue[];
   check(tuples[0], et[0], "tuples[0]");
   check(tuples[1], et[1], "tuples[1]");

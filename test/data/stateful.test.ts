@@ -25,7 +25,11 @@ function run(stopAt: number, make: () => InstanceType<typeof DataLoader<number>>
   return { seen, saved: saved! };
 }
 
-function resume(saved: ReturnType<typeof run>["saved"], passesLeft: number, make: () => InstanceType<typeof DataLoader<number>>): number[][] {
+function resume(
+  saved: ReturnType<typeof run>["saved"],
+  passesLeft: number,
+  make: () => InstanceType<typeof DataLoader<number>>,
+): number[][] {
   torch.manual_seed(12345); // a fresh process: whatever state, the checkpoint's wins
   const loader = make();
   torch.set_rng_state(saved.rng);
@@ -50,7 +54,10 @@ test("get_rng_state/set_rng_state replay the default generator", () => {
 
 for (const [name, make] of [
   ["shuffled", () => new DataLoader(data, { batch_size: 3, shuffle: true })],
-  ["own generator, drop_last", () => new DataLoader(data, { batch_size: 3, shuffle: true, drop_last: true, generator: new torch.Generator().manual_seed(3) })],
+  [
+    "own generator, drop_last",
+    () => new DataLoader(data, { batch_size: 3, shuffle: true, drop_last: true, generator: new torch.Generator().manual_seed(3) }),
+  ],
 ] as const) {
   for (const stopAt of [2, 6]) {
     test(`${name}: resumed after ${stopAt} batches, the rest of the run reads the same batches`, () => {
@@ -91,6 +98,9 @@ test("an IterableDataset resumes by dropping the batches already handed out", ()
   assert.equal(state.num_yielded, 1);
   const again = new DataLoader(new Count(), { batch_size: 4 });
   again.load_state_dict(state);
-  assert.deepEqual([...again].map(ids), [[4, 5, 6, 7], [8, 9]]);
+  assert.deepEqual([...again].map(ids), [
+    [4, 5, 6, 7],
+    [8, 9],
+  ]);
   assert.equal(again.state_dict().finished, true);
 });

@@ -40,9 +40,18 @@ out["batches"] = [[b["input_ids"], b["labels"]] for b in dl]
 });
 
 test("a dict whose tensors differ in length, hold a non-tensor, or is empty is a clear error", () => {
-  assert.throws(() => new DataLoader({ a: torch.zeros(3), b: torch.zeros(4) }), /DataLoader: size mismatch between tensors: 'a' has 3 rows, 'b' has 4/);
-  assert.throws(() => new DataLoader({ a: torch.zeros(3), b: [1, 2, 3] } as never), /DataLoader: every value must be a tensor with a first dimension, but 'b' is Array/);
-  assert.throws(() => new TensorDictDataset({ a: torch.tensor(1) }), /TensorDictDataset: every value must be a tensor with a first dimension, but 'a' is Tensor/);
+  assert.throws(
+    () => new DataLoader({ a: torch.zeros(3), b: torch.zeros(4) }),
+    /DataLoader: size mismatch between tensors: 'a' has 3 rows, 'b' has 4/,
+  );
+  assert.throws(
+    () => new DataLoader({ a: torch.zeros(3), b: [1, 2, 3] } as never),
+    /DataLoader: every value must be a tensor with a first dimension, but 'b' is Array/,
+  );
+  assert.throws(
+    () => new TensorDictDataset({ a: torch.tensor(1) }),
+    /TensorDictDataset: every value must be a tensor with a first dimension, but 'a' is Tensor/,
+  );
   assert.throws(() => new TensorDictDataset({}), /TensorDictDataset: expected a dict of at least one tensor, got an empty object/);
   const ds = new TensorDictDataset({ x: torch.arange(4), y: torch.arange(4).mul(2) });
   assert.equal(ds.len(), 4);

@@ -49,7 +49,11 @@ test("json (lines and arrays), csv, text and parquet files load as the same rows
   ]);
 
   const txt = file("t.txt", "first line\n\nthird\n");
-  assert.deepEqual((await load_dataset("text", { data_files: txt, split: "train" })).to_list(), [{ text: "first line" }, { text: "" }, { text: "third" }]);
+  assert.deepEqual((await load_dataset("text", { data_files: txt, split: "train" })).to_list(), [
+    { text: "first line" },
+    { text: "" },
+    { text: "third" },
+  ]);
 
   const pq = file(
     "t.parquet",
@@ -62,19 +66,37 @@ test("json (lines and arrays), csv, text and parquet files load as the same rows
     }),
   );
   const p = await load_dataset("parquet", { data_files: pq, split: "train" });
-  assert.deepEqual(p.to_list(), ROWS.map((r, i) => ({ ...r, n: i + 1 })));
+  assert.deepEqual(
+    p.to_list(),
+    ROWS.map((r, i) => ({ ...r, n: i + 1 })),
+  );
 });
 
 test("a folder loads by extension with splits from file names; data_files by split; clear errors", async () => {
-  file("folder/train.jsonl", ROWS.slice(0, 3).map((r) => JSON.stringify(r)).join("\n"));
-  file("folder/test.jsonl", ROWS.slice(3).map((r) => JSON.stringify(r)).join("\n"));
+  file(
+    "folder/train.jsonl",
+    ROWS.slice(0, 3)
+      .map((r) => JSON.stringify(r))
+      .join("\n"),
+  );
+  file(
+    "folder/test.jsonl",
+    ROWS.slice(3)
+      .map((r) => JSON.stringify(r))
+      .join("\n"),
+  );
   const dd = await load_dataset(path.join(root, "folder"));
   assert.deepEqual(dd.keys().sort(), ["test", "train"]);
   assert.deepEqual(dd["train"].to_list(), ROWS.slice(0, 3));
   assert.deepEqual(dd["test"].to_list(), ROWS.slice(3));
-  const bySplit = await load_dataset("json", { data_files: { train: path.join(root, "folder/train.jsonl"), validation: path.join(root, "folder/*.jsonl") } });
+  const bySplit = await load_dataset("json", {
+    data_files: { train: path.join(root, "folder/train.jsonl"), validation: path.join(root, "folder/*.jsonl") },
+  });
   assert.equal(bySplit["validation"].num_rows, 5);
-  await assert.rejects(load_dataset("json", { data_files: path.join(root, "folder"), split: "dev" }), /unknown split 'dev' \(splits: train\)/);
+  await assert.rejects(
+    load_dataset("json", { data_files: path.join(root, "folder"), split: "dev" }),
+    /unknown split 'dev' \(splits: train\)/,
+  );
   await assert.rejects(load_dataset("json", { data_files: path.join(root, "nope.jsonl") }), /data file .*nope\.jsonl does not exist/);
   const bad = file("bad.jsonl", '{"a": 1}\n{"a": \n');
   await assert.rejects(load_dataset("json", { data_files: bad }), /bad\.jsonl:2 is not a JSON line/);
@@ -87,7 +109,10 @@ test("map (per row and batched with a tokenizer), filter, select, with_format('t
   const joined = ds.map((r) => ({ text: `${r.instruction} -> ${r.response}` }));
   assert.deepEqual(joined.column_names, ["instruction", "response", "text"]);
   assert.equal(joined.getitem(1).text, "reverse: wolf -> flow");
-  const tokenized = joined.map((batch) => tok(batch.text, { padding: "max_length", truncation: true, max_length: 12, return_tensors: "pt" }), { batched: true, batch_size: 2, remove_columns: ["instruction", "response", "text"] });
+  const tokenized = joined.map(
+    (batch) => tok(batch.text, { padding: "max_length", truncation: true, max_length: 12, return_tensors: "pt" }),
+    { batched: true, batch_size: 2, remove_columns: ["instruction", "response", "text"] },
+  );
   assert.deepEqual(tokenized.column_names, ["input_ids", "attention_mask"]);
   const direct = tok(joined.column("text") as string[], { padding: "max_length", truncation: true, max_length: 12, return_tensors: "pt" });
   assert.deepEqual(tokenized.column("input_ids"), direct.input_ids.tolist());
@@ -104,13 +129,28 @@ test("map (per row and batched with a tokenizer), filter, select, with_format('t
   assertClose(batches[2].attention_mask!, direct.attention_mask!.narrow(0, 4, 1));
 
   assert.deepEqual(ds.filter((r) => r.instruction.startsWith("upper")).column("response"), ["KESW", "AB", "XYZ"]);
-  assert.deepEqual(ds.filter((b) => b.response.map((s) => s.length > 2), { batched: true, batch_size: 2 }).column("response"), ["KESW", "flow", "cba", "XYZ"]);
+  assert.deepEqual(ds.filter((b) => b.response.map((s) => s.length > 2), { batched: true, batch_size: 2 }).column("response"), [
+    "KESW",
+    "flow",
+    "cba",
+    "XYZ",
+  ]);
   assert.deepEqual(ds.select([4, 0]).column("response"), ["XYZ", "KESW"]);
-  const floats = Dataset.from_dict({ x: [[0.5, 1], [2, 3.25]], label: [1, 0], name: ["a", "b"] }).with_format("torch");
+  const floats = Dataset.from_dict({
+    x: [
+      [0.5, 1],
+      [2, 3.25],
+    ],
+    label: [1, 0],
+    name: ["a", "b"],
+  }).with_format("torch");
   assert.equal(floats.getitem(0).x.dtype, torch.float32);
   assert.equal(floats.getitem(1).label.dtype, torch.int64);
   assert.equal(floats.getitem(1).name, "b");
-  assert.throws(() => ds.map((r) => ({ x: r.instruction }), { remove_columns: "nope" }), /remove_columns names 'nope', which is not a column/);
+  assert.throws(
+    () => ds.map((r) => ({ x: r.instruction }), { remove_columns: "nope" }),
+    /remove_columns names 'nope', which is not a column/,
+  );
 });
 
 test("shuffle(seed) and train_test_split follow torch.randperm under that seed, as Python gives it", () => {

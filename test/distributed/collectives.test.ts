@@ -38,10 +38,26 @@ function checkWorld(results: Record<string, unknown>[], world: number): void {
           const key = `all_reduce/${dt}/${n}/${op}`;
           assertNear(out[key], expectedAllReduce(op, world, n, dt === "int64"), `rank ${rank} ${key}`, rtol);
         }
-        assertNear(out[`broadcast/${dt}/${n}`], range(n).map((i) => value(world - 1, i)), `rank ${rank} broadcast`, 0);
+        assertNear(
+          out[`broadcast/${dt}/${n}`],
+          range(n).map((i) => value(world - 1, i)),
+          `rank ${rank} broadcast`,
+          0,
+        );
         const gathered = out[`all_gather/${dt}/${n}`] as number[][];
-        for (let r = 0; r < world; r++) assertNear(gathered[r], range(n).map((i) => value(r, i)), `rank ${rank} all_gather[${r}]`, 0);
-        assertNear(out[`all_gather_into_tensor/${dt}/${n}`], range(world * n).map((k) => value(Math.floor(k / n), k % n)), `rank ${rank} all_gather_into_tensor`, 0);
+        for (let r = 0; r < world; r++)
+          assertNear(
+            gathered[r],
+            range(n).map((i) => value(r, i)),
+            `rank ${rank} all_gather[${r}]`,
+            0,
+          );
+        assertNear(
+          out[`all_gather_into_tensor/${dt}/${n}`],
+          range(world * n).map((k) => value(Math.floor(k / n), k % n)),
+          `rank ${rank} all_gather_into_tensor`,
+          0,
+        );
         for (const op of ["SUM", "AVG"]) {
           const sums = range(n).map((j) => range(world).reduce((a, r) => a + value(r, rank * n + j), 0));
           const exp = op === "SUM" ? sums : sums.map((s) => (dt === "int64" ? Math.trunc(s / world) : s / world));
@@ -68,6 +84,9 @@ for (const world of [2, 4]) {
   test(`collectives on ${world} Gloo ranks`, async () => {
     const ranks = await runRanks("collectives.ts", world);
     for (const [r, o] of ranks.entries()) assert.equal(o.code, 0, `rank ${r} failed:\n${o.stderr}`);
-    checkWorld(ranks.map((o) => o.result as Record<string, unknown>), world);
+    checkWorld(
+      ranks.map((o) => o.result as Record<string, unknown>),
+      world,
+    );
   });
 }

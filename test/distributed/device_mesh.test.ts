@@ -21,7 +21,10 @@ test("a 2 x 2 (dp, tp) mesh: groups, local ranks, submeshes", async () => {
     assert.equal(out.size, 4);
     assert.equal(out.size_tp, 2);
     assert.equal(out.size_0, 2);
-    assert.deepEqual(out.mesh, [[0, 1], [2, 3]]);
+    assert.deepEqual(out.mesh, [
+      [0, 1],
+      [2, 3],
+    ]);
     assert.deepEqual(out.coordinate, [dp, tp]);
     assert.equal(out.local_tp, tp);
     assert.equal(out.local_dp, dp);

@@ -42,7 +42,10 @@ test("a rendezvous with a missing rank fails with a timeout error", () => {
 try { torch.distributed.init_process_group({ backend: "gloo", init_method: "file://${store}", rank: 0, world_size: 2, timeout: 1000 }); }
 catch (e) { console.log("ERR " + e.message.split("\\n")[0]); }`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8" });
-  assert.match(r.stdout, /ERR torch\.distributed\.init_process_group: rank 0 of 2 could not connect the gloo process group: .*[Tt]imeout|ERR .*[Tt]imed out/);
+  assert.match(
+    r.stdout,
+    /ERR torch\.distributed\.init_process_group: rank 0 of 2 could not connect the gloo process group: .*[Tt]imeout|ERR .*[Tt]imed out/,
+  );
 });
 
 test("env:// without the launcher's variables names the missing one", () => {
@@ -51,7 +54,10 @@ try { torch.distributed.init_process_group({ backend: "gloo" }); } catch (e) { c
   const env = { ...process.env };
   for (const k of ["RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"]) delete env[k];
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", env });
-  assert.match(r.stdout, /ERR Error initializing torch.distributed using env:\/\/ rendezvous: environment variable RANK expected, but not set/);
+  assert.match(
+    r.stdout,
+    /ERR Error initializing torch.distributed using env:\/\/ rendezvous: environment variable RANK expected, but not set/,
+  );
 });
 
 test("a number where a collective takes a tensor is an error, never read as a tensor handle", () => {
@@ -65,9 +71,13 @@ for (const f of [() => dist.all_reduce(1), () => dist.all_gather([2], t), () => 
 }
 dist.destroy_process_group();`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8" });
-  assert.deepEqual(r.stdout.trim().split("\n"), [
-    "ERR torch.distributed.all_reduce: tensor must be a Tensor, got int",
-    "ERR torch.distributed.all_gather: tensor_list[0] must be a Tensor, got int",
-    "ERR torch.distributed.broadcast: tensor must be a Tensor, got int",
-  ], r.stderr);
+  assert.deepEqual(
+    r.stdout.trim().split("\n"),
+    [
+      "ERR torch.distributed.all_reduce: tensor must be a Tensor, got int",
+      "ERR torch.distributed.all_gather: tensor_list[0] must be a Tensor, got int",
+      "ERR torch.distributed.broadcast: tensor must be a Tensor, got int",
+    ],
+    r.stderr,
+  );
 });

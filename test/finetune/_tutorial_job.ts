@@ -17,7 +17,18 @@ const TRAIN = path.join(root, "examples", "finetune", "train.ts");
 
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TESSERA_PLAN", "TESSERA_NPROC", "TESSERA_COLLECTIVE_TIMEOUT"]) delete e[k];
+  for (const k of [
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TESSERA_PLAN",
+    "TESSERA_NPROC",
+    "TESSERA_COLLECTIVE_TIMEOUT",
+  ])
+    delete e[k];
   return { ...e, ...extra };
 }
 
@@ -25,7 +36,11 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export function prepareInputs(dir: string): { dataset: string; heldout: string } {
   const dataset = path.join(dir, "dataset.pt");
   const heldout = path.join(dir, "heldout.jsonl");
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "examples/finetune/prepare_dataset.ts"), "--out", dataset], { cwd: root, env: cleanEnv(), encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "examples/finetune/prepare_dataset.ts"), "--out", dataset], {
+    cwd: root,
+    env: cleanEnv(),
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   writeFileSync(heldout, readFileSync(DEFAULT_HELDOUT_DATA, "utf8").split("\n").slice(0, 2).join("\n"));
   return { dataset, heldout };
@@ -48,7 +63,6 @@ export interface Running {
   rankPid(rank: number): number | null;
 }
 
-
 /**
  * train.ts with `args` (after the shared --dataset/--eval-data/--log-interval 1), run by `launcher`
  * (empty: one plain process; else `tessera run` flags, on a free master port). `during` is called
@@ -60,10 +74,17 @@ export async function trainJob(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; during?: (job: Running) => void; timeoutMs?: number } = {},
 ): Promise<Job> {
-  const command = launcher.length === 0 ? ["--import", "tsx", TRAIN] : [TESSERA, "run", "--master-port", String(await freePort()), ...launcher, TRAIN];
-  const child = spawn(process.execPath, [...command, "--dataset", inputs.dataset, "--eval-data", inputs.heldout, "--log-interval", "1", ...args], {
-    cwd: root, env: cleanEnv(options.env), detached: true,
-  });
+  const command =
+    launcher.length === 0 ? ["--import", "tsx", TRAIN] : [TESSERA, "run", "--master-port", String(await freePort()), ...launcher, TRAIN];
+  const child = spawn(
+    process.execPath,
+    [...command, "--dataset", inputs.dataset, "--eval-data", inputs.heldout, "--log-interval", "1", ...args],
+    {
+      cwd: root,
+      env: cleanEnv(options.env),
+      detached: true,
+    },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -141,6 +162,11 @@ export function assertSameWeights(a: string, b: string, rtol: number): void {
 /** The losses logged after step `after` agree within `rtol`. */
 export function assertSameLossesAfter(resumed: Results, full: Results, after: number, rtol: number): void {
   const expected = full.losses.filter(([s]) => s > after);
-  assert.deepEqual(resumed.losses.map(([s]) => s), expected.map(([s]) => s));
-  resumed.losses.forEach(([s, l], i) => assert.ok(Math.abs(l - expected[i][1]) <= rtol * Math.abs(expected[i][1]), `step ${s}: ${l} vs ${expected[i][1]}`));
+  assert.deepEqual(
+    resumed.losses.map(([s]) => s),
+    expected.map(([s]) => s),
+  );
+  resumed.losses.forEach(([s, l], i) =>
+    assert.ok(Math.abs(l - expected[i][1]) <= rtol * Math.abs(expected[i][1]), `step ${s}: ${l} vs ${expected[i][1]}`),
+  );
 }

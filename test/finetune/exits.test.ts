@@ -36,7 +36,21 @@ async function quiet(run: () => Promise<number>): Promise<{ code: number; out: s
 /** train.ts on the embedded default, writing under `name`, with `extra` flags. */
 function train(name: string, extra: string[]): Promise<{ code: number; out: string; err: string }> {
   const at = join(dir, name);
-  return quiet(() => trainMain(["--dataset", dataset, "--save-model-dir", join(at, "model"), "--output-dir", at, "--tensorboard-dir", join(at, "runs"), "--eval-data", join(dir, "none.jsonl"), ...extra]));
+  return quiet(() =>
+    trainMain([
+      "--dataset",
+      dataset,
+      "--save-model-dir",
+      join(at, "model"),
+      "--output-dir",
+      at,
+      "--tensorboard-dir",
+      join(at, "runs"),
+      "--eval-data",
+      join(dir, "none.jsonl"),
+      ...extra,
+    ]),
+  );
 }
 
 /** The error output is one line with no stack trace. */
@@ -78,7 +92,8 @@ test("unreadable inputs (dataset, model folder, held-out file) exit 2 with one l
   writeFileSync(junk, "this is not a torch.save file");
   const badModel = join(dir, "bad-model");
   mkdirSync(badModel);
-  for (const f of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(repoRoot, "examples/finetune/config", f), join(badModel, f));
+  for (const f of ["tokenizer.json", "tokenizer_config.json"])
+    copyFileSync(join(repoRoot, "examples/finetune/config", f), join(badModel, f));
   writeFileSync(join(badModel, "config.json"), '{"model_type": "llama", ');
   const badEval = join(dir, "bad.jsonl");
   writeFileSync(badEval, "{not json\n");
@@ -133,13 +148,20 @@ test("--lr 1e6: the first non-finite loss stops the run with exit 1; the last ch
   const r = await train("nan", ["--lr", "1e6", "--max-steps", "20", "--save-steps", "1", "--log-interval", "1"]);
   assert.equal(r.code, 1, r.err);
   // Either the loss of a step is non-finite, or (weight decay at lr 1e6) the weights diverge first.
-  const m = /step (\d+): (the loss is (NaN|Infinity|-Infinity)|the weights hold NaN or infinite values \(the updates diverged\)); training stopped without saving the model \(the last checkpoint \(step (\d+)\) is kept\)/.exec(r.err);
+  const m =
+    /step (\d+): (the loss is (NaN|Infinity|-Infinity)|the weights hold NaN or infinite values \(the updates diverged\)); training stopped without saving the model \(the last checkpoint \(step (\d+)\) is kept\)/.exec(
+      r.err,
+    );
   assert.ok(m !== null, r.err);
   assertOneLine(r.err);
   const [bad, kept] = [Number(m[1]), Number(m[4])];
   assert.equal(kept, bad - 1, "the checkpoint of the step before is the last one");
   assert.ok(!existsSync(join(dir, "nan", "model")), "a model folder was saved");
-  assert.deepEqual(readdirSync(join(dir, "nan")).filter((f) => f.startsWith(".")), [], "staging or temp folders left behind");
+  assert.deepEqual(
+    readdirSync(join(dir, "nan")).filter((f) => f.startsWith(".")),
+    [],
+    "staging or temp folders left behind",
+  );
   const checkpoints = readdirSync(join(dir, "nan")).filter((f) => f.startsWith("checkpoint-"));
   assert.ok(checkpoints.includes(`checkpoint-${kept}`), checkpoints.join(", "));
   for (const c of checkpoints) assert.ok(assertAllFinite(join(dir, "nan", c)) > 0, `${c} holds no tensors`);
@@ -148,12 +170,47 @@ test("--lr 1e6: the first non-finite loss stops the run with exit 1; the last ch
 test("a batch of padding only has a NaN loss (a mean over no token): it stops the run, or --skip-nonfinite-loss skips it", async () => {
   // Every row is padding: every step's loss is 0/0.
   const padding = join(dir, "padding.pt");
-  torch.save({ input_ids: torch.zeros(32, 24, { dtype: torch.int64 }), attention_mask: torch.zeros(32, 24, { dtype: torch.int64 }) }, padding);
-  const stop = await quiet(() => trainMain(["--dataset", padding, "--save-model-dir", join(dir, "pad-stop", "model"), "--output-dir", join(dir, "pad-stop"), "--tensorboard-dir", join(dir, "pad-stop", "runs"), "--eval-data", join(dir, "none.jsonl"), "--max-steps", "3"]));
+  torch.save(
+    { input_ids: torch.zeros(32, 24, { dtype: torch.int64 }), attention_mask: torch.zeros(32, 24, { dtype: torch.int64 }) },
+    padding,
+  );
+  const stop = await quiet(() =>
+    trainMain([
+      "--dataset",
+      padding,
+      "--save-model-dir",
+      join(dir, "pad-stop", "model"),
+      "--output-dir",
+      join(dir, "pad-stop"),
+      "--tensorboard-dir",
+      join(dir, "pad-stop", "runs"),
+      "--eval-data",
+      join(dir, "none.jsonl"),
+      "--max-steps",
+      "3",
+    ]),
+  );
   assert.equal(stop.code, 1, stop.err);
-  assert.match(stop.err, /^train\.ts: step 1: the loss is NaN; training stopped without saving the model \(no checkpoint was saved\)\. Lower --lr; or pass --skip-nonfinite-loss to skip such steps$/);
+  assert.match(
+    stop.err,
+    /^train\.ts: step 1: the loss is NaN; training stopped without saving the model \(no checkpoint was saved\)\. Lower --lr; or pass --skip-nonfinite-loss to skip such steps$/,
+  );
   assert.ok(!existsSync(join(dir, "pad-stop", "model")));
-  const skip = await quiet(() => trainMain(["--dataset", padding, "--save-model-dir", join(dir, "pad-skip", "model"), "--output-dir", join(dir, "pad-skip"), "--tensorboard-dir", join(dir, "pad-skip", "runs"), "--eval-data", join(dir, "none.jsonl"), "--skip-nonfinite-loss"]));
+  const skip = await quiet(() =>
+    trainMain([
+      "--dataset",
+      padding,
+      "--save-model-dir",
+      join(dir, "pad-skip", "model"),
+      "--output-dir",
+      join(dir, "pad-skip"),
+      "--tensorboard-dir",
+      join(dir, "pad-skip", "runs"),
+      "--eval-data",
+      join(dir, "none.jsonl"),
+      "--skip-nonfinite-loss",
+    ]),
+  );
   assert.equal(skip.code, 0, skip.err);
   // 32 rows, batches of 16: two steps, both skipped.
   assert.equal((skip.out.match(/Step \d: loss is NaN; step skipped \(--skip-nonfinite-loss\)/g) ?? []).length, 2);

@@ -45,14 +45,33 @@ for name, make in (("cosine", get_cosine_schedule_with_warmup), ("linear", get_l
     for (const kind of ["cosine", "linear"] as const) {
       const runs = join(dir, `runs-${kind}`);
       const r = await quiet(() =>
-        trainMain(["--dataset", dataset, "--max-steps", "8", "--lr", "1e-3", "--lr-scheduler-type", kind, "--warmup-ratio", "0.25", "--log-interval", "1", "--save-model-dir", join(dir, `model-${kind}`), "--tensorboard-dir", runs]),
+        trainMain([
+          "--dataset",
+          dataset,
+          "--max-steps",
+          "8",
+          "--lr",
+          "1e-3",
+          "--lr-scheduler-type",
+          kind,
+          "--warmup-ratio",
+          "0.25",
+          "--log-interval",
+          "1",
+          "--save-model-dir",
+          join(dir, `model-${kind}`),
+          "--tensorboard-dir",
+          runs,
+        ]),
       );
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, new RegExp(`lr 0\\.001 \\(${kind}, 2 warmup steps\\)`));
       const events = readEventFile(join(runs, readdirSync(runs)[0]!));
       const lrs = events.flatMap((e) => e.values.filter((v) => v.tag === "train/learning_rate").map((v) => v.simple_value!));
       assert.equal(lrs.length, 8);
-      (py[kind] as number[]).forEach((want, i) => assert.ok(Math.abs(lrs[i] - Math.fround(want)) <= 1e-9, `${kind} step ${i + 1}: ${lrs[i]} vs transformers' ${want}`));
+      (py[kind] as number[]).forEach((want, i) =>
+        assert.ok(Math.abs(lrs[i] - Math.fround(want)) <= 1e-9, `${kind} step ${i + 1}: ${lrs[i]} vs transformers' ${want}`),
+      );
     }
     const bad = await quiet(() => trainMain(["--dataset", dataset, "--lr-scheduler-type", "step"]));
     assert.equal(bad.code, 2);

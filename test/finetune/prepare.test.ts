@@ -45,7 +45,8 @@ test("prepared .pt files load in Python (weights_only) with the tokens HF's toke
   assert.doesNotMatch(b.out, /truncated/);
 
   const local = torch.load(outJsonl) as { input_ids: torch.Tensor; attention_mask: torch.Tensor };
-  const py = runPython(`
+  const py = runPython(
+    `
 import torch
 from transformers import AutoTokenizer
 tok = AutoTokenizer.from_pretrained(cfg_dir)
@@ -58,7 +59,9 @@ for name, path, texts, n in [("a", pt_a, ["upper: ab -> AB</s>", "reverse: abcde
     out[name + "_ids_equal"] = bool(torch.equal(d["input_ids"], ref["input_ids"]))
     out[name + "_mask_equal"] = bool(torch.equal(d["attention_mask"], ref["attention_mask"]))
 out["a_ids"] = torch.load(pt_a, weights_only=True)["input_ids"]
-`, { cfg_dir: DEFAULT_CONFIG_DIR, pt_a: outJsonl, pt_b: outTxt });
+`,
+    { cfg_dir: DEFAULT_CONFIG_DIR, pt_a: outJsonl, pt_b: outTxt },
+  );
   for (const name of ["a", "b"]) {
     assert.deepEqual(py[`${name}_keys`], ["attention_mask", "input_ids"]);
     assert.deepEqual(py[`${name}_dtypes`], ["torch.int64", "torch.int64"]);

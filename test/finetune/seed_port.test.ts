@@ -26,17 +26,45 @@ test("seed_port.ts trains the cached Baichuan2 hub id on a local instruction dat
   delete env.HF_HUB_CACHE;
   const r = spawnSync(
     process.execPath,
-    [path.join(repoRoot, "bin/tessera.mjs"), "run", path.join(repoRoot, "examples/finetune/seed_port.ts"), "--dataset-path", data, "--batch-size", "8", "--block-size", "40", "--lr", "0.003", "--log-interval", "3", "--save-path", save],
+    [
+      path.join(repoRoot, "bin/tessera.mjs"),
+      "run",
+      path.join(repoRoot, "examples/finetune/seed_port.ts"),
+      "--dataset-path",
+      data,
+      "--batch-size",
+      "8",
+      "--block-size",
+      "40",
+      "--lr",
+      "0.003",
+      "--log-interval",
+      "3",
+      "--save-path",
+      save,
+    ],
     { cwd: root, env, encoding: "utf8", timeout: 300_000 },
   );
   const out = r.stdout + r.stderr;
   assert.equal(r.status, 0, out);
   // 96 rows, test_size 0.1: 86 train rows, 10 batches of 8 (drop_last); 10 test rows, 1 batch.
-  const losses = [...out.matchAll(/\[Step (\d+)\/10\] \| Loss: ([\d.]+) \| Duration: [\d.]+ \| Throughput: [\d.]+ tokens\/sec/g)].map((m) => [Number(m[1]), Number(m[2])]);
-  assert.deepEqual(losses.map(([s]) => s), [3, 6, 9], out);
-  assert.ok(losses.every(([, l]) => Number.isFinite(l) && l < Math.log(128) + 1), out);
+  const losses = [...out.matchAll(/\[Step (\d+)\/10\] \| Loss: ([\d.]+) \| Duration: [\d.]+ \| Throughput: [\d.]+ tokens\/sec/g)].map(
+    (m) => [Number(m[1]), Number(m[2])],
+  );
+  assert.deepEqual(
+    losses.map(([s]) => s),
+    [3, 6, 9],
+    out,
+  );
+  assert.ok(
+    losses.every(([, l]) => Number.isFinite(l) && l < Math.log(128) + 1),
+    out,
+  );
   const evalLoss = Number(/EVAL STEP: 1 \/ 1 \| EVAL LOSS: ([\d.]+)/.exec(out)?.[1]);
-  assert.ok(Number.isFinite(evalLoss) && evalLoss < losses[0][1], `evaluation loss ${evalLoss} below the first logged training loss: ${out}`);
+  assert.ok(
+    Number.isFinite(evalLoss) && evalLoss < losses[0][1],
+    `evaluation loss ${evalLoss} below the first logged training loss: ${out}`,
+  );
   assert.match(out, new RegExp(`Model saved in ${save.replace(/[/.]/g, "\\$&")}`));
   const before = BaichuanForCausalLM.from_pretrained(snapshot);
   const after_ = AutoModelForCausalLM.from_pretrained(save);

@@ -31,9 +31,24 @@ async function quiet(run: () => Promise<number>): Promise<{ code: number; out: s
 }
 
 test("mask_pads sets padding positions to -100", () => {
-  const ids = torch.tensor([[5, 6, 0, 0], [7, 8, 9, 0]], { dtype: torch.int64 });
-  const mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0]], { dtype: torch.int64 });
-  assert.deepEqual(mask_pads(ids, mask).tolist(), [[5, 6, -100, -100], [7, 8, 9, -100]]);
+  const ids = torch.tensor(
+    [
+      [5, 6, 0, 0],
+      [7, 8, 9, 0],
+    ],
+    { dtype: torch.int64 },
+  );
+  const mask = torch.tensor(
+    [
+      [1, 1, 0, 0],
+      [1, 1, 1, 0],
+    ],
+    { dtype: torch.int64 },
+  );
+  assert.deepEqual(mask_pads(ids, mask).tolist(), [
+    [5, 6, -100, -100],
+    [7, 8, 9, -100],
+  ]);
 });
 
 test("a short run on the embedded default: loss falls, TensorBoard files parse, Python transformers loads the model", async () => {
@@ -42,13 +57,37 @@ test("a short run on the embedded default: loss falls, TensorBoard files parse, 
   writeFileSync(heldout, readFileSync(DEFAULT_HELDOUT_DATA, "utf8").split("\n").slice(0, 8).join("\n"));
   const model = join(dir, "model");
   const runs = join(dir, "runs");
-  const r = await quiet(() => trainMain(["--dataset", dataset, "--max-steps", "20", "--log-interval", "5", "--save-model-dir", model, "--tensorboard-dir", runs, "--eval-data", heldout]));
+  const r = await quiet(() =>
+    trainMain([
+      "--dataset",
+      dataset,
+      "--max-steps",
+      "20",
+      "--log-interval",
+      "5",
+      "--save-model-dir",
+      model,
+      "--tensorboard-dir",
+      runs,
+      "--eval-data",
+      heldout,
+    ]),
+  );
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /\[tessera\] Advanced Parallelization plan: dp 1, tp 1, pp 1, vpp 1, micro_batch 16, grad_accum 1, zero 0, .*; predicted memory per rank /);
-  assert.match(r.out, /\[Step 5\/20\] \| Loss: \d+\.\d+ \| Duration: \d+\.\d\d s \| Throughput: [\d,]+ tokens\/s \([\d,]+ non-pad\) \| MFU n\/a/);
+  assert.match(
+    r.out,
+    /\[tessera\] Advanced Parallelization plan: dp 1, tp 1, pp 1, vpp 1, micro_batch 16, grad_accum 1, zero 0, .*; predicted memory per rank /,
+  );
+  assert.match(
+    r.out,
+    /\[Step 5\/20\] \| Loss: \d+\.\d+ \| Duration: \d+\.\d\d s \| Throughput: [\d,]+ tokens\/s \([\d,]+ non-pad\) \| MFU n\/a/,
+  );
   assert.match(r.out, /Skill before training: exact match \d+\.\d %/);
   const result = JSON.parse(readFileSync(join(model, "train_results.json"), "utf8")) as TrainResult;
-  assert.deepEqual(result.losses.map(([s]) => s), [5, 10, 15, 20]);
+  assert.deepEqual(
+    result.losses.map(([s]) => s),
+    [5, 10, 15, 20],
+  );
   // Random init starts at ~ln(128) = 4.85; 20 steps of AdamW at 3e-3 bring it under 3.
   assert.ok(result.losses[3]![1] < 3.0, `loss after 20 steps: ${result.losses[3]![1]}`);
   assert.ok(result.losses[3]![1] < result.losses[0]![1]);
@@ -58,12 +97,16 @@ test("a short run on the embedded default: loss falls, TensorBoard files parse, 
   const events = readEventFile(join(runs, readdirSync(runs)[0]!));
   assert.equal(events[0]!.file_version, "brain.Event:2");
   const tbLoss = events.flatMap((e) => e.values.filter((v) => v.tag === "train/loss").map((v) => [e.step, v.simple_value!]));
-  assert.deepEqual(tbLoss, result.losses.map(([s, l]) => [s, Math.fround(l)]));
+  assert.deepEqual(
+    tbLoss,
+    result.losses.map(([s, l]) => [s, Math.fround(l)]),
+  );
 
   // The saved folder is HF format: Python transformers loads it and computes the same logits.
   const ids = torch.tensor([[1, 89, 84, 84, 73, 86, 30, 4]], { dtype: torch.int64 });
   const ours = torch.no_grad(() => AutoModelForCausalLM.from_pretrained(model).forward(ids).logits);
-  const py = runPython(`
+  const py = runPython(
+    `
 from transformers import AutoModelForCausalLM, AutoTokenizer
 m = AutoModelForCausalLM.from_pretrained(model_dir).eval()
 tok = AutoTokenizer.from_pretrained(model_dir)
@@ -71,7 +114,9 @@ with torch.no_grad():
     out["logits"] = m(ids).logits
 out["cls"] = type(m).__name__
 out["pad"] = tok.pad_token_id
-`, { model_dir: model, ids });
+`,
+    { model_dir: model, ids },
+  );
   assert.equal(py.cls, "LlamaForCausalLM");
   assert.equal(py.pad, 0);
   assertClose(ours, py.logits as torch.Tensor, { rtol: 1e-4, atol: 1e-4 });
@@ -79,11 +124,30 @@ out["pad"] = tok.pad_token_id
 
 test("--use-lora trains only the adapters, saves them with their base, and inference.ts loads the adapter folder", async () => {
   const out = join(dir, "lora");
-  const r = await quiet(() => trainMain(["--dataset", dataset, "--max-steps", "2", "--log-interval", "1", "--use-lora", "--lora-r", "4", "--save-model-dir", out, "--tensorboard-dir", join(dir, "lora-runs"), "--eval-data", join(dir, "heldout.jsonl")]));
+  const r = await quiet(() =>
+    trainMain([
+      "--dataset",
+      dataset,
+      "--max-steps",
+      "2",
+      "--log-interval",
+      "1",
+      "--use-lora",
+      "--lora-r",
+      "4",
+      "--save-model-dir",
+      out,
+      "--tensorboard-dir",
+      join(dir, "lora-runs"),
+      "--eval-data",
+      join(dir, "heldout.jsonl"),
+    ]),
+  );
   assert.equal(r.code, 0, r.err);
   // r=4 on q_proj and v_proj of 4 layers: 4 × 2 × (4·128 + 128·4) parameters.
   assert.match(r.out, /LoRA r=4 on q_proj, v_proj: 8,192 trainable of 894,080 parameters/);
-  for (const f of ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "base/model.safetensors"]) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "base/model.safetensors"])
+    assert.ok(existsSync(join(out, f)), f);
   const inf = await quiet(() => inferenceMain(["--model-dir", out, "--prompt", "upper: abcd -> ", "--max-new-tokens", "4"]));
   assert.equal(inf.code, 0, inf.err);
   assert.match(inf.out, /LoRA adapter .*lora on base model .*lora\/base/);

@@ -62,7 +62,8 @@ function dump(v: PyValue, dir: string, counter: { n: number }): unknown {
     return { __tensor__: name, dtype: t.dtype.name, shape: t.shape, requires_grad: v.requires_grad };
   }
   if (Array.isArray(v)) return v.map((x) => dump(x, dir, counter));
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, dump(x as PyValue, dir, counter)]));
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, dump(x as PyValue, dir, counter)]));
   return v;
 }
 

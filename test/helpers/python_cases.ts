@@ -29,13 +29,20 @@ for _name, _case in _cases.items():
 `;
 
 /** Registers one test per case, titled `title(case)` (default: its name), after one Python run for all of them. */
-export function testAgainstPython(cases: PythonCase[], shared: Record<string, PyValue> = {}, title: (c: PythonCase) => string = (c) => c.name): void {
+export function testAgainstPython(
+  cases: PythonCase[],
+  shared: Record<string, PyValue> = {},
+  title: (c: PythonCase) => string = (c) => c.name,
+): void {
   const names = new Set<string>();
   for (const c of cases) {
     assert.ok(!names.has(c.name), `two cases are named ${c.name}`);
     names.add(c.name);
   }
-  const expected = runPython(LOOP, { ...shared, _cases: Object.fromEntries(cases.map((c) => [c.name, { py: c.py, inputs: c.inputs ?? {} }])) });
+  const expected = runPython(LOOP, {
+    ...shared,
+    _cases: Object.fromEntries(cases.map((c) => [c.name, { py: c.py, inputs: c.inputs ?? {} }])),
+  });
   for (const c of cases) test(title(c), () => c.check(expected[c.name]));
 }
 
@@ -59,7 +66,10 @@ export function assertMatches(actual: unknown, expected: PyValue, tol: Tolerance
     assert.deepEqual(Object.keys(actual), Object.keys(expected), `${where}: keys`);
     for (const [k, v] of Object.entries(actual)) assertMatches(v, (expected as Record<string, PyValue>)[k], tol, `${where}.${k}`);
   } else if (typeof actual === "number" && typeof expected === "number") {
-    assert.ok(Math.abs(actual - expected) <= (tol.atol ?? 1e-6) + (tol.rtol ?? 1e-5) * Math.abs(expected), `${where}: ${actual} vs ${expected}`);
+    assert.ok(
+      Math.abs(actual - expected) <= (tol.atol ?? 1e-6) + (tol.rtol ?? 1e-5) * Math.abs(expected),
+      `${where}: ${actual} vs ${expected}`,
+    );
   } else {
     assert.deepEqual(actual, expected, where);
   }

@@ -13,7 +13,11 @@ const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")
 const specifiers = Object.keys(pkg.exports).map((k) => (k === "." ? "tessera" : `tessera/${k.slice(2)}`));
 
 function run(dir: string, script: string): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(repoRoot, "bin/tessera.mjs"), "run", script], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, "bin/tessera.mjs"), "run", script], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -34,7 +38,10 @@ test("a script in a folder of its own imports every tessera export under tessera
       assert.equal(r.status, 0, r.out);
       const line = JSON.parse(r.out.trim().split("\n").pop() ?? "") as { counts: number[]; sum: number; tok: string; rows: number };
       assert.equal(line.counts.length, specifiers.length);
-      assert.ok(line.counts.every((c) => c > 0), `${name}: an export loaded empty: ${JSON.stringify(line.counts)}`);
+      assert.ok(
+        line.counts.every((c) => c > 0),
+        `${name}: an export loaded empty: ${JSON.stringify(line.counts)}`,
+      );
       assert.deepEqual([line.sum, line.tok, line.rows], [3, "function", 2], name);
     }
     writeFileSync(path.join(dir, "bad.mts"), `import "tessera/not-an-export";\n`);

@@ -33,7 +33,10 @@ interface Run {
   closedAt: number;
 }
 
-function tessera(args: string[], opts: { env?: NodeJS.ProcessEnv; onOut?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
+function tessera(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; onOut?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, "run", ...args], { cwd: root, env: { ...process.env, ...opts.env } });
     let out = "";
@@ -52,7 +55,12 @@ test("two workers get torchrun's environment and prefixed output", { timeout: 60
   const r = await tessera(["--nproc-per-node", "2", "--master-port", String(port), job, "allreduce"]);
   assert.equal(r.code, 0, r.err);
   for (const rank of [0, 1]) {
-    assert.ok(r.out.includes(`[rank${rank}]: env RANK=${rank} LOCAL_RANK=${rank} WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 GROUP_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=${port}`), r.out);
+    assert.ok(
+      r.out.includes(
+        `[rank${rank}]: env RANK=${rank} LOCAL_RANK=${rank} WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 GROUP_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=${port}`,
+      ),
+      r.out,
+    );
     assert.ok(r.out.includes(`[rank${rank}]: sum 3,3 of 2`), r.out);
     assert.ok(r.out.includes(`[rank${rank}]: node flags ${YOUNG_GENERATION_FLAG}`), r.out);
   }
@@ -79,7 +87,12 @@ test("a worker or a single script killed by a signal is named with its signal an
   for (const signal of ["SIGSEGV", "SIGBUS", "SIGHUP"] as const) {
     const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), job, "signal", signal]);
     assert.equal(r.code, 128 + os.constants.signals[signal], `${signal}: ${r.err}`);
-    assert.match(r.err, new RegExp(`tessera run: rank 1 was killed by ${signal}; stopped the others\\. Its last error output:\\n  \\[rank1\\]: rank 1 about to die of ${signal}`));
+    assert.match(
+      r.err,
+      new RegExp(
+        `tessera run: rank 1 was killed by ${signal}; stopped the others\\. Its last error output:\\n  \\[rank1\\]: rank 1 about to die of ${signal}`,
+      ),
+    );
     assert.ok(!r.out.includes("rank 0 was not stopped"));
   }
   const single = await tessera([job, "signal", "SIGSEGV"]);
@@ -91,28 +104,39 @@ test("a worker or a single script killed by a signal is named with its signal an
   assert.doesNotMatch(failed.err, /tessera run:/);
 });
 
-test("a rank stopped by SIGSTOP is killed after --stall-timeout, failing the job long before the collective timeout", { timeout: 60_000 }, async () => {
-  let sent = false;
-  const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), "--stall-timeout", "1", job, "hang"], {
-    onOut: (text) => {
-      const pid = /\[rank1\]: ready pid=(\d+)/.exec(text)?.[1];
-      if (!sent && pid !== undefined && text.includes("[rank0]: ready pid=")) {
-        sent = true;
-        process.kill(Number(pid), "SIGSTOP");
-      }
-    },
-  });
-  assert.equal(r.code, 137, r.err);
-  assert.match(r.err, /tessera run: rank 1 has been stopped \(SIGSTOP or a debugger\) for \d+ s \(--stall-timeout 1\); killing it/);
-  assert.match(r.err, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
-  assert.ok(!r.out.includes("not interrupted"));
-});
+test(
+  "a rank stopped by SIGSTOP is killed after --stall-timeout, failing the job long before the collective timeout",
+  { timeout: 60_000 },
+  async () => {
+    let sent = false;
+    const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), "--stall-timeout", "1", job, "hang"], {
+      onOut: (text) => {
+        const pid = /\[rank1\]: ready pid=(\d+)/.exec(text)?.[1];
+        if (!sent && pid !== undefined && text.includes("[rank0]: ready pid=")) {
+          sent = true;
+          process.kill(Number(pid), "SIGSTOP");
+        }
+      },
+    });
+    assert.equal(r.code, 137, r.err);
+    assert.match(r.err, /tessera run: rank 1 has been stopped \(SIGSTOP or a debugger\) for \d+ s \(--stall-timeout 1\); killing it/);
+    assert.match(r.err, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
+    assert.ok(!r.out.includes("not interrupted"));
+  },
+);
 
 test("ranks started with different WORLD_SIZE are named at rendezvous, not left waiting", { timeout: 60_000 }, async () => {
   const port = String(await freePort());
   const rankRun = (rank: number, worldSize: number): Promise<{ code: number | null; err: string }> =>
     new Promise((resolve) => {
-      const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: "127.0.0.1", MASTER_PORT: port };
+      const env = {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(worldSize),
+        MASTER_ADDR: "127.0.0.1",
+        MASTER_PORT: port,
+      };
       const child = spawn(process.execPath, ["--import", "tsx", job, "allreduce"], { cwd: root, env });
       let err = "";
       child.stderr.on("data", (d: Buffer) => (err += d.toString()));
@@ -121,7 +145,10 @@ test("ranks started with different WORLD_SIZE are named at rendezvous, not left 
   const [r0, r1] = await Promise.all([rankRun(0, 2), rankRun(1, 3)]);
   assert.notEqual(r0.code, 0);
   assert.notEqual(r1.code, 0);
-  assert.match(r0.err + r1.err, /rank (0 was started with world_size 2, but rank 1 with 3|1 was started with world_size 3, but rank 0 with 2) \(WORLD_SIZE must be the same on every rank\)/);
+  assert.match(
+    r0.err + r1.err,
+    /rank (0 was started with world_size 2, but rank 1 with 3|1 was started with world_size 3, but rank 0 with 2) \(WORLD_SIZE must be the same on every rank\)/,
+  );
 });
 
 test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () => {
@@ -136,12 +163,27 @@ test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () 
   });
   assert.equal(r.code, 130);
   assert.ok(!r.out.includes("not interrupted"));
-  for (const m of r.out.matchAll(/ready pid=(\d+)/g)) assert.throws(() => process.kill(Number(m[1]), 0), /ESRCH/, `worker ${m[1]} still alive`);
+  for (const m of r.out.matchAll(/ready pid=(\d+)/g))
+    assert.throws(() => process.kill(Number(m[1]), 0), /ESRCH/, `worker ${m[1]} still alive`);
 });
 
 test("a second node's launcher joins the first as one world", { timeout: 60_000 }, async () => {
   const port = String(await freePort());
-  const node = (rank: number): Promise<Run> => tessera(["--nnodes", "2", "--node-rank", String(rank), "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", port, job, "allreduce"]);
+  const node = (rank: number): Promise<Run> =>
+    tessera([
+      "--nnodes",
+      "2",
+      "--node-rank",
+      String(rank),
+      "--nproc-per-node",
+      "1",
+      "--master-addr",
+      "127.0.0.1",
+      "--master-port",
+      port,
+      job,
+      "allreduce",
+    ]);
   const [a, b] = await Promise.all([node(0), node(1)]);
   assert.equal(a.code, 0, a.err);
   assert.equal(b.code, 0, b.err);
@@ -168,8 +210,34 @@ test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, as
 });
 
 test("flags, Slurm variables and hostfiles parse as torchrun's do", () => {
-  const a = parseRunArgs(["--nproc_per_node=4", "--nnodes", "2", "--node-rank=1", "--master-addr", "h0", "--master_port", "1234", "train.ts", "--lr", "3"]);
-  assert.deepEqual(a, { nprocPerNode: "4", nnodes: 2, nodeRank: 1, masterAddr: "h0", masterPort: 1234, hostfile: null, maxRestarts: 0, collectiveTimeout: null, stallTimeout: null, standalone: false, runId: null, script: "train.ts", scriptArgs: ["--lr", "3"] });
+  const a = parseRunArgs([
+    "--nproc_per_node=4",
+    "--nnodes",
+    "2",
+    "--node-rank=1",
+    "--master-addr",
+    "h0",
+    "--master_port",
+    "1234",
+    "train.ts",
+    "--lr",
+    "3",
+  ]);
+  assert.deepEqual(a, {
+    nprocPerNode: "4",
+    nnodes: 2,
+    nodeRank: 1,
+    masterAddr: "h0",
+    masterPort: 1234,
+    hostfile: null,
+    maxRestarts: 0,
+    collectiveTimeout: null,
+    stallTimeout: null,
+    standalone: false,
+    runId: null,
+    script: "train.ts",
+    scriptArgs: ["--lr", "3"],
+  });
   const r = parseRunArgs(["--max_restarts", "3", "--collective-timeout=60", "--stall_timeout", "5", "x.ts"]);
   assert.deepEqual([r.maxRestarts, r.collectiveTimeout, r.stallTimeout], [3, 60, 5]);
   assert.throws(() => parseRunArgs(["--max-restarts", "-1", "x.ts"]), /--max-restarts must be an integer >= 0, got '-1'/);
@@ -179,11 +247,18 @@ test("flags, Slurm variables and hostfiles parse as torchrun's do", () => {
   assert.throws(() => parseRunArgs(["--nnodes", "2"]), /no script given/);
   assert.equal(firstHostOfNodelist("gpu[03-05,09],login1"), "gpu03");
   assert.equal(firstHostOfNodelist("node7,node8"), "node7");
-  assert.deepEqual(slurmNode({ SLURM_NNODES: "3", SLURM_NODEID: "2", SLURM_JOB_NODELIST: "a[10-12]", PATH: "/nonexistent" }), { nnodes: 3, nodeRank: 2, masterAddr: "a10" });
+  assert.deepEqual(slurmNode({ SLURM_NNODES: "3", SLURM_NODEID: "2", SLURM_JOB_NODELIST: "a[10-12]", PATH: "/nonexistent" }), {
+    nnodes: 3,
+    nodeRank: 2,
+    masterAddr: "a10",
+  });
   assert.equal(slurmNode({}), null);
   const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-hosts-"));
   writeFileSync(path.join(dir, "h"), "n1 slots=8\n\nn2 slots=8 # comment\n");
-  assert.deepEqual(parseHostfile(path.join(dir, "h")), [{ host: "n1", slots: 8 }, { host: "n2", slots: 8 }]);
+  assert.deepEqual(parseHostfile(path.join(dir, "h")), [
+    { host: "n1", slots: 8 },
+    { host: "n2", slots: 8 },
+  ]);
   writeFileSync(path.join(dir, "bad"), "n1 gpus=8\n");
   assert.throws(() => parseHostfile(path.join(dir, "bad")), /bad:1: expected 'host slots=N', got 'n1 gpus=8'/);
 });

@@ -39,28 +39,50 @@ test("2 ranks train exactly like 1 process on the same global batch of 8, each r
   const dp = run(2, 8);
   assert.equal(single.reports.length, 1, single.stdout);
   assert.equal(dp.reports.length, 2, dp.stdout);
-  assert.deepEqual(dp.reports.map((r) => [r.rank, r.world_size, r.batches]), [[0, 2, 2], [1, 2, 2]]);
+  assert.deepEqual(
+    dp.reports.map((r) => [r.rank, r.world_size, r.batches]),
+    [
+      [0, 2, 2],
+      [1, 2, 2],
+    ],
+  );
 
   const want = single.reports[0].params.flat();
   for (const r of dp.reports) {
     const got = r.params.flat();
     assert.equal(got.length, 5);
-    got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])), `rank ${r.rank} param ${i}: ${v} vs ${want[i]}`));
+    got.forEach((v, i) =>
+      assert.ok(Math.abs(v - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])), `rank ${r.rank} param ${i}: ${v} vs ${want[i]}`),
+    );
   }
   // The single process trained: its parameters moved away from the same start on both runs.
   assert.notDeepEqual(want, [0, 0, 0, 0, 0]);
 
   // Step s of each rank reads its contiguous half of the single process's batch s (as batch.chunk(2)[rank]).
   for (const r of dp.reports) {
-    single.reports[0].seen.forEach((batch, s) => assert.deepEqual(r.seen[s], batch.slice(4 * r.rank, 4 * r.rank + 4), `rank ${r.rank} step ${s}`));
+    single.reports[0].seen.forEach((batch, s) =>
+      assert.deepEqual(r.seen[s], batch.slice(4 * r.rank, 4 * r.rank + 4), `rank ${r.rank} step ${s}`),
+    );
   }
   // The first epoch (steps 0 and 1): disjoint, and together all 16 samples.
   const epoch = dp.reports.map((r) => [...r.seen[0], ...r.seen[1]]);
   assert.equal(new Set(epoch[0]).size, 8);
-  assert.deepEqual(epoch[0].filter((i) => epoch[1].includes(i)), []);
-  assert.deepEqual([...epoch[0], ...epoch[1]].sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i));
+  assert.deepEqual(
+    epoch[0].filter((i) => epoch[1].includes(i)),
+    [],
+  );
+  assert.deepEqual(
+    [...epoch[0], ...epoch[1]].sort((a, b) => a - b),
+    Array.from({ length: 16 }, (_, i) => i),
+  );
   // Loaders whose generators differ per rank still split one order (rank 0's) between the ranks.
   const drifted = dp.reports.flatMap((r) => r.drifted_share);
-  assert.deepEqual(dp.reports.map((r) => r.drifted_share.length), [8, 8]);
-  assert.deepEqual(drifted.sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i));
+  assert.deepEqual(
+    dp.reports.map((r) => r.drifted_share.length),
+    [8, 8],
+  );
+  assert.deepEqual(
+    drifted.sort((a, b) => a - b),
+    Array.from({ length: 16 }, (_, i) => i),
+  );
 });

@@ -41,8 +41,15 @@ test("--plan inline JSON is validated and normalized (contract key order, no spa
 });
 
 test("--plan FILE: plan choices, or the whole `tessera plan --json` output (its best plan)", () => {
-  assert.equal(parsePlanArg(file("choices.json", { micro_batch: 2, dp: 4, recompute: "full", recompute_layers: 3 })), '{"dp":4,"micro_batch":2,"recompute":"full","recompute_layers":3}');
-  const problem = makeProblem(megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 51200, seq: 2048 }), 16, { gpusPerNode: 8, seqLen: 2048, globalBatch: 64 });
+  assert.equal(
+    parsePlanArg(file("choices.json", { micro_batch: 2, dp: 4, recompute: "full", recompute_layers: 3 })),
+    '{"dp":4,"micro_batch":2,"recompute":"full","recompute_layers":3}',
+  );
+  const problem = makeProblem(megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 51200, seq: 2048 }), 16, {
+    gpusPerNode: 8,
+    seqLen: 2048,
+    globalBatch: 64,
+  });
   const result = plan(problem);
   const output = file("plan.json", resultJson(problem, result));
   assert.equal(parseRunArgs(["--plan", output, "train.ts"]).plan, JSON.stringify(planToJson(result.best!.plan)));
@@ -57,8 +64,14 @@ test("bad --plan values are refused with one line naming what is wrong", () => {
     [path.join(dir, "missing.json"), /^--plan: cannot read plan file '.*missing\.json'$/],
     [file("broken.json", "{ nope"), /^--plan: plan file '.*broken\.json' is not valid JSON: /],
     [file("array.json", "[1]"), /^--plan: plan file '.*array\.json' is not a JSON object$/],
-    [file("bad.json", { offload: "params" }), /^--plan .*bad\.json: offload must be "none", "optimizer" or "optimizer\+params", got "params"$/],
-    [file("nofit.json", { model: "m", fits: false, error: "does not fit" }), /^--plan .*nofit\.json: this `tessera plan --json` output has no plan \(nothing fits\)$/],
+    [
+      file("bad.json", { offload: "params" }),
+      /^--plan .*bad\.json: offload must be "none", "optimizer" or "optimizer\+params", got "params"$/,
+    ],
+    [
+      file("nofit.json", { model: "m", fits: false, error: "does not fit" }),
+      /^--plan .*nofit\.json: this `tessera plan --json` output has no plan \(nothing fits\)$/,
+    ],
   ];
   for (const [value, message] of cases) {
     const error = planError(value);

@@ -11,7 +11,13 @@ import { parseRunArgs } from "../../src/launch/args.js";
 import { launch } from "../../src/launch/launcher.js";
 import { latest_checkpoint } from "../../src/parallel/checkpoint/index.js";
 import {
-  assertExit, assertSameWeights, checkpointDone, prepareInputs, resumedStep, trainJob, type Running,
+  assertExit,
+  assertSameWeights,
+  checkpointDone,
+  prepareInputs,
+  resumedStep,
+  trainJob,
+  type Running,
 } from "../finetune/_tutorial_job.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-restart-"));
@@ -20,7 +26,18 @@ const STEPS = 9;
 const reference = path.join(dir, "reference");
 before(async () => {
   inputs = prepareInputs(dir);
-  assertExit(await trainJob(["--nproc-per-node", "2"], inputs, ["--max-steps", String(STEPS), "--save-model-dir", reference, "--tensorboard-dir", path.join(dir, "runs")]), 0, "uninterrupted");
+  assertExit(
+    await trainJob(["--nproc-per-node", "2"], inputs, [
+      "--max-steps",
+      String(STEPS),
+      "--save-model-dir",
+      reference,
+      "--tensorboard-dir",
+      path.join(dir, "runs"),
+    ]),
+    0,
+    "uninterrupted",
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,35 +47,57 @@ function restartable(name: string, launcher: string[], hurt: (job: Running) => b
   const model = path.join(dir, `${name}-model`);
   let hurtAt: number | null = null;
   let noticedAt: number | null = null;
-  const done = trainJob(["--nproc-per-node", "2", ...launcher], inputs, [
-    "--max-steps", String(STEPS), "--save-steps", "3", "--output-dir", out, "--resume-from-checkpoint", "latest", "--save-model-dir", model, "--tensorboard-dir", path.join(dir, "runs"),
-  ], {
-    during: (job) => {
-      if (hurtAt === null && checkpointDone(path.join(out, "checkpoint-3")) && hurt(job)) hurtAt = Date.now();
-      if (hurtAt !== null && noticedAt === null && job.stderr().includes("stopped the others")) noticedAt = Date.now();
+  const done = trainJob(
+    ["--nproc-per-node", "2", ...launcher],
+    inputs,
+    [
+      "--max-steps",
+      String(STEPS),
+      "--save-steps",
+      "3",
+      "--output-dir",
+      out,
+      "--resume-from-checkpoint",
+      "latest",
+      "--save-model-dir",
+      model,
+      "--tensorboard-dir",
+      path.join(dir, "runs"),
+    ],
+    {
+      during: (job) => {
+        if (hurtAt === null && checkpointDone(path.join(out, "checkpoint-3")) && hurt(job)) hurtAt = Date.now();
+        if (hurtAt !== null && noticedAt === null && job.stderr().includes("stopped the others")) noticedAt = Date.now();
+      },
     },
-  });
+  );
   return { out, model, done, hurtAt: () => hurtAt, noticedAt: () => noticedAt };
 }
 
-const signalRank1 = (signal: NodeJS.Signals) => (job: Running): boolean => {
-  const pid = job.rankPid(1);
-  if (pid === null) return false;
-  process.kill(pid, signal);
-  return true;
-};
+const signalRank1 =
+  (signal: NodeJS.Signals) =>
+  (job: Running): boolean => {
+    const pid = job.rankPid(1);
+    if (pid === null) return false;
+    process.kill(pid, signal);
+    return true;
+  };
 
-test("kill -9 of rank 1 with --max-restarts 1: the group restarts, resumes from the last checkpoint and ends as an uninterrupted run", { timeout: 600_000 }, async () => {
-  const run = restartable("killed", ["--max-restarts", "1"], signalRank1("SIGKILL"));
-  const job = await run.done;
-  assertExit(job, 0, "restarted job");
-  assert.ok(run.hurtAt() !== null, "rank 1 was killed");
-  assert.match(job.stderr, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
-  assert.match(job.stderr, /tessera run: restarting the worker group \(restart 1 of 1\) after rank 1 was killed by SIGKILL/);
-  const from = resumedStep(job.stdout);
-  assert.ok(from !== null && from >= 3 && from < STEPS, `resumed from step ${from}`);
-  assertSameWeights(run.model, reference, 1e-6);
-});
+test(
+  "kill -9 of rank 1 with --max-restarts 1: the group restarts, resumes from the last checkpoint and ends as an uninterrupted run",
+  { timeout: 600_000 },
+  async () => {
+    const run = restartable("killed", ["--max-restarts", "1"], signalRank1("SIGKILL"));
+    const job = await run.done;
+    assertExit(job, 0, "restarted job");
+    assert.ok(run.hurtAt() !== null, "rank 1 was killed");
+    assert.match(job.stderr, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
+    assert.match(job.stderr, /tessera run: restarting the worker group \(restart 1 of 1\) after rank 1 was killed by SIGKILL/);
+    const from = resumedStep(job.stdout);
+    assert.ok(from !== null && from >= 3 && from < STEPS, `resumed from step ${from}`);
+    assertSameWeights(run.model, reference, 1e-6);
+  },
+);
 
 test("SIGSTOP of rank 1: the collective timeout notices it, the group restarts and finishes", { timeout: 600_000 }, async () => {
   const TIMEOUT_S = 10;
@@ -79,21 +118,46 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
   const out = path.join(dir, "crash-out");
   const partial = path.join(out, ".checkpoint-6.partial");
   // Each save holds its commit for 3 s (fault injection): the job is killed while checkpoint-6's shards are written but not committed.
-  const job = await trainJob(["--nproc-per-node", "2"], inputs, [
-    "--max-steps", String(STEPS), "--save-steps", "3", "--output-dir", out, "--save-model-dir", path.join(dir, "crash-model"), "--tensorboard-dir", path.join(dir, "runs"),
-  ], {
-    env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
-    during: (j) => {
-      // Both shards written (each is renamed into place whole): rank 0 now holds the commit for 3 s.
-      if (["rank-00000.safetensors", "rank-00001.safetensors"].every((f) => existsSync(path.join(partial, f)))) j.killAll("SIGKILL");
+  const job = await trainJob(
+    ["--nproc-per-node", "2"],
+    inputs,
+    [
+      "--max-steps",
+      String(STEPS),
+      "--save-steps",
+      "3",
+      "--output-dir",
+      out,
+      "--save-model-dir",
+      path.join(dir, "crash-model"),
+      "--tensorboard-dir",
+      path.join(dir, "runs"),
+    ],
+    {
+      env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
+      during: (j) => {
+        // Both shards written (each is renamed into place whole): rank 0 now holds the commit for 3 s.
+        if (["rank-00000.safetensors", "rank-00001.safetensors"].every((f) => existsSync(path.join(partial, f)))) j.killAll("SIGKILL");
+      },
     },
-  });
+  );
   assert.equal(job.signal, "SIGKILL", `the job ended before it was killed\n${job.stdout}`);
   assert.ok(readdirSync(partial).includes("rank-00000.safetensors"), "killed mid-save: the shards were written");
   assert.ok(!existsSync(path.join(out, "checkpoint-6")));
   assert.equal(latest_checkpoint(out), path.join(out, "checkpoint-3"));
   const resumed = await trainJob(["--nproc-per-node", "2"], inputs, [
-    "--max-steps", String(STEPS), "--save-steps", "3", "--output-dir", out, "--resume-from-checkpoint", "latest", "--save-model-dir", path.join(dir, "crash-model"), "--tensorboard-dir", path.join(dir, "runs"),
+    "--max-steps",
+    String(STEPS),
+    "--save-steps",
+    "3",
+    "--output-dir",
+    out,
+    "--resume-from-checkpoint",
+    "latest",
+    "--save-model-dir",
+    path.join(dir, "crash-model"),
+    "--tensorboard-dir",
+    path.join(dir, "runs"),
   ]);
   assertExit(resumed, 0, "resumed after the crash");
   assert.equal(resumedStep(resumed.stdout), 3);
@@ -103,5 +167,8 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
 
 test("--max-restarts is refused across nodes (one launcher cannot restart the others' workers)", async () => {
   const script = path.join(dir, "dataset.pt");
-  await assert.rejects(launch(parseRunArgs(["--max-restarts", "1", "--nnodes", "2", "--node-rank", "0", script])), /--max-restarts works on one node only/);
+  await assert.rejects(
+    launch(parseRunArgs(["--max-restarts", "1", "--nnodes", "2", "--node-rank", "0", script])),
+    /--max-restarts works on one node only/,
+  );
 });

@@ -15,12 +15,20 @@ test("the one line turns one process into a 2-rank job", { timeout: 60_000 }, ()
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "workers", "one_line.ts")], { env, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
-  assert.equal(lines.filter((l) => l === "[tessera] advanced parallelization: 2 ranks (gloo); the plan is made when the model is built").length, 1, r.stdout);
+  assert.equal(
+    lines.filter((l) => l === "[tessera] advanced parallelization: 2 ranks (gloo); the plan is made when the model is built").length,
+    1,
+    r.stdout,
+  );
   for (let step = 0; step < 3; step++) {
     assert.ok(lines.includes(`step ${step} rank 0 of 2`), r.stdout);
     assert.ok(lines.includes(`[rank1]: step ${step} rank 1 of 2`), r.stdout);
   }
-  assert.deepEqual(lines.filter((l) => l.endsWith("before the one line")), ["before the one line", "[rank1]: before the one line"], "once per rank");
+  assert.deepEqual(
+    lines.filter((l) => l.endsWith("before the one line")),
+    ["before the one line", "[rank1]: before the one line"],
+    "once per rank",
+  );
   assert.equal(lines.length, 9, "no other process ran the script");
 });
 
@@ -29,7 +37,11 @@ for (const failing of [0, 1]) {
     const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_NPROC: "2" };
     for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"]) delete env[k];
     const started = Date.now();
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "workers", "fail_rank.ts"), String(failing)], { env, encoding: "utf8", timeout: 50_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "workers", "fail_rank.ts"), String(failing)], {
+      env,
+      encoding: "utf8",
+      timeout: 50_000,
+    });
     assert.notEqual(r.status, 0, r.stdout);
     assert.ok(Date.now() - started < 40_000, "no rank waited for a collective timeout");
     assert.match(r.stderr, new RegExp(`rank ${failing} fails on purpose`));

@@ -27,9 +27,14 @@ test("torchrun's rendezvous flags parse to the launcher's", () => {
 
 test("tessera run --standalone --nproc_per_node=2 runs a 2-rank job with the run id", { timeout: 60_000 }, () => {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TESSERA_PLAN", "TESSERA_NPROC"]) delete env[k];
+  for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TESSERA_PLAN", "TESSERA_NPROC"])
+    delete env[k];
   const script = path.join(here, "workers", "run_id.ts");
-  const r = spawnSync(process.execPath, [path.join(root, "bin", "tessera.mjs"), "run", "--standalone", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=seed", script], { env, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, "bin", "tessera.mjs"), "run", "--standalone", "--nproc_per_node=2", "--rdzv_backend=c10d", "--rdzv_id=seed", script],
+    { env, encoding: "utf8" },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /\[rank1\]: /);
   assert.match(r.stdout, /^\[rank0\]: TORCHELASTIC_RUN_ID=seed sum=2$/m);

@@ -27,7 +27,10 @@ class Block extends nn.Module {
 test("module(x, opts) equals Python's module(x) and runs the hooks", () => {
   torch.manual_seed(0);
   const b = new Block();
-  const x = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]);
+  const x = torch.tensor([
+    [1.0, -2.0, 0.5],
+    [0.0, 3.0, -1.0],
+  ]);
   const sd = b.state_dict();
   const py = runPython(
     `
@@ -70,7 +73,10 @@ test("a callable module is still an instance of its class with its registered me
   assert.ok(b instanceof Block && b instanceof nn.Module);
   assert.equal(b.constructor, Block);
   assert.equal(Object.getPrototypeOf(b), Block.prototype);
-  assert.deepEqual([...b.named_parameters()].map(([k]) => k), ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]);
+  assert.deepEqual(
+    [...b.named_parameters()].map(([k]) => k),
+    ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"],
+  );
   // Own parameters and buffers before the children's, as PyTorch's state_dict.
   assert.deepEqual(Object.keys(b.state_dict()), ["shift", "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]);
   assert.equal(b.layers.length, 2, "ModuleList's length is the class's getter, not a function's arity");

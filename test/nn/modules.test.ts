@@ -42,8 +42,20 @@ class Net(torch.nn.Module):
         return self.fc2(self.drop(self.silu(self.rms(self.norm(self.act(self.fc1(self.emb(ids))))))))
 `;
 
-const ids = torch.tensor([[1, 2, 3, 9], [4, 1, 0, 7]], { dtype: torch.int64 });
-const target = torch.tensor([[0, 4, -100, 2], [3, 1, 1, 0]], { dtype: torch.int64 });
+const ids = torch.tensor(
+  [
+    [1, 2, 3, 9],
+    [4, 1, 0, 7],
+  ],
+  { dtype: torch.int64 },
+);
+const target = torch.tensor(
+  [
+    [0, 4, -100, 2],
+    [3, 1, 1, 0],
+  ],
+  { dtype: torch.int64 },
+);
 const classWeight = torch.tensor([1.0, 2.0, 0.5, 1.5, 1.0]);
 torch.manual_seed(3);
 const x8 = torch.randn(2, 4, 8);
@@ -81,7 +93,13 @@ result = {"init": init, "y": y, "grads": {k: p.grad for k, p in m.named_paramete
 }
 
 /** Python's expression `py` and tessera's `js` for the same call; the gradients of y.pow(2).sum() with respect to the floating inputs (but `fixed`) are compared too. */
-function valueCase(name: string, py: string, js: (inputs: Record<string, Tensor>) => Tensor, inputs: Record<string, Tensor>, { tol = {}, fixed = [] }: { tol?: Tolerance; fixed?: string[] } = {}): PythonCase {
+function valueCase(
+  name: string,
+  py: string,
+  js: (inputs: Record<string, Tensor>) => Tensor,
+  inputs: Record<string, Tensor>,
+  { tol = {}, fixed = [] }: { tol?: Tolerance; fixed?: string[] } = {},
+): PythonCase {
   const floats = Object.keys(inputs).filter((k) => inputs[k].is_floating_point() && !fixed.includes(k));
   return {
     name,
@@ -93,7 +111,12 @@ result = {"y": y, "grads": list(grads)}`,
     check: (expected) => {
       const own = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, floats.includes(k) ? v.clone().requires_grad_() : v]));
       const y = js(own);
-      const grads = y.requires_grad ? torch.autograd.grad(y.pow(2).sum(), floats.map((k) => own[k])) : [];
+      const grads = y.requires_grad
+        ? torch.autograd.grad(
+            y.pow(2).sum(),
+            floats.map((k) => own[k]),
+          )
+        : [];
       assertMatches({ y, grads }, expected, { rtol: 1e-4, atol: 1e-6, ...tol });
     },
   };
@@ -121,7 +144,12 @@ const attnMask = torch.randn(5, 5).gt(0);
 
 testAgainstPython(
   [
-    layerCase("Embedding with padding_idx", "torch.nn.Embedding(10, 6, padding_idx=1)", () => new nn.Embedding(10, 6, { padding_idx: 1 }), ids),
+    layerCase(
+      "Embedding with padding_idx",
+      "torch.nn.Embedding(10, 6, padding_idx=1)",
+      () => new nn.Embedding(10, 6, { padding_idx: 1 }),
+      ids,
+    ),
     layerCase("Linear", "torch.nn.Linear(8, 6)", () => new nn.Linear(8, 6), x8),
     layerCase("Linear without bias", "torch.nn.Linear(8, 5, bias=False)", () => new nn.Linear(8, 5, false), x8),
     layerCase("GELU", "torch.nn.GELU()", () => new nn.GELU(), x8),
@@ -139,17 +167,49 @@ testAgainstPython(
       { x: logits8x5, t: target.view(-1), w: classWeight },
       { fixed: ["w"] },
     ),
-    valueCase("MSELoss(reduction='sum')", "torch.nn.MSELoss(reduction='sum')(x, torch.zeros(8, 5) + 0.5)", ({ x }) => new nn.MSELoss({ reduction: "sum" })(x, torch.zeros(8, 5).add(0.5)), { x: logits8x5 }),
-    valueCase("nll_loss of log_softmax", "F.nll_loss(F.log_softmax(x, -1), t, reduction='sum')", ({ x, t }) => F.nll_loss(F.log_softmax(x, -1), t, { reduction: "sum" }), { x: logits8x5, t: target.view(-1) }),
-    valueCase("scaled_dot_product_attention: causal, GQA, scale", "F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True, scale=0.3)", ({ q, k, v }) => F.scaled_dot_product_attention(q, k, v, { is_causal: true, enable_gqa: true, scale: 0.3 }), { q, k, v }),
-    valueCase("scaled_dot_product_attention: boolean mask", "F.scaled_dot_product_attention(q, k, v, attn_mask=m)", ({ q, k, v, m }) => F.scaled_dot_product_attention(q, k, v, { attn_mask: m }), { q, k: k.repeat_interleave(2, 1), v: v.repeat_interleave(2, 1), m: attnMask }),
-    valueCase("pad, constant", "F.pad(x, [1, 2], 'constant', 3.0)", ({ x }) => F.pad(x, [1, 2], "constant", 3.0), { x: q.index([0, 0]) }, { tol: { rtol: 0, atol: 0 } }),
-    initCase("kaiming_normal_ fan_out relu", 'lambda t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")', (t) => nn.init.kaiming_normal_(t, { mode: "fan_out", nonlinearity: "relu" })),
+    valueCase(
+      "MSELoss(reduction='sum')",
+      "torch.nn.MSELoss(reduction='sum')(x, torch.zeros(8, 5) + 0.5)",
+      ({ x }) => new nn.MSELoss({ reduction: "sum" })(x, torch.zeros(8, 5).add(0.5)),
+      { x: logits8x5 },
+    ),
+    valueCase(
+      "nll_loss of log_softmax",
+      "F.nll_loss(F.log_softmax(x, -1), t, reduction='sum')",
+      ({ x, t }) => F.nll_loss(F.log_softmax(x, -1), t, { reduction: "sum" }),
+      { x: logits8x5, t: target.view(-1) },
+    ),
+    valueCase(
+      "scaled_dot_product_attention: causal, GQA, scale",
+      "F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True, scale=0.3)",
+      ({ q, k, v }) => F.scaled_dot_product_attention(q, k, v, { is_causal: true, enable_gqa: true, scale: 0.3 }),
+      { q, k, v },
+    ),
+    valueCase(
+      "scaled_dot_product_attention: boolean mask",
+      "F.scaled_dot_product_attention(q, k, v, attn_mask=m)",
+      ({ q, k, v, m }) => F.scaled_dot_product_attention(q, k, v, { attn_mask: m }),
+      { q, k: k.repeat_interleave(2, 1), v: v.repeat_interleave(2, 1), m: attnMask },
+    ),
+    valueCase(
+      "pad, constant",
+      "F.pad(x, [1, 2], 'constant', 3.0)",
+      ({ x }) => F.pad(x, [1, 2], "constant", 3.0),
+      { x: q.index([0, 0]) },
+      { tol: { rtol: 0, atol: 0 } },
+    ),
+    initCase("kaiming_normal_ fan_out relu", 'lambda t: I.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")', (t) =>
+      nn.init.kaiming_normal_(t, { mode: "fan_out", nonlinearity: "relu" }),
+    ),
     initCase("kaiming_uniform_", "lambda t: I.kaiming_uniform_(t)", (t) => nn.init.kaiming_uniform_(t)),
-    initCase("xavier_uniform_ with tanh's gain", 'lambda t: I.xavier_uniform_(t, I.calculate_gain("tanh"))', (t) => nn.init.xavier_uniform_(t, nn.init.calculate_gain("tanh"))),
+    initCase("xavier_uniform_ with tanh's gain", 'lambda t: I.xavier_uniform_(t, I.calculate_gain("tanh"))', (t) =>
+      nn.init.xavier_uniform_(t, nn.init.calculate_gain("tanh")),
+    ),
     initCase("xavier_normal_", "lambda t: I.xavier_normal_(t)", (t) => nn.init.xavier_normal_(t)),
     initCase("trunc_normal_ std 0.02", "lambda t: I.trunc_normal_(t, std=0.02)", (t) => nn.init.trunc_normal_(t, { std: 0.02 })),
-    initCase("trunc_normal_ on [0, 0.6]", "lambda t: I.trunc_normal_(t, mean=0.5, std=1.0, a=0.0, b=0.6)", (t) => nn.init.trunc_normal_(t, { mean: 0.5, std: 1.0, a: 0.0, b: 0.6 })),
+    initCase("trunc_normal_ on [0, 0.6]", "lambda t: I.trunc_normal_(t, mean=0.5, std=1.0, a=0.0, b=0.6)", (t) =>
+      nn.init.trunc_normal_(t, { mean: 0.5, std: 1.0, a: 0.0, b: 0.6 }),
+    ),
     initCase("normal_", "lambda t: I.normal_(t, 1.0, 0.5)", (t) => nn.init.normal_(t, 1.0, 0.5)),
   ],
   { PY_NET },
@@ -163,7 +223,11 @@ test("clip_grad_norm_ returns Python's total norm and clips like it", () => {
   const ga = torch.randn(4, 3).mul(3);
   const gb = torch.randn(7);
   const results: Record<string, PyValue> = {};
-  for (const [name, maxNorm, normType] of [["l2", 1.0, 2.0], ["inf", 0.5, "inf"], ["l1_noclip", 1e6, 1.0]] as const) {
+  for (const [name, maxNorm, normType] of [
+    ["l2", 1.0, 2.0],
+    ["inf", 0.5, "inf"],
+    ["l1_noclip", 1e6, 1.0],
+  ] as const) {
     a.grad = ga.clone();
     b.grad = gb.clone();
     const total = nn.utils.clip_grad_norm_([a, b], maxNorm, normType);
@@ -192,12 +256,16 @@ test("load_state_dict names size mismatches and missing/unexpected keys like PyT
   const bad = { "fc.weight": torch.zeros(2, 3), "fc.bias": torch.zeros(3) };
   assert.throws(
     () => m.load_state_dict(bad),
-    (e: Error) => e.message === "Error(s) in loading state_dict for M:\n\tsize mismatch for fc.weight: copying a param with shape torch.Size([2, 3]) from checkpoint, the shape in current model is torch.Size([3, 3]).",
+    (e: Error) =>
+      e.message ===
+      "Error(s) in loading state_dict for M:\n\tsize mismatch for fc.weight: copying a param with shape torch.Size([2, 3]) from checkpoint, the shape in current model is torch.Size([3, 3]).",
   );
   const partial = { "fc.weight": torch.ones(3, 3), extra: torch.zeros(1) };
   assert.throws(
     () => m.load_state_dict(partial),
-    (e: Error) => e.message === 'Error(s) in loading state_dict for M:\n\tMissing key(s) in state_dict: "fc.bias". \n\tUnexpected key(s) in state_dict: "extra". ',
+    (e: Error) =>
+      e.message ===
+      'Error(s) in loading state_dict for M:\n\tMissing key(s) in state_dict: "fc.bias". \n\tUnexpected key(s) in state_dict: "extra". ',
   );
   assert.deepEqual(m.load_state_dict(partial, false), { missing_keys: ["fc.bias"], unexpected_keys: ["extra"] });
   assertClose(m.fc.weight, torch.ones(3, 3), { rtol: 0, atol: 0 });
@@ -220,10 +288,28 @@ test("Module plumbing: hooks, registration order, buffers, containers, to(), mod
     }
   }
   const b = new Block();
-  assert.deepEqual([...b.named_parameters()].map(([k]) => k), ["scale", "layers.0.weight", "layers.0.bias", "heads.b.weight", "heads.b.bias", "heads.a.weight", "heads.a.bias"]);
-  assert.deepEqual(Object.keys(b.state_dict()), ["scale", "running", "layers.0.weight", "layers.0.bias", "heads.b.weight", "heads.b.bias", "heads.a.weight", "heads.a.bias"]);
-  assert.deepEqual([...b.named_buffers()].map(([k]) => k), ["running", "tmp"]);
-  assert.deepEqual([...b.named_modules()].map(([k]) => k), ["", "layers", "layers.0", "layers.1", "heads", "heads.b", "heads.a"]);
+  assert.deepEqual(
+    [...b.named_parameters()].map(([k]) => k),
+    ["scale", "layers.0.weight", "layers.0.bias", "heads.b.weight", "heads.b.bias", "heads.a.weight", "heads.a.bias"],
+  );
+  assert.deepEqual(Object.keys(b.state_dict()), [
+    "scale",
+    "running",
+    "layers.0.weight",
+    "layers.0.bias",
+    "heads.b.weight",
+    "heads.b.bias",
+    "heads.a.weight",
+    "heads.a.bias",
+  ]);
+  assert.deepEqual(
+    [...b.named_buffers()].map(([k]) => k),
+    ["running", "tmp"],
+  );
+  assert.deepEqual(
+    [...b.named_modules()].map(([k]) => k),
+    ["", "layers", "layers.0", "layers.1", "heads", "heads.b", "heads.a"],
+  );
   assert.ok(b.layers[0] instanceof nn.Linear && b.layers.at(-1) instanceof nn.ReLU);
   assert.ok(b.scale instanceof nn.Parameter && b.scale instanceof torch.Tensor);
 
@@ -239,10 +325,23 @@ test("Module plumbing: hooks, registration order, buffers, containers, to(), mod
   });
   const y = b.forward(x);
   assert.deepEqual(seen, ["pre", "post"]);
-  assertClose(y, b.heads.get("a").forward(b.layers[1].forward(b.layers[0].forward(torch.zeros(3, 2))) as Tensor).mul(b.scale).add(100));
+  assertClose(
+    y,
+    b.heads
+      .get("a")
+      .forward(b.layers[1].forward(b.layers[0].forward(torch.zeros(3, 2))) as Tensor)
+      .mul(b.scale)
+      .add(100),
+  );
   pre.remove();
   post.remove();
-  assertClose(b.forward(x), b.heads.get("a").forward(b.layers[1].forward(b.layers[0].forward(x)) as Tensor).mul(b.scale));
+  assertClose(
+    b.forward(x),
+    b.heads
+      .get("a")
+      .forward(b.layers[1].forward(b.layers[0].forward(x)) as Tensor)
+      .mul(b.scale),
+  );
   assert.equal(seen.length, 2, "removed hooks no longer run");
 
   const w = b.layers[0].weight as Tensor;
@@ -257,7 +356,10 @@ test("Module plumbing: hooks, registration order, buffers, containers, to(), mod
   assert.throws(() => b.to(torch.int64), /only accepts floating point or complex dtypes/);
   assert.throws(() => b.register_buffer("a.b", null), /can't contain "."/);
   assert.throws(() => new nn.Module().forward(x), /missing the required "forward" function/);
-  assert.match(String(new nn.Sequential(new nn.Linear(2, 3), new nn.GELU())), /Sequential\(\n {2}\(0\): Linear\(in_features=2, out_features=3, bias=True\)\n {2}\(1\): GELU\(approximate='none'\)\n\)/);
+  assert.match(
+    String(new nn.Sequential(new nn.Linear(2, 3), new nn.GELU())),
+    /Sequential\(\n {2}\(0\): Linear\(in_features=2, out_features=3, bias=True\)\n {2}\(1\): GELU\(approximate='none'\)\n\)/,
+  );
 
   b.forward(x.double()).sum().backward();
   b.zero_grad();
@@ -265,11 +367,26 @@ test("Module plumbing: hooks, registration order, buffers, containers, to(), mod
 });
 
 test("layers and functional name a bad size or weight argument instead of failing inside", () => {
-  assert.throws(() => new nn.Linear("4" as never, 2), { name: "TypeError", message: "Linear: argument 'in_features' must be int, not string" });
+  assert.throws(() => new nn.Linear("4" as never, 2), {
+    name: "TypeError",
+    message: "Linear: argument 'in_features' must be int, not string",
+  });
   assert.throws(() => new nn.Linear(4, 2.5), { name: "TypeError", message: "Linear: argument 'out_features' must be int, not float" });
-  assert.throws(() => new (nn.Embedding as new (...a: unknown[]) => unknown)(10), { name: "TypeError", message: "Embedding: argument 'embedding_dim' must be int, not undefined" });
-  assert.throws(() => new nn.LayerNorm(null as never), { name: "TypeError", message: "LayerNorm: argument 'normalized_shape' must be int or List[int], not null" });
-  assert.throws(() => new nn.RMSNorm([4, "8"] as never), { name: "TypeError", message: "RMSNorm: argument 'normalized_shape' must be int or List[int], not a list holding non-integers" });
-  assert.throws(() => nn.functional.embedding(torch.tensor([0n]), [[1, 2]] as never), { name: "TypeError", message: "embedding(): argument 'weight' (position 2) must be Tensor, not Array" });
+  assert.throws(() => new (nn.Embedding as new (...a: unknown[]) => unknown)(10), {
+    name: "TypeError",
+    message: "Embedding: argument 'embedding_dim' must be int, not undefined",
+  });
+  assert.throws(() => new nn.LayerNorm(null as never), {
+    name: "TypeError",
+    message: "LayerNorm: argument 'normalized_shape' must be int or List[int], not null",
+  });
+  assert.throws(() => new nn.RMSNorm([4, "8"] as never), {
+    name: "TypeError",
+    message: "RMSNorm: argument 'normalized_shape' must be int or List[int], not a list holding non-integers",
+  });
+  assert.throws(() => nn.functional.embedding(torch.tensor([0n]), [[1, 2]] as never), {
+    name: "TypeError",
+    message: "embedding(): argument 'weight' (position 2) must be Tensor, not Array",
+  });
   assert.deepEqual(new nn.LayerNorm([2, 3]).normalized_shape, [2, 3]);
 });

@@ -9,10 +9,19 @@ type Tensor = torch.Tensor;
 const STEPS = 30;
 
 const OPTIMIZERS: Record<string, [string, (p: Tensor[]) => torch.optim.Optimizer]> = {
-  sgd_momentum: ["torch.optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)", (p) => new optim.SGD(p, { lr: 0.05, momentum: 0.9, dampening: 0.1, weight_decay: 0.01 })],
-  sgd_nesterov: ["torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=False)", (p) => new optim.SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true })],
+  sgd_momentum: [
+    "torch.optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)",
+    (p) => new optim.SGD(p, { lr: 0.05, momentum: 0.9, dampening: 0.1, weight_decay: 0.01 }),
+  ],
+  sgd_nesterov: [
+    "torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=False)",
+    (p) => new optim.SGD(p, { lr: 0.05, momentum: 0.9, nesterov: true }),
+  ],
   adam: ["torch.optim.Adam(ps, lr=0.02, weight_decay=0.01)", (p) => new optim.Adam(p, { lr: 0.02, weight_decay: 0.01 })],
-  adam_amsgrad: ["torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), amsgrad=True)", (p) => new optim.Adam(p, { lr: 0.02, betas: [0.8, 0.99], amsgrad: true })],
+  adam_amsgrad: [
+    "torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), amsgrad=True)",
+    (p) => new optim.Adam(p, { lr: 0.02, betas: [0.8, 0.99], amsgrad: true }),
+  ],
   adamw: ["torch.optim.AdamW(ps, lr=0.02, weight_decay=0.1)", (p) => new optim.AdamW(p, { lr: 0.02, weight_decay: 0.1 })],
 };
 
@@ -56,8 +65,12 @@ test("optimizers x schedulers follow Python's trajectories for 30 steps", () => 
   const py = runPython(
     `
 S = torch.optim.lr_scheduler
-OPT = {${Object.entries(OPTIMIZERS).map(([k, [p]]) => `"${k}": lambda ps: ${p}`).join(", ")}}
-SCH = {${Object.entries(SCHEDULERS).map(([k, [p]]) => `"${k}": lambda o: ${p}`).join(", ")}}
+OPT = {${Object.entries(OPTIMIZERS)
+      .map(([k, [p]]) => `"${k}": lambda ps: ${p}`)
+      .join(", ")}}
+SCH = {${Object.entries(SCHEDULERS)
+      .map(([k, [p]]) => `"${k}": lambda o: ${p}`)
+      .join(", ")}}
 for on, mk in OPT.items():
     for sn, ms in SCH.items():
         ps = [torch.nn.Parameter(t.clone()) for t in init]
@@ -75,7 +88,12 @@ for on, mk in OPT.items():
       const key = `${optName}/${schedName}`;
       const expected = py[key] as { params: Tensor[]; lrs: number[] };
       const got = run(optName, schedName, init, c1, t1);
-      got.lrs.forEach((lr, i) => assert.ok(Math.abs(lr - expected.lrs[i]) <= 1e-12 * Math.abs(expected.lrs[i]), `${key}: lr at step ${i}: ${lr} vs ${expected.lrs[i]}`));
+      got.lrs.forEach((lr, i) =>
+        assert.ok(
+          Math.abs(lr - expected.lrs[i]) <= 1e-12 * Math.abs(expected.lrs[i]),
+          `${key}: lr at step ${i}: ${lr} vs ${expected.lrs[i]}`,
+        ),
+      );
       got.params.forEach((p, i) => assertClose(p, expected.params[i], { rtol: 1e-6, atol: 1e-7, msg: `${key} param ${i}` }));
     }
   }
@@ -115,8 +133,14 @@ out["exp_avg_sq"] = sd["state"][1]["exp_avg_sq"]
 `,
     { init, c1, t1 },
   );
-  assert.deepEqual(sd.param_groups.map((g) => Object.keys(g).sort()), py.group_keys);
-  assert.deepEqual(sd.param_groups.map((g) => g.params), py.params);
+  assert.deepEqual(
+    sd.param_groups.map((g) => Object.keys(g).sort()),
+    py.group_keys,
+  );
+  assert.deepEqual(
+    sd.param_groups.map((g) => g.params),
+    py.params,
+  );
   assert.deepEqual(Object.fromEntries(Object.entries(sd.state).map(([k, v]) => [k, Object.keys(v).sort()])), py.state_keys);
   assert.equal((sd.state[1].step as Tensor).item(), py.step);
   assertClose(sd.state[1].exp_avg_sq as Tensor, py.exp_avg_sq as Tensor, { rtol: 1e-6 });
@@ -124,7 +148,12 @@ out["exp_avg_sq"] = sd["state"][1]["exp_avg_sq"]
   // Resuming from a saved copy of the state continues exactly like the uninterrupted optimizer.
   const saved = {
     param_groups: sd.param_groups,
-    state: Object.fromEntries(Object.entries(sd.state).map(([k, st]) => [k, Object.fromEntries(Object.entries(st).map(([n, v]) => [n, v instanceof torch.Tensor ? v.clone() : v]))])),
+    state: Object.fromEntries(
+      Object.entries(sd.state).map(([k, st]) => [
+        k,
+        Object.fromEntries(Object.entries(st).map(([n, v]) => [n, v instanceof torch.Tensor ? v.clone() : v])),
+      ]),
+    ),
   };
   const [ps2, o2] = make();
   torch.no_grad(() => ps.forEach((p, i) => ps2[i].copy_(p)));
@@ -173,6 +202,14 @@ out["lin"] = lrs(lambda o: lin(o, 5, 20)); out["cos"] = lrs(lambda o: cos(o, 4, 
 `);
   const close = (a: number[], e: number[], what: string): void =>
     a.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= 1e-12 + 1e-12 * Math.abs(e[i]), `${what} step ${i}: ${v} vs ${e[i]}`));
-  close(lrs((o) => get_linear_schedule_with_warmup(o, 5, 20)), py.lin as number[], "linear");
-  close(lrs((o) => get_cosine_schedule_with_warmup(o, 4, 20, 0.75)), py.cos as number[], "cosine");
+  close(
+    lrs((o) => get_linear_schedule_with_warmup(o, 5, 20)),
+    py.lin as number[],
+    "linear",
+  );
+  close(
+    lrs((o) => get_cosine_schedule_with_warmup(o, 4, 20, 0.75)),
+    py.cos as number[],
+    "cosine",
+  );
 });

@@ -35,33 +35,62 @@ export interface JobResult<T> {
 }
 
 /** `node script args` as `nproc` self-launched ranks with `plan` (TESSERA_PLAN). */
-export function runJob<T>(script: string, args: string[], nproc: number, plan: object | null, extraEnv: NodeJS.ProcessEnv = {}): JobResult<T> {
+export function runJob<T>(
+  script: string,
+  args: string[],
+  nproc: number,
+  plan: object | null,
+  extraEnv: NodeJS.ProcessEnv = {},
+): JobResult<T> {
   const env = cleanEnv({ ...extraEnv, TESSERA_NPROC: String(nproc), ...(plan === null ? {} : { TESSERA_PLAN: JSON.stringify(plan) }) });
   const r = spawnSync(process.execPath, ["--import", "tsx", script, ...args], { env, encoding: "utf8", timeout: 240_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, reports: reports<T>(r.stdout) };
 }
 
-
 /** The script on `nodes` × `perNode` ranks: one `tessera run` per node, all on this machine. */
 export async function runNodes<T>(script: string, args: string[], nodes: number, perNode: number, plan: object): Promise<JobResult<T>> {
   const port = String(await freePort());
-  const runs = Array.from({ length: nodes }, (_, node) =>
-    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [tessera, "run", "--nnodes", String(nodes), "--node-rank", String(node), "--nproc-per-node", String(perNode), "--master-addr", "127.0.0.1", "--master-port", port, "--plan", JSON.stringify(plan), script, ...args],
-        { env: cleanEnv({}) },
-      );
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.on("close", (code) => resolve({ code, out, err }));
-    }),
+  const runs = Array.from(
+    { length: nodes },
+    (_, node) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            tessera,
+            "run",
+            "--nnodes",
+            String(nodes),
+            "--node-rank",
+            String(node),
+            "--nproc-per-node",
+            String(perNode),
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            port,
+            "--plan",
+            JSON.stringify(plan),
+            script,
+            ...args,
+          ],
+          { env: cleanEnv({}) },
+        );
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("close", (code) => resolve({ code, out, err }));
+      }),
   );
   const done = await Promise.all(runs);
   const stdout = done.map((d) => d.out).join("\n");
-  return { status: done.every((d) => d.code === 0) ? 0 : 1, stdout, stderr: done.map((d) => d.err).join("\n"), reports: reports<T>(stdout) };
+  return {
+    status: done.every((d) => d.code === 0) ? 0 : 1,
+    stdout,
+    stderr: done.map((d) => d.err).join("\n"),
+    reports: reports<T>(stdout),
+  };
 }
 
 export function assertOk<T>(r: JobResult<T>, ranks: number, what: string): void {

@@ -44,14 +44,23 @@ export const TP_CASES: TpCase[] = [
 /** The planner's message bytes per step for the plan a job applied, by group and kind. */
 function predictedTraffic(folder: string, plan: Record<string, unknown>, ranks: number): Record<string, Record<string, number>> {
   const config = JSON.parse(readFileSync(path.join(folder, "config.json"), "utf8")) as Record<string, unknown>;
-  const problem = makeProblem(profileFromConfig(config), ranks, { hardware: hardwarePreset("cpu"), seqLen: 12, globalBatch: 8, precision: "fp32" });
+  const problem = makeProblem(profileFromConfig(config), ranks, {
+    hardware: hardwarePreset("cpu"),
+    seqLen: 12,
+    globalBatch: 8,
+    precision: "fp32",
+  });
   return communicationVolume(problem, planFromJson(plan, "test"));
 }
 
 /** Measured bytes by the planner's groups: the TP group and the ranks sharing a k/v head count as "tp". */
 function measuredTraffic(r: Report): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = { tp: {}, dp: {} };
-  const kinds: Record<string, string> = { all_reduce: "all_reduce", all_gather_into_tensor: "all_gather", reduce_scatter_tensor: "reduce_scatter" };
+  const kinds: Record<string, string> = {
+    all_reduce: "all_reduce",
+    all_gather_into_tensor: "all_gather",
+    reduce_scatter_tensor: "reduce_scatter",
+  };
   for (const [group, ops] of Object.entries(r.traffic)) {
     const g = group === "tp_sub" ? "tp" : group;
     assert.ok(g === "tp" || g === "dp", `rank ${r.rank}: a collective on an unexpected group ${group}: ${JSON.stringify(ops)}`);
@@ -80,38 +89,48 @@ export function tensorParallelSuite(family: string, pythonClass: string | null, 
   const ran: string[] = [];
 
   for (const c of cases) {
-    test(`${family} ${c.name}: ${JSON.stringify(c.plan)} on ${c.ranks} ranks trains, generates and communicates as planned`, { timeout: 300_000 }, () => {
-      const want = single();
-      const folder = path.join(out, c.name);
-      const r = runJob<Report>(script, [family, folder], c.ranks, c.plan);
-      assertOk(r, c.ranks, `${family} ${c.name}`);
-      ran.push(c.name);
-      const predicted = predictedTraffic(folder, r.reports[0].plan, c.ranks);
-      for (const rep of r.reports) {
-        const what = `${family} ${c.name} rank ${rep.rank}`;
-        for (const [k, v] of Object.entries(c.plan)) assert.equal(rep.plan[k], v, `${what}: applied ${k}`);
-        assert.equal(rep.plan.dp, c.ranks / (c.plan.tp as number), `${what}: dp`);
-        assertRelClose(rep.losses, want.losses, 1e-5, `${what} losses`);
-        assertRelClose(rep.norms, want.norms, 1e-5, `${what} gradient norms`);
-        assert.deepEqual(rep.tokens, want.tokens, `${what}: generated tokens`);
-        const measured = measuredTraffic(rep);
-        for (const g of ["tp", "dp"] as const) {
-          for (const kind of ["all_reduce", "all_gather", "reduce_scatter"]) {
-            const m = measured[g][kind] ?? 0;
-            const p = predicted[g][kind as keyof (typeof predicted)["tp"]];
-            assert.ok(Math.abs(m - p) <= 0.05 * p || (m === 0 && p === 0), `${what}: ${g} ${kind} moved ${m} bytes, the planner predicts ${p}`);
+    test(
+      `${family} ${c.name}: ${JSON.stringify(c.plan)} on ${c.ranks} ranks trains, generates and communicates as planned`,
+      { timeout: 300_000 },
+      () => {
+        const want = single();
+        const folder = path.join(out, c.name);
+        const r = runJob<Report>(script, [family, folder], c.ranks, c.plan);
+        assertOk(r, c.ranks, `${family} ${c.name}`);
+        ran.push(c.name);
+        const predicted = predictedTraffic(folder, r.reports[0].plan, c.ranks);
+        for (const rep of r.reports) {
+          const what = `${family} ${c.name} rank ${rep.rank}`;
+          for (const [k, v] of Object.entries(c.plan)) assert.equal(rep.plan[k], v, `${what}: applied ${k}`);
+          assert.equal(rep.plan.dp, c.ranks / (c.plan.tp as number), `${what}: dp`);
+          assertRelClose(rep.losses, want.losses, 1e-5, `${what} losses`);
+          assertRelClose(rep.norms, want.norms, 1e-5, `${what} gradient norms`);
+          assert.deepEqual(rep.tokens, want.tokens, `${what}: generated tokens`);
+          const measured = measuredTraffic(rep);
+          for (const g of ["tp", "dp"] as const) {
+            for (const kind of ["all_reduce", "all_gather", "reduce_scatter"]) {
+              const m = measured[g][kind] ?? 0;
+              const p = predicted[g][kind as keyof (typeof predicted)["tp"]];
+              assert.ok(
+                Math.abs(m - p) <= 0.05 * p || (m === 0 && p === 0),
+                `${what}: ${g} ${kind} moved ${m} bytes, the planner predicts ${p}`,
+              );
+            }
           }
         }
-      }
-    });
+      },
+    );
   }
 
-  test(`${family}: the saved folders hold the one-process weights (no padding) and the first step's gradients`, { timeout: 300_000 }, () => {
-    assert.ok(ran.length > 0, "the plans above ran first");
-    const folders: Record<string, PyValue> = {};
-    for (const name of ran) folders[name] = path.join(out, name);
-    const got = runPython(
-      String.raw`
+  test(
+    `${family}: the saved folders hold the one-process weights (no padding) and the first step's gradients`,
+    { timeout: 300_000 },
+    () => {
+      assert.ok(ran.length > 0, "the plans above ran first");
+      const folders: Record<string, PyValue> = {};
+      for (const name of ran) folders[name] = path.join(out, name);
+      const got = runPython(
+        String.raw`
 import os
 from safetensors.torch import load_file
 def worst(a, b, name):
@@ -131,14 +150,20 @@ if cls is not None:
     m = getattr(transformers, cls).from_pretrained(folders[next(iter(folders))], torch_dtype=torch.float32)
     out["hf_vocab"] = int(m.get_output_embeddings().weight.shape[0])
 `,
-      { folders, single: path.join(out, "single"), cls: pythonClass },
-    );
-    for (const name of ran) {
-      const v = got[name] as { weights: number; grads: number | null };
-      assert.ok(v.weights <= 1e-5, `${family} ${name}: saved weights differ from one process's by ${v.weights} (relative norm)`);
-      if (v.grads !== null) assert.ok(v.grads <= 1e-5, `${family} ${name}: first-step gradients differ by ${v.grads}`);
-      else assert.match(name, /zero/, `${family} ${name}: gradients were written`);
-    }
-    if (pythonClass !== null) assert.equal(got.hf_vocab, JSON.parse(readFileSync(path.join(out, ran[0], "config.json"), "utf8")).vocab_size, "transformers loads the folder with the real vocabulary");
-  });
+        { folders, single: path.join(out, "single"), cls: pythonClass },
+      );
+      for (const name of ran) {
+        const v = got[name] as { weights: number; grads: number | null };
+        assert.ok(v.weights <= 1e-5, `${family} ${name}: saved weights differ from one process's by ${v.weights} (relative norm)`);
+        if (v.grads !== null) assert.ok(v.grads <= 1e-5, `${family} ${name}: first-step gradients differ by ${v.grads}`);
+        else assert.match(name, /zero/, `${family} ${name}: gradients were written`);
+      }
+      if (pythonClass !== null)
+        assert.equal(
+          got.hf_vocab,
+          JSON.parse(readFileSync(path.join(out, ran[0], "config.json"), "utf8")).vocab_size,
+          "transformers loads the folder with the real vocabulary",
+        );
+    },
+  );
 }

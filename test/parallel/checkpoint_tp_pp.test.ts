@@ -45,7 +45,8 @@ function job(mode: "save" | "load", plan: PlanName, from: PlanName = plan): Repo
   const { ranks, plan: p } = PLANS[plan];
   const r = runJob<Report>(script, [mode, ckpt(from), afterStep(mode === "save" ? plan : `${from}-as-${plan}`)], ranks, p);
   assertOk(r, ranks, what);
-  if (p !== null) for (const [k, v] of Object.entries(p)) assert.equal(r.reports[0].plan?.[k as keyof Report["plan"]], v, `${what}: applied ${k}`);
+  if (p !== null)
+    for (const [k, v] of Object.entries(p)) assert.equal(r.reports[0].plan?.[k as keyof Report["plan"]], v, `${what}: applied ${k}`);
   assert.equal(new Set(r.reports.map((x) => x.next)).size, 1, `${what}: every rank reports the job's loss`);
   return r.reports;
 }
@@ -65,75 +66,137 @@ function worstWeights(a: string, b: string): number {
 
 let reference: number | null = null;
 
-test("saves under tp 2, pp 2, pp 2 × tp 2 and dp 2 × tp 2 (ZeRO-3) write each slice of each HF parameter once, on the ranks that hold it", { timeout: 300_000 }, () => {
-  reference = job("save", "one")[0].next;
-  for (const name of ["tp2", "pp2", "pp2tp2", "dp2tp2"] as const) {
-    assertRelClose([job("save", name)[0].next], [reference], 1e-5, `the step after the checkpoint under ${name}`);
-    const meta = readMetadata(ckpt(name));
-    const files = meta.files.map((f) => safe_open(path.join(ckpt(name), f)));
-    try {
-      const written = files.flatMap((f, rank) => f.keys().filter((k) => k.startsWith("model/")).map((k) => `${rank}:${k}`));
-      const expected = meta.pieces.flatMap((p) => p.writers.map((rank) => `${rank}:model/${p.name}`));
-      assert.deepEqual(written.sort(), expected.sort(), `${name}: every chunk is in its writer's file, and only there`);
-    } finally {
-      for (const f of files) f.close();
+test(
+  "saves under tp 2, pp 2, pp 2 × tp 2 and dp 2 × tp 2 (ZeRO-3) write each slice of each HF parameter once, on the ranks that hold it",
+  { timeout: 300_000 },
+  () => {
+    reference = job("save", "one")[0].next;
+    for (const name of ["tp2", "pp2", "pp2tp2", "dp2tp2"] as const) {
+      assertRelClose([job("save", name)[0].next], [reference], 1e-5, `the step after the checkpoint under ${name}`);
+      const meta = readMetadata(ckpt(name));
+      const files = meta.files.map((f) => safe_open(path.join(ckpt(name), f)));
+      try {
+        const written = files.flatMap((f, rank) =>
+          f
+            .keys()
+            .filter((k) => k.startsWith("model/"))
+            .map((k) => `${rank}:${k}`),
+        );
+        const expected = meta.pieces.flatMap((p) => p.writers.map((rank) => `${rank}:model/${p.name}`));
+        assert.deepEqual(written.sort(), expected.sort(), `${name}: every chunk is in its writer's file, and only there`);
+      } finally {
+        for (const f of files) f.close();
+      }
     }
-  }
 
-  // tp 2: the q projection's rows and the tied vocabulary embedding's are split in halves, one per TP rank.
-  const tp = readMetadata(ckpt("tp2"));
-  const q = tp.pieces.filter((p) => p.entries[0].names[0] === "model.layers.0.self_attn.q_proj.weight");
-  assert.deepEqual(q.map((p) => [p.name, p.writers, p.entries[0].shape, p.entries[0].slice]), [
-    ["model.layers.0.self_attn.q_proj.weight@tp0", [0], [16, 32], { dim: 0, full: [32, 32], ranges: [[0, 16]] }],
-    ["model.layers.0.self_attn.q_proj.weight@tp1", [1], [16, 32], { dim: 0, full: [32, 32], ranges: [[16, 16]] }],
-  ]);
-  const o = tp.pieces.find((p) => p.name === "model.layers.0.self_attn.o_proj.weight@tp1")!;
-  assert.deepEqual(o.entries[0].slice, { dim: 1, full: [32, 32], ranges: [[16, 16]] }, "a row-parallel weight is split along its input features");
-  assert.deepEqual(o.optimizer?.chunked, ["exp_avg", "exp_avg_sq"], "AdamW's state is sliced as the weight");
-  const norm = tp.pieces.filter((p) => p.entries[0].names.includes("model.norm.weight"));
-  assert.deepEqual(norm.map((p) => [p.name, p.writers, p.entries[0].slice]), [["model.norm.weight", [0], undefined]], "a weight the TP group replicates is written once");
-  const embed = tp.pieces.filter((p) => p.entries[0].names.includes("lm_head.weight"));
-  assert.deepEqual(embed.map((p) => p.entries[0].names), [["model.embed_tokens.weight", "lm_head.weight"], ["model.embed_tokens.weight", "lm_head.weight"]]);
+    // tp 2: the q projection's rows and the tied vocabulary embedding's are split in halves, one per TP rank.
+    const tp = readMetadata(ckpt("tp2"));
+    const q = tp.pieces.filter((p) => p.entries[0].names[0] === "model.layers.0.self_attn.q_proj.weight");
+    assert.deepEqual(
+      q.map((p) => [p.name, p.writers, p.entries[0].shape, p.entries[0].slice]),
+      [
+        ["model.layers.0.self_attn.q_proj.weight@tp0", [0], [16, 32], { dim: 0, full: [32, 32], ranges: [[0, 16]] }],
+        ["model.layers.0.self_attn.q_proj.weight@tp1", [1], [16, 32], { dim: 0, full: [32, 32], ranges: [[16, 16]] }],
+      ],
+    );
+    const o = tp.pieces.find((p) => p.name === "model.layers.0.self_attn.o_proj.weight@tp1")!;
+    assert.deepEqual(
+      o.entries[0].slice,
+      { dim: 1, full: [32, 32], ranges: [[16, 16]] },
+      "a row-parallel weight is split along its input features",
+    );
+    assert.deepEqual(o.optimizer?.chunked, ["exp_avg", "exp_avg_sq"], "AdamW's state is sliced as the weight");
+    const norm = tp.pieces.filter((p) => p.entries[0].names.includes("model.norm.weight"));
+    assert.deepEqual(
+      norm.map((p) => [p.name, p.writers, p.entries[0].slice]),
+      [["model.norm.weight", [0], undefined]],
+      "a weight the TP group replicates is written once",
+    );
+    const embed = tp.pieces.filter((p) => p.entries[0].names.includes("lm_head.weight"));
+    assert.deepEqual(
+      embed.map((p) => p.entries[0].names),
+      [
+        ["model.embed_tokens.weight", "lm_head.weight"],
+        ["model.embed_tokens.weight", "lm_head.weight"],
+      ],
+    );
 
-  // pp 2: each stage's pieces only, written by that stage's rank; the tied weight by the first stage.
-  const pp = readMetadata(ckpt("pp2"));
-  assert.deepEqual(pp.pieces.map((p) => [p.name, p.writers]), [["(root)#0@pp0", [0]], ["model.layers.0#0@pp0", [0]], ["(root)#0@pp1", [1]], ["model.layers.1#0@pp1", [1]]]);
-  assert.deepEqual(pp.pieces[0].entries.map((e) => e.names), [["model.embed_tokens.weight", "lm_head.weight"]]);
+    // pp 2: each stage's pieces only, written by that stage's rank; the tied weight by the first stage.
+    const pp = readMetadata(ckpt("pp2"));
+    assert.deepEqual(
+      pp.pieces.map((p) => [p.name, p.writers]),
+      [
+        ["(root)#0@pp0", [0]],
+        ["model.layers.0#0@pp0", [0]],
+        ["(root)#0@pp1", [1]],
+        ["model.layers.1#0@pp1", [1]],
+      ],
+    );
+    assert.deepEqual(
+      pp.pieces[0].entries.map((e) => e.names),
+      [["model.embed_tokens.weight", "lm_head.weight"]],
+    );
 
-  // pp 2 × tp 2 on 4 ranks (stage-major, TP innermost): stage 1's TP slices are written by ranks 2 and 3.
-  const pptp = readMetadata(ckpt("pp2tp2"));
-  const sliced = pptp.pieces.filter((p) => p.name.startsWith("model.layers.1#") && p.entries.some((e) => e.slice !== undefined));
-  assert.deepEqual(sliced.map((p) => [p.name.replace(/#\d+/, ""), p.writers]), [["model.layers.1@pp1@tp0", [2]], ["model.layers.1@pp1@tp1", [3]]]);
+    // pp 2 × tp 2 on 4 ranks (stage-major, TP innermost): stage 1's TP slices are written by ranks 2 and 3.
+    const pptp = readMetadata(ckpt("pp2tp2"));
+    const sliced = pptp.pieces.filter((p) => p.name.startsWith("model.layers.1#") && p.entries.some((e) => e.slice !== undefined));
+    assert.deepEqual(
+      sliced.map((p) => [p.name.replace(/#\d+/, ""), p.writers]),
+      [
+        ["model.layers.1@pp1@tp0", [2]],
+        ["model.layers.1@pp1@tp1", [3]],
+      ],
+    );
 
-  // dp 2 × tp 2 under ZeRO-3: each TP rank's slices split into 2 chunks, one per data-parallel rank.
-  const dptp = readMetadata(ckpt("dp2tp2"));
-  const layer = dptp.pieces.filter((p) => p.name.startsWith("model.layers.0#") && p.name.includes("@tp"));
-  assert.deepEqual(layer.map((p) => [p.name.slice(p.name.indexOf("@")), p.shard_size, p.writers]), [["@tp0", 2, [0, 2]], ["@tp1", 2, [1, 3]]]);
-});
+    // dp 2 × tp 2 under ZeRO-3: each TP rank's slices split into 2 chunks, one per data-parallel rank.
+    const dptp = readMetadata(ckpt("dp2tp2"));
+    const layer = dptp.pieces.filter((p) => p.name.startsWith("model.layers.0#") && p.name.includes("@tp"));
+    assert.deepEqual(
+      layer.map((p) => [p.name.slice(p.name.indexOf("@")), p.shard_size, p.writers]),
+      [
+        ["@tp0", 2, [0, 2]],
+        ["@tp1", 2, [1, 3]],
+      ],
+    );
+  },
+);
 
-test("a checkpoint of one plan resumes under another with the uninterrupted run's next loss and weights (rel 1e-5)", { timeout: 300_000 }, () => {
-  assert.ok(reference !== null, "the saves above ran first");
-  const cases: Array<[PlanName, PlanName]> = [["tp2", "pp2"], ["tp2", "one"], ["pp2", "tp2"], ["pp2tp2", "one"], ["dp2tp2", "pp2tp2"]];
-  for (const [from, to] of cases) {
-    const what = `${from}'s checkpoint under ${to}`;
-    const reports = job("load", to, from);
-    assert.deepEqual(reports[0].trainer_state, { global_step: 2 }, what);
-    assertRelClose([reports[0].next], [reference], 1e-5, `${what}: the next step's loss`);
-    const worst = worstWeights(afterStep(`${from}-as-${to}`), afterStep("one"));
-    assert.ok(worst <= 1e-5, `${what}: the weights after the next step differ from the uninterrupted run's by ${worst} (relative norm)`);
-  }
-});
+test(
+  "a checkpoint of one plan resumes under another with the uninterrupted run's next loss and weights (rel 1e-5)",
+  { timeout: 300_000 },
+  () => {
+    assert.ok(reference !== null, "the saves above ran first");
+    const cases: Array<[PlanName, PlanName]> = [
+      ["tp2", "pp2"],
+      ["tp2", "one"],
+      ["pp2", "tp2"],
+      ["pp2tp2", "one"],
+      ["dp2tp2", "pp2tp2"],
+    ];
+    for (const [from, to] of cases) {
+      const what = `${from}'s checkpoint under ${to}`;
+      const reports = job("load", to, from);
+      assert.deepEqual(reports[0].trainer_state, { global_step: 2 }, what);
+      assertRelClose([reports[0].next], [reference], 1e-5, `${what}: the next step's loss`);
+      const worst = worstWeights(afterStep(`${from}-as-${to}`), afterStep("one"));
+      assert.ok(worst <= 1e-5, `${what}: the weights after the next step differ from the uninterrupted run's by ${worst} (relative norm)`);
+    }
+  },
+);
 
-test("merge-checkpoint of a pp 2 × tp 2 checkpoint is the job's save_pretrained folder, and transformers loads it with the one-process model's logits", { timeout: 300_000 }, () => {
-  const merged = path.join(dir, "merged-pp2tp2");
-  merge_checkpoint(ckpt("pp2tp2"), merged);
-  const a = load_file(path.join(merged, "model.safetensors"));
-  const b = load_file(path.join(`${ckpt("pp2tp2")}-pretrained`, "model.safetensors"));
-  assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), "the full HF names, the tied output weight once");
-  for (const k of Object.keys(b)) assert.ok(torch.equal(a[k], b[k]), k);
+test(
+  "merge-checkpoint of a pp 2 × tp 2 checkpoint is the job's save_pretrained folder, and transformers loads it with the one-process model's logits",
+  { timeout: 300_000 },
+  () => {
+    const merged = path.join(dir, "merged-pp2tp2");
+    merge_checkpoint(ckpt("pp2tp2"), merged);
+    const a = load_file(path.join(merged, "model.safetensors"));
+    const b = load_file(path.join(`${ckpt("pp2tp2")}-pretrained`, "model.safetensors"));
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), "the full HF names, the tied output weight once");
+    for (const k of Object.keys(b)) assert.ok(torch.equal(a[k], b[k]), k);
 
-  const got = runPython(
-    String.raw`
+    const got = runPython(
+      String.raw`
 import transformers
 transformers.logging.set_verbosity_error()
 ids = torch.arange(3, 27).reshape(2, 12)
@@ -145,8 +208,12 @@ a, b = logits(merged), logits(single)
 out["rel"] = float((a - b).norm() / b.norm())
 out["vocab"] = int(a.shape[-1])
 `,
-    { merged, single: `${ckpt("one")}-pretrained` },
-  );
-  assert.equal(got.vocab, 96);
-  assert.ok((got.rel as number) <= 1e-5, `the merged model's logits differ from the one-process model's by ${String(got.rel)} (relative norm)`);
-});
+      { merged, single: `${ckpt("one")}-pretrained` },
+    );
+    assert.equal(got.vocab, 96);
+    assert.ok(
+      (got.rel as number) <= 1e-5,
+      `the merged model's logits differ from the one-process model's by ${String(got.rel)} (relative norm)`,
+    );
+  },
+);

@@ -24,7 +24,11 @@ function capped(nproc: number, plan: object | null): { status: number | null; st
   const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_NPROC: String(nproc), NODE_OPTIONS: "--expose-gc" };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TESSERA_PLAN"]) delete env[k];
   if (plan !== null) env.TESSERA_PLAN = JSON.stringify(plan);
-  const r = spawnSync("prlimit", [`--data=${LIMIT}`, process.execPath, "--import", "tsx", script], { env, encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync("prlimit", [`--data=${LIMIT}`, process.execPath, "--import", "tsx", script], {
+    env,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -44,7 +48,11 @@ test("a model that does not fit one process's memory limit trains under ZeRO-3 o
     assert.ok(r.losses[2] < r.losses[0], `rank ${r.rank} learns: ${JSON.stringify(r.losses)}`);
     assert.ok(r.after < LIMIT, `rank ${r.rank} ends under the cap: ${r.after}`);
   }
-  assert.deepEqual(ranks.map((r) => r.losses), ranks.map(() => ranks[0].losses), "every rank reports the global loss");
+  assert.deepEqual(
+    ranks.map((r) => r.losses),
+    ranks.map(() => ranks[0].losses),
+    "every rank reports the global loss",
+  );
 });
 
 test("built sharded: under ZeRO-3 from_pretrained reads only this rank's units, one at a time", { timeout: 600_000 }, () => {
@@ -58,7 +66,11 @@ test("built sharded: under ZeRO-3 from_pretrained reads only this rank's units, 
       return e;
     };
     const run = (args: string[], nproc: number, plan: object | null): LoadReport[] => {
-      const r = spawnSync(process.execPath, ["--import", "tsx", worker, ...args], { env: env(nproc, plan), encoding: "utf8", timeout: 300_000 });
+      const r = spawnSync(process.execPath, ["--import", "tsx", worker, ...args], {
+        env: env(nproc, plan),
+        encoding: "utf8",
+        timeout: 300_000,
+      });
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
       return reports<LoadReport>(r.stdout);
     };

@@ -73,58 +73,64 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  test(`${c.name}: ${JSON.stringify(c.plan)} on ${c.ranks} ranks trains, evaluates and generates as one process`, { timeout: 400_000 }, (t) => {
-    const args = [c.family ?? "llama", String(c.layers ?? 4), String(c.divisor ?? 1), c.optimizer ?? "adamw"];
-    const key = args.join("-");
-    const want = single(key, args);
-    const dir = path.join(out, c.name);
-    const r = runJob<Report>(script, [dir, ...args], c.ranks, c.plan);
-    assertOk(r, c.ranks, c.name);
-    const pp = c.plan.pp ?? 1;
-    // Ranks are numbered TP, then DP, then PP: rank r is stage floor(r / (dp·tp)).
-    const perStage = c.ranks / pp;
-    for (const rep of r.reports) {
-      for (const [k, v] of Object.entries(c.plan)) assert.equal(rep.plan[k], v, `${c.name} rank ${rep.rank}: applied ${k}`);
-      assertRelClose(rep.losses, want.losses, 1e-5, `${c.name} rank ${rep.rank} losses`);
-      assertRelClose(rep.norms, want.norms, 1e-5, `${c.name} rank ${rep.rank} gradient norms`);
-      assertRelClose([rep.eval.loss], [want.eval.loss], 1e-5, `${c.name} rank ${rep.rank} evaluation loss`);
-      // With labels, tensor parallelism leaves the logits vocab-parallel (each rank its slice).
-      if ((c.plan.tp ?? 1) === 1) {
-        assertRelClose([rep.eval.logits], [want.eval.logits], 1e-5, `${c.name} rank ${rep.rank} evaluation logits`);
-        assert.deepEqual(rep.eval.shape, want.eval.shape, `${c.name} rank ${rep.rank}: logits on every rank`);
+  test(
+    `${c.name}: ${JSON.stringify(c.plan)} on ${c.ranks} ranks trains, evaluates and generates as one process`,
+    { timeout: 400_000 },
+    (t) => {
+      const args = [c.family ?? "llama", String(c.layers ?? 4), String(c.divisor ?? 1), c.optimizer ?? "adamw"];
+      const key = args.join("-");
+      const want = single(key, args);
+      const dir = path.join(out, c.name);
+      const r = runJob<Report>(script, [dir, ...args], c.ranks, c.plan);
+      assertOk(r, c.ranks, c.name);
+      const pp = c.plan.pp ?? 1;
+      // Ranks are numbered TP, then DP, then PP: rank r is stage floor(r / (dp·tp)).
+      const perStage = c.ranks / pp;
+      for (const rep of r.reports) {
+        for (const [k, v] of Object.entries(c.plan)) assert.equal(rep.plan[k], v, `${c.name} rank ${rep.rank}: applied ${k}`);
+        assertRelClose(rep.losses, want.losses, 1e-5, `${c.name} rank ${rep.rank} losses`);
+        assertRelClose(rep.norms, want.norms, 1e-5, `${c.name} rank ${rep.rank} gradient norms`);
+        assertRelClose([rep.eval.loss], [want.eval.loss], 1e-5, `${c.name} rank ${rep.rank} evaluation loss`);
+        // With labels, tensor parallelism leaves the logits vocab-parallel (each rank its slice).
+        if ((c.plan.tp ?? 1) === 1) {
+          assertRelClose([rep.eval.logits], [want.eval.logits], 1e-5, `${c.name} rank ${rep.rank} evaluation logits`);
+          assert.deepEqual(rep.eval.shape, want.eval.shape, `${c.name} rank ${rep.rank}: logits on every rank`);
+        }
+        assert.deepEqual(rep.generated, want.generated, `${c.name} rank ${rep.rank}: greedy generations`);
+        const stage = Math.floor(rep.rank / perStage);
+        for (const s of rep.stats) {
+          assert.ok(s !== null, `${c.name}: the pipeline measured each step`);
+          assert.equal(s.microBatches, c.plan.grad_accum);
+          const planned = inFlightMicroBatches({ pp, vpp: c.plan.vpp ?? 1, gradAccum: c.plan.grad_accum }, stage);
+          assert.equal(s.inFlight, planned, `${c.name} rank ${rep.rank}: micro-batches in flight`);
+        }
+        const last = rep.stats[rep.stats.length - 1]!;
+        t.diagnostic(
+          `${c.name} rank ${rep.rank} (stage ${stage}): last step ${(1000 * last.wall).toFixed(0)} ms, busy ${((100 * last.busy) / last.wall).toFixed(0)} %`,
+        );
       }
-      assert.deepEqual(rep.generated, want.generated, `${c.name} rank ${rep.rank}: greedy generations`);
-      const stage = Math.floor(rep.rank / perStage);
-      for (const s of rep.stats) {
-        assert.ok(s !== null, `${c.name}: the pipeline measured each step`);
-        assert.equal(s.microBatches, c.plan.grad_accum);
-        const planned = inFlightMicroBatches({ pp, vpp: c.plan.vpp ?? 1, gradAccum: c.plan.grad_accum }, stage);
-        assert.equal(s.inFlight, planned, `${c.name} rank ${rep.rank}: micro-batches in flight`);
+      // Each pipeline's ranks hold their stages' parameters only: together, the model once.
+      if ((c.plan.zero ?? 0) === 0 && (c.plan.tp ?? 1) === 1 && pp > 1) {
+        const held = r.reports.filter((rep) => rep.rank % perStage === 0).reduce((n, rep) => n + rep.parameters, 0);
+        assert.equal(held, want.parameters, `${c.name}: parameters over the stages`);
       }
-      const last = rep.stats[rep.stats.length - 1]!;
-      t.diagnostic(`${c.name} rank ${rep.rank} (stage ${stage}): last step ${(1000 * last.wall).toFixed(0)} ms, busy ${(100 * last.busy / last.wall).toFixed(0)} %`);
-    }
-    // Each pipeline's ranks hold their stages' parameters only: together, the model once.
-    if ((c.plan.zero ?? 0) === 0 && (c.plan.tp ?? 1) === 1 && pp > 1) {
-      const held = r.reports.filter((rep) => rep.rank % perStage === 0).reduce((n, rep) => n + rep.parameters, 0);
-      assert.equal(held, want.parameters, `${c.name}: parameters over the stages`);
-    }
-    // The saved folder holds one process's weights.
-    const load = (d: string): Record<string, torch.Tensor> => AutoModelForCausalLM.from_pretrained(d).state_dict();
-    const a = load(dir);
-    const b = load(path.join(out, `single-${key}`));
-    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${c.name}: saved keys`);
-    let diff = 0;
-    let norm = 0;
-    for (const k of Object.keys(b)) {
-      const d = a[k].sub(b[k]).norm().item() as number;
-      const n = b[k].norm().item() as number;
-      diff += d * d;
-      norm += n * n;
-      assert.ok(d <= (c.optimizer === "sgd" ? 1e-5 : 1e-4) * n, `${c.name}: saved ${k} differs from one process's by ${d / n}`);
-    }
-    assert.ok(Math.sqrt(diff / norm) <= 1e-5, `${c.name}: saved weights differ from one process's by ${Math.sqrt(diff / norm)}`);
-  });
+      // The saved folder holds one process's weights.
+      const load = (d: string): Record<string, torch.Tensor> => AutoModelForCausalLM.from_pretrained(d).state_dict();
+      const a = load(dir);
+      const b = load(path.join(out, `single-${key}`));
+      assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), `${c.name}: saved keys`);
+      let diff = 0;
+      let norm = 0;
+      for (const k of Object.keys(b)) {
+        const d = a[k].sub(b[k]).norm().item() as number;
+        const n = b[k].norm().item() as number;
+        diff += d * d;
+        norm += n * n;
+        assert.ok(d <= (c.optimizer === "sgd" ? 1e-5 : 1e-4) * n, `${c.name}: saved ${k} differs from one process's by ${d / n}`);
+      }
+      assert.ok(Math.sqrt(diff / norm) <= 1e-5, `${c.name}: saved weights differ from one process's by ${Math.sqrt(diff / norm)}`);
+    },
+  );
 }
 
 test("plans the pipeline cannot run are refused before training", { timeout: 120_000 }, () => {
@@ -143,7 +149,11 @@ test("a model whose first use is a forward runs the plan's forward at that call"
   const worker = path.join(here, "workers", "first_forward.ts");
   const one = runJob<First>(worker, [], 1, null);
   assertOk(one, 1, "one process");
-  for (const [ranks, plan] of [[2, { pp: 2 }], [2, { tp: 2 }], [4, { pp: 2, tp: 2 }]] as const) {
+  for (const [ranks, plan] of [
+    [2, { pp: 2 }],
+    [2, { tp: 2 }],
+    [4, { pp: 2, tp: 2 }],
+  ] as const) {
     const r = runJob<First>(worker, [], ranks, plan);
     assertOk(r, ranks, JSON.stringify(plan));
     for (const rep of r.reports) {

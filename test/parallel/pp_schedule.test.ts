@@ -50,7 +50,10 @@ function simulate(p: number, v: number, m: number, fw: number[]): Simulation {
       }
     }
   }
-  assert.ok(at.every((n, r) => n === orders[r].length), `p=${p} v=${v} m=${m}: deadlock at ${JSON.stringify(at)}`);
+  assert.ok(
+    at.every((n, r) => n === orders[r].length),
+    `p=${p} v=${v} m=${m}: deadlock at ${JSON.stringify(at)}`,
+  );
   return { makespan: Math.max(...clock), peak, sent, received };
 }
 
@@ -71,7 +74,9 @@ test("1F1B and interleaved orders finish, keep every link in order, and match th
         const sim = simulate(p, v, m, fw);
         assert.equal(sim.makespan, plannerStep(p, v, m, fw), `p=${p} v=${v} m=${m}: bubble`);
         for (const [link, order] of sim.sent) assert.deepEqual(sim.received.get(link), order, `p=${p} v=${v} m=${m}: link ${link}`);
-        sim.peak.forEach((units, r) => assert.equal(units / v, inFlightMicroBatches({ pp: p, vpp: v, gradAccum: m }, r), `p=${p} v=${v} m=${m} rank ${r}: in flight`));
+        sim.peak.forEach((units, r) =>
+          assert.equal(units / v, inFlightMicroBatches({ pp: p, vpp: v, gradAccum: m }, r), `p=${p} v=${v} m=${m} rank ${r}: in flight`),
+        );
       }
     }
   }
@@ -81,7 +86,14 @@ test("on the planner's uneven splits the predicted step is at most 16 % over the
   let worst = 0;
   for (const layers of [3, 5, 7, 24, 30, 40]) {
     for (const head of [0.1, 0.6, 2.4]) {
-      for (const [p, v] of [[2, 1], [3, 1], [4, 1], [5, 1], [2, 2], [3, 2]] as const) {
+      for (const [p, v] of [
+        [2, 1],
+        [3, 1],
+        [4, 1],
+        [5, 1],
+        [2, 2],
+        [3, 2],
+      ] as const) {
         if (p * v > layers) continue;
         for (const m of [p, 2 * p, 8 * p]) {
           const split = splitLayers(layers, p * v, head);
@@ -101,7 +113,14 @@ test("the layers a rank holds in flight are at most the planner's bound, and exa
   let tighter = 0;
   for (const layers of [5, 7, 8, 13, 24, 30]) {
     for (const head of [0.1, 1.8, 2.4]) {
-      for (const [p, v] of [[2, 1], [3, 1], [2, 2], [3, 2], [2, 3], [4, 2]] as const) {
+      for (const [p, v] of [
+        [2, 1],
+        [3, 1],
+        [2, 2],
+        [3, 2],
+        [2, 3],
+        [4, 2],
+      ] as const) {
         if (p * v > layers) continue;
         for (const m of [p, 2 * p, 4 * p]) {
           const split = splitLayers(layers, p * v, head);

@@ -5,6 +5,10 @@
 import { TP_CASES, tensorParallelSuite } from "./_tp.js";
 
 tensorParallelSuite("baichuan7", null);
-tensorParallelSuite("baichuan7-zloss", null, TP_CASES.filter((c) => !c.name.startsWith("dp")));
+tensorParallelSuite(
+  "baichuan7-zloss",
+  null,
+  TP_CASES.filter((c) => !c.name.startsWith("dp")),
+);
 tensorParallelSuite("baichuan13", null);
 tensorParallelSuite("gpt2", "GPT2LMHeadModel");

@@ -5,4 +5,8 @@ import { TP_CASES, tensorParallelSuite } from "./_tp.js";
 
 tensorParallelSuite("llama", "LlamaForCausalLM");
 tensorParallelSuite("llama-odd", "LlamaForCausalLM");
-tensorParallelSuite("qwen2", "Qwen2ForCausalLM", TP_CASES.filter((c) => c.name === "tp4" || c.name === "dp2-tp2-zero1"));
+tensorParallelSuite(
+  "qwen2",
+  "Qwen2ForCausalLM",
+  TP_CASES.filter((c) => c.name === "tp4" || c.name === "dp2-tp2-zero1"),
+);

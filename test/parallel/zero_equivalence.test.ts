@@ -76,7 +76,10 @@ async function run(c: Case): Promise<Report[]> {
   const variant = c.variant ?? "float32/untied";
   const [dtype, tie] = variant.split("/");
   const args = [path.join(out, c.name), dtype, tie, c.hardware ?? "cpu"];
-  const r: JobResult<Report> = c.nodes === undefined ? runJob<Report>(script, args, c.ranks, c.plan) : await runNodes<Report>(script, args, c.nodes, c.ranks / c.nodes, c.plan);
+  const r: JobResult<Report> =
+    c.nodes === undefined
+      ? runJob<Report>(script, args, c.ranks, c.plan)
+      : await runNodes<Report>(script, args, c.nodes, c.ranks / c.nodes, c.plan);
   assertOk(r, c.ranks, c.name);
   results.set(c.name, r.reports);
   return r.reports;
@@ -92,7 +95,8 @@ for (const c of cases) {
       assertRelClose(r.losses, want.losses, 1e-5, `${c.name} rank ${r.rank} losses`);
       assertRelClose(r.norms, want.norms, 1e-5, `${c.name} rank ${r.rank} gradient norms`);
       // Outside forward a ZeRO-3 layer holds no memory: reading it is a clear error, never a crash.
-      if (c.plan.zero === 3) assert.match(r.outsideRead, /memory was freed .* read the model's state_dict\(\) instead/, `${c.name} rank ${r.rank}`);
+      if (c.plan.zero === 3)
+        assert.match(r.outsideRead, /memory was freed .* read the model's state_dict\(\) instead/, `${c.name} rank ${r.rank}`);
       else assert.match(r.outsideRead, /^-?\d/, `${c.name} rank ${r.rank}: a number`);
     }
     // Model states per rank: what the executor holds equals the planner's prediction (within 5 %).
@@ -109,16 +113,20 @@ for (const c of cases) {
   });
 }
 
-test("mixed precision: a bf16 checkpoint trains with fp32 masters on 2 ranks under ZeRO-3 as on one process", { timeout: 300_000 }, async () => {
-  const want = single("bfloat16/untied");
-  const reports = await run({ name: "bf16-zero3-2", ranks: 2, plan: { zero: 3 }, variant: "bfloat16/untied" });
-  for (const r of reports) {
-    // bf16 compute: the split batch rounds differently, so the tolerance is bf16's.
-    assertRelClose(r.losses, want.losses, 2e-3, `bf16 rank ${r.rank} losses`);
-    // fp32 masters and optimizer state (16 bytes per parameter over 2 ranks), bf16 weights gathered only for compute.
-    assert.equal(r.measured.optimizer, 2 * r.measured.weights, "fp32 Adam m and v per fp32 master weight");
-  }
-});
+test(
+  "mixed precision: a bf16 checkpoint trains with fp32 masters on 2 ranks under ZeRO-3 as on one process",
+  { timeout: 300_000 },
+  async () => {
+    const want = single("bfloat16/untied");
+    const reports = await run({ name: "bf16-zero3-2", ranks: 2, plan: { zero: 3 }, variant: "bfloat16/untied" });
+    for (const r of reports) {
+      // bf16 compute: the split batch rounds differently, so the tolerance is bf16's.
+      assertRelClose(r.losses, want.losses, 2e-3, `bf16 rank ${r.rank} losses`);
+      // fp32 masters and optimizer state (16 bytes per parameter over 2 ranks), bf16 weights gathered only for compute.
+      assert.equal(r.measured.optimizer, 2 * r.measured.weights, "fp32 Adam m and v per fp32 master weight");
+    }
+  },
+);
 
 test("saved folders hold the one-process weights and load in Python transformers", { timeout: 300_000 }, () => {
   const folders: Record<string, PyValue> = {};
@@ -146,7 +154,9 @@ for name, d in folders.items():
                  "norm_moved": bool((m.model.norm.weight != 1).any())}
 `,
     {
-      folders, single_untied: path.join(out, "single-float32-untied"), single_tied: path.join(out, "single-float32-tied"),
+      folders,
+      single_untied: path.join(out, "single-float32-untied"),
+      single_tied: path.join(out, "single-float32-tied"),
       single_bf16: path.join(out, "single-bfloat16-untied"),
     },
   );

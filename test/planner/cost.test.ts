@@ -3,13 +3,32 @@ import { test } from "node:test";
 import { collectiveTime, p2pTime } from "../../src/parallel/planner/collectives.js";
 import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, type Plan } from "../../src/parallel/planner/index.js";
 
-const close = (actual: number, expected: number, what: string, rel = 1e-9) => assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
+const close = (actual: number, expected: number, what: string, rel = 1e-9) =>
+  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
-const base: Plan = { dp: 1, tp: 1, pp: 4, vpp: 1, microBatch: 1, gradAccum: 12, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false, cp: 1 };
+const base: Plan = {
+  dp: 1,
+  tp: 1,
+  pp: 4,
+  vpp: 1,
+  microBatch: 1,
+  gradAccum: 12,
+  zero: 0,
+  recompute: "none",
+  recomputeLayers: 0,
+  sequenceParallel: false,
+  offload: "none",
+  hybridShard: false,
+  cp: 1,
+};
 
 test("the bubble is the other stages' time for one micro-batch (over v interleaved): (p−1)/m of the ideal on even stages", () => {
   const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });
-  for (const [p, m] of [[4, 12], [2, 8], [8, 8]] as const) {
+  for (const [p, m] of [
+    [4, 12],
+    [2, 8],
+    [8, 8],
+  ] as const) {
     const step = predictStep({ ...problem, gpus: p, globalBatch: m }, { ...base, pp: p, gradAccum: m }).step;
     const twice = predictStep({ ...problem, gpus: p, globalBatch: 2 * m }, { ...base, pp: p, gradAccum: 2 * m }).step;
     close(twice.bubble, step.bubble, `the bubble does not grow with m (p=${p})`);
@@ -33,7 +52,13 @@ test("collectives follow the alpha-beta ring model", () => {
   assert.equal(collectiveTime("all_reduce", 1e9, 1, link), 0);
   close(p2pTime(1e6, link), 10e-6 + 1e-5, "p2p");
   // Measured bus bandwidth by group size takes precedence.
-  const measured = { ...link, byGroupSize: [[2, 50e9], [8, 80e9]] as Array<[number, number]> };
+  const measured = {
+    ...link,
+    byGroupSize: [
+      [2, 50e9],
+      [8, 80e9],
+    ] as Array<[number, number]>,
+  };
   close(collectiveTime("all_reduce", 1e9, 4, measured), 2 * (3 / 4) * (1e9 / 50e9) + 2 * 2 * 10e-6, "by group size");
 });
 
@@ -46,12 +71,21 @@ test("TP communication: 4 all-reduces of 2·b·s·h bytes per layer, 6 with full
   // The vocab-parallel loss: max, sum of exponentials and target logit, fp32, per predicted token.
   const loss = 3 * collectiveTime("all_reduce", 4 * 2 * 2047, 8, hardware.intraNode);
   close(predictStep(problem, plan).step.tpComm, 2 * ((8 * 4 + 2) * allReduce + loss), "no recompute");
-  close(predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm, 2 * ((8 * 6 + 2) * allReduce + loss), "full recompute");
+  close(
+    predictStep(problem, { ...plan, recompute: "full", recomputeLayers: 8 }).step.tpComm,
+    2 * ((8 * 6 + 2) * allReduce + loss),
+    "full recompute",
+  );
 });
 
 test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s/6h + V/16lh); MFU counts 3 passes of the causal half of attention", () => {
   const [l, h, a, V, s, B] = [24, 2304, 24, 51200, 2048, 512];
-  const problem = makeProblem(megatronGpt({ layers: l, hidden: h, heads: a, vocab: V, seq: s }), 32, { hardware: hardwarePreset("a100-80gb"), seqLen: s, globalBatch: B, flashAttention: false });
+  const problem = makeProblem(megatronGpt({ layers: l, hidden: h, heads: a, vocab: V, seq: s }), 32, {
+    hardware: hardwarePreset("a100-80gb"),
+    seqLen: s,
+    globalBatch: B,
+    flashAttention: false,
+  });
   const plan: Plan = { ...base, dp: 32, pp: 1, microBatch: 16, gradAccum: 1, recompute: "full", recomputeLayers: l };
   const p = predictStep(problem, plan);
   close(p.hardwareFlopsPerStep, 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)), "Megatron FLOPs");

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
-  hardwareCacheKey, hardwarePreset, loadHardwareProfile, measureHardwareProfile, profileFromMeasurements, readCachedProfile, validateHardwareProfile,
+  hardwareCacheKey,
+  hardwarePreset,
+  loadHardwareProfile,
+  measureHardwareProfile,
+  profileFromMeasurements,
+  readCachedProfile,
+  validateHardwareProfile,
   type HardwareProbe,
 } from "../../src/parallel/planner/index.js";
 
@@ -15,15 +21,24 @@ test("presets carry the data-sheet figures", () => {
   assert.equal(hardwarePreset("a100-40gb").memoryBytes, 40 * 2 ** 30);
   assert.equal(hardwarePreset("mi250-gcd").memoryBytes, 64 * 2 ** 30);
   assert.equal(hardwarePreset("cpu").devicesPerNode, 4);
-  assert.throws(() => hardwarePreset("v100"), /unknown GPU preset 'v100' \(known: a100-40gb, a100-80gb, h100-sxm-80gb, h200, mi250-gcd, cpu\)/);
+  assert.throws(
+    () => hardwarePreset("v100"),
+    /unknown GPU preset 'v100' \(known: a100-40gb, a100-80gb, h100-sxm-80gb, h200, mi250-gcd, cpu\)/,
+  );
 });
 
 test("hardware profile files are validated with errors naming the field", () => {
   const good = JSON.parse(JSON.stringify(hardwarePreset("a100-80gb")));
   assert.deepEqual(validateHardwareProfile(good), hardwarePreset("a100-80gb"));
   assert.throws(() => validateHardwareProfile({ ...good, peakFlops: "fast" }), /'peakFlops' must be a non-negative number, got "fast"/);
-  assert.throws(() => validateHardwareProfile({ ...good, gemm: { maxEfficiency: 1.5, halfDim: 1 } }), /'gemm.maxEfficiency' must be in \(0, 1\]/);
-  assert.throws(() => validateHardwareProfile({ ...good, intraNode: { bandwidthBytesPerS: 1 } }), /'intraNode.latencyS' must be a non-negative number/);
+  assert.throws(
+    () => validateHardwareProfile({ ...good, gemm: { maxEfficiency: 1.5, halfDim: 1 } }),
+    /'gemm.maxEfficiency' must be in \(0, 1\]/,
+  );
+  assert.throws(
+    () => validateHardwareProfile({ ...good, intraNode: { bandwidthBytesPerS: 1 } }),
+    /'intraNode.latencyS' must be a non-negative number/,
+  );
   assert.throws(() => validateHardwareProfile({ ...good, host: undefined }), /'host' must be an object/);
   const dir = mkdtempSync(join(tmpdir(), "tessera-hw-"));
   writeFileSync(join(dir, "bad.json"), "{ nope");
@@ -34,23 +49,34 @@ test("hardware profile files are validated with errors naming the field", () => 
 // Synthetic timings generated from a known curve, to check that the fit recovers it.
 const peak = 312e12;
 const truth = { maxEfficiency: 0.75, halfDim: 300, bus: 200e9, latency: 6e-6, hbm: 1.7e12 };
-const gemmSeconds = (m: number, n: number, k: number) => (2 * m * n * k) / (peak * ((truth.maxEfficiency * Math.min(m, n, k)) / (Math.min(m, n, k) + truth.halfDim)));
-const allReduceSeconds = (n: number, bytes: number) => 2 * Math.ceil(Math.log2(n)) * truth.latency + (2 * (n - 1) / n) * (bytes / truth.bus);
+const gemmSeconds = (m: number, n: number, k: number) =>
+  (2 * m * n * k) / (peak * ((truth.maxEfficiency * Math.min(m, n, k)) / (Math.min(m, n, k) + truth.halfDim)));
+const allReduceSeconds = (n: number, bytes: number) =>
+  2 * Math.ceil(Math.log2(n)) * truth.latency + ((2 * (n - 1)) / n) * (bytes / truth.bus);
 
 test("a measured profile is fitted from raw timings", () => {
   const raw = {
-    device: "NVIDIA A100-SXM4-80GB", software: "torch 2.13.0+cu124",
+    device: "NVIDIA A100-SXM4-80GB",
+    software: "torch 2.13.0+cu124",
     gemm: [256, 1024, 4096].map((n) => ({ m: 8192, n, k: 8192, seconds: gemmSeconds(8192, n, 8192) })),
     attention: [{ batch: 1, heads: 32, seq: 4096, headDim: 128, seconds: (3 * 0.5 * 4 * 4096 * 4096 * 32 * 128) / (peak * 0.5) }],
     memoryCopy: { bytes: 1e9, seconds: 2e9 / truth.hbm },
-    collectives: [2, 8].flatMap((n) => [1 << 20, 256 << 20].map((bytes) => ({ scope: "intra" as const, groupSize: n, bytes, seconds: allReduceSeconds(n, bytes) }))),
+    collectives: [2, 8].flatMap((n) =>
+      [1 << 20, 256 << 20].map((bytes) => ({ scope: "intra" as const, groupSize: n, bytes, seconds: allReduceSeconds(n, bytes) })),
+    ),
   };
   const p = profileFromMeasurements(raw, hardwarePreset("a100-80gb"), "2026-01-01T00:00:00Z");
-  assert.ok(Math.abs(p.gemm.maxEfficiency - truth.maxEfficiency) < 1e-9 && Math.abs(p.gemm.halfDim - truth.halfDim) < 1e-6, JSON.stringify(p.gemm));
+  assert.ok(
+    Math.abs(p.gemm.maxEfficiency - truth.maxEfficiency) < 1e-9 && Math.abs(p.gemm.halfDim - truth.halfDim) < 1e-6,
+    JSON.stringify(p.gemm),
+  );
   assert.ok(Math.abs(p.attentionEfficiency - 0.5) < 1e-12);
   assert.ok(Math.abs(p.memoryBandwidthBytesPerS - truth.hbm) < 1);
   assert.ok(Math.abs(p.intraNode.latencyS - truth.latency) < 1e-12);
-  assert.deepEqual(p.intraNode.byGroupSize?.map(([n]) => n), [2, 8]);
+  assert.deepEqual(
+    p.intraNode.byGroupSize?.map(([n]) => n),
+    [2, 8],
+  );
   assert.ok(Math.abs(p.intraNode.byGroupSize![1]![1] - truth.bus) / truth.bus < 1e-3);
   assert.equal(p.interNode, hardwarePreset("a100-80gb").interNode); // not measured: the base profile's
   assert.deepEqual(p.measured, { device: raw.device, software: raw.software, measuredAt: "2026-01-01T00:00:00Z" });
@@ -59,11 +85,22 @@ test("a measured profile is fitted from raw timings", () => {
 
 test("timings too noisy for a knee (wider GEMMs slower) give a flat curve at the best efficiency seen, and the framework's time per layer and step", () => {
   const base = hardwarePreset("cpu");
-  const gemm = [{ m: 256, n: 64, k: 256, eff: 0.02 }, { m: 256, n: 256, k: 256, eff: 0.01 }].map((g) => ({ ...g, seconds: (2 * g.m * g.n * g.k) / (base.peakFlops * g.eff) }));
-  const p = profileFromMeasurements({
-    device: "cpu", software: "s", gemm, attention: [], memoryCopy: { bytes: 1e6, seconds: 1e-4 }, collectives: [],
-    framework: { oneLayer: 0.004, twoLayers: 0.007 },
-  }, base);
+  const gemm = [
+    { m: 256, n: 64, k: 256, eff: 0.02 },
+    { m: 256, n: 256, k: 256, eff: 0.01 },
+  ].map((g) => ({ ...g, seconds: (2 * g.m * g.n * g.k) / (base.peakFlops * g.eff) }));
+  const p = profileFromMeasurements(
+    {
+      device: "cpu",
+      software: "s",
+      gemm,
+      attention: [],
+      memoryCopy: { bytes: 1e6, seconds: 1e-4 },
+      collectives: [],
+      framework: { oneLayer: 0.004, twoLayers: 0.007 },
+    },
+    base,
+  );
   assert.ok(Math.abs(p.gemm.maxEfficiency - 0.02) < 1e-12);
   assert.equal(p.gemm.halfDim, 0);
   assert.ok(Math.abs(p.overhead!.perLayerS - 0.003) < 1e-12 && Math.abs(p.overhead!.perStepS - 0.001) < 1e-12);
@@ -83,7 +120,10 @@ test("measureHardwareProfile runs the probe once per device and software, then r
   const cacheDir = mkdtempSync(join(tmpdir(), "tessera-cache-"));
   const first = await measureHardwareProfile(probe, hardwarePreset("a100-80gb"), { cacheDir });
   assert.equal(calls, 6);
-  assert.deepEqual(first.intraNode.byGroupSize?.map(([n]) => n), [2, 4, 8]);
+  assert.deepEqual(
+    first.intraNode.byGroupSize?.map(([n]) => n),
+    [2, 4, 8],
+  );
   const second = await measureHardwareProfile(probe, hardwarePreset("a100-80gb"), { cacheDir });
   assert.equal(calls, 6);
   assert.deepEqual(second, first);

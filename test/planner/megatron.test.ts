@@ -12,7 +12,10 @@ test("Megatron-LM SC'21 Table 1: every row within ±15 % TFLOP/s, fits 80 GB, fr
   for (const row of table.rows) {
     const v = validateRow(table, row);
     const what = `${row.params_b}B (tp=${row.tp} pp=${row.pp} dp=${row.dp})`;
-    assert.ok(Math.abs(v.error) <= 0.15, `${what}: predicted ${v.published.prediction.tflopsPerGpu.toFixed(1)} vs published ${row.tflops_per_gpu} TFLOP/s`);
+    assert.ok(
+      Math.abs(v.error) <= 0.15,
+      `${what}: predicted ${v.published.prediction.tflopsPerGpu.toFixed(1)} vs published ${row.tflops_per_gpu} TFLOP/s`,
+    );
     assert.ok(v.published.fits && v.published.memory.total <= 80 * 2 ** 30, `${what}: predicted ${v.published.memory.total} bytes`);
     assert.ok(v.free.prediction.tokensPerS >= v.published.prediction.tokensPerS, `${what}: free search slower than the published plan`);
   }

@@ -2,10 +2,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { layerActivations, checkpointBytes } from "../../src/parallel/planner/activations.js";
 import { inFlightMicroBatches } from "../../src/parallel/planner/memory.js";
-import { makeProblem, megatronGpt, memoryPerGpu, modelStateBytesPerParam, FRAGMENTATION_MARGIN, hardwarePreset, type Plan } from "../../src/parallel/planner/index.js";
+import {
+  makeProblem,
+  megatronGpt,
+  memoryPerGpu,
+  modelStateBytesPerParam,
+  FRAGMENTATION_MARGIN,
+  hardwarePreset,
+  type Plan,
+} from "../../src/parallel/planner/index.js";
 import { stageParams } from "../../src/parallel/planner/layout.js";
 
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
 test("model-state bytes per parameter are the ZeRO paper's: 16, 4 + 12/d, 2 + 14/d, 16/d", () => {
   for (const d of [1, 2, 8, 64]) {
@@ -18,7 +27,10 @@ test("model-state bytes per parameter are the ZeRO paper's: 16, 4 + 12/d, 2 + 14
   // ZeRO paper's example: 7.5B parameters on 64 GPUs: 120 GB, 31.4 GB, 16.6 GB, 1.9 GB.
   const psi = 7.5e9;
   const gb = (z: 0 | 1 | 2 | 3) => (psi * Object.values(modelStateBytesPerParam(z, 64)).reduce((a, b) => a + b, 0)) / 1e9;
-  assert.deepEqual([gb(0), gb(1), gb(2), gb(3)].map((x) => Math.round(x * 10) / 10), [120, 31.4, 16.6, 1.9]);
+  assert.deepEqual(
+    [gb(0), gb(1), gb(2), gb(3)].map((x) => Math.round(x * 10) / 10),
+    [120, 31.4, 16.6, 1.9],
+  );
 });
 
 test("activations per layer are Korthikanti et al.'s formulas for a GPT layer", () => {
@@ -42,7 +54,11 @@ test("activations of SwiGLU/GQA layers without dropout", () => {
   // Replicated: two norm inputs + QKV input + MLP input = 8sbh; Q 2sbq, K,V 2sb·kv each, attention
   // output 2sbq; SwiGLU gate, up, act(gate), product 8sbf.
   const expected = 8 * s * b * 8 + 2 * s * b * (8 + 4 + 4 + 8) + 8 * s * b * 20;
-  close(layerActivations(llama, { seq: s, microBatch: b, tp: 1, sequenceParallel: false, flashAttention: true, selective: false }).total, expected, "llama layer");
+  close(
+    layerActivations(llama, { seq: s, microBatch: b, tp: 1, sequenceParallel: false, flashAttention: true, selective: false }).total,
+    expected,
+    "llama layer",
+  );
 });
 
 test("pipeline stages hold p micro-batches under 1F1B and p(1 + (p−1)/(pv)) interleaved", () => {
@@ -55,13 +71,31 @@ test("peak memory adds states, in-flight activations, logits, margin and reserve
   const m = megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 1024, seq: 2048 }); // small vocab: the first stage peaks
   const hardware = hardwarePreset("a100-80gb");
   const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 64, flashAttention: false });
-  const plan: Plan = { dp: 2, tp: 2, pp: 2, vpp: 1, microBatch: 2, gradAccum: 16, zero: 1, recompute: "full", recomputeLayers: 12, sequenceParallel: true, offload: "none", hybridShard: false, cp: 1 };
+  const plan: Plan = {
+    dp: 2,
+    tp: 2,
+    pp: 2,
+    vpp: 1,
+    microBatch: 2,
+    gradAccum: 16,
+    zero: 1,
+    recompute: "full",
+    recomputeLayers: 12,
+    sequenceParallel: true,
+    offload: "none",
+    hybridShard: false,
+    cp: 1,
+  };
   const mem = memoryPerGpu(problem, plan);
   const sbh = 2048 * 2 * 2048;
   const params = stageParams(m, plan).first; // the first stage holds 2 micro-batches' checkpoints and the embedding
-  const activations = 2 * 12 * (2 * sbh) / 2 + (sbh / 2) * (34 + (5 * 16 * 2048) / 2048);
+  const activations = (2 * 12 * (2 * sbh)) / 2 + (sbh / 2) * (34 + (5 * 16 * 2048) / 2048);
   close(mem.weights + mem.gradients + mem.optimizer, params * (4 + 12 / 2), "states");
   close(mem.activations, activations, "activations");
   close(mem.fragmentation, FRAGMENTATION_MARGIN * (mem.activations + mem.buffers), "margin");
-  close(mem.total, mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.buffers + mem.fragmentation + hardware.reservedBytes, "total");
+  close(
+    mem.total,
+    mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.buffers + mem.fragmentation + hardware.reservedBytes,
+    "total",
+  );
 });

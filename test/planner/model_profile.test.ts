@@ -3,7 +3,16 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
-import { embeddingParams, headParams, layerParams, loadModelProfile, modelPreset, totalParams, trainingFlopsPerToken, type ModelProfile } from "../../src/parallel/planner/index.js";
+import {
+  embeddingParams,
+  headParams,
+  layerParams,
+  loadModelProfile,
+  modelPreset,
+  totalParams,
+  trainingFlopsPerToken,
+  type ModelProfile,
+} from "../../src/parallel/planner/index.js";
 import { configPath, repoRoot } from "./reference.js";
 
 const families = ["Llama-2-7b-hf", "Llama-2-13b-hf", "Meta-Llama-3-8B", "Mistral-7B-v0.1", "Qwen2-7B"];
@@ -41,9 +50,15 @@ test("hand formulas: Llama-2-7B, Llama-3-8B (GQA), Qwen2 (qkv bias), GPT-2 (bias
   const [h, f, L, V] = [4096, 11008, 32, 32000];
   assert.equal(totalParams(loadModelProfile(configPath("Llama-2-7b-hf"))), L * (4 * h * h + 3 * h * f + 2 * h) + 2 * V * h + h);
   const kv = 8 * 128;
-  assert.equal(totalParams(loadModelProfile(configPath("Meta-Llama-3-8B"))), 32 * (2 * h * h + 2 * h * kv + 3 * h * 14336 + 2 * h) + 2 * 128256 * h + h);
+  assert.equal(
+    totalParams(loadModelProfile(configPath("Meta-Llama-3-8B"))),
+    32 * (2 * h * h + 2 * h * kv + 3 * h * 14336 + 2 * h) + 2 * 128256 * h + h,
+  );
   const [qh, qkv] = [3584, 4 * 128];
-  assert.equal(totalParams(loadModelProfile(configPath("Qwen2-7B"))), 28 * (2 * qh * qh + 2 * qh * qkv + qh + 2 * qkv + 3 * qh * 18944 + 2 * qh) + 2 * 152064 * qh + qh);
+  assert.equal(
+    totalParams(loadModelProfile(configPath("Qwen2-7B"))),
+    28 * (2 * qh * qh + 2 * qh * qkv + qh + 2 * qkv + 3 * qh * 18944 + 2 * qh) + 2 * 152064 * qh + qh,
+  );
   const g = 768;
   assert.equal(totalParams(modelPreset("gpt2")), 12 * (12 * g * g + 13 * g) + 50257 * g + 1024 * g + 2 * g);
   assert.equal(totalParams(modelPreset("gpt2")), 124_439_808);

@@ -2,12 +2,32 @@
 // for ZeRO, context parallelism and FP8 as what-ifs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { evaluate, hardwarePreset, makeProblem, modelPreset, parseFix, plan, profileFromConfig, resultJson, resultText, totalParams } from "../../src/parallel/planner/index.js";
+import {
+  evaluate,
+  hardwarePreset,
+  makeProblem,
+  modelPreset,
+  parseFix,
+  plan,
+  profileFromConfig,
+  resultJson,
+  resultText,
+  totalParams,
+} from "../../src/parallel/planner/index.js";
 import { layerActivations } from "../../src/parallel/planner/activations.js";
 import { exposed, predictStep } from "../../src/parallel/planner/cost.js";
 import type { Plan } from "../../src/parallel/planner/space.js";
 
-const nemotron15b = { model_type: "nemotron", hidden_size: 6144, intermediate_size: 24576, num_attention_heads: 48, num_key_value_heads: 8, num_hidden_layers: 32, vocab_size: 256000, hidden_act: "relu2" };
+const nemotron15b = {
+  model_type: "nemotron",
+  hidden_size: 6144,
+  intermediate_size: 24576,
+  num_attention_heads: 48,
+  num_key_value_heads: 8,
+  num_hidden_layers: 32,
+  vocab_size: 256000,
+  hidden_act: "relu2",
+};
 
 test("the activation decides the MLP: relu2 / squared_relu / gelu plain (2 matrices), gated families and GLU names 3, unknown refused", () => {
   const [h, f, L, V, kv] = [6144, 24576, 32, 256000, 1024];
@@ -17,12 +37,33 @@ test("the activation decides the MLP: relu2 / squared_relu / gelu plain (2 matri
   assert.equal(totalParams(n), L * (h * (h + 2 * kv) + h * h + 2 * h * f + 2 * h) + 2 * V * h + h);
   assert.ok(Math.abs(totalParams(n) / 15.6e9 - 1) < 0.01, String(totalParams(n)));
   assert.equal(profileFromConfig({ ...nemotron15b, hidden_act: "squared_relu" }).mlp, "plain");
-  assert.equal(profileFromConfig({ model_type: "gpt2", n_embd: 64, n_head: 4, n_layer: 2, vocab_size: 100, n_positions: 32, activation_function: "relu" }).mlp, "plain");
+  assert.equal(
+    profileFromConfig({
+      model_type: "gpt2",
+      n_embd: 64,
+      n_head: 4,
+      n_layer: 2,
+      vocab_size: 100,
+      n_positions: 32,
+      activation_function: "relu",
+    }).mlp,
+    "plain",
+  );
   // HF's LlamaMLP is gated whatever hidden_act says; a GLU name is gated in any family.
-  const llama = { model_type: "llama", hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_hidden_layers: 2, vocab_size: 100 };
+  const llama = {
+    model_type: "llama",
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_attention_heads: 4,
+    num_hidden_layers: 2,
+    vocab_size: 100,
+  };
   assert.equal(profileFromConfig({ ...llama, hidden_act: "gelu" }).mlp, "gated");
   assert.equal(profileFromConfig({ ...nemotron15b, hidden_act: "swiglu" }).mlp, "gated");
-  assert.throws(() => profileFromConfig({ ...llama, hidden_act: "swishy" }), /config.json: unknown 'hidden_act' "swishy" \(known: swiglu, geglu, reglu, silu/);
+  assert.throws(
+    () => profileFromConfig({ ...llama, hidden_act: "swishy" }),
+    /config.json: unknown 'hidden_act' "swishy" \(known: swiglu, geglu, reglu, silu/,
+  );
 });
 
 test("attention is never credited above peak: executed FLOP/s ≤ the device's, MFU < the GEMM ceiling at 64K tokens", () => {
@@ -35,10 +76,24 @@ test("attention is never credited above peak: executed FLOP/s ≤ the device's, 
   assert.ok(p.mfu < problem.hardware.gemm.maxEfficiency && p.mfu < 0.6, `MFU ${p.mfu}`);
   // Model FLOPs count the causal half once: MFU · time · peak · gpus = 6N + 6·L·q·s per token.
   const fused = evaluate(makeProblem(modelPreset("llama-2-7b"), 8, { seqLen: 4096, globalBatch: 8 }), r.best.plan);
-  assert.ok(fused.prediction.mfu < fused.prediction.tflopsPerGpu * 1e12 / 989e12 + 1e-9);
+  assert.ok(fused.prediction.mfu < (fused.prediction.tflopsPerGpu * 1e12) / 989e12 + 1e-9);
 });
 
-const base: Plan = { dp: 16, tp: 1, pp: 1, cp: 1, vpp: 1, microBatch: 1, gradAccum: 4, zero: 1, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false };
+const base: Plan = {
+  dp: 16,
+  tp: 1,
+  pp: 1,
+  cp: 1,
+  vpp: 1,
+  microBatch: 1,
+  gradAccum: 4,
+  zero: 1,
+  recompute: "none",
+  recomputeLayers: 0,
+  sequenceParallel: false,
+  offload: "none",
+  hybridShard: false,
+};
 
 test("ZeRO-1/2/3 communication follows one overlap rule: exposed = max(comm − window, comm/layers), the hidden rest slowing compute by NCCL's SM share", () => {
   const share = 16 / 132;
@@ -53,7 +108,8 @@ test("ZeRO-1/2/3 communication follows one overlap rule: exposed = max(comm − 
     assert.ok(step.dpComm > 0, `zero ${zero}`);
   }
   // A larger micro-batch (a longer compute window) hides more of ZeRO-3's per-micro-batch collectives.
-  const z3 = (microBatch: number) => predictStep(problem, { ...base, zero: 3, microBatch, gradAccum: 4 / microBatch }).step.dpComm / (4 / microBatch);
+  const z3 = (microBatch: number) =>
+    predictStep(problem, { ...base, zero: 3, microBatch, gradAccum: 4 / microBatch }).step.dpComm / (4 / microBatch);
   assert.ok(z3(4) < 4 * z3(1));
 });
 
@@ -73,7 +129,10 @@ test("context parallelism: a --fix what-if, marked as not executed; the free sea
   assert.deepEqual(json.not_executed_by_runtime, ["cp=4 (context parallelism)"]);
   assert.match(resultText(problem, cp), /what-if: cp=4 \(context parallelism\) not executed by the runtime/);
   // Unfused attention cannot ring: the rule is named.
-  assert.match(plan({ ...problem, flashAttention: false }, parseFix("cp=2")).invalid?.rule ?? "", /context parallelism needs fused attention/);
+  assert.match(
+    plan({ ...problem, flashAttention: false }, parseFix("cp=2")).invalid?.rule ?? "",
+    /context parallelism needs fused attention/,
+  );
 });
 
 test("fp8 matmuls: faster GEMMs on H100, marked not executed; refused on hardware without FP8", () => {
@@ -89,8 +148,14 @@ test("fp8 matmuls: faster GEMMs on H100, marked not executed; refused on hardwar
   const shape = { seq: 4096, microBatch: 1, tp: 1, sequenceParallel: false, flashAttention: true, selective: false, elementBytes: 2 };
   const [h, f, q, kv] = [4096, 11008, 4096, 4096];
   assert.equal(layerActivations(model, shape).total, 4096 * (4 * 2 * h + 2 * (q + 2 * kv) + 2 * q + 4 * 2 * f));
-  assert.equal(layerActivations(model, { ...shape, fp8: true }).total, 4096 * ((2 * 2 + 2 * 1) * h + 2 * (q + 2 * kv) + 1 * q + (2 * 2 + 1) * f));
+  assert.equal(
+    layerActivations(model, { ...shape, fp8: true }).total,
+    4096 * ((2 * 2 + 2 * 1) * h + 2 * (q + 2 * kv) + 1 * q + (2 * 2 + 1) * f),
+  );
   const a100 = plan(makeProblem(model, 8, { hardware: hardwarePreset("a100-80gb"), precision: "fp8" }));
   assert.equal(a100.best, undefined);
-  assert.deepEqual(a100.invalid, { rule: "fp8 matmuls need FP8 tensor cores", reason: "A100-80GB has none in its profile (H100, H200 do)" });
+  assert.deepEqual(a100.invalid, {
+    rule: "fp8 matmuls need FP8 tensor cores",
+    reason: "A100-80GB has none in its profile (H100, H200 do)",
+  });
 });

@@ -6,14 +6,28 @@ import { resolve } from "node:path";
 import { test } from "node:test";
 import { collectiveTime } from "../../src/parallel/planner/collectives.js";
 import {
-  hardwarePreset, layerParams, makeProblem, megatronGpt, memoryPerGpu, modelStateBytesPerParam, nodeLocalDp, parseFix, plan, predictStep, totalParams,
-  zeroShardDegree, type HardwareProfile, type Plan, type ZeroStage,
+  hardwarePreset,
+  layerParams,
+  makeProblem,
+  megatronGpt,
+  memoryPerGpu,
+  modelStateBytesPerParam,
+  nodeLocalDp,
+  parseFix,
+  plan,
+  predictStep,
+  totalParams,
+  zeroShardDegree,
+  type HardwareProfile,
+  type Plan,
+  type ZeroStage,
 } from "../../src/parallel/planner/index.js";
 import { collectiveLink, stageParams } from "../../src/parallel/planner/layout.js";
 import { forEachShape, type Shape } from "../../src/parallel/planner/space.js";
 import { repoRoot } from "./reference.js";
 
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
 test("fp32 model states: weights 4, gradients 4, Adam m + v 8, sharded by ZeRO stage; bf16-mixed unchanged", () => {
@@ -32,7 +46,19 @@ test("fp32 model states: weights 4, gradients 4, Adam m + v 8, sharded by ZeRO s
 const tiny = megatronGpt({ layers: 2, hidden: 64, heads: 4, vocab: 128, seq: 16 });
 const P = 2 * (12 * 64 * 64 + 13 * 64) + (128 + 16) * 64 + 2 * 64; // 12h² + 13h per layer, embeddings, final norm
 const base: Plan = {
-  dp: 2, tp: 1, pp: 1, vpp: 1, microBatch: 1, gradAccum: 1, zero: 0, recompute: "none", recomputeLayers: 0, sequenceParallel: false, offload: "none", hybridShard: false, cp: 1,
+  dp: 2,
+  tp: 1,
+  pp: 1,
+  vpp: 1,
+  microBatch: 1,
+  gradAccum: 1,
+  zero: 0,
+  recompute: "none",
+  recomputeLayers: 0,
+  sequenceParallel: false,
+  offload: "none",
+  hybridShard: false,
+  cp: 1,
 };
 
 test("fp32 memory at each ZeRO stage, by hand", () => {
@@ -60,7 +86,11 @@ test("fp32 memory at each ZeRO stage, by hand", () => {
     for (const key of ["weights", "gradients", "optimizer", "buffers"] as const) close(m[key], e[key], `zero ${zero} ${key}`);
     close(m.activations, activations, `zero ${zero} activations`);
     close(m.fragmentation, 0.1 * (activations + e.buffers), `zero ${zero} fragmentation`);
-    close(m.total, e.weights + e.gradients + e.optimizer + activations + e.buffers + 0.1 * (activations + e.buffers) + hardware.reservedBytes, `zero ${zero} total`);
+    close(
+      m.total,
+      e.weights + e.gradients + e.optimizer + activations + e.buffers + 0.1 * (activations + e.buffers) + hardware.reservedBytes,
+      `zero ${zero} total`,
+    );
     assert.equal(m.host, 0);
   }
   // Offload: CPU Adam's fp32 weights, m, v and gradients, 16 bytes per parameter of the ZeRO shard; in
@@ -68,10 +98,17 @@ test("fp32 memory at each ZeRO stage, by hand", () => {
   const offloaded = memoryPerGpu(problem, { ...base, zero: 3, offload: "optimizer+params" });
   assert.deepEqual([offloaded.weights, offloaded.gradients, offloaded.optimizer], [0, 0, 0]);
   close(offloaded.host, (16 * P) / 2, "fp32 host");
-  close(memoryPerGpu({ ...problem, precision: "bf16-mixed" }, { ...base, zero: 3, offload: "optimizer+params" }).host, (18 * P) / 2, "bf16 host");
+  close(
+    memoryPerGpu({ ...problem, precision: "bf16-mixed" }, { ...base, zero: 3, offload: "optimizer+params" }).host,
+    (18 * P) / 2,
+    "bf16 host",
+  );
   // bf16-mixed on the same plan: the existing model (16 bytes of states, 34 sbh per layer, 8-byte logits).
   const bf16 = memoryPerGpu({ ...problem, precision: "bf16-mixed" }, base);
-  assert.deepEqual([bf16.weights, bf16.gradients, bf16.optimizer, bf16.activations, bf16.buffers], [2 * P, 2 * P, 12 * P, 2 * 34 * sbh, 16 * 128 * 8]);
+  assert.deepEqual(
+    [bf16.weights, bf16.gradients, bf16.optimizer, bf16.activations, bf16.buffers],
+    [2 * P, 2 * P, 12 * P, 2 * 34 * sbh, 16 * 128 * 8],
+  );
   assert.deepEqual(memoryPerGpu(makeProblem(tiny, 2, { hardware, gpusPerNode: 2, seqLen: 16, globalBatch: 2 }), base), bf16);
 });
 
@@ -123,18 +160,33 @@ test("hybrid cost: ZeRO collectives on NVLink over the node, a gradient all-redu
     const layerWeights = (precision === "fp32" ? 4 : 2) * 24 * layerParams(model).total;
     // ZeRO-1 keeps the whole reduced gradient: an all-reduce over the node, then across nodes.
     const z1: Plan = { ...base, dp: 16, gradAccum: 2, zero: 1, hybridShard: true };
-    close(predictStep(problem, z1).step.dpComm,
-      collectiveTime("all_reduce", grads, 8, intraNode) + collectiveTime("all_reduce", grads, 2, interNode) + collectiveTime("all_gather", weights, 8, intraNode), `${precision} ZeRO-1`);
+    close(
+      predictStep(problem, z1).step.dpComm,
+      collectiveTime("all_reduce", grads, 8, intraNode) +
+        collectiveTime("all_reduce", grads, 2, interNode) +
+        collectiveTime("all_gather", weights, 8, intraNode),
+      `${precision} ZeRO-1`,
+    );
     // ZeRO-3: the layers are gathered again for backward (the embedding stays from forward); the shard is all-reduced across nodes.
     const z3: Plan = { ...z1, zero: 3 };
-    const perMicroBatch = collectiveTime("all_gather", weights, 8, intraNode) + collectiveTime("all_gather", layerWeights, 8, intraNode) + collectiveTime("reduce_scatter", grads, 8, intraNode);
-    close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode), `${precision} ZeRO-3`);
+    const perMicroBatch =
+      collectiveTime("all_gather", weights, 8, intraNode) +
+      collectiveTime("all_gather", layerWeights, 8, intraNode) +
+      collectiveTime("reduce_scatter", grads, 8, intraNode);
+    close(
+      predictStep(problem, z3).step.dpComm,
+      2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode),
+      `${precision} ZeRO-3`,
+    );
     // Without hybrid sharding the same collectives span both nodes.
     // Without hybrid sharding the same collectives span both nodes, on all 8 NICs of each (8 members per node).
     const acrossNodes = collectiveLink(problem, 1, 16);
     assert.equal(acrossNodes.bandwidthBytesPerS, Math.min(intraNode.bandwidthBytesPerS, 8 * interNode.bandwidthBytesPerS));
-    close(predictStep(problem, { ...z1, hybridShard: false, cp: 1 }).step.dpComm,
-      collectiveTime("all_reduce", grads, 16, acrossNodes) + collectiveTime("all_gather", weights, 16, acrossNodes), `${precision} plain ZeRO-1`);
+    close(
+      predictStep(problem, { ...z1, hybridShard: false, cp: 1 }).step.dpComm,
+      collectiveTime("all_reduce", grads, 16, acrossNodes) + collectiveTime("all_gather", weights, 16, acrossNodes),
+      `${precision} plain ZeRO-1`,
+    );
   }
 });
 
@@ -145,14 +197,20 @@ function shapes(gpus: number, fixed = {}): Shape[] {
 }
 
 test("the search tries hybrid sharding only with ZeRO over a DP group that spans nodes", () => {
-  assert.ok(shapes(8).every((s) => !s.hybridShard), "one node: never hybrid");
+  assert.ok(
+    shapes(8).every((s) => !s.hybridShard),
+    "one node: never hybrid",
+  );
   const two = shapes(16);
   const hybrid = two.filter((s) => s.hybridShard);
   assert.ok(hybrid.length > 0);
   for (const s of hybrid) {
     const local = nodeLocalDp({ gpusPerNode: 8 }, s);
     assert.ok(s.zero >= 1 && local > 1 && local < s.dp, JSON.stringify(s));
-    assert.ok(two.some((t) => !t.hybridShard && JSON.stringify({ ...t, hybridShard: true }) === JSON.stringify(s)), "its plain twin is visited too");
+    assert.ok(
+      two.some((t) => !t.hybridShard && JSON.stringify({ ...t, hybridShard: true }) === JSON.stringify(s)),
+      "its plain twin is visited too",
+    );
   }
   // Where the DP group stays in a node (tp·dp ≤ 8) or ZeRO is off, only the plain plan.
   assert.ok(two.filter((s) => s.zero === 0 || s.tp * s.dp <= 8).every((s) => !s.hybridShard));
@@ -165,8 +223,14 @@ test("--fix hybrid_shard / hsdp, and why a fixed hybrid plan is invalid", () => 
   assert.deepEqual(parseFix("hsdp=false"), { hybridShard: false });
   assert.throws(() => parseFix("hsdp=yes"), /--fix hsdp=yes: expected true or false/);
   const one = makeProblem(model, 8, { gpusPerNode: 8, seqLen: 2048, globalBatch: 64 });
-  assert.match(plan(one, parseFix("hsdp=true")).invalid?.reason ?? "", /hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of 8 GPUs/);
-  assert.match(plan(makeProblem(model, 16, { gpusPerNode: 8 }), parseFix("hsdp=true,zero=0")).invalid?.reason ?? "", /hybrid_shard=true needs zero ≥ 1/);
+  assert.match(
+    plan(one, parseFix("hsdp=true")).invalid?.reason ?? "",
+    /hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of 8 GPUs/,
+  );
+  assert.match(
+    plan(makeProblem(model, 16, { gpusPerNode: 8 }), parseFix("hsdp=true,zero=0")).invalid?.reason ?? "",
+    /hybrid_shard=true needs zero ≥ 1/,
+  );
   const r = plan(makeProblem(model, 16, { gpusPerNode: 8, seqLen: 2048, globalBatch: 64 }), parseFix("hsdp=true,zero=3"));
   assert.ok(r.best !== undefined && r.best.plan.hybridShard && r.best.plan.zero === 3);
 });

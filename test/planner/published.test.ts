@@ -3,7 +3,13 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { forEachShape } from "../../src/parallel/planner/space.js";
-import { publishedPlan, publishedProblem, validatePublished, type PublishedTable, type PublishedValidation } from "../../src/parallel/planner/published.js";
+import {
+  publishedPlan,
+  publishedProblem,
+  validatePublished,
+  type PublishedTable,
+  type PublishedValidation,
+} from "../../src/parallel/planner/published.js";
 import { referenceDir } from "./reference.js";
 
 const table = JSON.parse(readFileSync(resolve(referenceDir, "published_results.json"), "utf8")) as PublishedTable;

@@ -11,7 +11,10 @@ test("the chosen plan is the fastest fitting one and the alternatives follow in 
   assert.ok(r.best !== undefined && r.best.fits);
   assert.equal(r.alternatives.length, 4);
   const times = [r.best, ...r.alternatives].map((e) => e.prediction.step.total);
-  assert.deepEqual([...times].sort((a, b) => a - b), times);
+  assert.deepEqual(
+    [...times].sort((a, b) => a - b),
+    times,
+  );
   const p = r.best.plan;
   assert.equal(p.dp * p.tp * p.pp, 16);
   assert.equal(p.dp * p.microBatch * p.gradAccum, 256);
@@ -25,7 +28,10 @@ test("--fix holds the named choices; all of them fixed evaluates exactly one pla
   assert.ok(r.best !== undefined);
   // Baichuan2-13B's output layer is about 2 layers of work: the 40 layers split 21 + 19, and "full"
   // recomputes every layer of the larger stage.
-  assert.deepEqual([r.best.plan.tp, r.best.plan.pp, r.best.plan.microBatch, r.best.plan.recompute, r.best.plan.zero, r.best.plan.recomputeLayers], [8, 2, 1, "full", 1, 21]);
+  assert.deepEqual(
+    [r.best.plan.tp, r.best.plan.pp, r.best.plan.microBatch, r.best.plan.recompute, r.best.plan.zero, r.best.plan.recomputeLayers],
+    [8, 2, 1, "full", 1, 21],
+  );
   const one = plan(problem(32), parseFix("dp=2,tp=8,pp=2,vpp=2,mbs=1,zero=1,recompute=full,sp=true,offload=none"), { alternatives: 3 });
   assert.equal(one.evaluated, 1);
   assert.equal(one.alternatives.length, 0);
@@ -42,7 +48,10 @@ test("--fix errors name what was wrong", () => {
   const smallNodes = makeProblem(baichuan, 16, { gpusPerNode: 4, seqLen: 1024, globalBatch: 256 });
   assert.match(plan(smallNodes, parseFix("tp=8")).invalid?.reason ?? "", /tp=8 spans nodes of 4 GPUs/);
   assert.match(plan(problem(64), parseFix("pp=64")).invalid?.reason ?? "", /pp=64 stages need at least one of the model's 40 layers each/);
-  assert.match(plan(problem(32), parseFix("pp=16,vpp=3")).invalid?.reason ?? "", /pp·vpp=48 chunks need at least one of the model's 40 layers each/);
+  assert.match(
+    plan(problem(32), parseFix("pp=16,vpp=3")).invalid?.reason ?? "",
+    /pp·vpp=48 chunks need at least one of the model's 40 layers each/,
+  );
   // A stage count that does not divide the layers splits them unevenly.
   assert.equal(plan(problem(24), parseFix("pp=3,tp=8")).best?.plan.pp, 3);
 });
@@ -53,7 +62,10 @@ test("a model that cannot fit is refused with the smallest cluster that fits", (
   assert.ok(r.smallestFit !== undefined && r.smallestFit.gpus > 1 && r.smallestFit.best.fits);
   const json = resultJson(problem(1), r);
   assert.equal(json.fits, false);
-  assert.match(String(json.error), /no plan fits Baichuan2-13B-Base .* on 1 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. The smallest cluster that fits is \d+ GPUs/);
+  assert.match(
+    String(json.error),
+    /no plan fits Baichuan2-13B-Base .* on 1 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. The smallest cluster that fits is \d+ GPUs/,
+  );
 });
 
 test("4,096 GPUs: the search completes and picks a valid plan", () => {
@@ -67,5 +79,8 @@ test("fixed choices that fit nowhere on the cluster point to the best free plan"
   const r = plan(problem(8), parseFix("dp=8,zero=0,mbs=8"));
   assert.equal(r.best, undefined);
   assert.ok(r.freeFit !== undefined && r.freeFit.fits);
-  assert.match(String(resultJson(problem(8), r).error), /no plan fits .* on 8 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. Without the fixed choices the best plan is dp=/);
+  assert.match(
+    String(resultJson(problem(8), r).error),
+    /no plan fits .* on 8 × H100-SXM-80GB: rule "memory per GPU ≤ 80 GiB .*\. Without the fixed choices the best plan is dp=/,
+  );
 });

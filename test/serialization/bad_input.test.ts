@@ -18,7 +18,11 @@ const good = path.join(dir, "good.pt");
 const base = torch.arange(40, { dtype: torch.float32 }).reshape(5, 8);
 save({ w: base, v: base.t(), b: torch.ones(3, { dtype: torch.bfloat16 }), n: [1, "x", null] }, good);
 const goodSt = path.join(dir, "good.safetensors");
-save_file({ a: torch.arange(10, { dtype: torch.float32 }), b: torch.ones(2, 3, { dtype: torch.int64 }), c: torch.zeros(4, { dtype: torch.bool }) }, goodSt, { k: "v" });
+save_file(
+  { a: torch.arange(10, { dtype: torch.float32 }), b: torch.ones(2, 3, { dtype: torch.int64 }), c: torch.zeros(4, { dtype: torch.bool }) },
+  goodSt,
+  { k: "v" },
+);
 
 /** Loads `bytes` from a file; returns "ok" or the error message, asserting it is an Error naming the file. */
 function attempt(bytes: Uint8Array, name: string, loader: (f: string) => unknown): string {
@@ -36,7 +40,11 @@ function attempt(bytes: Uint8Array, name: string, loader: (f: string) => unknown
   }
 }
 
-function mutations(src: Uint8Array, loader: (f: string) => unknown, tag: string): { truncErrors: number; truncCases: number; flipErrors: number; flipCases: number } {
+function mutations(
+  src: Uint8Array,
+  loader: (f: string) => unknown,
+  tag: string,
+): { truncErrors: number; truncCases: number; flipErrors: number; flipCases: number } {
   let truncErrors = 0;
   let truncCases = 0;
   const step = Math.max(1, Math.floor(src.length / 120));
@@ -100,7 +108,11 @@ test("hostile safetensors headers are rejected with the problem named", () => {
     ["bad metadata", safetensorsWith({ __metadata__: { k: 1 }, a: f32([4], [0, 16]) }, data), /__metadata__/],
     ["short file", new Uint8Array(5), /too short/],
     // Absurd shapes (issue 19, finding 9): refused from the header, before any data is read.
-    ["100,000 dimensions", safetensorsWith({ a: f32(Array(100_000).fill(1), [0, 4]) }, data.subarray(0, 4)), /has 100000 dimensions, more than the 64/],
+    [
+      "100,000 dimensions",
+      safetensorsWith({ a: f32(Array(100_000).fill(1), [0, 4]) }, data.subarray(0, 4)),
+      /has 100000 dimensions, more than the 64/,
+    ],
     ["65 dimensions", safetensorsWith({ a: f32(Array(65).fill(1), [0, 4]) }, data.subarray(0, 4)), /has 65 dimensions/],
     ["2^53 elements", safetensorsWith({ a: f32([2 ** 26, 2 ** 27], [0, 16]) }, data), /needs/],
     ["a dimension past 2^53", safetensorsWith({ a: f32([2 ** 60], [0, 16]) }, data), /bad shape/],
@@ -136,7 +148,10 @@ test("a pickle naming os.system, builtins.eval or subprocess.Popen runs nothing 
     const pkl = pickle({ state: new PyReduce(g, [cmd]) }, { reduce: () => undefined });
     const f = path.join(dir, `${qualname}.pt`);
     torchZip(f, pkl);
-    assert.throws(() => load(f), (e: Error) => e.message.includes(qualname) && e.message.includes(f));
+    assert.throws(
+      () => load(f),
+      (e: Error) => e.message.includes(qualname) && e.message.includes(f),
+    );
   }
   assert.equal(existsSync(marker), false, "the marker file must not be created");
 });
@@ -164,7 +179,10 @@ test("a pickle whose tensor view overruns its storage is rejected", () => {
   for (const [i, [obj, re]] of cases.entries()) {
     const f = path.join(dir, `overrun${i}.pt`);
     torchZip(f, pickle(obj, { reduce: () => undefined }), record);
-    assert.throws(() => load(f), (e: Error) => re.test(e.message) && e.message.includes(f));
+    assert.throws(
+      () => load(f),
+      (e: Error) => re.test(e.message) && e.message.includes(f),
+    );
   }
   const f = path.join(dir, "badsize.pt");
   torchZip(f, pickle(tensorOf([2], [1], 0), { reduce: () => undefined }), { "data/0": new Uint8Array(12) });

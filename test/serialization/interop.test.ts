@@ -23,7 +23,10 @@ function sample(name: string): Tensor {
   const a = torch.arange(12, { dtype: torch.float64 });
   if (name === "bool") return a.remainder(3).eq(0).reshape(3, 4);
   if (name.startsWith("float") || name === "bfloat16") return a.mul(0.37).sub(1).to(dt(name)).reshape(3, 4);
-  return a.sub(name === "uint8" ? 0 : 4).to(dt(name)).reshape(3, 4);
+  return a
+    .sub(name === "uint8" ? 0 : 4)
+    .to(dt(name))
+    .reshape(3, 4);
 }
 const PY_SAMPLE = String.raw`
 def sample(name):
@@ -60,7 +63,9 @@ const jsObj = {
 };
 save(jsObj, path.join(dir, "js.pt"));
 save_file(Object.fromEntries(DTYPES.map((n) => [`t.${n}`, sample(n)])), path.join(dir, "js.safetensors"), { format: "pt", who: "tessera" });
-const shardedDict = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`layer${i}.weight`, torch.arange(250, { dtype: torch.float32 }).add(i)]));
+const shardedDict = Object.fromEntries(
+  Array.from({ length: 5 }, (_, i) => [`layer${i}.weight`, torch.arange(250, { dtype: torch.float32 }).add(i)]),
+);
 const jsSplit = save_torch_state_dict(shardedDict, dir, { max_shard_size: 2500, filename_pattern: "js{suffix}.safetensors" });
 
 const py = runPython(
@@ -125,7 +130,11 @@ test("a file saved by tessera loads in Python: every dtype, aliasing views, stri
 test("safetensors and a sharded checkpoint written by tessera load in Python", () => {
   assert.equal(py.js_st_ok, true);
   assert.deepEqual(py.js_st_meta, { format: "pt", who: "tessera" });
-  assert.deepEqual(py.js_sharded_ok, [["js-00001-of-00003.safetensors", "js-00002-of-00003.safetensors", "js-00003-of-00003.safetensors"], 5000, true]);
+  assert.deepEqual(py.js_sharded_ok, [
+    ["js-00001-of-00003.safetensors", "js-00002-of-00003.safetensors", "js-00003-of-00003.safetensors"],
+    5000,
+    true,
+  ]);
   assert.equal(jsSplit.is_sharded, true);
 });
 
@@ -143,7 +152,13 @@ test("a file saved by Python loads in tessera, views still sharing storage", () 
   assert.deepEqual(r.nested.tup, [1, 2.5, "s"]);
   assert.deepEqual(r.nested.lst.slice(1), [null, true]);
   assert.ok(r.nested.ints instanceof Map, "int-keyed dicts load as Map");
-  assert.deepEqual([...r.nested.ints], [[0, "zero"], [1, "one"]]);
+  assert.deepEqual(
+    [...r.nested.ints],
+    [
+      [0, "zero"],
+      [1, "one"],
+    ],
+  );
   assert.deepEqual([r.epoch, r.lr, r.big], [3, 0.5, 2n ** 70n]);
   assert.equal(r.param.requires_grad, true);
   assert.deepEqual(Object.keys(r.model), Object.keys(py.model as object));

@@ -16,10 +16,23 @@ test("a loaded tensor is copy-on-write over the file, and survives a save over t
   save_file({ w: torch.arange(6, { dtype: torch.float32 }).reshape(2, 3), n: torch.tensor([7, 8], { dtype: torch.int64 }) }, file);
   const first = load_file(file);
   first.w.mul_(10);
-  assert.deepEqual(first.w.tolist(), [[0, 10, 20], [30, 40, 50]]);
-  assert.deepEqual(load_file(file).w.tolist(), [[0, 1, 2], [3, 4, 5]], "the file is unchanged");
+  assert.deepEqual(first.w.tolist(), [
+    [0, 10, 20],
+    [30, 40, 50],
+  ]);
+  assert.deepEqual(
+    load_file(file).w.tolist(),
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+    ],
+    "the file is unchanged",
+  );
   save_file({ w: torch.full([2, 3], -1), n: torch.tensor([0, 0], { dtype: torch.int64 }) }, file);
-  assert.deepEqual(first.w.tolist(), [[0, 10, 20], [30, 40, 50]]);
+  assert.deepEqual(first.w.tolist(), [
+    [0, 10, 20],
+    [30, 40, 50],
+  ]);
   assert.deepEqual(first.n.tolist(), [7, 8]);
   assert.deepEqual(load_file(file).n.tolist(), [0, 0]);
 });
@@ -52,7 +65,10 @@ test("the file's mapping made inside a caller's scope serves later reads", (t) =
   save_file({ a: torch.tensor([1.5]), b: torch.tensor([2.5]) }, file);
   const f = safe_open(file, "pt");
   try {
-    assert.deepEqual(torch.scope(() => f.get_tensor("a").tolist()), [1.5]);
+    assert.deepEqual(
+      torch.scope(() => f.get_tensor("a").tolist()),
+      [1.5],
+    );
     assert.deepEqual(f.get_tensor("b").tolist(), [2.5]);
   } finally {
     f.close();

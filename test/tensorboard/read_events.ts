@@ -37,8 +37,18 @@ function decodeFields(buf: Uint8Array): Field[] {
   return out;
 }
 
-export interface ParsedValue { tag: string; simple_value?: number; text?: string; plugin?: string }
-export interface ParsedEvent { wall_time: number; step: number; file_version?: string; values: ParsedValue[] }
+export interface ParsedValue {
+  tag: string;
+  simple_value?: number;
+  text?: string;
+  plugin?: string;
+}
+export interface ParsedEvent {
+  wall_time: number;
+  step: number;
+  file_version?: string;
+  values: ParsedValue[];
+}
 
 const utf8 = (b: Uint8Array) => new TextDecoder().decode(b);
 

@@ -35,7 +35,16 @@ test("scalars and text round-trip through the event file with valid CRCs", () =>
   assert.match(files[0]!, new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${hostname().replace(/[.]/g, "\\.")}\\.${process.pid}\\.\\d+$`));
   const events = readEventFile(join(dir, files[0]!));
   assert.equal(events[0]!.file_version, "brain.Event:2");
-  assert.deepEqual(events.slice(1).map((e) => [e.step, e.values[0]!.tag]), [[1, "train/loss"], [2, "train/loss"], [2, "train/lr"], [0, "config"], [-3, "neg"]]);
+  assert.deepEqual(
+    events.slice(1).map((e) => [e.step, e.values[0]!.tag]),
+    [
+      [1, "train/loss"],
+      [2, "train/loss"],
+      [2, "train/lr"],
+      [0, "config"],
+      [-3, "neg"],
+    ],
+  );
   assert.equal(events[1]!.wall_time, 1000.25);
   assert.equal(events[1]!.values[0]!.simple_value, 2.5);
   assert.equal(events[2]!.values[0]!.simple_value, 1.25);
@@ -62,13 +71,16 @@ test("scalars logged before SIGINT, SIGTERM or SIGKILL are all in the event file
   for (const signal of ["SIGINT", "SIGTERM", "SIGKILL"] as const) {
     const dir = mkdtempSync(join(tmpdir(), "tb-signal-"));
     const script = join(dir, "log.mts");
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
 import { SummaryWriter } from ${JSON.stringify(writerModule)};
 const w = new SummaryWriter(${JSON.stringify(join(dir, "runs"))});
 for (let step = 1; step <= 25; step++) w.add_scalar("train/loss", 1 / step, step);
 console.log("logged");
 setTimeout(() => undefined, 60_000);
-`);
+`,
+    );
     const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
     await new Promise<void>((ready) => child.stdout.on("data", (d: Buffer) => d.toString().includes("logged") && ready()));
     const exited = new Promise<NodeJS.Signals | null>((done) => child.on("exit", (_code, sig) => done(sig)));
@@ -77,7 +89,11 @@ setTimeout(() => undefined, 60_000);
     const files = readdirSync(join(dir, "runs"));
     const events = readEventFile(join(dir, "runs", files[0]!));
     const steps = events.slice(1).map((e) => [e.step, e.values[0]!.simple_value]);
-    assert.deepEqual(steps, Array.from({ length: 25 }, (_, i) => [i + 1, Math.fround(1 / (i + 1))]), `${signal}: logged scalars lost`);
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 25 }, (_, i) => [i + 1, Math.fround(1 / (i + 1))]),
+      `${signal}: logged scalars lost`,
+    );
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -77,7 +77,10 @@ test('return_tensors "pt" gives int64 tensors equal to HF\'s', () => {
   assert.deepEqual(enc.attention_mask?.tolist(), want.attention_mask.tolist());
   assert.deepEqual(tok("one text", { return_tensors: "pt" }).input_ids.shape.length, 2);
   assert.throws(() => tok(BATCH, { return_tensors: "pt" }), /different lengths.*padding/);
-  assert.throws(() => tok(BATCH, { padding: true, truncation: true, max_length: 10, pad_to_multiple_of: 8 }), /truncation length \(10\) is not a multiple of pad_to_multiple_of \(8\)/);
+  assert.throws(
+    () => tok(BATCH, { padding: true, truncation: true, max_length: 10, pad_to_multiple_of: 8 }),
+    /truncation length \(10\) is not a multiple of pad_to_multiple_of \(8\)/,
+  );
 });
 
 test("batch_decode with and without skip_special_tokens equals HF's; vocab sizes and tokens match", () => {
@@ -96,7 +99,10 @@ test("apply_chat_template renders and tokenizes as HF", () => {
   const tok = bytelevel();
   assert.equal(tok.apply_chat_template(MESSAGES, { tokenize: false, add_generation_prompt: true }), out.chat_text);
   assert.deepEqual(tok.apply_chat_template(MESSAGES, { add_generation_prompt: true, return_dict: false }), out.chat_ids);
-  assert.throws(() => AutoTokenizer.from_pretrained(dirOf(root, KINDS.spmBpe)).apply_chat_template(MESSAGES), /does not have a chat template/);
+  assert.throws(
+    () => AutoTokenizer.from_pretrained(dirOf(root, KINDS.spmBpe)).apply_chat_template(MESSAGES),
+    /does not have a chat template/,
+  );
 });
 
 test("sentencepiece tokenizer: pad_token = eos_token, left padding, masks and skip_special_tokens", () => {
@@ -105,7 +111,10 @@ test("sentencepiece tokenizer: pad_token = eos_token, left padding, masks and sk
   assert.throws(() => tok(["a", "bb"], { padding: true }), /does not have a padding token.*pad_token = tokenizer.eos_token/);
   tok.pad_token = tok.eos_token;
   tok.padding_side = "left";
-  assert.deepEqual([tok.bos_token, tok.eos_token, tok.unk_token, tok.bos_token_id, tok.eos_token_id, tok.pad_token_id], ["<s>", "</s>", "<unk>", 1, 2, 2]);
+  assert.deepEqual(
+    [tok.bos_token, tok.eos_token, tok.unk_token, tok.bos_token_id, tok.eos_token_id, tok.pad_token_id],
+    ["<s>", "</s>", "<unk>", 1, 2, 2],
+  );
   const enc = tok(["Hello", "Hello world"], { padding: true });
   const hello = tok.encode("Hello");
   const helloWorld = tok.encode("Hello world");
@@ -124,7 +133,10 @@ test("save_pretrained writes loadable tokenizer files, keeping settings", () => 
     tok.padding_side = "left";
     const dest = path.join(scratch, kind);
     tok.save_pretrained(dest);
-    assert.deepEqual(readdirSync(dest).sort(), [kind === KINDS.bytelevel ? "tokenizer.json" : "tokenizer.model", "special_tokens_map.json", "tokenizer_config.json"].sort());
+    assert.deepEqual(
+      readdirSync(dest).sort(),
+      [kind === KINDS.bytelevel ? "tokenizer.json" : "tokenizer.model", "special_tokens_map.json", "tokenizer_config.json"].sort(),
+    );
     const again = AutoTokenizer.from_pretrained(dest);
     assert.equal(again.padding_side, "left");
     assert.equal(again.pad_token, tok.eos_token);

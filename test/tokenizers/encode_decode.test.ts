@@ -52,7 +52,11 @@ test("tokenizer.model: SentencePieceProcessor equals Python sentencepiece (BPE w
     const backend = tok.backend as unknown as { sp: import("../../src/transformers/index.js").SentencePieceProcessor };
     TEXTS.forEach((text, i) => {
       assert.deepEqual(backend.sp.encode(text), expected[kind][i].plain, `${kind} encode ${JSON.stringify(text)}`);
-      assert.equal(backend.sp.decode(expected[kind][i].plain as number[]), expected[kind][i].plain_dec, `${kind} decode ${JSON.stringify(text)}`);
+      assert.equal(
+        backend.sp.decode(expected[kind][i].plain as number[]),
+        expected[kind][i].plain_dec,
+        `${kind} decode ${JSON.stringify(text)}`,
+      );
     });
   }
 });

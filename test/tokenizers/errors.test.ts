@@ -39,13 +39,19 @@ test("a hand-built tokenizer.model parses and encodes", () => {
 
 test("a folder without tokenizer files says what was looked for", () => {
   const d = folder("empty", { "tokenizer_config.json": "{}" });
-  assert.throws(() => AutoTokenizer.from_pretrained(d), (e: Error) => e.message.includes(d) && /tokenizer\.json/.test(e.message) && /tokenizer\.model/.test(e.message));
+  assert.throws(
+    () => AutoTokenizer.from_pretrained(d),
+    (e: Error) => e.message.includes(d) && /tokenizer\.json/.test(e.message) && /tokenizer\.model/.test(e.message),
+  );
   assert.throws(() => AutoTokenizer.from_pretrained(path.join(root, "nope")), /nope is not a folder/);
 });
 
 test("a corrupted tokenizer.json names the file and the JSON problem", () => {
   const d = folder("badjson", { "tokenizer.json": '{"model": {"type": "BPE", "vocab": {"a": 0' });
-  assert.throws(() => AutoTokenizer.from_pretrained(d), (e: Error) => e.message.includes(path.join(d, "tokenizer.json")) && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => AutoTokenizer.from_pretrained(d),
+    (e: Error) => e.message.includes(path.join(d, "tokenizer.json")) && /not valid JSON/.test(e.message),
+  );
   const e2 = folder("nomodel", { "tokenizer.json": '{"version": "1.0"}' });
   assert.throws(() => AutoTokenizer.from_pretrained(e2), /tokenizer\.json is not a tokenizer\.json: it has no "model" section/);
   const e3 = folder("badconfig", { "tokenizer.json": "{}", "tokenizer_config.json": "{oops" });
@@ -58,7 +64,8 @@ test("a truncated tokenizer.model is a clear error naming the file", () => {
     const d = folder(`trunc${cut}`, { "tokenizer.model": model.subarray(0, cut) });
     assert.throws(
       () => AutoTokenizer.from_pretrained(d),
-      (e: Error) => e.message.includes(path.join(d, "tokenizer.model")) && /not a valid SentencePiece model .*(truncated|no pieces)/.test(e.message),
+      (e: Error) =>
+        e.message.includes(path.join(d, "tokenizer.model")) && /not a valid SentencePiece model .*(truncated|no pieces)/.test(e.message),
       `cut at ${cut}`,
     );
   }

@@ -82,8 +82,20 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const t = (k: string): Tensor => py[k] as Tensor;
 const single = (): Tensor => torch.tensor([[5, 17, 33, 2, 71, 40, 9]], { dtype: torch.int64 });
-const batch = (): Tensor => torch.tensor([[5, 17, 33, 2, 71, 40, 9], [0, 0, 0, 8, 60, 12, 44], [0, 0, 0, 0, 0, 3, 90]], { dtype: torch.int64 });
-const mask = (): Tensor => torch.arange(7).ge(torch.tensor([[0], [3], [5]], { dtype: torch.int64 })).to(torch.int64);
+const batch = (): Tensor =>
+  torch.tensor(
+    [
+      [5, 17, 33, 2, 71, 40, 9],
+      [0, 0, 0, 8, 60, 12, 44],
+      [0, 0, 0, 0, 0, 3, 90],
+    ],
+    { dtype: torch.int64 },
+  );
+const mask = (): Tensor =>
+  torch
+    .arange(7)
+    .ge(torch.tensor([[0], [3], [5]], { dtype: torch.int64 }))
+    .to(torch.int64);
 
 function sameTokens(actual: Tensor, expected: Tensor, msg: string): void {
   assert.deepEqual(actual.tolist(), expected.tolist(), msg);
@@ -116,9 +128,19 @@ test("greedy, 3 left-padded prompts, with and without the KV cache", () => {
 });
 
 test("eos: a finished row is filled with pad_token_id; generation ends when every row is finished", () => {
-  const one = model.generate(batch(), { attention_mask: mask(), max_new_tokens: 20, pad_token_id: 0, eos_token_id: [py.eos_a as number, 95] });
+  const one = model.generate(batch(), {
+    attention_mask: mask(),
+    max_new_tokens: 20,
+    pad_token_id: 0,
+    eos_token_id: [py.eos_a as number, 95],
+  });
   sameTokens(one, t("eos_batch"), "one row stops");
-  const all = model.generate(batch(), { attention_mask: mask(), max_new_tokens: 20, pad_token_id: 1, eos_token_id: py.eos_all as number[] });
+  const all = model.generate(batch(), {
+    attention_mask: mask(),
+    max_new_tokens: 20,
+    pad_token_id: 1,
+    eos_token_id: py.eos_all as number[],
+  });
   sameTokens(all, t("eos_all_batch"), "all rows stop");
   assert.ok(all.shape[1] < 27, `expected an early stop, got length ${all.shape[1]}`);
 });
@@ -127,13 +149,25 @@ test("no max_new_tokens and no eos: HF 5.x default of 20 new tokens applies, wit
   const { value, warnings } = quiet(() => model.generate(single()));
   assert.deepEqual(value.shape, [1, 27]);
   sameTokens(value, t("default_length"), "default max_length");
-  assert.ok(warnings.some((w) => w.includes("default `max_length` (=20) to control the generation length (20 new tokens)")), `warnings: ${JSON.stringify(warnings)}`);
+  assert.ok(
+    warnings.some((w) => w.includes("default `max_length` (=20) to control the generation length (20 new tokens)")),
+    `warnings: ${JSON.stringify(warnings)}`,
+  );
   assert.throws(() => model.generate(single(), { max_length: 7 }), /input length of input_ids is 7, but `max_length` is set to 7/);
 });
 
 test("seeded sampling draws the same tokens as HF (same processors, same torch.multinomial calls)", () => {
   torch.manual_seed(1234);
-  const opts: GenerateOptions = { attention_mask: mask(), max_new_tokens: 15, do_sample: true, temperature: 0.7, top_k: 12, top_p: 0.9, repetition_penalty: 1.3, pad_token_id: 0 };
+  const opts: GenerateOptions = {
+    attention_mask: mask(),
+    max_new_tokens: 15,
+    do_sample: true,
+    temperature: 0.7,
+    top_k: 12,
+    top_p: 0.9,
+    repetition_penalty: 1.3,
+    pad_token_id: 0,
+  };
   sameTokens(model.generate(batch(), opts), t("sample_batch"), "sampling with every warper");
   torch.manual_seed(99);
   sameTokens(model.generate(single(), { max_new_tokens: 15, do_sample: true, top_k: 0 }), t("sample_plain"), "plain multinomial");
@@ -168,11 +202,20 @@ test("logits processors equal HF's on fixed scores", () => {
 });
 
 test("bad input gets a clear error", () => {
-  assert.throws(() => model.generate(torch.tensor([1, 2, 3], { dtype: torch.int64 }), { max_new_tokens: 2 }), /input_ids must be 2-D.*unsqueeze\(0\)/);
+  assert.throws(
+    () => model.generate(torch.tensor([1, 2, 3], { dtype: torch.int64 }), { max_new_tokens: 2 }),
+    /input_ids must be 2-D.*unsqueeze\(0\)/,
+  );
   assert.throws(() => model.generate(single().to(torch.float32), { max_new_tokens: 2 }), /integer token ids/);
-  assert.throws(() => model.generate(single(), { max_new_tokens: 2, attention_mask: torch.ones(1, 3) }), /attention_mask shape \[1, 3\] must equal input_ids shape \[1, 7\]/);
+  assert.throws(
+    () => model.generate(single(), { max_new_tokens: 2, attention_mask: torch.ones(1, 3) }),
+    /attention_mask shape \[1, 3\] must equal input_ids shape \[1, 7\]/,
+  );
   assert.throws(() => model.generate(single(), { max_new_tokens: 0 }), /max_new_tokens must be a positive integer/);
-  assert.throws(() => model.generate(single(), { max_new_tokens: 2, do_sample: true, temperature: 0 }), /temperature.*strictly positive.*do_sample=False/);
+  assert.throws(
+    () => model.generate(single(), { max_new_tokens: 2, do_sample: true, temperature: 0 }),
+    /temperature.*strictly positive.*do_sample=False/,
+  );
   assert.throws(() => model.generate(single(), { max_new_tokens: 2, num_beams: 4 }), /beam search is not supported/);
   assert.throws(() => new TopKLogitsWarper(0), /top_k.*strictly positive integer/);
   assert.throws(() => new TopPLogitsWarper(1.5), /top_p/);

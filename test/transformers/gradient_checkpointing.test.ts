@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
 import type { Module } from "../../src/torch/nn/index.js";
-import { BaichuanConfig, BaichuanForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, type CausalLM } from "../../src/transformers/index.js";
+import {
+  BaichuanConfig,
+  BaichuanForCausalLM,
+  GPT2Config,
+  GPT2LMHeadModel,
+  LlamaConfig,
+  LlamaForCausalLM,
+  type CausalLM,
+} from "../../src/transformers/index.js";
 import { assertClose } from "../helpers/oracle.js";
 
 const tiny = { hidden_size: 32, num_hidden_layers: 3, num_attention_heads: 4, vocab_size: 64, intermediate_size: 64 };

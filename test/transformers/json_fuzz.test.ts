@@ -8,7 +8,14 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM } from "../../src/transformers/index.js";
+import {
+  AutoConfig,
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  GenerationConfig,
+  LlamaConfig,
+  LlamaForCausalLM,
+} from "../../src/transformers/index.js";
 import { hasNestedRepetition } from "../../src/transformers/tokenization/regex_safety.js";
 import { repoRoot } from "../helpers/oracle.js";
 import { tempDir } from "./helpers/batch.js";
@@ -30,10 +37,43 @@ function rng(seed: number): () => number {
 }
 
 const HOSTILE: unknown[] = [
-  null, true, false, 0, -1, 1.5, 1e9, -1e9, 1e308, -1e308, 2 ** 53 + 2, "", "x".repeat(5000), "\u0000\ud800", [], {}, [[[[[[]]]]]], [1, "a", null],
-  { __proto__: null, polluted: "yes" }, { constructor: { prototype: { polluted: "yes" } } }, "constructor", "__proto__",
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  1e9,
+  -1e9,
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  "",
+  "x".repeat(5000),
+  "\u0000\ud800",
+  [],
+  {},
+  [[[[[[]]]]]],
+  [1, "a", null],
+  { __proto__: null, polluted: "yes" },
+  { constructor: { prototype: { polluted: "yes" } } },
+  "constructor",
+  "__proto__",
 ];
-const KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "model_type", "type", "vocab", "num_hidden_layers", "chat_template", "zz"];
+const KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "model_type",
+  "type",
+  "vocab",
+  "num_hidden_layers",
+  "chat_template",
+  "zz",
+];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -97,7 +137,10 @@ function fuzz(name: string, seed: number, use: (dir: string) => void): Tally {
       tally.loaded++;
     } catch (e) {
       assert.ok(e instanceof Error, `${name} mutation ${i}: threw a non-Error ${String(e)}\n${text.slice(0, 300)}`);
-      assert.ok(!(e instanceof TypeError) && !(e instanceof RangeError && /call stack/.test(e.message)), `${name} mutation ${i}: ${e.stack}\n${text.slice(0, 300)}`);
+      assert.ok(
+        !(e instanceof TypeError) && !(e instanceof RangeError && /call stack/.test(e.message)),
+        `${name} mutation ${i}: ${e.stack}\n${text.slice(0, 300)}`,
+      );
       assert.ok(e.message.includes(dir), `${name} mutation ${i}: the error does not name the file: ${e.message}\n${text.slice(0, 300)}`);
       tally.refused++;
     }
@@ -148,13 +191,26 @@ test("tokenizer.json: 1,000 mutations; a loaded tokenizer encodes and decodes", 
 });
 
 test("num_hidden_layers 1e9: from_config and from_pretrained refuse at once, naming the sizes", () => {
-  const config = new LlamaConfig({ hidden_size: 64, num_hidden_layers: 1e9, num_attention_heads: 4, vocab_size: 128, intermediate_size: 128 });
-  assert.throws(() => LlamaForCausalLM.from_config(config), /LlamaForCausalLM\.from_config: num_hidden_layers 1000000000, hidden_size 64 and vocab_size 128 need at least [\d.]+ GiB of float32 weights, more than the [\d.]+ GiB of memory here/);
+  const config = new LlamaConfig({
+    hidden_size: 64,
+    num_hidden_layers: 1e9,
+    num_attention_heads: 4,
+    vocab_size: 128,
+    intermediate_size: 128,
+  });
+  assert.throws(
+    () => LlamaForCausalLM.from_config(config),
+    /LlamaForCausalLM\.from_config: num_hidden_layers 1000000000, hidden_size 64 and vocab_size 128 need at least [\d.]+ GiB of float32 weights, more than the [\d.]+ GiB of memory here/,
+  );
   const dir = path.join(root, "huge");
   mkdirSync(dir);
   writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config.to_dict(), model_type: "llama" }));
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(dir), (e: Error) => e.message.includes(dir) && /need at least/.test(e.message));
-  for (const bad of [-1, 1.5, "32"]) assert.throws(() => new LlamaConfig({ num_hidden_layers: bad as number }), /num_hidden_layers must be an integer >= 0/);
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(dir),
+    (e: Error) => e.message.includes(dir) && /need at least/.test(e.message),
+  );
+  for (const bad of [-1, 1.5, "32"])
+    assert.throws(() => new LlamaConfig({ num_hidden_layers: bad as number }), /num_hidden_layers must be an integer >= 0/);
 });
 
 test("a tokenizer.json regex that backtracks exponentially is refused at load; real tokenizers' regexes pass", () => {
@@ -164,13 +220,17 @@ test("a tokenizer.json regex that backtracks exponentially is refused at load; r
   const json = JSON.parse(readFileSync(path.join(configDir, "tokenizer.json"), "utf8")) as Record<string, unknown>;
   json.pre_tokenizer = { type: "Split", pattern: { Regex: "(a+)+$" }, behavior: "Isolated", invert: false };
   writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(json));
-  assert.throws(() => AutoTokenizer.from_pretrained(dir), /tokenizer\.json: the regex "\(a\+\)\+\$" at pre_tokenizer\.pattern repeats a group/);
+  assert.throws(
+    () => AutoTokenizer.from_pretrained(dir),
+    /tokenizer\.json: the regex "\(a\+\)\+\$" at pre_tokenizer\.pattern repeats a group/,
+  );
   for (const p of ["(a|a)*$", "(?:\\s*)+x", "((ab)*c)+", "(.*a){1,}x"]) assert.ok(hasNestedRepetition(p), p);
   const real = [
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-    "▁", " ?[^(\\s|[.,!?…。，、।۔،])]+",
+    "▁",
+    " ?[^(\\s|[.,!?…。，、।۔،])]+",
   ];
   for (const p of real) assert.ok(!hasNestedRepetition(p), p);
 });

@@ -8,7 +8,14 @@ import path from "node:path";
 import { torch } from "../../src/index.js";
 import type { Tensor } from "../../src/torch/tensor.js";
 import { Linear } from "../../src/torch/nn/index.js";
-import { LlamaForCausalLM, LoraConfig, LoraLinear, PeftModel, get_peft_model, type CausalLMOutputWithPast } from "../../src/transformers/index.js";
+import {
+  LlamaForCausalLM,
+  LoraConfig,
+  LoraLinear,
+  PeftModel,
+  get_peft_model,
+  type CausalLMOutputWithPast,
+} from "../../src/transformers/index.js";
 import { assertClose, runPython, type PyValue } from "../helpers/oracle.js";
 
 const SETUP = String.raw`
@@ -57,8 +64,16 @@ out["saved_keys"] = sorted(load_file(ts_adapter + "/adapter_model.safetensors").
 let dir: string;
 let py: Record<string, PyValue>;
 const baseDir = (): string => path.join(dir, "base");
-const ids = (): Tensor => torch.tensor([[5, 17, 33, 2, 71, 40, 9], [8, 60, 12, 44, 1, 3, 90]], { dtype: torch.int64 });
-const logits = (m: { forward(...a: unknown[]): unknown }): Tensor => torch.no_grad(() => (m.forward(ids()) as CausalLMOutputWithPast).logits);
+const ids = (): Tensor =>
+  torch.tensor(
+    [
+      [5, 17, 33, 2, 71, 40, 9],
+      [8, 60, 12, 44, 1, 3, 90],
+    ],
+    { dtype: torch.int64 },
+  );
+const logits = (m: { forward(...a: unknown[]): unknown }): Tensor =>
+  torch.no_grad(() => (m.forward(ids()) as CausalLMOutputWithPast).logits);
 const base = (): LlamaForCausalLM => LlamaForCausalLM.from_pretrained(baseDir());
 const TOL = { rtol: 1e-4, atol: 1e-5 };
 
@@ -91,12 +106,17 @@ test("trainable-parameter counts equal PEFT's (lists, regex, all-linear, model-t
     console.log = orig;
   }
   const [tr, all] = counts.qv;
-  assert.deepEqual(lines, [`trainable params: ${tr.toLocaleString("en-US")} || all params: ${all.toLocaleString("en-US")} || trainable%: ${((100 * tr) / all).toFixed(4)}`]);
+  assert.deepEqual(lines, [
+    `trainable params: ${tr.toLocaleString("en-US")} || all params: ${all.toLocaleString("en-US")} || trainable%: ${((100 * tr) / all).toFixed(4)}`,
+  ]);
 });
 
 test("wrapped state-dict names and seeded lora_A init equal PEFT's; zero lora_B leaves the logits unchanged", () => {
   torch.manual_seed(7);
-  const pm = get_peft_model(base(), new LoraConfig({ r: 4, lora_alpha: 8, target_modules: ["q_proj", "v_proj", "down_proj"], task_type: "CAUSAL_LM" }));
+  const pm = get_peft_model(
+    base(),
+    new LoraConfig({ r: 4, lora_alpha: 8, target_modules: ["q_proj", "v_proj", "down_proj"], task_type: "CAUSAL_LM" }),
+  );
   assert.deepEqual(Object.keys(pm.state_dict()).sort(), [...(py.keys as string[])].sort());
   assert.ok("base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight" in pm.state_dict());
   const down = pm.get_base_model().get_submodule("model.layers.1.mlp.down_proj");
@@ -112,14 +132,20 @@ test("an adapter saved by Python peft loads in tessera with the same logits; mer
   assert.deepEqual(pm.get_nb_trainable_parameters()[0], 0, "loaded adapters are frozen unless is_trainable");
   const merged = pm.merge_and_unload();
   assert.ok(merged instanceof LlamaForCausalLM);
-  assert.ok([...merged.modules()].every((m) => !(m instanceof LoraLinear)), "no LoraLinear left after merge_and_unload");
+  assert.ok(
+    [...merged.modules()].every((m) => !(m instanceof LoraLinear)),
+    "no LoraLinear left after merge_and_unload",
+  );
   assert.ok(merged.get_submodule("model.layers.0.self_attn.q_proj") instanceof Linear);
   assertClose(logits(merged), py.py_merged_logits as Tensor, { ...TOL, msg: "merged vs PEFT merged" });
   assertClose(logits(merged), py.py_lora_logits as Tensor, { ...TOL, msg: "merged vs unmerged" });
 });
 
 test("an adapter saved by tessera loads in Python peft with the same logits (unmerged and merged)", () => {
-  const pm = get_peft_model(base(), new LoraConfig({ r: 4, lora_alpha: 16, target_modules: ["q_proj", "k_proj", "o_proj", "up_proj"], task_type: "CAUSAL_LM" }));
+  const pm = get_peft_model(
+    base(),
+    new LoraConfig({ r: 4, lora_alpha: 16, target_modules: ["q_proj", "k_proj", "o_proj", "up_proj"], task_type: "CAUSAL_LM" }),
+  );
   torch.no_grad(() => {
     for (const [n, p] of pm.named_parameters()) if (n.includes("lora_B")) p.normal_(0, 0.5);
   });
@@ -134,7 +160,10 @@ test("an adapter saved by tessera loads in Python peft with the same logits (unm
   const r = runPython(LOAD_TESSERA_ADAPTER, { base_dir: baseDir(), ts_adapter: out });
   assertClose(mine, r.logits as Tensor, { ...TOL, msg: "tessera adapter in PEFT" });
   assert.ok((r.saved_keys as string[]).includes("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
-  assert.ok((r.saved_keys as string[]).every((k) => !k.includes(".default.")), "adapter name stripped");
+  assert.ok(
+    (r.saved_keys as string[]).every((k) => !k.includes(".default.")),
+    "adapter name stripped",
+  );
   const merged = pm.merge_and_unload();
   assertClose(logits(merged), mine, { ...TOL, msg: "merged vs unmerged" });
   assertClose(logits(merged), r.merged_logits as Tensor, { ...TOL, msg: "merged vs PEFT merged" });

@@ -87,9 +87,15 @@ for (const [name, { grads, files }] of Object.entries(CASES)) {
     assertClose(b.loss!, T(exp.loss_padded), { rtol: 1e-5, atol: 0, msg: `${name} padded loss` });
     const c = model.forward(batch.ids, { attention_mask: batch.mask, position_ids: batch.position_ids });
     assert.equal(c[0], c.logits, "out[0] is the logits without labels");
-    assertCloseOnTokens(c.logits, T(exp.logits_pos), batch.mask, { rtol: 1e-4, atol: 1e-5, msg: `${name} left-padded logits with position_ids` });
+    assertCloseOnTokens(c.logits, T(exp.logits_pos), batch.mask, {
+      rtol: 1e-4,
+      atol: 1e-5,
+      msg: `${name} left-padded logits with position_ids`,
+    });
     a.loss!.add(b.loss!).backward();
-    grads.forEach((g, i) => assertClose(model.get_parameter(g).grad!, T((exp.grads as PyValue[])[i]), { rtol: 1e-4, atol: 1e-6, msg: `${name} grad ${g}` }));
+    grads.forEach((g, i) =>
+      assertClose(model.get_parameter(g).grad!, T((exp.grads as PyValue[])[i]), { rtol: 1e-4, atol: 1e-6, msg: `${name} grad ${g}` }),
+    );
   });
 }
 
@@ -134,7 +140,10 @@ test("named_modules and state_dict keys are HF's", () => {
   const qwen = Object.keys(loaded.get("qwen2")!.state_dict());
   for (const k of ["model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.k_proj.bias"]) assert.ok(qwen.includes(k), k);
   assert.ok(!qwen.includes("model.layers.0.self_attn.o_proj.bias"));
-  assert.equal(llama.num_parameters(), [...llama.parameters()].reduce((n, p) => n + p.numel(), 0));
+  assert.equal(
+    llama.num_parameters(),
+    [...llama.parameters()].reduce((n, p) => n + p.numel(), 0),
+  );
 });
 
 test("tessera's save_pretrained (sharded safetensors) loads in HF transformers with the same logits", () => {
@@ -144,8 +153,13 @@ test("tessera's save_pretrained (sharded safetensors) loads in HF transformers w
     const model = loaded.get(name)!;
     model.save_pretrained(dir, { max_shard_size: "30KB" });
     const files = readdirSync(dir);
-    assert.ok(files.includes("model.safetensors.index.json") && files.includes("config.json") && files.includes("generation_config.json"), files.join(","));
-    const index = JSON.parse(readFileSync(path.join(dir, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+    assert.ok(
+      files.includes("model.safetensors.index.json") && files.includes("config.json") && files.includes("generation_config.json"),
+      files.join(","),
+    );
+    const index = JSON.parse(readFileSync(path.join(dir, "model.safetensors.index.json"), "utf8")) as {
+      weight_map: Record<string, string>;
+    };
     if (name !== "qwen2") assert.ok(!("lm_head.weight" in index.weight_map), "a tied lm_head is not stored");
     saved[name] = torch.no_grad(() => model.forward(batch.ids, { attention_mask: batch.mask }).logits);
   }
@@ -159,5 +173,6 @@ for name in saved:
 `,
     { root, ids: batch.ids, mask: batch.mask, saved },
   );
-  for (const name of Object.keys(saved)) assertCloseOnTokens(T(saved[name]), T(hf[name]), batch.mask, { rtol: 1e-4, atol: 1e-5, msg: `${name} HF logits` });
+  for (const name of Object.keys(saved))
+    assertCloseOnTokens(T(saved[name]), T(hf[name]), batch.mask, { rtol: 1e-4, atol: 1e-5, msg: `${name} HF logits` });
 });

@@ -22,14 +22,38 @@ const batch = tokenBatch(128);
 // that one label is ignored, and the padded gradients are taken without the z-loss (which sees
 // every position's logits); the values themselves agree either way.
 const labels = batch.labels.clone();
-labels.index_put_([torch.tensor([0], { dtype: torch.int64 }), torch.tensor([3], { dtype: torch.int64 })], torch.tensor(-100, { dtype: torch.int64 }));
+labels.index_put_(
+  [torch.tensor([0], { dtype: torch.int64 }), torch.tensor([3], { dtype: torch.int64 })],
+  torch.tensor(-100, { dtype: torch.int64 }),
+);
 
-const common = { architectures: ["BaichuanForCausalLM"], model_type: "baichuan", vocab_size: 128, intermediate_size: 128, num_hidden_layers: 2, rms_norm_eps: 1e-6, pad_token_id: 0, bos_token_id: 1, eos_token_id: 2, tie_word_embeddings: false, hidden_act: "silu", initializer_range: 0.02, use_cache: true, torch_dtype: "float32", model_max_length: 64 };
+const common = {
+  architectures: ["BaichuanForCausalLM"],
+  model_type: "baichuan",
+  vocab_size: 128,
+  intermediate_size: 128,
+  num_hidden_layers: 2,
+  rms_norm_eps: 1e-6,
+  pad_token_id: 0,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  tie_word_embeddings: false,
+  hidden_act: "silu",
+  initializer_range: 0.02,
+  use_cache: true,
+  torch_dtype: "float32",
+  model_max_length: 64,
+};
 const CONFIGS: Record<string, Record<string, PyValue>> = {
   "baichuan2-7b": { ...common, hidden_size: 64, num_attention_heads: 4, max_position_embeddings: 64, z_loss_weight: 0 },
   "baichuan2-13b": { ...common, hidden_size: 48, num_attention_heads: 6, z_loss_weight: 0.1 },
 };
-const GRADS = ["model.embed_tokens.weight", "model.layers.0.self_attn.W_pack.weight", "model.layers.1.mlp.down_proj.weight", "lm_head.weight"];
+const GRADS = [
+  "model.embed_tokens.weight",
+  "model.layers.0.self_attn.W_pack.weight",
+  "model.layers.1.mlp.down_proj.weight",
+  "lm_head.weight",
+];
 
 const REFERENCE = String.raw`
 import math, torch.nn.functional as F
@@ -173,7 +197,10 @@ for name, c in configs.items():
     out[name] = r
 `;
 
-const expected = runPython(REFERENCE, { root, configs: CONFIGS, grads: GRADS, ids: batch.ids, mask: batch.mask, labels }) as Record<string, Record<string, PyValue>>;
+const expected = runPython(REFERENCE, { root, configs: CONFIGS, grads: GRADS, ids: batch.ids, mask: batch.mask, labels }) as Record<
+  string,
+  Record<string, PyValue>
+>;
 const T = (v: PyValue): Tensor => v as Tensor;
 
 test("_get_interleave: ALiBi slopes of the published model (power of 2 and not)", () => {
@@ -206,7 +233,9 @@ for (const name of Object.keys(CONFIGS)) {
     assertClose(a.loss!, T(exp.loss), { rtol: 1e-5, atol: 0, msg: `${name} loss` });
     assertClose(b.loss!, T(exp.loss_padded), { rtol: 1e-5, atol: 0, msg: `${name} padded loss` });
     const compareGrads = (key: string): void =>
-      GRADS.forEach((g, i) => assertClose(model.get_parameter(g).grad!, T((exp[key] as PyValue[])[i]), { rtol: 1e-4, atol: 1e-6, msg: `${name} ${key} ${g}` }));
+      GRADS.forEach((g, i) =>
+        assertClose(model.get_parameter(g).grad!, T((exp[key] as PyValue[])[i]), { rtol: 1e-4, atol: 1e-6, msg: `${name} ${key} ${g}` }),
+      );
     a.loss!.backward();
     compareGrads("grads");
     model.zero_grad();

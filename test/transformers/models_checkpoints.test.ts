@@ -8,14 +8,30 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, wr
 import path from "node:path";
 import { torch } from "../../src/index.js";
 import { load_file, save_file } from "../../src/torch/serialization/index.js";
-import { AutoConfig, AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM } from "../../src/transformers/index.js";
+import {
+  AutoConfig,
+  AutoModelForCausalLM,
+  GPT2Config,
+  GPT2LMHeadModel,
+  LlamaConfig,
+  LlamaForCausalLM,
+} from "../../src/transformers/index.js";
 import { assertClose, repoRoot } from "../helpers/oracle.js";
 import { tempDir } from "./helpers/batch.js";
 
 const root = tempDir("checkpoints");
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const tiny = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 128, intermediate_size: 128, pad_token_id: 0, initializer_range: 0.02 };
+const tiny = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 128,
+  intermediate_size: 128,
+  pad_token_id: 0,
+  initializer_range: 0.02,
+};
 torch.manual_seed(0);
 const model = LlamaForCausalLM.from_config(new LlamaConfig(tiny));
 const good = path.join(root, "good");
@@ -47,12 +63,20 @@ test("from_config: HF's _init_weights (N(0, initializer_range), zero padding row
 
 test("from_pretrained: dtype and device chosen at load; safetensors round trip is exact", () => {
   const again = AutoModelForCausalLM.from_pretrained(good, { device: "cpu" });
-  assertClose(torch.no_grad(() => again.forward(ids).logits), reference, { rtol: 0, atol: 0, msg: "reloaded logits" });
+  assertClose(
+    torch.no_grad(() => again.forward(ids).logits),
+    reference,
+    { rtol: 0, atol: 0, msg: "reloaded logits" },
+  );
   assert.equal(again.training, false, "from_pretrained returns the model in eval mode");
   const bf16 = AutoModelForCausalLM.from_pretrained(good, { torch_dtype: torch.bfloat16 });
   assert.equal(bf16.dtype, torch.bfloat16);
   assert.ok([...bf16.parameters()].every((p) => p.dtype === torch.bfloat16 && p.device.type === "cpu"));
-  assertClose(torch.no_grad(() => bf16.forward(ids).logits.float()), reference, { rtol: 0.05, atol: 0.05, msg: "bf16 logits" });
+  assertClose(
+    torch.no_grad(() => bf16.forward(ids).logits.float()),
+    reference,
+    { rtol: 0.05, atol: 0.05, msg: "bf16 logits" },
+  );
   // "auto" takes the dtype the checkpoint's config names.
   const config = JSON.parse(readFileSync(path.join(good, "config.json"), "utf8")) as { dtype: string };
   assert.equal(config.dtype, "float32");
@@ -64,12 +88,18 @@ test("save_pretrained(safe_serialization=false) writes pytorch_model.bin that lo
   model.save_pretrained(dir, { safe_serialization: false });
   assert.ok(existsSync(path.join(dir, "pytorch_model.bin")));
   const again = LlamaForCausalLM.from_pretrained(dir);
-  assertClose(torch.no_grad(() => again.forward(ids).logits), reference, { rtol: 0, atol: 0, msg: "bin logits" });
+  assertClose(
+    torch.no_grad(() => again.forward(ids).logits),
+    reference,
+    { rtol: 0, atol: 0, msg: "bin logits" },
+  );
 });
 
 test("generation_config.json and config.json round trip; GPT-2 keys stay GPT-2's", () => {
   const dir = path.join(root, "gpt2");
-  const gpt2 = GPT2LMHeadModel.from_config(new GPT2Config({ n_embd: 32, n_layer: 1, n_head: 2, vocab_size: 64, n_positions: 16, bos_token_id: 5, eos_token_id: 6 }));
+  const gpt2 = GPT2LMHeadModel.from_config(
+    new GPT2Config({ n_embd: 32, n_layer: 1, n_head: 2, vocab_size: 64, n_positions: 16, bos_token_id: 5, eos_token_id: 6 }),
+  );
   gpt2.generation_config.max_new_tokens = 7;
   gpt2.save_pretrained(dir);
   const cfg = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
@@ -81,12 +111,18 @@ test("generation_config.json and config.json round trip; GPT-2 keys stay GPT-2's
   assert.equal(again.generation_config.eos_token_id, 6);
   assert.equal(AutoConfig.from_pretrained(dir).model_type, "gpt2");
   assert.equal(again.get_output_embeddings()!.weight, again.get_input_embeddings().weight);
-  assert.throws(() => again.forward(torch.zeros(1, 17, { dtype: torch.int64 })), /17 positions \(0 cached \+ 17 new\) exceed n_positions = 16/);
+  assert.throws(
+    () => again.forward(torch.zeros(1, 17, { dtype: torch.int64 })),
+    /17 positions \(0 cached \+ 17 new\) exceed n_positions = 16/,
+  );
 });
 
 test("bad checkpoints: each a clear error naming what and where", () => {
   const missing = path.join(root, "nope");
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(missing), (e: Error) => e.message.includes(`${missing} is not a folder, nor a hub id`));
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(missing),
+    (e: Error) => e.message.includes(`${missing} is not a folder, nor a hub id`),
+  );
 
   const noConfig = path.join(root, "no-config");
   mkdirSync(noConfig);
@@ -95,7 +131,10 @@ test("bad checkpoints: each a clear error naming what and where", () => {
   const noWeights = path.join(root, "no-weights");
   mkdirSync(noWeights);
   writeFileSync(path.join(noWeights, "config.json"), readFileSync(path.join(good, "config.json")));
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(noWeights), (e: Error) => e.message.includes(noWeights) && /model\.safetensors.*pytorch_model\.bin/.test(e.message));
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(noWeights),
+    (e: Error) => e.message.includes(noWeights) && /model\.safetensors.*pytorch_model\.bin/.test(e.message),
+  );
 
   const badJson = path.join(root, "bad-json");
   mkdirSync(badJson);
@@ -105,7 +144,10 @@ test("bad checkpoints: each a clear error naming what and where", () => {
   const unknown = path.join(root, "unknown-type");
   mkdirSync(unknown);
   writeFileSync(path.join(unknown, "config.json"), JSON.stringify({ model_type: "bert" }));
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(unknown), /model_type "bert" is not supported \(supported: llama, mistral, qwen2, baichuan, gpt2\)/);
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(unknown),
+    /model_type "bert" is not supported \(supported: llama, mistral, qwen2, baichuan, gpt2\)/,
+  );
 
   const wrongShape = variant("wrong-shape", (sd) => {
     sd["model.layers.1.mlp.up_proj.weight"] = torch.zeros(100, 64);
@@ -119,19 +161,31 @@ test("bad checkpoints: each a clear error naming what and where", () => {
   const withInvFreq = variant("inv-freq", (sd) => {
     sd["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch.ones(8);
   });
-  assertClose(torch.no_grad(() => AutoModelForCausalLM.from_pretrained(withInvFreq).forward(ids).logits), reference, { rtol: 0, atol: 0, msg: "inv_freq ignored" });
+  assertClose(
+    torch.no_grad(() => AutoModelForCausalLM.from_pretrained(withInvFreq).forward(ids).logits),
+    reference,
+    { rtol: 0, atol: 0, msg: "inv_freq ignored" },
+  );
 
   const missingWeight = variant("missing-weight", (sd) => {
     delete sd["model.layers.0.self_attn.k_proj.weight"];
   });
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(missingWeight), /weights missing from the checkpoint: model\.layers\.0\.self_attn\.k_proj\.weight$/);
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(missingWeight),
+    /weights missing from the checkpoint: model\.layers\.0\.self_attn\.k_proj\.weight$/,
+  );
 
   const sharded = path.join(root, "truncated");
   model.save_pretrained(sharded, { max_shard_size: "40KB" });
-  const index = JSON.parse(readFileSync(path.join(sharded, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+  const index = JSON.parse(readFileSync(path.join(sharded, "model.safetensors.index.json"), "utf8")) as {
+    weight_map: Record<string, string>;
+  };
   const shard = path.join(sharded, index.weight_map["model.layers.0.mlp.up_proj.weight"]);
   truncateSync(shard, statSync(shard).size - 100);
-  assert.throws(() => AutoModelForCausalLM.from_pretrained(sharded), (e: Error) => e.message.includes(shard) && /truncated/.test(e.message));
+  assert.throws(
+    () => AutoModelForCausalLM.from_pretrained(sharded),
+    (e: Error) => e.message.includes(shard) && /truncated/.test(e.message),
+  );
 
   rmSync(shard);
   assert.throws(() => AutoModelForCausalLM.from_pretrained(sharded), new RegExp(`shard ${shard} is missing`));
@@ -148,7 +202,10 @@ test("published configs (HF 4 spelling, copied from the model repos) build on th
     "Baichuan2-13B-Base": 13_896_668_160,
   };
   for (const [name, count] of Object.entries(published)) {
-    const d = JSON.parse(readFileSync(path.join(repoRoot, "test", "transformers", "helpers", "configs", `${name}.json`), "utf8")) as Record<string, unknown>;
+    const d = JSON.parse(readFileSync(path.join(repoRoot, "test", "transformers", "helpers", "configs", `${name}.json`), "utf8")) as Record<
+      string,
+      unknown
+    >;
     const config = AutoConfig.for_model(d.model_type as string, d);
     const m = AutoModelForCausalLM.from_config(config, { device: "meta" });
     assert.equal(m.num_parameters(), count, name);

@@ -16,7 +16,8 @@ import { tempDir } from "./helpers/batch.js";
 const root = tempDir("proto-keys");
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const HOSTILE = '"__proto__": {"polluted": "yes", "hidden_size": 8}, "constructor": {"prototype": {"polluted": "yes"}}, "prototype": 3, "toString": 7';
+const HOSTILE =
+  '"__proto__": {"polluted": "yes", "hidden_size": 8}, "constructor": {"prototype": {"polluted": "yes"}}, "prototype": 3, "toString": 7';
 const tiny = { model_type: "llama", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64, intermediate_size: 64 };
 
 /** Nothing in the process had its prototype changed by the hostile files. */
@@ -81,7 +82,10 @@ test("tokenizer_config.json with hostile keys: the tokenizer keeps its class and
   const dir = path.join(root, "tok-config");
   mkdirSync(dir);
   copyFileSync(path.join(repoRoot, "examples/finetune/config/tokenizer.json"), path.join(dir, "tokenizer.json"));
-  const config = JSON.parse(readFileSync(path.join(repoRoot, "examples/finetune/config/tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+  const config = JSON.parse(readFileSync(path.join(repoRoot, "examples/finetune/config/tokenizer_config.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
   writeFileSync(path.join(dir, "tokenizer_config.json"), `{${HOSTILE}, "encode": 1, ${JSON.stringify(config).slice(1)}`);
   const reference = AutoTokenizer.from_pretrained(path.join(repoRoot, "examples/finetune/config"));
   const tok = AutoTokenizer.from_pretrained(dir);
@@ -103,10 +107,10 @@ test("tokenizer.json whose vocabulary holds __proto__, constructor, toString: id
   );
   writeFileSync(path.join(dir, "tokenizer_config.json"), '{"unk_token": "[UNK]"}');
   const text = "hello __proto__ constructor toString hasOwnProperty prototype valueOf nothing";
-  const expected = runPython(
-    `from tokenizers import Tokenizer\nout["ids"] = Tokenizer.from_file(file).encode(text).ids`,
-    { file: path.join(dir, "tokenizer.json"), text },
-  ).ids;
+  const expected = runPython(`from tokenizers import Tokenizer\nout["ids"] = Tokenizer.from_file(file).encode(text).ids`, {
+    file: path.join(dir, "tokenizer.json"),
+    text,
+  }).ids;
   const tok = AutoTokenizer.from_pretrained(dir);
   assert.deepEqual(tok.encode(text, { add_special_tokens: false }), expected);
   assert.deepEqual(expected, [7, 1, 2, 3, 4, 5, 6, 0]);

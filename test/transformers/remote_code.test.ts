@@ -38,7 +38,9 @@ class BaichuanForCausalLM:
 test("a Baichuan folder with remote code saves with its auto_map modules and their relative imports; Python reloads it", () => {
   torch.manual_seed(0);
   const src = path.join(root, "src");
-  BaichuanForCausalLM.from_config(new BaichuanConfig({ hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64, intermediate_size: 64 })).save_pretrained(src);
+  BaichuanForCausalLM.from_config(
+    new BaichuanConfig({ hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64, intermediate_size: 64 }),
+  ).save_pretrained(src);
   const config = JSON.parse(readFileSync(path.join(src, "config.json"), "utf8")) as Record<string, unknown>;
   writeFileSync(path.join(src, "config.json"), JSON.stringify({ ...config, auto_map: AUTO_MAP }));
   for (const [f, code] of Object.entries(REMOTE)) writeFileSync(path.join(src, f), code);
@@ -46,7 +48,8 @@ test("a Baichuan folder with remote code saves with its auto_map modules and the
   const model = AutoModelForCausalLM.from_pretrained(src, { trust_remote_code: true });
   const dst = path.join(root, "saved");
   model.save_pretrained(dst);
-  for (const f of ["configuration_baichuan.py", "modeling_baichuan.py", "generation_utils.py"]) assert.equal(readFileSync(path.join(dst, f), "utf8"), REMOTE[f], f);
+  for (const f of ["configuration_baichuan.py", "modeling_baichuan.py", "generation_utils.py"])
+    assert.equal(readFileSync(path.join(dst, f), "utf8"), REMOTE[f], f);
   assert.ok(!existsSync(path.join(dst, "unrelated.py")), "a .py the auto_map does not reach is not copied");
   assert.deepEqual((JSON.parse(readFileSync(path.join(dst, "config.json"), "utf8")) as { auto_map: unknown }).auto_map, AUTO_MAP);
   // A config saved on its own carries them too.

@@ -17,7 +17,8 @@ import { tempDir } from "./helpers/batch.js";
 const root = tempDir("save-folder");
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const tiny = (hidden: number) => new LlamaConfig({ hidden_size: hidden, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64, intermediate_size: 64 });
+const tiny = (hidden: number) =>
+  new LlamaConfig({ hidden_size: hidden, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 64, intermediate_size: 64 });
 const ids = torch.arange(8).reshape(1, 8);
 const logitsOf = (m: LlamaForCausalLM) => torch.no_grad(() => m.forward(ids).logits);
 
@@ -34,12 +35,22 @@ test("a single-file save over a sharded one, and a .bin save over a safetensors 
   torch.manual_seed(2);
   const single = LlamaForCausalLM.from_config(tiny(32));
   single.save_pretrained(dir);
-  assert.deepEqual(readdirSync(dir).filter((f) => /model|index/.test(f)).sort(), ["model.safetensors"]);
+  assert.deepEqual(
+    readdirSync(dir)
+      .filter((f) => /model|index/.test(f))
+      .sort(),
+    ["model.safetensors"],
+  );
   assertClose(logitsOf(AutoModelForCausalLM.from_pretrained(dir) as LlamaForCausalLM), logitsOf(single), { rtol: 0, atol: 0 });
   torch.manual_seed(3);
   const bin = LlamaForCausalLM.from_config(tiny(32));
   bin.save_pretrained(dir, { safe_serialization: false });
-  assert.deepEqual(readdirSync(dir).filter((f) => /model/.test(f)).sort(), ["pytorch_model.bin"]);
+  assert.deepEqual(
+    readdirSync(dir)
+      .filter((f) => /model/.test(f))
+      .sort(),
+    ["pytorch_model.bin"],
+  );
   assertClose(logitsOf(AutoModelForCausalLM.from_pretrained(dir) as LlamaForCausalLM), logitsOf(bin), { rtol: 0, atol: 0 });
   assert.deepEqual(hiddenBeside(dir), []);
 });
@@ -50,7 +61,10 @@ test("a full-model save into an adapter folder removes the adapter; an adapter s
   const base = LlamaForCausalLM.from_config(tiny(32));
   base.save_pretrained(path.join(dir, "base"));
   writeFileSync(path.join(dir, "adapter_model.bin"), "stale adapter of another format");
-  const peft = get_peft_model(base, new LoraConfig({ r: 2, lora_alpha: 4, target_modules: ["q_proj"], base_model_name_or_path: path.join(dir, "base") }));
+  const peft = get_peft_model(
+    base,
+    new LoraConfig({ r: 2, lora_alpha: 4, target_modules: ["q_proj"], base_model_name_or_path: path.join(dir, "base") }),
+  );
   peft.save_pretrained(dir);
   assert.deepEqual(readdirSync(dir).sort(), ["adapter_config.json", "adapter_model.safetensors", "base"]);
   assert.ok(existsSync(path.join(dir, "base", "model.safetensors")), "the base model is kept");
@@ -58,7 +72,8 @@ test("a full-model save into an adapter folder removes the adapter; an adapter s
   torch.manual_seed(5);
   const full = LlamaForCausalLM.from_config(tiny(32));
   full.save_pretrained(dir);
-  for (const f of ["adapter_config.json", "adapter_model.safetensors"]) assert.ok(!existsSync(path.join(dir, f)), `${f} survived a full-model save`);
+  for (const f of ["adapter_config.json", "adapter_model.safetensors"])
+    assert.ok(!existsSync(path.join(dir, f)), `${f} survived a full-model save`);
   assert.equal(readFileSync(path.join(dir, "README.md"), "utf8"), "notes", "unrelated files are kept");
   assertClose(logitsOf(AutoModelForCausalLM.from_pretrained(dir) as LlamaForCausalLM), logitsOf(full), { rtol: 0, atol: 0 });
 });
@@ -68,7 +83,14 @@ test("symlinks planted in the folder are replaced, never written through; their 
   mkdirSync(dir);
   const outside = path.join(root, "outside");
   mkdirSync(outside);
-  const names = ["config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"];
+  const names = [
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+  ];
   for (const n of names) {
     writeFileSync(path.join(outside, n), "precious");
     symlinkSync(path.join(outside, n), path.join(dir, n));

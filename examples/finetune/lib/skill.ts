@@ -7,24 +7,42 @@ import { UsageError } from "./cli.js";
 export type Example = { prompt: string; completion: string };
 
 export function readExamples(file: string): Example[] {
-  return readFileSync(file, "utf8").split("\n").flatMap((line, i) => {
-    if (line.trim() === "") return [];
-    const row = JSON.parse(line) as Partial<Example>;
-    if (typeof row.prompt !== "string" || typeof row.completion !== "string") throw new UsageError(`${file}:${i + 1}: expected "prompt" and "completion" strings`);
-    return [row as Example];
-  });
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .flatMap((line, i) => {
+      if (line.trim() === "") return [];
+      const row = JSON.parse(line) as Partial<Example>;
+      if (typeof row.prompt !== "string" || typeof row.completion !== "string")
+        throw new UsageError(`${file}:${i + 1}: expected "prompt" and "completion" strings`);
+      return [row as Example];
+    });
 }
 
 /** Greedy completions of prompts, batched with left padding (decoder-only models continue on the right). */
-export function complete(model: GenerativeModel, tokenizer: PreTrainedTokenizer, prompts: string[], device: torch.device, max_new_tokens: number, batch_size = 50): string[] {
+export function complete(
+  model: GenerativeModel,
+  tokenizer: PreTrainedTokenizer,
+  prompts: string[],
+  device: torch.device,
+  max_new_tokens: number,
+  batch_size = 50,
+): string[] {
   const side = tokenizer.padding_side;
   tokenizer.padding_side = "left";
   try {
     const out: string[] = [];
     for (let i = 0; i < prompts.length; i += batch_size) {
       const enc = tokenizer(prompts.slice(i, i + batch_size), { padding: true, return_tensors: "pt" });
-      const ids = generate(model, enc.input_ids.to(device), { attention_mask: enc.attention_mask!.to(device), max_new_tokens, do_sample: false });
-      out.push(...tokenizer.batch_decode(ids.narrow(1, enc.input_ids.shape[1], ids.shape[1] - enc.input_ids.shape[1]).cpu(), { skip_special_tokens: true }));
+      const ids = generate(model, enc.input_ids.to(device), {
+        attention_mask: enc.attention_mask!.to(device),
+        max_new_tokens,
+        do_sample: false,
+      });
+      out.push(
+        ...tokenizer.batch_decode(ids.narrow(1, enc.input_ids.shape[1], ids.shape[1] - enc.input_ids.shape[1]).cpu(), {
+          skip_special_tokens: true,
+        }),
+      );
     }
     return out;
   } finally {
@@ -41,7 +59,13 @@ export interface Skill {
 
 export function measureSkill(model: GenerativeModel, tokenizer: PreTrainedTokenizer, examples: Example[], device: torch.device): Skill {
   const longest = Math.max(...examples.map((e) => tokenizer.encode(e.completion, { add_special_tokens: false }).length));
-  const outputs = complete(model, tokenizer, examples.map((e) => e.prompt), device, longest + 1);
+  const outputs = complete(
+    model,
+    tokenizer,
+    examples.map((e) => e.prompt),
+    device,
+    longest + 1,
+  );
   const tally: Record<string, [number, number]> = {};
   let right = 0;
   examples.forEach((e, i) => {
@@ -59,5 +83,7 @@ export function measureSkill(model: GenerativeModel, tokenizer: PreTrainedTokeni
 
 export function formatSkill(s: Skill): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-  return `exact match ${pct(s.exact_match)} (${Object.entries(s.by_task).map(([k, v]) => `${k} ${pct(v)}`).join(", ")})`;
+  return `exact match ${pct(s.exact_match)} (${Object.entries(s.by_task)
+    .map(([k, v]) => `${k} ${pct(v)}`)
+    .join(", ")})`;
 }

@@ -21,8 +21,17 @@ export function placeTinyBaichuan(cache_dir: string | null = null): string {
   const staging = `${snapshot}.${process.pid}.incomplete`;
   torch.manual_seed(0);
   const config = new BaichuanConfig({
-    architectures: ["BaichuanForCausalLM"], vocab_size: 128, hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 4,
-    model_max_length: 64, pad_token_id: 0, bos_token_id: 1, eos_token_id: 2, tie_word_embeddings: false,
+    architectures: ["BaichuanForCausalLM"],
+    vocab_size: 128,
+    hidden_size: 64,
+    intermediate_size: 172,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    model_max_length: 64,
+    pad_token_id: 0,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    tie_word_embeddings: false,
   });
   BaichuanForCausalLM.from_config(config).save_pretrained(staging);
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(path.join(DEFAULT_CONFIG_DIR, f), path.join(staging, f));

@@ -33,7 +33,8 @@ const CHECKPOINT = /^checkpoint-(\d+)$/;
 /** Removes what crashed checkpoint writes left in `output_dir` (hidden .checkpoint-STEP.partial, .old-PID-HEX and .deleting folders). */
 export function removeCheckpointLeftovers(output_dir: string): void {
   for (const name of readdirSync(output_dir)) {
-    if (/^\.checkpoint-\d+\.(partial|old-\d+-[0-9a-f]+|deleting)$/.test(name)) rmSync(path.join(output_dir, name), { recursive: true, force: true });
+    if (/^\.checkpoint-\d+\.(partial|old-\d+-[0-9a-f]+|deleting)$/.test(name))
+      rmSync(path.join(output_dir, name), { recursive: true, force: true });
   }
 }
 

@@ -226,7 +226,10 @@ export class CheckpointReader {
     const dim = first.slice?.dim ?? -1;
     const shape = fullShapeOf(first);
     const covered = entries.reduce((n, e) => n + (e.slice?.ranges.reduce((a, [, len]) => a + len, 0) ?? 0), 0);
-    if (entries.some((e) => e.slice === undefined || e.slice.dim !== dim || e.slice.full.join() !== shape.join()) || covered !== shape[dim]) {
+    if (
+      entries.some((e) => e.slice === undefined || e.slice.dim !== dim || e.slice.full.join() !== shape.join()) ||
+      covered !== shape[dim]
+    ) {
       throw new Error(`${this.dir}: the saved slices of ${name} do not make up its full tensor [${shape.join(", ")}]`);
     }
     const out = empty(shape, { dtype: this.stored(where[0], prefix).dtype });

@@ -149,6 +149,7 @@ export function persistentBuffers(model: Module): Map<string, Tensor> {
   const params = new Set<Tensor>(model.parameters());
   const out = new Map<string, Tensor>();
   // The Module's own state_dict: an executor may replace the instance's with one that gathers weights.
-  for (const [name, t] of Object.entries(Module.prototype.state_dict.call(model, { keep_vars: true }))) if (!params.has(t)) out.set(name, t);
+  for (const [name, t] of Object.entries(Module.prototype.state_dict.call(model, { keep_vars: true })))
+    if (!params.has(t)) out.set(name, t);
   return out;
 }

@@ -23,7 +23,9 @@ function locate(reader: CheckpointReader, piece: Piece): Located[][] {
     const saved = fullShapeOf(where[0].piece.entries[where[0].entry]);
     const shape = e.slice?.full ?? e.shape;
     if (saved.length !== shape.length || saved.some((s, i) => s !== shape[i])) {
-      throw new Error(`load_checkpoint: ${e.names[0]} has shape [${saved.join(", ")}] in ${reader.dir}, the model's is [${shape.join(", ")}]`);
+      throw new Error(
+        `load_checkpoint: ${e.names[0]} has shape [${saved.join(", ")}] in ${reader.dir}, the model's is [${shape.join(", ")}]`,
+      );
     }
     return where;
   });
@@ -35,7 +37,11 @@ function pieceState(reader: CheckpointReader, piece: Piece, where: Located[][]):
   const home = saved.optimizer;
   if (home === null) return null;
   const s: ParamState = {};
-  for (const key of home.chunked) s[key] = piece.partOf(where.map((at) => reader.full(at, `optim/${key}`)), piece.param);
+  for (const key of home.chunked)
+    s[key] = piece.partOf(
+      where.map((at) => reader.full(at, `optim/${key}`)),
+      piece.param,
+    );
   // Copies: several pieces of this layout can come from one saved piece, and the optimizer updates
   // each piece's state (its step count) in place; the reader hands out views of the mapped file.
   for (const key of home.tensors) s[key] = reader.tensor(saved.writers[0], `optim_state/${key}/${saved.name}`).clone();
@@ -74,19 +80,25 @@ export function load_checkpoint(dir: string, state: CheckpointState): Record<str
         const ids: number[] = [];
         for (const p of group.params) {
           const piece = byParam.get(p);
-          if (piece === undefined) throw new Error("load_checkpoint: the optimizer holds a tensor that is not one of the model's parameters");
+          if (piece === undefined)
+            throw new Error("load_checkpoint: the optimizer holds a tensor that is not one of the model's parameters");
           const s = pieceState(reader, piece, where.get(piece)!);
           if (s !== null) sd.state[index] = s;
           ids.push(index++);
         }
         const saved = meta.optimizer.param_groups[gi];
-        if (saved === undefined) throw new Error(`load_checkpoint: ${dir} has ${meta.optimizer.param_groups.length} parameter groups, the optimizer ${optimizer.param_groups.length}`);
+        if (saved === undefined)
+          throw new Error(
+            `load_checkpoint: ${dir} has ${meta.optimizer.param_groups.length} parameter groups, the optimizer ${optimizer.param_groups.length}`,
+          );
         sd.param_groups.push({ ...(fromRank0(saved) as Record<string, unknown>), params: ids });
       }
       optimizer.load_state_dict(sd);
     }
-    if (state.lr_scheduler != null && meta.lr_scheduler !== null) state.lr_scheduler.load_state_dict(fromRank0(meta.lr_scheduler) as SchedulerState);
-    if (state.dataloader != null && meta.dataloader !== null) state.dataloader.load_state_dict(fromRank0(meta.dataloader) as DataLoaderStateDict);
+    if (state.lr_scheduler != null && meta.lr_scheduler !== null)
+      state.lr_scheduler.load_state_dict(fromRank0(meta.lr_scheduler) as SchedulerState);
+    if (state.dataloader != null && meta.dataloader !== null)
+      state.dataloader.load_state_dict(fromRank0(meta.dataloader) as DataLoaderStateDict);
 
     const own = rank % meta.world_size;
     set_rng_state(reader.tensor(own, "rng/cpu"));

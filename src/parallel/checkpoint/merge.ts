@@ -15,7 +15,11 @@ const FLOATS: dtype[] = [float16, bfloat16, float32, float64];
 const RANK_FILE = /^rank-\d+\.safetensors$/;
 
 /** Writes the checkpoint in `checkpoint` as an HF folder at `out` (atomically); returns the tensor names written. */
-export function merge_checkpoint(checkpoint: string, out: string, { max_shard_size = "5GB" }: { max_shard_size?: string | number } = {}): string[] {
+export function merge_checkpoint(
+  checkpoint: string,
+  out: string,
+  { max_shard_size = "5GB" }: { max_shard_size?: string | number } = {},
+): string[] {
   const reader = new CheckpointReader(checkpoint);
   try {
     const sd: Record<string, Tensor> = {};
@@ -29,7 +33,8 @@ export function merge_checkpoint(checkpoint: string, out: string, { max_shard_si
     const staging = freshStagingFolder(out);
     save_torch_state_dict(sd, staging, { max_shard_size });
     for (const name of readdirSync(checkpoint)) {
-      if (name !== METADATA_FILE && !RANK_FILE.test(name)) cpSync(path.join(checkpoint, name), path.join(staging, name), { recursive: true });
+      if (name !== METADATA_FILE && !RANK_FILE.test(name))
+        cpSync(path.join(checkpoint, name), path.join(staging, name), { recursive: true });
     }
     commitFolder(staging, out);
     return Object.keys(sd);

@@ -73,7 +73,9 @@ function jobCoordinates(pieces: Piece[], place: RankPlacement, world: number): C
  */
 function writersOf(piece: Piece, coords: Coordinates): number[] {
   return Array.from({ length: piece.shard_size }, (_, k) => {
-    const r = coords.findIndex((c) => c.stage === piece.stage && (piece.tp_rank === null || c.tp === piece.tp_rank) && (piece.shard_size === 1 || c.shard === k));
+    const r = coords.findIndex(
+      (c) => c.stage === piece.stage && (piece.tp_rank === null || c.tp === piece.tp_rank) && (piece.shard_size === 1 || c.shard === k),
+    );
     if (r < 0) throw new Error(`save_checkpoint: no rank holds chunk ${k} of ${piece.name}`);
     return r;
   });
@@ -150,8 +152,14 @@ export function save_checkpoint(dir: string, state: CheckpointState, options: Sa
       }
     }
     metaPieces.push({
-      name: piece.name, numel: piece.numel, chunk: piece.chunk, shard_size: piece.shard_size, dtype: saved.dtype.name,
-      param_dtype: piece.param_dtype.name, writers, optimizer,
+      name: piece.name,
+      numel: piece.numel,
+      chunk: piece.chunk,
+      shard_size: piece.shard_size,
+      dtype: saved.dtype.name,
+      param_dtype: piece.param_dtype.name,
+      writers,
+      optimizer,
       entries: piece.entries.map(({ names, shape, offset, slice }) => ({ names, shape, offset, ...(slice === null ? {} : { slice }) })),
     });
   }
@@ -159,13 +167,18 @@ export function save_checkpoint(dir: string, state: CheckpointState, options: Sa
   if (cuda.is_available()) cuda.get_rng_state_all().forEach((s, i) => (tensors[`rng/cuda:${i}`] = s.to({ device: "cpu" })));
 
   // A pipeline stage's layers (and their buffers) are on its ranks only: the lowest of them writes the buffers.
-  const buffers = coords.findIndex((c) => c.stage === coords[rank].stage) === rank ? persistentBuffers(state.model) : new Map<string, Tensor>();
+  const buffers =
+    coords.findIndex((c) => c.stage === coords[rank].stage) === rank ? persistentBuffers(state.model) : new Map<string, Tensor>();
   for (const [name, b] of buffers) tensors[`buffer/${name}`] = b.detach().to({ device: "cpu" }).contiguous();
   let meta: Omit<CheckpointMetadata, "pieces" | "buffers"> | null = null;
   if (rank === 0) {
     const groups = state.optimizer?.state_dict().param_groups.map(({ params: _ids, ...hyper }) => pack(hyper, "param_groups", tensors));
     meta = {
-      format: FORMAT, version: 2, world_size: world, plan: pack(applied_plan(), "plan", tensors), files: Array.from({ length: world }, (_, r) => rankFile(r)),
+      format: FORMAT,
+      version: 2,
+      world_size: world,
+      plan: pack(applied_plan(), "plan", tensors),
+      files: Array.from({ length: world }, (_, r) => rankFile(r)),
       optimizer: groups === undefined ? null : { param_groups: groups },
       lr_scheduler: pack(state.lr_scheduler?.state_dict() ?? null, "state/lr_scheduler", tensors),
       dataloader: pack(state.dataloader?.state_dict() ?? null, "state/dataloader", tensors),
@@ -173,7 +186,11 @@ export function save_checkpoint(dir: string, state: CheckpointState, options: Sa
     };
   }
   save_file(tensors, path.join(staging, rankFile(rank)), {
-    format: "pt", rank: String(rank), world_size: String(world), [PIECES_KEY]: JSON.stringify(metaPieces), [BUFFERS_KEY]: JSON.stringify([...buffers.keys()]),
+    format: "pt",
+    rank: String(rank),
+    world_size: String(world),
+    [PIECES_KEY]: JSON.stringify(metaPieces),
+    [BUFFERS_KEY]: JSON.stringify([...buffers.keys()]),
   });
   if (world > 1) dist.barrier();
 

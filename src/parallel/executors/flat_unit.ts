@@ -130,7 +130,8 @@ export class FlatUnit {
     this.full = scope(() =>
       no_grad(() => {
         const full = zeros(padded, { dtype: layout.computeDtype, device: layout.computeDevice });
-        for (const [i, { param }] of params.entries()) full.narrow(0, this.entries[i].offset, this.entries[i].numel).copy_(param.reshape(-1));
+        for (const [i, { param }] of params.entries())
+          full.narrow(0, this.entries[i].offset, this.entries[i].numel).copy_(param.reshape(-1));
         return full;
       }),
     );
@@ -138,7 +139,8 @@ export class FlatUnit {
     this.writer = no_grad(() => empty(0, { dtype: layout.computeDtype, device: layout.computeDevice }).set_(this.full));
     const mine = this.full.narrow(0, layout.shardRank * this.chunk, this.chunk);
     // Same dtype and device: the chunk is a view of the full buffer (no second copy) unless ZeRO-3 frees it.
-    this.aliased = layout.zero < 3 && layout.masterDtype === layout.computeDtype && String(layout.masterDevice) === String(layout.computeDevice);
+    this.aliased =
+      layout.zero < 3 && layout.masterDtype === layout.computeDtype && String(layout.masterDevice) === String(layout.computeDevice);
     const master = this.aliased ? mine : no_grad(() => mine.to({ dtype: layout.masterDtype, device: layout.masterDevice, copy: true }));
     this.shard = new Parameter(master, trainable);
     unitOfShard.set(this.shard, this);
@@ -407,12 +409,14 @@ export class FlatUnit {
   fullTensors(dt: dtype): Tensor[] {
     const { layout } = this;
     this.keepEdits();
-    return scope(() => no_grad(() => {
-      const src = this.shard.to({ device: layout.computeDevice });
-      const all = layout.shardSize === 1 ? src : empty(this.chunk * layout.shardSize, { dtype: src.dtype, device: layout.computeDevice });
-      if (layout.shardSize > 1) dist.all_gather_into_tensor(all, src.contiguous(), { group: layout.shardGroup });
-      return this.entries.map((e) => all.narrow(0, e.offset, e.numel).view(e.shape).to({ dtype: dt, copy: true }));
-    }));
+    return scope(() =>
+      no_grad(() => {
+        const src = this.shard.to({ device: layout.computeDevice });
+        const all = layout.shardSize === 1 ? src : empty(this.chunk * layout.shardSize, { dtype: src.dtype, device: layout.computeDevice });
+        if (layout.shardSize > 1) dist.all_gather_into_tensor(all, src.contiguous(), { group: layout.shardGroup });
+        return this.entries.map((e) => all.narrow(0, e.offset, e.numel).view(e.shape).to({ dtype: dt, copy: true }));
+      }),
+    );
   }
 
   /** This rank's chunk of full tensors given by entry (the weights, or optimizer state shaped like them), in `dt` on `dev`. */

@@ -18,7 +18,14 @@ const IGNORE_INDEX = -100;
 /** Tokens an HF causal-LM loss averages over: labels shifted by one, -100 ignored (null without labels). */
 export function countedTokens(labels: unknown): number | null {
   if (!(labels instanceof Tensor) || labels.dim() === 0 || labels.size(-1) < 1) return null;
-  return no_grad(() => labels.narrow(-1, 1, labels.size(-1) - 1).ne(IGNORE_INDEX).sum().item() as number);
+  return no_grad(
+    () =>
+      labels
+        .narrow(-1, 1, labels.size(-1) - 1)
+        .ne(IGNORE_INDEX)
+        .sum()
+        .item() as number,
+  );
 }
 
 /**

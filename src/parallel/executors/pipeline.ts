@@ -122,7 +122,8 @@ class PipelineLoss extends Function {
 /** The batch's input (input_ids or inputs_embeds): its first dimension is the rows, its second the sequence. */
 function batchInput(args: unknown[], kwargs: Record<string, unknown>): Tensor {
   const first = [args[0], kwargs.input_ids, kwargs.inputs_embeds].find((t) => t instanceof Tensor);
-  if (!(first instanceof Tensor) || first.dim() < 2) throw new Error("pipeline parallel: the forward needs input_ids or inputs_embeds of shape [batch, sequence, ...]");
+  if (!(first instanceof Tensor) || first.dim() < 2)
+    throw new Error("pipeline parallel: the forward needs input_ids or inputs_embeds of shape [batch, sequence, ...]");
   return first;
 }
 
@@ -201,11 +202,14 @@ export class PipelinedModel {
     readonly options: PipelineOptions,
   ) {
     const { pp, vpp } = options;
-    if ((options.group?.size() ?? 1) !== pp) throw new Error(`pipeline parallel: the pipeline group has ${options.group?.size() ?? 1} ranks, the plan ${pp} stages`);
+    if ((options.group?.size() ?? 1) !== pp)
+      throw new Error(`pipeline parallel: the pipeline group has ${options.group?.size() ?? 1} ranks, the plan ${pp} stages`);
     this.stage = options.group?.rank() ?? 0;
     const counts = options.chunks;
     if (counts.length !== pp * vpp || counts.reduce((a, b) => a + b, 0) !== layers.length) {
-      throw new Error(`pipeline parallel: the model has ${layers.length} repeated layers; the split [${counts.join(", ")}] is for ${pp * vpp} chunks of ${counts.reduce((a, b) => a + b, 0)}`);
+      throw new Error(
+        `pipeline parallel: the model has ${layers.length} repeated layers; the split [${counts.join(", ")}] is for ${pp * vpp} chunks of ${counts.reduce((a, b) => a + b, 0)}`,
+      );
     }
     let at = 0;
     this.chunks = counts.map((n) => ({ start: at, end: (at += n) }));
@@ -268,9 +272,11 @@ export class PipelinedModel {
   /** The full model's state-dict keys, shapes and dtypes, and which stage saves each (the first that holds it). */
   private recordKeys(place: Placement): void {
     const stageOf = new Map<Tensor, number>();
-    for (const [p, owners] of parameterOwners(this.model)) stageOf.set(p, Math.min(...owners.map(([m]) => place.chunk.get(m)!)) % this.options.pp);
+    for (const [p, owners] of parameterOwners(this.model))
+      stageOf.set(p, Math.min(...owners.map(([m]) => place.chunk.get(m)!)) % this.options.pp);
     const full = Module.prototype.state_dict.call(this.model, { keep_vars: true });
-    for (const [key, t] of Object.entries(full)) this.keys.push({ key, stage: stageOf.get(t) ?? 0, shape: this.options.fullShape?.(key) ?? t.shape, dtype: t.dtype });
+    for (const [key, t] of Object.entries(full))
+      this.keys.push({ key, stage: stageOf.get(t) ?? 0, shape: this.options.fullShape?.(key) ?? t.shape, dtype: t.dtype });
   }
 
   /**
@@ -284,7 +290,9 @@ export class PipelinedModel {
       const stages = new Set([...chunks].map((c) => c % pp));
       const tied = stages.size > 1;
       if (tied && !(chunks.size === 2 && chunks.has(0) && chunks.has(this.lastChunk))) {
-        throw new Error(`pipeline parallel: a parameter is shared by chunks ${[...chunks].join(", ")} on different stages; only a weight tied between the first and the last chunk is supported`);
+        throw new Error(
+          `pipeline parallel: a parameter is shared by chunks ${[...chunks].join(", ")} on different stages; only a weight tied between the first and the last chunk is supported`,
+        );
       }
       if (tied && this.stage === 0) {
         // The first stage owns it (the optimizer steps it, the gradient norm counts it once); the last sends its gradient here.
@@ -305,7 +313,11 @@ export class PipelinedModel {
           slots(m)[attr] = copy;
           continue;
         }
-        m.register_buffer(attr, no_grad(() => zeros([], { dtype: p.dtype, device: p.device }).expand(p.shape)), false);
+        m.register_buffer(
+          attr,
+          no_grad(() => zeros([], { dtype: p.dtype, device: p.device }).expand(p.shape)),
+          false,
+        );
         this.guard(m, last);
       }
       p.dispose();
@@ -320,7 +332,10 @@ export class PipelinedModel {
    */
   private guard(m: Module, afterLayers: boolean): void {
     m.register_forward_pre_hook(() => {
-      if (afterLayers || this.inChunk) throw new Error(`pipeline parallel: ${m.constructor.name} runs among or after this stage's layers, but its parameters are on another stage (modules are placed by registration order: before the decoder layers on the first stage, after them on the last)`);
+      if (afterLayers || this.inChunk)
+        throw new Error(
+          `pipeline parallel: ${m.constructor.name} runs among or after this stage's layers, but its parameters are on another stage (modules are placed by registration order: before the decoder layers on the first stage, after them on the last)`,
+        );
       return undefined;
     });
   }
@@ -363,7 +378,9 @@ export class PipelinedModel {
     const x = this.input!(hidden);
     this.inChunk = true;
     if (x.shape.length !== hidden.dim() || x.shape.some((n, i) => n !== hidden.size(i))) {
-      throw new Error(`pipeline parallel: received an activation of shape [${x.shape}] where this stage's hidden states are [${hidden.shape}]`);
+      throw new Error(
+        `pipeline parallel: received an activation of shape [${x.shape}] where this stage's hidden states are [${hidden.shape}]`,
+      );
     }
     return x.dtype === hidden.dtype ? x : x.to(hidden.dtype);
   }
@@ -374,7 +391,9 @@ export class PipelinedModel {
     const kwargs = kwargsOf(args);
     if (is_grad_enabled() && kwargs.labels instanceof Tensor) return this.train(args, kwargs);
     if (is_grad_enabled() && this.model.training) {
-      throw new Error("pipeline parallel: a training forward needs labels (the loss is computed on the last stage, inside the schedule); evaluate under torch.no_grad() or model.eval()");
+      throw new Error(
+        "pipeline parallel: a training forward needs labels (the loss is computed on the last stage, inside the schedule); evaluate under torch.no_grad() or model.eval()",
+      );
     }
     return no_grad(() => this.evaluate(args, kwargs));
   }
@@ -408,7 +427,9 @@ export class PipelinedModel {
       const w = slots(owner)[attr] as Tensor;
       return empty(w.shape, { dtype: w.dtype, device: w.device });
     });
-    const ops = this.tied.map(({ copy }, i) => new dist.P2POp(copy === null ? dist.irecv : dist.isend, bufs[i], this.tiedPeer, this.options.group));
+    const ops = this.tied.map(
+      ({ copy }, i) => new dist.P2POp(copy === null ? dist.irecv : dist.isend, bufs[i], this.tiedPeer, this.options.group),
+    );
     for (const w of dist.batch_isend_irecv(ops)) w.wait();
     this.tied.forEach(({ owner, attr, copy }, i) => {
       if (copy !== null) copy.grad = null;
@@ -422,7 +443,9 @@ export class PipelinedModel {
     const rows = first.size(0);
     const m = Math.min(this.options.microBatches, rows);
     if (vpp > 1 && m % pp !== 0) {
-      throw new Error(`pipeline parallel: interleaving (vpp ${vpp}) runs the micro-batches in groups of pp ${pp}; this batch of ${rows} rows makes ${m} micro-batches`);
+      throw new Error(
+        `pipeline parallel: interleaving (vpp ${vpp}) runs the micro-batches in groups of pp ${pp}; this batch of ${rows} rows makes ${m} micro-batches`,
+      );
     }
     // Near-equal micro-batches; each one's loss counts by its share of the tokens the loss averages over.
     const sizes = Array.from({ length: m }, (_, i) => Math.floor(rows / m) + (i < rows % m ? 1 : 0));
@@ -454,7 +477,9 @@ export class PipelinedModel {
     Object.defineProperty(output, "logits", {
       enumerable: false,
       get: () => {
-        throw new Error("pipeline parallel: a training forward returns the loss only (its micro-batches' logits stay on the last stage); run the forward under torch.no_grad() for logits");
+        throw new Error(
+          "pipeline parallel: a training forward returns the loss only (its micro-batches' logits stay on the last stage); run the forward under torch.no_grad() for logits",
+        );
       },
     });
     globalizeLoss(output, kwargs, this.options.dp, this.options.dpGroup);
@@ -469,7 +494,9 @@ export class PipelinedModel {
   /** The loss's backward: the held gradients times `grad`, reduced over the data-parallel group. */
   reduceHeld(step: number, grad: Tensor): void {
     if (step !== this.heldStep) {
-      throw new Error("pipeline parallel: backward of a loss whose gradients are gone; only the latest forward's loss can be backpropagated, once (its micro-batches' gradients are held until then)");
+      throw new Error(
+        "pipeline parallel: backward of a loss whose gradients are gone; only the latest forward's loss can be backpropagated, once (its micro-batches' gradients are held until then)",
+      );
     }
     this.heldStep = -1;
     for (const u of this.units) u.reduceHeld(grad);
@@ -499,10 +526,13 @@ export class PipelinedModel {
       if (have !== undefined) return have;
       let shape: number[];
       if (s.kind === "B") shape = runs.get(key("F", s.chunk, s.microBatch))!.output!.shape;
-      else if (this.trailing !== null) shape = [...batchInput(micro[s.microBatch], kwargsOf(micro[s.microBatch])).shape.slice(0, 2), ...this.trailing];
+      else if (this.trailing !== null)
+        shape = [...batchInput(micro[s.microBatch], kwargsOf(micro[s.microBatch])).shape.slice(0, 2), ...this.trailing];
       else return null;
       const buffer = empty(shape, { dtype: this.wire, device });
-      const [work] = dist.batch_isend_irecv([new dist.P2POp(dist.irecv, buffer, this.rankOf(from), group, tag(s.kind, s.chunk, s.microBatch))]);
+      const [work] = dist.batch_isend_irecv([
+        new dist.P2POp(dist.irecv, buffer, this.rankOf(from), group, tag(s.kind, s.chunk, s.microBatch)),
+      ]);
       const p = { buffer, work };
       posted.set(k, p);
       return p;
@@ -535,7 +565,15 @@ export class PipelinedModel {
         const r = this.runChunk(s.chunk, args, input);
         if ("hidden" in r) {
           run.output = r.hidden;
-          outgoing.push(new dist.P2POp(dist.isend, r.hidden.detach().to(this.wire).contiguous(), this.rankOf(s.chunk + 1), group, tag("F", s.chunk + 1, s.microBatch)));
+          outgoing.push(
+            new dist.P2POp(
+              dist.isend,
+              r.hidden.detach().to(this.wire).contiguous(),
+              this.rankOf(s.chunk + 1),
+              group,
+              tag("F", s.chunk + 1, s.microBatch),
+            ),
+          );
         } else {
           const out = (r.output as { loss?: unknown }).loss;
           if (!(out instanceof Tensor)) throw new Error("pipeline parallel: the model's forward returned no loss for the labels");
@@ -564,7 +602,12 @@ export class PipelinedModel {
       if (outgoing.length > 0) sends.push(...dist.batch_isend_irecv(outgoing));
     });
     for (const w of sends) w.wait();
-    this.stats = { microBatches: micro.length, wall: (performance.now() - begin) / 1000, busy: busy / 1000, inFlight: peak / this.localLayers.length };
+    this.stats = {
+      microBatches: micro.length,
+      wall: (performance.now() - begin) / 1000,
+      busy: busy / 1000,
+      inFlight: peak / this.localLayers.length,
+    };
     return loss;
   }
 
@@ -583,27 +626,47 @@ export class PipelinedModel {
     let output: { loss?: unknown; logits?: unknown } | null = null;
     const sends: Work[] = [];
     for (let c = this.stage; c < this.chunks.length; c += this.options.pp) {
-      const input = c === 0 ? null : (hidden: Tensor): Tensor => {
-        const buffer = empty(hidden.shape, { dtype: this.wire, device: hidden.device });
-        for (const w of dist.batch_isend_irecv([new dist.P2POp(dist.irecv, buffer, this.rankOf(c - 1), group, c)])) w.wait();
-        return buffer;
-      };
-      const r = this.runChunk(c, withKwargs(args, { past_key_values: cache ?? undefined, use_cache: cache !== null, ...(c === this.lastChunk ? {} : { labels: undefined }) }), input);
-      if ("hidden" in r) sends.push(...dist.batch_isend_irecv([new dist.P2POp(dist.isend, r.hidden.to(this.wire).contiguous(), this.rankOf(c + 1), group, c + 1)]));
+      const input =
+        c === 0
+          ? null
+          : (hidden: Tensor): Tensor => {
+              const buffer = empty(hidden.shape, { dtype: this.wire, device: hidden.device });
+              for (const w of dist.batch_isend_irecv([new dist.P2POp(dist.irecv, buffer, this.rankOf(c - 1), group, c)])) w.wait();
+              return buffer;
+            };
+      const r = this.runChunk(
+        c,
+        withKwargs(args, {
+          past_key_values: cache ?? undefined,
+          use_cache: cache !== null,
+          ...(c === this.lastChunk ? {} : { labels: undefined }),
+        }),
+        input,
+      );
+      if ("hidden" in r)
+        sends.push(
+          ...dist.batch_isend_irecv([new dist.P2POp(dist.isend, r.hidden.to(this.wire).contiguous(), this.rankOf(c + 1), group, c + 1)]),
+        );
       else output = r.output as { loss?: unknown; logits?: unknown };
     }
     for (const w of sends) w.wait();
     cache?.advance(first.size(1));
     // The logits (and the loss) come from the last stage: first their shape and dtype, then the values.
     const logits = output?.logits instanceof Tensor ? output.logits.contiguous() : null;
-    const header = tensor(logits === null ? [0, 0, 0, 0] : [...logits.shape, WIRE_DTYPES.indexOf(logits.dtype)], { dtype: int64, device: first.device });
+    const header = tensor(logits === null ? [0, 0, 0, 0] : [...logits.shape, WIRE_DTYPES.indexOf(logits.dtype)], {
+      dtype: int64,
+      device: first.device,
+    });
     this.fromLastStage(header);
     const [b, t, v, code] = header.tolist() as number[];
     const values = logits ?? empty([b, t, v], { dtype: WIRE_DTYPES[code], device: first.device });
     this.fromLastStage(values);
     let loss: Tensor | null = null;
     if (kwargs.labels instanceof Tensor) {
-      loss = output?.loss instanceof Tensor ? output.loss.to({ dtype: float32, copy: true }) : zeros([], { dtype: float32, device: first.device });
+      loss =
+        output?.loss instanceof Tensor
+          ? output.loss.to({ dtype: float32, copy: true })
+          : zeros([], { dtype: float32, device: first.device });
       this.fromLastStage(loss);
     }
     const out = pipelineOutput(loss, values, cache);
@@ -638,7 +701,9 @@ export class PipelinedModel {
     }
     const ops = this.keys
       .filter(({ stage }) => stage === this.stage)
-      .map(({ key, dtype: dt }) => new dist.P2POp(dist.isend, local[`${prefix}${key}`].to({ dtype: dt }).contiguous(), group.ranks[0], group));
+      .map(
+        ({ key, dtype: dt }) => new dist.P2POp(dist.isend, local[`${prefix}${key}`].to({ dtype: dt }).contiguous(), group.ranks[0], group),
+      );
     for (const w of dist.batch_isend_irecv(ops)) w.wait();
     return local;
   }

@@ -203,7 +203,6 @@ export class ShardedModel {
     });
   }
 
-
   /** Every flat unit, root first. */
   allUnits(): FlatUnit[] {
     return [...this.units.values()].flat();

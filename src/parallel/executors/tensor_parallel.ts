@@ -38,7 +38,12 @@ import { gatherVocab, vocabParallelCausalLMLoss, type VocabShard } from "./tenso
 export type WeightLayout = "linear" | "conv1d";
 
 export type ParallelStyle =
-  | { style: "colwise"; layout?: WeightLayout; /** equal blocks fused along the output (q|k|v): 3 */ fused?: number; /** "kv": the k/v heads of grouped-query attention */ heads?: "q" | "kv" }
+  | {
+      style: "colwise";
+      layout?: WeightLayout;
+      /** equal blocks fused along the output (q|k|v): 3 */ fused?: number;
+      /** "kv": the k/v heads of grouped-query attention */ heads?: "q" | "kv";
+    }
   | { style: "rowwise"; layout?: WeightLayout }
   | { style: "parallel_input" }
   | { style: "vocab_embedding" }
@@ -88,7 +93,12 @@ type Slots = Record<string, unknown>;
 const slots = (m: Module): Slots => m as unknown as Slots;
 
 function patternRegex(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split(".").map((p) => (p === "*" ? "[^.]+" : p.replace(/[\\^$+?()[\]{}|]/g, "\\$&"))).join("\\.")}$`);
+  return new RegExp(
+    `^${pattern
+      .split(".")
+      .map((p) => (p === "*" ? "[^.]+" : p.replace(/[\\^$+?()[\]{}|]/g, "\\$&")))
+      .join("\\.")}$`,
+  );
 }
 
 /**
@@ -98,7 +108,13 @@ function patternRegex(pattern: string): RegExp {
 export function cutSlice(full: Tensor, dim: number, ranges: Array<[number, number]>, local: number): Tensor {
   const slices = ranges.filter(([, len]) => len > 0).map(([start, len]) => full.narrow(dim, start, len));
   const filled = slices.reduce((a, s) => a + s.size(dim), 0);
-  if (filled < local) slices.push(zeros(full.shape.map((s, d) => (d === dim ? local - filled : s)), { dtype: full.dtype, device: full.device }));
+  if (filled < local)
+    slices.push(
+      zeros(
+        full.shape.map((s, d) => (d === dim ? local - filled : s)),
+        { dtype: full.dtype, device: full.device },
+      ),
+    );
   return slices.length === 1 ? slices[0].clone() : cat(slices, dim);
 }
 
@@ -139,9 +155,15 @@ export class TensorParallelModel {
     this.rank = g.rank();
     const t = this.size;
     if (plan.heads % t !== 0) throw new Error(`tensor parallel: ${plan.heads} attention heads do not split over ${t} ranks`);
-    if (plan.kvHeads % t !== 0 && t % plan.kvHeads !== 0) throw new Error(`tensor parallel: ${plan.kvHeads} key/value heads neither split over nor divide ${t} ranks`);
+    if (plan.kvHeads % t !== 0 && t % plan.kvHeads !== 0)
+      throw new Error(`tensor parallel: ${plan.kvHeads} key/value heads neither split over nor divide ${t} ranks`);
     const width = Math.ceil(plan.vocab / t);
-    this.vocabShard = { group: g, start: this.rank * width, real: Math.max(0, Math.min(width, plan.vocab - this.rank * width)), vocab: plan.vocab };
+    this.vocabShard = {
+      group: g,
+      start: this.rank * width,
+      real: Math.max(0, Math.min(width, plan.vocab - this.rank * width)),
+      vocab: plan.vocab,
+    };
 
     const names = new Map<Module, string>();
     for (const [name, m] of model.named_modules()) names.set(m, name);
@@ -174,16 +196,19 @@ export class TensorParallelModel {
         const block = shape[dim] / blocks;
         const kvReplicated = style.heads === "kv" && plan.kvHeads % t !== 0;
         const replicas = t / plan.kvHeads;
-        if (kvReplicated && plan.headDim % replicas !== 0) throw new Error(`tensor parallel: head_dim ${plan.headDim} does not split over the ${replicas} ranks sharing a key/value head`);
+        if (kvReplicated && plan.headDim % replicas !== 0)
+          throw new Error(`tensor parallel: head_dim ${plan.headDim} does not split over the ${replicas} ranks sharing a key/value head`);
         const perBlock = (r: number): [number, number] => {
           if (!kvReplicated) return evenPieces(block, t, `output features of ${attr}`)[r][0];
           const len = plan.headDim / replicas;
           return [Math.floor(r / replicas) * plan.headDim + (r % replicas) * len, len];
         };
-        const pieces = Array.from({ length: t }, (_, r) => Array.from({ length: blocks }, (_, b): [number, number] => {
-          const [start, len] = perBlock(r);
-          return [b * block + start, len];
-        }));
+        const pieces = Array.from({ length: t }, (_, r) =>
+          Array.from({ length: blocks }, (_, b): [number, number] => {
+            const [start, len] = perBlock(r);
+            return [b * block + start, len];
+          }),
+        );
         return { dim, full: shape, local: pieces[0].reduce((a, [, l]) => a + l, 0), pieces };
       }
       case "rowwise":
@@ -191,9 +216,13 @@ export class TensorParallelModel {
         return { dim: inDim, full: shape, local: shape[inDim] / t, pieces: evenPieces(shape[inDim], t, "input features") };
       case "vocab_embedding":
       case "vocab_head": {
-        if (attr !== "weight") throw new Error(`tensor parallel: a vocab-parallel ${style.style} has a ${attr}; only a weight is supported`);
+        if (attr !== "weight")
+          throw new Error(`tensor parallel: a vocab-parallel ${style.style} has a ${attr}; only a weight is supported`);
         const width = Math.ceil(plan.vocab / t);
-        const pieces = Array.from({ length: t }, (_, r): Array<[number, number]> => [[r * width, Math.max(0, Math.min(width, plan.vocab - r * width))]]);
+        const pieces = Array.from(
+          { length: t },
+          (_, r): Array<[number, number]> => [[r * width, Math.max(0, Math.min(width, plan.vocab - r * width))]],
+        );
         return { dim: 0, full: shape, local: width, pieces };
       }
       default:
@@ -222,7 +251,8 @@ export class TensorParallelModel {
     // Keep nn's size attributes true to the slices (repr, and code reading them).
     const s = slots(m);
     const weight = s.weight instanceof Tensor ? s.weight : null;
-    if (weight !== null && typeof s.out_features === "number") Object.assign(s, { out_features: weight.size(0), in_features: weight.size(1) });
+    if (weight !== null && typeof s.out_features === "number")
+      Object.assign(s, { out_features: weight.size(0), in_features: weight.size(1) });
     if (weight !== null && typeof s.num_embeddings === "number") s.num_embeddings = weight.size(0);
   }
 
@@ -242,7 +272,11 @@ export class TensorParallelModel {
         if (style.heads === "kv" && this.groups.kvReplicas !== null) {
           const replicas = this.groups.kvReplicas;
           const outDim = (style.layout ?? "linear") === "linear" ? 0 : 1;
-          swapDuring(m, () => true, (attr, t) => gatherShards(t, replicas, attr === "bias" ? 0 : outDim));
+          swapDuring(
+            m,
+            () => true,
+            (attr, t) => gatherShards(t, replicas, attr === "bias" ? 0 : outDim),
+          );
         }
         return;
       case "rowwise": {
@@ -268,7 +302,12 @@ export class TensorParallelModel {
           const outside = ids.lt(start).logical_or(ids.ge(start + width));
           const pad = s.padding_idx as number | null;
           const localPad = pad !== null && pad >= start && pad < start + real ? pad - start : null;
-          const options = { padding_idx: localPad, max_norm: s.max_norm as number | null, norm_type: s.norm_type as number, scale_grad_by_freq: s.scale_grad_by_freq as boolean };
+          const options = {
+            padding_idx: localPad,
+            max_norm: s.max_norm as number | null,
+            norm_type: s.norm_type as number,
+            scale_grad_by_freq: s.scale_grad_by_freq as boolean,
+          };
           const e = F.embedding(ids.sub(start).masked_fill(outside, 0), s.weight as Tensor, options);
           return reduceFromGroup(e.masked_fill(outside.unsqueeze(-1), 0), g);
         };
@@ -278,7 +317,11 @@ export class TensorParallelModel {
         m.register_forward_pre_hook(enter);
         return;
       case "sequence_parallel":
-        swapDuring(m, () => this.sequenceActive, (_attr, t) => copyToGroup(t, g));
+        swapDuring(
+          m,
+          () => this.sequenceActive,
+          (_attr, t) => copyToGroup(t, g),
+        );
         return;
       case "sequence_start":
         m.register_forward_pre_hook((_m, args) => {
@@ -305,7 +348,8 @@ export class TensorParallelModel {
       const labels = kwargs?.labels instanceof Tensor ? kwargs.labels : null;
       const callArgs = kwargs === null || labels === null ? args : [...args.slice(0, -1), { ...kwargs, labels: null }];
       const out = impl.apply(m, callArgs) as { logits: Tensor };
-      if (labels !== null) return plan.output(out, vocabParallelCausalLMLoss(out.logits, labels, vocabShard, { z_loss_weight: plan.zLossWeight }), out.logits);
+      if (labels !== null)
+        return plan.output(out, vocabParallelCausalLMLoss(out.logits, labels, vocabShard, { z_loss_weight: plan.zLossWeight }), out.logits);
       return plan.output(out, null, gatherVocab(out.logits, vocabShard));
     };
   }

@@ -54,11 +54,22 @@ function vocabMax(local: Tensor, max: Tensor, group: ProcessGroup): Tensor {
  * `ignore_index`, logits in float32), plus Baichuan2's optional z-loss, from this rank's vocab slice
  * of the logits [batch, seq, local vocab]. Every rank of the group gets the same loss.
  */
-export function vocabParallelCausalLMLoss(logits: Tensor, labels: Tensor, shard: VocabShard, { ignore_index = -100, z_loss_weight = 0 }: CausalLMLossOptions = {}): Tensor {
+export function vocabParallelCausalLMLoss(
+  logits: Tensor,
+  labels: Tensor,
+  shard: VocabShard,
+  { ignore_index = -100, z_loss_weight = 0 }: CausalLMLossOptions = {},
+): Tensor {
   const s = logits.size(1);
   const width = logits.size(-1);
-  let x = logits.narrow(1, 0, s - 1).float().reshape(-1, width);
-  const y = labels.to({ device: logits.device }).narrow(1, 1, s - 1).reshape(-1);
+  let x = logits
+    .narrow(1, 0, s - 1)
+    .float()
+    .reshape(-1, width);
+  const y = labels
+    .to({ device: logits.device })
+    .narrow(1, 1, s - 1)
+    .reshape(-1);
   if (shard.real < width) x = x.masked_fill(arange(width, { device: x.device }).ge(shard.real), -Infinity);
   const max = detachedMax(x, shard.group);
   const shifted = x.sub(max.unsqueeze(-1));

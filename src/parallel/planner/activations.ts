@@ -58,7 +58,10 @@ export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActi
 }
 
 /** Full recompute keeps only each layer's input: 2sbh bytes in bf16 (÷t under sequence parallel). */
-export function checkpointBytes(m: ModelProfile, x: Pick<ActivationShape, "seq" | "microBatch" | "tp" | "sequenceParallel" | "elementBytes">): number {
+export function checkpointBytes(
+  m: ModelProfile,
+  x: Pick<ActivationShape, "seq" | "microBatch" | "tp" | "sequenceParallel" | "elementBytes">,
+): number {
   const bytes = (x.elementBytes ?? 2) * x.seq * x.microBatch * m.hidden;
   return x.sequenceParallel ? bytes / x.tp : bytes;
 }

@@ -57,8 +57,12 @@ export function layerTpCalls(problem: Problem, plan: Plan, recomputed: boolean):
   const e = elementBytes(problem.precision);
   const m = activationMessage(problem, plan);
   const tp = (kind: Collective, bytes: number): Call => ({ kind, bytes, ranks: t, group: "tp" });
-  const forward = plan.sequenceParallel ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m)] : [tp("all_reduce", m), tp("all_reduce", m)];
-  const backward = plan.sequenceParallel ? [tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m)] : [tp("all_reduce", m), tp("all_reduce", m)];
+  const forward = plan.sequenceParallel
+    ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m)]
+    : [tp("all_reduce", m), tp("all_reduce", m)];
+  const backward = plan.sequenceParallel
+    ? [tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m)]
+    : [tp("all_reduce", m), tp("all_reduce", m)];
   const calls = [...forward, ...backward];
   if (recomputed) calls.push(...forward);
   if (t > model.kvHeads) {

@@ -3,7 +3,15 @@
 // alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
 import { layerActivations } from "./activations.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
-import { dataParallelMessages, embeddingTpCalls, headTpCalls, layerCpMessage, layerTpCalls, rankTokens, type Call } from "./communication.js";
+import {
+  dataParallelMessages,
+  embeddingTpCalls,
+  headTpCalls,
+  layerCpMessage,
+  layerTpCalls,
+  rankTokens,
+  type Call,
+} from "./communication.js";
 import { collectiveLink, groupLink, stageParams, zeroShardDegree } from "./layout.js";
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { causalAttentionShare, headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
@@ -107,7 +115,8 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
   const flops = layerForwardFlopsPerToken(model, problem.seqLen);
   const gemm = (flops.gemm * tokens) / t / layerGemmRate(problem, model.hidden / t);
   // Fused causal attention skips the masked half of the score matrix; never faster than the kernels' efficiency of peak.
-  const attention = ((flops.attention * tokens) / t) * executedAttentionShare(problem) / (hardware.peakFlops * hardware.attentionEfficiency);
+  const attention =
+    (((flops.attention * tokens) / t) * executedAttentionShare(problem)) / (hardware.peakFlops * hardware.attentionEfficiency);
   // The elementwise ops' traffic: the bf16 tensors they read and write (an FP8 copy saved for
   // backward is the casts' traffic, fp8CastTime).
   const acts = layerActivations(model, { ...activationShape(problem, plan), selective: false, fp8: false });
@@ -125,7 +134,9 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
     const calls = layerTpCalls(problem, plan, recomputed);
     const time = callsTime(problem, calls);
     // Overlapped (a what-if): each collective behind the GEMM it feeds, by the one rule.
-    return problem.tpCommOverlap === true && calls.length > 0 ? exposed(time, (1 + BACKWARD_FACTOR + (recomputed ? 1 : 0)) * gemm, calls.length) : time;
+    return problem.tpCommOverlap === true && calls.length > 0
+      ? exposed(time, (1 + BACKWARD_FACTOR + (recomputed ? 1 : 0)) * gemm, calls.length)
+      : time;
   };
   const tp = (1 - recomputedShare) * tpCalls(false) + recomputedShare * tpCalls(true);
   // Ring attention: the cp − 1 K/V transfers overlap the attention of the chunks (the one rule, cp parts).
@@ -161,8 +172,12 @@ function headTime(problem: Problem, plan: Plan): number {
   const { model, hardware } = problem;
   const tokens = rankTokens(problem, plan);
   const dim = Math.min(model.hidden, model.vocab / plan.tp);
-  const gemm = ((1 + BACKWARD_FACTOR) * headForwardFlopsPerToken(model) * tokens) / plan.tp / (hardware.peakFlops * gemmEfficiency(problem, dim));
-  const loss = ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * logitBytes(problem.precision)) / plan.tp / hardware.memoryBandwidthBytesPerS;
+  const gemm =
+    ((1 + BACKWARD_FACTOR) * headForwardFlopsPerToken(model) * tokens) / plan.tp / (hardware.peakFlops * gemmEfficiency(problem, dim));
+  const loss =
+    ((1 + BACKWARD_FACTOR) * ELEMENTWISE_TRAFFIC * tokens * model.vocab * logitBytes(problem.precision)) /
+    plan.tp /
+    hardware.memoryBandwidthBytesPerS;
   return gemm + loss;
 }
 
@@ -210,7 +225,9 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     // gradients' reduce-scatter behind the backward (prefetched a layer ahead).
     const forwardGather = time([dpMessages.gather], tp);
     const backward = time([dpMessages.backwardGather, dpMessages.reduce], tp);
-    dpComm = m * (exposed(forwardGather, forwardWindow, layers) + exposed(backward, backwardWindow, layers)) + exposed(crossNode, backwardWindow, layers);
+    dpComm =
+      m * (exposed(forwardGather, forwardWindow, layers) + exposed(backward, backwardWindow, layers)) +
+      exposed(crossNode, backwardWindow, layers);
   } else if (dp * plan.cp > 1) {
     // Gradients are reduced once, behind the last micro-batch's backward; ZeRO-1/2 all-gather the
     // updated weights behind the next step's first forward (each layer's before it runs).
@@ -230,7 +247,15 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   }
 
   const step: StepTime = {
-    compute: m * slowest.compute, recompute: m * slowest.recompute, tpComm: m * slowest.tp, cpComm: m * slowest.cp, ppComm: m * stageP2p, bubble, dpComm, optimizer, total: 0,
+    compute: m * slowest.compute,
+    recompute: m * slowest.recompute,
+    tpComm: m * slowest.tp,
+    cpComm: m * slowest.cp,
+    ppComm: m * stageP2p,
+    bubble,
+    dpComm,
+    optimizer,
+    total: 0,
   };
   step.total = step.compute + step.recompute + step.tpComm + step.cpComm + step.ppComm + step.bubble + step.dpComm + step.optimizer;
 
@@ -238,9 +263,11 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const perLayer = layerForwardFlopsPerToken(model, problem.seqLen);
   const executedLayer = perLayer.gemm + executedAttentionShare(problem) * perLayer.attention;
   const recomputedLayers = plan.recompute === "full" ? stages.layers.reduce((sum, n) => sum + Math.min(n, plan.recomputeLayers), 0) : 0;
-  const recomputeFlops = recomputedLayers * executedLayer + (plan.recompute === "selective" && !problem.flashAttention ? model.layers * perLayer.attention : 0);
+  const recomputeFlops =
+    recomputedLayers * executedLayer + (plan.recompute === "selective" && !problem.flashAttention ? model.layers * perLayer.attention : 0);
   const modelFlops = trainingFlopsPerToken(model, problem.seqLen) * tokens;
-  const hardwareFlopsPerStep = tokens * ((1 + BACKWARD_FACTOR) * (model.layers * executedLayer + headForwardFlopsPerToken(model)) + recomputeFlops);
+  const hardwareFlopsPerStep =
+    tokens * ((1 + BACKWARD_FACTOR) * (model.layers * executedLayer + headForwardFlopsPerToken(model)) + recomputeFlops);
   return {
     step,
     tokensPerS: tokens / step.total,

@@ -74,13 +74,27 @@ const HBM_FRACTION = 0.8;
 const NIC_FRACTION = 0.9;
 
 function gpu(p: {
-  name: string; tflops: number; memGiB: number; hbmTBs: number; intraGBs: number; nicGbps: number;
-  hostGiB: number; pcieGBs: number; perNode?: number; fp8Tflops?: number;
+  name: string;
+  tflops: number;
+  memGiB: number;
+  hbmTBs: number;
+  intraGBs: number;
+  nicGbps: number;
+  hostGiB: number;
+  pcieGBs: number;
+  perNode?: number;
+  fp8Tflops?: number;
 }): HardwareProfile {
   return {
     ...(p.fp8Tflops === undefined ? {} : { fp8: { peakFlops: p.fp8Tflops * 1e12, maxEfficiency: FP8_GEMM_EFFICIENCY } }),
-    name: p.name, source: "preset", peakFlops: p.tflops * 1e12, gemm: GEMM, attentionEfficiency: ATTENTION,
-    memoryBytes: p.memGiB * GiB, memoryBandwidthBytesPerS: p.hbmTBs * 1e12 * HBM_FRACTION, reservedBytes: 1.5 * GiB,
+    name: p.name,
+    source: "preset",
+    peakFlops: p.tflops * 1e12,
+    gemm: GEMM,
+    attentionEfficiency: ATTENTION,
+    memoryBytes: p.memGiB * GiB,
+    memoryBandwidthBytesPerS: p.hbmTBs * 1e12 * HBM_FRACTION,
+    reservedBytes: 1.5 * GiB,
     devicesPerNode: p.perNode ?? 8,
     intraNode: { bandwidthBytesPerS: p.intraGBs * GB, latencyS: 8 * us },
     interNode: { bandwidthBytesPerS: (p.nicGbps / 8) * GB * NIC_FRACTION, latencyS: 20 * us },
@@ -94,22 +108,55 @@ function gpu(p: {
 const presets: Record<string, HardwareProfile> = {
   "a100-40gb": gpu({ name: "A100-40GB", tflops: 312, memGiB: 40, hbmTBs: 1.555, intraGBs: 235, nicGbps: 200, hostGiB: 102, pcieGBs: 22 }),
   "a100-80gb": gpu({ name: "A100-80GB", tflops: 312, memGiB: 80, hbmTBs: 2.039, intraGBs: 235, nicGbps: 200, hostGiB: 204, pcieGBs: 22 }),
-  "h100-sxm-80gb": gpu({ name: "H100-SXM-80GB", tflops: 989, memGiB: 80, hbmTBs: 3.35, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50, fp8Tflops: 1979 }),
-  h200: gpu({ name: "H200", tflops: 989, memGiB: 141, hbmTBs: 4.8, intraGBs: 370, nicGbps: 400, hostGiB: 204, pcieGBs: 50, fp8Tflops: 1979 }),
+  "h100-sxm-80gb": gpu({
+    name: "H100-SXM-80GB",
+    tflops: 989,
+    memGiB: 80,
+    hbmTBs: 3.35,
+    intraGBs: 370,
+    nicGbps: 400,
+    hostGiB: 204,
+    pcieGBs: 50,
+    fp8Tflops: 1979,
+  }),
+  h200: gpu({
+    name: "H200",
+    tflops: 989,
+    memGiB: 141,
+    hbmTBs: 4.8,
+    intraGBs: 370,
+    nicGbps: 400,
+    hostGiB: 204,
+    pcieGBs: 50,
+    fp8Tflops: 1979,
+  }),
   "mi250-gcd": gpu({ name: "MI250 GCD", tflops: 191.5, memGiB: 64, hbmTBs: 1.6, intraGBs: 100, nicGbps: 100, hostGiB: 51, pcieGBs: 22 }),
   // One process per socket-half of a 2-socket AVX-512/AMX server: ~1 TFLOP/s bf16 with oneDNN, DDR5
   // bandwidth share, Gloo over shared memory inside the node and 100 GbE between nodes. The processes'
   // memory is the host's, so there is nothing to offload to: 0 host bytes makes offload never fit.
   cpu: {
-    name: "CPU node", source: "preset", peakFlops: 1e12, gemm: { maxEfficiency: 0.6, halfDim: 256 }, attentionEfficiency: 0.3,
-    memoryBytes: 64 * GiB, memoryBandwidthBytesPerS: 60 * GB, reservedBytes: 0.5 * GiB, devicesPerNode: 4,
+    name: "CPU node",
+    source: "preset",
+    peakFlops: 1e12,
+    gemm: { maxEfficiency: 0.6, halfDim: 256 },
+    attentionEfficiency: 0.3,
+    memoryBytes: 64 * GiB,
+    memoryBandwidthBytesPerS: 60 * GB,
+    reservedBytes: 0.5 * GiB,
+    devicesPerNode: 4,
     intraNode: { bandwidthBytesPerS: 8 * GB, latencyS: 30 * us },
-    interNode: { bandwidthBytesPerS: 12.5 * GB * NIC_FRACTION / 4, latencyS: 50 * us },
+    interNode: { bandwidthBytesPerS: (12.5 * GB * NIC_FRACTION) / 4, latencyS: 50 * us },
     host: { memoryBytesPerDevice: 0, pcieBytesPerS: 1, adamParamsPerS: 1 },
   },
 };
 
-const aliases: Record<string, string> = { a100: "a100-80gb", h100: "h100-sxm-80gb", "h100-80gb": "h100-sxm-80gb", mi250: "mi250-gcd", "cpu-node": "cpu" };
+const aliases: Record<string, string> = {
+  a100: "a100-80gb",
+  h100: "h100-sxm-80gb",
+  "h100-80gb": "h100-sxm-80gb",
+  mi250: "mi250-gcd",
+  "cpu-node": "cpu",
+};
 
 export function hardwarePresetNames(): string[] {
   return Object.keys(presets);
@@ -133,7 +180,8 @@ type Json = Record<string, unknown>;
 
 function field(obj: Json, path: string, key: string): number {
   const v = obj[key];
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new Error(`hardware profile: '${path}${key}' must be a non-negative number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+    throw new Error(`hardware profile: '${path}${key}' must be a non-negative number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -148,7 +196,10 @@ function link(obj: Json, key: string): LinkProfile {
   const out: LinkProfile = { bandwidthBytesPerS: field(l, `${key}.`, "bandwidthBytesPerS"), latencyS: field(l, `${key}.`, "latencyS") };
   if (l.byGroupSize !== undefined) {
     const points = l.byGroupSize;
-    if (!Array.isArray(points) || !points.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "number" && x > 0))) {
+    if (
+      !Array.isArray(points) ||
+      !points.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "number" && x > 0))
+    ) {
       throw new Error(`hardware profile: '${key}.byGroupSize' must be a list of [groupSize, bytesPerS] pairs`);
     }
     out.byGroupSize = points as Array<[number, number]>;
@@ -184,17 +235,26 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
       adamParamsPerS: field(host, "host.", "adamParamsPerS"),
     },
   };
-  for (const [key, v] of [["peakFlops", profile.peakFlops], ["memoryBytes", profile.memoryBytes], ["memoryBandwidthBytesPerS", profile.memoryBandwidthBytesPerS]] as const) {
+  for (const [key, v] of [
+    ["peakFlops", profile.peakFlops],
+    ["memoryBytes", profile.memoryBytes],
+    ["memoryBandwidthBytesPerS", profile.memoryBandwidthBytesPerS],
+  ] as const) {
     if (v === 0) throw new Error(`hardware profile: '${key}' must be positive`);
   }
-  for (const [key, v] of [["gemm.maxEfficiency", profile.gemm.maxEfficiency], ["attentionEfficiency", profile.attentionEfficiency]] as const) {
+  for (const [key, v] of [
+    ["gemm.maxEfficiency", profile.gemm.maxEfficiency],
+    ["attentionEfficiency", profile.attentionEfficiency],
+  ] as const) {
     if (v <= 0 || v > 1) throw new Error(`hardware profile: '${key}' must be in (0, 1], got ${v}`);
   }
-  if (!Number.isInteger(profile.devicesPerNode) || profile.devicesPerNode < 1) throw new Error("hardware profile: 'devicesPerNode' must be a positive integer");
+  if (!Number.isInteger(profile.devicesPerNode) || profile.devicesPerNode < 1)
+    throw new Error("hardware profile: 'devicesPerNode' must be a positive integer");
   if (obj.fp8 !== undefined) {
     const fp8 = object(obj, "", "fp8");
     profile.fp8 = { peakFlops: field(fp8, "fp8.", "peakFlops"), maxEfficiency: field(fp8, "fp8.", "maxEfficiency") };
-    if (profile.fp8.maxEfficiency <= 0 || profile.fp8.maxEfficiency > 1) throw new Error(`hardware profile: 'fp8.maxEfficiency' must be in (0, 1], got ${profile.fp8.maxEfficiency}`);
+    if (profile.fp8.maxEfficiency <= 0 || profile.fp8.maxEfficiency > 1)
+      throw new Error(`hardware profile: 'fp8.maxEfficiency' must be in (0, 1], got ${profile.fp8.maxEfficiency}`);
   }
   if (obj.overhead !== undefined) {
     const o = object(obj, "", "overhead");

@@ -82,6 +82,9 @@ export function nodeLocalDp(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Pl
 }
 
 /** Ranks ZeRO shards model states over: the dp·cp group, or its node-local part under hybrid sharding. */
-export function zeroShardDegree(problem: Pick<Problem, "gpusPerNode">, plan: Pick<Plan, "dp" | "tp" | "hybridShard"> & Partial<Pick<Plan, "cp">>): number {
+export function zeroShardDegree(
+  problem: Pick<Problem, "gpusPerNode">,
+  plan: Pick<Plan, "dp" | "tp" | "hybridShard"> & Partial<Pick<Plan, "cp">>,
+): number {
   return plan.hybridShard ? nodeLocalDp(problem, plan) : plan.dp * (plan.cp ?? 1);
 }

@@ -8,11 +8,27 @@ import { join } from "node:path";
 import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 
 /** One timed GEMM [m×k]·[k×n]. */
-export interface GemmSample { m: number; n: number; k: number; seconds: number }
+export interface GemmSample {
+  m: number;
+  n: number;
+  k: number;
+  seconds: number;
+}
 /** One timed causal attention forward+backward. */
-export interface AttentionSample { batch: number; heads: number; seq: number; headDim: number; seconds: number }
+export interface AttentionSample {
+  batch: number;
+  heads: number;
+  seq: number;
+  headDim: number;
+  seconds: number;
+}
 /** One timed all-reduce of `bytes` over `groupSize` devices inside a node or across nodes. */
-export interface CollectiveSample { scope: "intra" | "inter"; groupSize: number; bytes: number; seconds: number }
+export interface CollectiveSample {
+  scope: "intra" | "inter";
+  groupSize: number;
+  bytes: number;
+  seconds: number;
+}
 
 export interface RawMeasurements {
   device: string;
@@ -101,7 +117,11 @@ function frameworkOverhead(f: { oneLayer: number; twoLayers: number }): { perLay
  * Builds a measured profile from raw timings. `base` supplies what timings cannot: the data-sheet peak
  * (the MFU denominator), memory size, GPUs per node and host figures.
  */
-export function profileFromMeasurements(raw: RawMeasurements, base: HardwareProfile, measuredAt = new Date().toISOString()): HardwareProfile {
+export function profileFromMeasurements(
+  raw: RawMeasurements,
+  base: HardwareProfile,
+  measuredAt = new Date().toISOString(),
+): HardwareProfile {
   if (raw.gemm.length < 2) throw new Error("measurements: need at least two GEMM samples to fit the efficiency curve");
   // Efficiency as the cost model counts attention: the causal half of 4·b·s²·(heads·headDim) forward
   // FLOPs, executed three times (forward, and a backward of twice the forward).
@@ -113,8 +133,14 @@ export function profileFromMeasurements(raw: RawMeasurements, base: HardwareProf
     gemm: fitGemm(raw.gemm, base.peakFlops),
     attentionEfficiency: attention.length > 0 ? Math.min(1, Math.max(...attention)) : base.attentionEfficiency,
     memoryBandwidthBytesPerS: (2 * raw.memoryCopy.bytes) / raw.memoryCopy.seconds,
-    intraNode: fitLink(raw.collectives.filter((c) => c.scope === "intra"), base.intraNode),
-    interNode: fitLink(raw.collectives.filter((c) => c.scope === "inter"), base.interNode),
+    intraNode: fitLink(
+      raw.collectives.filter((c) => c.scope === "intra"),
+      base.intraNode,
+    ),
+    interNode: fitLink(
+      raw.collectives.filter((c) => c.scope === "inter"),
+      base.interNode,
+    ),
     measured: { device: raw.device, software: raw.software, measuredAt },
     ...(raw.framework === undefined ? {} : { overhead: frameworkOverhead(raw.framework) }),
   };
@@ -175,7 +201,10 @@ export async function measureHardwareProfile(
   const attention: AttentionSample[] = [{ ...a, seconds: await probe.timeAttention(a.batch, a.heads, a.seq, a.headDim) }];
   const memoryCopy = { bytes: shapes.copyBytes, seconds: await probe.timeMemoryCopy(shapes.copyBytes) };
   const collectives: CollectiveSample[] = [];
-  const scopes: Array<["intra" | "inter", number[]]> = [["intra", []], ["inter", []]];
+  const scopes: Array<["intra" | "inter", number[]]> = [
+    ["intra", []],
+    ["inter", []],
+  ];
   for (let n = 2; n <= base.devicesPerNode; n *= 2) scopes[0]![1].push(n);
   if ((options.nodes ?? 1) > 1) scopes[1]![1].push((options.nodes ?? 1) * base.devicesPerNode);
   for (const [scope, sizes] of scopes) {
@@ -186,7 +215,8 @@ export async function measureHardwareProfile(
       }
     }
   }
-  const framework = probe.timeFramework === undefined ? undefined : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2) };
+  const framework =
+    probe.timeFramework === undefined ? undefined : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2) };
   const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework }, base);
   writeCachedProfile(profile, options.cacheDir);
   return profile;

@@ -42,15 +42,31 @@ export function megatronProblem(table: MegatronTable, row: MegatronRow): Problem
   return {
     model: megatronGpt({ layers: row.layers, hidden: row.hidden, heads: row.heads, vocab: table.training.vocab, seq }),
     hardware: hardwarePreset("a100-80gb"),
-    gpus: row.gpus, gpusPerNode: 8, seqLen: seq, globalBatch: row.global_batch, flashAttention: false, tpAcrossNodes: false,
+    gpus: row.gpus,
+    gpusPerNode: 8,
+    seqLen: seq,
+    globalBatch: row.global_batch,
+    flashAttention: false,
+    tpAcrossNodes: false,
   };
 }
 
 export function megatronPlan(row: MegatronRow): Plan {
   const vpp = row.virtual_layers_per_stage === undefined ? 1 : row.layers / row.pp / row.virtual_layers_per_stage;
   return {
-    dp: row.dp, tp: row.tp, pp: row.pp, cp: 1, vpp, microBatch: row.micro_batch, gradAccum: row.global_batch / (row.dp * row.micro_batch),
-    zero: 0, recompute: "full", recomputeLayers: row.layers / row.pp, sequenceParallel: false, offload: "none", hybridShard: false,
+    dp: row.dp,
+    tp: row.tp,
+    pp: row.pp,
+    cp: 1,
+    vpp,
+    microBatch: row.micro_batch,
+    gradAccum: row.global_batch / (row.dp * row.micro_batch),
+    zero: 0,
+    recompute: "full",
+    recomputeLayers: row.layers / row.pp,
+    sequenceParallel: false,
+    offload: "none",
+    hybridShard: false,
   };
 }
 

@@ -30,7 +30,9 @@ export function logitBytes(precision: Precision = "bf16-mixed"): number {
  * gradients 2, fp32 master + m + v 12. Plain fp32 Adam: weights 4, gradients 4, m + v 8 (no master).
  */
 export function modelStateBytesPerParam(
-  zero: ZeroStage, shardDegree: number, precision: Precision = "bf16-mixed",
+  zero: ZeroStage,
+  shardDegree: number,
+  precision: Precision = "bf16-mixed",
 ): { weights: number; gradients: number; optimizer: number } {
   const e = elementBytes(precision);
   const optimizer = precision === "fp32" ? 8 : 12;
@@ -65,8 +67,13 @@ export interface MemoryBreakdown {
 
 export function activationShape(problem: Problem, plan: Plan): ActivationShape {
   return {
-    seq: problem.seqLen / plan.cp, microBatch: plan.microBatch, tp: plan.tp, sequenceParallel: plan.sequenceParallel,
-    flashAttention: problem.flashAttention, selective: plan.recompute === "selective", elementBytes: elementBytes(problem.precision),
+    seq: problem.seqLen / plan.cp,
+    microBatch: plan.microBatch,
+    tp: plan.tp,
+    sequenceParallel: plan.sequenceParallel,
+    flashAttention: problem.flashAttention,
+    selective: plan.recompute === "selective",
+    elementBytes: elementBytes(problem.precision),
     fp8: problem.precision === "fp8",
   };
 }

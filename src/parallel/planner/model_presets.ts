@@ -5,11 +5,21 @@ import { readJsonObject } from "./json_file.js";
 import { profileFromConfig, type ModelProfile } from "./model_profile.js";
 
 const llama = (hidden: number, ffn: number, heads: number, kv: number, layers: number, vocab: number) => ({
-  model_type: "llama", hidden_size: hidden, intermediate_size: ffn, num_attention_heads: heads,
-  num_key_value_heads: kv, num_hidden_layers: layers, vocab_size: vocab,
+  model_type: "llama",
+  hidden_size: hidden,
+  intermediate_size: ffn,
+  num_attention_heads: heads,
+  num_key_value_heads: kv,
+  num_hidden_layers: layers,
+  vocab_size: vocab,
 });
 const gpt2 = (n_embd: number, n_layer: number, n_head: number) => ({
-  model_type: "gpt2", n_embd, n_layer, n_head, vocab_size: 50257, n_positions: 1024,
+  model_type: "gpt2",
+  n_embd,
+  n_layer,
+  n_head,
+  vocab_size: 50257,
+  n_positions: 1024,
 });
 
 const presets: Record<string, Record<string, unknown>> = {

@@ -127,8 +127,24 @@ const GATED_FAMILIES = new Set<ModelProfile["family"]>(["llama", "mistral", "qwe
 const GLU_ACTIVATIONS = new Set(["swiglu", "geglu", "reglu"]);
 /** Activations HF's ACT2FN (and Megatron) know, element-wise: with them a family's MLP keeps its shape. */
 const ACTIVATIONS = new Set([
-  "silu", "swish", "gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_python", "gelu_accurate", "quick_gelu",
-  "relu", "relu2", "squared_relu", "relu6", "leaky_relu", "tanh", "sigmoid", "mish", "linear",
+  "silu",
+  "swish",
+  "gelu",
+  "gelu_new",
+  "gelu_fast",
+  "gelu_pytorch_tanh",
+  "gelu_python",
+  "gelu_accurate",
+  "quick_gelu",
+  "relu",
+  "relu2",
+  "squared_relu",
+  "relu6",
+  "leaky_relu",
+  "tanh",
+  "sigmoid",
+  "mish",
+  "linear",
 ]);
 
 /**
@@ -141,7 +157,9 @@ export function mlpKind(family: ModelProfile["family"], activation: string, key:
   const act = activation.toLowerCase();
   if (GLU_ACTIVATIONS.has(act)) return "gated";
   if (!ACTIVATIONS.has(act)) {
-    throw new Error(`config.json: unknown '${key}' ${JSON.stringify(activation)} (known: ${[...GLU_ACTIVATIONS, ...ACTIVATIONS].join(", ")})`);
+    throw new Error(
+      `config.json: unknown '${key}' ${JSON.stringify(activation)} (known: ${[...GLU_ACTIVATIONS, ...ACTIVATIONS].join(", ")})`,
+    );
   }
   return GATED_FAMILIES.has(family) ? "gated" : "plain";
 }
@@ -165,7 +183,12 @@ export function profileFromConfig(config: Config, name = "model"): ModelProfile 
     const dropouts = ["resid_pdrop", "embd_pdrop", "attn_pdrop"].map((k) => num(config, [k], "dropout", 0.1));
     const activation = typeof config.activation_function === "string" ? config.activation_function : "gelu_new";
     return {
-      name, family, hidden, heads, kvHeads: heads, headDim: hidden / heads,
+      name,
+      family,
+      hidden,
+      heads,
+      kvHeads: heads,
+      headDim: hidden / heads,
       layers: positive(num(config, ["n_layer"], "layers"), "n_layer"),
       ffn: typeof inner === "number" ? inner : 4 * hidden,
       vocab: positive(num(config, ["vocab_size"], "vocabulary"), "vocab_size"),
@@ -173,16 +196,23 @@ export function profileFromConfig(config: Config, name = "model"): ModelProfile 
       activation,
       tiedEmbeddings: config.tie_word_embeddings !== false,
       positionEmbeddings: positive(num(config, ["n_positions"], "positions"), "n_positions"),
-      linearBias: true, qkvBias: true, dropout: dropouts.some((p) => p > 0),
+      linearBias: true,
+      qkvBias: true,
+      dropout: dropouts.some((p) => p > 0),
     };
   }
   const hidden = positive(num(config, ["hidden_size"], "hidden size"), "hidden_size");
   const heads = positive(num(config, ["num_attention_heads"], "attention heads"), "num_attention_heads");
   const kvHeads = positive(num(config, ["num_key_value_heads"], "key/value heads", heads), "num_key_value_heads");
-  if (heads % kvHeads !== 0) throw new Error(`config.json: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  if (heads % kvHeads !== 0)
+    throw new Error(`config.json: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
   const activation = typeof config.hidden_act === "string" ? config.hidden_act : family === "nemotron" ? "relu2" : "silu";
   return {
-    name, family, hidden, heads, kvHeads,
+    name,
+    family,
+    hidden,
+    heads,
+    kvHeads,
     headDim: num(config, ["head_dim"], "head dimension", hidden / heads),
     layers: positive(num(config, ["num_hidden_layers"], "layers"), "num_hidden_layers"),
     ffn: positive(num(config, ["intermediate_size"], "MLP size"), "intermediate_size"),

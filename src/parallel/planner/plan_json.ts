@@ -22,9 +22,19 @@ export interface PlanJson {
 
 export function planToJson(plan: Plan): PlanJson {
   return {
-    dp: plan.dp, tp: plan.tp, pp: plan.pp, vpp: plan.vpp, micro_batch: plan.microBatch, grad_accum: plan.gradAccum, zero: plan.zero,
-    recompute: plan.recompute, recompute_layers: plan.recomputeLayers, sequence_parallel: plan.sequenceParallel, offload: plan.offload,
-    hybrid_shard: plan.hybridShard, ...(plan.cp > 1 ? { cp: plan.cp } : {}),
+    dp: plan.dp,
+    tp: plan.tp,
+    pp: plan.pp,
+    vpp: plan.vpp,
+    micro_batch: plan.microBatch,
+    grad_accum: plan.gradAccum,
+    zero: plan.zero,
+    recompute: plan.recompute,
+    recompute_layers: plan.recomputeLayers,
+    sequence_parallel: plan.sequenceParallel,
+    offload: plan.offload,
+    hybrid_shard: plan.hybridShard,
+    ...(plan.cp > 1 ? { cp: plan.cp } : {}),
   };
 }
 
@@ -34,8 +44,14 @@ interface Field {
   valid: (value: unknown) => boolean;
 }
 
-const integer = (min: number) => (v: unknown): boolean => typeof v === "number" && Number.isInteger(v) && v >= min;
-const oneOf = (values: readonly unknown[]) => (v: unknown): boolean => values.includes(v);
+const integer =
+  (min: number) =>
+  (v: unknown): boolean =>
+    typeof v === "number" && Number.isInteger(v) && v >= min;
+const oneOf =
+  (values: readonly unknown[]) =>
+  (v: unknown): boolean =>
+    values.includes(v);
 const positive: Omit<Field, "key"> = { expected: "a positive integer", valid: integer(1) };
 const boolean: Omit<Field, "key"> = { expected: "true or false", valid: (v) => typeof v === "boolean" };
 
@@ -51,10 +67,18 @@ const FIELDS: Record<keyof PlanJson, Field> = {
   recompute: { key: "recompute", expected: `"none", "selective" or "full"`, valid: oneOf(["none", "selective", "full"]) },
   recompute_layers: { key: "recomputeLayers", expected: "a non-negative integer", valid: integer(0) },
   sequence_parallel: { key: "sequenceParallel", ...boolean },
-  offload: { key: "offload", expected: `"none", "optimizer" or "optimizer+params"`, valid: oneOf(["none", "optimizer", "optimizer+params"]) },
+  offload: {
+    key: "offload",
+    expected: `"none", "optimizer" or "optimizer+params"`,
+    valid: oneOf(["none", "optimizer", "optimizer+params"]),
+  },
   hybrid_shard: { key: "hybridShard", ...boolean },
   // The runtime executes no context parallelism: only 1 is a plan it can apply.
-  cp: { key: "cp", expected: "1 (context parallelism is a what-if of tessera plan --fix cp=N, not executed by the runtime)", valid: oneOf([1]) },
+  cp: {
+    key: "cp",
+    expected: "1 (context parallelism is a what-if of tessera plan --fix cp=N, not executed by the runtime)",
+    valid: oneOf([1]),
+  },
 };
 
 const KNOWN = Object.keys(FIELDS).join(", ");
@@ -68,7 +92,8 @@ function show(value: unknown): string {
  * `where` names the source in messages, e.g. "--plan" or "enable_advanced_parallelization({ plan })".
  */
 export function fixedFromPlanJson(value: unknown, where: string): Fixed {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error(`${where}: expected a JSON object with plan keys (${KNOWN}), got ${show(value)}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Error(`${where}: expected a JSON object with plan keys (${KNOWN}), got ${show(value)}`);
   const fixed: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(value)) {
     // hasOwn: a key such as "toString" must not find Object.prototype's.
@@ -79,7 +104,12 @@ export function fixedFromPlanJson(value: unknown, where: string): Fixed {
   }
   const choices = fixed as Fixed;
   // Contradictions within the given keys; the rest (shapes that the cluster allows) is the search's.
-  if (choices.recomputeLayers !== undefined && choices.recomputeLayers > 0 && choices.recompute !== undefined && choices.recompute !== "full") {
+  if (
+    choices.recomputeLayers !== undefined &&
+    choices.recomputeLayers > 0 &&
+    choices.recompute !== undefined &&
+    choices.recompute !== "full"
+  ) {
     throw new Error(`${where}: recompute_layers ${choices.recomputeLayers} needs recompute "full", got ${show(choices.recompute)}`);
   }
   if (choices.hybridShard === true && choices.zero === 0) throw new Error(`${where}: hybrid_shard true needs zero 1, 2 or 3, got 0`);
@@ -89,7 +119,9 @@ export function fixedFromPlanJson(value: unknown, where: string): Fixed {
 /** A complete plan from JSON: every PlanJson key, validated as `fixedFromPlanJson` does. */
 export function planFromJson(value: unknown, where: string): Plan {
   const fixed = fixedFromPlanJson(value, where);
-  const missing = Object.entries(FIELDS).filter(([name, field]) => name !== "cp" && fixed[field.key] === undefined).map(([name]) => name);
+  const missing = Object.entries(FIELDS)
+    .filter(([name, field]) => name !== "cp" && fixed[field.key] === undefined)
+    .map(([name]) => name);
   if (missing.length > 0) throw new Error(`${where}: missing key${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
   return { cp: 1, ...fixed } as Plan;
 }

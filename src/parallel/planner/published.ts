@@ -63,8 +63,15 @@ export function publishedModel(table: PublishedTable, name: string): ModelProfil
 
 export function publishedProblem(table: PublishedTable, row: PublishedRow): Problem {
   return {
-    model: publishedModel(table, row.model), hardware: hardwarePreset(row.gpu), gpus: row.gpus, gpusPerNode: 8,
-    seqLen: row.seq, globalBatch: row.global_batch, flashAttention: row.flash_attention ?? true, tpAcrossNodes: false, precision: row.precision,
+    model: publishedModel(table, row.model),
+    hardware: hardwarePreset(row.gpu),
+    gpus: row.gpus,
+    gpusPerNode: 8,
+    seqLen: row.seq,
+    globalBatch: row.global_batch,
+    flashAttention: row.flash_attention ?? true,
+    tpAcrossNodes: false,
+    precision: row.precision,
     tpCommOverlap: row.tp_comm_overlap ?? false,
   };
 }
@@ -74,9 +81,19 @@ export function publishedPlan(row: PublishedRow, model: ModelProfile): Plan {
   if (!Number.isInteger(dp)) throw new Error(`${row.id}: tp·pp·cp = ${row.tp * row.pp * row.cp} does not divide ${row.gpus} GPUs`);
   const layersPerStage = Math.ceil(model.layers / row.pp);
   return {
-    dp, tp: row.tp, pp: row.pp, cp: row.cp, vpp: row.vpp, microBatch: row.micro_batch, gradAccum: row.global_batch / (dp * row.micro_batch),
-    zero: row.zero, recompute: row.recompute, recomputeLayers: row.recompute === "full" ? layersPerStage : 0,
-    sequenceParallel: row.sequence_parallel ?? row.tp > 1, offload: "none", hybridShard: false,
+    dp,
+    tp: row.tp,
+    pp: row.pp,
+    cp: row.cp,
+    vpp: row.vpp,
+    microBatch: row.micro_batch,
+    gradAccum: row.global_batch / (dp * row.micro_batch),
+    zero: row.zero,
+    recompute: row.recompute,
+    recomputeLayers: row.recompute === "full" ? layersPerStage : 0,
+    sequenceParallel: row.sequence_parallel ?? row.tp > 1,
+    offload: "none",
+    hybridShard: false,
   };
 }
 
@@ -113,5 +130,13 @@ export function validatePublished(table: PublishedTable, row: PublishedRow): Pub
   const predictedTokensPerGpu = published.prediction.tokensPerS / row.gpus;
   const free = search(problem, {}, { alternatives: 0 }).best;
   const freeGain = free === undefined ? 0 : free.prediction.tokensPerS / published.prediction.tokensPerS - 1;
-  return { row, published, publishedTokensPerGpu: publishedRate, predictedTokensPerGpu, error: predictedTokensPerGpu / publishedRate - 1, free, freeGain };
+  return {
+    row,
+    published,
+    publishedTokensPerGpu: publishedRate,
+    predictedTokensPerGpu,
+    error: predictedTokensPerGpu / publishedRate - 1,
+    free,
+    freeGain,
+  };
 }

@@ -5,7 +5,17 @@
 import { predictStep, type Prediction } from "./cost.js";
 import { stageParams } from "./layout.js";
 import { fits, memoryPerGpu, type MemoryBreakdown } from "./memory.js";
-import { explainNoShape, forEachShape, type Fixed, type Offload, type Plan, type Problem, type Recompute, type Refusal, type Shape } from "./space.js";
+import {
+  explainNoShape,
+  forEachShape,
+  type Fixed,
+  type Offload,
+  type Plan,
+  type Problem,
+  type Recompute,
+  type Refusal,
+  type Shape,
+} from "./space.js";
 
 export interface Evaluation {
   plan: Plan;
@@ -58,10 +68,16 @@ function offloads(shape: Shape, fixed: Fixed): Offload[] {
 }
 
 /** Fitting plans of one shape and offload choice: the cheapest recompute settings that fit. */
-function recomputeChoices(problem: Problem, base: Omit<Plan, "recompute" | "recomputeLayers">, fixed: Fixed, seen: (e: Evaluation) => void): Evaluation[] {
+function recomputeChoices(
+  problem: Problem,
+  base: Omit<Plan, "recompute" | "recomputeLayers">,
+  fixed: Fixed,
+  seen: (e: Evaluation) => void,
+): Evaluation[] {
   // Recompute counts layers per stage: up to the most any stage holds.
   const layersPerStage = Math.max(...stageParams(problem.model, base).layers);
-  const modes: Recompute[] = fixed.recompute !== undefined ? [fixed.recompute] : problem.flashAttention ? ["none", "full"] : ["none", "selective", "full"];
+  const modes: Recompute[] =
+    fixed.recompute !== undefined ? [fixed.recompute] : problem.flashAttention ? ["none", "full"] : ["none", "selective", "full"];
   const out: Evaluation[] = [];
   const run = (recompute: Recompute, recomputeLayers: number): Evaluation => {
     const e = evaluate(problem, { ...base, recompute, recomputeLayers });
@@ -165,7 +181,10 @@ function smallestCluster(problem: Problem, fixed: Fixed): { gpus: number; best: 
 export function plan(problem: Problem, fixed: Fixed = {}, options: SearchOptions = {}): SearchResult {
   const start = performance.now();
   if (problem.precision === "fp8" && problem.hardware.fp8 === undefined) {
-    const invalid = { rule: "fp8 matmuls need FP8 tensor cores", reason: `${problem.hardware.name} has none in its profile (H100, H200 do)` };
+    const invalid = {
+      rule: "fp8 matmuls need FP8 tensor cores",
+      reason: `${problem.hardware.name} has none in its profile (H100, H200 do)`,
+    };
     return { alternatives: [], evaluated: 0, searchMs: performance.now() - start, invalid };
   }
   const result = search(problem, fixed, options);

@@ -69,10 +69,24 @@ export interface Problem {
 export type Fixed = Partial<Plan>;
 
 const fixKeys: Record<string, keyof Plan> = {
-  dp: "dp", tp: "tp", pp: "pp", cp: "cp", context_parallel: "cp", vpp: "vpp", mbs: "microBatch", micro_batch: "microBatch",
-  ga: "gradAccum", grad_accum: "gradAccum", zero: "zero", recompute: "recompute",
-  recompute_layers: "recomputeLayers", sp: "sequenceParallel", sequence_parallel: "sequenceParallel", offload: "offload",
-  hybrid_shard: "hybridShard", hsdp: "hybridShard",
+  dp: "dp",
+  tp: "tp",
+  pp: "pp",
+  cp: "cp",
+  context_parallel: "cp",
+  vpp: "vpp",
+  mbs: "microBatch",
+  micro_batch: "microBatch",
+  ga: "gradAccum",
+  grad_accum: "gradAccum",
+  zero: "zero",
+  recompute: "recompute",
+  recompute_layers: "recomputeLayers",
+  sp: "sequenceParallel",
+  sequence_parallel: "sequenceParallel",
+  offload: "offload",
+  hybrid_shard: "hybridShard",
+  hsdp: "hybridShard",
 };
 
 function positiveInt(key: string, value: string): number {
@@ -85,7 +99,8 @@ export function parseFix(text: string): Fixed {
   const fixed: Record<string, unknown> = {};
   for (const part of text.split(",").filter((p) => p.trim() !== "")) {
     const match = /^\s*([a-z_]+)\s*=\s*([a-z0-9+]+)\s*$/i.exec(part);
-    if (match === null) throw new Error(`--fix: malformed '${part}' (expected key=value, e.g. tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5)`);
+    if (match === null)
+      throw new Error(`--fix: malformed '${part}' (expected key=value, e.g. tp=8,pp=2,mbs=1,recompute=full,zero=1,vpp=5)`);
     const [, rawKey, value] = match as unknown as [string, string, string];
     const key = fixKeys[rawKey.toLowerCase()];
     if (key === undefined) throw new Error(`--fix: unknown choice '${rawKey}' (known: ${Object.keys(fixKeys).join(", ")})`);
@@ -93,7 +108,8 @@ export function parseFix(text: string): Fixed {
       if (!["none", "selective", "full"].includes(value)) throw new Error(`--fix recompute=${value}: expected none, selective or full`);
       fixed[key] = value;
     } else if (key === "offload") {
-      if (!["none", "optimizer", "optimizer+params", "params"].includes(value)) throw new Error(`--fix offload=${value}: expected none, optimizer or optimizer+params`);
+      if (!["none", "optimizer", "optimizer+params", "params"].includes(value))
+        throw new Error(`--fix offload=${value}: expected none, optimizer or optimizer+params`);
       fixed[key] = value === "params" ? "optimizer+params" : value;
     } else if (key === "sequenceParallel" || key === "hybridShard") {
       if (!["0", "1", "true", "false"].includes(value)) throw new Error(`--fix ${rawKey}=${value}: expected true or false`);
@@ -109,7 +125,10 @@ export function parseFix(text: string): Fixed {
 }
 
 /** The parallel layout of a plan; search.ts chooses recompute and offload for each shape. */
-export type Shape = Pick<Plan, "dp" | "tp" | "pp" | "cp" | "vpp" | "microBatch" | "gradAccum" | "zero" | "sequenceParallel" | "hybridShard">;
+export type Shape = Pick<
+  Plan,
+  "dp" | "tp" | "pp" | "cp" | "vpp" | "microBatch" | "gradAccum" | "zero" | "sequenceParallel" | "hybridShard"
+>;
 
 function divisors(n: number): number[] {
   const small: number[] = [];
@@ -184,14 +203,19 @@ export function forEachShape(problem: Problem, fixed: Fixed, visit: (shape: Shap
       if (globalBatch % dp !== 0 || (fixed.dp !== undefined && fixed.dp !== dp)) continue;
       for (const microBatch of divisors(globalBatch / dp)) {
         const gradAccum = globalBatch / (dp * microBatch);
-        if ((fixed.microBatch !== undefined && fixed.microBatch !== microBatch) || (fixed.gradAccum !== undefined && fixed.gradAccum !== gradAccum)) continue;
+        if (
+          (fixed.microBatch !== undefined && fixed.microBatch !== microBatch) ||
+          (fixed.gradAccum !== undefined && fixed.gradAccum !== gradAccum)
+        )
+          continue;
         for (const vpp of vppChoices(model.layers, pp, fixed)) {
           if ((vpp > 1 && gradAccum % pp !== 0) || (fixed.vpp !== undefined && fixed.vpp !== vpp)) continue;
           for (const zero of ZERO_STAGES) {
             if ((zero > 0 && dp * cp === 1) || (pp > 1 && zero > 1) || (fixed.zero !== undefined && fixed.zero !== zero)) continue;
             const sequenceParallel = tp > 1 && fixed.sequenceParallel !== false;
             if (fixed.sequenceParallel === true && tp === 1) continue;
-            for (const hybridShard of hybridChoices(problem, dp, tp, cp, zero, fixed)) visit({ dp, tp, pp, cp, vpp, microBatch, gradAccum, zero, sequenceParallel, hybridShard });
+            for (const hybridShard of hybridChoices(problem, dp, tp, cp, zero, fixed))
+              visit({ dp, tp, pp, cp, vpp, microBatch, gradAccum, zero, sequenceParallel, hybridShard });
           }
         }
       }
@@ -214,27 +238,55 @@ export function explainNoShape(problem: Problem, fixed: Fixed): Refusal {
   const { tp, pp, dp, microBatch, vpp, zero } = fixed;
   const cp = fixed.cp ?? 1;
   const refuse = (rule: string, reason: string): Refusal => ({ rule, reason });
-  if (cp > 1 && !problem.flashAttention) return refuse("context parallelism needs fused attention", `cp=${cp} with unfused attention (ring attention never forms the s×s scores)`);
+  if (cp > 1 && !problem.flashAttention)
+    return refuse(
+      "context parallelism needs fused attention",
+      `cp=${cp} with unfused attention (ring attention never forms the s×s scores)`,
+    );
   if (gpus % cp !== 0) return refuse("dp·tp·pp·cp = GPUs", `cp=${cp} does not divide ${gpus} GPUs`);
   if (tp !== undefined) {
     if (gpus % tp !== 0) return refuse("dp·tp·pp·cp = GPUs", `tp=${tp} does not divide ${gpus} GPUs`);
     if ((tp & (tp - 1)) !== 0) return refuse("tp is a power of two", `tp=${tp} is not a power of two`);
-    if (!tpAllowed(model, tp)) return refuse("tp divides the attention heads", `tp=${tp} does not divide the model's ${model.heads} attention heads / ${model.kvHeads} key-value heads`);
-    if (!problem.tpAcrossNodes && tp > problem.gpusPerNode) return refuse("tp stays within a node", `tp=${tp} spans nodes of ${problem.gpusPerNode} GPUs (TP stays within a node)`);
+    if (!tpAllowed(model, tp))
+      return refuse(
+        "tp divides the attention heads",
+        `tp=${tp} does not divide the model's ${model.heads} attention heads / ${model.kvHeads} key-value heads`,
+      );
+    if (!problem.tpAcrossNodes && tp > problem.gpusPerNode)
+      return refuse("tp stays within a node", `tp=${tp} spans nodes of ${problem.gpusPerNode} GPUs (TP stays within a node)`);
   }
-  if (pp !== undefined && model.layers < pp) return refuse("every pipeline stage holds a layer", `pp=${pp} stages need at least one of the model's ${model.layers} layers each`);
-  if (pp !== undefined && vpp !== undefined && model.layers < pp * vpp) return refuse("every pipeline chunk holds a layer", `pp·vpp=${pp * vpp} chunks need at least one of the model's ${model.layers} layers each`);
+  if (pp !== undefined && model.layers < pp)
+    return refuse("every pipeline stage holds a layer", `pp=${pp} stages need at least one of the model's ${model.layers} layers each`);
+  if (pp !== undefined && vpp !== undefined && model.layers < pp * vpp)
+    return refuse(
+      "every pipeline chunk holds a layer",
+      `pp·vpp=${pp * vpp} chunks need at least one of the model's ${model.layers} layers each`,
+    );
   if (vpp !== undefined && vpp > 1 && pp === 1) return refuse("interleaving needs a pipeline", `vpp=${vpp} needs pp > 1`);
   const product = (tp ?? 1) * (pp ?? 1) * (dp ?? 1) * cp;
   if (gpus % product !== 0) return refuse("dp·tp·pp·cp = GPUs", `dp·tp·pp·cp=${product} does not divide ${gpus} GPUs`);
-  if (dp !== undefined && tp !== undefined && pp !== undefined && product !== gpus) return refuse("dp·tp·pp·cp = GPUs", `dp·tp·pp·cp = ${product} ≠ ${gpus} GPUs`);
-  if (dp !== undefined && globalBatch % dp !== 0) return refuse("global batch = dp·micro-batch·accumulation", `dp=${dp} does not divide the global batch ${globalBatch}`);
-  if (microBatch !== undefined && globalBatch % microBatch !== 0) return refuse("global batch = dp·micro-batch·accumulation", `mbs=${microBatch} does not divide the global batch ${globalBatch}`);
-  if (zero !== undefined && zero > 1 && pp !== undefined && pp > 1) return refuse("zero ≤ 1 with a pipeline", `zero=${zero} cannot shard the gradients a pipeline accumulates (use zero ≤ 1 with pp > 1)`);
+  if (dp !== undefined && tp !== undefined && pp !== undefined && product !== gpus)
+    return refuse("dp·tp·pp·cp = GPUs", `dp·tp·pp·cp = ${product} ≠ ${gpus} GPUs`);
+  if (dp !== undefined && globalBatch % dp !== 0)
+    return refuse("global batch = dp·micro-batch·accumulation", `dp=${dp} does not divide the global batch ${globalBatch}`);
+  if (microBatch !== undefined && globalBatch % microBatch !== 0)
+    return refuse("global batch = dp·micro-batch·accumulation", `mbs=${microBatch} does not divide the global batch ${globalBatch}`);
+  if (zero !== undefined && zero > 1 && pp !== undefined && pp > 1)
+    return refuse("zero ≤ 1 with a pipeline", `zero=${zero} cannot shard the gradients a pipeline accumulates (use zero ≤ 1 with pp > 1)`);
   if (fixed.hybridShard === true) {
     if (zero === 0) return refuse("hybrid sharding needs ZeRO", "hybrid_shard=true needs zero ≥ 1 (it shards ZeRO's states inside a node)");
-    return refuse("hybrid sharding needs a data-parallel group across nodes", `hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of ${problem.gpusPerNode} GPUs`);
+    return refuse(
+      "hybrid sharding needs a data-parallel group across nodes",
+      `hybrid_shard=true needs zero ≥ 1 and a data-parallel group that spans nodes of ${problem.gpusPerNode} GPUs`,
+    );
   }
-  if (vpp !== undefined && vpp > 1) return refuse("interleaving needs accumulation steps a multiple of pp", `vpp=${vpp}: no micro-batch leaves a multiple of pp accumulation steps in global batch ${globalBatch}`);
-  return refuse("global batch = dp·micro-batch·accumulation", `no data-parallel degree, micro-batch and accumulation satisfy global batch ${globalBatch} on ${gpus} GPUs with ${JSON.stringify(fixed)}`);
+  if (vpp !== undefined && vpp > 1)
+    return refuse(
+      "interleaving needs accumulation steps a multiple of pp",
+      `vpp=${vpp}: no micro-batch leaves a multiple of pp accumulation steps in global batch ${globalBatch}`,
+    );
+  return refuse(
+    "global batch = dp·micro-batch·accumulation",
+    `no data-parallel degree, micro-batch and accumulation satisfy global batch ${globalBatch} on ${gpus} GPUs with ${JSON.stringify(fixed)}`,
+  );
 }

@@ -37,18 +37,23 @@ export function autocast<T>(device_type: string, fn: () => T): T;
 export function autocast<T>(device_type: string, options: AutocastOptions, fn: () => T): T;
 export function autocast<T>(a: string | AutocastOptions, b: AutocastOptions | (() => T), c?: () => T): T {
   checkOptions("autocast.__init__", typeof a === "string" ? (typeof b === "function" ? undefined : b) : a, {
-    device_type: true, dtype: true, enabled: true, cache_enabled: true,
+    device_type: true,
+    dtype: true,
+    enabled: true,
+    cache_enabled: true,
   });
   const opts: AutocastOptions = typeof a === "string" ? { ...(typeof b === "function" ? {} : b), device_type: a } : a;
   const fn = typeof b === "function" ? b : c;
   expectCallback(fn, "torch.autocast", 'torch.autocast("cuda", { dtype: torch.bfloat16 }, () => ...)');
   const device = opts.device_type;
-  if (typeof device !== "string") throw new TypeError(`autocast: device_type must be a string such as "cuda" or "cpu", got ${typeof device}`);
+  if (typeof device !== "string")
+    throw new TypeError(`autocast: device_type must be a string such as "cuda" or "cpu", got ${typeof device}`);
   if (!is_autocast_available(device)) {
     throw new RuntimeError(`User specified an unsupported autocast device_type '${device}'`);
   }
   const fast = opts.dtype ?? get_autocast_dtype(device);
-  if (!(fast instanceof dtype) || !fast.is_floating_point) throw new TypeError(`autocast: dtype must be a floating-point torch.dtype, got ${String(fast)}`);
+  if (!(fast instanceof dtype) || !fast.is_floating_point)
+    throw new TypeError(`autocast: dtype must be a floating-point torch.dtype, got ${String(fast)}`);
   const enabled = opts.enabled ?? true;
   const cache = opts.cache_enabled ?? native.autocastIsCacheEnabled();
 

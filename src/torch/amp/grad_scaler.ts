@@ -50,7 +50,12 @@ export class GradScaler {
   constructor(device: string | GradScalerOptions = "cuda", opts: GradScalerOptions = {}) {
     const o = typeof device === "string" ? { ...opts, device } : device;
     checkOptions("GradScaler.__init__", typeof device === "string" ? opts : device, {
-      device: true, init_scale: true, growth_factor: true, backoff_factor: true, growth_interval: true, enabled: true,
+      device: true,
+      init_scale: true,
+      growth_factor: true,
+      backoff_factor: true,
+      growth_interval: true,
+      enabled: true,
     });
     this._device = o.device ?? "cuda";
     this._init_scale = o.init_scale ?? 2.0 ** 16;
@@ -77,7 +82,9 @@ export class GradScaler {
 
   private _checkInit(funcname: string): [Tensor, Tensor] {
     if (this._scale === null || this._growth_tracker === null) {
-      throw new Error(`Attempted ${funcname} but _scale is None.  This may indicate your script did not use scaler.scale(loss or outputs) earlier in the iteration.`);
+      throw new Error(
+        `Attempted ${funcname} but _scale is None.  This may indicate your script did not use scaler.scale(loss or outputs) earlier in the iteration.`,
+      );
     }
     return [this._scale, this._growth_tracker];
   }

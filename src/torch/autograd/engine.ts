@@ -38,8 +38,18 @@ export interface GradOptions {
  * grad_outputs, options?)`.
  */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], options?: GradOptions): (Tensor | null)[];
-export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], grad_outputs: Gradients, options?: Omit<GradOptions, "grad_outputs">): (Tensor | null)[];
-export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], third?: Gradients | GradOptions, fourth?: GradOptions): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | Tensor[],
+  inputs: Tensor | Tensor[],
+  grad_outputs: Gradients,
+  options?: Omit<GradOptions, "grad_outputs">,
+): (Tensor | null)[];
+export function grad(
+  outputs: Tensor | Tensor[],
+  inputs: Tensor | Tensor[],
+  third?: Gradients | GradOptions,
+  fourth?: GradOptions,
+): (Tensor | null)[] {
   const [gradOutputs, options] = splitArgs(third, fourth, "grad_outputs");
   checkOptions("grad", options, { grad_outputs: true, retain_graph: true, create_graph: true, allow_unused: true });
   const outs = list(outputs);

@@ -61,11 +61,15 @@ function backwardCallback(
     perArg.forEach((g: unknown, i) => {
       if (g === null || g === undefined) return;
       if (!tensorArgs.includes(i)) {
-        throw new TypeError(`function ${name} returned a gradient different than null at position ${i + 1}, but the corresponding forward input was not a Tensor`);
+        throw new TypeError(
+          `function ${name} returned a gradient different than null at position ${i + 1}, but the corresponding forward input was not a Tensor`,
+        );
       }
       if (!(g instanceof Tensor)) {
         const hint = g instanceof Promise ? " (backward must return its gradients synchronously)" : "";
-        throw new TypeError(`function ${name} returned a gradient of type ${typeName(g)} at position ${i + 1}; expected a Tensor or null${hint}`);
+        throw new TypeError(
+          `function ${name} returned a gradient of type ${typeName(g)} at position ${i + 1}; expected a Tensor or null${hint}`,
+        );
       }
     });
     return tensorArgs.map((i) => perArg[i] ?? null);

@@ -122,37 +122,65 @@ export function broadcast(tensor: Tensor, src: number, options: Async<Collective
 export function broadcast(tensor: Tensor, src: number, options?: CollectiveOptions): void;
 export function broadcast(tensor: Tensor, src: number, options: CollectiveOptions = {}): Work | undefined {
   checkOptions("broadcast", options, COLLECTIVE);
-  return launch("broadcast", options, () => bytesOf(tensor), (pg) => c10d.distBroadcast(pg.handle, tensor, pg.group_rank(src, "src")));
+  return launch(
+    "broadcast",
+    options,
+    () => bytesOf(tensor),
+    (pg) => c10d.distBroadcast(pg.handle, tensor, pg.group_rank(src, "src")),
+  );
 }
 
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather(tensor_list: Tensor[], tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
   checkOptions("all_gather", options, COLLECTIVE);
-  return launch("all_gather", options, (pg) => bytesOf(tensor) * pg.size(), (pg) => {
-    if (tensor_list.length !== pg.size()) throw new ValueError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
-    return c10d.distAllgather(pg.handle, tensor_list, tensor);
-  });
+  return launch(
+    "all_gather",
+    options,
+    (pg) => bytesOf(tensor) * pg.size(),
+    (pg) => {
+      if (tensor_list.length !== pg.size())
+        throw new ValueError(`tensor_list has ${tensor_list.length} tensors, but the group has ${pg.size()} ranks`);
+      return c10d.distAllgather(pg.handle, tensor_list, tensor);
+    },
+  );
 }
 
 function checkNumel(what: string, big: Tensor, small: Tensor, pg: ProcessGroup, bigName: string, smallName: string): void {
   if (big.numel() !== small.numel() * pg.size())
-    throw new ValueError(`${bigName} must have world_size (${pg.size()}) times the elements of ${smallName}: got ${big.numel()} and ${small.numel()} (${what})`);
+    throw new ValueError(
+      `${bigName} must have world_size (${pg.size()}) times the elements of ${smallName}: got ${big.numel()} and ${small.numel()} (${what})`,
+    );
 }
 
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: Async<CollectiveOptions>): Work;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options?: CollectiveOptions): void;
 export function all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, options: CollectiveOptions = {}): Work | undefined {
   checkOptions("all_gather_into_tensor", options, COLLECTIVE);
-  return launch("all_gather_into_tensor", options, () => bytesOf(output_tensor), (pg) => {
-    checkNumel("all_gather_into_tensor", output_tensor, input_tensor, pg, "output_tensor", "input_tensor");
-    return c10d.distAllgatherBase(pg.handle, output_tensor, input_tensor);
-  });
+  return launch(
+    "all_gather_into_tensor",
+    options,
+    () => bytesOf(output_tensor),
+    (pg) => {
+      checkNumel("all_gather_into_tensor", output_tensor, input_tensor, pg, "output_tensor", "input_tensor");
+      return c10d.distAllgatherBase(pg.handle, output_tensor, input_tensor);
+    },
+  );
 }
 
-export function reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp | Async<ReduceOptions>, options?: Async<CollectiveOptions>): Work;
+export function reduce_scatter_tensor(
+  output: Tensor,
+  input: Tensor,
+  op: ReduceOp | Async<ReduceOptions>,
+  options?: Async<CollectiveOptions>,
+): Work;
 export function reduce_scatter_tensor(output: Tensor, input: Tensor, op?: ReduceOp | ReduceOptions, options?: CollectiveOptions): void;
-export function reduce_scatter_tensor(output: Tensor, input: Tensor, op?: ReduceOp | ReduceOptions, options: CollectiveOptions = {}): Work | undefined {
+export function reduce_scatter_tensor(
+  output: Tensor,
+  input: Tensor,
+  op?: ReduceOp | ReduceOptions,
+  options: CollectiveOptions = {},
+): Work | undefined {
   checkReduce("reduce_scatter_tensor", op, options);
   const o = { ...options, ...opOf(op) };
   let average = false;
@@ -188,20 +216,30 @@ export function all_to_all_single(output: Tensor, input: Tensor, options: Async<
 export function all_to_all_single(output: Tensor, input: Tensor, options?: AllToAllOptions): void;
 export function all_to_all_single(output: Tensor, input: Tensor, options: AllToAllOptions = {}): Work | undefined {
   checkOptions("all_to_all_single", options, { ...COLLECTIVE, output_split_sizes: true, input_split_sizes: true });
-  return launch("all_to_all_single", options, () => bytesOf(input), (pg) => {
-    const outSplits = options.output_split_sizes ?? [];
-    const inSplits = options.input_split_sizes ?? [];
-    checkSplits("output_split_sizes", outSplits, output, pg);
-    checkSplits("input_split_sizes", inSplits, input, pg);
-    return c10d.distAlltoallBase(pg.handle, output, input, outSplits, inSplits);
-  });
+  return launch(
+    "all_to_all_single",
+    options,
+    () => bytesOf(input),
+    (pg) => {
+      const outSplits = options.output_split_sizes ?? [];
+      const inSplits = options.input_split_sizes ?? [];
+      checkSplits("output_split_sizes", outSplits, output, pg);
+      checkSplits("input_split_sizes", inSplits, input, pg);
+      return c10d.distAlltoallBase(pg.handle, output, input, outSplits, inSplits);
+    },
+  );
 }
 
 export function barrier(options: Async<CollectiveOptions>): Work;
 export function barrier(options?: CollectiveOptions): void;
 export function barrier(options: CollectiveOptions = {}): Work | undefined {
   checkOptions("barrier", options, COLLECTIVE);
-  return launch("barrier", options, () => 0, (pg) => c10d.distBarrier(pg.handle));
+  return launch(
+    "barrier",
+    options,
+    () => 0,
+    (pg) => c10d.distBarrier(pg.handle),
+  );
 }
 
 export interface P2POptions {
@@ -213,12 +251,22 @@ const P2P: OptionNames<P2POptions> = { group: true, tag: true };
 
 export function isend(tensor: Tensor, dst: number, options: P2POptions = {}): Work {
   checkOptions("isend", options, P2P);
-  return launch("isend", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distSend(pg.handle, tensor, pg.group_rank(dst, "dst"), options.tag ?? 0)) as Work;
+  return launch(
+    "isend",
+    { group: options.group, async_op: true },
+    () => bytesOf(tensor),
+    (pg) => c10d.distSend(pg.handle, tensor, pg.group_rank(dst, "dst"), options.tag ?? 0),
+  ) as Work;
 }
 
 export function irecv(tensor: Tensor, src: number, options: P2POptions = {}): Work {
   checkOptions("irecv", options, P2P);
-  return launch("irecv", { group: options.group, async_op: true }, () => bytesOf(tensor), (pg) => c10d.distRecv(pg.handle, tensor, pg.group_rank(src, "src"), options.tag ?? 0)) as Work;
+  return launch(
+    "irecv",
+    { group: options.group, async_op: true },
+    () => bytesOf(tensor),
+    (pg) => c10d.distRecv(pg.handle, tensor, pg.group_rank(src, "src"), options.tag ?? 0),
+  ) as Work;
 }
 
 export function send(tensor: Tensor, dst: number, options: P2POptions = {}): void {

@@ -62,7 +62,9 @@ class Grid {
   /** The ranks that share `coord` outside `dims`, in row-major order over `dims`. */
   ranksAlong(dims: readonly number[], coord: readonly number[]): number[] {
     const base = coord.reduce((acc, c, d) => (dims.includes(d) ? acc : acc + c * this.strides[d]), 0);
-    return [...indexTuples(dims.map((d) => this.shape[d]))].map((idx) => this.ranks[base + idx.reduce((acc, i, k) => acc + i * this.strides[dims[k]], 0)]);
+    return [...indexTuples(dims.map((d) => this.shape[d]))].map(
+      (idx) => this.ranks[base + idx.reduce((acc, i, k) => acc + i * this.strides[dims[k]], 0)],
+    );
   }
 
   /** Makes the groups along `dims` (every rank calls this with the same dims) and returns this rank's. */
@@ -86,7 +88,10 @@ class Grid {
 
 /** `flat` (row-major) as nested arrays of `shape`. */
 function nest(flat: number[], shape: readonly number[]): unknown[] {
-  return shape.slice(1).reverse().reduce<unknown[]>((acc, s) => Array.from({ length: acc.length / s }, (_, i) => acc.slice(i * s, (i + 1) * s)), flat);
+  return shape
+    .slice(1)
+    .reverse()
+    .reduce<unknown[]>((acc, s) => Array.from({ length: acc.length / s }, (_, i) => acc.slice(i * s, (i + 1) * s)), flat);
 }
 
 export class DeviceMesh {
@@ -109,15 +114,21 @@ export class DeviceMesh {
     const ranks = plain.flat(Infinity) as number[];
     if (!is_initialized()) init_process_group({ backend: device_type === "cuda" ? "nccl" : "gloo" });
     const world = get_world_size();
-    if (ranks.length > world) throw new RuntimeError(`Mesh should not be bigger than default world size ${world}, but found ${ranks.length} ranks!`);
+    if (ranks.length > world)
+      throw new RuntimeError(`Mesh should not be bigger than default world size ${world}, but found ${ranks.length} ranks!`);
     if (ranks.length === 0 || ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= world) || new Set(ranks).size !== ranks.length) {
       throw new Error(`DeviceMesh: the mesh must hold distinct ranks of the job (0 to ${world - 1}), got ${JSON.stringify(plain)}`);
     }
     if (mesh_dim_names !== null) {
       if (mesh_dim_names.length !== shape.length) {
-        throw new RuntimeError(`mesh_dim_names should have same length as mesh_shape, but found ${mesh_dim_names.length} and ${shape.length}.`);
+        throw new RuntimeError(
+          `mesh_dim_names should have same length as mesh_shape, but found ${mesh_dim_names.length} and ${shape.length}.`,
+        );
       }
-      if (new Set(mesh_dim_names).size !== mesh_dim_names.length) throw new RuntimeError(`Each mesh_dim_name must be unique. Found repeated mesh_dim_name in mesh_dim_names ${JSON.stringify(mesh_dim_names)}`);
+      if (new Set(mesh_dim_names).size !== mesh_dim_names.length)
+        throw new RuntimeError(
+          `Each mesh_dim_name must be unique. Found repeated mesh_dim_name in mesh_dim_names ${JSON.stringify(mesh_dim_names)}`,
+        );
     }
     const grid = new Grid(shape, ranks, mesh_dim_names === null ? null : [...mesh_dim_names]);
     const coord = grid.coordinate(get_rank());
@@ -137,7 +148,14 @@ export class DeviceMesh {
     const m = Object.create(DeviceMesh.prototype) as DeviceMesh;
     const ranks = parent.grid.ranksAlong(dims.flat(), parent.coord);
     const shape = dims.map((run) => run.reduce((a, d) => a * parent.grid.shape[d], 1));
-    Object.assign(m, { device_type: parent.device_type, grid: parent.grid, dims, coord: parent.coord, mesh: tensor(nest(ranks, shape) as number[], { dtype: int64 }), mesh_dim_names: names });
+    Object.assign(m, {
+      device_type: parent.device_type,
+      grid: parent.grid,
+      dims,
+      coord: parent.coord,
+      mesh: tensor(nest(ranks, shape) as number[], { dtype: int64 }),
+      mesh_dim_names: names,
+    });
     return m;
   }
 
@@ -151,15 +169,22 @@ export class DeviceMesh {
 
   private dimIndex(mesh_dim: number | string | null | undefined, what: string): number {
     if (mesh_dim === null || mesh_dim === undefined) {
-      if (this.ndim > 1) throw new RuntimeError(`Found the DeviceMesh have ${this.ndim} dimensions. Optional kwarg \`mesh_dim\` needs to be specified when device_mesh.ndim > 1. (${what})`);
+      if (this.ndim > 1)
+        throw new RuntimeError(
+          `Found the DeviceMesh have ${this.ndim} dimensions. Optional kwarg \`mesh_dim\` needs to be specified when device_mesh.ndim > 1. (${what})`,
+        );
       return 0;
     }
     if (typeof mesh_dim === "string") {
       const i = this.mesh_dim_names?.indexOf(mesh_dim) ?? -1;
-      if (i < 0) throw new RuntimeError(`Mesh dimension '${mesh_dim}' does not exist. Available mesh dimensions are: mesh_dim_names=${JSON.stringify(this.mesh_dim_names)}`);
+      if (i < 0)
+        throw new RuntimeError(
+          `Mesh dimension '${mesh_dim}' does not exist. Available mesh dimensions are: mesh_dim_names=${JSON.stringify(this.mesh_dim_names)}`,
+        );
       return i;
     }
-    if (!Number.isInteger(mesh_dim) || mesh_dim < -this.ndim || mesh_dim >= this.ndim) throw new IndexError(`${what}: mesh_dim ${mesh_dim} is out of range for a ${this.ndim}-d mesh`);
+    if (!Number.isInteger(mesh_dim) || mesh_dim < -this.ndim || mesh_dim >= this.ndim)
+      throw new IndexError(`${what}: mesh_dim ${mesh_dim} is out of range for a ${this.ndim}-d mesh`);
     return mesh_dim < 0 ? mesh_dim + this.ndim : mesh_dim;
   }
 
@@ -197,9 +222,15 @@ export class DeviceMesh {
     const names = typeof mesh_dim_names === "string" ? [mesh_dim_names] : mesh_dim_names;
     const idx = names.map((n) => this.dimIndex(n, "get"));
     if (idx.some((d, i) => i > 0 && d <= idx[i - 1])) {
-      throw new Error(`Invalid mesh_dim_names ${JSON.stringify(names)} specified. Valid mesh_dim_names should be a contiguous subsequence of ${JSON.stringify(this.mesh_dim_names)}.`);
+      throw new Error(
+        `Invalid mesh_dim_names ${JSON.stringify(names)} specified. Valid mesh_dim_names should be a contiguous subsequence of ${JSON.stringify(this.mesh_dim_names)}.`,
+      );
     }
-    return DeviceMesh.over(this, idx.map((i) => this.dims[i]), names);
+    return DeviceMesh.over(
+      this,
+      idx.map((i) => this.dims[i]),
+      names,
+    );
   }
 
   /**
@@ -225,10 +256,18 @@ export class DeviceMesh {
 export function init_device_mesh(device_type: string, mesh_shape: number[], opts: DeviceMeshOptions = {}): DeviceMesh {
   checkOptions("init_device_mesh", opts, { mesh_dim_names: true });
   const { mesh_dim_names = null } = opts;
-  if (mesh_shape.some((s) => !Number.isInteger(s) || s < 1)) throw new ValueError(`init_device_mesh: mesh_shape must hold positive integers, got [${mesh_shape.join(", ")}]`);
+  if (mesh_shape.some((s) => !Number.isInteger(s) || s < 1))
+    throw new ValueError(`init_device_mesh: mesh_shape must hold positive integers, got [${mesh_shape.join(", ")}]`);
   if (!is_initialized()) init_process_group({ backend: device_type === "cuda" ? "nccl" : "gloo" });
   const n = mesh_shape.reduce((a, b) => a * b, 1);
   const world = get_world_size();
   if (n !== world) throw new Error(`init_device_mesh: mesh_shape [${mesh_shape.join(", ")}] holds ${n} ranks, but the job has ${world}`);
-  return new DeviceMesh(device_type, nest(Array.from({ length: n }, (_, i) => i), mesh_shape), { mesh_dim_names });
+  return new DeviceMesh(
+    device_type,
+    nest(
+      Array.from({ length: n }, (_, i) => i),
+      mesh_shape,
+    ),
+    { mesh_dim_names },
+  );
 }

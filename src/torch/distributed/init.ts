@@ -37,15 +37,21 @@ export function is_nccl_available(): boolean {
 function envInt(name: string, given: number | undefined): number {
   if (given !== undefined) return given;
   const v = process.env[name];
-  if (v === undefined || v === "") throw new ValueError(`Error initializing torch.distributed using env:// rendezvous: environment variable ${name} expected, but not set`);
+  if (v === undefined || v === "")
+    throw new ValueError(
+      `Error initializing torch.distributed using env:// rendezvous: environment variable ${name} expected, but not set`,
+    );
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new ValueError(`Error initializing torch.distributed using env:// rendezvous: ${name}='${v}' is not an integer`);
+  if (!Number.isInteger(n))
+    throw new ValueError(`Error initializing torch.distributed using env:// rendezvous: ${name}='${v}' is not an integer`);
   return n;
 }
 
 function checkRank(rank: number, worldSize: number): void {
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new ValueError(`torch.distributed.init_process_group: world_size must be a positive integer, got ${worldSize}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new ValueError(`torch.distributed.init_process_group: rank ${rank} is out of range for world_size ${worldSize}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1)
+    throw new ValueError(`torch.distributed.init_process_group: world_size must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new ValueError(`torch.distributed.init_process_group: rank ${rank} is out of range for world_size ${worldSize}`);
 }
 
 const isLoopback = (host: string): boolean => host === "localhost" || host.startsWith("127.") || host === "::1";
@@ -65,7 +71,8 @@ interface Rendezvous {
 }
 
 function tcpRendezvous(host: string, port: number, rank: number, worldSize: number, timeout: number): Rendezvous {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValueError(`torch.distributed.init_process_group: invalid master port '${port}'`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ValueError(`torch.distributed.init_process_group: invalid master port '${port}'`);
   // Rank 0 does not wait for worker_count connections here: agreeOnWorldSize waits for the ranks,
   // and names one started with another world size instead of waiting for ranks that never come.
   const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: false });
@@ -74,7 +81,8 @@ function tcpRendezvous(host: string, port: number, rank: number, worldSize: numb
 
 function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
   if (o.store !== undefined) {
-    if (o.rank === undefined || o.world_size === undefined) throw new ValueError("torch.distributed.init_process_group: rank and world_size are required with store");
+    if (o.rank === undefined || o.world_size === undefined)
+      throw new ValueError("torch.distributed.init_process_group: rank and world_size are required with store");
     return { store: o.store, rank: o.rank, worldSize: o.world_size, masterAddr: null };
   }
   const method = o.init_method ?? "env://";
@@ -83,7 +91,10 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
     const worldSize = envInt("WORLD_SIZE", o.world_size);
     checkRank(rank, worldSize);
     const addr = process.env.MASTER_ADDR;
-    if (addr === undefined || addr === "") throw new ValueError("Error initializing torch.distributed using env:// rendezvous: environment variable MASTER_ADDR expected, but not set");
+    if (addr === undefined || addr === "")
+      throw new ValueError(
+        "Error initializing torch.distributed using env:// rendezvous: environment variable MASTER_ADDR expected, but not set",
+      );
     return tcpRendezvous(addr, envInt("MASTER_PORT", undefined), rank, worldSize, timeout);
   }
   const rank = o.rank ?? Number(process.env.RANK);
@@ -96,7 +107,9 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
     if (file === "") throw new Error(`torch.distributed.init_process_group: init_method '${method}' names no file`);
     return { store: new FileStore(file, worldSize, timeout), rank, worldSize, masterAddr: null };
   }
-  throw new ValueError(`torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`);
+  throw new ValueError(
+    `torch.distributed.init_process_group: unsupported init_method '${method}' (use env://, tcp://host:port or file:///path)`,
+  );
 }
 
 /**
@@ -114,7 +127,9 @@ function agreeOnWorldSize(store: Store, rank: number, worldSize: number, timeout
     store.wait([key(r)], timeout);
     const theirs = Number(store.get(key(r)));
     if (theirs !== worldSize) {
-      throw new Error(`rank ${rank} was started with world_size ${worldSize}, but rank ${r} with ${theirs} (WORLD_SIZE must be the same on every rank)`);
+      throw new Error(
+        `rank ${rank} was started with world_size ${worldSize}, but rank ${r} with ${theirs} (WORLD_SIZE must be the same on every rank)`,
+      );
     }
   }
 }
@@ -134,11 +149,20 @@ function defaultBackend(): Backend {
 
 /** Joins this process to the job; every rank calls it. Returns the default (WORLD) group. */
 export function init_process_group(options: InitProcessGroupOptions = {}): ProcessGroup {
-  checkOptions("init_process_group", options, { backend: true, init_method: true, world_size: true, rank: true, timeout: true, store: true });
+  checkOptions("init_process_group", options, {
+    backend: true,
+    init_method: true,
+    world_size: true,
+    rank: true,
+    timeout: true,
+    store: true,
+  });
   if (is_initialized()) throw new ValueError("torch.distributed.init_process_group: trying to initialize the default process group twice");
   const backend = options.backend ?? defaultBackend();
-  if (backend !== "gloo" && backend !== "nccl") throw new ValueError(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
-  if (!native.distAvailableBackends().includes(backend)) throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
+  if (backend !== "gloo" && backend !== "nccl")
+    throw new ValueError(`torch.distributed.init_process_group: unknown backend '${String(backend)}' (use gloo or nccl)`);
+  if (!native.distAvailableBackends().includes(backend))
+    throw new Error(`torch.distributed.init_process_group: backend '${backend}' is not available in this build`);
   const timeout = options.timeout ?? defaultTimeout();
   const rv = rendezvous(options, timeout);
   try {
@@ -146,6 +170,8 @@ export function init_process_group(options: InitProcessGroupOptions = {}): Proce
     return _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(`torch.distributed.init_process_group: rank ${rv.rank} of ${rv.worldSize} could not connect the ${backend} process group: ${msg}`);
+    throw new Error(
+      `torch.distributed.init_process_group: rank ${rv.rank} of ${rv.worldSize} could not connect the ${backend} process group: ${msg}`,
+    );
   }
 }

@@ -69,7 +69,14 @@ interface World {
 let world: World | null = null;
 
 /** @internal Sets up WORLD over `store`; called by init_process_group. */
-export function _init_world(backend: Backend, store: Store, rank: number, worldSize: number, timeout: number, glooHost: string): ProcessGroup {
+export function _init_world(
+  backend: Backend,
+  store: Store,
+  rank: number,
+  worldSize: number,
+  timeout: number,
+  glooHost: string,
+): ProcessGroup {
   const ranks = Array.from({ length: worldSize }, (_, i) => i);
   const prefixed = new PrefixStore("default_pg/", store);
   const pg = new ProcessGroup(c10d.distNewGroup(backend, prefixed._h, rank, worldSize, timeout, glooHost), backend, ranks, rank);
@@ -83,7 +90,8 @@ export function is_initialized(): boolean {
 }
 
 function current(what: string): World {
-  if (world === null) throw new ValueError(`torch.distributed.${what}: the default process group has not been initialized; call init_process_group first`);
+  if (world === null)
+    throw new ValueError(`torch.distributed.${what}: the default process group has not been initialized; call init_process_group first`);
   return world;
 }
 
@@ -107,11 +115,14 @@ export interface NewGroupOptions {
 export function new_group(ranks?: number[] | null, options: NewGroupOptions = {}): Group {
   checkOptions("new_group", options, { timeout: true, backend: true });
   const w = current("new_group");
-  const members = ranks === undefined || ranks === null ? Array.from({ length: w.worldSize }, (_, i) => i) : [...ranks].sort((a, b) => a - b);
+  const members =
+    ranks === undefined || ranks === null ? Array.from({ length: w.worldSize }, (_, i) => i) : [...ranks].sort((a, b) => a - b);
   for (const r of members) {
-    if (!Number.isInteger(r) || r < 0 || r >= w.worldSize) throw new ValueError(`torch.distributed.new_group: rank ${r} is out of range for world size ${w.worldSize}`);
+    if (!Number.isInteger(r) || r < 0 || r >= w.worldSize)
+      throw new ValueError(`torch.distributed.new_group: rank ${r} is out of range for world size ${w.worldSize}`);
   }
-  if (new Set(members).size !== members.length) throw new ValueError(`torch.distributed.new_group: duplicate ranks in [${ranks?.join(", ")}]`);
+  if (new Set(members).size !== members.length)
+    throw new ValueError(`torch.distributed.new_group: duplicate ranks in [${ranks?.join(", ")}]`);
   w.groupCount += 1;
   const me = members.indexOf(w.rank);
   if (me < 0) return NON_GROUP_MEMBER;

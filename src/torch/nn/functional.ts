@@ -8,16 +8,19 @@ import { no_grad } from "../autograd/grad_mode.js";
 import { argTypeName } from "../_type_name.js";
 import { checkOptions, type OptionNames } from "../_options.js";
 
-
 export type Reduction = "none" | "mean" | "sum";
 
 /** Python's `_Reduction.get_enum`. */
 export function reductionEnum(reduction: string): number {
   switch (reduction) {
-    case "none": return 0;
-    case "mean": return 1;
-    case "sum": return 2;
-    default: throw new ValueError(`${reduction} is not a valid value for reduction`);
+    case "none":
+      return 0;
+    case "mean":
+      return 1;
+    case "sum":
+      return 2;
+    default:
+      throw new ValueError(`${reduction} is not a valid value for reduction`);
   }
 }
 
@@ -37,11 +40,18 @@ export interface EmbeddingOptions {
   sparse?: boolean;
 }
 
-export const EMBEDDING_OPTIONS: OptionNames<EmbeddingOptions> = { padding_idx: true, max_norm: true, norm_type: true, scale_grad_by_freq: true, sparse: true };
+export const EMBEDDING_OPTIONS: OptionNames<EmbeddingOptions> = {
+  padding_idx: true,
+  max_norm: true,
+  norm_type: true,
+  scale_grad_by_freq: true,
+  sparse: true,
+};
 
 export function embedding(input: Tensor, weight: Tensor, opts: EmbeddingOptions = {}): Tensor {
   checkOptions("embedding", opts, EMBEDDING_OPTIONS);
-  if (!(weight instanceof Tensor)) throw new TypeError(`embedding(): argument 'weight' (position 2) must be Tensor, not ${argTypeName(weight)}`);
+  if (!(weight instanceof Tensor))
+    throw new TypeError(`embedding(): argument 'weight' (position 2) must be Tensor, not ${argTypeName(weight)}`);
   let padding_idx = opts.padding_idx ?? null;
   const n = weight.size(0);
   if (padding_idx !== null) {
@@ -103,7 +113,12 @@ export interface CrossEntropyOptions {
   label_smoothing?: number;
 }
 
-export const CROSS_ENTROPY_OPTIONS: OptionNames<CrossEntropyOptions> = { weight: true, ignore_index: true, reduction: true, label_smoothing: true };
+export const CROSS_ENTROPY_OPTIONS: OptionNames<CrossEntropyOptions> = {
+  weight: true,
+  ignore_index: true,
+  reduction: true,
+  label_smoothing: true,
+};
 
 export type NllLossOptions = Omit<CrossEntropyOptions, "label_smoothing">;
 
@@ -149,14 +164,30 @@ function shapeList(s: number | number[]): number[] {
   return typeof s === "number" ? [s] : s;
 }
 
-export function layer_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+export function layer_norm(
+  input: Tensor,
+  normalized_shape: number | number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
   return aten.layer_norm(input, shapeList(normalized_shape), weight, bias, eps, true);
 }
 
-export function rms_norm(input: Tensor, normalized_shape: number | number[], weight: Tensor | null = null, eps: number | null = null): Tensor {
+export function rms_norm(
+  input: Tensor,
+  normalized_shape: number | number[],
+  weight: Tensor | null = null,
+  eps: number | null = null,
+): Tensor {
   return aten.rms_norm(input, shapeList(normalized_shape), weight, eps);
 }
 
-export function pad(input: Tensor, pad: number[], mode: "constant" | "reflect" | "replicate" | "circular" = "constant", value: number | null = null): Tensor {
+export function pad(
+  input: Tensor,
+  pad: number[],
+  mode: "constant" | "reflect" | "replicate" | "circular" = "constant",
+  value: number | null = null,
+): Tensor {
   return aten.pad(input, pad, mode, value);
 }

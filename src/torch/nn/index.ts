@@ -5,7 +5,14 @@ import * as utils from "./utils/index.js";
 
 export { functional, init, utils };
 export { Parameter } from "./parameter.js";
-export { Module, type ForwardHook, type ForwardPreHook, type IncompatibleKeys, type ModuleToOptions, type StateDict } from "./modules/module.js";
+export {
+  Module,
+  type ForwardHook,
+  type ForwardPreHook,
+  type IncompatibleKeys,
+  type ModuleToOptions,
+  type StateDict,
+} from "./modules/module.js";
 export { Sequential, ModuleList, ModuleDict } from "./modules/container.js";
 export { Linear, type LinearOptions } from "./modules/linear.js";
 export { Embedding, type EmbeddingModuleOptions } from "./modules/sparse.js";

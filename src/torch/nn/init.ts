@@ -8,8 +8,18 @@ import { ValueError } from "../errors.js";
 import { checkOptions, type OptionNames } from "../_options.js";
 
 export type Nonlinearity =
-  | "linear" | "conv1d" | "conv2d" | "conv3d" | "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d"
-  | "sigmoid" | "tanh" | "relu" | "leaky_relu" | "selu";
+  | "linear"
+  | "conv1d"
+  | "conv2d"
+  | "conv3d"
+  | "conv_transpose1d"
+  | "conv_transpose2d"
+  | "conv_transpose3d"
+  | "sigmoid"
+  | "tanh"
+  | "relu"
+  | "leaky_relu"
+  | "selu";
 export type FanMode = "fan_in" | "fan_out";
 
 export interface Gen {
@@ -20,18 +30,28 @@ const GEN: OptionNames<Gen> = { generator: true };
 
 export function calculate_gain(nonlinearity: Nonlinearity, param: number | null = null): number {
   switch (nonlinearity) {
-    case "linear": case "conv1d": case "conv2d": case "conv3d":
-    case "conv_transpose1d": case "conv_transpose2d": case "conv_transpose3d": case "sigmoid":
+    case "linear":
+    case "conv1d":
+    case "conv2d":
+    case "conv3d":
+    case "conv_transpose1d":
+    case "conv_transpose2d":
+    case "conv_transpose3d":
+    case "sigmoid":
       return 1;
-    case "tanh": return 5.0 / 3;
-    case "relu": return Math.sqrt(2.0);
+    case "tanh":
+      return 5.0 / 3;
+    case "relu":
+      return Math.sqrt(2.0);
     case "leaky_relu": {
       const slope = param ?? 0.01;
       if (typeof slope !== "number") throw new ValueError(`negative_slope ${String(slope)} not a valid number`);
       return Math.sqrt(2.0 / (1 + slope ** 2));
     }
-    case "selu": return 3.0 / 4;
-    default: throw new ValueError(`Unsupported nonlinearity ${String(nonlinearity)}`);
+    case "selu":
+      return 3.0 / 4;
+    default:
+      throw new ValueError(`Unsupported nonlinearity ${String(nonlinearity)}`);
   }
 }
 

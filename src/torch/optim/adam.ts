@@ -4,10 +4,19 @@
 import type { Tensor } from "../tensor.js";
 import { _foreach_add_, _fused_adam_, _fused_adamw_, zeros, zeros_like } from "../_generated/functions.js";
 import { float32 } from "../dtype.js";
-import { Optimizer, checkImplementation, checkNonNegative, groupByDeviceAndDtype, type ImplementationOptions, type Params, type ParamGroup, type ParamState, type StateValue } from "./optimizer.js";
+import {
+  Optimizer,
+  checkImplementation,
+  checkNonNegative,
+  groupByDeviceAndDtype,
+  type ImplementationOptions,
+  type Params,
+  type ParamGroup,
+  type ParamState,
+  type StateValue,
+} from "./optimizer.js";
 import { ValueError } from "../errors.js";
 import { checkOptions, type OptionNames } from "../_options.js";
-
 
 export interface AdamOptions extends ImplementationOptions {
   lr: number;
@@ -24,8 +33,16 @@ export interface AdamOptions extends ImplementationOptions {
 export type AdamWOptions = Omit<AdamOptions, "decoupled_weight_decay">;
 
 const ADAMW_OPTIONS: OptionNames<AdamWOptions> = {
-  lr: true, betas: true, eps: true, weight_decay: true, amsgrad: true, maximize: true, foreach: true, capturable: true,
-  differentiable: true, fused: true,
+  lr: true,
+  betas: true,
+  eps: true,
+  weight_decay: true,
+  amsgrad: true,
+  maximize: true,
+  foreach: true,
+  capturable: true,
+  differentiable: true,
+  fused: true,
 };
 const ADAM_OPTIONS: OptionNames<AdamOptions> = { ...ADAMW_OPTIONS, decoupled_weight_decay: true };
 
@@ -42,8 +59,18 @@ export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     checkOptions("Adam.__init__", opts, ADAM_OPTIONS);
     const d: AdamOptions = {
-      lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, foreach: null,
-      capturable: false, differentiable: false, fused: null, decoupled_weight_decay: false, ...opts,
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weight_decay: 0,
+      amsgrad: false,
+      maximize: false,
+      foreach: null,
+      capturable: false,
+      differentiable: false,
+      fused: null,
+      decoupled_weight_decay: false,
+      ...opts,
     };
     checkAdam(new.target.name, d);
     super(params, d);
@@ -63,8 +90,13 @@ export class Adam extends Optimizer<AdamOptions> {
     for (const [p, g, m, v, vmax, steps] of groupByDeviceAndDtype(lists)) {
       _foreach_add_(steps, 1);
       kernel(p, g, m, v, group.amsgrad ? vmax : [], steps, {
-        lr: group.lr, beta1: group.betas[0], beta2: group.betas[1], weight_decay: group.weight_decay,
-        eps: group.eps, amsgrad: group.amsgrad, maximize: group.maximize,
+        lr: group.lr,
+        beta1: group.betas[0],
+        beta2: group.betas[1],
+        weight_decay: group.weight_decay,
+        eps: group.eps,
+        amsgrad: group.amsgrad,
+        maximize: group.maximize,
       });
     }
   }

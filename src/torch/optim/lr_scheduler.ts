@@ -21,7 +21,8 @@ export abstract class LRScheduler {
     this.optimizer = optimizer;
     optimizer.param_groups.forEach((g, i) => {
       if (last_epoch === -1) g.initial_lr ??= g.lr;
-      else if (g.initial_lr === undefined) throw new Error(`param 'initial_lr' is not specified in param_groups[${i}] when resuming scheduler with last_epoch >= 0.`);
+      else if (g.initial_lr === undefined)
+        throw new Error(`param 'initial_lr' is not specified in param_groups[${i}] when resuming scheduler with last_epoch >= 0.`);
     });
     this.base_lrs = optimizer.param_groups.map((g) => g.initial_lr as number);
     this.last_epoch = last_epoch;
@@ -117,7 +118,12 @@ export class LambdaLR extends LRScheduler {
 
 /** Multiplies the lr by gamma every step_size epochs. */
 export class StepLR extends LRScheduler {
-  constructor(optimizer: Optimizer<BaseOptions>, readonly step_size: number, readonly gamma = 0.1, last_epoch = -1) {
+  constructor(
+    optimizer: Optimizer<BaseOptions>,
+    readonly step_size: number,
+    readonly gamma = 0.1,
+    last_epoch = -1,
+  ) {
     super(optimizer, last_epoch);
     this._initial_step();
   }
@@ -148,7 +154,8 @@ export class LinearLR extends LRScheduler {
   constructor(optimizer: Optimizer<BaseOptions>, opts: LinearLROptions = {}) {
     checkOptions("LinearLR.__init__", opts, { start_factor: true, end_factor: true, total_iters: true, last_epoch: true });
     const { start_factor = 1.0 / 3, end_factor = 1.0, total_iters = 5, last_epoch = -1 } = opts;
-    if (start_factor > 1.0 || start_factor <= 0) throw new ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
+    if (start_factor > 1.0 || start_factor <= 0)
+      throw new ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.");
     if (end_factor > 1.0 || end_factor < 0) throw new ValueError("Ending multiplicative factor expected to be between 0 and 1.");
     super(optimizer, last_epoch);
     this.start_factor = start_factor;
@@ -172,7 +179,12 @@ export class LinearLR extends LRScheduler {
 
 /** Cosine annealing from the base lr down to eta_min over T_max epochs. */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(optimizer: Optimizer<BaseOptions>, readonly T_max: number, readonly eta_min = 0.0, last_epoch = -1) {
+  constructor(
+    optimizer: Optimizer<BaseOptions>,
+    readonly T_max: number,
+    readonly eta_min = 0.0,
+    last_epoch = -1,
+  ) {
     super(optimizer, last_epoch);
     this._initial_step();
   }
@@ -187,7 +199,8 @@ export class CosineAnnealingLR extends LRScheduler {
       return this._lrs().map((lr, i) => lr + ((this.base_lrs[i] - eta_min) * (1 - Math.cos(Math.PI / T_max))) / 2);
     }
     return this._lrs().map(
-      (lr) => ((1 + Math.cos((Math.PI * last_epoch) / T_max)) / (1 + Math.cos((Math.PI * (last_epoch - 1)) / T_max))) * (lr - eta_min) + eta_min,
+      (lr) =>
+        ((1 + Math.cos((Math.PI * last_epoch) / T_max)) / (1 + Math.cos((Math.PI * (last_epoch - 1)) / T_max))) * (lr - eta_min) + eta_min,
     );
   }
 
@@ -211,7 +224,9 @@ export class SequentialLR extends LRScheduler {
     if (schedulers.length < 1) throw new ValueError("SequentialLR expects at least one scheduler, but got no scheduler.");
     schedulers.forEach((s, i) => {
       if (s.optimizer !== optimizer) {
-        throw new ValueError(`SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler ${s.constructor.name} at index ${i} with a different optimizer.`);
+        throw new ValueError(
+          `SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler ${s.constructor.name} at index ${i} with a different optimizer.`,
+        );
       }
     });
     if (milestones.length !== schedulers.length - 1) {

@@ -39,14 +39,19 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     }
     const list = [...(params as Iterable<Tensor | ParamGroupInput<O>>)];
     if (list.length === 0) throw new ValueError("optimizer got an empty parameter list");
-    const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>] : (list as ParamGroupInput<O>[]);
+    const groups =
+      list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>] : (list as ParamGroupInput<O>[]);
     for (const g of groups) this.add_param_group(g);
     _optimizer_created(this.param_groups.flatMap((g) => g.params));
   }
 
   add_param_group(group: ParamGroupInput<O>): void {
-    if (group === null || typeof group !== "object" || !("params" in group)) throw new TypeError("param_group must be a dict with a 'params' entry");
-    if (group.params instanceof Tensor) throw new TypeError("optimizer parameters need to be organized in ordered collections, but the ordering of tensors in sets will change between runs. Please use a list instead.");
+    if (group === null || typeof group !== "object" || !("params" in group))
+      throw new TypeError("param_group must be a dict with a 'params' entry");
+    if (group.params instanceof Tensor)
+      throw new TypeError(
+        "optimizer parameters need to be organized in ordered collections, but the ordering of tensors in sets will change between runs. Please use a list instead.",
+      );
     const params = [...group.params];
     for (const p of params) {
       if (!(p instanceof Tensor)) throw new TypeError(`optimizer can only optimize Tensors, but one of the params is ${typeof p}`);
@@ -63,7 +68,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   zero_grad(opts: { set_to_none?: boolean } = {}): void {
     checkOptions("Optimizer.zero_grad", opts, { set_to_none: true });
     const { set_to_none = true } = opts;
-    native.zeroGrads(this.param_groups.flatMap((g) => g.params), set_to_none);
+    native.zeroGrads(
+      this.param_groups.flatMap((g) => g.params),
+      set_to_none,
+    );
   }
 
   /** One update of every parameter with a gradient; `closure` re-evaluates the loss first. */
@@ -124,7 +132,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     saved.forEach((sg, gi) => {
       const ids = sg.params as number[];
       const own = this.param_groups[gi].params;
-      if (ids.length !== own.length) throw new ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+      if (ids.length !== own.length)
+        throw new ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
       ids.forEach((id, k) => byIndex.set(id, own[k]));
     });
     this.state.clear();

@@ -1,6 +1,20 @@
 // The names that files use for dtypes: PyTorch's legacy storage classes (in pickles) and
 // safetensors' dtype strings.
-import { bfloat16, bool, complex128, complex64, float16, float32, float64, int16, int32, int64, int8, uint8, type dtype } from "../dtype.js";
+import {
+  bfloat16,
+  bool,
+  complex128,
+  complex64,
+  float16,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  uint8,
+  type dtype,
+} from "../dtype.js";
 
 const table: [dtype, string, string | null][] = [
   [float32, "FloatStorage", "F32"],

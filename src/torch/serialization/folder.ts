@@ -6,8 +6,21 @@
 // write follows a symlink planted in the folder (every file is created new in the staging folder).
 import { randomBytes } from "node:crypto";
 import {
-  closeSync, copyFileSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync,
-  statSync, symlinkSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
 } from "node:fs";
 import path from "node:path";
 import { trackTemporary } from "./temporaries.js";
@@ -105,7 +118,8 @@ export function saveFolder(dir: string, { owns }: SaveFolderOptions, write: (sta
     write(staging);
     if (existsSync(target)) {
       const written = new Set(readdirSync(staging));
-      for (const name of readdirSync(target)) if (!owns(name) && !written.has(name)) linkEntry(path.join(target, name), path.join(staging, name));
+      for (const name of readdirSync(target))
+        if (!owns(name) && !written.has(name)) linkEntry(path.join(target, name), path.join(staging, name));
     }
     commitFolder(staging, target);
   } catch (e) {

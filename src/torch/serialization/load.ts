@@ -11,7 +11,21 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { native } from "../_native.js";
 import { Tensor } from "../tensor.js";
 import { device, type DeviceLike } from "../device.js";
-import { bfloat16, bool, complex128, complex64, float16, float32, float64, int16, int32, int64, int8, uint8, type dtype } from "../dtype.js";
+import {
+  bfloat16,
+  bool,
+  complex128,
+  complex64,
+  float16,
+  float32,
+  float64,
+  int16,
+  int32,
+  int64,
+  int8,
+  uint8,
+  type dtype,
+} from "../dtype.js";
 import { ZipReader } from "./zip.js";
 import { setOwn } from "./io.js";
 import { PyCallable, PyDict, describe, latin1, unpickle } from "./pickle_read.js";
@@ -101,7 +115,8 @@ const callables: Record<string, (args: readonly unknown[]) => unknown> = {
   "builtins.set": ([items]) => new Set(Array.isArray(items) ? items : []),
   "builtins.bytearray": ([data]) => (data instanceof Uint8Array ? data : typeof data === "string" ? latin1Bytes(data) : new Uint8Array()),
   "_codecs.encode": ([text, encoding]) => {
-    if (typeof text !== "string" || (encoding !== "latin1" && encoding !== "latin-1")) throw new Error("_codecs.encode: expected (str, 'latin1')");
+    if (typeof text !== "string" || (encoding !== "latin1" && encoding !== "latin-1"))
+      throw new Error("_codecs.encode: expected (str, 'latin1')");
     return latin1Bytes(text);
   },
 };
@@ -170,7 +185,8 @@ function toJs(root: unknown): unknown {
       for (const x of v) s.add(convert(x, depth + 1));
       return s;
     }
-    if (v instanceof StorageRef || v instanceof StorageType) throw new Error("a bare storage object is not supported (save tensors instead)");
+    if (v instanceof StorageRef || v instanceof StorageType)
+      throw new Error("a bare storage object is not supported (save tensors instead)");
     return v;
   };
   return convert(root, 0);
@@ -205,12 +221,15 @@ function loadArchive(zip: ZipReader, map: MapLocation | null | undefined): unkno
     const seen = storages.get(key);
     if (seen !== undefined) {
       // One record viewed as another dtype: reinterpret the same bytes, as PyTorch's untyped storages do.
-      return seen.dtype === type.dtype ? seen : new StorageRef(seen.bytes, type.dtype, Math.floor(seen.bytes.numel() / type.dtype.itemsize));
+      return seen.dtype === type.dtype
+        ? seen
+        : new StorageRef(seen.bytes, type.dtype, Math.floor(seen.bytes.numel() / type.dtype.itemsize));
     }
     const name = `${prefix}data/${key}`;
     const entry = zip.entry(name);
     const nbytes = numel * type.dtype.itemsize;
-    if (entry.size !== nbytes) throw new Error(`record ${name} has ${entry.size} bytes but its storage needs ${nbytes} (${numel} × ${type.dtype})`);
+    if (entry.size !== nbytes)
+      throw new Error(`record ${name} has ${entry.size} bytes but its storage needs ${nbytes} (${numel} × ${type.dtype})`);
     const target = resolveDevice(location, map);
     let bytes = readBytesTensor(zip.fd, entry.dataOffset, nbytes, name);
     zip.checkCrc(name, tensorBytes(bytes));
@@ -236,7 +255,9 @@ export function load(f: string, options: LoadOptions = {}): unknown {
     zip = new ZipReader(f);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === undefined && isLegacyFormat(f)) {
-      throw new Error(`torch.load: ${f}: the legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current PyTorch`);
+      throw new Error(
+        `torch.load: ${f}: the legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current PyTorch`,
+      );
     }
     throw new Error(`torch.load: ${(e as Error).message}`, { cause: e });
   }

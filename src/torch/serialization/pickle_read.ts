@@ -83,7 +83,8 @@ class Machine {
   }
 
   need(n: number): number {
-    if (n < 0 || this.pos + n > this.data.length) this.fail(`needs ${n} more bytes but the stream ends at byte ${this.data.length} (truncated)`);
+    if (n < 0 || this.pos + n > this.data.length)
+      this.fail(`needs ${n} more bytes but the stream ends at byte ${this.data.length} (truncated)`);
     const at = this.pos;
     this.pos += n;
     return at;
@@ -193,75 +194,90 @@ const tuple = (items: unknown[]): readonly unknown[] => Object.freeze(items);
 const OPCODES: Readonly<Record<number, Handler>> = {
   0x80: (m) => void m.u8(), // PROTO
   0x95: (m) => void m.u64(), // FRAME: a size hint only
-  0x2e: (m) => { // STOP
+  0x2e: (m) => {
+    // STOP
     if (m.stack.length !== 1 || m.marks.length) m.fail(`STOP with ${m.stack.length} items on the stack`);
     m.result = m.stack[0];
     m.done = true;
   },
-  0x63: (m) => { // GLOBAL
+  0x63: (m) => {
+    // GLOBAL
     const mod = m.line();
     m.push(m.hooks.findGlobal(mod, m.line()));
   },
-  0x93: (m) => { // STACK_GLOBAL
+  0x93: (m) => {
+    // STACK_GLOBAL
     const name = m.pop();
     const mod = m.pop();
     if (typeof mod !== "string" || typeof name !== "string") return m.fail("STACK_GLOBAL needs two strings");
     m.push(m.hooks.findGlobal(mod, name));
   },
-  0x52: (m) => { // REDUCE
+  0x52: (m) => {
+    // REDUCE
     const args = m.pop();
     m.push(m.call(m.pop(), args, "REDUCE"));
   },
-  0x81: (m) => { // NEWOBJ
+  0x81: (m) => {
+    // NEWOBJ
     const args = m.pop();
     m.push(m.call(m.pop(), args, "NEWOBJ"));
   },
-  0x62: (m) => { // BUILD: only dict state on an (Ordered)Dict, which PyTorch stores as attributes; ignored
+  0x62: (m) => {
+    // BUILD: only dict state on an (Ordered)Dict, which PyTorch stores as attributes; ignored
     const state = m.pop();
     const inst = m.top();
     if (!(inst instanceof PyDict) || !(state === null || state instanceof PyDict)) m.fail(`BUILD on ${describe(inst)} is not allowed`);
   },
-  0x28: (m) => { // MARK
+  0x28: (m) => {
+    // MARK
     m.marks.push(m.stack);
     m.stack = [];
   },
   0x30: (m) => void m.pop(), // POP
   0x31: (m) => void m.popMark(), // POP_MARK
   0x32: (m) => m.push(m.top()), // DUP
-  0x61: (m) => { // APPEND
+  0x61: (m) => {
+    // APPEND
     const v = m.pop();
     m.append(m.top(), [v]);
   },
-  0x65: (m) => { // APPENDS
+  0x65: (m) => {
+    // APPENDS
     const items = m.popMark();
     m.append(m.top(), items);
   },
-  0x90: (m) => { // ADDITEMS
+  0x90: (m) => {
+    // ADDITEMS
     const items = m.popMark();
     const s = m.top();
     if (!(s instanceof Set)) m.fail("ADDITEMS on a non-set");
     m.append(s, items);
   },
-  0x73: (m) => { // SETITEM
+  0x73: (m) => {
+    // SETITEM
     const v = m.pop();
     const k = m.pop();
     m.setItems(m.top(), [k, v]);
   },
-  0x75: (m) => { // SETITEMS
+  0x75: (m) => {
+    // SETITEMS
     const kv = m.popMark();
     m.setItems(m.top(), kv);
   },
-  0x74: (m) => { // TUPLE (pop first: it swaps the stack)
+  0x74: (m) => {
+    // TUPLE (pop first: it swaps the stack)
     const items = tuple(m.popMark());
     m.push(items);
   },
   0x29: (m) => m.push(tuple([])), // EMPTY_TUPLE
   0x85: (m) => m.push(tuple([m.pop()])), // TUPLE1
-  0x86: (m) => { // TUPLE2
+  0x86: (m) => {
+    // TUPLE2
     const b = m.pop();
     m.push(tuple([m.pop(), b]));
   },
-  0x87: (m) => { // TUPLE3
+  0x87: (m) => {
+    // TUPLE3
     const c = m.pop();
     const b = m.pop();
     m.push(tuple([m.pop(), b, c]));
@@ -276,7 +292,8 @@ const OPCODES: Readonly<Record<number, Handler>> = {
   0x4b: (m) => m.push(m.u8()), // BININT1
   0x4d: (m) => m.push(m.u16()), // BININT2
   0x8a: (m) => m.push(intFromBytes(m.bytes(m.u8()))), // LONG1
-  0x8b: (m) => { // LONG4
+  0x8b: (m) => {
+    // LONG4
     const n = m.u32();
     if (n > 1 << 20) m.fail(`LONG4 of ${n} bytes`);
     m.push(intFromBytes(m.bytes(n)));

@@ -77,10 +77,34 @@ class ByteSink {
 
 const enc = new TextEncoder();
 const O = {
-  PROTO: 0x80, STOP: 0x2e, GLOBAL: 0x63, REDUCE: 0x52, MARK: 0x28, TUPLE: 0x74, EMPTY_TUPLE: 0x29,
-  TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87, EMPTY_LIST: 0x5d, APPENDS: 0x65, EMPTY_DICT: 0x7d, SETITEMS: 0x75,
-  NONE: 0x4e, NEWTRUE: 0x88, NEWFALSE: 0x89, BININT: 0x4a, BININT1: 0x4b, BININT2: 0x4d, LONG1: 0x8a,
-  BINFLOAT: 0x47, BINUNICODE: 0x58, BINPERSID: 0x51, BINPUT: 0x71, LONG_BINPUT: 0x72, BINGET: 0x68, LONG_BINGET: 0x6a,
+  PROTO: 0x80,
+  STOP: 0x2e,
+  GLOBAL: 0x63,
+  REDUCE: 0x52,
+  MARK: 0x28,
+  TUPLE: 0x74,
+  EMPTY_TUPLE: 0x29,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  EMPTY_LIST: 0x5d,
+  APPENDS: 0x65,
+  EMPTY_DICT: 0x7d,
+  SETITEMS: 0x75,
+  NONE: 0x4e,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  BININT2: 0x4d,
+  LONG1: 0x8a,
+  BINFLOAT: 0x47,
+  BINUNICODE: 0x58,
+  BINPERSID: 0x51,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  BINGET: 0x68,
+  LONG_BINGET: 0x6a,
 } as const;
 // Python batches APPENDS/SETITEMS by 1000 so that unpicklers never need a huge mark.
 const BATCH = 1000;
@@ -252,7 +276,10 @@ const OBJECTS: readonly [(v: object) => boolean, (p: Pickler, v: never) => void]
   [(v) => v instanceof Map || isPlainObject(v), (p, v: Map<unknown, unknown> | Record<string, unknown>) => p.dict(v)],
   [(v) => v instanceof Set, (p, v: Set<unknown>) => p.reduce(v, new PyReduce(new PyGlobal("builtins", "set"), [[...v]]))],
   // Protocol 2 has no bytes opcode; Python itself writes _codecs.encode(latin-1 text, "latin1").
-  [(v) => v instanceof Uint8Array, (p, v: Uint8Array) => p.reduce(v, new PyReduce(new PyGlobal("_codecs", "encode"), [latin1(v), "latin1"]))],
+  [
+    (v) => v instanceof Uint8Array,
+    (p, v: Uint8Array) => p.reduce(v, new PyReduce(new PyGlobal("_codecs", "encode"), [latin1(v), "latin1"])),
+  ],
 ];
 
 /** Serializes `value` to a protocol-2 pickle. */

@@ -36,7 +36,11 @@ function deviceArg(device: DeviceLike | DeviceOption | undefined): string {
   return d === undefined ? "cpu" : String(d);
 }
 
-function parseHeader(file: string, json: string, dataSize: number): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> | null } {
+function parseHeader(
+  file: string,
+  json: string,
+  dataSize: number,
+): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> | null } {
   const fail = (problem: string): never => {
     throw new Error(`safetensors: ${file}: invalid header: ${problem}`);
   };
@@ -63,8 +67,10 @@ function parseHeader(file: string, json: string, dataSize: number): { tensors: M
     const dt = typeof e.dtype === "string" ? dtypeOfSafetensorsName.get(e.dtype) : undefined;
     if (dt === undefined) fail(`tensor ${JSON.stringify(name)} has unsupported dtype ${JSON.stringify(e.dtype)}`);
     const shape = e.shape;
-    if (Array.isArray(shape) && shape.length > MAX_DIMS) fail(`tensor ${JSON.stringify(name)} has ${shape.length} dimensions, more than the ${MAX_DIMS} a tensor may have`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${JSON.stringify(name)} has a bad shape ${JSON.stringify(shape)}`);
+    if (Array.isArray(shape) && shape.length > MAX_DIMS)
+      fail(`tensor ${JSON.stringify(name)} has ${shape.length} dimensions, more than the ${MAX_DIMS} a tensor may have`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor ${JSON.stringify(name)} has a bad shape ${JSON.stringify(shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
       fail(`tensor ${JSON.stringify(name)} has bad data_offsets ${JSON.stringify(offs)}`);
@@ -73,14 +79,17 @@ function parseHeader(file: string, json: string, dataSize: number): { tensors: M
     const nbytes = numel * dt!.itemsize;
     const [begin, end] = offs as number[];
     if (!Number.isSafeInteger(nbytes) || end - begin !== nbytes) {
-      fail(`tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${e.dtype} × ${JSON.stringify(shape)} needs ${nbytes}`);
+      fail(
+        `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${e.dtype} × ${JSON.stringify(shape)} needs ${nbytes}`,
+      );
     }
     tensors.set(name, { dtype: dt!, shape: shape as number[], begin, end });
   }
   // Tensors must tile the data section exactly: no gaps, no overlaps, nothing past the end.
   let at = 0;
   for (const [name, t] of [...tensors].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end)) {
-    if (t.begin !== at) fail(`tensor ${JSON.stringify(name)} starts at data offset ${t.begin}, expected ${at} (overlapping or gapped offsets)`);
+    if (t.begin !== at)
+      fail(`tensor ${JSON.stringify(name)} starts at data offset ${t.begin}, expected ${at} (overlapping or gapped offsets)`);
     at = t.end;
   }
   if (at !== dataSize) fail(`tensors cover ${at} bytes but the file holds ${dataSize} bytes of data (truncated or padded file)`);
@@ -106,7 +115,11 @@ export class SafeOpen {
    * slice of each tensor (a ZeRO-3 rank), since the pages of a mapping it has read stay in its RSS
    * until the mapping goes.
    */
-  constructor(readonly filename: string, device: string, private readonly options: { map?: boolean } = {}) {
+  constructor(
+    readonly filename: string,
+    device: string,
+    private readonly options: { map?: boolean } = {},
+  ) {
     this.device = device;
     this.fd = openSync(filename, "r");
     try {
@@ -199,7 +212,8 @@ export function save_file(tensors: Record<string, Tensor>, filename: string, met
   const entries = Object.entries(tensors);
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor)) throw new TypeError(`save_file: ${filename}: value of ${JSON.stringify(name)} is not a Tensor`);
-    if (!safetensorsNameOf.has(t.dtype)) throw new TypeError(`save_file: ${filename}: dtype ${t.dtype} of ${JSON.stringify(name)} is not supported`);
+    if (!safetensorsNameOf.has(t.dtype))
+      throw new TypeError(`save_file: ${filename}: dtype ${t.dtype} of ${JSON.stringify(name)} is not supported`);
   }
   if (metadata !== null && !Object.values(metadata).every((v) => typeof v === "string")) {
     throw new TypeError(`save_file: ${filename}: metadata values must be strings`);
@@ -225,4 +239,3 @@ export function save_file(tensors: Record<string, Tensor>, filename: string, met
     for (const [, t] of entries) writeFully(fd, tensorBytes(t.contiguous()));
   });
 }
-

@@ -15,7 +15,17 @@ import { parseJson } from "./json.js";
 import { load_file, save_file, type DeviceOption } from "./safetensors.js";
 import { checkOptions, type OptionNames } from "../_options.js";
 
-const SIZE_UNITS: Record<string, number> = { TB: 1e12, GB: 1e9, MB: 1e6, KB: 1e3, TIB: 2 ** 40, GIB: 2 ** 30, MIB: 2 ** 20, KIB: 2 ** 10, B: 1 };
+const SIZE_UNITS: Record<string, number> = {
+  TB: 1e12,
+  GB: 1e9,
+  MB: 1e6,
+  KB: 1e3,
+  TIB: 2 ** 40,
+  GIB: 2 ** 30,
+  MIB: 2 ** 20,
+  KIB: 2 ** 10,
+  B: 1,
+};
 
 /** "5GB" → 5e9 (decimal units as huggingface_hub; KiB/MiB/GiB binary); numbers pass through. */
 export function parse_size_to_int(size: number | string): number {
@@ -25,7 +35,8 @@ export function parse_size_to_int(size: number | string): number {
   }
   const m = /^\s*([\d.]+)\s*([a-zA-Z]+)\s*$/.exec(size);
   const unit = m ? SIZE_UNITS[m[2].toUpperCase()] : undefined;
-  if (m === null || unit === undefined || !(Number(m[1]) > 0)) throw new ValueError(`max_shard_size ${JSON.stringify(size)} is not a size such as "5GB" or "500MiB"`);
+  if (m === null || unit === undefined || !(Number(m[1]) > 0))
+    throw new ValueError(`max_shard_size ${JSON.stringify(size)} is not a size such as "5GB" or "500MiB"`);
   return Math.floor(Number(m[1]) * unit);
 }
 
@@ -94,7 +105,11 @@ export interface SaveStateDictOptions extends SplitOptions {
 }
 
 /** Writes `state_dict` into `save_directory` as one safetensors file or shards plus an index. */
-export function save_torch_state_dict(state_dict: Record<string, Tensor>, save_directory: string, options: SaveStateDictOptions = {}): StateDictSplit {
+export function save_torch_state_dict(
+  state_dict: Record<string, Tensor>,
+  save_directory: string,
+  options: SaveStateDictOptions = {},
+): StateDictSplit {
   checkOptions("save_torch_state_dict", options, { ...SPLIT_OPTIONS, metadata: true });
   const { metadata: _, ...split_options } = options;
   const split = split_torch_state_dict_into_shards(state_dict, split_options);
@@ -153,7 +168,8 @@ export function load_torch_state_dict(checkpoint: string, device: DeviceLike | D
   for (const [shard, names] of readIndex(file)) {
     const tensors = load_file(path.join(path.dirname(file), shard), device);
     for (const name of names) {
-      if (!Object.hasOwn(tensors, name)) throw new Error(`load_torch_state_dict: ${file}: tensor ${JSON.stringify(name)} is not in shard ${shard}`);
+      if (!Object.hasOwn(tensors, name))
+        throw new Error(`load_torch_state_dict: ${file}: tensor ${JSON.stringify(name)} is not in shard ${shard}`);
       setOwn(out, name, tensors[name]);
     }
   }

@@ -114,7 +114,9 @@ class CheckpointFunction extends Function {
     recomputing++;
     let outputs: Tensor[];
     try {
-      outputs = withRngState(state.rng_state, () => enable_grad(() => withAutocast(state.autocast ?? [], () => tensorsIn(state.run(detached)))));
+      outputs = withRngState(state.rng_state, () =>
+        enable_grad(() => withAutocast(state.autocast ?? [], () => tensorsIn(state.run(detached)))),
+      );
     } finally {
       recomputing--;
     }
@@ -140,9 +142,12 @@ let warnedNoGradInputs = false;
 function preserveRngState(options: CheckpointOptions): boolean {
   const { use_reentrant = true, preserve_rng_state = true } = options;
   if (typeof use_reentrant !== "boolean") throw new TypeError(`checkpoint: use_reentrant must be a boolean, got ${typeof use_reentrant}`);
-  if (typeof preserve_rng_state !== "boolean") throw new TypeError(`checkpoint: preserve_rng_state must be a boolean, got ${typeof preserve_rng_state}`);
+  if (typeof preserve_rng_state !== "boolean")
+    throw new TypeError(`checkpoint: preserve_rng_state must be a boolean, got ${typeof preserve_rng_state}`);
   if (!use_reentrant) {
-    throw new NotImplementedError("checkpoint: use_reentrant=false (the variant built on saved-tensor hooks) is not supported; use use_reentrant: true");
+    throw new NotImplementedError(
+      "checkpoint: use_reentrant=false (the variant built on saved-tensor hooks) is not supported; use use_reentrant: true",
+    );
   }
   return preserve_rng_state;
 }
@@ -162,19 +167,32 @@ function run(fn: (...args: unknown[]) => unknown, args: unknown[], preserve_rng_
 }
 
 /** fn's arguments with CheckpointOptions merged into its trailing options object. */
-type KwargsWithOptions<A extends unknown[]> = A extends [...infer Head, infer Last extends object] ? [...Head, Last & CheckpointOptions] : never;
+type KwargsWithOptions<A extends unknown[]> = A extends [...infer Head, infer Last extends object]
+  ? [...Head, Last & CheckpointOptions]
+  : never;
 
 /**
  * `checkpoint(fn, ...args, options?)`: fn(...args) without keeping its intermediate activations;
  * the backward recomputes them. Keys of a trailing options object other than CheckpointOptions' are
  * fn's own keyword arguments, passed on as its trailing options object (Python's `**kwargs`).
  */
-export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R, ...args: A | [...A, CheckpointOptions] | KwargsWithOptions<A>): R {
+export function checkpoint<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  ...args: A | [...A, CheckpointOptions] | KwargsWithOptions<A>
+): R {
   let fnArgs: unknown[] = args;
   let options: CheckpointOptions = {};
   const last = args.at(-1);
   if (isKwargs(last)) {
-    const { use_reentrant, preserve_rng_state, context_fn, debug, determinism_check: _d, early_stop: _e, ...kwargs } = last as CheckpointOptions & NonReentrantOptions;
+    const {
+      use_reentrant,
+      preserve_rng_state,
+      context_fn,
+      debug,
+      determinism_check: _d,
+      early_stop: _e,
+      ...kwargs
+    } = last as CheckpointOptions & NonReentrantOptions;
     if (context_fn !== undefined || (debug !== undefined && debug !== false)) {
       throw new ValueError("Passing `context_fn` or `debug` is only supported when use_reentrant=False.");
     }

@@ -22,9 +22,18 @@ export interface GenerationConfigFields {
 type Kind = "int" | "number" | "boolean" | "ids";
 
 export const FIELD_KINDS: Record<keyof GenerationConfigFields, Kind> = {
-  max_length: "int", max_new_tokens: "int", do_sample: "boolean", num_beams: "int", use_cache: "boolean",
-  temperature: "number", top_k: "int", top_p: "number", repetition_penalty: "number",
-  bos_token_id: "int", eos_token_id: "ids", pad_token_id: "int",
+  max_length: "int",
+  max_new_tokens: "int",
+  do_sample: "boolean",
+  num_beams: "int",
+  use_cache: "boolean",
+  temperature: "number",
+  top_k: "int",
+  top_p: "number",
+  repetition_penalty: "number",
+  bos_token_id: "int",
+  eos_token_id: "ids",
+  pad_token_id: "int",
 };
 
 /** HF's `GenerationConfig._get_default_generation_params()` for the fields tessera supports. */
@@ -41,10 +50,14 @@ export const GENERATION_DEFAULTS: Readonly<GenerationConfigFields> = {
 
 function fits(kind: Kind, v: unknown): boolean {
   switch (kind) {
-    case "int": return Number.isInteger(v);
-    case "number": return typeof v === "number" && !Number.isNaN(v);
-    case "boolean": return typeof v === "boolean";
-    case "ids": return Number.isInteger(v) || (Array.isArray(v) && v.every((x) => Number.isInteger(x)));
+    case "int":
+      return Number.isInteger(v);
+    case "number":
+      return typeof v === "number" && !Number.isNaN(v);
+    case "boolean":
+      return typeof v === "boolean";
+    case "ids":
+      return Number.isInteger(v) || (Array.isArray(v) && v.every((x) => Number.isInteger(x)));
   }
 }
 
@@ -59,7 +72,10 @@ export function resolveGenerationConfig(layers: [string, Readonly<Record<string,
     for (const [where, layer] of layers) {
       const v = layer?.[k];
       if (v === undefined || v === null) continue;
-      if (!fits(kind, v)) throw new TypeError(`generate: ${where}: ${k} must be ${kind === "ids" ? "an integer or a list of integers" : `a${kind === "int" ? "n integer" : ` ${kind}`}`}, got ${JSON.stringify(v)}`);
+      if (!fits(kind, v))
+        throw new TypeError(
+          `generate: ${where}: ${k} must be ${kind === "ids" ? "an integer or a list of integers" : `a${kind === "int" ? "n integer" : ` ${kind}`}`}, got ${JSON.stringify(v)}`,
+        );
       out[k] = v;
       break;
     }

@@ -20,7 +20,8 @@ export class LogitsProcessorList extends Array<LogitsProcessor> implements Logit
 /** Divides positive and multiplies negative scores of tokens already in `input_ids` by `penalty`. */
 export class RepetitionPenaltyLogitsProcessor implements LogitsProcessor {
   constructor(readonly penalty: number) {
-    if (!(typeof penalty === "number" && penalty > 0)) throw new ValueError(`\`penalty\` has to be a strictly positive float, but is ${penalty}`);
+    if (!(typeof penalty === "number" && penalty > 0))
+      throw new ValueError(`\`penalty\` has to be a strictly positive float, but is ${penalty}`);
   }
 
   call(input_ids: Tensor, scores: Tensor): Tensor {
@@ -59,7 +60,11 @@ function checkMinTokens(min_tokens_to_keep: number): void {
 export class TopKLogitsWarper implements LogitsProcessor {
   readonly top_k: number;
 
-  constructor(top_k: number, readonly filter_value = -Infinity, readonly min_tokens_to_keep = 1) {
+  constructor(
+    top_k: number,
+    readonly filter_value = -Infinity,
+    readonly min_tokens_to_keep = 1,
+  ) {
     if (!Number.isInteger(top_k) || top_k <= 0) throw new ValueError(`\`top_k\` has to be a strictly positive integer, but is ${top_k}`);
     this.top_k = Math.max(top_k, min_tokens_to_keep);
   }
@@ -73,7 +78,11 @@ export class TopKLogitsWarper implements LogitsProcessor {
 
 /** Keeps the smallest set of tokens whose probabilities sum past `top_p` (at least `min_tokens_to_keep`). */
 export class TopPLogitsWarper implements LogitsProcessor {
-  constructor(readonly top_p: number, readonly filter_value = -Infinity, readonly min_tokens_to_keep = 1) {
+  constructor(
+    readonly top_p: number,
+    readonly filter_value = -Infinity,
+    readonly min_tokens_to_keep = 1,
+  ) {
     if (!(top_p >= 0 && top_p <= 1.0)) throw new ValueError(`\`top_p\` has to be a float > 0 and < 1, but is ${top_p}`);
     checkMinTokens(min_tokens_to_keep);
   }

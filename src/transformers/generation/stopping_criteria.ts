@@ -11,7 +11,10 @@ export class MaxLengthCriteria implements StoppingCriteria {
   constructor(readonly max_length: number) {}
 
   call(input_ids: Tensor): Tensor {
-    return torch.full([input_ids.shape[0]], input_ids.shape[input_ids.dim() - 1] >= this.max_length, { dtype: torch.bool, device: input_ids.device });
+    return torch.full([input_ids.shape[0]], input_ids.shape[input_ids.dim() - 1] >= this.max_length, {
+      dtype: torch.bool,
+      device: input_ids.device,
+    });
   }
 }
 

@@ -50,7 +50,9 @@ const OPTION_KEYS = new Set(["attention_mask", "generation_config", "streamer"])
 
 const GENERATE_OPTIONS: OptionNames<GenerateOptions> = {
   ...(Object.fromEntries(Object.keys(FIELD_KINDS).map((k) => [k, true])) as OptionNames<GenerationConfigFields>),
-  attention_mask: true, generation_config: true, streamer: true,
+  attention_mask: true,
+  generation_config: true,
+  streamer: true,
 };
 
 /** explicit options > `generation_config` > the model's generation_config > HF defaults. */
@@ -75,7 +77,8 @@ function eosList(eos: number | number[] | null | undefined): number[] {
 /** HF's `_get_logits_processor` for the supported processors, in HF's order. */
 export function get_logits_processor(gc: GenerationConfigFields): LogitsProcessorList {
   const list = new LogitsProcessorList();
-  if (gc.repetition_penalty !== undefined && gc.repetition_penalty !== 1.0) list.push(new RepetitionPenaltyLogitsProcessor(gc.repetition_penalty));
+  if (gc.repetition_penalty !== undefined && gc.repetition_penalty !== 1.0)
+    list.push(new RepetitionPenaltyLogitsProcessor(gc.repetition_penalty));
   if (gc.do_sample) {
     if (gc.temperature !== undefined && gc.temperature !== 1.0) list.push(new TemperatureLogitsWarper(gc.temperature));
     if (gc.top_k !== undefined && gc.top_k !== null && gc.top_k !== 0) list.push(new TopKLogitsWarper(gc.top_k));
@@ -86,11 +89,17 @@ export function get_logits_processor(gc: GenerationConfigFields): LogitsProcesso
 
 function checkInputs(input_ids: Tensor, attention_mask: Tensor | null | undefined): void {
   if (!(input_ids instanceof torch.Tensor)) throw new TypeError("generate: input_ids must be a Tensor of token ids [batch, seq]");
-  if (input_ids.dim() !== 2) throw new ValueError(`generate: input_ids must be 2-D [batch, seq], got shape [${input_ids.shape.join(", ")}] (use input_ids.unsqueeze(0) for one prompt)`);
-  if (input_ids.dtype.is_floating_point || input_ids.dtype.is_complex) throw new ValueError(`generate: input_ids must hold integer token ids, got ${input_ids.dtype}`);
+  if (input_ids.dim() !== 2)
+    throw new ValueError(
+      `generate: input_ids must be 2-D [batch, seq], got shape [${input_ids.shape.join(", ")}] (use input_ids.unsqueeze(0) for one prompt)`,
+    );
+  if (input_ids.dtype.is_floating_point || input_ids.dtype.is_complex)
+    throw new ValueError(`generate: input_ids must hold integer token ids, got ${input_ids.dtype}`);
   if (input_ids.shape[1] === 0) throw new ValueError("generate: input_ids is empty (sequence length 0); give at least one prompt token");
   if (attention_mask !== null && attention_mask !== undefined && JSON.stringify(attention_mask.shape) !== JSON.stringify(input_ids.shape)) {
-    throw new ValueError(`generate: attention_mask shape [${attention_mask.shape.join(", ")}] must equal input_ids shape [${input_ids.shape.join(", ")}]`);
+    throw new ValueError(
+      `generate: attention_mask shape [${attention_mask.shape.join(", ")}] must equal input_ids shape [${input_ids.shape.join(", ")}]`,
+    );
   }
 }
 
@@ -123,7 +132,8 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
   checkOptions("generate", options, GENERATE_OPTIONS);
   checkInputs(input_ids, options.attention_mask);
   const { gc, defaultLength } = resolveConfig(model, options);
-  if (gc.num_beams !== undefined && gc.num_beams !== 1) throw new NotImplementedError(`generate: beam search is not supported (num_beams=${gc.num_beams}); use num_beams=1`);
+  if (gc.num_beams !== undefined && gc.num_beams !== 1)
+    throw new NotImplementedError(`generate: beam search is not supported (num_beams=${gc.num_beams}); use num_beams=1`);
   const eos = eosList(gc.eos_token_id);
   let pad = gc.pad_token_id ?? null;
   if (pad === null && eos.length > 0) {
@@ -133,19 +143,24 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
   const promptLen = input_ids.shape[1];
   let maxLength: number;
   if (gc.max_new_tokens !== undefined && gc.max_new_tokens !== null) {
-    if (!Number.isInteger(gc.max_new_tokens) || gc.max_new_tokens < 1) throw new ValueError(`generate: max_new_tokens must be a positive integer, got ${gc.max_new_tokens}`);
+    if (!Number.isInteger(gc.max_new_tokens) || gc.max_new_tokens < 1)
+      throw new ValueError(`generate: max_new_tokens must be a positive integer, got ${gc.max_new_tokens}`);
     maxLength = promptLen + gc.max_new_tokens;
   } else if (defaultLength) {
     // HF 5.x: the model-agnostic default means 20 new tokens, capped at max_position_embeddings.
     maxLength = promptLen + (gc.max_length ?? 20);
     const maxPos = (model.config as { max_position_embeddings?: unknown } | undefined)?.max_position_embeddings;
     if (typeof maxPos === "number") maxLength = Math.min(maxLength, maxPos);
-    console.warn(`Using the model-agnostic default \`max_length\` (=${gc.max_length ?? 20}) to control the generation length (${maxLength - promptLen} new tokens). We recommend setting \`max_new_tokens\` to control the maximum length of the generation.`);
+    console.warn(
+      `Using the model-agnostic default \`max_length\` (=${gc.max_length ?? 20}) to control the generation length (${maxLength - promptLen} new tokens). We recommend setting \`max_new_tokens\` to control the maximum length of the generation.`,
+    );
   } else {
     maxLength = gc.max_length ?? 20;
   }
   if (promptLen >= maxLength) {
-    throw new ValueError(`generate: input length of input_ids is ${promptLen}, but \`max_length\` is set to ${maxLength}. Increase \`max_length\` or, better yet, set \`max_new_tokens\`.`);
+    throw new ValueError(
+      `generate: input length of input_ids is ${promptLen}, but \`max_length\` is set to ${maxLength}. Increase \`max_length\` or, better yet, set \`max_new_tokens\`.`,
+    );
   }
   const processors = get_logits_processor(gc);
   const stopping = new StoppingCriteriaList(new MaxLengthCriteria(maxLength));
@@ -188,7 +203,8 @@ export function generate(model: GenerativeModel, input_ids: Tensor, options: Gen
         const new_ids = torch.cat([ids, next.unsqueeze(1)], -1);
         streamer?.put(escaped(next.cpu()));
         const new_positions = torch.cat([position_ids, position_ids.index([":", "-1:"]).add(1)], -1);
-        const new_mask = attention_mask === undefined ? undefined : torch.cat([attention_mask, attention_mask.new_ones([attention_mask.shape[0], 1])], -1);
+        const new_mask =
+          attention_mask === undefined ? undefined : torch.cat([attention_mask, attention_mask.new_ones([attention_mask.shape[0], 1])], -1);
         const still = unfinished.logical_and(stopping.call(new_ids).logical_not());
         return [new_ids, new_positions, new_mask, still, out.past_key_values, !still.any().item()] as const;
       });

@@ -58,7 +58,8 @@ function wanted(files: string[]): string[] {
 
 function safeRelative(file: string, repo_id: string): string {
   const norm = path.posix.normalize(file);
-  if (norm.startsWith("../") || norm.startsWith("/") || norm === "..") throw new Error(`snapshot_download(${repo_id}): the hub listed an unsafe file name ${JSON.stringify(file)}`);
+  if (norm.startsWith("../") || norm.startsWith("/") || norm === "..")
+    throw new Error(`snapshot_download(${repo_id}): the hub listed an unsafe file name ${JSON.stringify(file)}`);
   return norm;
 }
 
@@ -80,8 +81,11 @@ export async function snapshot_download(repo_id: string, options: SnapshotDownlo
     siblings?: { rfilename?: unknown }[];
   };
   const commit = info.sha;
-  if (typeof commit !== "string" || !is_commit_hash(commit)) throw new Error(`${what}: the hub API gave no commit hash (sha) for the revision`);
-  const files = wanted((info.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === "string")).map((f) => safeRelative(f, repo_id));
+  if (typeof commit !== "string" || !is_commit_hash(commit))
+    throw new Error(`${what}: the hub API gave no commit hash (sha) for the revision`);
+  const files = wanted((info.siblings ?? []).map((s) => s.rfilename).filter((f): f is string => typeof f === "string")).map((f) =>
+    safeRelative(f, repo_id),
+  );
   const repo = repo_folder(repo_id, options.cache_dir);
   const snapshot = path.join(repo, "snapshots", commit);
   for (const file of files) {

@@ -13,10 +13,14 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 
 function downloadInChild(repo_id: string, options: HubOptions, what: string): { folder?: string; error?: string; connection?: boolean } {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm")).href;
-  const args = JSON.stringify({ repo_id, options: { revision: options.revision, cache_dir: options.cache_dir ?? null, token: options.token ?? null } });
+  const args = JSON.stringify({
+    repo_id,
+    options: { revision: options.revision, cache_dir: options.cache_dir ?? null, token: options.token ?? null },
+  });
   const r = spawnSync(process.execPath, ["--import", tsx, `${here}download_main.ts`, args], { encoding: "utf8", maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${what}: the download of ${repo_id} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`${what}: the download of ${repo_id} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
   return JSON.parse(line) as { folder?: string; error?: string; connection?: boolean };
 }
 

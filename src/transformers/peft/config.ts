@@ -31,18 +31,49 @@ export interface LoraConfigOptions {
 }
 
 const LORA_OPTIONS: OptionNames<LoraConfigOptions> = {
-  r: true, lora_alpha: true, lora_dropout: true, target_modules: true, exclude_modules: true, bias: true, task_type: true,
-  fan_in_fan_out: true, modules_to_save: true, init_lora_weights: true, use_rslora: true, inference_mode: true,
-  base_model_name_or_path: true, revision: true,
+  r: true,
+  lora_alpha: true,
+  lora_dropout: true,
+  target_modules: true,
+  exclude_modules: true,
+  bias: true,
+  task_type: true,
+  fan_in_fan_out: true,
+  modules_to_save: true,
+  init_lora_weights: true,
+  use_rslora: true,
+  inference_mode: true,
+  base_model_name_or_path: true,
+  revision: true,
 };
 
 // PEFT's defaults for the keys tessera does not implement; written so Python's PEFT reads the file as its own.
 const UNSUPPORTED_DEFAULTS: Record<string, unknown> = {
-  auto_mapping: null, layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
-  megatron_config: null, megatron_core: "megatron.core", trainable_token_indices: null, loftq_config: {}, eva_config: null,
-  corda_config: null, lora_ga_config: null, use_dora: false, velora_config: null, alora_invocation_tokens: null,
-  use_qalora: false, qalora_group_size: 16, monteclora_config: null, layer_replication: null, lora_bias: false,
-  target_parameters: null, use_bdlora: null, arrow_config: null, kasa_config: null, ensure_weight_tying: false,
+  auto_mapping: null,
+  layers_to_transform: null,
+  layers_pattern: null,
+  rank_pattern: {},
+  alpha_pattern: {},
+  megatron_config: null,
+  megatron_core: "megatron.core",
+  trainable_token_indices: null,
+  loftq_config: {},
+  eva_config: null,
+  corda_config: null,
+  lora_ga_config: null,
+  use_dora: false,
+  velora_config: null,
+  alora_invocation_tokens: null,
+  use_qalora: false,
+  qalora_group_size: 16,
+  monteclora_config: null,
+  layer_replication: null,
+  lora_bias: false,
+  target_parameters: null,
+  use_bdlora: null,
+  arrow_config: null,
+  kasa_config: null,
+  ensure_weight_tying: false,
 };
 
 /** PEFT's default target modules by model_type (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
@@ -86,7 +117,11 @@ export class LoraConfig {
 
   constructor(o: LoraConfigOptions = {}) {
     refuseUnimplemented(o);
-    checkOptions("LoraConfig.__init__", Object.fromEntries(Object.entries(o).filter(([k]) => !Object.hasOwn(UNSUPPORTED_DEFAULTS, k))), LORA_OPTIONS);
+    checkOptions(
+      "LoraConfig.__init__",
+      Object.fromEntries(Object.entries(o).filter(([k]) => !Object.hasOwn(UNSUPPORTED_DEFAULTS, k))),
+      LORA_OPTIONS,
+    );
     this.r = o.r ?? 8;
     this.lora_alpha = o.lora_alpha ?? 8;
     this.lora_dropout = o.lora_dropout ?? 0.0;
@@ -105,9 +140,16 @@ export class LoraConfig {
     check(typeof this.lora_alpha === "number" && this.lora_alpha > 0, `lora_alpha must be a positive number, got ${this.lora_alpha}`);
     check(this.lora_dropout >= 0 && this.lora_dropout < 1, `lora_dropout must be in [0, 1), got ${this.lora_dropout}`);
     refuseUnsupported("LoraConfig", "bias", this.bias, this.bias === "none", "tessera's LoRA trains no biases");
-    refuseUnsupported("LoraConfig", "modules_to_save", this.modules_to_save, this.modules_to_save === null || this.modules_to_save.length === 0);
+    refuseUnsupported(
+      "LoraConfig",
+      "modules_to_save",
+      this.modules_to_save,
+      this.modules_to_save === null || this.modules_to_save.length === 0,
+    );
     check(
-      this.target_modules === null || typeof this.target_modules === "string" || (Array.isArray(this.target_modules) && this.target_modules.every((t) => typeof t === "string")),
+      this.target_modules === null ||
+        typeof this.target_modules === "string" ||
+        (Array.isArray(this.target_modules) && this.target_modules.every((t) => typeof t === "string")),
       `target_modules must be a list of names, a regex string or null, got ${JSON.stringify(this.target_modules)}`,
     );
   }
@@ -121,22 +163,39 @@ export class LoraConfig {
   resolved_target_modules(model_type: string | undefined): string[] | string {
     if (this.target_modules !== null) return this.target_modules;
     const d = model_type === undefined ? undefined : DEFAULT_TARGETS[model_type];
-    if (d === undefined) throw new ValueError(`LoraConfig: please specify \`target_modules\` in \`peft_config\` (no default for model_type ${JSON.stringify(model_type)})`);
+    if (d === undefined)
+      throw new ValueError(
+        `LoraConfig: please specify \`target_modules\` in \`peft_config\` (no default for model_type ${JSON.stringify(model_type)})`,
+      );
     return d;
   }
 
   /** adapter_config.json's content: every key PEFT 0.21 writes, sorted as PEFT's json.dumps(sort_keys=True). */
   to_dict(): Record<string, unknown> {
     const own: Record<string, unknown> = {
-      task_type: this.task_type, peft_type: this.peft_type, peft_version: PEFT_VERSION,
-      base_model_name_or_path: this.base_model_name_or_path, revision: this.revision, inference_mode: this.inference_mode,
-      r: this.r, target_modules: Array.isArray(this.target_modules) ? [...this.target_modules] : this.target_modules,
-      exclude_modules: this.exclude_modules, lora_alpha: this.lora_alpha, lora_dropout: this.lora_dropout,
-      fan_in_fan_out: this.fan_in_fan_out, bias: this.bias, use_rslora: this.use_rslora, modules_to_save: this.modules_to_save,
+      task_type: this.task_type,
+      peft_type: this.peft_type,
+      peft_version: PEFT_VERSION,
+      base_model_name_or_path: this.base_model_name_or_path,
+      revision: this.revision,
+      inference_mode: this.inference_mode,
+      r: this.r,
+      target_modules: Array.isArray(this.target_modules) ? [...this.target_modules] : this.target_modules,
+      exclude_modules: this.exclude_modules,
+      lora_alpha: this.lora_alpha,
+      lora_dropout: this.lora_dropout,
+      fan_in_fan_out: this.fan_in_fan_out,
+      bias: this.bias,
+      use_rslora: this.use_rslora,
+      modules_to_save: this.modules_to_save,
       init_lora_weights: this.init_lora_weights,
     };
     const all = { ...UNSUPPORTED_DEFAULTS, ...own };
-    return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
+    return Object.fromEntries(
+      Object.keys(all)
+        .sort()
+        .map((k) => [k, all[k]]),
+    );
   }
 
   /** Reads adapter_config.json; a LoRA feature tessera lacks (DoRA, rank patterns, ...) is an error. */
@@ -144,10 +203,13 @@ export class LoraConfig {
     const file = path.join(dir, ADAPTER_CONFIG_NAME);
     if (!existsSync(file)) throw new Error(`LoraConfig.from_pretrained: ${file} does not exist`);
     const d = readJsonObjectFile(file, "LoraConfig.from_pretrained");
-    if (d.peft_type !== "LORA") throw new Error(`LoraConfig.from_pretrained: ${file}: peft_type ${JSON.stringify(d.peft_type)} is not LORA`);
+    if (d.peft_type !== "LORA")
+      throw new Error(`LoraConfig.from_pretrained: ${file}: peft_type ${JSON.stringify(d.peft_type)} is not LORA`);
     for (const [k, def] of Object.entries(UNSUPPORTED_DEFAULTS)) {
       if (k in d && JSON.stringify(d[k]) !== JSON.stringify(def) && k !== "megatron_core" && !(k === "loftq_config" && d[k] === null)) {
-        throw new NotImplementedError(`LoraConfig.from_pretrained: ${file}: ${k}=${JSON.stringify(d[k])} is not supported by tessera's LoRA`);
+        throw new NotImplementedError(
+          `LoraConfig.from_pretrained: ${file}: ${k}=${JSON.stringify(d[k])} is not supported by tessera's LoRA`,
+        );
       }
     }
     // The file also holds peft_type, peft_version and keys of newer PEFT versions: only the options are read.

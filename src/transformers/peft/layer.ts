@@ -76,7 +76,12 @@ export class LoraLinear extends Module {
     const A = this.lora_A.get(name);
     const resultDtype = result.dtype;
     const xa = x.to(A.weight.dtype);
-    result = result.add(this.lora_B.get(name).forward(A.forward(this.lora_dropout.get(name).forward(xa) as Tensor)).mul(this.scaling[name]));
+    result = result.add(
+      this.lora_B
+        .get(name)
+        .forward(A.forward(this.lora_dropout.get(name).forward(xa) as Tensor))
+        .mul(this.scaling[name]),
+    );
     return result.to(resultDtype);
   }
 

@@ -80,8 +80,12 @@ export class LoraModel extends Module {
     }
     if (targets === "all-linear") targets = keys;
     const opts = {
-      r: config.r, lora_alpha: config.lora_alpha, lora_dropout: config.lora_dropout, scaling: config.scaling,
-      fan_in_fan_out: config.fan_in_fan_out, init_lora_weights: config.init_lora_weights,
+      r: config.r,
+      lora_alpha: config.lora_alpha,
+      lora_dropout: config.lora_dropout,
+      scaling: config.scaling,
+      fan_in_fan_out: config.fan_in_fan_out,
+      init_lora_weights: config.init_lora_weights,
     };
     for (const key of keys) {
       const [parent, name] = parentOf(this.model, key);

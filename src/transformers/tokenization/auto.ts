@@ -42,8 +42,15 @@ function sentencePieceTokenizer(dir: string, config: Record<string, unknown>): P
   const sp = SentencePieceProcessor.fromFile(path.join(dir, "tokenizer.model"));
   // LlamaTokenizer's defaults, taken from the model's own control pieces when the config is silent.
   const piece = (id: number) => (id >= 0 && id < sp.get_piece_size() ? sp.id_to_piece(id) : null);
-  const cfg: Record<string, unknown> = { bos_token: piece(sp.bos_id()), eos_token: piece(sp.eos_id()), unk_token: piece(sp.unk_id()), ...config };
-  const specials = [...SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k])), ...tokenList(cfg.additional_special_tokens)].filter((t): t is string => t !== null);
+  const cfg: Record<string, unknown> = {
+    bos_token: piece(sp.bos_id()),
+    eos_token: piece(sp.eos_id()),
+    unk_token: piece(sp.unk_id()),
+    ...config,
+  };
+  const specials = [...SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k])), ...tokenList(cfg.additional_special_tokens)].filter(
+    (t): t is string => t !== null,
+  );
   const backend = new SentencePieceBackend(sp, {
     add_bos_token: cfg.add_bos_token !== false,
     add_eos_token: cfg.add_eos_token === true,
@@ -59,7 +66,12 @@ export class AutoTokenizer {
     const { use_fast = true, revision, cache_dir, local_files_only, token, trust_remote_code: _trusted, ...overrides } = options;
     const dir = resolve_pretrained_folder(name_or_path, { revision, cache_dir, local_files_only, token }, "AutoTokenizer.from_pretrained");
     const specialMap = readJsonIfPresent(path.join(dir, "special_tokens_map.json"));
-    const config: Record<string, unknown> = { ...specialMap, ...readJsonIfPresent(path.join(dir, "tokenizer_config.json")), ...overrides, name_or_path: dir };
+    const config: Record<string, unknown> = {
+      ...specialMap,
+      ...readJsonIfPresent(path.join(dir, "tokenizer_config.json")),
+      ...overrides,
+      name_or_path: dir,
+    };
     const jinja = path.join(dir, "chat_template.jinja");
     if (config.chat_template === undefined && existsSync(jinja)) config.chat_template = readFileSync(jinja, "utf8");
     const hasJson = existsSync(path.join(dir, "tokenizer.json"));

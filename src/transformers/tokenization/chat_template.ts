@@ -10,9 +10,11 @@ const MAX_OUTPUT_CHARS = 1 << 24;
 /** Jinja's range(), refusing lists longer than MAX_RANGE before building them. */
 function boundedRange(start: number, stop?: number, step = 1): number[] {
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
-  if (![from, to, step].every(Number.isInteger) || step === 0) throw new Error(`chat template: range(${from}, ${to}, ${step}) needs integers and a step other than 0`);
+  if (![from, to, step].every(Number.isInteger) || step === 0)
+    throw new Error(`chat template: range(${from}, ${to}, ${step}) needs integers and a step other than 0`);
   const length = Math.max(0, Math.ceil((to - from) / step));
-  if (length > MAX_RANGE) throw new Error(`chat template: range() of ${length} items is more than the ${MAX_RANGE} a template may loop over`);
+  if (length > MAX_RANGE)
+    throw new Error(`chat template: range() of ${length} items is more than the ${MAX_RANGE} a template may loop over`);
   return Array.from({ length }, (_, i) => from + i * step);
 }
 
@@ -28,7 +30,9 @@ export function selectChatTemplate(value: unknown, name?: string): string | null
   if (!Array.isArray(value)) return null;
   const named = value as { name: string; template: string }[];
   if (!named.every((t) => t !== null && typeof t === "object" && typeof t.name === "string" && typeof t.template === "string")) {
-    throw new Error(`chat_template: a list of templates must hold {"name": string, "template": string} entries, got ${JSON.stringify(value).slice(0, 200)}`);
+    throw new Error(
+      `chat_template: a list of templates must hold {"name": string, "template": string} entries, got ${JSON.stringify(value).slice(0, 200)}`,
+    );
   }
   const wanted = named.find((t) => t.name === (name ?? "default"));
   if (!wanted && name) throw new Error(`chat template "${name}" not found; available: ${named.map((t) => t.name).join(", ")}`);
@@ -54,7 +58,8 @@ export function renderChatTemplate(template: string, context: Record<string, unk
     if (++steps > MAX_STEPS) throw new Error(`chat template: more than ${MAX_STEPS} evaluation steps (a loop without end?)`);
     const value = evaluate.apply(this, args);
     const text = (value as { value?: unknown }).value;
-    if (typeof text === "string" && text.length > MAX_OUTPUT_CHARS) throw new Error(`chat template: output of more than ${MAX_OUTPUT_CHARS} characters`);
+    if (typeof text === "string" && text.length > MAX_OUTPUT_CHARS)
+      throw new Error(`chat template: output of more than ${MAX_OUTPUT_CHARS} characters`);
     return value;
   };
   try {

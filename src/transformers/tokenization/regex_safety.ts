@@ -52,7 +52,9 @@ export function checkTokenizerRegexes(json: Record<string, unknown>, file: strin
     if (Array.isArray(v)) return v.forEach((x, i) => visit(x, `${where}[${i}]`));
     for (const [k, x] of Object.entries(v)) {
       if (k === "Regex" && typeof x === "string" && hasNestedRepetition(x)) {
-        throw new Error(`${file}: the regex ${JSON.stringify(x)} at ${where} repeats a group that repeats or alternates, which can take time exponential in the text's length; refused`);
+        throw new Error(
+          `${file}: the regex ${JSON.stringify(x)} at ${where} repeats a group that repeats or alternates, which can take time exponential in the text's length; refused`,
+        );
       }
       visit(x, `${where}.${k}`);
     }

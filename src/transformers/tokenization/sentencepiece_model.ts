@@ -78,7 +78,13 @@ function parseTrainerSpec(buf: Uint8Array): TrainerSpec {
     pad_id: -1,
     unk_surface: " \u2047 ",
   };
-  const ints: Record<number, "model_type" | "unk_id" | "bos_id" | "eos_id" | "pad_id"> = { 3: "model_type", 40: "unk_id", 41: "bos_id", 42: "eos_id", 43: "pad_id" };
+  const ints: Record<number, "model_type" | "unk_id" | "bos_id" | "eos_id" | "pad_id"> = {
+    3: "model_type",
+    40: "unk_id",
+    41: "bos_id",
+    42: "eos_id",
+    43: "pad_id",
+  };
   const bools: Record<number, "byte_fallback" | "treat_whitespace_as_suffix"> = { 35: "byte_fallback", 24: "treat_whitespace_as_suffix" };
   for (const f of fields(buf)) {
     const i = ints[f.number];
@@ -91,8 +97,18 @@ function parseTrainerSpec(buf: Uint8Array): TrainerSpec {
 }
 
 function parseNormalizerSpec(buf: Uint8Array): NormalizerSpec {
-  const n: NormalizerSpec = { name: "", precompiled_charsmap: new Uint8Array(), add_dummy_prefix: true, remove_extra_whitespaces: true, escape_whitespaces: true };
-  const bools: Record<number, "add_dummy_prefix" | "remove_extra_whitespaces" | "escape_whitespaces"> = { 3: "add_dummy_prefix", 4: "remove_extra_whitespaces", 5: "escape_whitespaces" };
+  const n: NormalizerSpec = {
+    name: "",
+    precompiled_charsmap: new Uint8Array(),
+    add_dummy_prefix: true,
+    remove_extra_whitespaces: true,
+    escape_whitespaces: true,
+  };
+  const bools: Record<number, "add_dummy_prefix" | "remove_extra_whitespaces" | "escape_whitespaces"> = {
+    3: "add_dummy_prefix",
+    4: "remove_extra_whitespaces",
+    5: "escape_whitespaces",
+  };
   for (const f of fields(buf)) {
     const b = bools[f.number];
     if (b) n[b] = decode.bool(expectWire(f, WireType.Varint, b));
@@ -114,18 +130,23 @@ export function parseModelProto(buf: Uint8Array, source: string): ModelProto {
       else if (f.number === 3) normalizer_spec = parseNormalizerSpec(expectWire(f, WireType.LengthDelimited, "normalizer_spec").bytes);
     }
   } catch (e) {
-    if (e instanceof ProtobufError) throw new Error(`${source}: not a valid SentencePiece model (${e.message}); the file may be truncated or corrupted`);
+    if (e instanceof ProtobufError)
+      throw new Error(`${source}: not a valid SentencePiece model (${e.message}); the file may be truncated or corrupted`);
     throw e;
   }
   if (pieces.length === 0) throw new Error(`${source}: not a valid SentencePiece model (it has no pieces)`);
   // sentencepiece always writes both specs after the pieces, so a missing one means the file was cut short.
   if (!trainer_spec || !normalizer_spec) {
-    throw new Error(`${source}: not a valid SentencePiece model (no ${trainer_spec ? "normalizer_spec" : "trainer_spec"}); the file may be truncated or corrupted`);
+    throw new Error(
+      `${source}: not a valid SentencePiece model (no ${trainer_spec ? "normalizer_spec" : "trainer_spec"}); the file may be truncated or corrupted`,
+    );
   }
   const model: ModelProto = { pieces, trainer_spec, normalizer_spec };
   const { model_type } = trainer_spec;
   if (model_type !== ModelType.BPE && model_type !== ModelType.UNIGRAM) {
-    throw new NotImplementedError(`${source}: SentencePiece model_type ${ModelType[model_type] ?? model_type} is not supported (only BPE and UNIGRAM)`);
+    throw new NotImplementedError(
+      `${source}: SentencePiece model_type ${ModelType[model_type] ?? model_type} is not supported (only BPE and UNIGRAM)`,
+    );
   }
   return model;
 }

@@ -90,7 +90,11 @@ export class BpeModel implements SegmentationModel {
   }
 
   encode(normalized: string): Segment[] {
-    const symbols = initialSymbols(normalized, this.matcher).map((s, i, all) => ({ ...s, prev: i - 1, next: i + 1 < all.length ? i + 1 : -1 }));
+    const symbols = initialSymbols(normalized, this.matcher).map((s, i, all) => ({
+      ...s,
+      prev: i - 1,
+      next: i + 1 < all.length ? i + 1 : -1,
+    }));
     if (!symbols.length) return [];
     const agenda = new PairQueue();
     // An UNUSED piece may still be formed by merging; it is then split back into its parts.

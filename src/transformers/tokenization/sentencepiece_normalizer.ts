@@ -17,7 +17,8 @@ class CharsMap {
     const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
     if (blob.length < 4) throw new Error("precompiled_charsmap is shorter than its 4-byte header");
     const trieSize = view.getUint32(0, true);
-    if (trieSize % 4 !== 0 || 4 + trieSize > blob.length) throw new Error(`precompiled_charsmap trie size ${trieSize} does not fit the ${blob.length}-byte blob`);
+    if (trieSize % 4 !== 0 || 4 + trieSize > blob.length)
+      throw new Error(`precompiled_charsmap trie size ${trieSize} does not fit the ${blob.length}-byte blob`);
     this.units = new Uint32Array(trieSize / 4);
     for (let i = 0; i < this.units.length; i++) this.units[i] = view.getUint32(4 + 4 * i, true);
     this.replacements = blob.subarray(4 + trieSize);

@@ -6,7 +6,8 @@ export type SpecialTokenKey = (typeof SPECIAL_TOKEN_KEYS)[number];
 
 export function tokenContent(v: unknown): string | null {
   if (typeof v === "string") return v;
-  if (v !== null && typeof v === "object" && typeof (v as { content?: unknown }).content === "string") return (v as { content: string }).content;
+  if (v !== null && typeof v === "object" && typeof (v as { content?: unknown }).content === "string")
+    return (v as { content: string }).content;
   return null;
 }
 

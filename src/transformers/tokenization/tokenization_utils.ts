@@ -101,7 +101,10 @@ export class PreTrainedTokenizer {
     Object.setPrototypeOf(self, new.target.prototype);
     self.backend = backend;
     self.init_kwargs = config;
-    self.special = Object.fromEntries(SPECIAL_TOKEN_KEYS.map((k) => [k, tokenContent(config[k])])) as Record<SpecialTokenKey, string | null>;
+    self.special = Object.fromEntries(SPECIAL_TOKEN_KEYS.map((k) => [k, tokenContent(config[k])])) as Record<
+      SpecialTokenKey,
+      string | null
+    >;
     self.additional_special_tokens = tokenList(config.additional_special_tokens ?? config.extra_special_tokens);
     self.padding_side = config.padding_side === "left" ? "left" : "right";
     self.truncation_side = config.truncation_side === "left" ? "left" : "right";
@@ -112,31 +115,73 @@ export class PreTrainedTokenizer {
   }
 
   // --- special tokens ---------------------------------------------------------------------
-  get bos_token(): string | null { return this.special.bos_token; }
-  set bos_token(v: string | null) { this.special.bos_token = v; }
-  get eos_token(): string | null { return this.special.eos_token; }
-  set eos_token(v: string | null) { this.special.eos_token = v; }
-  get unk_token(): string | null { return this.special.unk_token; }
-  set unk_token(v: string | null) { this.special.unk_token = v; }
-  get pad_token(): string | null { return this.special.pad_token; }
-  set pad_token(v: string | null) { this.special.pad_token = v; }
-  get sep_token(): string | null { return this.special.sep_token; }
-  set sep_token(v: string | null) { this.special.sep_token = v; }
-  get cls_token(): string | null { return this.special.cls_token; }
-  set cls_token(v: string | null) { this.special.cls_token = v; }
-  get mask_token(): string | null { return this.special.mask_token; }
-  set mask_token(v: string | null) { this.special.mask_token = v; }
+  get bos_token(): string | null {
+    return this.special.bos_token;
+  }
+  set bos_token(v: string | null) {
+    this.special.bos_token = v;
+  }
+  get eos_token(): string | null {
+    return this.special.eos_token;
+  }
+  set eos_token(v: string | null) {
+    this.special.eos_token = v;
+  }
+  get unk_token(): string | null {
+    return this.special.unk_token;
+  }
+  set unk_token(v: string | null) {
+    this.special.unk_token = v;
+  }
+  get pad_token(): string | null {
+    return this.special.pad_token;
+  }
+  set pad_token(v: string | null) {
+    this.special.pad_token = v;
+  }
+  get sep_token(): string | null {
+    return this.special.sep_token;
+  }
+  set sep_token(v: string | null) {
+    this.special.sep_token = v;
+  }
+  get cls_token(): string | null {
+    return this.special.cls_token;
+  }
+  set cls_token(v: string | null) {
+    this.special.cls_token = v;
+  }
+  get mask_token(): string | null {
+    return this.special.mask_token;
+  }
+  set mask_token(v: string | null) {
+    this.special.mask_token = v;
+  }
 
   private idOf(token: string | null): number | null {
     return token === null ? null : (this.backend.tokenToId(token) ?? null);
   }
-  get bos_token_id(): number | null { return this.idOf(this.bos_token); }
-  get eos_token_id(): number | null { return this.idOf(this.eos_token); }
-  get unk_token_id(): number | null { return this.idOf(this.unk_token); }
-  get pad_token_id(): number | null { return this.idOf(this.pad_token); }
-  get sep_token_id(): number | null { return this.idOf(this.sep_token); }
-  get cls_token_id(): number | null { return this.idOf(this.cls_token); }
-  get mask_token_id(): number | null { return this.idOf(this.mask_token); }
+  get bos_token_id(): number | null {
+    return this.idOf(this.bos_token);
+  }
+  get eos_token_id(): number | null {
+    return this.idOf(this.eos_token);
+  }
+  get unk_token_id(): number | null {
+    return this.idOf(this.unk_token);
+  }
+  get pad_token_id(): number | null {
+    return this.idOf(this.pad_token);
+  }
+  get sep_token_id(): number | null {
+    return this.idOf(this.sep_token);
+  }
+  get cls_token_id(): number | null {
+    return this.idOf(this.cls_token);
+  }
+  get mask_token_id(): number | null {
+    return this.idOf(this.mask_token);
+  }
 
   /** Every special token: the named ones, additional_special_tokens, and those the tokenizer file marks special. */
   get all_special_tokens(): string[] {
@@ -177,7 +222,9 @@ export class PreTrainedTokenizer {
     };
     if (typeof ids === "number") return one(ids);
     const special = new Set(this.all_special_ids);
-    return ids1d(ids).filter((id) => !(skip_special_tokens && special.has(id))).map(one);
+    return ids1d(ids)
+      .filter((id) => !(skip_special_tokens && special.has(id)))
+      .map(one);
   }
 
   tokenize(text: string, { add_special_tokens = false } = {}): string[] {
@@ -185,7 +232,14 @@ export class PreTrainedTokenizer {
   }
 
   // --- encoding -----------------------------------------------------------------------------
-  encode(text: string, { add_special_tokens = true, truncation = false, max_length }: Pick<CallOptions, "add_special_tokens" | "truncation" | "max_length"> = {}): number[] {
+  encode(
+    text: string,
+    {
+      add_special_tokens = true,
+      truncation = false,
+      max_length,
+    }: Pick<CallOptions, "add_special_tokens" | "truncation" | "max_length"> = {},
+  ): number[] {
     return this.encodeOne(text, add_special_tokens, this.truncationLimit(truncation, max_length));
   }
 
@@ -207,14 +261,30 @@ export class PreTrainedTokenizer {
 
   __call__(text: string | string[], options: CallOptions = {}): BatchEncoding<number[] | number[][] | Tensor> {
     checkOptions("PreTrainedTokenizer.__call__", options, {
-      padding: true, truncation: true, max_length: true, pad_to_multiple_of: true, return_tensors: true, add_special_tokens: true, return_attention_mask: true,
+      padding: true,
+      truncation: true,
+      max_length: true,
+      pad_to_multiple_of: true,
+      return_tensors: true,
+      add_special_tokens: true,
+      return_attention_mask: true,
     });
-    const { padding = false, truncation = false, max_length, pad_to_multiple_of, return_tensors = null, add_special_tokens = true, return_attention_mask = true } = options;
+    const {
+      padding = false,
+      truncation = false,
+      max_length,
+      pad_to_multiple_of,
+      return_tensors = null,
+      add_special_tokens = true,
+      return_attention_mask = true,
+    } = options;
     const batched = Array.isArray(text);
     const texts = batched ? text : [text];
     const limit = this.truncationLimit(truncation, max_length);
     if (padding !== false && padding !== "do_not_pad" && limit !== null && pad_to_multiple_of && limit % pad_to_multiple_of) {
-      throw new ValueError(`Truncation and padding are both activated but truncation length (${limit}) is not a multiple of pad_to_multiple_of (${pad_to_multiple_of})`);
+      throw new ValueError(
+        `Truncation and padding are both activated but truncation length (${limit}) is not a multiple of pad_to_multiple_of (${pad_to_multiple_of})`,
+      );
     }
     let ids = texts.map((t) => this.encodeOne(t, add_special_tokens, limit));
     let masks = ids.map((r) => r.map(() => 1));
@@ -223,7 +293,9 @@ export class PreTrainedTokenizer {
     const out = (rows: number[][]): number[] | number[][] | Tensor => {
       if (return_tensors === "pt") {
         if (new Set(rows.map((r) => r.length)).size > 1) {
-          throw new ValueError("Unable to create tensor from sequences of different lengths: activate padding with `padding: true` (and truncation with `truncation: true`)");
+          throw new ValueError(
+            "Unable to create tensor from sequences of different lengths: activate padding with `padding: true` (and truncation with `truncation: true`)",
+          );
         }
         return torch.tensor(rows, { dtype: torch.int64 });
       }
@@ -232,13 +304,21 @@ export class PreTrainedTokenizer {
     return return_attention_mask ? { input_ids: out(ids), attention_mask: out(masks) } : { input_ids: out(ids) };
   }
 
-  private pad(ids: number[][], masks: number[][], strategy: "longest" | "max_length", maxLength: number | undefined, multiple: number | undefined): [number[][], number[][]] {
+  private pad(
+    ids: number[][],
+    masks: number[][],
+    strategy: "longest" | "max_length",
+    maxLength: number | undefined,
+    multiple: number | undefined,
+  ): [number[][], number[][]] {
     let target = strategy === "longest" ? Math.max(0, ...ids.map((r) => r.length)) : (maxLength ?? this.model_max_length);
     if (target >= VERY_LARGE_INTEGER) throw new ValueError('padding="max_length" needs max_length (the tokenizer has no model_max_length)');
     if (multiple && target % multiple) target += multiple - (target % multiple);
     const padId = this.pad_token_id;
     if (padId === null) {
-      throw new ValueError("Asking to pad but the tokenizer does not have a padding token. Please select a token to use as `pad_token` (e.g. `tokenizer.pad_token = tokenizer.eos_token`)");
+      throw new ValueError(
+        "Asking to pad but the tokenizer does not have a padding token. Please select a token to use as `pad_token` (e.g. `tokenizer.pad_token = tokenizer.eos_token`)",
+      );
     }
     const padRow = (row: number[], value: number) => {
       const fill = new Array<number>(Math.max(0, target - row.length)).fill(value);
@@ -268,7 +348,10 @@ export class PreTrainedTokenizer {
   apply_chat_template(messages: ChatMessage[], options: ChatTemplateOptions = {}): string | number[] | BatchEncoding<number[]> {
     const { tokenize = true, add_generation_prompt = false, return_dict = true, chat_template, ...extra } = options;
     const template = chat_template ?? this.chat_template;
-    if (!template) throw new ValueError("Cannot use apply_chat_template because this tokenizer does not have a chat template (no chat_template in tokenizer_config.json or chat_template.jinja)");
+    if (!template)
+      throw new ValueError(
+        "Cannot use apply_chat_template because this tokenizer does not have a chat template (no chat_template in tokenizer_config.json or chat_template.jinja)",
+      );
     const specials = Object.fromEntries(SPECIAL_TOKEN_KEYS.map((k) => [k, this.special[k] ?? ""]));
     const rendered = renderChatTemplate(template, { ...specials, ...extra, messages, add_generation_prompt });
     if (!tokenize) return rendered;
@@ -285,8 +368,11 @@ export class PreTrainedTokenizer {
    */
   save_pretrained(dir: string): string[] {
     const source = typeof this.init_kwargs.name_or_path === "string" ? this.init_kwargs.name_or_path : null;
-    if (!source && this.backend.files.length > 0) throw new Error("save_pretrained: the tokenizer was not loaded from a folder, so there are no tokenizer files to copy");
-    const specialMap: Record<string, unknown> = Object.fromEntries(SPECIAL_TOKEN_KEYS.filter((k) => this.special[k] !== null).map((k) => [k, this.special[k]]));
+    if (!source && this.backend.files.length > 0)
+      throw new Error("save_pretrained: the tokenizer was not loaded from a folder, so there are no tokenizer files to copy");
+    const specialMap: Record<string, unknown> = Object.fromEntries(
+      SPECIAL_TOKEN_KEYS.filter((k) => this.special[k] !== null).map((k) => [k, this.special[k]]),
+    );
     if (this.additional_special_tokens.length) specialMap.additional_special_tokens = this.additional_special_tokens;
     const { name_or_path: _unused, ...kwargs } = this.init_kwargs;
     const config = {

@@ -23,7 +23,8 @@ function readTokenizerJson(file: string): TokenJson {
   } catch (e) {
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if (json === null || typeof json !== "object" || !("model" in json)) throw new Error(`${file} is not a tokenizer.json: it has no "model" section`);
+  if (json === null || typeof json !== "object" || !("model" in json))
+    throw new Error(`${file} is not a tokenizer.json: it has no "model" section`);
   return json as TokenJson;
 }
 

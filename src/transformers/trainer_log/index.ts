@@ -59,8 +59,10 @@ export class TrainingLogger {
   readonly losses: Array<[number, number]> = [];
 
   constructor(private readonly options: TrainingLoggerOptions) {
-    if (!(Number.isInteger(options.total_steps) && options.total_steps > 0)) throw new Error(`TrainingLogger: total_steps must be a positive integer, got ${options.total_steps}`);
-    if (!(Number.isInteger(options.log_interval) && options.log_interval > 0)) throw new Error(`TrainingLogger: log_interval must be a positive integer, got ${options.log_interval}`);
+    if (!(Number.isInteger(options.total_steps) && options.total_steps > 0))
+      throw new Error(`TrainingLogger: total_steps must be a positive integer, got ${options.total_steps}`);
+    if (!(Number.isInteger(options.log_interval) && options.log_interval > 0))
+      throw new Error(`TrainingLogger: log_interval must be a positive integer, got ${options.log_interval}`);
     this.print = options.print ?? ((line) => console.log(line));
     this.progress = options.progress ?? process.stderr.isTTY === true;
     this.step = options.initial_step ?? 0;
@@ -74,7 +76,8 @@ export class TrainingLogger {
     // The summary's time ends with the last step, not with whatever runs before finish() (eval, save).
     if (last) this.ended = this.meter.totals();
     if (this.step % this.options.log_interval === 0 || last) this.logLine(record);
-    if (this.progress) process.stderr.write(`\r\x1b[2K${progressLine(this.step, this.options.total_steps, this.meter.totals().seconds)}${last ? "\n" : ""}`);
+    if (this.progress)
+      process.stderr.write(`\r\x1b[2K${progressLine(this.step, this.options.total_steps, this.meter.totals().seconds)}${last ? "\n" : ""}`);
   }
 
   /** Percent of the devices' peak FLOP/s the interval reached, or null where the peak is unknown. */
@@ -111,8 +114,14 @@ export class TrainingLogger {
     const t = this.ended ?? this.meter.totals();
     const memory = this.options.memory();
     const summary: TrainingSummary = {
-      steps: t.steps, seconds: t.seconds, tokens: t.tokens, non_pad_tokens: t.nonPadTokens,
-      tokens_per_s: t.tokens / t.seconds, non_pad_tokens_per_s: t.nonPadTokens / t.seconds, peak_memory: memory, losses: this.losses,
+      steps: t.steps,
+      seconds: t.seconds,
+      tokens: t.tokens,
+      non_pad_tokens: t.nonPadTokens,
+      tokens_per_s: t.tokens / t.seconds,
+      non_pad_tokens_per_s: t.nonPadTokens / t.seconds,
+      peak_memory: memory,
+      losses: this.losses,
     };
     this.options.writer?.flush();
     this.print(

@@ -6,7 +6,12 @@ import { dist, join, report } from "./_init.js";
 const { rank, world } = join();
 const dtypes = { float32: torch.float32, float64: torch.float64, int64: torch.int64, bfloat16: torch.bfloat16 };
 const out: Record<string, unknown> = {};
-const value = (r: number, n: number, dt: torch.dtype): Tensor => torch.arange(n, { dtype: torch.int64 }).remainder(5).add(r + 1).to(dt);
+const value = (r: number, n: number, dt: torch.dtype): Tensor =>
+  torch
+    .arange(n, { dtype: torch.int64 })
+    .remainder(5)
+    .add(r + 1)
+    .to(dt);
 
 for (const [name, dt] of Object.entries(dtypes)) {
   for (const n of [1, 5, 1000]) {
@@ -34,8 +39,18 @@ for (const [name, dt] of Object.entries(dtypes)) {
   const inSplits = Array.from({ length: world }, (_, d) => rank + d + 1);
   const outSplits = Array.from({ length: world }, (_, s) => s + rank + 1);
   const rows = inSplits.reduce((a, b) => a + b, 0);
-  const input = torch.arange(rows, { dtype: torch.int64 }).add(100 * rank).unsqueeze(1).expand([rows, 3]).contiguous().to(dt);
-  const output = torch.zeros(outSplits.reduce((a, b) => a + b, 0), 3, { dtype: dt });
+  const input = torch
+    .arange(rows, { dtype: torch.int64 })
+    .add(100 * rank)
+    .unsqueeze(1)
+    .expand([rows, 3])
+    .contiguous()
+    .to(dt);
+  const output = torch.zeros(
+    outSplits.reduce((a, b) => a + b, 0),
+    3,
+    { dtype: dt },
+  );
   dist.all_to_all_single(output, input, { input_split_sizes: inSplits, output_split_sizes: outSplits });
   out[`all_to_all_single/${name}`] = output.select(1, 0).tolist();
 }

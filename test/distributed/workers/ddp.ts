@@ -29,7 +29,10 @@ function train(mode: string, distributed: boolean): { losses: number[]; params: 
   torch.manual_seed(distributed ? 100 + rank : 100); // ranks start different: DDP must broadcast rank 0's
   const net = new Net(mode === "unused");
   const model = distributed
-    ? new nn.parallel.DistributedDataParallel(net, { bucket_cap_mb: mode === "plain" ? 0.0002 : 25, find_unused_parameters: mode === "unused" })
+    ? new nn.parallel.DistributedDataParallel(net, {
+        bucket_cap_mb: mode === "plain" ? 0.0002 : 25,
+        find_unused_parameters: mode === "unused",
+      })
     : net;
   const opt = new optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
   torch.manual_seed(7);

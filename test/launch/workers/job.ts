@@ -3,7 +3,9 @@ import { torch } from "../../../src/index.js";
 
 const mode = process.argv[2];
 const dist = torch.distributed;
-const env = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT"].map((k) => `${k}=${process.env[k]}`);
+const env = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT"].map(
+  (k) => `${k}=${process.env[k]}`,
+);
 console.log(`env ${env.join(" ")}`);
 console.log(`node flags ${process.execArgv.filter((a) => a.startsWith("--max-semi-space-size")).join(" ")}`);
 if (mode === "allreduce") {

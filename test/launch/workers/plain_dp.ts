@@ -26,6 +26,19 @@ while (seen.length < 5) {
 }
 const rank = torch.distributed.get_rank();
 // Generators that differ per rank still give disjoint shares (rank 0's order is used).
-const drifted = new torch.utils.data.DataLoader(torch.arange(16).tolist() as number[], { batch_size: 16, shuffle: true, generator: new torch.Generator().manual_seed(100 + rank) });
+const drifted = new torch.utils.data.DataLoader(torch.arange(16).tolist() as number[], {
+  batch_size: 16,
+  shuffle: true,
+  generator: new torch.Generator().manual_seed(100 + rank),
+});
 const drifted_share = ([...drifted][0] as torch.Tensor).tolist() as number[];
-console.log(JSON.stringify({ rank, world_size: torch.distributed.get_world_size(), batches: loader.len(), seen, drifted_share, params: [...model.parameters()].map((p) => p.detach().reshape(-1).tolist()) }));
+console.log(
+  JSON.stringify({
+    rank,
+    world_size: torch.distributed.get_world_size(),
+    batches: loader.len(),
+    seen,
+    drifted_share,
+    params: [...model.parameters()].map((p) => p.detach().reshape(-1).tolist()),
+  }),
+);

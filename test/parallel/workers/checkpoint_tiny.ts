@@ -11,8 +11,14 @@ import { load_checkpoint, save_checkpoint } from "../../../src/parallel/checkpoi
 const [mode, dir, after] = process.argv.slice(2);
 torch.moreh.option.enable_advanced_parallelization({ global_batch: 8, seq_len: 12 });
 const config = new LlamaConfig({
-  vocab_size: 96, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  max_position_embeddings: 64, tie_word_embeddings: true,
+  vocab_size: 96,
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 64,
+  tie_word_embeddings: true,
 });
 torch.manual_seed(0);
 const model = LlamaForCausalLM.from_config(config);

@@ -8,8 +8,14 @@ import { generate } from "../../../src/transformers/generation/index.js";
 torch.moreh.option.enable_advanced_parallelization({ global_batch: 8, seq_len: 12, hardware: "cpu" });
 torch.manual_seed(0);
 const config = new LlamaConfig({
-  vocab_size: 96, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2,
-  max_position_embeddings: 64, tie_word_embeddings: true,
+  vocab_size: 96,
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 64,
+  tie_word_embeddings: true,
 });
 const model = LlamaForCausalLM.from_config(config);
 model.eval();

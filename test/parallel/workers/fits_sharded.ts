@@ -8,7 +8,9 @@ import { torch } from "../../../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../../../src/transformers/index.js";
 
 function vmData(): number {
-  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmData:"));
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmData:"));
   return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 
@@ -16,7 +18,12 @@ torch.moreh.option.enable_advanced_parallelization({ global_batch: 4, seq_len: 3
 torch.set_num_threads(1);
 const before = vmData();
 const config = new LlamaConfig({
-  vocab_size: 8192, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 8,
+  vocab_size: 8192,
+  hidden_size: 768,
+  intermediate_size: 2048,
+  num_hidden_layers: 8,
+  num_attention_heads: 8,
+  num_key_value_heads: 8,
   max_position_embeddings: 64,
 });
 torch.manual_seed(0);

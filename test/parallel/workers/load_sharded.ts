@@ -6,14 +6,21 @@ import { torch } from "../../../src/index.js";
 import { AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM } from "../../../src/transformers/index.js";
 
 function vmData(): number {
-  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmData:"));
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmData:"));
   return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 
 const [mode, dir] = process.argv.slice(2);
 if (mode === "save") {
   const config = new LlamaConfig({
-    vocab_size: 8192, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 8,
+    vocab_size: 8192,
+    hidden_size: 768,
+    intermediate_size: 2048,
+    num_hidden_layers: 8,
+    num_attention_heads: 8,
+    num_key_value_heads: 8,
     max_position_embeddings: 64,
   });
   torch.manual_seed(0);

@@ -6,7 +6,14 @@ import { LlamaConfig, LlamaForCausalLM } from "../../../src/transformers/index.j
 import { LoraConfig, get_peft_model } from "../../../src/transformers/peft/index.js";
 
 torch.moreh.option.enable_advanced_parallelization({ global_batch: 4, seq_len: 8 });
-const config = new LlamaConfig({ vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
+const config = new LlamaConfig({
+  vocab_size: 64,
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+});
 torch.manual_seed(0);
 const model = LlamaForCausalLM.from_config(config);
 model.num_parameters();

@@ -7,7 +7,13 @@
 // Prints one JSON line per rank: losses, gradient norms, evaluation loss, generated ids, the
 // applied plan and the pipeline's measurements of each step.
 import { torch } from "../../../src/index.js";
-import { BaichuanConfig, BaichuanForCausalLM, LlamaConfig, LlamaForCausalLM, type PreTrainedModel } from "../../../src/transformers/index.js";
+import {
+  BaichuanConfig,
+  BaichuanForCausalLM,
+  LlamaConfig,
+  LlamaForCausalLM,
+  type PreTrainedModel,
+} from "../../../src/transformers/index.js";
 import { generate } from "../../../src/transformers/generation/index.js";
 import { _applied_model } from "../../../src/launch/advanced_parallelization.js";
 
@@ -19,7 +25,9 @@ torch.manual_seed(0);
 const model: PreTrainedModel =
   family === "baichuan"
     ? BaichuanForCausalLM.from_config(new BaichuanConfig({ ...shape, model_max_length: 64, z_loss_weight: 1e-3 }))
-    : LlamaForCausalLM.from_config(new LlamaConfig({ ...shape, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true }));
+    : LlamaForCausalLM.from_config(
+        new LlamaConfig({ ...shape, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true }),
+      );
 
 // 24 sequences of 12 tokens; Llama's later rows are padded from a row-dependent length (Baichuan2's
 // z-loss averages over every position, so its rows are not padded).
@@ -27,10 +35,15 @@ const g = new torch.Generator().manual_seed(3);
 const ids = torch.randint(3, 96, [24, 12], { generator: g });
 const lengths = family === "baichuan" ? torch.full([24], 12, { dtype: torch.int64 }) : torch.arange(24).remainder(7).add(6).clamp(null, 12);
 const mask = torch.arange(12).unsqueeze(0).lt(lengths.unsqueeze(1)).to(torch.int64);
-const loader = new torch.utils.data.DataLoader(new torch.utils.data.TensorDataset(ids, mask), { batch_size: 8, shuffle: true, generator: new torch.Generator().manual_seed(5) });
+const loader = new torch.utils.data.DataLoader(new torch.utils.data.TensorDataset(ids, mask), {
+  batch_size: 8,
+  shuffle: true,
+  generator: new torch.Generator().manual_seed(5),
+});
 
 // SGD's update is the gradient itself: saved weights then compare gradients tensor by tensor.
-const optim = optimizer === "sgd" ? new torch.optim.SGD(model.parameters(), { lr: 0.5 }) : new torch.optim.AdamW(model.parameters(), { lr: 1e-2 });
+const optim =
+  optimizer === "sgd" ? new torch.optim.SGD(model.parameters(), { lr: 0.5 }) : new torch.optim.AdamW(model.parameters(), { lr: 1e-2 });
 const scaler = divisor === "scaler" ? new torch.amp.GradScaler("cpu", { init_scale: 1024 }) : null;
 const losses: number[] = [];
 const norms: number[] = [];
@@ -56,11 +69,22 @@ for (const [input_ids, attention_mask] of loader as Iterable<torch.Tensor[]>) {
 }
 model.eval();
 const evalIds = ids.narrow(0, 0, 3);
-const evalOut = torch.no_grad(() => model.forward(evalIds, { attention_mask: mask.narrow(0, 0, 3), labels: evalIds })) as { loss: torch.Tensor; logits: torch.Tensor };
+const evalOut = torch.no_grad(() => model.forward(evalIds, { attention_mask: mask.narrow(0, 0, 3), labels: evalIds })) as {
+  loss: torch.Tensor;
+  logits: torch.Tensor;
+};
 const generated = generate(model, evalIds.narrow(1, 0, 5), { max_new_tokens: 4, do_sample: false }).tolist();
 model.save_pretrained(outDir);
 const rank = torch.distributed.is_initialized() ? torch.distributed.get_rank() : 0;
-console.log(JSON.stringify({
-  rank, losses, norms, stats, plan: torch.moreh.applied_plan(), parameters: [...model.parameters()].reduce((n, p) => n + p.numel(), 0),
-  eval: { loss: evalOut.loss.item(), logits: evalOut.logits.abs().sum().item(), shape: evalOut.logits.shape }, generated,
-}));
+console.log(
+  JSON.stringify({
+    rank,
+    losses,
+    norms,
+    stats,
+    plan: torch.moreh.applied_plan(),
+    parameters: [...model.parameters()].reduce((n, p) => n + p.numel(), 0),
+    eval: { loss: evalOut.loss.item(), logits: evalOut.logits.abs().sum().item(), shape: evalOut.logits.shape },
+    generated,
+  }),
+);

@@ -12,8 +12,14 @@ const [outDir, dtypeName = "float32", tie = "untied", hardware = "cpu"] = proces
 torch.moreh.option.enable_advanced_parallelization({ global_batch: 8, seq_len: 12, hardware });
 
 const config = new LlamaConfig({
-  vocab_size: 96, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2,
-  max_position_embeddings: 64, tie_word_embeddings: tie === "tied",
+  vocab_size: 96,
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 64,
+  tie_word_embeddings: tie === "tied",
 });
 torch.manual_seed(0);
 const dtype = dtypeName === "bfloat16" ? torch.bfloat16 : torch.float32;
@@ -57,7 +63,8 @@ for (const [input_ids, attention_mask] of loader as Iterable<torch.Tensor[]>) {
   losses.push(out.loss!.item() as number);
 }
 let optimizer = 0;
-for (const s of optim.state.values()) for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) optimizer += bytesOf(v);
+for (const s of optim.state.values())
+  for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) optimizer += bytesOf(v);
 const predicted = _applied_model(model)?.evaluation?.memory ?? null;
 // Reading a layer's weight outside forward: under ZeRO-3 its memory is gone, which must be an error.
 let outsideRead: string;
@@ -68,7 +75,14 @@ try {
 }
 model.save_pretrained(outDir);
 const rank = torch.distributed.is_initialized() ? torch.distributed.get_rank() : 0;
-console.log(JSON.stringify({
-  rank, losses, norms, plan: torch.moreh.applied_plan(), measured: { ...measured, optimizer }, outsideRead,
-  predicted: predicted === null ? null : { weights: predicted.weights, gradients: predicted.gradients, optimizer: predicted.optimizer },
-}));
+console.log(
+  JSON.stringify({
+    rank,
+    losses,
+    norms,
+    plan: torch.moreh.applied_plan(),
+    measured: { ...measured, optimizer },
+    outsideRead,
+    predicted: predicted === null ? null : { weights: predicted.weights, gradients: predicted.gradients, optimizer: predicted.optimizer },
+  }),
+);

@@ -12,7 +12,16 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { torch } from "../../../src/index.js";
 import {
-  BaichuanConfig, BaichuanForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, generate, type CausalLM,
+  BaichuanConfig,
+  BaichuanForCausalLM,
+  GPT2Config,
+  GPT2LMHeadModel,
+  LlamaConfig,
+  LlamaForCausalLM,
+  Qwen2Config,
+  Qwen2ForCausalLM,
+  generate,
+  type CausalLM,
 } from "../../../src/transformers/index.js";
 import { save_file } from "../../../src/safetensors.js";
 import { _applied_model } from "../../../src/launch/advanced_parallelization.js";
@@ -27,7 +36,13 @@ function build(): { model: CausalLM; vocab: number } {
     case "llama":
     case "llama-odd": {
       const vocab = family === "llama" ? 96 : 97;
-      const config = new LlamaConfig({ ...small, vocab_size: vocab, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: family === "llama-odd" });
+      const config = new LlamaConfig({
+        ...small,
+        vocab_size: vocab,
+        num_key_value_heads: 2,
+        max_position_embeddings: 64,
+        tie_word_embeddings: family === "llama-odd",
+      });
       return { model: LlamaForCausalLM.from_config(config), vocab };
     }
     case "qwen2": {
@@ -37,12 +52,26 @@ function build(): { model: CausalLM; vocab: number } {
     case "baichuan7":
     case "baichuan7-zloss": {
       const z_loss_weight = family === "baichuan7" ? 0 : 0.01;
-      return { model: BaichuanForCausalLM.from_config(new BaichuanConfig({ ...small, vocab_size: 96, max_position_embeddings: 64, z_loss_weight })), vocab: 96 };
+      return {
+        model: BaichuanForCausalLM.from_config(
+          new BaichuanConfig({ ...small, vocab_size: 96, max_position_embeddings: 64, z_loss_weight }),
+        ),
+        vocab: 96,
+      };
     }
     case "baichuan13":
       return { model: BaichuanForCausalLM.from_config(new BaichuanConfig({ ...small, vocab_size: 96, model_max_length: 64 })), vocab: 96 };
     case "gpt2": {
-      const config = new GPT2Config({ vocab_size: 96, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 64, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0 });
+      const config = new GPT2Config({
+        vocab_size: 96,
+        n_embd: 32,
+        n_layer: 2,
+        n_head: 4,
+        n_positions: 64,
+        resid_pdrop: 0,
+        embd_pdrop: 0,
+        attn_pdrop: 0,
+      });
       return { model: GPT2LMHeadModel.from_config(config), vocab: 96 };
     }
     default:
@@ -92,14 +121,17 @@ const losses: number[] = [];
 const norms: number[] = [];
 model.train();
 for (const [step, [input_ids, attention_mask]] of [...(loader as Iterable<torch.Tensor[]>)].entries()) {
-  const stop = step === 1 ? dist._observe_collectives((op, bytes, pg) => {
-    // Scalars (the global loss, the gradient norm) cost latency only; the planner leaves them out.
-    if (bytes <= 16) return;
-    const kind = groupKind(pg.ranks);
-    traffic[kind] ??= {};
-    traffic[kind][op] = (traffic[kind][op] ?? 0) + bytes;
-    traffic[kind][`${op}#calls`] = (traffic[kind][`${op}#calls`] ?? 0) + 1;
-  }) : null;
+  const stop =
+    step === 1
+      ? dist._observe_collectives((op, bytes, pg) => {
+          // Scalars (the global loss, the gradient norm) cost latency only; the planner leaves them out.
+          if (bytes <= 16) return;
+          const kind = groupKind(pg.ranks);
+          traffic[kind] ??= {};
+          traffic[kind][op] = (traffic[kind][op] ?? 0) + bytes;
+          traffic[kind][`${op}#calls`] = (traffic[kind][`${op}#calls`] ?? 0) + 1;
+        })
+      : null;
   const labels = input_ids.masked_fill(attention_mask.eq(0), -100);
   const out = model.forward(input_ids, { attention_mask, labels, use_cache: false });
   out.loss!.backward();
@@ -122,5 +154,7 @@ model.eval();
 model.save_pretrained(outDir);
 // Eight prompt tokens split over 2 or 4 ranks (sequence parallel in the prefill); then one at a time.
 const prompt = torch.randint(3, vocab, [1, 8], { generator: new torch.Generator().manual_seed(7) });
-const tokens = torch.no_grad(() => generate(model, prompt, { max_new_tokens: 6, do_sample: false, pad_token_id: 0 })).tolist() as number[][];
+const tokens = torch
+  .no_grad(() => generate(model, prompt, { max_new_tokens: 6, do_sample: false, pad_token_id: 0 }))
+  .tolist() as number[][];
 console.log(JSON.stringify({ rank, losses, norms, tokens: tokens[0], plan, traffic }));

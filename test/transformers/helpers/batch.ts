@@ -11,7 +11,10 @@ export function tokenBatch(vocab: number): { ids: Tensor; mask: Tensor; labels: 
   const g = new torch.Generator().manual_seed(1234);
   const ids = torch.randint(0, vocab, [3, 10], { generator: g });
   const mask = torch.ones([3, 10], { dtype: torch.int64 });
-  mask.index_put_([torch.tensor([0, 0, 0, 1, 1], { dtype: torch.int64 }), torch.tensor([0, 1, 2, 8, 9], { dtype: torch.int64 })], torch.tensor(0, { dtype: torch.int64 }));
+  mask.index_put_(
+    [torch.tensor([0, 0, 0, 1, 1], { dtype: torch.int64 }), torch.tensor([0, 1, 2, 8, 9], { dtype: torch.int64 })],
+    torch.tensor(0, { dtype: torch.int64 }),
+  );
   const labels = ids.masked_fill(mask.eq(0), -100);
   // What generate() passes for left padding: cumsum(mask) - 1, with pads at 1.
   const position_ids = mask.cumsum(-1).sub(1).masked_fill(mask.eq(0), 1);
@@ -19,7 +22,12 @@ export function tokenBatch(vocab: number): { ids: Tensor; mask: Tensor; labels: 
 }
 
 /** Compares two [batch, seq, ...] tensors at the positions where `mask` is 1. */
-export function assertCloseOnTokens(actual: Tensor, expected: Tensor, mask: Tensor, opts: { rtol: number; atol: number; msg: string }): void {
+export function assertCloseOnTokens(
+  actual: Tensor,
+  expected: Tensor,
+  mask: Tensor,
+  opts: { rtol: number; atol: number; msg: string },
+): void {
   const keep = mask.bool();
   assertClose(actual.index([keep]), expected.index([keep]), opts);
 }

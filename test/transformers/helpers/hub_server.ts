@@ -11,7 +11,9 @@ import path from "node:path";
 const repos = JSON.parse(process.argv[2]) as Record<string, { dir: string; sha: string }>;
 
 function filesOf(dir: string, prefix = ""): string[] {
-  return readdirSync(dir).flatMap((f) => (statSync(path.join(dir, f)).isDirectory() ? filesOf(path.join(dir, f), `${prefix}${f}/`) : [`${prefix}${f}`]));
+  return readdirSync(dir).flatMap((f) =>
+    statSync(path.join(dir, f)).isDirectory() ? filesOf(path.join(dir, f), `${prefix}${f}/`) : [`${prefix}${f}`],
+  );
 }
 
 function findRepo(parts: string[]): [string, string[]] | null {
@@ -24,7 +26,10 @@ function findRepo(parts: string[]): [string, string[]] | null {
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://x");
-  const parts = url.pathname.split("/").filter((p) => p !== "").map(decodeURIComponent);
+  const parts = url.pathname
+    .split("/")
+    .filter((p) => p !== "")
+    .map(decodeURIComponent);
   console.log(`${req.method} ${url.pathname}`);
   const notFound = (): void => void res.writeHead(404, { "x-error-code": "RepoNotFound" }).end("not found");
   if (parts[0] === "api" && parts[1] === "models") {
@@ -44,10 +49,18 @@ const server = http.createServer((req, res) => {
   const file = fileParts.join("/");
   if ((revision !== "main" && revision !== sha) || !filesOf(dir).includes(file)) return notFound();
   const data = readFileSync(path.join(dir, file));
-  const etag = createHash(file.endsWith(".safetensors") ? "sha256" : "sha1").update(data).digest("hex");
+  const etag = createHash(file.endsWith(".safetensors") ? "sha256" : "sha1")
+    .update(data)
+    .digest("hex");
   const headers: Record<string, string> = { "x-repo-commit": sha, etag: `"${etag}"`, "content-length": String(data.length) };
   if (file.endsWith(".safetensors") && !lfs) {
-    res.writeHead(302, { ...headers, "x-linked-etag": `"${etag}"`, "x-linked-size": String(data.length), location: `/lfs${url.pathname}`, "content-length": "0" });
+    res.writeHead(302, {
+      ...headers,
+      "x-linked-etag": `"${etag}"`,
+      "x-linked-size": String(data.length),
+      location: `/lfs${url.pathname}`,
+      "content-length": "0",
+    });
     return void res.end();
   }
   res.writeHead(200, headers);

@@ -30,7 +30,9 @@ export function intArg(layer: string, name: string, v: unknown): number {
 export function shapeArg(layer: string, name: string, v: unknown): number[] {
   const shape: unknown[] | null = typeof v === "number" ? [v] : Array.isArray(v) ? [...(v as unknown[])] : null;
   if (shape === null || !shape.every((d) => Number.isInteger(d))) {
-    throw new TypeError(`${layer}: argument '${name}' must be int or List[int], not ${Array.isArray(v) ? "a list holding non-integers" : argTypeName(v)}`);
+    throw new TypeError(
+      `${layer}: argument '${name}' must be int or List[int], not ${Array.isArray(v) ? "a list holding non-integers" : argTypeName(v)}`,
+    );
   }
   return shape as number[];
 }

@@ -60,7 +60,10 @@ export class Tanh extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(readonly p = 0.5, readonly inplace = false) {
+  constructor(
+    readonly p = 0.5,
+    readonly inplace = false,
+  ) {
     super();
     if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout probability has to be between 0 and 1, but got ${p}`);
   }

@@ -25,7 +25,7 @@ export class Linear extends Module {
     this.in_features = intArg("Linear", "in_features", in_features);
     this.out_features = intArg("Linear", "out_features", out_features);
     this.weight = emptyParameter([out_features, in_features], o);
-    this.bias = o.bias ?? true ? emptyParameter([out_features], o) : null;
+    this.bias = (o.bias ?? true) ? emptyParameter([out_features], o) : null;
     this.reset_parameters();
   }
 

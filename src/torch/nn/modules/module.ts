@@ -68,9 +68,10 @@ function sizeString(shape: number[]): string {
  * (the base class's) takes nothing here, so that every subclass stays assignable to `Module` (call
  * signatures compare their parameters strictly, methods do not); generic code calls `m.forward(...)`.
  */
-export type ModuleCall<M extends { forward(...args: never[]): unknown }> = unknown[] extends Parameters<M["forward"]>
-  ? (...args: never[]) => ReturnType<M["forward"]>
-  : (...args: Parameters<M["forward"]>) => ReturnType<M["forward"]>;
+export type ModuleCall<M extends { forward(...args: never[]): unknown }> =
+  unknown[] extends Parameters<M["forward"]>
+    ? (...args: never[]) => ReturnType<M["forward"]>
+    : (...args: Parameters<M["forward"]>) => ReturnType<M["forward"]>;
 
 export interface Module {
   (...args: Parameters<ModuleCall<this>>): ReturnType<ModuleCall<this>>;
@@ -173,7 +174,9 @@ export class Module {
     checkName(name, "parameter", this);
     if (param !== null && !(param instanceof Parameter)) {
       const what: unknown = param;
-      throw new TypeError(`cannot assign '${what instanceof Tensor ? "Tensor" : typeof what}' object to parameter '${name}' (torch.nn.Parameter or None required)`);
+      throw new TypeError(
+        `cannot assign '${what instanceof Tensor ? "Tensor" : typeof what}' object to parameter '${name}' (torch.nn.Parameter or None required)`,
+      );
     }
     this._setSlot(name, param);
   }
@@ -370,7 +373,11 @@ export class Module {
       throw new TypeError(`nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=${dt}`);
     }
     return this._apply((t) =>
-      t.to({ device: o.device, dtype: t.dtype.is_floating_point || t.dtype.is_complex ? dt : undefined, non_blocking: o.non_blocking ?? false }),
+      t.to({
+        device: o.device,
+        dtype: t.dtype.is_floating_point || t.dtype.is_complex ? dt : undefined,
+        non_blocking: o.non_blocking ?? false,
+      }),
     );
   }
 
@@ -441,18 +448,24 @@ export class Module {
         }
         const input = state_dict[key];
         if (!(input instanceof Tensor)) {
-          errors.push(`While copying the parameter named "${key}", expected torch.Tensor or Tensor-like object from checkpoint but received ${typeof input}`);
+          errors.push(
+            `While copying the parameter named "${key}", expected torch.Tensor or Tensor-like object from checkpoint but received ${typeof input}`,
+          );
           continue;
         }
         if (input.shape.length !== param.shape.length || input.shape.some((s, i) => s !== param.shape[i])) {
-          errors.push(`size mismatch for ${key}: copying a param with shape ${sizeString(input.shape)} from checkpoint, the shape in current model is ${sizeString(param.shape)}.`);
+          errors.push(
+            `size mismatch for ${key}: copying a param with shape ${sizeString(input.shape)} from checkpoint, the shape in current model is ${sizeString(param.shape)}.`,
+          );
           continue;
         }
         try {
           if (assign) m._setSlot(name, param instanceof Parameter ? new Parameter(input, param.requires_grad) : input);
           else no_grad(() => param.copy_(input));
         } catch (e) {
-          errors.push(`While copying the parameter named "${key}", whose dimensions in the model are ${sizeString(param.shape)} and whose dimensions in the checkpoint are ${sizeString(input.shape)}, an exception occurred : ${(e as Error).message}.`);
+          errors.push(
+            `While copying the parameter named "${key}", whose dimensions in the model are ${sizeString(param.shape)} and whose dimensions in the checkpoint are ${sizeString(input.shape)}, an exception occurred : ${(e as Error).message}.`,
+          );
         }
       }
       const children = new Set<string>();
@@ -467,7 +480,8 @@ export class Module {
     };
     visit(this, "");
     if (strict) {
-      if (unexpected_keys.length > 0) errors.unshift(`Unexpected key(s) in state_dict: ${unexpected_keys.map((k) => `"${k}"`).join(", ")}. `);
+      if (unexpected_keys.length > 0)
+        errors.unshift(`Unexpected key(s) in state_dict: ${unexpected_keys.map((k) => `"${k}"`).join(", ")}. `);
       if (missing_keys.length > 0) errors.unshift(`Missing key(s) in state_dict: ${missing_keys.map((k) => `"${k}"`).join(", ")}. `);
     }
     if (errors.length > 0) throw new RuntimeError(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join("\n\t")}`);

@@ -47,16 +47,22 @@ export class DistributedDataParallel extends Module {
   constructor(module: Module, options: DistributedDataParallelOptions = {}) {
     super();
     checkOptions("DistributedDataParallel.__init__", options, {
-      device_ids: true, process_group: true, bucket_cap_mb: true, find_unused_parameters: true, broadcast_buffers: true,
+      device_ids: true,
+      process_group: true,
+      bucket_cap_mb: true,
+      find_unused_parameters: true,
+      broadcast_buffers: true,
     });
     if (!(module instanceof Module)) throw new TypeError("DistributedDataParallel: module must be a torch.nn.Module");
-    if (!dist.is_initialized()) throw new ValueError("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
+    if (!dist.is_initialized())
+      throw new ValueError("DistributedDataParallel: the default process group has not been initialized; call init_process_group first");
     const cap = options.bucket_cap_mb ?? 25;
     if (!(cap > 0)) throw new ValueError(`DistributedDataParallel: bucket_cap_mb must be positive, got ${cap}`);
     this.module = module;
     const group = options.process_group ?? null;
     const params = [...module.parameters()].filter((p) => p.requires_grad);
-    if (params.length === 0) throw new RuntimeError("DistributedDataParallel is not needed when a module has no parameter that requires a gradient");
+    if (params.length === 0)
+      throw new RuntimeError("DistributedDataParallel is not needed when a module has no parameter that requires a gradient");
     const members = group === null || group === dist.GroupMember.NON_GROUP_MEMBER ? null : group.ranks;
     const state: DdpState = {
       reducer: new Reducer(params, { capBytes: cap * 1024 * 1024, group, findUnused: options.find_unused_parameters ?? false }),

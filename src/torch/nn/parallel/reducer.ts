@@ -36,7 +36,12 @@ function buildBuckets(params: Tensor[], capBytes: number): Bucket[] {
     if (b === undefined) return;
     open.delete(key);
     const total = b.params.reduce((n, p) => n + p.numel(), 0);
-    const bucket: Bucket = { slots: [], buffer: zeros(total, { dtype: b.params[0].dtype, device: b.params[0].device }), pending: 0, work: null };
+    const bucket: Bucket = {
+      slots: [],
+      buffer: zeros(total, { dtype: b.params[0].dtype, device: b.params[0].device }),
+      pending: 0,
+      work: null,
+    };
     let offset = 0;
     for (const p of b.params) {
       bucket.slots.push({ param: p, bucket, offset, numel: p.numel(), ready: false, usedLocally: false });
@@ -134,7 +139,10 @@ export class Reducer {
   }
 
   private markReady(s: Slot, grad: Tensor | null): void {
-    if (s.ready) throw new RuntimeError("DistributedDataParallel: a parameter was marked ready twice in one backward (was the graph used for backward twice?)");
+    if (s.ready)
+      throw new RuntimeError(
+        "DistributedDataParallel: a parameter was marked ready twice in one backward (was the graph used for backward twice?)",
+      );
     s.ready = true;
     const local = s.param.grad;
     const slice = s.bucket.buffer.narrow(0, s.offset, s.numel);
@@ -182,4 +190,3 @@ export class Reducer {
     return new Set(all.filter((_, i) => flags[i] > 0));
   }
 }
-

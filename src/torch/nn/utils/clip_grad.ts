@@ -7,7 +7,16 @@ import { Tensor } from "../../tensor.js";
 import type { device } from "../../device.js";
 import { float32, float64 } from "../../dtype.js";
 import { no_grad } from "../../autograd/grad_mode.js";
-import { _foreach_clamp_max_, _foreach_clamp_min_, _foreach_mul_, _foreach_norm, clamp, full, linalg_vector_norm, stack } from "../../_generated/functions.js";
+import {
+  _foreach_clamp_max_,
+  _foreach_clamp_min_,
+  _foreach_mul_,
+  _foreach_norm,
+  clamp,
+  full,
+  linalg_vector_norm,
+  stack,
+} from "../../_generated/functions.js";
 import { tensor } from "../../creation.js";
 import { all_reduce, ReduceOp } from "../../distributed/collectives.js";
 import { _resolve, type ProcessGroup } from "../../distributed/process_group.js";
@@ -52,7 +61,10 @@ interface ShardSet {
  * gives the tensor to measure (a parameter's gradient). A marked item without one still joins its
  * group's reduction, so no rank of the group waits alone.
  */
-function splitShards(items: Tensor[], tensorOf: (item: Tensor) => Tensor | null): { plain: Tensor[]; shards: Map<ProcessGroup, ShardSet> | null } {
+function splitShards(
+  items: Tensor[],
+  tensorOf: (item: Tensor) => Tensor | null,
+): { plain: Tensor[]; shards: Map<ProcessGroup, ShardSet> | null } {
   const plain: Tensor[] = [];
   const shards = new Map<ProcessGroup, ShardSet>();
   for (const item of items) {
@@ -88,7 +100,8 @@ function shardedNorm(set: ShardSet, pg: ProcessGroup, ord: number): Tensor {
   if (ord === 0) throw new NotImplementedError("clip_grad_norm_: norm_type 0 is not supported for sharded tensors");
   const norms = localNorms(set.tensors, ord, set.device);
   // With no local shard, the value that leaves the reduction unchanged (inf^p = 0 for p < 0).
-  const local = norms.length === 0 ? full([], ord < 0 ? Infinity : 0, { dtype: float32, device: set.device }) : linalg_vector_norm(stack(norms), ord);
+  const local =
+    norms.length === 0 ? full([], ord < 0 ? Infinity : 0, { dtype: float32, device: set.device }) : linalg_vector_norm(stack(norms), ord);
   const wide = local.dtype === float64 ? local : local.to(float32);
   if (Math.abs(ord) === Infinity) {
     all_reduce(wide, ord > 0 ? ReduceOp.MAX : ReduceOp.MIN, { group: pg });

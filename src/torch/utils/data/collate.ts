@@ -26,7 +26,6 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-
 function collateNumbers(batch: unknown[]): Tensor {
   const elem = batch[0];
   if (typeof elem === "bigint") return tensor(batch as bigint[], { dtype: int64 });
@@ -39,7 +38,11 @@ function collate(batch: unknown[]): unknown {
   if (batch.length === 0) throw new ValueError("default_collate: cannot collate an empty batch");
   const elem = batch[0];
   if (elem instanceof Tensor) return stack(batch as Tensor[], 0);
-  if (ArrayBuffer.isView(elem)) return stack(batch.map((b) => tensor(b as ArrayBufferView)), 0);
+  if (ArrayBuffer.isView(elem))
+    return stack(
+      batch.map((b) => tensor(b as ArrayBufferView)),
+      0,
+    );
   if (typeof elem === "number" || typeof elem === "bigint" || typeof elem === "boolean") return collateNumbers(batch);
   if (typeof elem === "string") return batch;
   if (elem instanceof Map) {
@@ -50,10 +53,13 @@ function collate(batch: unknown[]): unknown {
   }
   if (Array.isArray(elem)) {
     const size = elem.length;
-    if (!batch.every((b) => Array.isArray(b) && b.length === size)) throw new ValueError("each element in list of batch should be of equal size");
+    if (!batch.every((b) => Array.isArray(b) && b.length === size))
+      throw new ValueError("each element in list of batch should be of equal size");
     return Array.from({ length: size }, (_, i) => collate(batch.map((b) => (b as unknown[])[i])));
   }
-  throw new TypeError(`default_collate: batch must contain tensors, typed arrays, numbers, strings, objects, Maps or arrays; found ${typeName(elem)}`);
+  throw new TypeError(
+    `default_collate: batch must contain tensors, typed arrays, numbers, strings, objects, Maps or arrays; found ${typeName(elem)}`,
+  );
 }
 
 /** Python's `torch.utils.data.default_collate`: the samples of one batch -> one batch. */

@@ -24,7 +24,16 @@ import { typeName } from "../../_type_name.js";
 import { checkOptions, type OptionNames } from "../../_options.js";
 import { default_collate, default_convert, isPlainObject, type Collated } from "./collate.js";
 import { GlobalBatchShareSampler } from "./distributed_sampler.js";
-import { IterableDataset, TensorDictDataset, getitem, getitems, isPromiseLike, len, type MapDataset, type StreamDataset } from "./dataset.js";
+import {
+  IterableDataset,
+  TensorDictDataset,
+  getitem,
+  getitems,
+  isPromiseLike,
+  len,
+  type MapDataset,
+  type StreamDataset,
+} from "./dataset.js";
 import { BatchSampler, RandomSampler, SequentialSampler, draw_seed } from "./sampler.js";
 
 export interface DataLoaderOptions<T, B> {
@@ -67,8 +76,18 @@ export interface DataLoaderStateDict {
 }
 
 const DATALOADER_OPTIONS: OptionNames<DataLoaderOptions<unknown, unknown>> = {
-  batch_size: true, shuffle: true, sampler: true, batch_sampler: true, num_workers: true, collate_fn: true, pin_memory: true,
-  drop_last: true, timeout: true, generator: true, prefetch_factor: true, persistent_workers: true,
+  batch_size: true,
+  shuffle: true,
+  sampler: true,
+  batch_sampler: true,
+  num_workers: true,
+  collate_fn: true,
+  pin_memory: true,
+  drop_last: true,
+  timeout: true,
+  generator: true,
+  prefetch_factor: true,
+  persistent_workers: true,
 };
 
 interface PassPosition {
@@ -181,7 +200,12 @@ class PrefetchIterator<B> implements AsyncIterableIterator<B> {
 }
 
 // Python's checks of the multiprocessing options; returns the effective prefetch_factor.
-function checkWorkerOptions(num_workers: number, timeout: number, prefetch_factor: number | null, persistent_workers: boolean): number | null {
+function checkWorkerOptions(
+  num_workers: number,
+  timeout: number,
+  prefetch_factor: number | null,
+  persistent_workers: boolean,
+): number | null {
   if (!Number.isInteger(num_workers) || num_workers < 0) {
     throw new ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.");
   }
@@ -221,7 +245,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
    */
   constructor(dataset: MapDataset<T> | StreamDataset<T> | (T & Readonly<Record<string, Tensor>>), options: DataLoaderOptions<T, B> = {}) {
     checkOptions("DataLoader.__init__", options, DATALOADER_OPTIONS);
-    if (isPlainObject(dataset) && Object.keys(dataset).length > 0) dataset = new TensorDictDataset(dataset as T & Record<string, Tensor>, "DataLoader");
+    if (isPlainObject(dataset) && Object.keys(dataset).length > 0)
+      dataset = new TensorDictDataset(dataset as T & Record<string, Tensor>, "DataLoader");
     const { num_workers = 0, timeout = 0, persistent_workers = false, drop_last = false, generator = null } = options;
     let { batch_size = 1, shuffle = null, sampler = null, batch_sampler = null } = options;
     const prefetch_factor = checkWorkerOptions(num_workers, timeout, options.prefetch_factor ?? null, persistent_workers);
@@ -231,12 +256,17 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
       if (shuffle !== null && shuffle !== false) {
         throw new ValueError(`DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle=${String(shuffle)}`);
       }
-      if (sampler !== null) throw new ValueError("DataLoader with IterableDataset: expected unspecified sampler option, but got sampler=" + typeName(sampler));
+      if (sampler !== null)
+        throw new ValueError("DataLoader with IterableDataset: expected unspecified sampler option, but got sampler=" + typeName(sampler));
       if (batch_sampler !== null) {
-        throw new ValueError("DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler));
+        throw new ValueError(
+          "DataLoader with IterableDataset: expected unspecified batch_sampler option, but got batch_sampler=" + typeName(batch_sampler),
+        );
       }
     } else if (!Array.isArray(dataset) && typeof (dataset as { getitem?: unknown }).getitem !== "function") {
-      throw new TypeError(`DataLoader: dataset must be a Dataset, an IterableDataset, an array or a dict of equal-length tensors, got ${typeName(dataset)}`);
+      throw new TypeError(
+        `DataLoader: dataset must be a Dataset, an IterableDataset, an array or a dict of equal-length tensors, got ${typeName(dataset)}`,
+      );
     }
     shuffle = Boolean(shuffle);
     if (sampler !== null && shuffle) throw new ValueError("sampler option is mutually exclusive with shuffle");
@@ -294,7 +324,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     const fetch = this.beginPass();
     if (fetch.keys === null) {
       const stream = this.dataset as Partial<Iterable<T>>;
-      if (typeof stream[Symbol.iterator] !== "function") throw new TypeError(`DataLoader: the IterableDataset has no [Symbol.iterator]; ${ASYNC_HINT}`);
+      if (typeof stream[Symbol.iterator] !== "function")
+        throw new TypeError(`DataLoader: the IterableDataset has no [Symbol.iterator]; ${ASYNC_HINT}`);
       const it = (stream as Iterable<T>)[Symbol.iterator]();
       const rule = streamBatches<T>(this.batch_size, this.drop_last);
       return (function* () {
@@ -332,7 +363,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
     if (fetch.keys === null) {
       const stream = this.dataset as Partial<Iterable<T> & AsyncIterable<T>>;
       const it: Iterator<T> | AsyncIterator<T> | undefined = stream[Symbol.asyncIterator]?.() ?? stream[Symbol.iterator]?.();
-      if (it === undefined) throw new TypeError("DataLoader: the IterableDataset defines neither [Symbol.iterator] nor [Symbol.asyncIterator]");
+      if (it === undefined)
+        throw new TypeError("DataLoader: the IterableDataset defines neither [Symbol.iterator] nor [Symbol.asyncIterator]");
       const rule = streamBatches<T>(this.batch_size, this.drop_last);
       let msg = rule.next();
       // One stream: each job pulls after the previous job's pulls are done.
@@ -349,18 +381,28 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
         }
         return DONE;
       };
-      return new PrefetchIterator<B>(() => () => {
-        const p = chain.then(nextBatch);
-        chain = p.catch(() => undefined);
-        return p;
-      }, depth, this.timeout, fetch);
+      return new PrefetchIterator<B>(
+        () => () => {
+          const p = chain.then(nextBatch);
+          chain = p.catch(() => undefined);
+          return p;
+        },
+        depth,
+        this.timeout,
+        fetch,
+      );
     }
     const keys = fetch.keys[Symbol.iterator]();
-    return new PrefetchIterator<B>(() => {
-      const k = keys.next();
-      if (k.done) return null;
-      return async () => ({ done: false, value: fetch.finish(await fetch.load(k.value)) });
-    }, depth, this.timeout, fetch);
+    return new PrefetchIterator<B>(
+      () => {
+        const k = keys.next();
+        if (k.done) return null;
+        return async () => ({ done: false, value: fetch.finish(await fetch.load(k.value)) });
+      },
+      depth,
+      this.timeout,
+      fetch,
+    );
   }
 
   // What every pass starts with: Python draws the iterator's `_base_seed` from the loader's
@@ -438,7 +480,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements Iterable<B>, As
    */
   load_state_dict(state: DataLoaderStateDict): void {
     if (state.generator_state !== null) {
-      if (this.generator === null) throw new Error("DataLoader.load_state_dict: the state has a generator state, but this loader has no generator");
+      if (this.generator === null)
+        throw new Error("DataLoader.load_state_dict: the state has a generator state, but this loader has no generator");
       this.generator.set_state(state.generator_state);
     }
     this.position = null;
@@ -487,4 +530,3 @@ function* streamBatches<T>(batchSize: number | null, dropLast: boolean): globalT
     if (ended) return;
   }
 }
-

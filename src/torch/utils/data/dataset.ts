@@ -35,7 +35,8 @@ export function getitem<T>(dataset: MapDataset<T>, index: number): T | Promise<T
   if (!Array.isArray(dataset)) return (dataset as Dataset<T>).getitem(index);
   const arr = dataset as readonly T[];
   const i = index < 0 ? index + arr.length : index;
-  if (!Number.isInteger(i) || i < 0 || i >= arr.length) throw new IndexError(`list index out of range (index ${index}, length ${arr.length})`);
+  if (!Number.isInteger(i) || i < 0 || i >= arr.length)
+    throw new IndexError(`list index out of range (index ${index}, length ${arr.length})`);
   return arr[i];
 }
 
@@ -96,7 +97,10 @@ export class TensorDictDataset<T extends Record<string, Tensor>> extends Dataset
     const entries = Object.entries(tensors as Record<string, unknown>);
     if (entries.length === 0) throw new TypeError(`${what}: expected a dict of at least one tensor, got an empty object`);
     const notTensor = entries.find(([, t]) => !isTensorLike(t));
-    if (notTensor !== undefined) throw new TypeError(`${what}: every value must be a tensor with a first dimension, but '${notTensor[0]}' is ${typeName(notTensor[1])}`);
+    if (notTensor !== undefined)
+      throw new TypeError(
+        `${what}: every value must be a tensor with a first dimension, but '${notTensor[0]}' is ${typeName(notTensor[1])}`,
+      );
     const sizes = entries.map(([k, t]) => [k, (t as Tensor).size(0)] as const);
     const [k0, n] = sizes[0];
     const odd = sizes.find(([, m]) => m !== n);
@@ -132,7 +136,10 @@ export class Subset<T> extends Dataset<T> {
   }
 
   override getitems(indices: number[]): T[] | Promise<T[]> {
-    return getitems(this.dataset, indices.map((i) => getitem(this.indices, i) as number));
+    return getitems(
+      this.dataset,
+      indices.map((i) => getitem(this.indices, i) as number),
+    );
   }
 
   len(): number {

@@ -33,7 +33,8 @@ function fromEnv(name: "WORLD_SIZE" | "RANK", option: string): number {
  */
 function rankShare(indices: number[], total_size: number, num_replicas: number, rank: number): number[] {
   const n = indices.length;
-  const order = n >= total_size ? indices.slice(0, total_size) : indices.concat(Array.from({ length: total_size - n }, (_, i) => indices[i % n]));
+  const order =
+    n >= total_size ? indices.slice(0, total_size) : indices.concat(Array.from({ length: total_size - n }, (_, i) => indices[i % n]));
   return order.filter((_, i) => i % num_replicas === rank);
 }
 
@@ -63,9 +64,8 @@ export class DistributedSampler extends Sampler<number> {
     this.seed = seed;
     this.drop_last = drop_last;
     const n = len(dataset);
-    this.num_samples = drop_last && n % this.num_replicas !== 0
-      ? Math.ceil((n - this.num_replicas) / this.num_replicas)
-      : Math.ceil(n / this.num_replicas);
+    this.num_samples =
+      drop_last && n % this.num_replicas !== 0 ? Math.ceil((n - this.num_replicas) / this.num_replicas) : Math.ceil(n / this.num_replicas);
     this.total_size = this.num_samples * this.num_replicas;
   }
 

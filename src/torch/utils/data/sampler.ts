@@ -56,7 +56,8 @@ export class RandomSampler extends Sampler<number> {
     this.replacement = replacement;
     this._num_samples = num_samples;
     this.generator = generator;
-    if (typeof replacement !== "boolean") throw new TypeError(`replacement should be a boolean value, but got replacement=${String(replacement)}`);
+    if (typeof replacement !== "boolean")
+      throw new TypeError(`replacement should be a boolean value, but got replacement=${String(replacement)}`);
     const n = this.num_samples;
     if (!Number.isInteger(n) || n <= 0) throw new ValueError(`num_samples should be a positive integer value, but got num_samples=${n}`);
   }

@@ -34,7 +34,10 @@ function defaultLogDir(comment: string): string {
   const month = now.toLocaleString("en-US", { month: "short" });
   const two = (n: number) => String(n).padStart(2, "0");
   // PyTorch's default: runs/<Mon><DD>_<HH>-<MM>-<SS>_<host><comment>
-  return join("runs", `${month}${two(now.getDate())}_${two(now.getHours())}-${two(now.getMinutes())}-${two(now.getSeconds())}_${hostname()}${comment}`);
+  return join(
+    "runs",
+    `${month}${two(now.getDate())}_${two(now.getHours())}-${two(now.getMinutes())}-${two(now.getSeconds())}_${hostname()}${comment}`,
+  );
 }
 
 export class SummaryWriter {
@@ -45,10 +48,17 @@ export class SummaryWriter {
 
   constructor(log_dir?: string | null | SummaryWriterOptions, options: SummaryWriterOptions = {}) {
     const opts: SummaryWriterOptions = typeof log_dir === "object" && log_dir !== null ? log_dir : { ...options, log_dir };
-    checkOptions("SummaryWriter.__init__", opts, { log_dir: true, comment: true, max_queue: true, flush_secs: true, filename_suffix: true });
+    checkOptions("SummaryWriter.__init__", opts, {
+      log_dir: true,
+      comment: true,
+      max_queue: true,
+      flush_secs: true,
+      filename_suffix: true,
+    });
     const maxQueue = opts.max_queue ?? 10;
     const flushSecs = opts.flush_secs ?? 120;
-    if (!(Number.isInteger(maxQueue) && maxQueue >= 0)) throw new ValueError(`SummaryWriter: max_queue must be a non-negative integer, got ${maxQueue}`);
+    if (!(Number.isInteger(maxQueue) && maxQueue >= 0))
+      throw new ValueError(`SummaryWriter: max_queue must be a non-negative integer, got ${maxQueue}`);
     if (!(flushSecs >= 0)) throw new ValueError(`SummaryWriter: flush_secs must be non-negative, got ${flushSecs}`);
     this.log_dir = opts.log_dir ?? defaultLogDir(opts.comment ?? "");
     mkdirSync(this.log_dir, { recursive: true });

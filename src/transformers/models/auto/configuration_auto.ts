@@ -10,7 +10,10 @@ import { resolve_pretrained_folder, type HubOptions } from "../../hub/index.js";
 import { rememberSource } from "../../remote_code.js";
 import { checkOptions } from "../../../torch/_options.js";
 
-export const CONFIG_MAPPING: ReadonlyMap<string, new (d: ConfigDict) => PretrainedConfig> = new Map<string, new (d: ConfigDict) => PretrainedConfig>([
+export const CONFIG_MAPPING: ReadonlyMap<string, new (d: ConfigDict) => PretrainedConfig> = new Map<
+  string,
+  new (d: ConfigDict) => PretrainedConfig
+>([
   ["llama", LlamaConfig],
   ["mistral", MistralConfig],
   ["qwen2", Qwen2Config],
@@ -30,9 +33,18 @@ export function modelTypeOf(d: ConfigDict, where: string): string {
 export class AutoConfig {
   /** The config of a folder or hub id; `trust_remote_code` as in FromPretrainedOptions. */
   static from_pretrained(name_or_path: string, options: HubOptions & { trust_remote_code?: boolean } = {}): PretrainedConfig {
-    checkOptions("AutoConfig.from_pretrained", options, { revision: true, cache_dir: true, local_files_only: true, token: true, trust_remote_code: true });
+    checkOptions("AutoConfig.from_pretrained", options, {
+      revision: true,
+      cache_dir: true,
+      local_files_only: true,
+      token: true,
+      trust_remote_code: true,
+    });
     const dir = resolve_pretrained_folder(name_or_path, options, "AutoConfig.from_pretrained");
-    return rememberSource(configFromFolder(dir, (d) => AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d)), dir);
+    return rememberSource(
+      configFromFolder(dir, (d) => AutoConfig.for_model(modelTypeOf(d, `${dir}/config.json`), d)),
+      dir,
+    );
   }
 
   static for_model(model_type: string, kwargs: ConfigDict = {}): PretrainedConfig {

@@ -28,7 +28,9 @@ export const MODEL_FOR_CAUSAL_LM_MAPPING: ReadonlyMap<string, CausalLMClass> = n
 function modelClass(config: PretrainedConfig): CausalLMClass {
   const cls = MODEL_FOR_CAUSAL_LM_MAPPING.get(config.model_type);
   if (cls === undefined) {
-    throw new ValueError(`AutoModelForCausalLM: model_type ${JSON.stringify(config.model_type)} is not supported (supported: ${[...MODEL_FOR_CAUSAL_LM_MAPPING.keys()].join(", ")})`);
+    throw new ValueError(
+      `AutoModelForCausalLM: model_type ${JSON.stringify(config.model_type)} is not supported (supported: ${[...MODEL_FOR_CAUSAL_LM_MAPPING.keys()].join(", ")})`,
+    );
   }
   return cls;
 }

@@ -31,7 +31,12 @@ export function _get_interleave(n: number): number[] {
   };
   if (Number.isInteger(Math.log2(n))) return powerOf2(n);
   const closest = 2 ** Math.floor(Math.log2(n));
-  return [...powerOf2(closest), ..._get_interleave(2 * closest).filter((_, i) => i % 2 === 0).slice(0, n - closest)];
+  return [
+    ...powerOf2(closest),
+    ..._get_interleave(2 * closest)
+      .filter((_, i) => i % 2 === 0)
+      .slice(0, n - closest),
+  ];
 }
 
 /** The lm_head of Baichuan2: logits against the L2-normalised rows of `weight`. */
@@ -69,19 +74,28 @@ export class BaichuanAttention extends Module {
   hidden_size: number;
   private readonly head_dim: number;
 
-  constructor(readonly config: BaichuanConfig, readonly layer_idx: number, factory: FactoryOptions) {
+  constructor(
+    readonly config: BaichuanConfig,
+    readonly layer_idx: number,
+    factory: FactoryOptions,
+  ) {
     super();
     const h = config.hidden_size;
     this.hidden_size = h;
     this.head_dim = h / config.num_attention_heads;
-    if (!Number.isInteger(this.head_dim)) throw new ValueError(`hidden_size must be divisible by num_heads (got hidden_size: ${h} and num_heads: ${config.num_attention_heads})`);
+    if (!Number.isInteger(this.head_dim))
+      throw new ValueError(
+        `hidden_size must be divisible by num_heads (got hidden_size: ${h} and num_heads: ${config.num_attention_heads})`,
+      );
     this.W_pack = new Linear(h, 3 * h, { bias: false, ...factory });
     this.o_proj = new Linear(h, h, { bias: false, ...factory });
   }
 
   override forward(x: Tensor, { rope, mask, past_key_values }: LayerInputs): Tensor {
     const [b, s] = x.shape;
-    let [q, k, v] = this.W_pack.forward(x).split(this.hidden_size, -1).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
+    let [q, k, v] = this.W_pack.forward(x)
+      .split(this.hidden_size, -1)
+      .map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
     if (rope !== null) {
       const [qr, kr] = apply_rotary_pos_emb(q.float(), k.float(), rope[0], rope[1]);
       [q, k] = [qr.to(q.dtype), kr.to(k.dtype)];
@@ -99,13 +113,23 @@ export class BaichuanModel extends Module {
   /** The ALiBi slope of each head the attention computes (a tensor-parallel plan keeps its rank's heads'). */
   slopes: number[];
 
-  constructor(readonly config: BaichuanConfig, factory: FactoryOptions) {
+  constructor(
+    readonly config: BaichuanConfig,
+    factory: FactoryOptions,
+  ) {
     super();
     this.embed_tokens = new Embedding(config.vocab_size, config.hidden_size, { padding_idx: config.pad_token_id, ...factory });
-    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(new BaichuanAttention(config, i, factory), config, factory)));
+    this.layers = new ModuleList(
+      Array.from(
+        { length: config.num_hidden_layers },
+        (_, i) => new LlamaDecoderLayer(new BaichuanAttention(config, i, factory), config, factory),
+      ),
+    );
     this.norm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
     const rope = config.position_encoding === "rope";
-    this.rotary_emb = rope ? new LlamaRotaryEmbedding({ rope_type: "default", rope_theta: 10000 }, config.hidden_size / config.num_attention_heads) : null;
+    this.rotary_emb = rope
+      ? new LlamaRotaryEmbedding({ rope_type: "default", rope_theta: 10000 }, config.hidden_size / config.num_attention_heads)
+      : null;
     this.slopes = rope ? [] : _get_interleave(config.num_attention_heads);
   }
 
@@ -121,7 +145,10 @@ export class BaichuanModel extends Module {
       const queries = attention_mask.to({ device }).narrow(-1, past_len, q_len).bool();
       allowed = allowed.logical_and(queries.unsqueeze(1).unsqueeze(-1));
     }
-    const distance = torch.arange(past_len + q_len, { device }).unsqueeze(0).sub(torch.arange(past_len, past_len + q_len, { device }).unsqueeze(1));
+    const distance = torch
+      .arange(past_len + q_len, { device })
+      .unsqueeze(0)
+      .sub(torch.arange(past_len, past_len + q_len, { device }).unsqueeze(1));
     const slopes = torch.tensor(this.slopes, { dtype: torch.float32, device }).view(-1, 1, 1);
     const bias = slopes.mul(distance.float()).unsqueeze(0).to(x.dtype);
     return { mask: additiveMask(allowed, x.dtype).add(bias), is_causal: false };
@@ -173,7 +200,10 @@ export class BaichuanForCausalLM extends PreTrainedModel<BaichuanConfig> {
     const s = logits.size(1);
     const V = this.config.vocab_size;
     const shift_logits = logits.narrow(1, 0, s - 1).reshape(-1, V);
-    const shift_labels = labels.to({ device: logits.device }).narrow(1, 1, s - 1).reshape(-1);
+    const shift_labels = labels
+      .to({ device: logits.device })
+      .narrow(1, 1, s - 1)
+      .reshape(-1);
     const z_loss = shift_logits.amax(-1).pow(2).mean().mul(this.config.z_loss_weight);
     return F.cross_entropy(shift_logits, shift_labels).add(z_loss);
   }

@@ -20,7 +20,11 @@ export class Conv1D extends Module {
   weight: Parameter;
   bias: Parameter;
 
-  constructor(readonly nf: number, readonly nx: number, factory: FactoryOptions = {}) {
+  constructor(
+    readonly nf: number,
+    readonly nx: number,
+    factory: FactoryOptions = {},
+  ) {
     super();
     this.weight = new Parameter(torch.empty([nx, nf], { device: factory.device ?? null, dtype: factory.dtype ?? null }));
     this.bias = new Parameter(torch.zeros([nf], { device: factory.device ?? null, dtype: factory.dtype ?? null }));
@@ -46,7 +50,11 @@ export class GPT2Attention extends Module {
   private readonly head_dim: number;
   private readonly scale: number;
 
-  constructor(readonly config: GPT2Config, readonly layer_idx: number, factory: FactoryOptions) {
+  constructor(
+    readonly config: GPT2Config,
+    readonly layer_idx: number,
+    factory: FactoryOptions,
+  ) {
     super();
     const e = config.n_embd;
     this.split_size = e;
@@ -58,7 +66,10 @@ export class GPT2Attention extends Module {
 
   override forward(x: Tensor, { mask, past_key_values }: BlockInputs): Tensor {
     const [b, s] = x.shape;
-    const [q, k0, v0] = this.c_attn.forward(x).split(this.split_size, 2).map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
+    const [q, k0, v0] = this.c_attn
+      .forward(x)
+      .split(this.split_size, 2)
+      .map((t) => t.view(b, s, -1, this.head_dim).transpose(1, 2));
     const [k, v] = past_key_values === null ? [k0, v0] : updateCache(past_key_values, k0, v0, this.layer_idx);
     const p = this.training ? this.config.attn_pdrop : 0;
     const out = this.c_proj.forward(sdpaAttention(q, k, v, mask, this.scale, p));
@@ -71,7 +82,10 @@ export class GPT2MLP extends Module {
   c_proj: Conv1D;
   private readonly act: (x: Tensor) => Tensor;
 
-  constructor(readonly config: GPT2Config, factory: FactoryOptions) {
+  constructor(
+    readonly config: GPT2Config,
+    factory: FactoryOptions,
+  ) {
     super();
     const inner = config.n_inner ?? 4 * config.n_embd;
     this.c_fc = new Conv1D(inner, config.n_embd, factory);
@@ -113,7 +127,10 @@ export class GPT2Model extends Module {
   h: ModuleList<GPT2Block>;
   ln_f: LayerNorm;
 
-  constructor(readonly config: GPT2Config, factory: FactoryOptions) {
+  constructor(
+    readonly config: GPT2Config,
+    factory: FactoryOptions,
+  ) {
     super();
     this.wte = new Embedding(config.vocab_size, config.n_embd, factory);
     this.wpe = new Embedding(config.n_positions, config.n_embd, factory);
@@ -124,7 +141,9 @@ export class GPT2Model extends Module {
   override forward(input_ids: Tensor | null, opts: CausalLMForwardOptions = {}): BaseModelOutputWithPast {
     const { inputs_embeds, cache, past_len, position_ids } = startDecoder(this.wte, input_ids, opts, this.config.use_cache);
     if (past_len + inputs_embeds.size(1) > this.config.n_positions) {
-      throw new Error(`GPT-2 forward: ${past_len + inputs_embeds.size(1)} positions (${past_len} cached + ${inputs_embeds.size(1)} new) exceed n_positions = ${this.config.n_positions}`);
+      throw new Error(
+        `GPT-2 forward: ${past_len + inputs_embeds.size(1)} positions (${past_len} cached + ${inputs_embeds.size(1)} new) exceed n_positions = ${this.config.n_positions}`,
+      );
     }
     const mask = causalAttentionMask({
       attention_mask: opts.attention_mask ?? null,

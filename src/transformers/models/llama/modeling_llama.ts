@@ -20,7 +20,6 @@ import { LlamaConfig, type RopeParameters } from "./configuration_llama.js";
 
 const F = torch.nn.functional;
 
-
 /** What differs between Llama, Mistral and Qwen2 inside the shared decoder. */
 export interface LlamaVariant {
   qkv_bias: boolean;
@@ -57,9 +56,16 @@ export function ropeInvFreq(p: RopeParameters, dim: number): Tensor {
       const old_len = p.original_max_position_embeddings ?? 8192;
       const wavelen = inv_freq.reciprocal().mul(2 * Math.PI);
       inv_freq = torch.where(wavelen.gt(old_len / low), inv_freq.div(factor), inv_freq);
-      const smooth = wavelen.reciprocal().mul(old_len).sub(low).div(high - low);
+      const smooth = wavelen
+        .reciprocal()
+        .mul(old_len)
+        .sub(low)
+        .div(high - low);
       const smoothed = smooth.neg().add(1).mul(inv_freq).div(factor).add(smooth.mul(inv_freq));
-      const medium = wavelen.lt(old_len / high).logical_not().logical_and(wavelen.gt(old_len / low).logical_not());
+      const medium = wavelen
+        .lt(old_len / high)
+        .logical_not()
+        .logical_and(wavelen.gt(old_len / low).logical_not());
       return torch.where(medium, smoothed, inv_freq);
     }
     default:
@@ -77,7 +83,12 @@ export class LlamaRotaryEmbedding extends Module {
 
   /** cos and sin [batch, seq, dim] for `position_ids` [batch, seq], in x's dtype. */
   override forward(x: Tensor, position_ids: Tensor): [Tensor, Tensor] {
-    const inv = this.inv_freq.to({ device: x.device }).float().unsqueeze(0).unsqueeze(-1).expand([position_ids.size(0), -1, 1]);
+    const inv = this.inv_freq
+      .to({ device: x.device })
+      .float()
+      .unsqueeze(0)
+      .unsqueeze(-1)
+      .expand([position_ids.size(0), -1, 1]);
     const freqs = inv.matmul(position_ids.unsqueeze(1).float()).transpose(1, 2);
     const emb = torch.cat([freqs, freqs], -1);
     return [emb.cos().to(x.dtype), emb.sin().to(x.dtype)];
@@ -100,7 +111,10 @@ export function apply_rotary_pos_emb(q: Tensor, k: Tensor, cos: Tensor, sin: Ten
 export function repeat_kv(x: Tensor, n_rep: number): Tensor {
   if (n_rep === 1) return x;
   const [b, h, s, d] = x.shape;
-  return x.unsqueeze(2).expand([b, h, n_rep, s, d]).reshape(b, h * n_rep, s, d);
+  return x
+    .unsqueeze(2)
+    .expand([b, h, n_rep, s, d])
+    .reshape(b, h * n_rep, s, d);
 }
 
 /**
@@ -137,7 +151,12 @@ export class LlamaAttention extends Module {
   v_proj: Linear;
   o_proj: Linear;
 
-  constructor(readonly config: LlamaConfig, readonly layer_idx: number, variant: LlamaVariant, factory: FactoryOptions) {
+  constructor(
+    readonly config: LlamaConfig,
+    readonly layer_idx: number,
+    variant: LlamaVariant,
+    factory: FactoryOptions,
+  ) {
     super();
     const { hidden_size: h, num_attention_heads: n, num_key_value_heads: kv, head_dim } = config;
     this.head_dim = head_dim;
@@ -224,7 +243,12 @@ export interface DecoderStart {
   position_ids: Tensor;
 }
 
-export function startDecoder(embed: Embedding, input_ids: Tensor | null, opts: CausalLMForwardOptions, default_use_cache: boolean): DecoderStart {
+export function startDecoder(
+  embed: Embedding,
+  input_ids: Tensor | null,
+  opts: CausalLMForwardOptions,
+  default_use_cache: boolean,
+): DecoderStart {
   checkOptions("forward", opts, CAUSAL_LM_FORWARD_OPTIONS);
   const inputs_embeds = opts.inputs_embeds ?? (input_ids === null ? null : embed.forward(input_ids));
   if (inputs_embeds === null) throw new ValueError("forward: pass input_ids or inputs_embeds");
@@ -232,7 +256,8 @@ export function startDecoder(embed: Embedding, input_ids: Tensor | null, opts: C
   if (cache === null && (opts.use_cache ?? default_use_cache)) cache = new DynamicCache();
   const past_len = cache?.get_seq_length() ?? 0;
   // HF: cache_position = arange(past, past + seq); position_ids = cache_position.unsqueeze(0).
-  const position_ids = opts.position_ids ?? torch.arange(past_len, past_len + inputs_embeds.size(1), { device: inputs_embeds.device }).unsqueeze(0);
+  const position_ids =
+    opts.position_ids ?? torch.arange(past_len, past_len + inputs_embeds.size(1), { device: inputs_embeds.device }).unsqueeze(0);
   return { inputs_embeds, cache, past_len, position_ids };
 }
 
@@ -242,10 +267,19 @@ export class LlamaModel extends Module {
   norm: LlamaRMSNorm;
   rotary_emb: LlamaRotaryEmbedding;
 
-  constructor(readonly config: LlamaConfig, readonly variant: LlamaVariant, factory: FactoryOptions) {
+  constructor(
+    readonly config: LlamaConfig,
+    readonly variant: LlamaVariant,
+    factory: FactoryOptions,
+  ) {
     super();
     this.embed_tokens = new Embedding(config.vocab_size, config.hidden_size, { padding_idx: config.pad_token_id, ...factory });
-    this.layers = new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaDecoderLayer(new LlamaAttention(config, i, variant, factory), config, factory)));
+    this.layers = new ModuleList(
+      Array.from(
+        { length: config.num_hidden_layers },
+        (_, i) => new LlamaDecoderLayer(new LlamaAttention(config, i, variant, factory), config, factory),
+      ),
+    );
     this.norm = new LlamaRMSNorm(config.hidden_size, config.rms_norm_eps, factory);
     this.rotary_emb = new LlamaRotaryEmbedding(config.rope_parameters, config.head_dim);
   }
