@@ -55,14 +55,18 @@ const NOT_CLONEABLE = Symbol(
 );
 
 export class Tensor {
-  /** The native handle; it owns one reference to the libtorch tensor. */
-  readonly _h: NativeHandle;
+  /**
+   * The native handle; it owns one reference to the libtorch tensor. Not enumerable, so that
+   * `{ ...t }` and `Object.assign({}, t)` copy no handle: such a "copy" is refused by every op
+   * instead of aliasing the original.
+   */
+  declare readonly _h: NativeHandle;
   /** Makes structuredClone of a tensor throw (see NOT_CLONEABLE). */
   private readonly _noClone = NOT_CLONEABLE;
 
   /** Takes ownership of `h`, a new handle that a native call returned (never another Tensor's). */
   constructor(h: NativeHandle) {
-    this._h = h;
+    Object.defineProperty(this, "_h", { value: h });
     native.adopt(this, h);
     track(this);
   }

@@ -1,6 +1,6 @@
 // Copies of a tensor: structuredClone and the serializer behind postMessage throw a clear error
-// instead of returning an alias of the handle; tensor.clone() makes a
-// real copy whose writes leave the original alone.
+// instead of returning an alias of the handle; a spread or Object.assign copy carries no handle, so
+// ops refuse it; tensor.clone() makes a real copy whose writes leave the original alone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
@@ -38,4 +38,16 @@ test("tensor.clone() is a real copy: writes to it leave the original alone", () 
   const copy = { x: batch.x.clone(), y: batch.y.map((v) => v.clone()) };
   copy.x.zero_();
   assert.deepEqual(batch.x.tolist(), [1, 2, 3]);
+});
+
+test("{ ...t } and Object.assign({}, t) carry no handle: ops refuse them instead of writing to the original", () => {
+  const t = torch.tensor([1.0, 2.0, 3.0]);
+  for (const copy of [{ ...t }, Object.assign({}, t)] as unknown as torch.Tensor[]) {
+    assert.equal((copy as unknown as { _h?: unknown })._h, undefined);
+    assert.throws(() => torch.mul(copy, 10), TypeError);
+    assert.throws(() => torch.add(t, copy), TypeError);
+    assert.throws(() => t.copy_(copy), TypeError);
+  }
+  assert.deepEqual(t.tolist(), [1, 2, 3]);
+  assert.deepEqual(Object.keys(t), ["_noClone"], "the handle is not enumerable");
 });
