@@ -4,7 +4,8 @@
 // `for ... of`, `await` on load_dataset — with two stated exceptions: argparse is node's parseArgs,
 // and the dataset is a local instruction/response file (the seed reads Bitext's from the hub; this
 // runs offline): data/instructions.jsonl, the tutorial's reverse/upper rows. The original .py is not
-// in this repository; the Python below is that script as Moreh publishes it.
+// in this repository: the Python below follows the script as Moreh's tutorial pages show it
+// (docs.moreh.io/tutorials/baichuan2_tutorial, "Understanding Training Code").
 //
 // The model is the hub id, found in the Hugging Face cache. With no network, place a tiny
 // Baichuan2-13B-shaped model there first:
