@@ -23,7 +23,7 @@ export class IndexError extends RangeError {
   override name = "IndexError";
 }
 
-/** Python's NotImplementedError: an abstract method, or a case not implemented (yet). */
+/** Python's NotImplementedError: an abstract method, or an option or case tessera does not support. */
 export class NotImplementedError extends RuntimeError {
   override name = "NotImplementedError";
 }

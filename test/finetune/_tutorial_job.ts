@@ -170,3 +170,17 @@ export function assertSameLossesAfter(resumed: Results, full: Results, after: nu
     assert.ok(Math.abs(l - expected[i][1]) <= rtol * Math.abs(expected[i][1]), `step ${s}: ${l} vs ${expected[i][1]}`),
   );
 }
+
+/** Runs a tutorial step's main in-process with its console output captured: its exit code and what it printed. */
+export async function quiet(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (...a: unknown[]) => void out.push(a.join(" "));
+  console.error = (...a: unknown[]) => void err.push(a.join(" "));
+  try {
+    return { code: await run(), out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}

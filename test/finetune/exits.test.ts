@@ -14,24 +14,12 @@ import { main as prepareMain } from "../../examples/finetune/prepare_dataset.js"
 import { main as trainMain } from "../../examples/finetune/train.js";
 import { main as inferenceMain } from "../../examples/finetune/inference.js";
 import { repoRoot } from "../helpers/oracle.js";
+import { quiet } from "./_tutorial_job.js";
 
 torch.set_num_threads(1);
 const dir = mkdtempSync(join(tmpdir(), "train-exits-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 const dataset = join(dir, "dataset.pt");
-
-async function quiet(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    return { code: await run(), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 /** train.ts on the embedded default, writing under `name`, with `extra` flags. */
 function train(name: string, extra: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -11,21 +11,9 @@ import { main as prepareMain } from "../../examples/finetune/prepare_dataset.js"
 import { main as trainMain } from "../../examples/finetune/train.js";
 import { readEventFile } from "../tensorboard/read_events.js";
 import { runPython } from "../helpers/oracle.js";
+import { quiet } from "./_tutorial_job.js";
 
 torch.set_num_threads(1);
-
-async function quiet(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    return { code: await run(), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test("cosine and linear schedules with warmup give transformers' learning rate at every step", async () => {
   const dir = mkdtempSync(join(tmpdir(), "lr-schedule-"));

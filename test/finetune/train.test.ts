@@ -11,24 +11,12 @@ import { main as inferenceMain } from "../../examples/finetune/inference.js";
 import { DEFAULT_HELDOUT_DATA } from "../../examples/finetune/lib/paths.js";
 import { readEventFile } from "../tensorboard/read_events.js";
 import { assertClose, runPython } from "../helpers/oracle.js";
+import { quiet } from "./_tutorial_job.js";
 
 // As the main job: one intra-op thread (the tiny model gains nothing from more on a shared CPU).
 torch.set_num_threads(1);
 const dir = mkdtempSync(join(tmpdir(), "train-"));
 const dataset = join(dir, "dataset.pt");
-
-async function quiet(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  try {
-    return { code: await run(), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test("mask_pads sets padding positions to -100", () => {
   const ids = torch.tensor(
