@@ -40,13 +40,26 @@ test("published results the planner was not fitted to: error bounds as measured 
   const nvidia = results.filter((r) => r.row.stack === "nvidia");
   const a100 = results.filter((r) => r.row.gpu.startsWith("a100"));
   assert.ok(nvidia.length >= 14 && a100.length >= 5);
-  // The issue's target is 8 % on both sets: the NVIDIA H100 rows meet it; the A100 rows hold at 10 %
-  // (docs/planner-validation.md names the rows that miss).
+  // The issue's target: 8 % on both sets, each row evaluated with the stack that ran it.
   assert.ok(meanAbs(nvidia) <= 0.08, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
-  assert.ok(meanAbs(a100) <= 0.1, `A100 mean |error| ${(100 * meanAbs(a100)).toFixed(1)} %`);
+  assert.ok(meanAbs(a100) <= 0.08, `A100 mean |error| ${(100 * meanAbs(a100)).toFixed(1)} %`);
   // The free search does not claim implausible gains over Megatron-Core's hand-tuned layouts.
   const gain = median(nvidia.map((r) => r.freeGain));
   assert.ok(gain <= 0.1, `median free-search gain ${(100 * gain).toFixed(1)} %`);
   // It never picks context parallelism (the runtime does not execute it).
   for (const r of results) assert.equal(r.free?.plan.cp ?? 1, 1, r.row.id);
+});
+
+test("published layouts fit in device memory under their own stack's accounting (docs/planner-validation.md)", () => {
+  const GiB = 2 ** 30;
+  for (const r of results) {
+    // Nemotron-4 340B is the one exception: 85 GiB, of which 10.7 GiB are Transformer Engine's cached
+    // FP8 weight copies (weight and transpose, 2 bytes per parameter); NeMo's recipe may keep the
+    // weights in FP8 only, which the source does not state (docs/planner-validation.md).
+    if (r.row.id === "nemo-nemotron-340b") {
+      assert.ok(r.published.memory.total - r.published.memory.buffers <= 80 * GiB, r.row.id);
+      continue;
+    }
+    assert.ok(r.published.fits, `${r.row.id}: ${(r.published.memory.total / GiB).toFixed(1)} GiB`);
+  }
 });

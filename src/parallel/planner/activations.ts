@@ -23,6 +23,12 @@ export interface ActivationShape {
    * (gate and up) and its FP8 output.
    */
   fp8?: boolean;
+  /**
+   * A gated MLP's activation as one fused op that keeps only its input (gate and up) and its output
+   * (the down projection's input), as Megatron-Core's bias_swiglu does: 3 elements per MLP width
+   * instead of the eager ops' 4 (stack.ts, "fused" activations).
+   */
+  fusedGatedActivation?: boolean;
 }
 
 export interface LayerActivations {
@@ -49,8 +55,9 @@ export function layerActivations(m: ModelProfile, x: ActivationShape): LayerActi
   const kvShard = Math.max(kv / t, m.headDim); // k/v heads are replicated when t exceeds them
   // Q, K, V and the attention output (the output projection's input); a plain MLP keeps its
   // activation's input and output (the down projection's input), a gated one gate, up, act(gate) and
-  // their product (eager ops), or under the fp8 what-if gate, up and the fused op's output.
-  const mlpPerElement = m.mlp === "gated" ? (x.fp8 === true ? 2 * e + g : 4 * e) : e + g;
+  // their product (eager ops), or fused (the fp8 what-if, a fused stack) gate, up and the op's output.
+  const fused = x.fp8 === true || x.fusedGatedActivation === true;
+  const mlpPerElement = m.mlp === "gated" ? (fused ? 2 * e + g : 4 * e) : e + g;
   const sharded = s * b * (e * (q / t + 2 * kvShard) + (g * q) / t) + (mlpPerElement * s * b * m.ffn) / t;
   const scores = x.flashAttention || x.selective ? 0 : ((m.dropout ? 2 * e + 1 : e) * m.heads * s * s * b) / t;
   const replicated = x.sequenceParallel ? replicatedFull / t : replicatedFull;

@@ -25,6 +25,7 @@ import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
 import { elementBytes } from "./memory.js";
 import { finalNormParams, layerReplicatedParams } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
+import { stackTraits } from "./stack.js";
 
 /** One collective: its kind, its message bytes, the ranks of its group. */
 export interface Call {
@@ -127,7 +128,7 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const none: DataParallelMessages = { reduce: null, replicas: null, gather: null, backwardGather: null };
   const group = plan.dp * plan.cp; // the ranks holding the same weights
   if (group === 1) return none;
-  const stages = stageParams(problem.model, plan);
+  const stages = stageParams(problem.model, plan, stackTraits(problem.stack).pipelineSplit);
   const params = Math.max(stages.first, stages.last);
   const grads = GRADIENT_REDUCE_BYTES * params;
   const weights = elementBytes(problem.precision) * params;

@@ -16,6 +16,7 @@ import { collectiveLink, groupLink, stageParams, zeroShardDegree } from "./layou
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { causalAttentionShare, headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
+import { stackTraits } from "./stack.js";
 
 /** Seconds of one step, split by where the time goes (they sum to `total`). */
 export interface StepTime {
@@ -54,6 +55,8 @@ const BACKWARD_FACTOR = 2;
 /** Adam step on the GPU streams fp32 master, m, v and the bf16 gradient in, and master, m, v, bf16 weight
  *  out; in fp32 weight, m, v and gradient in, weight, m, v out: 28 bytes either way. */
 const ADAM_BYTES_PER_PARAM = 28;
+/** Adding a bf16 gradient into an fp32 buffer: read 2 + 4 bytes, write 4. */
+const FP32_ACCUMULATION_BYTES = 10;
 
 export function gemmEfficiency(problem: Problem, dim: number): number {
   const { maxEfficiency, halfDim } = problem.hardware.gemm;
@@ -105,10 +108,33 @@ function executedAttentionShare(problem: Problem): number {
   return problem.flashAttention ? causalAttentionShare : 1;
 }
 
+/**
+ * Megatron-LM's asynchronous TP backward under sequence parallelism (stack.ts, tpAsyncBackward), as a
+ * change to the eager count of one layer's backward: the two column-parallel layers (QKV, MLP-in)
+ * reduce-scatter their input gradients behind their weight-gradient GEMMs instead of on the critical
+ * path, and re-gather their sharded inputs (Megatron stores them split) behind their input-gradient
+ * GEMMs; each collective behind a GEMM of its own, so no trailing bucket is exposed.
+ */
+function asyncBackwardTp(problem: Problem, plan: Plan, layerGemm: number): number {
+  const { model } = problem;
+  const m = elementBytes(problem.precision) * rankTokens(problem, plan) * model.hidden;
+  const rs: Call = { kind: "reduce_scatter", bytes: m, ranks: plan.tp, group: "tp" };
+  const ag: Call = { kind: "all_gather", bytes: m, ranks: plan.tp, group: "tp" };
+  const q = model.heads * model.headDim;
+  const columnIn = q + 2 * model.kvHeads * model.headDim + (model.mlp === "gated" ? 2 : 1) * model.ffn;
+  const columnShare = columnIn / (columnIn + q + model.ffn);
+  // The two GEMMs each collective hides behind: half of the column-parallel layers' backward each.
+  const window = 0.5 * BACKWARD_FACTOR * columnShare * layerGemm;
+  const reduceScatters = callsTime(problem, [rs, rs]);
+  const regathers = callsTime(problem, [ag, ag]);
+  return -reduceScatters + exposed(reduceScatters, window, Number.POSITIVE_INFINITY) + exposed(regathers, window, Number.POSITIVE_INFINITY);
+}
+
 /** `stageLayers`: the most layers a pipeline stage holds (what "full(k)" recompute counts against). */
 function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTimes {
   const { model, hardware } = problem;
   const t = plan.tp;
+  const asyncBackward = stackTraits(problem.stack).tpAsyncBackward && plan.sequenceParallel && t > 1;
   const tokens = rankTokens(problem, plan);
   // Attention FLOPs per token grow with the whole sequence even when a rank holds 1/cp of its tokens
   // (ring attention balances the causal work over the cp ranks).
@@ -134,9 +160,9 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
     const calls = layerTpCalls(problem, plan, recomputed);
     const time = callsTime(problem, calls);
     // Overlapped (a what-if): each collective behind the GEMM it feeds, by the one rule.
-    return problem.tpCommOverlap === true && calls.length > 0
-      ? exposed(time, (1 + BACKWARD_FACTOR + (recomputed ? 1 : 0)) * gemm, calls.length)
-      : time;
+    if (problem.tpCommOverlap === true && calls.length > 0)
+      return exposed(time, (1 + BACKWARD_FACTOR + (recomputed ? 1 : 0)) * gemm, calls.length);
+    return asyncBackward ? time + asyncBackwardTp(problem, plan, gemm) : time;
   };
   const tp = (1 - recomputedShare) * tpCalls(false) + recomputedShare * tpCalls(true);
   // Ring attention: the cp − 1 K/V transfers overlap the attention of the chunks (the one rule, cp parts).
@@ -185,7 +211,8 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const { model, hardware } = problem;
   const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
   const e = elementBytes(problem.precision);
-  const stages = stageParams(model, plan);
+  const traits = stackTraits(problem.stack);
+  const stages = stageParams(model, plan, traits.pipelineSplit);
   const layer = layerTimes(problem, plan, Math.max(...stages.layers));
   const head = headTime(problem, plan);
   const headTp = callsTime(problem, headTpCalls(problem, plan));
@@ -237,6 +264,9 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;
   let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS + (hardware.overhead?.perStepS ?? 0);
+  // fp32 gradient accumulation (stack.ts): every micro-batch reads the bf16 gradients and the fp32
+  // buffer and writes the buffer, over the stage's unsharded parameters.
+  if (traits.fp32GradAccumulation) optimizer += (m * FP32_ACCUMULATION_BYTES * params) / hardware.memoryBandwidthBytesPerS;
   if (plan.offload !== "none") {
     // CPU Adam on the shard, gradients down and weights up over PCIe.
     optimizer = shard / hardware.host.adamParamsPerS + (2 * e * shard) / hardware.host.pcieBytesPerS;

@@ -158,6 +158,16 @@ const aliases: Record<string, string> = {
   "cpu-node": "cpu",
 };
 
+/**
+ * The profile on a cluster whose nodes have `gbpsPerNode` of network in all (e.g. Jean Zay's A100
+ * nodes: 4 × 100 Gb/s Omni-Path, not a DGX's 8 × 200 Gb/s), shared by the node's devices, at the
+ * fraction of line rate NCCL reaches.
+ */
+export function withNodeNetwork(profile: HardwareProfile, gbpsPerNode: number): HardwareProfile {
+  const bandwidthBytesPerS = ((gbpsPerNode / 8) * GB * NIC_FRACTION) / profile.devicesPerNode;
+  return { ...profile, interNode: { ...profile.interNode, bandwidthBytesPerS, byGroupSize: undefined } };
+}
+
 export function hardwarePresetNames(): string[] {
   return Object.keys(presets);
 }

@@ -74,5 +74,6 @@ export function makeProblem(
     tpAcrossNodes: options.tpAcrossNodes ?? false,
     precision: options.precision ?? "bf16-mixed",
     tpCommOverlap: options.tpCommOverlap ?? false,
+    stack: options.stack ?? "tessera",
   };
 }

@@ -3,6 +3,7 @@
 import { linkBandwidth, type LinkProfile } from "./hardware.js";
 import { embeddingParams, finalNormParams, headParams, layerParams, layerReplicatedParams, type ModelProfile } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
+import type { StackTraits } from "./stack.js";
 import { chunkLayers, stageLayers } from "./stages.js";
 
 /**
@@ -32,8 +33,12 @@ export interface StageParams {
   perStage: number[];
 }
 
-export function stageParams(m: ModelProfile, plan: Pick<Plan, "tp" | "pp"> & Partial<Pick<Plan, "vpp">>): StageParams {
-  const split = stageLayers(chunkLayers(m, { pp: plan.pp, vpp: plan.vpp ?? 1 }), plan.pp);
+export function stageParams(
+  m: ModelProfile,
+  plan: Pick<Plan, "tp" | "pp"> & Partial<Pick<Plan, "vpp">>,
+  pipelineSplit: StackTraits["pipelineSplit"] = "balanced",
+): StageParams {
+  const split = stageLayers(chunkLayers(m, { pp: plan.pp, vpp: plan.vpp ?? 1 }, pipelineSplit), plan.pp);
   const perLayer = rankLayerParams(m, plan.tp);
   // Vocab-parallel rows (padded); GPT-2's position embeddings are replicated.
   const vocabRows = rankVocab(m, plan.tp) * m.hidden;

@@ -3,6 +3,7 @@
 import { checkpointBytes, layerActivations, type ActivationShape } from "./activations.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
 import type { Plan, Precision, Problem, ZeroStage } from "./space.js";
+import { stackTraits } from "./stack.js";
 import { chunkLayers, inFlightLayers, inFlightMicroBatches } from "./stages.js";
 
 /**
@@ -75,6 +76,7 @@ export function activationShape(problem: Problem, plan: Plan): ActivationShape {
     selective: plan.recompute === "selective",
     elementBytes: elementBytes(problem.precision),
     fp8: problem.precision === "fp8",
+    fusedGatedActivation: stackTraits(problem.stack).activations === "fused",
   };
 }
 
@@ -95,8 +97,9 @@ export function stageActivationBytes(problem: Problem, plan: Plan, layers: numbe
 /** The peak over the pipeline stages: each holds its own layers' activations for the micro-batches it has in flight. */
 export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   const { model } = problem;
-  const stages = stageParams(model, plan);
-  const chunks = chunkLayers(model, plan);
+  const split = stackTraits(problem.stack).pipelineSplit;
+  const stages = stageParams(model, plan, split);
+  const chunks = chunkLayers(model, plan, split);
   const logits = (problem.seqLen * plan.microBatch * model.vocab * logitBytes(problem.precision)) / plan.tp / plan.cp;
   let peak: MemoryBreakdown | null = null;
   for (let s = 0; s < plan.pp; s++) {
@@ -116,8 +119,10 @@ function stageMemory(problem: Problem, plan: Plan, params: number, activations: 
   // ZeRO-3 gathers a layer's full (TP-shard) weights and prefetches the next; their unsharded
   // gradients wait for the reduce-scatter: 2 layers × (weight + gradient) elements per parameter.
   const gathered = plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) * 2 * elementBytes(problem.precision) : 0;
+  const traits = stackTraits(problem.stack);
   const weights = offloadParams ? 0 : params * states.weights;
-  const gradients = offloadParams ? 0 : params * states.gradients;
+  // DeepSpeed's BF16_Optimizer adds an unsharded fp32 accumulation buffer (stack.ts).
+  const gradients = offloadParams ? 0 : params * (states.gradients + (traits.fp32GradAccumulation ? 4 : 0));
   const optimizer = offloadOptimizer ? 0 : params * states.optimizer;
   // Offloaded states live in host RAM; ZeRO shards them like the GPU's (over the node under hybrid).
   const host = offloadOptimizer ? (params * hostBytesPerParam(offloadParams, problem.precision)) / (plan.zero >= 1 ? shardDegree : 1) : 0;
@@ -125,7 +130,7 @@ function stageMemory(problem: Problem, plan: Plan, params: number, activations: 
   // of the layers the rank computes with: all of them, or under ZeRO-3 the two gathered layers).
   const fp8Weights = problem.precision === "fp8" ? 2 * (plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) : params) : 0;
   const buffers = gathered + logits + fp8Weights;
-  const fragmentation = FRAGMENTATION_MARGIN * (activations + buffers);
+  const fragmentation = traits.fragmentationMargin ? FRAGMENTATION_MARGIN * (activations + buffers) : 0;
   const reserved = problem.hardware.reservedBytes;
   const total = weights + gradients + optimizer + activations + buffers + fragmentation + reserved;
   return { weights, gradients, optimizer, activations, buffers, fragmentation, reserved, total, host };

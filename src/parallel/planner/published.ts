@@ -1,11 +1,12 @@
 // Validation against published training results the planner was not fitted to
 // (reference/published_results.json, docs/planner-validation.md): each row's layout evaluated by the
 // cost and memory models, and the free search run on the same problem.
-import { hardwarePreset } from "./hardware.js";
+import { hardwarePreset, withNodeNetwork } from "./hardware.js";
 import { modelPreset } from "./model_presets.js";
 import { layerParams, profileFromConfig, type ModelProfile } from "./model_profile.js";
 import { evaluate, search, type Evaluation } from "./search.js";
 import type { Plan, Precision, Problem, Recompute, ZeroStage } from "./space.js";
+import { STACKS, type Stack } from "./stack.js";
 
 /** How a source turned its throughput into FLOPs, so that tokens/s can be recovered from it. */
 export type FlopsConvention = "megatron-model" | "megatron-hardware" | "6n-12lhs";
@@ -33,6 +34,10 @@ export interface PublishedRow {
   flash_attention?: boolean;
   /** Megatron-Core's TP communication overlap (userbuffers), on in NeMo's H100 recipes. */
   tp_comm_overlap?: boolean;
+  /** The software that ran it (stack.ts): its activation accounting, pipeline split and documented traits. */
+  software: Stack;
+  /** The cluster's network per node in Gb/s where it differs from the GPU preset's (one NIC of the preset's rate per GPU). */
+  network_gbps_per_node?: number;
   published: { tokens_per_s_per_gpu?: number; mfu?: number; tflops_per_gpu?: number; flops_convention?: FlopsConvention };
 }
 
@@ -62,9 +67,13 @@ export function publishedModel(table: PublishedTable, name: string): ModelProfil
 }
 
 export function publishedProblem(table: PublishedTable, row: PublishedRow): Problem {
+  if (!STACKS.includes(row.software))
+    throw new Error(`${row.id}: unknown software '${String(row.software)}' (known: ${STACKS.join(", ")})`);
+  const preset = hardwarePreset(row.gpu);
   return {
     model: publishedModel(table, row.model),
-    hardware: hardwarePreset(row.gpu),
+    hardware: row.network_gbps_per_node === undefined ? preset : withNodeNetwork(preset, row.network_gbps_per_node),
+    stack: row.software,
     gpus: row.gpus,
     gpusPerNode: 8,
     seqLen: row.seq,

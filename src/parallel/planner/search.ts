@@ -5,6 +5,7 @@
 import { predictStep, type Prediction } from "./cost.js";
 import { stageParams } from "./layout.js";
 import { fits, memoryPerGpu, type MemoryBreakdown } from "./memory.js";
+import { stackTraits } from "./stack.js";
 import {
   explainNoShape,
   forEachShape,
@@ -75,7 +76,7 @@ function recomputeChoices(
   seen: (e: Evaluation) => void,
 ): Evaluation[] {
   // Recompute counts layers per stage: up to the most any stage holds.
-  const layersPerStage = Math.max(...stageParams(problem.model, base).layers);
+  const layersPerStage = Math.max(...stageParams(problem.model, base, stackTraits(problem.stack).pipelineSplit).layers);
   const modes: Recompute[] =
     fixed.recompute !== undefined ? [fixed.recompute] : problem.flashAttention ? ["none", "full"] : ["none", "selective", "full"];
   const out: Evaluation[] = [];

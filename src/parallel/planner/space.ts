@@ -3,6 +3,7 @@
 import type { HardwareProfile } from "./hardware.js";
 import { nodeLocalDp } from "./layout.js";
 import type { ModelProfile } from "./model_profile.js";
+import type { Stack } from "./stack.js";
 
 export type Recompute = "none" | "selective" | "full";
 export type Offload = "none" | "optimizer" | "optimizer+params";
@@ -64,6 +65,8 @@ export interface Problem {
    * all-gather/reduce-scatter overlap): a what-if the runtime does not execute (default false).
    */
   tpCommOverlap?: boolean;
+  /** The software that runs the plan (stack.ts): tessera's executors unless a published result's. */
+  stack?: Stack;
 }
 
 export type Fixed = Partial<Plan>;

@@ -13,15 +13,40 @@
 // fine; every chunk needs at least one layer.
 import { headForwardFlopsPerToken, layerForwardFlopsPerToken, type ModelProfile } from "./model_profile.js";
 import type { Plan } from "./space.js";
+import type { StackTraits } from "./stack.js";
+
+type PipelineSplit = StackTraits["pipelineSplit"];
 
 /** The output layer's forward work in layers: its GEMM FLOPs over a layer's (the attention term depends on the sequence; the split does not). */
 export function headLoad(model: ModelProfile): number {
   return headForwardFlopsPerToken(model) / layerForwardFlopsPerToken(model, 0).gemm;
 }
 
-/** Layers of each model chunk, first to last (pp·vpp of them). */
-export function chunkLayers(model: ModelProfile, plan: Pick<Plan, "pp" | "vpp">): number[] {
-  return splitLayers(model.layers, plan.pp * plan.vpp, headLoad(model));
+/**
+ * Layers of each model chunk, first to last (pp·vpp of them): the runtime's balanced split, or a
+ * published stack's ("megatron", stack.ts) where its rule applies to the layer count.
+ */
+export function chunkLayers(model: ModelProfile, plan: Pick<Plan, "pp" | "vpp">, split: PipelineSplit = "balanced"): number[] {
+  const chunks = plan.pp * plan.vpp;
+  if (split === "megatron") {
+    const even = megatronSplit(model.layers, chunks);
+    if (even !== null) return even;
+  }
+  return splitLayers(model.layers, chunks, headLoad(model));
+}
+
+/**
+ * Megatron's split: layers / chunks to every chunk; when that does not divide, the embedding and the
+ * output layer count as one layer each, so the first and last chunks hold one layer fewer. Null when
+ * neither divides (the stack would refuse the layout; the balanced split stands in).
+ */
+export function megatronSplit(layers: number, chunks: number): number[] | null {
+  if (layers % chunks === 0) return new Array<number>(chunks).fill(layers / chunks);
+  const per = (layers + 2) / chunks;
+  if (chunks < 2 || !Number.isInteger(per) || per < 2) return null;
+  const out = new Array<number>(chunks).fill(per);
+  out[0] = out[chunks - 1] = per - 1;
+  return out;
 }
 
 /** Splits already made: the search asks for the same few thousands of times (a copy goes out). */

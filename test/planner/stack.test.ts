@@ -1,0 +1,117 @@
+// A published result is evaluated with the stack that ran it (src/parallel/planner/stack.ts); tessera's
+// own plans keep tessera's accounting. Values here are hand-computed from the stated rules.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { layerActivations } from "../../src/parallel/planner/activations.js";
+import { collectiveTime } from "../../src/parallel/planner/collectives.js";
+import { predictStep } from "../../src/parallel/planner/cost.js";
+import { hardwarePreset, withNodeNetwork } from "../../src/parallel/planner/hardware.js";
+import { stageParams } from "../../src/parallel/planner/layout.js";
+import { memoryPerGpu } from "../../src/parallel/planner/memory.js";
+import { makeProblem, megatronGpt, modelPreset, type Plan } from "../../src/parallel/planner/index.js";
+import { chunkLayers, megatronSplit } from "../../src/parallel/planner/stages.js";
+
+const close = (actual: number, expected: number, what: string, rel = 1e-9) =>
+  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
+
+const plan = (p: Partial<Plan>): Plan => ({
+  dp: 1,
+  tp: 1,
+  pp: 1,
+  cp: 1,
+  vpp: 1,
+  microBatch: 1,
+  gradAccum: 1,
+  zero: 0,
+  recompute: "none",
+  recomputeLayers: 0,
+  sequenceParallel: false,
+  offload: "none",
+  hybridShard: false,
+  ...p,
+});
+
+test("Megatron's pipeline split: even, else the embedding and output layer count as a layer each", () => {
+  // BLOOM (BigScience tr11 README): [embed | 5] [6] … [6] [5 | embed] over 12 stages.
+  assert.deepEqual(megatronSplit(70, 12), [5, ...new Array<number>(10).fill(6), 5]);
+  // Llama 3 405B: one layer fewer on the first and last of 16 stages; NeMo's PP 8 × VP 8: 1, 2 × 62, 1.
+  assert.deepEqual(megatronSplit(126, 16), [7, ...new Array<number>(14).fill(8), 7]);
+  assert.deepEqual(megatronSplit(126, 64), [1, ...new Array<number>(62).fill(2), 1]);
+  assert.deepEqual(megatronSplit(80, 40), new Array<number>(40).fill(2));
+  assert.deepEqual(megatronSplit(7, 3), [2, 3, 2]);
+  assert.equal(megatronSplit(8, 3), null);
+  // Neither rule divides: the balanced split (the runtime's) stands in.
+  const m = megatronGpt({ layers: 8, hidden: 1024, heads: 16, vocab: 51200, seq: 2048 });
+  assert.deepEqual(chunkLayers(m, { pp: 3, vpp: 1 }, "megatron"), chunkLayers(m, { pp: 3, vpp: 1 }));
+  // The runtime's balanced split differs where the output layer's work counts (Llama 3 70B, 40 chunks).
+  const llama70 = modelPreset("llama-3-70b");
+  assert.notDeepEqual(chunkLayers(llama70, { pp: 8, vpp: 5 }), chunkLayers(llama70, { pp: 8, vpp: 5 }, "megatron"));
+  assert.deepEqual(stageParams(llama70, { tp: 4, pp: 8, vpp: 5 }, "megatron").layers, new Array<number>(8).fill(10));
+});
+
+test("fused activations: a gated MLP keeps gate, up and the product (3 elements per MLP width), eager ops 4", () => {
+  const m = modelPreset("llama-2-7b"); // h 4096, ffn 11008, 32 heads, no dropout
+  const [s, b, t] = [4096, 1, 2];
+  const shape = { seq: s, microBatch: b, tp: t, sequenceParallel: true, flashAttention: true, selective: false };
+  const eager = layerActivations(m, shape);
+  const fused = layerActivations(m, { ...shape, fusedGatedActivation: true });
+  // bf16: one element of 2 bytes per MLP width and token fewer, split over TP.
+  close(eager.total - fused.total, (2 * s * b * m.ffn) / t, "saved bytes");
+  // Korthikanti's count for the rest: two norm inputs and two GEMM inputs (8sbh/t under SP), Q, K, V
+  // and the attention output (8sbh/t), and gate, up, product (6·s·b·ffn/t).
+  const sbh = s * b * m.hidden;
+  close(fused.total, (8 * sbh) / t + (8 * sbh) / t + (6 * s * b * m.ffn) / t, "fused total");
+});
+
+test("tessera's plans keep the fragmentation margin; a published stack's formulas count live bytes", () => {
+  const m = modelPreset("llama-2-7b");
+  const p = plan({ dp: 8, zero: 1, gradAccum: 16 });
+  const own = memoryPerGpu(makeProblem(m, 8, { hardware: hardwarePreset("h100"), seqLen: 4096, globalBatch: 128 }), p);
+  const core = memoryPerGpu(
+    makeProblem(m, 8, { hardware: hardwarePreset("h100"), seqLen: 4096, globalBatch: 128, stack: "megatron-core" }),
+    p,
+  );
+  assert.ok(own.fragmentation > 0);
+  assert.equal(core.fragmentation, 0);
+  close(own.weights + own.gradients + own.optimizer, core.weights + core.gradients + core.optimizer, "model states");
+  // A gated MLP's fourth element is what the fused kernels do not keep.
+  close(own.activations - core.activations, 32 * 2 * 4096 * m.ffn, "activations");
+});
+
+test("DeepSpeed's BF16_Optimizer: 4 more bytes per parameter, and a 10-byte pass per micro-batch", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const p = plan({ dp: 8, zero: 1, gradAccum: 4 });
+  const base = { hardware: hardwarePreset("a100"), seqLen: 2048, globalBatch: 32 };
+  const ds = makeProblem(m, 8, { ...base, stack: "megatron-deepspeed" });
+  const lm = makeProblem(m, 8, { ...base, stack: "megatron-lm" });
+  const params = stageParams(m, p).first;
+  close(memoryPerGpu(ds, p).gradients - memoryPerGpu(lm, p).gradients, 4 * params, "fp32 buffer");
+  close(
+    predictStep(ds, p).step.optimizer - predictStep(lm, p).step.optimizer,
+    (4 * 10 * params) / hardwarePreset("a100").memoryBandwidthBytesPerS,
+    "accumulation passes",
+  );
+});
+
+test("Megatron-LM's async TP backward: the column-parallel reduce-scatters and input re-gathers hide behind GEMMs", () => {
+  const m = megatronGpt({ layers: 4, hidden: 6144, heads: 64, vocab: 51200, seq: 2048 });
+  const p = plan({ tp: 8, sequenceParallel: true, gradAccum: 4 });
+  const base = { hardware: hardwarePreset("a100"), seqLen: 2048, globalBatch: 4, flashAttention: false };
+  const eager = predictStep(makeProblem(m, 8, base), p).step.tpComm;
+  const megatron = predictStep(makeProblem(m, 8, { ...base, stack: "megatron-lm" }), p).step.tpComm;
+  // Per layer and micro-batch: two reduce-scatters of M = 2·s·b·h bytes leave the critical path and
+  // four collectives of M (those two and two all-gathers) slow the GEMMs beside them by 16/132.
+  const bytes = 2 * 2048 * 6144;
+  const link = hardwarePreset("a100").intraNode;
+  const rs = collectiveTime("reduce_scatter", bytes, 8, link);
+  const ag = collectiveTime("all_gather", bytes, 8, link);
+  close(eager - megatron, 4 * 4 * (2 * rs - (16 / 132) * (2 * rs + 2 * ag)), "hidden TP time", 1e-6);
+  // tessera's own plans keep every collective on the critical path.
+  assert.ok(megatron < eager);
+});
+
+test("a cluster's network per node: Jean Zay's 4 × 100 Gb/s Omni-Path shared by 8 A100s", () => {
+  const jz = withNodeNetwork(hardwarePreset("a100-80gb"), 400);
+  close(jz.interNode.bandwidthBytesPerS, (400e9 / 8) * 0.9 * (1 / 8), "per-GPU share");
+  assert.equal(jz.intraNode, hardwarePreset("a100-80gb").intraNode);
+});
