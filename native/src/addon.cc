@@ -35,6 +35,7 @@ napi_value init(napi_env env, napi_value exports) {
     tessera::register_tensor_functions(env, exports);
     tessera::register_autograd_functions(env, exports);
     tessera::register_runtime_functions(env, exports);
+    tessera::register_cpu_memory_functions(env, exports);
     tessera::register_distributed_functions(env, exports);
     tessera::register_autocast_functions(env, exports);
     return exports;

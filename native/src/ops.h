@@ -8,6 +8,7 @@ void register_autograd_functions(napi_env env, napi_value exports);
 // Forgets the JS side of the autograd bridge of an env that is ending.
 void forget_autograd_env();
 void register_runtime_functions(napi_env env, napi_value exports);
+void register_cpu_memory_functions(napi_env env, napi_value exports);
 void register_distributed_functions(napi_env env, napi_value exports);
 void register_autocast_functions(napi_env env, napi_value exports);
 }  // namespace tessera

@@ -186,6 +186,13 @@ export interface AutocastEntries {
   autocastSetCacheEnabled(enabled: boolean): void;
 }
 
+/** native/src/cpu_memory.cc: the counting CPU allocator (installed on demand) and its statistics. */
+export interface CpuMemoryEntries {
+  cpuMemoryTracking(): void;
+  cpuMemoryStats(): [number, number];
+  cpuResetPeakMemoryStats(): void;
+}
+
 /**
  * Every entry point the addon registers, declared once, grouped by the native file that registers it
  * (test/core/native_contract.test.ts checks this against the built addon).
@@ -197,7 +204,8 @@ export type NativeAddon = HandleEntries &
   AutogradEntries &
   RuntimeEntries &
   DistributedEntries &
-  AutocastEntries;
+  AutocastEntries &
+  CpuMemoryEntries;
 
 export interface OpArgInfo {
   name: string;

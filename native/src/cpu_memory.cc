@@ -1,0 +1,89 @@
+// Bytes held by CPU tensors, counted at the allocator: libtorch's CPU allocator keeps no statistics
+// (torch.cuda.memory_allocated has no CPU twin), so a counting allocator wraps the default one when
+// asked to. The planner's CPU calibration compares its per-rank memory prediction with the peak.
+// Installed on demand, never by default: tensors allocated before keep their own deleters, and the
+// default path stays as libtorch ships it.
+#include <c10/core/CPUAllocator.h>
+
+#include <atomic>
+
+#include "napi_util.h"
+#include "ops.h"
+
+namespace tessera {
+
+namespace {
+
+std::atomic<int64_t> g_current{0};
+std::atomic<int64_t> g_peak{0};
+
+void raise_peak(int64_t now) {
+  int64_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+
+// The wrapped allocation and its size travel as the DataPtr's context; freeing it frees the inner one.
+struct Counted {
+  c10::DataPtr inner;
+  int64_t bytes;
+};
+
+void release(void* context) {
+  auto* counted = static_cast<Counted*>(context);
+  g_current -= counted->bytes;
+  delete counted;
+}
+
+class CountingCpuAllocator final : public c10::Allocator {
+ public:
+  explicit CountingCpuAllocator(c10::Allocator* inner) : inner_(inner) {}
+
+  c10::DataPtr allocate(size_t n) override {
+    c10::DataPtr inner = inner_->allocate(n);
+    void* data = inner.get();
+    auto* counted = new Counted{std::move(inner), static_cast<int64_t>(n)};
+    raise_peak(g_current += counted->bytes);
+    return {data, counted, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+
+ private:
+  c10::Allocator* inner_;
+};
+
+// cpuMemoryTracking(): installs the counting allocator (idempotent); later CPU allocations are counted.
+TESSERA_ENTRY(js_cpu_memory_tracking) {
+  static CountingCpuAllocator* counting = nullptr;
+  if (counting == nullptr) {
+    counting = new CountingCpuAllocator(c10::GetCPUAllocator());
+    // Priority above the default's 0, so a later default registration cannot replace it.
+    c10::SetCPUAllocator(counting, /*priority=*/1);
+  }
+  return make_undefined(env);
+}
+
+// cpuMemoryStats() -> [allocated, maxAllocated]: bytes of counted CPU allocations alive now, and their peak.
+TESSERA_ENTRY(js_cpu_memory_stats) {
+  napi_value arr = make_array(env, 2);
+  NAPI_CHECK(napi_set_element(env, arr, 0, make_int64(env, g_current.load())));
+  NAPI_CHECK(napi_set_element(env, arr, 1, make_int64(env, g_peak.load())));
+  return arr;
+}
+
+// cpuResetPeakMemoryStats(): the peak restarts from what is allocated now.
+TESSERA_ENTRY(js_cpu_reset_peak_memory_stats) {
+  g_peak.store(g_current.load());
+  return make_undefined(env);
+}
+
+}  // namespace
+
+void register_cpu_memory_functions(napi_env env, napi_value exports) {
+  set_function(env, exports, "cpuMemoryTracking", js_cpu_memory_tracking);
+  set_function(env, exports, "cpuMemoryStats", js_cpu_memory_stats);
+  set_function(env, exports, "cpuResetPeakMemoryStats", js_cpu_reset_peak_memory_stats);
+}
+
+}  // namespace tessera
