@@ -28,6 +28,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "dist_stores.h"
 #include "handles.h"
 #include "ops.h"
 
@@ -201,6 +202,14 @@ TESSERA_ENTRY(js_prefix_store) {
   return wrap(env, std::make_unique<DistHandle>(DistHandle{DistKind::Store, store, {}, {}, {}}));
 }
 
+// sealedStore(token, store): the job's store, every value sealed with its token (dist_stores.h)
+TESSERA_ENTRY(js_sealed_store) {
+  auto ci = get_args(env, info, 2);
+  auto base = unwrap(env, ci.args.at(1), DistKind::Store, "store")->store;
+  auto store = sealed_store(get_string(env, ci.args.at(0), "token"), base);
+  return wrap(env, std::make_unique<DistHandle>(DistHandle{DistKind::Store, store, {}, {}, {}}));
+}
+
 TESSERA_ENTRY(js_store_set) {
   auto ci = get_args(env, info, 3);
   store_arg(env, ci.args.at(0)).set(get_string(env, ci.args.at(1), "key"), get_string(env, ci.args.at(2), "value"));
@@ -245,7 +254,9 @@ c10::intrusive_ptr<c10d::Backend> make_gloo(c10::intrusive_ptr<c10d::Store> stor
   if (ifname != nullptr && *ifname != '\0') opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
   else if (!host.empty()) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
   else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
+  // Gloo parses its peers' records without bounds checks (a bad length is std::bad_alloc or a
+  // read past the end); they are checked on the way.
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(gloo_record_check(std::move(store), size), rank, size, opts);
 }
 #endif
 
@@ -498,6 +509,7 @@ void register_distributed_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "distTcpStorePort", js_tcp_store_port);
   set_function(env, exports, "distFileStore", js_file_store);
   set_function(env, exports, "distPrefixStore", js_prefix_store);
+  set_function(env, exports, "distSealedStore", js_sealed_store);
   set_function(env, exports, "distStoreSet", js_store_set);
   set_function(env, exports, "distStoreGet", js_store_get);
   set_function(env, exports, "distStoreAdd", js_store_add);

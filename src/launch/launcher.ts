@@ -9,6 +9,7 @@ import { parseHostfile, slurmNode } from "./cluster.js";
 import { youngGenerationFlags } from "./node_flags.js";
 import { INTERRUPT_GRACE_MS, runWorkers, supervise, type NodeSpec } from "./workers.js";
 import { freePort } from "./free_port.js";
+import { checkJobToken, JOB_TOKEN_ENV, newJobToken } from "../torch/distributed/job_store.js";
 
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
@@ -48,12 +49,28 @@ export async function resolveNproc(value: string | null): Promise<number> {
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * The job's token (its store's seal, job_store.ts): TESSERA_JOB_TOKEN when set, else a fresh one
+ * when this launcher starts every rank itself. Separately started node launchers cannot agree on
+ * a fresh one, so a multi-node job without TESSERA_JOB_TOKEN is refused.
+ */
+export function jobToken(multiNode: boolean): string {
+  const given = process.env[JOB_TOKEN_ENV];
+  if (given !== undefined && given !== "") return checkJobToken(given, JOB_TOKEN_ENV);
+  if (multiNode)
+    throw new Error(
+      `a job on several nodes needs a shared secret: set ${JOB_TOKEN_ENV} to the same value on every node (e.g. export ${JOB_TOKEN_ENV}=$(openssl rand -hex 32)), or use --hostfile, which makes one`,
+    );
+  return newJobToken();
+}
+
 function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> {
   const hosts = parseHostfile(file);
   const slots = hosts[0].slots;
   if (hosts.some((h) => h.slots !== slots)) throw new Error(`${file}: every host needs the same slots (a world has equal nodes)`);
   const masterAddr = a.masterAddr ?? hosts[0].host;
   const masterPort = a.masterPort ?? DEFAULT_MASTER_PORT;
+  const token = jobToken(false);
   const specs = hosts.map((h, i) => {
     const remote = [
       process.execPath,
@@ -75,12 +92,15 @@ function hostfileJob(a: RunArgs, file: string, script: string): Promise<number> 
       script,
       ...a.scriptArgs,
     ];
+    // The token travels on ssh's standard input, never on a command line (which `ps` shows).
+    const readToken = `IFS= read -r ${JOB_TOKEN_ENV} && export ${JOB_TOKEN_ENV}`;
     return {
       name: `node ${i} (${h.host})`,
-      command: ["ssh", h.host, `cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
+      command: ["ssh", h.host, `${readToken} && cd ${quote(process.cwd())} && ${remote.map(quote).join(" ")}`],
       env: process.env,
       prefix: "",
       group: true,
+      stdin: `${token}\n`,
     };
   });
   return supervise(specs);
@@ -101,8 +121,10 @@ export async function launch(a: RunArgs): Promise<number> {
   if (nodeRank >= nnodes) throw new Error(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
   const command = scriptCommand(script, a.scriptArgs);
   // The plan reaches the script (and every worker) as TESSERA_PLAN, the runtime's executors' input;
-  // the collective timeout as TESSERA_COLLECTIVE_TIMEOUT, init_process_group's default.
+  // the collective timeout as TESSERA_COLLECTIVE_TIMEOUT, init_process_group's default; the job's
+  // token as TESSERA_JOB_TOKEN, which seals its rendezvous store.
   const planEnv = {
+    [JOB_TOKEN_ENV]: jobToken(nnodes > 1),
     ...(a.plan === undefined ? {} : { TESSERA_PLAN: a.plan }),
     ...(a.runId === null ? {} : { TORCHELASTIC_RUN_ID: a.runId }),
     ...(a.collectiveTimeout === null ? {} : { TESSERA_COLLECTIVE_TIMEOUT: String(a.collectiveTimeout) }),

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as dist from "../torch/distributed/index.js";
 import { device_count, is_available } from "../torch/cuda.js";
 import { childNodeArgs } from "./node_flags.js";
+import { JOB_TOKEN_ENV, jobStore, newJobToken } from "../torch/distributed/job_store.js";
 
 export interface EnsureWorkersOptions {
   /** Ranks wanted; default: the CUDA device count, else TESSERA_NPROC, else 1. */
@@ -57,6 +58,8 @@ export function ensureWorkers(options: EnsureWorkersOptions = {}): WorkerInfo {
     } else {
       const n = wantedRanks(options);
       const store = new dist.TCPStore("127.0.0.1", 0, { is_master: true, world_size: n, wait_for_workers: false });
+      // The other ranks inherit the token with the environment (never on a command line).
+      process.env[JOB_TOKEN_ENV] ||= newJobToken();
       if (n > 1) {
         startOtherRanks(n, store.port);
         Object.assign(process.env, {
@@ -68,7 +71,7 @@ export function ensureWorkers(options: EnsureWorkersOptions = {}): WorkerInfo {
           MASTER_PORT: String(store.port),
         });
       }
-      dist.init_process_group({ backend, store, rank: 0, world_size: n });
+      dist.init_process_group({ backend, store: jobStore(store), rank: 0, world_size: n });
     }
   }
   return { rank: dist.get_rank(), world_size: dist.get_world_size(), backend: dist.get_backend() };

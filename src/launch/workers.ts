@@ -6,6 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { HEARTBEAT_ENV, type BeatState } from "../torch/distributed/heartbeat.js";
 
 export interface NodeSpec {
   /** The program and arguments one worker runs (the same for every rank). */
@@ -64,6 +66,10 @@ export interface ProcSpec {
   prefix: string;
   /** Own process group, stopped as a whole (for ssh sessions and their local stand-ins). */
   group?: boolean;
+  /** Written to the child's standard input, which is then closed (else the child shares ours). */
+  stdin?: string;
+  /** The child reports its progress (heartbeat.ts) and is killed when it stops (see watchStalls). */
+  heartbeat?: boolean;
 }
 
 /** How a child ended: its exit code (128 + the signal's number when a signal ended it), and that signal. */
@@ -72,11 +78,18 @@ interface Ended {
   signal: NodeJS.Signals | null;
 }
 
+/** The latest heartbeat of a child: its state and when it came ("none" before the first, or once it is dealt with). */
+interface Pulse {
+  state: BeatState | "none";
+  at: number;
+}
+
 interface Running {
   spec: ProcSpec;
   child: ChildProcess;
   tail: string[];
   exit: Promise<Ended>;
+  pulse: Pulse;
 }
 
 function ended(code: number | null, signal: NodeJS.Signals | null): Ended {
@@ -96,12 +109,29 @@ function isStopped(pid: number | undefined): boolean {
   }
 }
 
+const HEARTBEAT_FD = 3;
+
 function start(spec: ProcSpec): Running {
   const child = spawn(spec.command[0], spec.command.slice(1), {
-    env: spec.env,
-    stdio: ["inherit", "pipe", "pipe"],
+    // The heartbeat names this launcher's pid, so that a grandchild inheriting the variable (whose
+    // descriptor 3 is something else) does not take it as its own.
+    env: spec.heartbeat === true ? { ...spec.env, [HEARTBEAT_ENV]: `${HEARTBEAT_FD}:${process.pid}` } : spec.env,
+    stdio: [spec.stdin === undefined ? "inherit" : "pipe", "pipe", "pipe", ...(spec.heartbeat === true ? (["pipe"] as const) : [])],
     detached: spec.group === true,
   });
+  if (spec.stdin !== undefined) {
+    child.stdin!.on("error", () => undefined); // a child that never reads it
+    child.stdin!.end(spec.stdin);
+  }
+  const pulse: Pulse = { state: "none", at: 0 };
+  if (spec.heartbeat === true) {
+    const beats = child.stdio[HEARTBEAT_FD] as Readable;
+    beats.on("data", (d: Buffer) => {
+      pulse.at = Date.now();
+      pulse.state = String.fromCharCode(d[d.length - 1]) as BeatState;
+    });
+    beats.on("error", () => undefined);
+  }
   const tail: string[] = [];
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, keep: boolean): Promise<void> =>
     new Promise((done) => {
@@ -123,7 +153,7 @@ function start(spec: ProcSpec): Running {
     });
     child.on("exit", (code, signal) => void streams.then(() => resolve(ended(code, signal))));
   });
-  return { spec, child, tail, exit };
+  return { spec, child, tail, exit, pulse };
 }
 
 function kill(r: Running, signal: NodeJS.Signals): void {
@@ -154,8 +184,12 @@ interface Outcome {
 }
 
 /**
- * Watches for a child that stays stopped (SIGSTOP, a debugger): its peers would wait in a collective
- * until the collective timeout. One stopped for `stallMs` is killed, which fails the group at once.
+ * Watches for a stalled child, whose peers would wait in a collective until the collective timeout,
+ * and kills it, which fails the group at once:
+ * - one whose heartbeat (heartbeat.ts) says it is running but has not come for `stallMs`: it is
+ *   stuck outside tessera's collectives (a busy loop, a call that never returns); one that waits
+ *   in a collective for its peers is not stalled itself;
+ * - one that stays stopped (SIGSTOP, a debugger) for `stallMs`, heartbeat or not.
  */
 function watchStalls(running: Running[], stallMs: number, log: Log): () => void {
   const stoppedSince = new Map<Running, number>();
@@ -165,6 +199,13 @@ function watchStalls(running: Running[], stallMs: number, log: Log): () => void 
       for (const r of running) {
         if (!isStopped(r.child.pid)) {
           stoppedSince.delete(r);
+          if (r.pulse.state === "p" && now - r.pulse.at >= stallMs) {
+            log(
+              `tessera run: ${r.spec.name} made no progress for ${((now - r.pulse.at) / 1000).toFixed(1)} s: its heartbeat stopped outside a collective (a busy loop, or a call that never returns) (--stall-timeout ${stallMs / 1000}); killing it`,
+            );
+            r.pulse.state = "none";
+            kill(r, "SIGKILL");
+          }
           continue;
         }
         const since = stoppedSince.get(r) ?? now;
@@ -230,12 +271,18 @@ export interface SuperviseOptions {
    * by a signal it could not say why, and is always named.
    */
   single?: boolean;
-  /** How long a child may stay stopped (SIGSTOP, a debugger) before it is killed (default 60 s, far below the collective timeout). */
+  /**
+   * How long a child may go without a heartbeat outside a collective, or stay stopped (SIGSTOP, a
+   * debugger), before it is killed (default 120 s, below the collective timeout).
+   */
   stallTimeoutMs?: number;
 }
 
-/** The default of --stall-timeout: a stopped rank is found long before a collective times out. */
-export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+/**
+ * The default of --stall-timeout: a stalled rank is found before a collective times out (5 minutes),
+ * and a step that computes for up to two minutes between heartbeats is not taken for a stall.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
 /**
  * Runs the children to the end (see runOnce). When one fails, its last error lines are shown and,
@@ -274,6 +321,7 @@ export function runWorkers(spec: NodeSpec, log: Log = stderrLog, interruptGraceM
         command: spec.command,
         env: workerEnv(spec, local, restart),
         prefix: rank === 0 && spec.prefixRank0 === false ? "" : `[rank${rank}]: `,
+        heartbeat: true,
       };
     });
   return supervise(specs, log, { maxRestarts: spec.maxRestarts, interruptGraceMs, stallTimeoutMs: spec.stallTimeoutMs });

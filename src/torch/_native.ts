@@ -148,6 +148,7 @@ export interface DistributedEntries {
   distTcpStorePort(store: NativeHandle): number;
   distFileStore(path: string, worldSize: number, timeoutMs: number): NativeHandle;
   distPrefixStore(prefix: string, store: NativeHandle): NativeHandle;
+  distSealedStore(token: string, store: NativeHandle): NativeHandle;
   distStoreSet(store: NativeHandle, key: string, value: string): void;
   distStoreGet(store: NativeHandle, key: string): string;
   distStoreAdd(store: NativeHandle, key: string, amount: number): number;

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -125,6 +126,60 @@ test(
   },
 );
 
+/** The state letter of /proc/<pid>/stat (R running, S sleeping, T stopped). */
+const procState = (pid: number): string => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat[stat.lastIndexOf(")") + 2];
+};
+
+test(
+  "a rank spinning in JS (running, not stopped) is found by its heartbeat within --stall-timeout, named, and the job ends",
+  { timeout: 60_000 },
+  async () => {
+    let spinningAt = 0;
+    let spinner = 0;
+    const states: string[] = [];
+    const args = ["--nproc-per-node", "2", "--master-port", String(await freePort()), "--stall-timeout", "3", "--collective-timeout", "60"];
+    const r = await tessera([...args, job, "spin"], {
+      onOut: (text) => {
+        const pid = /\[rank1\]: spinning pid=(\d+)/.exec(text)?.[1];
+        if (pid === undefined || spinningAt !== 0) return;
+        spinningAt = Date.now();
+        spinner = Number(pid);
+        setTimeout(() => states.push(procState(spinner)), 1000);
+      },
+    });
+    assert.equal(r.code, 137, r.err);
+    // Busy in JS: the kernel sees it running (the process-state check alone would not find it).
+    assert.deepEqual(states, ["R"]);
+    const silent = Number(
+      /tessera run: rank 1 made no progress for ([\d.]+) s: its heartbeat stopped outside a collective/.exec(r.err)?.[1],
+    );
+    assert.ok(silent >= 3 && silent < 5, `silent ${silent} s at --stall-timeout 3`);
+    assert.match(r.err, /\(--stall-timeout 3\); killing it/);
+    assert.match(r.err, /tessera run: rank 1 was killed by SIGKILL; stopped the others/);
+    // Rank 0, waiting in the all_reduce all along, is not the one named.
+    assert.doesNotMatch(r.err, /rank 0 made no progress/);
+    assert.ok(
+      r.closedAt - spinningAt < 20_000,
+      `the job ended ${r.closedAt - spinningAt} ms after the spin began (collective timeout 60 s)`,
+    );
+    for (const m of r.out.matchAll(/ready pid=(\d+)|spinning pid=(\d+)/g))
+      assert.throws(() => process.kill(Number(m[1] ?? m[2]), 0), /ESRCH/, "a worker outlived the job");
+    assert.throws(() => process.kill(spinner, 0), /ESRCH/);
+  },
+);
+
+test("a slow rank that keeps beating is not taken for a stalled one, nor are the ranks waiting for it", { timeout: 90_000 }, async () => {
+  // Rank 1 computes 2 s (no beat), then waits 2 s with the event loop free (the timer beats); rank 0
+  // waits 4 s per step in all_reduce, longer than --stall-timeout 3.
+  const r = await tessera(["--nproc-per-node", "2", "--master-port", String(await freePort()), "--stall-timeout", "3", job, "slow"]);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, /made no progress/);
+  assert.match(r.out, /\[rank0\]: step 2 sum 2/);
+  assert.match(r.out, /\[rank1\]: step 2 sum 2/);
+});
+
 test("ranks started with different WORLD_SIZE are named at rendezvous, not left waiting", { timeout: 60_000 }, async () => {
   const port = String(await freePort());
   const rankRun = (rank: number, worldSize: number): Promise<{ code: number | null; err: string }> =>
@@ -167,23 +222,27 @@ test("SIGINT to the launcher stops every worker", { timeout: 30_000 }, async () 
     assert.throws(() => process.kill(Number(m[1]), 0), /ESRCH/, `worker ${m[1]} still alive`);
 });
 
-test("a second node's launcher joins the first as one world", { timeout: 60_000 }, async () => {
+test("a second node's launcher joins the first as one world, both given the job's token", { timeout: 60_000 }, async () => {
   const port = String(await freePort());
-  const node = (rank: number): Promise<Run> =>
-    tessera([
-      "--nnodes",
-      "2",
-      "--node-rank",
-      String(rank),
-      "--nproc-per-node",
-      "1",
-      "--master-addr",
-      "127.0.0.1",
-      "--master-port",
-      port,
-      job,
-      "allreduce",
-    ]);
+  const token = randomBytes(32).toString("hex");
+  const node = (rank: number, env: NodeJS.ProcessEnv = { TESSERA_JOB_TOKEN: token }): Promise<Run> =>
+    tessera(
+      [
+        "--nnodes",
+        "2",
+        "--node-rank",
+        String(rank),
+        "--nproc-per-node",
+        "1",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        port,
+        job,
+        "allreduce",
+      ],
+      { env },
+    );
   const [a, b] = await Promise.all([node(0), node(1)]);
   assert.equal(a.code, 0, a.err);
   assert.equal(b.code, 0, b.err);
@@ -191,6 +250,27 @@ test("a second node's launcher joins the first as one world", { timeout: 60_000 
   assert.match(b.out, /\[rank1\]: env RANK=1 LOCAL_RANK=0 WORLD_SIZE=2 LOCAL_WORLD_SIZE=1 GROUP_RANK=1/);
   assert.match(a.out, /\[rank0\]: sum 3,3 of 2/);
   assert.match(b.out, /\[rank1\]: sum 3,3 of 2/);
+});
+
+test("a node launcher without a token is refused; a node with another token cannot join, and is named", { timeout: 60_000 }, async () => {
+  const port = String(await freePort());
+  const node = (rank: number, token: string | undefined): Promise<Run> =>
+    tessera(["--nnodes", "2", "--node-rank", String(rank), "--nproc-per-node", "1", "--master-port", port, job, "allreduce"], {
+      env: { TESSERA_JOB_TOKEN: token },
+    });
+  const none = await node(0, undefined);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /^tessera run: a job on several nodes needs a shared secret: set TESSERA_JOB_TOKEN/);
+  assert.doesNotMatch(none.out, /env RANK/, "no worker started");
+  const short = await node(0, "guessable");
+  assert.equal(short.code, 2);
+  assert.match(short.err, /TESSERA_JOB_TOKEN: a job token is 32 to 1024 printable characters/);
+  // Rank 0 reads rank 1's world-size record, sealed under the other token: refused by name, not
+  // parsed. (Rank 1 fails the same way on rank 0's record, or finds the store gone when rank 0 failed first.)
+  const [a, b] = await Promise.all([node(0, randomBytes(32).toString("hex")), node(1, randomBytes(32).toString("hex"))]);
+  assert.notEqual(a.code, 0);
+  assert.notEqual(b.code, 0);
+  assert.match(a.err, /store key 'tessera\/world_size\/1': the record \(\d+ bytes\) is not sealed with this job's token/);
 });
 
 test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, async () => {

@@ -2,6 +2,7 @@
 // "nodes" of `tessera run` on this machine, and collects each rank's JSON report line.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../src/launch/free_port.js";
@@ -50,6 +51,7 @@ export function runJob<T>(
 /** The script on `nodes` × `perNode` ranks: one `tessera run` per node, all on this machine. */
 export async function runNodes<T>(script: string, args: string[], nodes: number, perNode: number, plan: object): Promise<JobResult<T>> {
   const port = String(await freePort());
+  const token = randomBytes(32).toString("hex");
   const runs = Array.from(
     { length: nodes },
     (_, node) =>
@@ -74,7 +76,7 @@ export async function runNodes<T>(script: string, args: string[], nodes: number,
             script,
             ...args,
           ],
-          { env: cleanEnv({}) },
+          { env: cleanEnv({ TESSERA_JOB_TOKEN: token }) },
         );
         let out = "";
         let err = "";

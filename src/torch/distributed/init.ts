@@ -4,6 +4,8 @@ import { ValueError } from "../errors.js";
 import { native } from "../_native.js";
 import { _init_world, is_initialized, type Backend, type ProcessGroup } from "./process_group.js";
 import { FileStore, TCPStore, type Store } from "./store.js";
+import { jobStore } from "./job_store.js";
+import { startHeartbeat } from "./heartbeat.js";
 import { checkOptions } from "../_options.js";
 
 export interface InitProcessGroupOptions {
@@ -75,8 +77,8 @@ function tcpRendezvous(host: string, port: number, rank: number, worldSize: numb
     throw new ValueError(`torch.distributed.init_process_group: invalid master port '${port}'`);
   // Rank 0 does not wait for worker_count connections here: agreeOnWorldSize waits for the ranks,
   // and names one started with another world size instead of waiting for ranks that never come.
-  const store = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: false });
-  return { store, rank, worldSize, masterAddr: host };
+  const tcp = new TCPStore(host, port, { world_size: worldSize, is_master: rank === 0, timeout, wait_for_workers: false });
+  return { store: jobStore(tcp), rank, worldSize, masterAddr: host };
 }
 
 function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
@@ -118,6 +120,15 @@ function rendezvous(o: InitProcessGroupOptions, timeout: number): Rendezvous {
  */
 export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 5 * 60_000;
 
+/** A world size read from the store: a decimal integer of at most 9 digits, else an error naming the key. */
+function storedWorldSize(key: string, value: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+    const shown = value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}... (${value.length} characters)` : JSON.stringify(value);
+    throw new Error(`store key '${key}': expected a world size (a positive integer), got ${shown}`);
+  }
+  return Number(value);
+}
+
 /** Every rank states the world size it was started with; one that differs from rank 0's is an error naming both. */
 function agreeOnWorldSize(store: Store, rank: number, worldSize: number, timeout: number): void {
   const key = (r: number): string => `tessera/world_size/${r}`;
@@ -125,7 +136,7 @@ function agreeOnWorldSize(store: Store, rank: number, worldSize: number, timeout
   const others = rank === 0 ? Array.from({ length: worldSize - 1 }, (_, i) => i + 1) : [0];
   for (const r of others) {
     store.wait([key(r)], timeout);
-    const theirs = Number(store.get(key(r)));
+    const theirs = storedWorldSize(key(r), store.get(key(r)));
     if (theirs !== worldSize) {
       throw new Error(
         `rank ${rank} was started with world_size ${worldSize}, but rank ${r} with ${theirs} (WORLD_SIZE must be the same on every rank)`,
@@ -167,7 +178,9 @@ export function init_process_group(options: InitProcessGroupOptions = {}): Proce
   const rv = rendezvous(options, timeout);
   try {
     agreeOnWorldSize(rv.store, rv.rank, rv.worldSize, timeout);
-    return _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
+    const pg = _init_world(backend, rv.store, rv.rank, rv.worldSize, timeout, glooHost(rv.masterAddr, rv.worldSize));
+    startHeartbeat();
+    return pg;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(

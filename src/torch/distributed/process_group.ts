@@ -5,6 +5,7 @@ import type { NativeHandle } from "../_native.js";
 import { native as c10d } from "../_native.js";
 import { PrefixStore, type Store } from "./store.js";
 import { checkOptions } from "../_options.js";
+import { stopHeartbeat, waitingOnPeers } from "./heartbeat.js";
 
 export type Backend = "gloo" | "nccl";
 
@@ -79,7 +80,8 @@ export function _init_world(
 ): ProcessGroup {
   const ranks = Array.from({ length: worldSize }, (_, i) => i);
   const prefixed = new PrefixStore("default_pg/", store);
-  const pg = new ProcessGroup(c10d.distNewGroup(backend, prefixed._h, rank, worldSize, timeout, glooHost), backend, ranks, rank);
+  const h = waitingOnPeers(() => c10d.distNewGroup(backend, prefixed._h, rank, worldSize, timeout, glooHost));
+  const pg = new ProcessGroup(h, backend, ranks, rank);
   world = { store, rank, worldSize, timeout, glooHost, groups: [pg], groupCount: 0 };
   GroupMember.WORLD = pg;
   return pg;
@@ -128,7 +130,7 @@ export function new_group(ranks?: number[] | null, options: NewGroupOptions = {}
   if (me < 0) return NON_GROUP_MEMBER;
   const backend = options.backend ?? w.groups[0].backend;
   const store = new PrefixStore(`group_${w.groupCount}/`, w.store);
-  const h = c10d.distNewGroup(backend, store._h, me, members.length, options.timeout ?? w.timeout, w.glooHost);
+  const h = waitingOnPeers(() => c10d.distNewGroup(backend, store._h, me, members.length, options.timeout ?? w.timeout, w.glooHost));
   const pg = new ProcessGroup(h, backend, members, me);
   w.groups.push(pg);
   return pg;
@@ -169,6 +171,7 @@ export function destroy_process_group(group?: Group | null): void {
   if (group === undefined || group === null || group === w.groups[0]) {
     world = null;
     GroupMember.WORLD = null;
+    stopHeartbeat();
   } else {
     w.groups = w.groups.filter((g) => g !== group);
   }

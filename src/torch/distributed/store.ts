@@ -3,6 +3,7 @@
 import type { NativeHandle } from "../_native.js";
 import { native as c10d } from "../_native.js";
 import { checkOptions } from "../_options.js";
+import { waitingOnPeers } from "./heartbeat.js";
 
 /** PyTorch's default store and process-group timeout: 30 minutes (PyTorch takes a timedelta). */
 export const default_pg_timeout = 30 * 60_000;
@@ -21,7 +22,7 @@ export abstract class Store {
 
   /** Waits (up to the store's timeout) for `key` to be set, then returns its value. */
   get(key: string): string {
-    return c10d.distStoreGet(this._h, key);
+    return waitingOnPeers(() => c10d.distStoreGet(this._h, key));
   }
 
   /** Adds `amount` to the integer at `key` (created as 0) and returns the new value. */
@@ -31,7 +32,7 @@ export abstract class Store {
 
   /** Waits until every key is set; `timeout` in milliseconds. */
   wait(keys: string[], timeout: number = default_pg_timeout): void {
-    c10d.distStoreWait(this._h, keys, timeout);
+    waitingOnPeers(() => c10d.distStoreWait(this._h, keys, timeout));
   }
 
   set_timeout(timeout: number): void {

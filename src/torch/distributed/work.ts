@@ -3,6 +3,7 @@
 import { RuntimeError } from "../errors.js";
 import type { NativeHandle } from "../_native.js";
 import { native as c10d } from "../_native.js";
+import { waitingOnPeers } from "./heartbeat.js";
 
 export class Work implements PromiseLike<void> {
   private readonly h: NativeHandle | null;
@@ -31,9 +32,10 @@ export class Work implements PromiseLike<void> {
 
   /** Blocks until the collective finished (its error is thrown here); `timeout` in milliseconds. */
   wait(timeout?: number): boolean {
-    if (this.h !== null && !this.finished) {
+    const h = this.h;
+    if (h !== null && !this.finished) {
       try {
-        if (!c10d.distWorkWait(this.h, timeout ?? -1)) return false;
+        if (!waitingOnPeers(() => c10d.distWorkWait(h, timeout ?? -1))) return false;
       } catch (e) {
         this.fail(e);
       }

@@ -8,6 +8,7 @@ import { enable_grad, no_grad } from "../autograd/grad_mode.js";
 import { _optimizer_created } from "../moreh.js";
 import { RuntimeError, ValueError } from "../errors.js";
 import { checkOptions, refuseUnsupported } from "../_options.js";
+import { progress } from "../distributed/heartbeat.js";
 
 /** The options every optimizer's groups have; each optimizer adds its own. */
 export interface BaseOptions {
@@ -85,6 +86,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         escape(this);
       }),
     );
+    progress();
     return loss;
   }
 

@@ -1,4 +1,5 @@
-// A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang" | "signal" (argv[3]: the signal rank 1 dies of) | "fail-single".
+// A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang" | "signal" (argv[3]: the signal rank 1 dies of) | "fail-single"
+// | "spin" (rank 1 spins in JS after a first all_reduce) | "slow" (rank 1 computes 2 s, then waits 2 s off the event loop, per step).
 import { torch } from "../../../src/index.js";
 
 const mode = process.argv[2];
@@ -33,6 +34,24 @@ if (mode === "allreduce") {
 } else if (mode === "fail-single") {
   console.error("failing on purpose");
   process.exitCode = 3;
+} else if (mode === "spin" || mode === "slow") {
+  dist.init_process_group({ backend: "gloo" });
+  const busy = (ms: number): void => {
+    for (const end = Date.now() + ms; Date.now() < end; );
+  };
+  for (let step = 0; step < 3; step++) {
+    const t = torch.ones(1);
+    dist.all_reduce(t);
+    console.log(`step ${step} sum ${t.item()}`);
+    if (dist.get_rank() !== 1) continue;
+    if (mode === "spin") {
+      console.log(`spinning pid=${process.pid}`);
+      for (;;);
+    }
+    busy(2000);
+    await new Promise((done) => setTimeout(done, 2000));
+  }
+  dist.destroy_process_group();
 } else if (mode === "hang") {
   console.log(`ready pid=${process.pid}`);
   setTimeout(() => console.log("not interrupted"), 60_000);
