@@ -4,11 +4,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { TCPStore } from "../../src/torch/distributed/store.js";
 import { parseRunArgs } from "../../src/launch/args.js";
 import { firstHostOfNodelist, parseHostfile, slurmNode } from "../../src/launch/cluster.js";
 import { childNodeArgs, YOUNG_GENERATION_FLAG, youngGenerationFlags } from "../../src/launch/node_flags.js";
@@ -271,6 +272,30 @@ test("a node launcher without a token is refused; a node with another token cann
   assert.notEqual(a.code, 0);
   assert.notEqual(b.code, 0);
   assert.match(a.err, /store key 'tessera\/world_size\/1': the record \(\d+ bytes\) is not sealed with this job's token/);
+});
+
+test("a client outside the job reads only sealed bytes from a running job's store, and the job goes on", { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const go = path.join(mkdtempSync(path.join(os.tmpdir(), "tessera-hold-")), "go");
+  const seen = new Map<string, string>();
+  const r = await tessera(["--nproc-per-node", "2", "--master-port", String(port), job, "hold", go], {
+    onOut: (text) => {
+      if (existsSync(go) || (text.match(/\]: ready/g) ?? []).length < 2) return;
+      // The rendezvous records of both ranks: world sizes, and Gloo's (hostname, address, port).
+      const outsider = new TCPStore("127.0.0.1", port, { is_master: false, world_size: 2, timeout: 10_000 });
+      for (const key of ["tessera/world_size/0", "tessera/world_size/1", "default_pg//0/0", "default_pg//0/1"])
+        seen.set(key, outsider.get(key));
+      outsider.set("tessera/world_size/1", "3");
+      writeFileSync(go, "");
+    },
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(seen.size, 4);
+  for (const [key, value] of seen) {
+    assert.ok(value.startsWith("TSJ1"), `${key}: ${JSON.stringify(value)}`);
+    assert.ok(!value.includes(os.hostname()) && !value.includes("127.0.0.1") && value !== "2", `${key} shows its content`);
+  }
+  assert.match(r.out, /\[rank0\]: sum 3,3 of 2/);
 });
 
 test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, async () => {

@@ -1,5 +1,7 @@
 // A job for the launcher tests. argv[2]: "allreduce" | "fail" | "hang" | "signal" (argv[3]: the signal rank 1 dies of) | "fail-single"
-// | "spin" (rank 1 spins in JS after a first all_reduce) | "slow" (rank 1 computes 2 s, then waits 2 s off the event loop, per step).
+// | "spin" (rank 1 spins in JS after a first all_reduce) | "slow" (rank 1 computes 2 s, then waits 2 s off the event loop, per step)
+// | "hold" (joins, says ready, waits for the file argv[3] to exist, then all_reduce).
+import { existsSync } from "node:fs";
 import { torch } from "../../../src/index.js";
 
 const mode = process.argv[2];
@@ -51,6 +53,20 @@ if (mode === "allreduce") {
     busy(2000);
     await new Promise((done) => setTimeout(done, 2000));
   }
+  dist.destroy_process_group();
+} else if (mode === "hold") {
+  dist.init_process_group({ backend: "gloo", timeout: 20_000 });
+  console.log("ready");
+  await new Promise<void>((done) => {
+    const poll = setInterval(() => {
+      if (!existsSync(process.argv[3])) return;
+      clearInterval(poll);
+      done();
+    }, 50);
+  });
+  const t = torch.full([2], dist.get_rank() + 1);
+  dist.all_reduce(t);
+  console.log(`sum ${(t.tolist() as number[]).join(",")} of ${dist.get_world_size()}`);
   dist.destroy_process_group();
 } else if (mode === "hang") {
   console.log(`ready pid=${process.pid}`);
