@@ -2,17 +2,19 @@
 // that is not sealed with the job's token (written by a process outside the job) is refused by
 // name; a sealed one that is garbage (a corrupt world size, a Gloo record with a huge length, a
 // wrong address family, a cut-short body) is an error naming the key and what is wrong, at once:
-// not std::bad_alloc, a crash, or a wait for the timeout.
+// not std::bad_alloc, a crash, or a wait for the timeout. The server itself (libtorch's) bounds the
+// lengths it reads from the wire.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { torch } from "../../src/index.js";
 import { jobStore } from "../../src/torch/distributed/job_store.js";
 
 const dist = torch.distributed;
 const TIMEOUT_MS = 20_000;
 
-/** A job's rank 0 stand-in: the store's server, with `records` written through `writer` (the job's token, or none). */
+/** A job's rank 0 stand-in: the store's server; each test writes rank 0's records into it, sealed or not. */
 function rank0Store(): { port: number; master: InstanceType<typeof dist.TCPStore> } {
   const master = new dist.TCPStore("127.0.0.1", 0, { is_master: true, world_size: 2, wait_for_workers: false, timeout: TIMEOUT_MS });
   return { port: master.port, master };
@@ -134,4 +136,37 @@ test("a malformed Gloo rank record is named with what is wrong, not std::bad_all
     assert.match(r.message, what);
     assert.ok(r.ms < TIMEOUT_MS / 2, `refused after ${r.ms} ms`);
   }
+});
+
+/** Sends `payload` to the store's port and resolves when the server closes the connection. */
+function sendRaw(port: number, payload: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1", () => s.write(payload));
+    let got = 0;
+    s.on("data", (d: Buffer) => (got += d.length));
+    s.on("close", () => resolve(got));
+    s.on("error", reject);
+  });
+}
+
+test("the store's server refuses absurd lengths on the wire (a key or value of 2^40 bytes, 2^40 keys) and keeps serving", async () => {
+  const { port, master } = rank0Store();
+  master.set("k", "v");
+  const u64le = (n: bigint): Buffer => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(n);
+    return b;
+  };
+  // c10d's wire: a VALIDATE query (0) with its magic number, then SET (1) key value, or MULTI_GET (10) count keys.
+  const hello = Buffer.from([0, 0xce, 0xf7, 0x85, 0x3c]);
+  const huge = u64le(1n << 40n);
+  for (const attack of [
+    Buffer.concat([hello, Buffer.from([1]), huge]),
+    Buffer.concat([hello, Buffer.from([1]), u64le(1n), Buffer.from("a"), huge]),
+    Buffer.concat([hello, Buffer.from([10]), huge]),
+  ]) {
+    assert.equal(await sendRaw(port, attack), 0, "the server answered an absurd request");
+  }
+  const client = new dist.TCPStore("127.0.0.1", port, { is_master: false, world_size: 2, timeout: TIMEOUT_MS });
+  assert.equal(client.get("k"), "v");
 });
