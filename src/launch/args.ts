@@ -18,7 +18,7 @@ export interface RunArgs {
   maxRestarts: number;
   /** Seconds a collective may wait for the other ranks before it fails (every worker's process-group timeout); null: 5 minutes. */
   collectiveTimeout: number | null;
-  /** Seconds a worker may stay stopped (SIGSTOP, a debugger) before the launcher kills it and fails the group; null: 60. */
+  /** Seconds a worker may go without a heartbeat outside a collective, or stay stopped, before the launcher kills it and fails the group; null: 120. */
   stallTimeout: number | null;
   /** torchrun's --standalone: one node, rendezvous on this machine at a free port. */
   standalone: boolean;
@@ -48,8 +48,13 @@ up to N times (default 0), as torchrun does; each restart is logged with its cau
 or signal). The script resumes from its latest checkpoint (docs/checkpoints.md). One node only.
 --collective-timeout SECONDS: a collective that waits longer for the other ranks fails (default 5
 minutes), so that a hung rank (stopped, deadlocked) brings the group down and it can restart.
---stall-timeout SECONDS: a worker that stays stopped (SIGSTOP, a debugger) this long is killed, which
-fails the group at once (default 60). A rank started with another WORLD_SIZE is named at rendezvous.
+--stall-timeout SECONDS: a worker whose heartbeat stops outside a collective (a busy loop, a call that
+never returns) or that stays stopped (SIGSTOP, a debugger) this long is killed, which fails the group
+at once (default 120; the heartbeat ticks at every collective, optimizer step, and every second while
+the event loop is free, from init_process_group on). A rank started with another WORLD_SIZE is named
+at rendezvous.
+TESSERA_JOB_TOKEN (environment): the job's secret, which seals its rendezvous store; made afresh on one
+node, required (the same on every node, at least 32 characters) for --nnodes > 1; --hostfile makes one.
 SIGINT/SIGTERM are forwarded to the workers, which get ${INTERRUPT_GRACE_MS / 1000} s to stop (and save) before they
 are killed; a second signal kills them at once.
 torchrun's --standalone (one node, a free local port) and --rdzv-backend c10d|static,
