@@ -12,6 +12,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { fileURLToPath } from "node:url";
 import type { Tensor } from "../src/torch/tensor.js";
 import { freePort } from "../src/launch/free_port.js";
@@ -28,11 +30,12 @@ interface Options {
   steps: number;
 }
 
-const CONFIGS: Array<{ name: string; plan: Record<string, unknown> }> = [
-  { name: "zero 0 (dp 4)", plan: { zero: 0 } },
-  { name: "zero 1 (dp 4)", plan: { zero: 1 } },
-  { name: "zero 2 (dp 4)", plan: { zero: 2 } },
-  { name: "zero 3 (dp 4)", plan: { zero: 3 } },
+const configs = (o: Options): Array<{ name: string; plan: Record<string, unknown> }> => [
+  // A rank's whole batch is one micro-batch (the data-parallel plans run it in one forward).
+  ...([0, 1, 2, 3] as const).map((zero) => ({
+    name: `zero ${zero} (dp ${o.ranks})`,
+    plan: { zero, micro_batch: o.globalBatch / o.ranks, grad_accum: 1 },
+  })),
   { name: "tp 2 × dp 2", plan: { tp: 2, dp: 2 } },
   { name: "tp 4", plan: { tp: 4, dp: 1 } },
   { name: "pp 2 × dp 2", plan: { pp: 2, dp: 2, grad_accum: 2, sequence_parallel: false } },
@@ -62,9 +65,20 @@ async function worker(o: Options): Promise<void> {
   const { calibrationShapes, profileFromTimings } = await import("../src/launch/calibrate.js");
   const { measureOnRanks } = await import("../src/launch/calibrate_ranks.js");
   const planner = await import("../src/parallel/planner/index.js");
+  const cpuMemory = await import("../src/torch/cpu_memory.js");
   const dist = torch.distributed;
   dist.init_process_group({ backend: "gloo" });
   const rank = dist.get_rank();
+  // Every CPU allocation from here on is counted: a plan's peak is what it holds between steps plus
+  // the most a step allocates on top. Tensors no longer referenced are freed when V8 collects their
+  // handles: a collection before each reading counts what is alive, not what awaits the collector.
+  cpuMemory.track_cpu_memory();
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const live = (): number => {
+    gc();
+    return cpuMemory.cpu_memory_allocated();
+  };
   const config = new transformers.LlamaConfig({
     vocab_size: o.vocab,
     hidden_size: o.hidden,
@@ -76,7 +90,8 @@ async function worker(o: Options): Promise<void> {
     tie_word_embeddings: false,
   });
   const bytesOf = (t: Tensor | null): number => (t === null ? 0 : t.numel() * t.element_size());
-  const built = CONFIGS.map((c) => {
+  const built = configs(o).map((c) => {
+    const before = live();
     torch.moreh.option.enable_advanced_parallelization({ plan: c.plan, hardware: "cpu", seq_len: o.seq, global_batch: o.globalBatch });
     torch.manual_seed(0);
     const model = transformers.LlamaForCausalLM.from_config(config);
@@ -87,10 +102,29 @@ async function worker(o: Options): Promise<void> {
     const applied = _applied_model(model);
     const dp = applied?.evaluation?.plan.dp ?? 1;
     const ids = torch.randint(0, o.vocab, [o.globalBatch / dp, o.seq], { generator: new torch.Generator().manual_seed(100 + rank) });
-    return { c, model, optim, applied, ids, times: [] as number[], states: 0 };
+    const b = { c, model, optim, applied, ids, times: [] as number[], states: 0, held: 0, transient: 0 };
+    // Warm up here, before the next plan is built, so that what this plan holds between steps is
+    // the growth of the counted bytes over its build and warm-up.
+    for (let i = 0; i < o.warmup; i++) step(b, i === 0);
+    b.held = live() - before;
+    // The warm-up's first step also creates the optimizer's states: not a step's transient.
+    b.transient = 0;
+    return b;
   });
-  const step = (b: (typeof built)[number], first: boolean): number => {
+  function step(
+    b: {
+      model: (typeof built)[number]["model"];
+      optim: (typeof built)[number]["optim"];
+      applied: (typeof built)[number]["applied"];
+      ids: Tensor;
+      states: number;
+      transient: number;
+    },
+    first: boolean,
+  ): number {
+    const start = live();
     dist.barrier();
+    cpuMemory.cpu_reset_peak_memory_stats();
     const t0 = performance.now();
     const out = b.model.forward(b.ids, { labels: b.ids, use_cache: false });
     out.loss!.backward();
@@ -105,15 +139,15 @@ async function worker(o: Options): Promise<void> {
     b.optim.zero_grad();
     out.loss!.item();
     const ms = performance.now() - t0;
+    b.transient = Math.max(b.transient, cpuMemory.cpu_max_memory_allocated() - start);
     if (first)
       for (const s of b.optim.state.values())
         for (const v of Object.values(s)) if (v instanceof torch.Tensor && v.dim() > 0) b.states += bytesOf(v);
     return ms;
-  };
+  }
   const modelProfile = planner.profileFromConfig(config.to_dict(), "bench-llama");
   const shapes = calibrationShapes(modelProfile, (o.seq * o.globalBatch) / o.ranks);
   const calibrations: Array<ReturnType<typeof measureOnRanks>> = [];
-  for (const b of built) for (let i = 0; i < o.warmup; i++) step(b, i === 0);
   for (let r = 0; r < o.rounds; r++) {
     calibrations.push(measureOnRanks(shapes));
     for (let k = 0; k < built.length; k++) {
@@ -130,6 +164,12 @@ async function worker(o: Options): Promise<void> {
     copy: mid((t) => t.copy),
     allReduce: calibrations[0]!.allReduce.map(([n, bytes], i) => [n, bytes, mid((t) => t.allReduce[i]![2])] as [number, number, number]),
     framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
+    concurrency: {
+      cores: os.cpus().length,
+      samples: calibrations[0]!.concurrency!.samples.map(
+        ([busy], i) => [busy, mid((t) => t.concurrency!.samples[i]![1])] as [number, number],
+      ),
+    },
   };
   const profile = profileFromTimings(timings, shapes, { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks });
   const problem = planner.makeProblem(modelProfile, o.ranks, {
@@ -147,12 +187,29 @@ async function worker(o: Options): Promise<void> {
   const reports = built.map((b) => {
     const applied = b.applied?.evaluation ?? null;
     const e = applied === null ? null : planner.evaluate(problem, applied.plan);
+    // The largest rank's peak, and what it held between steps and allocated on top in a step.
+    const peaks = torch.tensor([b.held + b.transient], { dtype: torch.float64 });
+    const all = Array.from({ length: o.ranks }, () => torch.zeros([1], { dtype: torch.float64 }));
+    dist.all_gather(all, peaks);
+    const parts = torch.tensor([b.held, b.transient], { dtype: torch.float64 });
+    const allParts = Array.from({ length: o.ranks }, () => torch.zeros([2], { dtype: torch.float64 }));
+    dist.all_gather(allParts, parts);
+    const largest = all.map((t) => (t.tolist() as number[])[0]!).reduce((bi, x, i, xs) => (x > xs[bi]! ? i : bi), 0);
+    const [held, onTop] = allParts[largest]!.tolist() as [number, number];
+    const measuredStates = max([b.states])[0]!;
+    const measuredPeak = held + onTop;
     return {
       name: b.c.name,
       measuredMs: median(max(b.times)),
-      measuredStates: max([b.states])[0]!,
+      measuredStates,
+      measuredPeak,
+      held,
+      onTop,
       predictedMs: e === null ? null : 1000 * e.prediction.step.total,
       predictedStates: e === null ? null : e.memory.weights + e.memory.gradients + e.memory.optimizer,
+      // Live bytes, as the counting allocator sees them: the planner's total less its allocator
+      // margin and the runtime's reserve (neither is a tensor).
+      predictedPeak: e === null ? null : e.memory.total - e.memory.fragmentation - e.memory.reserved,
       plan: e?.plan ?? null,
     };
   });
@@ -168,6 +225,7 @@ async function worker(o: Options): Promise<void> {
             allReduce: profile.intraNode.byGroupSize,
             latency: profile.intraNode.latencyS,
             overhead: profile.overhead,
+            sharedCores: profile.sharedCores,
           },
         }),
     );
@@ -182,6 +240,7 @@ async function main(argv: string[]): Promise<void> {
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TESSERA_PLAN", "TESSERA_NPROC"]) delete env[k];
   const port = String(await freePort());
   const started = Date.now();
+  const loadBefore = os.loadavg();
   {
     const { reports, profile } = await new Promise<{
       reports: Array<{
@@ -190,6 +249,10 @@ async function main(argv: string[]): Promise<void> {
         measuredStates: number;
         predictedMs: number | null;
         predictedStates: number | null;
+        measuredPeak: number;
+        held: number;
+        onTop: number;
+        predictedPeak: number | null;
       }>;
       profile: unknown;
     }>((resolve, reject) => {
@@ -218,25 +281,23 @@ async function main(argv: string[]): Promise<void> {
       });
     });
     const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? os.cpus()[0]?.model ?? "unknown";
+    const load = (l: number[]): string => l.map((x) => x.toFixed(1)).join(" ");
     console.log(
-      `machine: ${cpu}, ${os.cpus().length} cores; ${o.ranks} Gloo ranks, 1 intra-op thread each; load average ${os
-        .loadavg()
-        .map((x) => x.toFixed(1))
-        .join(" ")}`,
+      `machine: ${cpu}, ${os.cpus().length} cores; ${o.ranks} Gloo ranks, 1 intra-op thread each; load average (1, 5, 15 min) ${load(loadBefore)} before, ${load(os.loadavg())} after`,
     );
     console.log(
       `model: Llama, hidden ${o.hidden}, ${o.layers} layers, vocab ${o.vocab}, fp32, seq ${o.seq}, global batch ${o.globalBatch}, AdamW; ${o.rounds} rounds of ${o.steps} steps per plan, a calibration per round; ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
     console.log(`profile (median calibration): ${JSON.stringify(profile)}\n`);
     console.log(
-      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error |",
+      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error | predicted peak MiB | measured peak (largest rank: held + a step's most) | error |",
     );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
     for (const r of reports) {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
       console.log(
-        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} |`,
+        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
       );
     }
   }

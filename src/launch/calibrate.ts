@@ -22,6 +22,7 @@ import {
   type HardwareProfile,
   type ModelProfile,
 } from "../parallel/planner/index.js";
+import type { RawMeasurements } from "../parallel/planner/measure.js";
 import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
 
 /** What one calibration job measured: per-shape seconds, the slowest rank's. */
@@ -35,6 +36,14 @@ export interface CalibrationTimings {
   allReduce: Array<[number, number, number]>;
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
+  /** CPU ranks: the machine's cores and [busy ranks, seconds] of one GEMM with 1 … all ranks computing at once. */
+  concurrency?: { cores: number; samples: Array<[number, number]> };
+}
+
+function concurrencyOf(t: CalibrationTimings): RawMeasurements["concurrency"] {
+  return t.concurrency === undefined
+    ? undefined
+    : { cores: t.concurrency.cores, samples: t.concurrency.samples.map(([busy, seconds]) => ({ busy, seconds })) };
 }
 
 /**
@@ -84,6 +93,7 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
       collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
       framework: { oneLayer: t.framework[0], twoLayers: t.framework[1] },
+      concurrency: concurrencyOf(t),
     },
     base,
   );
@@ -163,6 +173,7 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeAllReduce: async (scope, size, bytes) =>
       scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2],
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
+    timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });

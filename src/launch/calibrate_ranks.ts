@@ -2,6 +2,7 @@
 // initialized): every rank runs the same shapes at once, then all-reduces over groups of 2, 4, …
 // ranks. calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job,
 // between the plans it times, so that the machine's load drifts over both alike.
+import os from "node:os";
 import * as torch from "../torch/index.js";
 import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
@@ -102,6 +103,21 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
       }),
     );
   }) as [number, number];
+  // CPU ranks share the machine's cores: the widest GEMM with 1 … all ranks computing at once (the
+  // others wait at the barrier), the slowest busy rank's seconds.
+  let concurrency: CalibrationTimings["concurrency"];
+  if (!cuda) {
+    const { m, n, k } = shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a));
+    const a = torch.randn([m, k], { dtype, device });
+    const b = torch.randn([k, n], { dtype, device });
+    const samples: Array<[number, number]> = [];
+    for (let busy = 1; busy <= world; busy++) {
+      const member = rank < busy;
+      const seconds = time(() => (member ? void torch.matmul(a, b) : undefined), 3, member);
+      samples.push([busy, slowest(member ? seconds : 0)]);
+    }
+    concurrency = { cores: os.cpus().length, samples };
+  }
   const allReduce: Array<[number, number, number]> = [];
   for (let size = 2; size <= world; size *= 2) {
     // Every rank makes every group, in the same order (new_group's rule); the first `size` ranks time it.
@@ -114,5 +130,5 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     }
   }
   const { device: name, software } = localDevice();
-  return { device: name, software, gemm, attention, copy, allReduce, framework };
+  return { device: name, software, gemm, attention, copy, allReduce, framework, ...(concurrency === undefined ? {} : { concurrency }) };
 }

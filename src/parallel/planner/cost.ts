@@ -207,6 +207,35 @@ function headTime(problem: Problem, plan: Plan): number {
   return gemm + loss;
 }
 
+/** A rank's speed with `busy` ranks computing, relative to all busy: the nearest measured count at or below. */
+function sharedSpeed(speed: Array<[number, number]>, busy: number): number {
+  let best: [number, number] | undefined;
+  for (const point of speed) if (point[0] <= busy && (best === undefined || point[0] > best[0])) best = point;
+  return best?.[1] ?? 1;
+}
+
+/**
+ * Ranks that share a machine's cores (the profile's sharedCores: CPU ranks) are not independent
+ * devices: the profile's rates hold with every rank busy, and a rank runs faster while others wait.
+ * The compute span of a step (`span`: every micro-batch on the slowest stage and the bubble, at the
+ * all-busy rates) is then bounded below twice, and takes the larger: by dependencies, the same
+ * schedule with only one stage's ranks busy (tp·cp·dp of them) at their speed alone; by throughput,
+ * all ranks' compute (`work`, in all-busy seconds of one rank per stage) at the most the cores deliver
+ * at once (max over k of k · speed(k), in ranks' worth). Returns the factor on the span. With one
+ * stage every rank is busy throughout: 1. GPUs leave sharedCores out: 1. Modelled for the ranks of one
+ * machine (a job spanning machines: 1, each machine's stages then differ).
+ */
+function sharedCoreScale(problem: Problem, plan: Plan, span: number, work: number): number {
+  const shared = problem.hardware.sharedCores;
+  if (shared === undefined || plan.pp === 1 || span <= 0 || problem.gpus > problem.gpusPerNode) return 1;
+  const ranks = problem.gpus;
+  const perStage = ranks / plan.pp;
+  const dependency = span / sharedSpeed(shared.speed, perStage);
+  const capacity = Math.max(ranks, ...shared.speed.map(([k, v]) => Math.min(k, ranks) * v));
+  const throughput = (perStage * work) / capacity;
+  return Math.max(dependency, throughput) / span;
+}
+
 export function predictStep(problem: Problem, plan: Plan): Prediction {
   const { model, hardware } = problem;
   const { pp: p, vpp: v, gradAccum: m, tp, dp } = plan;
@@ -276,13 +305,16 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     optimizer += m * exposed((3 * e * shard) / hardware.host.pcieBytesPerS, layers * (layer.forward + layer.backward), layers);
   }
 
+  // Ranks sharing cores (CPU): the pipeline's compute runs faster while stages wait (sharedCoreScale).
+  const computeSpan = m * (slowest.compute + slowest.recompute) + bubble;
+  const scale = sharedCoreScale(problem, plan, computeSpan, m * perStage.reduce((sum, t) => sum + t.compute + t.recompute, 0));
   const step: StepTime = {
-    compute: m * slowest.compute,
-    recompute: m * slowest.recompute,
+    compute: scale * m * slowest.compute,
+    recompute: scale * m * slowest.recompute,
     tpComm: m * slowest.tp,
     cpComm: m * slowest.cp,
     ppComm: m * stageP2p,
-    bubble,
+    bubble: scale * bubble,
     dpComm,
     optimizer,
     total: 0,

@@ -50,6 +50,14 @@ export interface HardwareProfile {
    * launches run ahead of the kernels they queue.
    */
   overhead?: { perLayerS: number; perStepS: number };
+  /**
+   * Ranks that share a machine's cores (CPU ranks; a GPU per rank is independent, and GPU profiles
+   * leave this out): `cores` of the machine, and `speed` as [busy ranks, a rank's compute speed]
+   * pairs, the speed relative to all ranks busy at once (what the rest of the profile is measured
+   * at). With k busy ranks on C cores each gets about min(1, C/k) of a core, so a pipeline stage
+   * computing while the others wait in the bubble runs faster. Measured by `tessera plan --calibrate`.
+   */
+  sharedCores?: { cores: number; speed: Array<[number, number]> };
 }
 
 const GiB = 2 ** 30;
@@ -269,6 +277,18 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
   if (obj.overhead !== undefined) {
     const o = object(obj, "", "overhead");
     profile.overhead = { perLayerS: field(o, "overhead.", "perLayerS"), perStepS: field(o, "overhead.", "perStepS") };
+  }
+  if (obj.sharedCores !== undefined) {
+    const c = object(obj, "", "sharedCores");
+    const speed = c.speed;
+    if (
+      !Array.isArray(speed) ||
+      speed.length === 0 ||
+      !speed.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === "number" && x > 0 && Number.isFinite(x)))
+    ) {
+      throw new Error("hardware profile: 'sharedCores.speed' must be a non-empty list of [busyRanks, speed] pairs of positive numbers");
+    }
+    profile.sharedCores = { cores: field(c, "sharedCores.", "cores"), speed: speed as Array<[number, number]> };
   }
   if (obj.measured !== undefined) {
     const m = object(obj, "", "measured");

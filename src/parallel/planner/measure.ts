@@ -40,6 +40,11 @@ export interface RawMeasurements {
   collectives: CollectiveSample[];
   /** Seconds of one training step of a narrow model with 1 and with 2 decoder layers (framework time). */
   framework?: { oneLayer: number; twoLayers: number };
+  /**
+   * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one GEMM on a rank
+   * while `busy` ranks compute at once, for busy = 1 … all ranks.
+   */
+  concurrency?: { cores: number; samples: Array<{ busy: number; seconds: number }> };
 }
 
 /** What the runtime implements so the planner can measure the machine at hand. */
@@ -54,6 +59,8 @@ export interface HardwareProbe {
   timeAllReduce(scope: "intra" | "inter", groupSize: number, bytes: number): Promise<number | undefined>;
   /** Seconds of one training step of a model too narrow for its math to count, with `layers` decoder layers. */
   timeFramework?(layers: number): Promise<number>;
+  /** CPU ranks: the machine's cores and a GEMM's seconds with 1 … all ranks computing at once. */
+  timeConcurrency?(): Promise<NonNullable<RawMeasurements["concurrency"]>>;
 }
 
 /** What to time: GEMMs [m×k]·[k×n], one causal attention, a copy, all-reduce message sizes. */
@@ -113,6 +120,15 @@ function frameworkOverhead(f: { oneLayer: number; twoLayers: number }): { perLay
   return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS) };
 }
 
+/** A rank's speed with k busy ranks relative to all of them busy: the all-busy GEMM's seconds over k's. */
+function sharedCores(c: NonNullable<RawMeasurements["concurrency"]>): NonNullable<HardwareProfile["sharedCores"]> {
+  const all = c.samples.reduce((a, b) => (b.busy > a.busy ? b : a));
+  return {
+    cores: c.cores,
+    speed: [...c.samples].sort((a, b) => a.busy - b.busy).map((x) => [x.busy, all.seconds / x.seconds] as [number, number]),
+  };
+}
+
 /**
  * Builds a measured profile from raw timings. `base` supplies what timings cannot: the data-sheet peak
  * (the MFU denominator), memory size, GPUs per node and host figures.
@@ -143,6 +159,7 @@ export function profileFromMeasurements(
     ),
     measured: { device: raw.device, software: raw.software, measuredAt },
     ...(raw.framework === undefined ? {} : { overhead: frameworkOverhead(raw.framework) }),
+    ...(raw.concurrency === undefined || raw.concurrency.samples.length === 0 ? {} : { sharedCores: sharedCores(raw.concurrency) }),
   };
 }
 
@@ -217,7 +234,8 @@ export async function measureHardwareProfile(
   }
   const framework =
     probe.timeFramework === undefined ? undefined : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2) };
-  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework }, base);
+  const concurrency = await probe.timeConcurrency?.();
+  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework, concurrency }, base);
   writeCachedProfile(profile, options.cacheDir);
   return profile;
 }

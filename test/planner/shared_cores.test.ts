@@ -1,0 +1,124 @@
+// CPU ranks sharing a machine's cores: the calibration's speed curve, and the step model's use of it
+// (src/parallel/planner/cost.ts, sharedCoreScale). Values by hand.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  evaluate,
+  hardwarePreset,
+  makeProblem,
+  profileFromMeasurements,
+  validateHardwareProfile,
+  type HardwareProfile,
+  type Plan,
+} from "../../src/parallel/planner/index.js";
+import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
+
+const llama = profileFromConfig(
+  {
+    model_type: "llama",
+    vocab_size: 4096,
+    hidden_size: 256,
+    intermediate_size: 704,
+    num_hidden_layers: 4,
+    num_attention_heads: 8,
+    num_key_value_heads: 8,
+    tie_word_embeddings: false,
+  },
+  "small-llama",
+);
+
+// 4 ranks on 2 cores: a rank alone or with one other gets a whole core, twice its all-busy speed.
+const twoCores: HardwareProfile = {
+  ...hardwarePreset("cpu"),
+  devicesPerNode: 4,
+  sharedCores: {
+    cores: 2,
+    speed: [
+      [1, 2],
+      [2, 2],
+      [3, 4 / 3],
+      [4, 1],
+    ],
+  },
+};
+
+const plan = (p: Partial<Plan>): Plan => ({
+  dp: 4,
+  tp: 1,
+  pp: 1,
+  cp: 1,
+  vpp: 1,
+  microBatch: 2,
+  gradAccum: 1,
+  zero: 0,
+  recompute: "none",
+  recomputeLayers: 0,
+  sequenceParallel: false,
+  offload: "none",
+  hybridShard: false,
+  ...p,
+});
+
+test("the calibration's concurrency samples become a rank's speed relative to all ranks busy", () => {
+  const raw = {
+    device: "cpu test",
+    software: "t",
+    gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 1e10 })),
+    attention: [],
+    memoryCopy: { bytes: 1e8, seconds: 0.01 },
+    collectives: [],
+    concurrency: {
+      cores: 2,
+      samples: [
+        { busy: 4, seconds: 0.02 },
+        { busy: 1, seconds: 0.01 },
+        { busy: 2, seconds: 0.01 },
+        { busy: 3, seconds: 0.015 },
+      ],
+    },
+  };
+  const p = profileFromMeasurements(raw, { ...hardwarePreset("cpu"), devicesPerNode: 4 }, "2026-01-01T00:00:00Z");
+  assert.deepEqual(p.sharedCores, {
+    cores: 2,
+    speed: [
+      [1, 2],
+      [2, 2],
+      [3, 0.02 / 0.015],
+      [4, 1],
+    ],
+  });
+  assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
+  assert.throws(
+    () => validateHardwareProfile({ ...JSON.parse(JSON.stringify(p)), sharedCores: { cores: 2, speed: [[1, -1]] } }),
+    /sharedCores\.speed/,
+  );
+});
+
+test("a pipeline on shared cores: while one stage's ranks compute alone they run at their speed alone", () => {
+  const problem = (hardware: HardwareProfile) =>
+    makeProblem(llama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 4, precision: "fp32" });
+  // pp 2 × dp 2, one micro-batch: the two stages never compute at once, so the dependency bound
+  // (each stage's 2 ranks at speed(2) = 2) exceeds the throughput bound (all work at 4 ranks' worth).
+  const p = plan({ dp: 2, pp: 2, microBatch: 2 });
+  const alone = evaluate(problem({ ...twoCores, sharedCores: undefined }), p).prediction.step;
+  const shared = evaluate(problem(twoCores), p).prediction.step;
+  const span = (s: typeof alone) => s.compute + s.recompute + s.bubble;
+  assert.ok(Math.abs(span(shared) - span(alone) / 2) <= 1e-12 * span(alone), `${span(shared)} vs ${span(alone) / 2}`);
+  assert.equal(shared.ppComm, alone.ppComm);
+  assert.equal(shared.optimizer, alone.optimizer);
+});
+
+test("every rank busy throughout (no pipeline), a GPU profile, or ranks over several machines: no change", () => {
+  const make = (hardware: HardwareProfile, gpus = 4, gpusPerNode = 4) =>
+    makeProblem(llama, gpus, { hardware, gpusPerNode, seqLen: 128, globalBatch: 8, precision: "fp32" });
+  const dp = plan({});
+  assert.deepEqual(
+    evaluate(make(twoCores), dp).prediction.step,
+    evaluate(make({ ...twoCores, sharedCores: undefined }), dp).prediction.step,
+  );
+  const pp = plan({ dp: 4, pp: 2, microBatch: 2, gradAccum: 1 });
+  assert.deepEqual(
+    evaluate(make(twoCores, 8, 4), pp).prediction.step,
+    evaluate(make({ ...twoCores, sharedCores: undefined }, 8, 4), pp).prediction.step,
+  );
+});
