@@ -22,6 +22,7 @@ const specs = Array.from(
     command: spec.command,
     env: workerEnv(spec, i + 1),
     prefix: `[rank${i + 1}]: `,
+    heartbeat: true,
   }),
 );
 
