@@ -108,17 +108,29 @@ test("a pipeline on shared cores: while one stage's ranks compute alone they run
   assert.equal(shared.optimizer, alone.optimizer);
 });
 
-test("every rank busy throughout (no pipeline), a GPU profile, or ranks over several machines: no change", () => {
+test("every rank busy throughout (no pipeline) or ranks over several machines: the compute span is unchanged", () => {
   const make = (hardware: HardwareProfile, gpus = 4, gpusPerNode = 4) =>
     makeProblem(llama, gpus, { hardware, gpusPerNode, seqLen: 128, globalBatch: 8, precision: "fp32" });
-  const dp = plan({});
-  assert.deepEqual(
-    evaluate(make(twoCores), dp).prediction.step,
-    evaluate(make({ ...twoCores, sharedCores: undefined }), dp).prediction.step,
-  );
+  const span = (h: HardwareProfile, p: Plan, gpus?: number, perNode?: number) => {
+    const s = evaluate(make(h, gpus, perNode), p).prediction.step;
+    return [s.compute, s.recompute, s.bubble];
+  };
+  const unshared = { ...twoCores, sharedCores: undefined };
+  assert.deepEqual(span(twoCores, plan({})), span(unshared, plan({})));
   const pp = plan({ dp: 4, pp: 2, microBatch: 2, gradAccum: 1 });
-  assert.deepEqual(
-    evaluate(make(twoCores, 8, 4), pp).prediction.step,
-    evaluate(make({ ...twoCores, sharedCores: undefined }, 8, 4), pp).prediction.step,
-  );
+  assert.deepEqual(span(twoCores, pp, 8, 4), span(unshared, pp, 8, 4));
+});
+
+test("ranks sharing cores hide no data-parallel communication: Gloo's collectives run on the cores compute needs", () => {
+  const make = (hardware: HardwareProfile) =>
+    makeProblem(llama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 8, precision: "fp32" });
+  const p = plan({ zero: 0 });
+  const shared = evaluate(make(twoCores), p).prediction.step;
+  const gpuLike = evaluate(make({ ...twoCores, sharedCores: undefined }), p).prediction.step;
+  // ZeRO-0: one all-reduce of the fp32 gradients over 4 ranks, all of it on the step.
+  const params = 4096 * 256 * 2 + 4 * (4 * 256 * 256 + 3 * 256 * 704 + 2 * 256) + 256;
+  const link = twoCores.intraNode;
+  const allReduce = 2 * (2 * link.latencyS + (3 / 4) * ((4 * params) / link.bandwidthBytesPerS));
+  assert.ok(Math.abs(shared.dpComm - allReduce) <= 1e-12 * allReduce, `${shared.dpComm} vs ${allReduce}`);
+  assert.ok(gpuLike.dpComm < shared.dpComm);
 });

@@ -275,6 +275,10 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const dpMessages = dataParallelMessages(problem, plan);
   const time = (calls: Array<Call | null>, stride: number): number => callsTime(problem, calls, stride);
   const crossNode = time([dpMessages.replicas], tp * shardDegree);
+  // Ranks sharing cores (CPU): Gloo's collectives copy and reduce on the same cores the compute
+  // needs, so running beside compute hides none of their time.
+  const behind = (comm: number, window: number, parts: number): number =>
+    hardware.sharedCores !== undefined ? comm : exposed(comm, window, parts);
   let dpComm = 0;
   if (plan.zero === 3) {
     // Per micro-batch: the weights' all-gather behind the forward; their all-gather again and the
@@ -282,13 +286,13 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     const forwardGather = time([dpMessages.gather], tp);
     const backward = time([dpMessages.backwardGather, dpMessages.reduce], tp);
     dpComm =
-      m * (exposed(forwardGather, forwardWindow, layers) + exposed(backward, backwardWindow, layers)) +
-      exposed(crossNode, backwardWindow, layers);
+      m * (behind(forwardGather, forwardWindow, layers) + behind(backward, backwardWindow, layers)) +
+      behind(crossNode, backwardWindow, layers);
   } else if (dp * plan.cp > 1) {
     // Gradients are reduced once, behind the last micro-batch's backward; ZeRO-1/2 all-gather the
     // updated weights behind the next step's first forward (each layer's before it runs).
     const reduce = time([dpMessages.reduce], tp) + crossNode;
-    dpComm = exposed(reduce, backwardWindow, layers) + exposed(time([dpMessages.gather], tp), forwardWindow, layers);
+    dpComm = behind(reduce, backwardWindow, layers) + behind(time([dpMessages.gather], tp), forwardWindow, layers);
   }
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;
