@@ -30,6 +30,7 @@
 
 #include "dist_stores.h"
 #include "handles.h"
+#include "heartbeat.h"
 #include "ops.h"
 
 namespace tessera {
@@ -239,6 +240,25 @@ TESSERA_ENTRY(js_store_wait) {
 TESSERA_ENTRY(js_store_set_timeout) {
   auto ci = get_args(env, info, 2);
   store_arg(env, ci.args.at(0)).setTimeout(ms_arg(env, ci.args.at(1), "timeout"));
+  return make_undefined(env);
+}
+
+// ---- the heartbeat (heartbeat.h) -------------------------------------------------------------
+
+// heartbeatSetFd(fd): the pipe to the launcher, or -1
+TESSERA_ENTRY(js_heartbeat_set_fd) {
+  auto ci = get_args(env, info, 1);
+  heartbeat::set_fd(static_cast<int>(get_int64(env, ci.args.at(0), "fd")));
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_heartbeat_wait_begin) {
+  heartbeat::wait_begin();
+  return make_undefined(env);
+}
+
+TESSERA_ENTRY(js_heartbeat_wait_end) {
+  heartbeat::wait_end();
   return make_undefined(env);
 }
 
@@ -510,6 +530,9 @@ void register_distributed_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "distFileStore", js_file_store);
   set_function(env, exports, "distPrefixStore", js_prefix_store);
   set_function(env, exports, "distSealedStore", js_sealed_store);
+  set_function(env, exports, "heartbeatSetFd", js_heartbeat_set_fd);
+  set_function(env, exports, "heartbeatWaitBegin", js_heartbeat_wait_begin);
+  set_function(env, exports, "heartbeatWaitEnd", js_heartbeat_wait_end);
   set_function(env, exports, "distStoreSet", js_store_set);
   set_function(env, exports, "distStoreGet", js_store_get);
   set_function(env, exports, "distStoreAdd", js_store_add);

@@ -149,6 +149,9 @@ export interface DistributedEntries {
   distFileStore(path: string, worldSize: number, timeoutMs: number): NativeHandle;
   distPrefixStore(prefix: string, store: NativeHandle): NativeHandle;
   distSealedStore(token: string, store: NativeHandle): NativeHandle;
+  heartbeatSetFd(fd: number): void;
+  heartbeatWaitBegin(): void;
+  heartbeatWaitEnd(): void;
   distStoreSet(store: NativeHandle, key: string, value: string): void;
   distStoreGet(store: NativeHandle, key: string): string;
   distStoreAdd(store: NativeHandle, key: string, amount: number): number;

@@ -3,12 +3,15 @@
 // group's rendezvous) or 'd' (done: the process group was destroyed). The launcher kills a rank
 // whose last word is 'p' and that has been silent for --stall-timeout.
 //
-// The beats come from the main JS thread, on purpose: a rank spinning in JS (or stuck in a call
-// that never returns) never reaches them, which is the stall to find; a native thread would keep
-// beating. They come at every collective and store wait (before and after), at every optimizer
-// step, and every second from a timer while the event loop is free. Between init_process_group and
+// Progress comes from the main JS thread, on purpose: a rank spinning in JS (or stuck in a call
+// that never returns) never reaches it, which is the stall to find; a native thread would keep
+// beating. It comes before and after every collective and store wait, at every optimizer step, and
+// every second from a timer while the event loop is free, at most every 250 ms. A wait that lasts
+// over 100 ms is announced ('w') by a native helper thread (native/src/heartbeat.cc), so that the
+// many short waits of a training step cost no system call. Between init_process_group and
 // destroy_process_group only: before, no peer can wait on this rank in a collective.
 import { fstatSync, writeSync } from "node:fs";
+import { native } from "../_native.js";
 
 export const HEARTBEAT_ENV = "TESSERA_HEARTBEAT";
 export type BeatState = "p" | "w" | "d";
@@ -55,13 +58,16 @@ export function startHeartbeat(): void {
   if (fd === null || timer !== null) return;
   timer = setInterval(() => send("p"), TIMER_MS);
   timer.unref();
+  native.heartbeatSetFd(fd);
   send("p");
 }
 
 /** Stops beating (destroy_process_group): the launcher stops watching this rank. */
 export function stopHeartbeat(): void {
+  if (timer === null) return;
+  native.heartbeatSetFd(-1);
   send("d");
-  if (timer !== null) clearInterval(timer);
+  clearInterval(timer);
   timer = null;
 }
 
@@ -70,12 +76,18 @@ export function progress(): void {
   send("p");
 }
 
-/** Runs `wait`, which blocks on the other ranks, reported as waiting (so this rank is not the stalled one). */
+/**
+ * Runs `wait`, which blocks on the other ranks, reported as waiting once it lasts (so this rank is
+ * not the stalled one). The beat before it keeps the launcher's last 'p' fresh until 'w' comes.
+ */
 export function waitingOnPeers<T>(wait: () => T): T {
-  send("w");
+  if (timer === null) return wait();
+  send("p");
+  native.heartbeatWaitBegin();
   try {
     return wait();
   } finally {
+    native.heartbeatWaitEnd();
     send("p");
   }
 }
