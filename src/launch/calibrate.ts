@@ -62,6 +62,8 @@ export function calibrationShapes(model?: Pick<ModelProfile, "hidden" | "ffn" | 
     attention: { batch: 1, heads: Math.max(1, Math.min(model?.heads ?? 8, 8)), seq: Math.min(seqLen, 1024), headDim },
     copyBytes: 64 << 20,
     allReduceBytes: [64 << 10, 16 << 20],
+    // The framework-time steps at the model's own widths and tokens, when there is a model.
+    ...(model === undefined ? {} : { layer: { hidden: h, ffn, heads: model.heads, tokens } }),
   };
 }
 
@@ -92,7 +94,7 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       attention: [{ ...shapes.attention, seconds: t.attention }],
       memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
       collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
-      framework: { oneLayer: t.framework[0], twoLayers: t.framework[1] },
+      framework: { oneLayer: t.framework[0], twoLayers: t.framework[1], layer: shapes.layer },
       concurrency: concurrencyOf(t),
     },
     base,

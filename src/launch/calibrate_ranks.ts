@@ -73,18 +73,21 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const src = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
   const dst = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
   const copy = slowest(time(() => void dst.copy_(src)));
-  // The framework's own time: a training step of a Llama too narrow for its math to count.
+  // The framework's own time: a training step of a Llama with 1 and 2 layers at the model's widths
+  // and tokens (measure.ts subtracts what the cost model charges there), else too narrow for its math
+  // to count.
+  const layer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
   const framework = [1, 2].map((layers) => {
     torch.manual_seed(0);
     const model = LlamaForCausalLM.from_config(
       new LlamaConfig({
         vocab_size: 64,
-        hidden_size: 32,
-        intermediate_size: 64,
+        hidden_size: layer.hidden,
+        intermediate_size: layer.ffn,
         num_hidden_layers: layers,
-        num_attention_heads: 2,
-        num_key_value_heads: 2,
-        max_position_embeddings: 16,
+        num_attention_heads: layer.heads,
+        num_key_value_heads: layer.heads,
+        max_position_embeddings: layer.tokens,
       }),
     );
     // The calibration's own model: no plan of the one line applies to it (inside a planned job).
@@ -92,7 +95,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     model.train();
     if (cuda) model.to(device);
     const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-    const ids = torch.randint(0, 64, [1, 16], { device });
+    const ids = torch.randint(0, 64, [1, layer.tokens], { device });
     return slowest(
       time(() => {
         const out = model.forward(ids, { labels: ids, use_cache: false });

@@ -5,7 +5,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { predictStep } from "./cost.js";
 import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
+import { profileFromConfig } from "./model_profile.js";
+import type { Plan, Problem } from "./space.js";
 
 /** One timed GEMM [m×k]·[k×n]. */
 export interface GemmSample {
@@ -38,8 +41,12 @@ export interface RawMeasurements {
   /** Seconds to copy `bytes` device-to-device (read + write = 2·bytes moved). */
   memoryCopy: { bytes: number; seconds: number };
   collectives: CollectiveSample[];
-  /** Seconds of one training step of a narrow model with 1 and with 2 decoder layers (framework time). */
-  framework?: { oneLayer: number; twoLayers: number };
+  /**
+   * Seconds of one training step of a Llama with 1 and with 2 decoder layers: the framework's time.
+   * `layer` gives the widths and tokens it ran at when they were the model's (else a model too narrow
+   * for its math to count): the overhead is then what the cost model does not already charge there.
+   */
+  framework?: { oneLayer: number; twoLayers: number; layer?: FrameworkLayer };
   /**
    * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one GEMM on a rank
    * while `busy` ranks compute at once, for busy = 1 … all ranks.
@@ -63,12 +70,22 @@ export interface HardwareProbe {
   timeConcurrency?(): Promise<NonNullable<RawMeasurements["concurrency"]>>;
 }
 
+/** A Llama decoder layer's widths and the tokens of one step, for the framework-time steps. */
+export interface FrameworkLayer {
+  hidden: number;
+  ffn: number;
+  heads: number;
+  tokens: number;
+}
+
 /** What to time: GEMMs [m×k]·[k×n], one causal attention, a copy, all-reduce message sizes. */
 export interface CalibrationShapes {
   gemm: Array<{ m: number; n: number; k: number }>;
   attention: { batch: number; heads: number; seq: number; headDim: number };
   copyBytes: number;
   allReduceBytes: number[];
+  /** The framework-time steps at the model's widths (absent: a model too narrow for its math to count). */
+  layer?: FrameworkLayer;
 }
 
 /**
@@ -114,10 +131,62 @@ function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
   return { bandwidthBytesPerS: byGroupSize[byGroupSize.length - 1]![1], latencyS: latency, byGroupSize };
 }
 
-/** Per-layer and per-step framework time from steps with one and two layers (a line through both). */
-function frameworkOverhead(f: { oneLayer: number; twoLayers: number }): { perLayerS: number; perStepS: number } {
-  const perLayerS = Math.max(0, f.twoLayers - f.oneLayer);
-  return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS) };
+/**
+ * Per-layer and per-step framework time from steps with one and two layers (a line through both), less
+ * what the cost model already charges for those steps with `profile` (GEMMs, attention, elementwise
+ * traffic, the optimizer): at the model's widths that leaves the eager ops' dispatch and the traffic
+ * the model's count of stored activations misses; a model too narrow for its math leaves nearly all.
+ */
+function frameworkOverhead(
+  f: NonNullable<RawMeasurements["framework"]>,
+  profile: HardwareProfile,
+): { perLayerS: number; perStepS: number } {
+  const predicted = (layers: number): number => {
+    if (f.layer === undefined) return 0;
+    const { hidden, ffn, heads, tokens } = f.layer;
+    const model = profileFromConfig(
+      {
+        model_type: "llama",
+        vocab_size: 64,
+        hidden_size: hidden,
+        intermediate_size: ffn,
+        num_attention_heads: heads,
+        num_key_value_heads: heads,
+        num_hidden_layers: layers,
+        tie_word_embeddings: false,
+      },
+      "calibration",
+    );
+    const problem: Problem = {
+      model,
+      hardware: { ...profile, overhead: undefined, sharedCores: undefined },
+      gpus: 1,
+      gpusPerNode: 1,
+      seqLen: tokens,
+      globalBatch: 1,
+      flashAttention: true,
+      tpAcrossNodes: false,
+      precision: "fp32",
+    };
+    const plan: Plan = {
+      dp: 1,
+      tp: 1,
+      pp: 1,
+      cp: 1,
+      vpp: 1,
+      microBatch: 1,
+      gradAccum: 1,
+      zero: 0,
+      recompute: "none",
+      recomputeLayers: 0,
+      sequenceParallel: false,
+      offload: "none",
+      hybridShard: false,
+    };
+    return predictStep(problem, plan).step.total;
+  };
+  const perLayerS = Math.max(0, f.twoLayers - f.oneLayer - (predicted(2) - predicted(1)));
+  return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS - predicted(1)) };
 }
 
 /** A rank's speed with k busy ranks relative to all of them busy: the all-busy GEMM's seconds over k's. */
@@ -142,7 +211,7 @@ export function profileFromMeasurements(
   // Efficiency as the cost model counts attention: the causal half of 4·b·s²·(heads·headDim) forward
   // FLOPs, executed three times (forward, and a backward of twice the forward).
   const attention = raw.attention.map((a) => (3 * 0.5 * 4 * a.batch * a.seq * a.seq * a.heads * a.headDim) / a.seconds / base.peakFlops);
-  return {
+  const fitted: HardwareProfile = {
     ...base,
     name: `${raw.device} (measured)`,
     source: "measured",
@@ -158,9 +227,9 @@ export function profileFromMeasurements(
       base.interNode,
     ),
     measured: { device: raw.device, software: raw.software, measuredAt },
-    ...(raw.framework === undefined ? {} : { overhead: frameworkOverhead(raw.framework) }),
     ...(raw.concurrency === undefined || raw.concurrency.samples.length === 0 ? {} : { sharedCores: sharedCores(raw.concurrency) }),
   };
+  return raw.framework === undefined ? fitted : { ...fitted, overhead: frameworkOverhead(raw.framework, fitted) };
 }
 
 /** The profile cache: $TESSERA_CACHE_DIR, else ~/.cache/tessera/hardware. */
@@ -233,7 +302,9 @@ export async function measureHardwareProfile(
     }
   }
   const framework =
-    probe.timeFramework === undefined ? undefined : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2) };
+    probe.timeFramework === undefined
+      ? undefined
+      : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2), layer: shapes.layer };
   const concurrency = await probe.timeConcurrency?.();
   const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework, concurrency }, base);
   writeCachedProfile(profile, options.cacheDir);
