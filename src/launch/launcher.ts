@@ -9,7 +9,7 @@ import { parseHostfile, slurmNode } from "./cluster.js";
 import { youngGenerationFlags } from "./node_flags.js";
 import { INTERRUPT_GRACE_MS, runWorkers, supervise, type NodeSpec } from "./workers.js";
 import { freePort } from "./free_port.js";
-import { checkJobToken, JOB_TOKEN_ENV, newJobToken } from "../torch/distributed/job_store.js";
+import { checkJobToken, JOB_TOKEN_ENV, newJobToken } from "../torch/distributed/job_token.js";
 
 export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
@@ -50,7 +50,7 @@ export async function resolveNproc(value: string | null): Promise<number> {
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
- * The job's token (its store's seal, job_store.ts): TESSERA_JOB_TOKEN when set, else a fresh one
+ * The job's token (its store's seal, torch/distributed/job_store.ts): TESSERA_JOB_TOKEN when set, else a fresh one
  * when this launcher starts every rank itself. Separately started node launchers cannot agree on
  * a fresh one, so a multi-node job without TESSERA_JOB_TOKEN is refused.
  */

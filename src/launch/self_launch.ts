@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import * as dist from "../torch/distributed/index.js";
 import { device_count, is_available } from "../torch/cuda.js";
 import { childNodeArgs } from "./node_flags.js";
-import { JOB_TOKEN_ENV, jobStore, newJobToken } from "../torch/distributed/job_store.js";
+import { jobStore } from "../torch/distributed/job_store.js";
+import { JOB_TOKEN_ENV, newJobToken } from "../torch/distributed/job_token.js";
 
 export interface EnsureWorkersOptions {
   /** Ranks wanted; default: the CUDA device count, else TESSERA_NPROC, else 1. */

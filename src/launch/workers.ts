@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { HEARTBEAT_ENV, type BeatState } from "../torch/distributed/heartbeat.js";
+import { HEARTBEAT_ENV, type BeatState } from "../torch/distributed/heartbeat_wire.js";
 
 export interface NodeSpec {
   /** The program and arguments one worker runs (the same for every rank). */
@@ -68,7 +68,7 @@ export interface ProcSpec {
   group?: boolean;
   /** Written to the child's standard input, which is then closed (else the child shares ours). */
   stdin?: string;
-  /** The child reports its progress (heartbeat.ts) and is killed when it stops (see watchStalls). */
+  /** The child reports its progress (torch/distributed/heartbeat.ts) and is killed when it stops (see watchStalls). */
   heartbeat?: boolean;
 }
 

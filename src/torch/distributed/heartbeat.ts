@@ -12,9 +12,7 @@
 // destroy_process_group only: before, no peer can wait on this rank in a collective.
 import { fstatSync, writeSync } from "node:fs";
 import { native } from "../_native.js";
-
-export const HEARTBEAT_ENV = "TESSERA_HEARTBEAT";
-export type BeatState = "p" | "w" | "d";
+import { HEARTBEAT_ENV, type BeatState } from "./heartbeat_wire.js";
 
 /** Repeats of the same state closer than this are not sent (a collective loop would send thousands). */
 const MIN_INTERVAL_MS = 250;
