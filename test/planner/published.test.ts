@@ -39,7 +39,7 @@ test("every published layout is one the planner expresses: uneven stages (126 la
 test("published results the planner was not fitted to: error bounds as measured (docs/planner-validation.md)", () => {
   const nvidia = results.filter((r) => r.row.stack === "nvidia");
   const a100 = results.filter((r) => r.row.gpu.startsWith("a100"));
-  assert.ok(nvidia.length >= 14 && a100.length >= 5);
+  assert.ok(nvidia.length >= 14 && a100.length >= 10);
   // The issue's target: 8 % on both sets, each row evaluated with the stack that ran it.
   assert.ok(meanAbs(nvidia) <= 0.08, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
   assert.ok(meanAbs(a100) <= 0.08, `A100 mean |error| ${(100 * meanAbs(a100)).toFixed(1)} %`);
