@@ -338,10 +338,15 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
     return this.lm_head;
   }
 
+  // In a scope: what runs between the decoder layers (embeddings, rotary tables, masks, each
+  // layer's output, the final norm) is freed when forward returns, not at V8's next full
+  // collection; autograd keeps what backward needs, and the output keeps what it returns.
   override forward(input_ids: Tensor | null, opts: CausalLMForwardOptions = {}): CausalLMOutputWithPast {
-    const out = this.model.forward(input_ids, opts);
-    const logits = this.lm_head.forward(out.last_hidden_state);
-    const loss = opts.labels ? ForCausalLMLoss(logits, opts.labels, this.config.vocab_size) : null;
-    return new CausalLMOutputWithPast(loss, logits, out.past_key_values);
+    return scope(() => {
+      const out = this.model.forward(input_ids, opts);
+      const logits = this.lm_head.forward(out.last_hidden_state);
+      const loss = opts.labels ? ForCausalLMLoss(logits, opts.labels, this.config.vocab_size) : null;
+      return new CausalLMOutputWithPast(loss, logits, out.past_key_values);
+    });
   }
 }
