@@ -88,6 +88,14 @@ export class ModuleDict<T extends Module = Module> extends Module {
     return [...this._dict];
   }
 
+  protected override _slotNames(): string[] {
+    return [...this._dict.keys()];
+  }
+
+  protected override _slotValue(name: string): unknown {
+    return this._dict.get(name);
+  }
+
   protected override _setSlot(name: string, value: unknown): void {
     checkModule(value, "ModuleDict");
     this._dict.set(name, value as T);
