@@ -74,9 +74,17 @@ void report_external(node_api_basic_env env, int64_t delta) {
 }
 
 void drop_tensor(node_api_basic_env env, TensorHandle* h) {
-  if (h->reported_bytes != 0) report_external(env, -h->reported_bytes);
-  h->reported_bytes = 0;
+  if (h->reported) report_external(env, -h->bytes);
+  h->reported = false;
+  h->bytes = 0;
   h->tensor.reset();
+}
+
+// Counts a handle's memory as V8's from now on: the GC is what will free it.
+void report_handle(node_api_basic_env env, TensorHandle* h) {
+  if (h->reported || h->bytes == 0 || !h->tensor.defined()) return;
+  h->reported = true;
+  report_external(env, h->bytes);
 }
 
 void release_slot(node_api_basic_env env, TensorTable* tt, uint32_t i) {
@@ -108,7 +116,8 @@ TensorHandle* slot_of(napi_env env, TensorTable* tt, napi_value v, uint32_t* ind
 uint32_t new_slot(TensorTable* tt, at::Tensor t) {
   uint32_t i = tt->acquire();
   TensorHandle* h = tt->at(i);
-  h->reported_bytes = storage_bytes_if_owner(t);
+  h->bytes = storage_bytes_if_owner(t);
+  h->reported = false;
   h->tensor = std::move(t);
   h->state = TensorHandle::State::Unowned;
   return i;
@@ -228,20 +237,35 @@ TESSERA_ENTRY(js_set_tensor_class) {
   return make_undefined(env);
 }
 
-// adopt(tensor, h): the new Tensor object `tensor` takes ownership of the unowned slot `h`.
+// adopt(tensor, h, scoped): the new Tensor object `tensor` takes ownership of the unowned slot `h`.
+// `scoped`: a scope owns it and frees it when it ends, unless it outlives every scope (then
+// `reportExternal`), so its memory is not counted as waiting for the GC. V8 counts external memory
+// grown since its last full collection against the old generation's limit, a few MiB of slack on a
+// small JS heap: a scope's short-lived tensors, counted, started full collections with no garbage.
 TESSERA_ENTRY(js_adopt) {
-  napi_value argv[2];
-  size_t argc = 2;
+  napi_value argv[3];
+  size_t argc = 3;
   NAPI_CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   TensorTable* tt = table(env);
   uint32_t i;
-  TensorHandle* h = argc == 2 ? slot_of(env, tt, argv[1], &i) : nullptr;
+  TensorHandle* h = argc >= 2 ? slot_of(env, tt, argv[1], &i) : nullptr;
   if (h == nullptr || h->state != TensorHandle::State::Unowned)
     throw type_error("Tensor(h): h must be a new tensor handle returned by a native call");
+  bool scoped = false;
+  if (argc == 3) NAPI_CHECK(napi_get_value_bool(env, argv[2], &scoped));
   NAPI_CHECK(napi_add_finalizer(env, argv[0], reinterpret_cast<void*>(static_cast<uintptr_t>(i)), finalize_tensor, tt, nullptr));
   h->state = TensorHandle::State::Owned;
-  if (h->reported_bytes != 0) report_external(env, h->reported_bytes);
+  if (!scoped) report_handle(env, h);
   return nullptr;
+}
+
+// reportExternal(h): a scope's tensor that outlives every scope (returned from the outermost, or
+// escaped) is the GC's to free from now on, and counted as such. Any other handle (escape() also
+// meets Generators) has no memory to count.
+TESSERA_ENTRY(js_report_external) {
+  auto ci = get_args(env, info, 1);
+  if (TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0))) report_handle(env, h);
+  return make_undefined(env);
 }
 
 // dispose(h): drops this handle's reference now instead of at GC; the slot stays with its Tensor.
@@ -264,6 +288,7 @@ TESSERA_ENTRY(js_is_disposed) {
 void register_handle_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "setTensorClass", js_set_tensor_class);
   set_function(env, exports, "adopt", js_adopt);
+  set_function(env, exports, "reportExternal", js_report_external);
   set_function(env, exports, "dispose", js_dispose);
   set_function(env, exports, "isDisposed", js_is_disposed);
 }

@@ -3,8 +3,9 @@
 // A tensor crosses into JS as an instance of the TS `Tensor` class whose `_h` field is a small
 // integer: its slot in this env's tensor table. A native call hands back a new slot unowned; the
 // Tensor constructor adopts it (`adopt`), which puts a finalizer on the Tensor object itself, so a
-// loop that never calls dispose() still frees native memory, inside GC. Why slots and not
-// Node-API externals: an external costs two allocations and two weak handles per tensor, one
+// loop that never calls dispose() still frees native memory, inside GC. Only memory that waits for
+// the GC is reported to V8 (see `reported`): a tensor a scope owns is freed when the scope ends.
+// Why slots and not Node-API externals: an external costs two allocations and two weak handles per tensor, one
 // finalizer on the Tensor costs one of each, and a slot index crosses as a small integer that
 // allocates nothing.
 #pragma once
@@ -19,8 +20,9 @@ namespace tessera {
 struct TensorHandle {
   enum class State : uint8_t { Free, Unowned, Owned };
   at::Tensor tensor;
-  int64_t reported_bytes = 0;  // what this handle added to V8's external-memory count
+  int64_t bytes = 0;  // its storage's size when this handle was the sole owner at creation, else 0
   State state = State::Free;
+  bool reported = false;  // `bytes` is in V8's external-memory count: the GC, not a scope, frees it
 };
 
 enum class HandleKind : uint32_t { Generator = 0x7e45a002 };

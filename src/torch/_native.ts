@@ -19,8 +19,13 @@ export type TensorRef = { _h: NativeHandle } | NativeHandle;
 /** native/src/handles.cc */
 export interface HandleEntries {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
-  /** `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it). */
-  adopt(tensor: object, h: NativeHandle): void;
+  /**
+   * `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it); `scoped`:
+   * a scope owns it, so its memory is not reported to V8 as waiting for the GC.
+   */
+  adopt(tensor: object, h: NativeHandle, scoped: boolean): void;
+  /** Reports `h`'s memory to V8 as the GC's to free (a scope's tensor that outlived every scope). */
+  reportExternal(h: NativeHandle): void;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 }

@@ -15,9 +15,15 @@ const stack: Disposable[][] = [];
 // attribute, a hook's closure): no scope disposes them; the GC frees them when their owner lets go.
 const escaped = new WeakSet<Disposable>();
 
-/** Called by the Tensor constructor. */
-export function track(t: Disposable): void {
-  if (stack.length !== 0) stack[stack.length - 1].push(t);
+/**
+ * Called by the Tensor constructor: `t` takes ownership of the new handle `h`. A tensor created in
+ * a scope is the scope's, so its memory is not reported to V8 as waiting for the GC (it is
+ * reported when it outlives every scope: returned from the outermost one, or escaped).
+ */
+export function adopt(t: Disposable, h: NativeHandle): void {
+  const scoped = stack.length !== 0;
+  native.adopt(t, h, scoped);
+  if (scoped) stack[stack.length - 1].push(t);
 }
 
 // Every tensor in `value`: itself, or inside arrays, maps and plain or class objects, 4 levels deep.
@@ -36,7 +42,11 @@ function forEachTensor(value: unknown, fn: (t: Disposable) => void, depth = 0): 
  * calls it where it hands a tensor to a longer-lived owner; a no-op outside scopes.
  */
 export function escape(value: unknown): void {
-  if (stack.length !== 0) forEachTensor(value, (t) => escaped.add(t));
+  if (stack.length !== 0)
+    forEachTensor(value, (t) => {
+      escaped.add(t);
+      native.reportExternal(t._h);
+    });
 }
 
 /**
@@ -60,8 +70,10 @@ export function scope<T>(fn: () => T): T {
   forEachTensor(result, (t) => keep.add(t._h));
   const outer = stack.length !== 0 ? stack[stack.length - 1] : null;
   for (const t of created) {
-    if (keep.has(t._h)) outer?.push(t);
-    else if (!escaped.has(t)) native.dispose(t._h);
+    if (keep.has(t._h)) {
+      if (outer !== null) outer.push(t);
+      else native.reportExternal(t._h);
+    } else if (!escaped.has(t)) native.dispose(t._h);
   }
   return result;
 }

@@ -9,7 +9,7 @@ import { dropCallback, registerCallback } from "./_callbacks.js";
 import { backward, type BackwardOptions } from "./autograd/engine.js";
 import { dtype, dtypeFromId, bfloat16, bool, float16, float32, float64, int16, int32, int64, int8, uint8 } from "./dtype.js";
 import { device, deviceOf, type DeviceLike } from "./device.js";
-import { track } from "./memory.js";
+import { adopt } from "./memory.js";
 import { formatTensor } from "./printing.js";
 import { argTypeName, typeName } from "./_type_name.js";
 import type { MemoryFormat } from "./types.js";
@@ -67,8 +67,7 @@ export class Tensor {
   /** Takes ownership of `h`, a new handle that a native call returned (never another Tensor's). */
   constructor(h: NativeHandle) {
     Object.defineProperty(this, "_h", { value: h });
-    native.adopt(this, h);
-    track(this);
+    adopt(this, h);
   }
 
   // ---- attributes -------------------------------------------------------------------------

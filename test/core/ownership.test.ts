@@ -27,6 +27,18 @@ test("a scope frees its temporaries, keeps its result and escaped tensors; a fre
   assert.throws(() => temp!.add(1), /disposed Tensor/);
 });
 
+test("escape() in a scope takes what a hook may be handed (a Generator too); a result kept through nested scopes stays usable", () => {
+  const g = new torch.Generator();
+  g.manual_seed(7);
+  const out = torch.scope(() => {
+    const inner = torch.scope(() => torch.ones(2).mul(3));
+    escape([g, inner]);
+    return inner.add(1);
+  });
+  assert.deepEqual(out.tolist(), [4, 4]);
+  assert.equal(g.initial_seed(), 7);
+});
+
 class Cube extends torch.autograd.Function {
   static override forward(ctx: FunctionCtx, x: Tensor): Tensor {
     const sq = x.mul(x); // made inside the scope below, needed by backward after it ended
