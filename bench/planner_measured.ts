@@ -171,14 +171,20 @@ async function worker(o: Options): Promise<void> {
       ),
     },
   };
-  const profile = profileFromTimings(timings, shapes, { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks });
-  const problem = planner.makeProblem(modelProfile, o.ranks, {
-    hardware: profile,
-    gpusPerNode: o.ranks,
-    seqLen: o.seq,
-    globalBatch: o.globalBatch,
-    precision: "fp32",
-  });
+  const base = { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks };
+  const profile = profileFromTimings(timings, shapes, base);
+  const problemWith = (hardware: typeof profile) =>
+    planner.makeProblem(modelProfile, o.ranks, {
+      hardware,
+      gpusPerNode: o.ranks,
+      seqLen: o.seq,
+      globalBatch: o.globalBatch,
+      precision: "fp32",
+    });
+  const problem = problemWith(profile);
+  // Each round's own calibration predicts that round's steps: the load other processes put on the
+  // machine drifts less within a round than over the run.
+  const roundProblems = calibrations.map((t) => problemWith(profileFromTimings(t, shapes, base)));
   const max = (xs: number[]): number[] => {
     const t = torch.tensor(xs, { dtype: torch.float64 });
     dist.all_reduce(t, dist.ReduceOp.MAX);
@@ -198,9 +204,18 @@ async function worker(o: Options): Promise<void> {
     const [held, onTop] = allParts[largest]!.tolist() as [number, number];
     const measuredStates = max([b.states])[0]!;
     const measuredPeak = held + onTop;
+    const slowest = max(b.times);
+    const roundErrors =
+      applied === null
+        ? null
+        : roundProblems.map((p, r) => {
+            const predicted = 1000 * planner.evaluate(p, applied.plan).prediction.step.total;
+            return predicted / median(slowest.slice(r * o.steps, (r + 1) * o.steps)) - 1;
+          });
     return {
       name: b.c.name,
-      measuredMs: median(max(b.times)),
+      measuredMs: median(slowest),
+      roundError: roundErrors === null ? null : median(roundErrors),
       measuredStates,
       measuredPeak,
       held,
@@ -246,6 +261,7 @@ async function main(argv: string[]): Promise<void> {
       reports: Array<{
         name: string;
         measuredMs: number;
+        roundError: number | null;
         measuredStates: number;
         predictedMs: number | null;
         predictedStates: number | null;
@@ -290,14 +306,14 @@ async function main(argv: string[]): Promise<void> {
     );
     console.log(`profile (median calibration): ${JSON.stringify(profile)}\n`);
     console.log(
-      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | predicted model states MiB | measured (largest rank) | error | predicted peak MiB | measured peak (largest rank: held + a step's most) | error |",
+      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | error, each round's calibration (median) | predicted model states MiB | measured (largest rank) | error | predicted peak MiB | measured peak (largest rank: held + a step's most) | error |",
     );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
     for (const r of reports) {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
       console.log(
-        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
+        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.roundError === null ? "—" : `${(100 * r.roundError).toFixed(1)} %`} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
       );
     }
   }
