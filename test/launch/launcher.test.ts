@@ -298,18 +298,21 @@ test("a client outside the job reads only sealed bytes from a running job's stor
   assert.match(r.out, /\[rank0\]: sum 3,3 of 2/);
 });
 
-test("--hostfile starts one launcher per host over ssh", { timeout: 60_000 }, async () => {
+test("--hostfile starts one launcher per host over ssh, the job's token on its standard input", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-ssh-"));
-  // A stand-in ssh that runs the remote command here, logging which host it was asked for.
-  writeFileSync(path.join(dir, "ssh"), `#!/bin/sh\necho "ssh to $1" >&2\nshift\nexec /bin/sh -c "$1"\n`);
+  // A stand-in ssh that runs the remote command here, logging the host and the command it was given;
+  // like ssh, it does not pass the token on in the environment.
+  writeFileSync(path.join(dir, "ssh"), `#!/bin/sh\necho "ssh to $1: $2" >&2\nunset TESSERA_JOB_TOKEN\nshift\nexec /bin/sh -c "$1"\n`);
   chmodSync(path.join(dir, "ssh"), 0o755);
   const hostfile = path.join(dir, "hosts");
   writeFileSync(hostfile, "# two nodes\nlocalhost slots=1\nlocalhost slots=1\n");
+  const token = randomBytes(32).toString("hex");
   const r = await tessera(["--hostfile", hostfile, "--master-port", String(await freePort()), job, "allreduce"], {
-    env: { PATH: `${dir}:${process.env.PATH}` },
+    env: { PATH: `${dir}:${process.env.PATH}`, TESSERA_JOB_TOKEN: token },
   });
   assert.equal(r.code, 0, r.err);
-  assert.equal((r.err.match(/ssh to localhost/g) ?? []).length, 2);
+  assert.equal((r.err.match(/ssh to localhost: IFS= read -r TESSERA_JOB_TOKEN && export TESSERA_JOB_TOKEN && cd /g) ?? []).length, 2);
+  assert.ok(!r.err.includes(token), "the token was on a command line");
   assert.match(r.out, /\[rank0\]: sum 3,3 of 2/);
   assert.match(r.out, /\[rank1\]: env RANK=1 LOCAL_RANK=0 WORLD_SIZE=2 LOCAL_WORLD_SIZE=1 GROUP_RANK=1 MASTER_ADDR=localhost/);
 });
