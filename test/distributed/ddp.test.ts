@@ -1,6 +1,7 @@
 // DistributedDataParallel on 2 and 4 Gloo ranks gives the losses and parameters of one process
 // training on the same global batch (1e-5 relative), with small buckets, with no_sync gradient
-// accumulation, and with an unused parameter (find_unused_parameters).
+// accumulation, and with an unused parameter (find_unused_parameters); each also with
+// gradient_as_bucket_view.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runRanks } from "./_spawn.js";
@@ -28,10 +29,12 @@ for (const world of [2, 4]) {
       const expected = ref[`${mode}/reference`];
       assert.equal(expected.losses.length, 20);
       for (const [r, o] of ranks.entries()) {
-        const got = (o.result as Record<string, Run>)[mode];
-        assertRel(got.losses, expected.losses, `rank ${r} ${mode} losses`);
-        assertRel(got.params, expected.params, `rank ${r} ${mode} params`);
-        assert.equal(got.extraGrad, false, "an unused parameter keeps no gradient");
+        for (const variant of [mode, `${mode}/view`]) {
+          const got = (o.result as Record<string, Run>)[variant];
+          assertRel(got.losses, expected.losses, `rank ${r} ${variant} losses`);
+          assertRel(got.params, expected.params, `rank ${r} ${variant} params`);
+          assert.equal(got.extraGrad, false, "an unused parameter keeps no gradient");
+        }
       }
     }
   });

@@ -2,7 +2,8 @@
 // precision, the parameters of plain nn modules, LoRA adapters added after the model was planned;
 // not those a user's own DistributedDataParallel already reduces):
 // when an optimizer is built over them they start as rank 0's, and DDP's bucketed Reducer averages
-// their gradients over the ranks as backward produces them, overlapped with it.
+// their gradients over the ranks as backward produces them, overlapped with it. Each .grad is a view
+// into its bucket (gradient_as_bucket_view): the planner counts one set of gradients.
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import * as dist from "../../torch/distributed/index.js";
 import type { ProcessGroup } from "../../torch/distributed/process_group.js";
@@ -37,6 +38,6 @@ export class ReplicatedParams {
     no_grad(() => {
       for (const p of fresh) dist.broadcast(p.detach(), group === null ? 0 : group.ranks[0], { group });
     });
-    new Reducer(fresh, { capBytes: BUCKET_BYTES, group, findUnused: false, autoPrepare: true });
+    new Reducer(fresh, { capBytes: BUCKET_BYTES, group, findUnused: false, autoPrepare: true, gradientAsBucketView: true });
   }
 }

@@ -1,5 +1,6 @@
 // DDP against one process over the same global batch: losses per step and final parameters.
-// Modes: plain (small buckets), accum (no_sync over 2 micro-batches), unused (find_unused_parameters).
+// Modes: plain (small buckets), accum (no_sync over 2 micro-batches), unused (find_unused_parameters);
+// each also with gradient_as_bucket_view ("<mode>/view").
 import { torch } from "../../../src/index.js";
 import type { Tensor } from "../../../src/torch/tensor.js";
 import type { Linear, Module, parallel } from "../../../src/torch/nn/index.js";
@@ -25,13 +26,14 @@ class Net extends nn.Module {
 
 const flat = (m: Module): number[] => torch.cat([...m.parameters()].map((p) => p.detach().reshape(-1))).tolist() as number[];
 
-function train(mode: string, distributed: boolean): { losses: number[]; params: number[]; extraGrad: boolean } {
+function train(mode: string, distributed: boolean, asView = false): { losses: number[]; params: number[]; extraGrad: boolean } {
   torch.manual_seed(distributed ? 100 + rank : 100); // ranks start different: DDP must broadcast rank 0's
   const net = new Net(mode === "unused");
   const model = distributed
     ? new nn.parallel.DistributedDataParallel(net, {
         bucket_cap_mb: mode === "plain" ? 0.0002 : 25,
         find_unused_parameters: mode === "unused",
+        gradient_as_bucket_view: asView,
       })
     : net;
   const opt = new optim.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
@@ -69,6 +71,7 @@ function train(mode: string, distributed: boolean): { losses: number[]; params: 
 const out: Record<string, unknown> = {};
 for (const mode of ["plain", "accum", "unused"]) {
   out[mode] = train(mode, true);
+  out[`${mode}/view`] = train(mode, true, true);
   if (rank === 0) out[`${mode}/reference`] = train(mode, false);
 }
 report(out);

@@ -20,6 +20,8 @@ export interface DistributedDataParallelOptions {
   find_unused_parameters?: boolean;
   /** Broadcast rank 0's buffers before each forward (default true). */
   broadcast_buffers?: boolean;
+  /** Each .grad is a view into its all-reduce bucket: one set of gradient memory, not two (default false). */
+  gradient_as_bucket_view?: boolean;
 }
 
 function tensorsIn(value: unknown, out: Tensor[] = []): Tensor[] {
@@ -52,6 +54,7 @@ export class DistributedDataParallel extends Module {
       bucket_cap_mb: true,
       find_unused_parameters: true,
       broadcast_buffers: true,
+      gradient_as_bucket_view: true,
     });
     if (!(module instanceof Module)) throw new TypeError("DistributedDataParallel: module must be a torch.nn.Module");
     if (!dist.is_initialized())
@@ -65,7 +68,12 @@ export class DistributedDataParallel extends Module {
       throw new RuntimeError("DistributedDataParallel is not needed when a module has no parameter that requires a gradient");
     const members = group === null || group === dist.GroupMember.NON_GROUP_MEMBER ? null : group.ranks;
     const state: DdpState = {
-      reducer: new Reducer(params, { capBytes: cap * 1024 * 1024, group, findUnused: options.find_unused_parameters ?? false }),
+      reducer: new Reducer(params, {
+        capBytes: cap * 1024 * 1024,
+        group,
+        findUnused: options.find_unused_parameters ?? false,
+        gradientAsBucketView: options.gradient_as_bucket_view ?? false,
+      }),
       group,
       src: members === null ? 0 : members[0],
       requireSync: true,

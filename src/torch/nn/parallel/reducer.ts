@@ -1,12 +1,17 @@
 // DDP's gradient reducer: parameters in buckets (reverse registration order, about bucket_cap_mb
 // each, one dtype a bucket). A tensor hook copies each gradient into its bucket as backward produces
-// it; a full bucket's all-reduce starts at once (in bucket order, the same on every rank) and
-// overlaps the rest of backward; the hook of the last gradient waits for all of them and writes the
-// averaged gradients back. Hooks return zeros so that AccumulateGrad leaves the written .grad as is.
+// it; a full bucket's all-reduce starts at the next hook (in bucket order, the same on every rank),
+// once the AccumulateGrad that follows the hook has run, and overlaps the rest of backward; the hook
+// of the last gradient waits for all of them and writes the averaged gradients back. Hooks return a
+// broadcast zero, so that AccumulateGrad adds nothing and allocates nothing when .grad exists.
+// With gradient_as_bucket_view, each .grad is its parameter's view into the bucket (PyTorch's
+// option): one set of gradient memory instead of two. The hook's gradient is freed when the hook
+// returns, not when V8 collects its wrapper.
 import { RuntimeError } from "../../errors.js";
 import type { Tensor } from "../../tensor.js";
 import { native } from "../../_native.js";
-import { zeros, zeros_like } from "../../_generated/functions.js";
+import { zeros } from "../../_generated/functions.js";
+import { escape, scope } from "../../memory.js";
 import * as dist from "../../distributed/index.js";
 import type { Work } from "../../distributed/work.js";
 import type { Group } from "../../distributed/process_group.js";
@@ -17,6 +22,8 @@ interface Slot {
   bucket: Bucket;
   offset: number;
   numel: number;
+  /** The parameter's gradient in the bucket, shaped as the parameter. */
+  view: Tensor;
   ready: boolean;
   usedLocally: boolean;
 }
@@ -44,9 +51,12 @@ function buildBuckets(params: Tensor[], capBytes: number): Bucket[] {
     };
     let offset = 0;
     for (const p of b.params) {
-      bucket.slots.push({ param: p, bucket, offset, numel: p.numel(), ready: false, usedLocally: false });
+      const view = bucket.buffer.narrow(0, offset, p.numel()).view(p.shape);
+      bucket.slots.push({ param: p, bucket, offset, numel: p.numel(), view, ready: false, usedLocally: false });
       offset += p.numel();
     }
+    // The buckets live as long as the reducer, not as long as a scope it was built in.
+    escape([bucket.buffer, bucket.slots.map((s) => s.view)]);
     buckets.push(bucket);
   };
   for (const p of [...params].reverse()) {
@@ -76,17 +86,22 @@ export class Reducer {
   private readonly worldSize: number;
   private readonly findUnused: boolean;
   private readonly autoPrepare: boolean;
+  private readonly asView: boolean;
   private nextToLaunch = 0;
   private readyBuckets = 0;
   private active = false;
   private started = false;
 
   /** With `autoPrepare`, the first gradient of a backward arms the reducer (no forward to hook). */
-  constructor(params: Tensor[], options: { capBytes: number; group: Group | null; findUnused: boolean; autoPrepare?: boolean }) {
+  constructor(
+    params: Tensor[],
+    options: { capBytes: number; group: Group | null; findUnused: boolean; autoPrepare?: boolean; gradientAsBucketView?: boolean },
+  ) {
     this.group = options.group;
     this.worldSize = dist.get_world_size(options.group);
     this.findUnused = options.findUnused;
     this.autoPrepare = options.autoPrepare ?? false;
+    this.asView = options.gradientAsBucketView ?? false;
     this.buckets = buildBuckets(params, options.capBytes);
     for (const b of this.buckets) for (const s of b.slots) this.slots.set(s.param, s);
     for (const p of params) {
@@ -134,8 +149,21 @@ export class Reducer {
     if (s === undefined) return undefined;
     this.started = true;
     s.usedLocally = true;
-    this.markReady(s, grad);
-    return zeros_like(grad);
+    // The previous hook's AccumulateGrad has run (the engine runs one node at a time): its bucket
+    // may start; started earlier, AccumulateGrad would write into a bucket view under the all-reduce.
+    this.launchReady();
+    scope(() => {
+      this.markReady(s, grad);
+      if (this.asView && !this.gradIsView(s)) s.param.grad = s.view;
+    });
+    const zero = zeros([], { dtype: grad.dtype, device: grad.device }).expand(grad.shape);
+    grad.dispose();
+    return zero;
+  }
+
+  private gradIsView(s: Slot): boolean {
+    const g = s.param.grad;
+    return g !== null && native.sameTensor(g._h, s.view._h);
   }
 
   private markReady(s: Slot, grad: Tensor | null): void {
@@ -145,18 +173,17 @@ export class Reducer {
       );
     s.ready = true;
     const local = s.param.grad;
-    const slice = s.bucket.buffer.narrow(0, s.offset, s.numel);
-    if (grad === null) {
-      if (local === null) slice.zero_();
-      else slice.copy_(local.reshape(-1));
+    if (local !== null && this.gradIsView(s)) {
+      // no_sync backward passes accumulated into the bucket already.
+      if (grad !== null) s.view.add_(grad);
+    } else if (grad === null) {
+      if (local === null) s.view.zero_();
+      else s.view.copy_(local);
     } else {
-      slice.copy_(local === null ? grad.reshape(-1) : local.add(grad).reshape(-1));
+      s.view.copy_(grad);
+      if (local !== null) s.view.add_(local);
     }
-    if (--s.bucket.pending === 0) {
-      this.readyBuckets++;
-      this.launchReady();
-      if (this.readyBuckets === this.buckets.length) this.finalize();
-    }
+    if (--s.bucket.pending === 0 && ++this.readyBuckets === this.buckets.length) this.finalize();
   }
 
   // Buckets start in index order on every rank, so the collectives pair up across ranks.
@@ -168,14 +195,21 @@ export class Reducer {
   }
 
   private finalize(): void {
+    this.launchReady();
     const used = this.findUnused ? this.globallyUsed() : null;
     for (const b of this.buckets) {
       b.work?.wait();
       b.buffer.div_(this.worldSize);
-      for (const s of b.slots) {
-        if (used !== null && !used.has(s) && s.param.grad === null) continue;
-        s.param.grad = b.buffer.narrow(0, s.offset, s.numel).view(s.param.shape).clone();
-      }
+      scope(() => {
+        for (const s of b.slots) {
+          const local = s.param.grad;
+          if (used !== null && !used.has(s) && local === null) continue;
+          if (this.asView) {
+            if (!this.gradIsView(s)) s.param.grad = s.view;
+          } else if (local === null) s.param.grad = s.view.clone();
+          else local.copy_(s.view);
+        }
+      });
     }
     this.active = false;
   }
