@@ -3,8 +3,12 @@
 // without ever gathering the full logits (Megatron's vocab-parallel cross-entropy): per token, the
 // max, the sum of exponentials and the target's logit are each one all-reduce of one number. Padding
 // columns (a vocabulary the TP degree does not divide) are masked out of every reduction.
+// Autograd keeps one logit-sized tensor (the exponentials) besides the logits: the loss runs in a
+// scope, over the whole sequence (the last position's label is ignore_index, so no shifted copy of
+// the logits), exponentiates in place, and picks the target from the logits themselves.
 import "../../torch/_generated/tensor_methods.js";
-import { arange, where, zeros_like } from "../../torch/_generated/functions.js";
+import { arange, cat, full, where, zeros_like } from "../../torch/_generated/functions.js";
+import { scope } from "../../torch/memory.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
 import * as dist from "../../torch/distributed/index.js";
 import type { ProcessGroup } from "../../torch/distributed/process_group.js";
@@ -60,29 +64,28 @@ export function vocabParallelCausalLMLoss(
   shard: VocabShard,
   { ignore_index = -100, z_loss_weight = 0 }: CausalLMLossOptions = {},
 ): Tensor {
-  const s = logits.size(1);
-  const width = logits.size(-1);
-  let x = logits
-    .narrow(1, 0, s - 1)
-    .float()
-    .reshape(-1, width);
-  const y = labels
-    .to({ device: logits.device })
-    .narrow(1, 1, s - 1)
-    .reshape(-1);
-  if (shard.real < width) x = x.masked_fill(arange(width, { device: x.device }).ge(shard.real), -Infinity);
-  const max = detachedMax(x, shard.group);
-  const shifted = x.sub(max.unsqueeze(-1));
-  const sumExp = reduceFromGroup(shifted.exp().sum(-1), shard.group);
-  const mine = y.ge(shard.start).logical_and(y.lt(shard.start + shard.real));
-  const index = y.sub(shard.start).masked_fill(mine.logical_not(), 0).unsqueeze(1);
-  const picked = shifted.gather(1, index).squeeze(1);
-  const target = reduceFromGroup(where(mine, picked, zeros_like(picked)), shard.group);
-  const counted = y.ne(ignore_index);
-  const perToken = sumExp.log().sub(target);
-  let loss = where(counted, perToken, zeros_like(perToken)).sum().div(counted.sum());
-  if (z_loss_weight !== 0) loss = loss.add(vocabMax(x, max, shard.group).pow(2).mean().mul(z_loss_weight));
-  return loss;
+  return scope(() => {
+    const width = logits.size(-1);
+    let x = logits.float().reshape(-1, width);
+    const next = labels.to({ device: logits.device }).narrow(1, 1, labels.size(1) - 1);
+    const y = cat([next, full([next.size(0), 1], ignore_index, { dtype: next.dtype, device: next.device })], 1).reshape(-1);
+    if (shard.real < width) x = x.masked_fill(arange(width, { device: x.device }).ge(shard.real), -Infinity);
+    const max = detachedMax(x, shard.group);
+    const sumExp = reduceFromGroup(x.sub(max.unsqueeze(-1)).exp_().sum(-1), shard.group);
+    const mine = y.ge(shard.start).logical_and(y.lt(shard.start + shard.real));
+    const index = y.sub(shard.start).masked_fill(mine.logical_not(), 0).unsqueeze(1);
+    const picked = x.gather(1, index).squeeze(1).sub(max);
+    const target = reduceFromGroup(where(mine, picked, zeros_like(picked)), shard.group);
+    const counted = y.ne(ignore_index);
+    const perToken = sumExp.log().sub(target);
+    let loss = where(counted, perToken, zeros_like(perToken)).sum().div(counted.sum());
+    if (z_loss_weight !== 0) {
+      // Over the positions that predict a next token, as the loss.
+      const zMax = vocabMax(x, max, shard.group).reshape(next.size(0), -1).narrow(1, 0, next.size(1));
+      loss = loss.add(zMax.pow(2).mean().mul(z_loss_weight));
+    }
+    return loss;
+  });
 }
 
 /** The full logits [..., vocab] from every rank's slice (for callers without labels, e.g. generate). */
