@@ -16,7 +16,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 import { SIZES, type Size } from "./llama_sizes.js";
 
 interface Forwards {
@@ -91,9 +91,7 @@ if (argv.includes("--measure")) {
     const py: Forwards[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       py.push(run(python, [path.join(here, "forward_cpu.py"), JSON.stringify(size), String(STEPS[name]), String(size.warmup)]));
-      ts.push(
-        run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", "--size", name]),
-      );
+      ts.push(run(process.execPath, measureSelfArgs(import.meta.url, "--size", name)));
       load.push(loadavg()[0]!);
     }
     const pair = (f: (x: Forwards) => number): [number, number] => [median(ts.map(f)), median(py.map(f))];

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 
 const CONFIG = {
   vocab_size: 4096,
@@ -75,17 +75,7 @@ if (argv.includes("--measure")) {
     py.push(
       run(python, [path.join(here, "generate.py"), JSON.stringify(CONFIG), String(PROMPT), String(NEW), String(REPEATS), String(THREADS)]),
     );
-    ts.push(
-      run(process.execPath, [
-        YOUNG_GENERATION_FLAG,
-        "--import",
-        "tsx",
-        fileURLToPath(import.meta.url),
-        "--measure",
-        "--threads",
-        String(THREADS),
-      ]),
-    );
+    ts.push(run(process.execPath, measureSelfArgs(import.meta.url, "--threads", String(THREADS))));
   }
   console.log(
     `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ${THREADS} thread(s); prompt ${PROMPT}, ${NEW} new tokens, greedy, KV cache; median of ${ROUNDS} interleaved rounds\n`,

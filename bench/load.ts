@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { AutoModelForCausalLM } from "../src/transformers/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 
 // 104 M float32 parameters: 416 MB.
 const CONFIG = {
@@ -70,7 +70,7 @@ if (argv[0] === "--measure") {
     const py: Result[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       py.push(result(run(python, [path.join(here, "load.py"), "load", dir, "1"])));
-      ts.push(result(run(process.execPath, [YOUNG_GENERATION_FLAG, "--import", "tsx", fileURLToPath(import.meta.url), "--measure", dir])));
+      ts.push(result(run(process.execPath, measureSelfArgs(import.meta.url, dir))));
     }
     console.log(
       `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; 416 MB float32 safetensors checkpoint (page cache warm after the first round); median of ${ROUNDS} interleaved rounds\n`,

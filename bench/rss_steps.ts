@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 import { SIZES, type Size } from "./llama_sizes.js";
 
 const argv = process.argv.slice(2);
@@ -79,21 +79,10 @@ if (argv.includes("--measure")) {
 } else {
   const size = SIZES[SIZE];
   const [ts, py] = await Promise.all([
-    run(process.execPath, [
-      YOUNG_GENERATION_FLAG,
-      "--import",
-      "tsx",
-      fileURLToPath(import.meta.url),
-      "--measure",
-      "--size",
-      SIZE,
-      "--steps",
-      String(STEPS),
-      "--every",
-      String(EVERY),
-      "--threads",
-      String(THREADS),
-    ]),
+    run(
+      process.execPath,
+      measureSelfArgs(import.meta.url, "--size", SIZE, "--steps", String(STEPS), "--every", String(EVERY), "--threads", String(THREADS)),
+    ),
     run(python, [path.join(here, "rss_steps.py"), JSON.stringify(size), String(STEPS), String(EVERY), String(THREADS)]),
   ]);
   console.log(

@@ -15,7 +15,7 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 import { SIZES, type Size } from "./llama_sizes.js";
 
 const PHASES = ["step", "step_cpu", "forward", "backward", "optimizer", "zero_grad"] as const;
@@ -109,19 +109,7 @@ if (argv.includes("--measure")) {
       py.push(
         run(python, [path.join(here, "train_step.py"), JSON.stringify(size), String(size.steps), String(size.warmup), String(THREADS)]),
       );
-      ts.push(
-        run(process.execPath, [
-          YOUNG_GENERATION_FLAG,
-          "--import",
-          "tsx",
-          fileURLToPath(import.meta.url),
-          "--measure",
-          "--size",
-          name,
-          "--threads",
-          String(THREADS),
-        ]),
-      );
+      ts.push(run(process.execPath, measureSelfArgs(import.meta.url, "--size", name, "--threads", String(THREADS))));
     }
     for (const ph of PHASES) {
       const a = median(ts.map((x) => median(x[ph])));

@@ -17,7 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
 import { prepare } from "../src/cli/prepare.js";
-import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
+import { measureSelfArgs } from "./_measure_self.js";
 import { train } from "../examples/finetune/train.js";
 import { DEFAULT_CONFIG_DIR, DEFAULT_TRAIN_DATA } from "../examples/finetune/lib/paths.js";
 
@@ -121,21 +121,7 @@ if (argv.includes("--measure")) {
     for (let r = 0; r < ROUNDS; r++) {
       py.push(run(python, [path.join(here, "tutorial.py"), DEFAULT_CONFIG_DIR, dataset, JSON.stringify({ ...RECIPE, steps: STEPS })]));
       const out = path.join(work, `run-${r}`);
-      ts.push(
-        run(process.execPath, [
-          YOUNG_GENERATION_FLAG,
-          "--import",
-          "tsx",
-          fileURLToPath(import.meta.url),
-          "--measure",
-          "--dataset",
-          dataset,
-          "--out",
-          out,
-          "--steps",
-          String(STEPS),
-        ]),
-      );
+      ts.push(run(process.execPath, measureSelfArgs(import.meta.url, "--dataset", dataset, "--out", out, "--steps", String(STEPS))));
       load.push(loadavg()[0]!);
     }
     const rate = (t: Timed): number => t.tokens / t.seconds;
