@@ -163,6 +163,10 @@ async function worker(o: Options): Promise<void> {
     attention: mid((t) => t.attention),
     copy: mid((t) => t.copy),
     allReduce: calibrations[0]!.allReduce.map(([n, bytes], i) => [n, bytes, mid((t) => t.allReduce[i]![2])] as [number, number, number]),
+    allGather: calibrations[0]!.allGather!.map(([n, bytes], i) => [n, bytes, mid((t) => t.allGather![i]![2])] as [number, number, number]),
+    reduceScatter: calibrations[0]!.reduceScatter!.map(
+      ([n, bytes], i) => [n, bytes, mid((t) => t.reduceScatter![i]![2])] as [number, number, number],
+    ),
     framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
     concurrency: {
       cores: os.cpus().length,
@@ -239,6 +243,7 @@ async function worker(o: Options): Promise<void> {
             memoryBandwidth: profile.memoryBandwidthBytesPerS,
             allReduce: profile.intraNode.byGroupSize,
             latency: profile.intraNode.latencyS,
+            byKind: profile.intraNode.byKind,
             overhead: profile.overhead,
             sharedCores: profile.sharedCores,
           },

@@ -2,7 +2,7 @@
 // planner's measure.ts fits and caches it; this file supplies the timings). Everything is timed on
 // the job's own ranks at once: `nproc` processes over Gloo (or NCCL on CUDA), each running the same
 // GEMMs, causal attention and copy while the others do, so a rank sees the share of the machine it
-// gets in a real job; then all-reduces over groups of 2, 4, … ranks through tessera's c10d. Shapes
+// gets in a real job; then all-reduces, all-gathers and reduce-scatters over groups of 2, 4, … ranks through tessera's c10d. Shapes
 // come from the model to be planned (its hidden and MLP widths), scaled to finish in seconds on a CPU.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -22,6 +22,7 @@ import {
   type HardwareProfile,
   type ModelProfile,
 } from "../parallel/planner/index.js";
+import type { Collective } from "../parallel/planner/collectives.js";
 import type { RawMeasurements } from "../parallel/planner/measure.js";
 import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
 
@@ -34,6 +35,9 @@ export interface CalibrationTimings {
   copy: number;
   /** [groupSize, bytes, seconds] for each all-reduce. */
   allReduce: Array<[number, number, number]>;
+  /** [groupSize, full bytes, seconds] for each all-gather and reduce-scatter, at the all-reduces' sizes. */
+  allGather?: Array<[number, number, number]>;
+  reduceScatter?: Array<[number, number, number]>;
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
   /** CPU ranks: the machine's cores and [busy ranks, seconds] of one GEMM with 1 … all ranks computing at once. */
@@ -44,6 +48,12 @@ function concurrencyOf(t: CalibrationTimings): RawMeasurements["concurrency"] {
   return t.concurrency === undefined
     ? undefined
     : { cores: t.concurrency.cores, samples: t.concurrency.samples.map(([busy, seconds]) => ({ busy, seconds })) };
+}
+
+function collectivesOf(t: CalibrationTimings): RawMeasurements["collectives"] {
+  const of = (kind: Collective, samples: Array<[number, number, number]> = []): RawMeasurements["collectives"] =>
+    samples.map(([groupSize, bytes, seconds]) => ({ kind, scope: "intra" as const, groupSize, bytes, seconds }));
+  return [...of("all_reduce", t.allReduce), ...of("all_gather", t.allGather), ...of("reduce_scatter", t.reduceScatter)];
 }
 
 /**
@@ -93,7 +103,7 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       gemm: shapes.gemm.map((g, i) => ({ ...g, seconds: t.gemm[i]! })),
       attention: [{ ...shapes.attention, seconds: t.attention }],
       memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
-      collectives: t.allReduce.map(([groupSize, bytes, seconds]) => ({ scope: "intra" as const, groupSize, bytes, seconds })),
+      collectives: collectivesOf(t),
       framework: { oneLayer: t.framework[0], twoLayers: t.framework[1], layer: shapes.layer },
       concurrency: concurrencyOf(t),
     },
@@ -174,6 +184,11 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeMemoryCopy: async () => (await measured()).copy,
     timeAllReduce: async (scope, size, bytes) =>
       scope === "inter" ? undefined : (await measured()).allReduce.find(([n, b]) => n === size && b === bytes)?.[2],
+    timeCollective: async (kind, scope, size, bytes) => {
+      const t = await measured();
+      const samples = kind === "all_gather" ? t.allGather : t.reduceScatter;
+      return scope === "inter" ? undefined : samples?.find(([n, b]) => n === size && b === bytes)?.[2];
+    },
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
     timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
   };

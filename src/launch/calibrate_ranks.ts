@@ -1,6 +1,6 @@
 // The timings of `tessera plan --calibrate`, taken on the ranks of a running job (its process group
-// initialized): every rank runs the same shapes at once, then all-reduces over groups of 2, 4, …
-// ranks. calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job,
+// initialized): every rank runs the same shapes at once, then all-reduces, all-gathers and
+// reduce-scatters over groups of 2, 4, … ranks. calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job,
 // between the plans it times, so that the machine's load drifts over both alike.
 import os from "node:os";
 import * as torch from "../torch/index.js";
@@ -121,17 +121,38 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     }
     concurrency = { cores: os.cpus().length, samples };
   }
+  // Each collective kind on its own (Gloo's all-gather and reduce-scatter are not half an all-reduce),
+  // `bytes` the full message: the all-gather's output, the reduce-scatter's input.
   const allReduce: Array<[number, number, number]> = [];
+  const allGather: Array<[number, number, number]> = [];
+  const reduceScatter: Array<[number, number, number]> = [];
   for (let size = 2; size <= world; size *= 2) {
     // Every rank makes every group, in the same order (new_group's rule); the first `size` ranks time it.
     const group = dist.new_group(Array.from({ length: size }, (_, r) => r));
+    const member = rank < size;
+    const timed = (fn: () => void): number => {
+      const seconds = time(() => (member ? fn() : undefined), 3, member);
+      return slowest(member ? seconds : 0);
+    };
     for (const bytes of shapes.allReduceBytes) {
-      const buf = torch.ones([bytes / 4], { dtype: torch.float32, device });
-      const member = rank < size;
-      const seconds = time(() => (member ? dist.all_reduce(buf, { group }) : undefined), 3, member);
-      allReduce.push([size, bytes, slowest(member ? seconds : 0)]);
+      const full = torch.ones([bytes / 4], { dtype: torch.float32, device });
+      const shard = torch.ones([bytes / 4 / size], { dtype: torch.float32, device });
+      allReduce.push([size, bytes, timed(() => dist.all_reduce(full, { group }))]);
+      allGather.push([size, bytes, timed(() => dist.all_gather_into_tensor(full, shard, { group }))]);
+      reduceScatter.push([size, bytes, timed(() => dist.reduce_scatter_tensor(shard, full, dist.ReduceOp.SUM, { group }))]);
     }
   }
   const { device: name, software } = localDevice();
-  return { device: name, software, gemm, attention, copy, allReduce, framework, ...(concurrency === undefined ? {} : { concurrency }) };
+  return {
+    device: name,
+    software,
+    gemm,
+    attention,
+    copy,
+    allReduce,
+    allGather,
+    reduceScatter,
+    framework,
+    ...(concurrency === undefined ? {} : { concurrency }),
+  };
 }

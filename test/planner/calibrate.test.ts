@@ -49,6 +49,19 @@ test(
         profile.intraNode.byGroupSize?.map(([n]) => n),
         [2],
       );
+      // All-gather and reduce-scatter are timed on their own, over the same group sizes.
+      for (const kind of ["all_gather", "reduce_scatter"] as const) {
+        const points = profile.intraNode.byKind?.[kind] ?? [];
+        assert.deepEqual(
+          points.map(([n]) => n),
+          [2],
+          kind,
+        );
+        assert.ok(
+          points.every(([, latency, rate]) => latency >= 0 && rate > 1e6),
+          `${kind}: ${JSON.stringify(points)}`,
+        );
+      }
       // The same device and software: the cache answers, nothing is measured again.
       const again = tessera(cacheDir, "--calibrate", "--nproc", "2", "--model", "gpt2", "--seq-len", "128");
       assert.equal(again.code, 0, again.stderr);

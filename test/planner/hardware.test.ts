@@ -13,6 +13,7 @@ import {
   validateHardwareProfile,
   type HardwareProbe,
 } from "../../src/parallel/planner/index.js";
+import { collectiveTime } from "../../src/parallel/planner/collectives.js";
 
 test("presets carry the data-sheet figures", () => {
   assert.equal(hardwarePreset("A100-80GB").peakFlops, 312e12);
@@ -81,6 +82,52 @@ test("a measured profile is fitted from raw timings", () => {
   assert.equal(p.interNode, hardwarePreset("a100-80gb").interNode); // not measured: the base profile's
   assert.deepEqual(p.measured, { device: raw.device, software: raw.software, measuredAt: "2026-01-01T00:00:00Z" });
   assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
+});
+
+test("all-gather and reduce-scatter timed on their own are charged their measured line; without them, half an all-reduce", () => {
+  // Gloo-like: an all-gather of the full bytes at 2.5 ms + bytes / 0.4 GB/s, a reduce-scatter at 4 ms + bytes / 0.3 GB/s.
+  const own = { all_gather: [2.5e-3, 0.4e9], reduce_scatter: [4e-3, 0.3e9] } as const;
+  const sizes = [64 << 10, 16 << 20];
+  const base = hardwarePreset("cpu");
+  const raw = {
+    device: "cpu",
+    software: "tessera",
+    gemm: [256, 1024].map((n) => ({ m: 512, n, k: 512, seconds: 1e-3 * n })),
+    attention: [],
+    memoryCopy: { bytes: 1e8, seconds: 0.01 },
+    collectives: [
+      ...sizes.map((bytes) => ({ scope: "intra" as const, groupSize: 4, bytes, seconds: allReduceSeconds(4, bytes) })),
+      ...(["all_gather", "reduce_scatter"] as const).flatMap((kind) =>
+        sizes.map((bytes) => ({ kind, scope: "intra" as const, groupSize: 4, bytes, seconds: own[kind][0] + bytes / own[kind][1] })),
+      ),
+    ],
+  };
+  const p = profileFromMeasurements(raw, base, "2026-01-01T00:00:00Z");
+  for (const kind of ["all_gather", "reduce_scatter"] as const) {
+    const [[n, latency, rate]] = p.intraNode.byKind![kind]! as [[number, number, number]];
+    assert.equal(n, 4);
+    assert.ok(
+      Math.abs(latency - own[kind][0]) < 1e-12 && Math.abs(rate - own[kind][1]) / own[kind][1] < 1e-9,
+      `${kind}: ${latency} ${rate}`,
+    );
+    // 8 MiB over 4 ranks (and over 8: the nearest measured group size at or below).
+    const t = own[kind][0] + (8 << 20) / own[kind][1];
+    assert.ok(Math.abs(collectiveTime(kind, 8 << 20, 4, p.intraNode) - t) < 1e-12);
+    assert.ok(Math.abs(collectiveTime(kind, 8 << 20, 8, p.intraNode) - t) < 1e-12);
+  }
+  // The all-reduce keeps its alpha-beta fit; with no own timings, an all-gather is half of it.
+  assert.ok(Math.abs(p.intraNode.byGroupSize![0]![1] - truth.bus) / truth.bus < 1e-3);
+  const plain = { ...p.intraNode, byKind: undefined };
+  assert.ok(Math.abs(2 * collectiveTime("all_gather", 8 << 20, 4, plain) - collectiveTime("all_reduce", 8 << 20, 4, plain)) < 1e-12);
+  assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
+  const bad = JSON.parse(JSON.stringify(p));
+  bad.intraNode.byKind = { all_gather: [[4, 0.001]] };
+  assert.throws(
+    () => validateHardwareProfile(bad),
+    /'intraNode.byKind.all_gather' must be a list of \[groupSize, latencyS, bytesPerS\] triples/,
+  );
+  bad.intraNode.byKind = { broadcast: [[4, 0.001, 1e9]] };
+  assert.throws(() => validateHardwareProfile(bad), /'intraNode.byKind.broadcast' is not a collective kind/);
 });
 
 test("timings too noisy for a knee (wider GEMMs slower) give a flat curve at the best efficiency seen, and the framework's time per layer and step", () => {

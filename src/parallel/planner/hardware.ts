@@ -10,6 +10,13 @@ export interface LinkProfile {
   latencyS: number;
   /** Measured bus bandwidth by group size, [groupSize, bytes/s]; overrides bandwidthBytesPerS. */
   byGroupSize?: Array<[number, number]>;
+  /**
+   * All-gather and reduce-scatter measured on their own, by group size: [groupSize, seconds at no
+   * bytes, full (unsharded) message bytes/s]. Where present they replace the all-reduce-derived
+   * estimate: Gloo's CPU all-gather and reduce-scatter are not half an all-reduce (they take 2-3
+   * times an all-reduce of the same full bytes).
+   */
+  byKind?: Partial<Record<"all_gather" | "reduce_scatter", Array<[number, number, number]>>>;
 }
 
 export interface HardwareProfile {
@@ -173,7 +180,7 @@ const aliases: Record<string, string> = {
  */
 export function withNodeNetwork(profile: HardwareProfile, gbpsPerNode: number): HardwareProfile {
   const bandwidthBytesPerS = ((gbpsPerNode / 8) * GB * NIC_FRACTION) / profile.devicesPerNode;
-  return { ...profile, interNode: { ...profile.interNode, bandwidthBytesPerS, byGroupSize: undefined } };
+  return { ...profile, interNode: { ...profile.interNode, bandwidthBytesPerS, byGroupSize: undefined, byKind: undefined } };
 }
 
 export function hardwarePresetNames(): string[] {
@@ -221,6 +228,23 @@ function link(obj: Json, key: string): LinkProfile {
       throw new Error(`hardware profile: '${key}.byGroupSize' must be a list of [groupSize, bytesPerS] pairs`);
     }
     out.byGroupSize = points as Array<[number, number]>;
+  }
+  if (l.byKind !== undefined) {
+    const kinds = object(l, `${key}.`, "byKind");
+    out.byKind = {};
+    for (const [kind, points] of Object.entries(kinds)) {
+      if (kind !== "all_gather" && kind !== "reduce_scatter")
+        throw new Error(`hardware profile: '${key}.byKind.${kind}' is not a collective kind`);
+      if (
+        !Array.isArray(points) ||
+        !points.every(
+          (p) => Array.isArray(p) && p.length === 3 && p.every((x) => typeof x === "number" && x >= 0 && Number.isFinite(x)) && p[2] > 0,
+        )
+      ) {
+        throw new Error(`hardware profile: '${key}.byKind.${kind}' must be a list of [groupSize, latencyS, bytesPerS] triples`);
+      }
+      out.byKind[kind] = points as Array<[number, number, number]>;
+    }
   }
   return out;
 }

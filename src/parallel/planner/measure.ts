@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Collective } from "./collectives.js";
 import { predictStep } from "./cost.js";
 import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 import { profileFromConfig } from "./model_profile.js";
@@ -25,8 +26,9 @@ export interface AttentionSample {
   headDim: number;
   seconds: number;
 }
-/** One timed all-reduce of `bytes` over `groupSize` devices inside a node or across nodes. */
+/** One timed collective (an all-reduce unless `kind` says) of `bytes` over `groupSize` devices inside a node or across nodes. */
 export interface CollectiveSample {
+  kind?: Collective;
   scope: "intra" | "inter";
   groupSize: number;
   bytes: number;
@@ -64,6 +66,13 @@ export interface HardwareProbe {
   timeMemoryCopy(bytes: number): Promise<number>;
   /** Seconds for one all-reduce, or undefined where the scope or size is not available. */
   timeAllReduce(scope: "intra" | "inter", groupSize: number, bytes: number): Promise<number | undefined>;
+  /** Seconds for one all-gather or reduce-scatter of `bytes` (the full message); absent: estimated from the all-reduce. */
+  timeCollective?(
+    kind: "all_gather" | "reduce_scatter",
+    scope: "intra" | "inter",
+    groupSize: number,
+    bytes: number,
+  ): Promise<number | undefined>;
   /** Seconds of one training step of a model too narrow for its math to count, with `layers` decoder layers. */
   timeFramework?(layers: number): Promise<number>;
   /** CPU ranks: the machine's cores and a GEMM's seconds with 1 … all ranks computing at once. */
@@ -115,20 +124,35 @@ function fitGemm(samples: GemmSample[], peak: number): HardwareProfile["gemm"] {
   return { maxEfficiency, halfDim: Math.max(0, slope * maxEfficiency) };
 }
 
-function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
-  if (samples.length === 0) return base;
-  // Per group size, a line through the smallest and largest message: t = steps·α + f·bytes/bus.
-  const byGroupSize: Array<[number, number]> = [];
-  let latency = 0;
+/** Per group size, a line through the smallest and largest message: [groupSize, seconds at no bytes, seconds per byte]. */
+function fitLines(samples: CollectiveSample[]): Array<[number, number, number]> {
+  const lines: Array<[number, number, number]> = [];
   for (const size of [...new Set(samples.map((s) => s.groupSize))].sort((a, b) => a - b)) {
     const group = samples.filter((s) => s.groupSize === size).sort((a, b) => a.bytes - b.bytes);
     const [small, large] = [group[0]!, group[group.length - 1]!];
-    const factor = (2 * (size - 1)) / size;
-    const perByte = large.bytes > small.bytes ? (large.seconds - small.seconds) / (large.bytes - small.bytes) : large.seconds / large.bytes;
-    byGroupSize.push([size, factor / perByte]);
-    latency = Math.max(latency, (small.seconds - perByte * small.bytes) / (2 * Math.ceil(Math.log2(size))));
+    const slope = large.bytes > small.bytes ? (large.seconds - small.seconds) / (large.bytes - small.bytes) : 0;
+    // Noise can make the larger message no slower: then the large message's average rate.
+    const perByte = slope > 0 ? slope : large.seconds / large.bytes;
+    lines.push([size, Math.max(0, small.seconds - perByte * small.bytes), perByte]);
   }
-  return { bandwidthBytesPerS: byGroupSize[byGroupSize.length - 1]![1], latencyS: latency, byGroupSize };
+  return lines;
+}
+
+function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
+  const allReduce = samples.filter((s) => (s.kind ?? "all_reduce") === "all_reduce");
+  if (allReduce.length === 0) return base;
+  // All-reduce: t = steps·α + f·bytes/bus, a ring's 2(n−1)/n of the message per device.
+  const lines = fitLines(allReduce);
+  const byGroupSize = lines.map(([size, , perByte]) => [size, (2 * (size - 1)) / size / perByte] as [number, number]);
+  const latency = Math.max(0, ...lines.map(([size, intercept]) => intercept / (2 * Math.ceil(Math.log2(size)))));
+  const link: LinkProfile = { bandwidthBytesPerS: byGroupSize[byGroupSize.length - 1]![1], latencyS: latency, byGroupSize };
+  // All-gather and reduce-scatter timed on their own: their lines as measured.
+  const byKind: NonNullable<LinkProfile["byKind"]> = {};
+  for (const kind of ["all_gather", "reduce_scatter"] as const) {
+    const own = samples.filter((s) => s.kind === kind);
+    if (own.length > 0) byKind[kind] = fitLines(own).map(([size, intercept, perByte]) => [size, intercept, 1 / perByte]);
+  }
+  return Object.keys(byKind).length === 0 ? link : { ...link, byKind };
 }
 
 /**
@@ -298,6 +322,10 @@ export async function measureHardwareProfile(
       for (const bytes of shapes.allReduceBytes) {
         const seconds = await probe.timeAllReduce(scope, groupSize, bytes);
         if (seconds !== undefined) collectives.push({ scope, groupSize, bytes, seconds });
+        for (const kind of ["all_gather", "reduce_scatter"] as const) {
+          const own = await probe.timeCollective?.(kind, scope, groupSize, bytes);
+          if (own !== undefined) collectives.push({ kind, scope, groupSize, bytes, seconds: own });
+        }
       }
     }
   }
