@@ -127,9 +127,14 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const allGather: Array<[number, number, number]> = [];
   const reduceScatter: Array<[number, number, number]> = [];
   for (let size = 2; size <= world; size *= 2) {
-    // Every rank makes every group, in the same order (new_group's rule); the first `size` ranks time it.
-    const group = dist.new_group(Array.from({ length: size }, (_, r) => r));
-    const member = rank < size;
+    // Groups of `size` neighbouring ranks, all of them at once, as a job's TP or DP groups run (on CPU
+    // ranks the other groups' collectives take cores too). Every rank makes every group, in the same
+    // order (new_group's rule); ranks past the last whole group only join the agreement and barriers.
+    const groups = Array.from({ length: Math.floor(world / size) }, (_, g) =>
+      dist.new_group(Array.from({ length: size }, (_, r) => g * size + r)),
+    );
+    const member = rank < groups.length * size;
+    const group = groups[Math.min(Math.floor(rank / size), groups.length - 1)];
     const timed = (fn: () => void): number => {
       const seconds = time(() => (member ? fn() : undefined), 3, member);
       return slowest(member ? seconds : 0);
