@@ -2,25 +2,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { collectiveTime, p2pTime } from "../../src/parallel/planner/collectives.js";
 import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, type Plan } from "../../src/parallel/planner/index.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const close = (actual: number, expected: number, what: string, rel = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
-const base: Plan = {
-  dp: 1,
-  tp: 1,
-  pp: 4,
-  vpp: 1,
-  microBatch: 1,
-  gradAccum: 12,
-  zero: 0,
-  recompute: "none",
-  recomputeLayers: 0,
-  sequenceParallel: false,
-  offload: "none",
-  hybridShard: false,
-  cp: 1,
-};
+const base: Plan = singleProcessPlan({ pp: 4, gradAccum: 12 });
 
 test("the bubble is the other stages' time for one micro-batch (over v interleaved): (p−1)/m of the ideal on even stages", () => {
   const problem = makeProblem(modelPreset("llama-2-7b"), 4, { gpusPerNode: 8, seqLen: 2048, globalBatch: 12 });

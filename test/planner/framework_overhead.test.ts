@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { predictStep } from "../../src/parallel/planner/cost.js";
 import { hardwarePreset, profileFromMeasurements, type Plan } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const raw = (layer?: { hidden: number; ffn: number; heads: number; tokens: number }) => ({
   device: "cpu test",
@@ -34,21 +35,7 @@ test("framework time at the model's widths is the measured step less the cost mo
       },
       "x",
     );
-    const plan: Plan = {
-      dp: 1,
-      tp: 1,
-      pp: 1,
-      cp: 1,
-      vpp: 1,
-      microBatch: 1,
-      gradAccum: 1,
-      zero: 0,
-      recompute: "none",
-      recomputeLayers: 0,
-      sequenceParallel: false,
-      offload: "none",
-      hybridShard: false,
-    };
+    const plan: Plan = singleProcessPlan();
     const hardware = { ...p, overhead: undefined };
     const problem = { model, hardware, gpus: 1, gpusPerNode: 1, seqLen: 128, globalBatch: 1, flashAttention: true, tpAcrossNodes: false };
     return predictStep({ ...problem, precision: "fp32" }, plan).step.total;

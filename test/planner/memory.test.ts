@@ -12,6 +12,7 @@ import {
   type Plan,
 } from "../../src/parallel/planner/index.js";
 import { stageParams } from "../../src/parallel/planner/layout.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const close = (actual: number, expected: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
@@ -71,21 +72,17 @@ test("peak memory adds states, in-flight activations, logits, margin and reserve
   const m = megatronGpt({ layers: 24, hidden: 2048, heads: 16, vocab: 1024, seq: 2048 }); // small vocab: the first stage peaks
   const hardware = hardwarePreset("a100-80gb");
   const problem = makeProblem(m, 8, { hardware, seqLen: 2048, globalBatch: 64, flashAttention: false });
-  const plan: Plan = {
+  const plan: Plan = singleProcessPlan({
     dp: 2,
     tp: 2,
     pp: 2,
-    vpp: 1,
     microBatch: 2,
     gradAccum: 16,
     zero: 1,
     recompute: "full",
     recomputeLayers: 12,
     sequenceParallel: true,
-    offload: "none",
-    hybridShard: false,
-    cp: 1,
-  };
+  });
   const mem = memoryPerGpu(problem, plan);
   const sbh = 2048 * 2 * 2048;
   const params = stageParams(m, plan).first; // the first stage holds 2 micro-batches' checkpoints and the embedding

@@ -16,7 +16,7 @@ import {
 } from "../../src/parallel/planner/index.js";
 import { layerActivations } from "../../src/parallel/planner/activations.js";
 import { exposed, predictStep } from "../../src/parallel/planner/cost.js";
-import type { Plan } from "../../src/parallel/planner/space.js";
+import { singleProcessPlan, type Plan } from "../../src/parallel/planner/space.js";
 
 const nemotron15b = {
   model_type: "nemotron",
@@ -79,21 +79,7 @@ test("attention is never credited above peak: executed FLOP/s ≤ the device's, 
   assert.ok(fused.prediction.mfu < (fused.prediction.tflopsPerGpu * 1e12) / 989e12 + 1e-9);
 });
 
-const base: Plan = {
-  dp: 16,
-  tp: 1,
-  pp: 1,
-  cp: 1,
-  vpp: 1,
-  microBatch: 1,
-  gradAccum: 4,
-  zero: 1,
-  recompute: "none",
-  recomputeLayers: 0,
-  sequenceParallel: false,
-  offload: "none",
-  hybridShard: false,
-};
+const base: Plan = singleProcessPlan({ dp: 16, gradAccum: 4, zero: 1 });
 
 test("ZeRO-1/2/3 communication follows one overlap rule: exposed = max(comm − window, comm/layers), the hidden rest slowing compute by NCCL's SM share", () => {
   const share = 16 / 132;

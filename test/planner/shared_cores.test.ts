@@ -12,6 +12,7 @@ import {
   type Plan,
 } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const llama = profileFromConfig(
   {
@@ -42,22 +43,7 @@ const twoCores: HardwareProfile = {
   },
 };
 
-const plan = (p: Partial<Plan>): Plan => ({
-  dp: 4,
-  tp: 1,
-  pp: 1,
-  cp: 1,
-  vpp: 1,
-  microBatch: 2,
-  gradAccum: 1,
-  zero: 0,
-  recompute: "none",
-  recomputeLayers: 0,
-  sequenceParallel: false,
-  offload: "none",
-  hybridShard: false,
-  ...p,
-});
+const plan = (p: Partial<Plan>): Plan => singleProcessPlan({ dp: 4, microBatch: 2, ...p });
 
 test("the calibration's concurrency samples become a rank's speed relative to all ranks busy", () => {
   const raw = {

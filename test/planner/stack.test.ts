@@ -8,28 +8,14 @@ import { predictStep } from "../../src/parallel/planner/cost.js";
 import { hardwarePreset, withNodeNetwork } from "../../src/parallel/planner/hardware.js";
 import { stageParams } from "../../src/parallel/planner/layout.js";
 import { memoryPerGpu } from "../../src/parallel/planner/memory.js";
-import { makeProblem, megatronGpt, modelPreset, type Plan } from "../../src/parallel/planner/index.js";
+import { makeProblem, megatronGpt, modelPreset } from "../../src/parallel/planner/index.js";
 import { chunkLayers, megatronSplit } from "../../src/parallel/planner/stages.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const close = (actual: number, expected: number, what: string, rel = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} ≠ ${expected}`);
 
-const plan = (p: Partial<Plan>): Plan => ({
-  dp: 1,
-  tp: 1,
-  pp: 1,
-  cp: 1,
-  vpp: 1,
-  microBatch: 1,
-  gradAccum: 1,
-  zero: 0,
-  recompute: "none",
-  recomputeLayers: 0,
-  sequenceParallel: false,
-  offload: "none",
-  hybridShard: false,
-  ...p,
-});
+const plan = singleProcessPlan;
 
 test("Megatron's pipeline split: even, else the embedding and output layer count as a layer each", () => {
   // BLOOM (BigScience tr11 README): [embed | 5] [6] … [6] [5 | embed] over 12 stages.

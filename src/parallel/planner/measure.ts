@@ -9,7 +9,7 @@ import type { Collective } from "./collectives.js";
 import { predictStep } from "./cost.js";
 import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
 import { profileFromConfig } from "./model_profile.js";
-import type { Plan, Problem } from "./space.js";
+import { singleProcessPlan, type Plan, type Problem } from "./space.js";
 
 /** One timed GEMM [m×k]·[k×n]. */
 export interface GemmSample {
@@ -192,21 +192,7 @@ function frameworkOverhead(
       tpAcrossNodes: false,
       precision: "fp32",
     };
-    const plan: Plan = {
-      dp: 1,
-      tp: 1,
-      pp: 1,
-      cp: 1,
-      vpp: 1,
-      microBatch: 1,
-      gradAccum: 1,
-      zero: 0,
-      recompute: "none",
-      recomputeLayers: 0,
-      sequenceParallel: false,
-      offload: "none",
-      hybridShard: false,
-    };
+    const plan: Plan = singleProcessPlan();
     return predictStep(problem, plan).step.total;
   };
   const perLayerS = Math.max(0, f.twoLayers - f.oneLayer - (predicted(2) - predicted(1)));

@@ -46,6 +46,26 @@ export interface Plan {
   hybridShard: boolean;
 }
 
+/** One process, nothing split or sharded; `changes` give the plan that differs from it. */
+export function singleProcessPlan(changes: Partial<Plan> = {}): Plan {
+  return {
+    dp: 1,
+    tp: 1,
+    pp: 1,
+    cp: 1,
+    vpp: 1,
+    microBatch: 1,
+    gradAccum: 1,
+    zero: 0,
+    recompute: "none",
+    recomputeLayers: 0,
+    sequenceParallel: false,
+    offload: "none",
+    hybridShard: false,
+    ...changes,
+  };
+}
+
 /** What the plan is for: a model, a batch, a cluster. */
 export interface Problem {
   model: ModelProfile;
