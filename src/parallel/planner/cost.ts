@@ -13,6 +13,8 @@ import {
   type Call,
 } from "./communication.js";
 import { collectiveLink, groupLink, stageParams, zeroShardDegree } from "./layout.js";
+import { simulatePipeline, type PipelineTasks } from "./pipeline_sim.js";
+import { chunkLayers } from "./stages.js";
 import { activationShape, elementBytes, logitBytes } from "./memory.js";
 import { causalAttentionShare, headForwardFlopsPerToken, layerForwardFlopsPerToken, trainingFlopsPerToken } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
@@ -217,23 +219,22 @@ function sharedSpeed(speed: Array<[number, number]>, busy: number): number {
 /**
  * Ranks that share a machine's cores (the profile's sharedCores: CPU ranks) are not independent
  * devices: the profile's rates hold with every rank busy, and a rank runs faster while others wait.
- * The compute span of a step (`span`: every micro-batch on the slowest stage and the bubble, at the
- * all-busy rates) is then bounded below twice, and takes the larger: by dependencies, the same
- * schedule with only one stage's ranks busy (tp·cp·dp of them) at their speed alone; by throughput,
- * all ranks' compute (`work`, in all-busy seconds of one rank per stage) at the most the cores deliver
- * at once (max over k of k · speed(k), in ranks' worth). Returns the factor on the span. With one
- * stage every rank is busy throughout: 1. GPUs leave sharedCores out: 1. Modelled for the ranks of one
- * machine (a job spanning machines: 1, each machine's stages then differ).
+ * The pipeline's span (its compute at the all-busy rates, `computeSpan`, plus its sends, `ppComm`)
+ * is then the simulated schedule's (pipeline_sim.ts); returns the factor on the compute span that
+ * gives it. With one stage every rank is busy throughout: 1. GPUs leave sharedCores out: 1. Modelled
+ * for the ranks of one machine (a job spanning machines: 1, each machine's stages then differ).
  */
-function sharedCoreScale(problem: Problem, plan: Plan, span: number, work: number): number {
+function sharedCoreScale(
+  problem: Problem,
+  plan: Plan,
+  tasks: () => Omit<PipelineTasks, "speed" | "ranksPerStage">,
+  computeSpan: number,
+  ppComm: number,
+): number {
   const shared = problem.hardware.sharedCores;
-  if (shared === undefined || plan.pp === 1 || span <= 0 || problem.gpus > problem.gpusPerNode) return 1;
-  const ranks = problem.gpus;
-  const perStage = ranks / plan.pp;
-  const dependency = span / sharedSpeed(shared.speed, perStage);
-  const capacity = Math.max(ranks, ...shared.speed.map(([k, v]) => Math.min(k, ranks) * v));
-  const throughput = (perStage * work) / capacity;
-  return Math.max(dependency, throughput) / span;
+  if (shared === undefined || plan.pp === 1 || computeSpan <= 0 || problem.gpus > problem.gpusPerNode) return 1;
+  const span = simulatePipeline({ ...tasks(), ranksPerStage: problem.gpus / plan.pp, speed: (busy) => sharedSpeed(shared.speed, busy) });
+  return Math.max(0, span - ppComm) / computeSpan;
 }
 
 export function predictStep(problem: Problem, plan: Plan): Prediction {
@@ -311,7 +312,27 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
 
   // Ranks sharing cores (CPU): the pipeline's compute runs faster while stages wait (sharedCoreScale).
   const computeSpan = m * (slowest.compute + slowest.recompute) + bubble;
-  const scale = sharedCoreScale(problem, plan, computeSpan, m * perStage.reduce((sum, t) => sum + t.compute + t.recompute, 0));
+  const scale = sharedCoreScale(
+    problem,
+    plan,
+    () => {
+      const chunks = chunkLayers(model, plan, traits.pipelineSplit);
+      const isLast = (c: number): boolean => c === chunks.length - 1;
+      return {
+        pp: p,
+        vpp: v,
+        microBatches: m,
+        // The output layer and loss: a third of their time in forward, the rest in backward, as the layers'.
+        forward: chunks.map((n, c) => n * layer.forward + (isLast(c) ? head / (1 + BACKWARD_FACTOR) : 0)),
+        backward: chunks.map(
+          (n, c) => n * (layer.backward + layer.recompute) + (isLast(c) ? (BACKWARD_FACTOR * head) / (1 + BACKWARD_FACTOR) : 0),
+        ),
+        p2p: stageP2p / (2 * v),
+      };
+    },
+    computeSpan,
+    m * stageP2p,
+  );
   const step: StepTime = {
     compute: scale * m * slowest.compute,
     recompute: scale * m * slowest.recompute,
