@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { collectiveTime } from "../../src/parallel/planner/collectives.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 import {
   hardwarePreset,
   layerParams,
@@ -45,21 +46,7 @@ test("fp32 model states: weights 4, gradients 4, Adam m + v 8, sharded by ZeRO s
 // A GPT-2-style model small enough to count by hand: h 64, 4 heads, 2 layers, vocab 128, 16 positions.
 const tiny = megatronGpt({ layers: 2, hidden: 64, heads: 4, vocab: 128, seq: 16 });
 const P = 2 * (12 * 64 * 64 + 13 * 64) + (128 + 16) * 64 + 2 * 64; // 12h² + 13h per layer, embeddings, final norm
-const base: Plan = {
-  dp: 2,
-  tp: 1,
-  pp: 1,
-  vpp: 1,
-  microBatch: 1,
-  gradAccum: 1,
-  zero: 0,
-  recompute: "none",
-  recomputeLayers: 0,
-  sequenceParallel: false,
-  offload: "none",
-  hybridShard: false,
-  cp: 1,
-};
+const base: Plan = singleProcessPlan({ dp: 2 });
 
 test("fp32 memory at each ZeRO stage, by hand", () => {
   assert.equal(totalParams(tiny), P);
