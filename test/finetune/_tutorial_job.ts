@@ -64,6 +64,33 @@ export interface Running {
 }
 
 /**
+ * train.ts's arguments for a job that checkpoints every `saveSteps` steps into `out` (resuming from its
+ * latest checkpoint when `resume`), saves its model into `model` and logs TensorBoard events into `runs`.
+ */
+export function checkpointingArgs(o: {
+  maxSteps: number;
+  saveSteps: number;
+  out: string;
+  model: string;
+  runs: string;
+  resume: boolean;
+}): string[] {
+  return [
+    "--max-steps",
+    String(o.maxSteps),
+    "--save-steps",
+    String(o.saveSteps),
+    "--output-dir",
+    o.out,
+    ...(o.resume ? ["--resume-from-checkpoint", "latest"] : []),
+    "--save-model-dir",
+    o.model,
+    "--tensorboard-dir",
+    o.runs,
+  ];
+}
+
+/**
  * train.ts with `args` (after the shared --dataset/--eval-data/--log-interval 1), run by `launcher`
  * (empty: one plain process; else `tessera run` flags, on a free master port). `during` is called
  * every 20 ms while it runs.

@@ -22,6 +22,7 @@ import {
   resumedStep,
   results,
   trainJob,
+  checkpointingArgs,
 } from "./_tutorial_job.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-resume-"));
@@ -42,20 +43,7 @@ async function killedAndResumed(name: string, launcher: string[]): Promise<void>
 
   const out = path.join(dir, `${name}-out`);
   const model = path.join(dir, `${name}-model`);
-  const args = [
-    "--max-steps",
-    String(STEPS),
-    "--save-steps",
-    "3",
-    "--output-dir",
-    out,
-    "--resume-from-checkpoint",
-    "latest",
-    "--save-model-dir",
-    model,
-    "--tensorboard-dir",
-    path.join(dir, "runs"),
-  ];
+  const args = checkpointingArgs({ maxSteps: STEPS, saveSteps: 3, out, model, runs: path.join(dir, "runs"), resume: true });
   const killed = await trainJob(launcher, inputs, args, {
     during: (job) => {
       if (checkpointDone(path.join(out, "checkpoint-3"))) job.killAll("SIGKILL");

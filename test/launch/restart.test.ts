@@ -18,6 +18,7 @@ import {
   resumedStep,
   trainJob,
   type Running,
+  checkpointingArgs,
 } from "../finetune/_tutorial_job.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "tessera-restart-"));
@@ -50,20 +51,7 @@ function restartable(name: string, launcher: string[], hurt: (job: Running) => b
   const done = trainJob(
     ["--nproc-per-node", "2", ...launcher],
     inputs,
-    [
-      "--max-steps",
-      String(STEPS),
-      "--save-steps",
-      "3",
-      "--output-dir",
-      out,
-      "--resume-from-checkpoint",
-      "latest",
-      "--save-model-dir",
-      model,
-      "--tensorboard-dir",
-      path.join(dir, "runs"),
-    ],
+    checkpointingArgs({ maxSteps: STEPS, saveSteps: 3, out, model, runs: path.join(dir, "runs"), resume: true }),
     {
       during: (job) => {
         if (hurtAt === null && checkpointDone(path.join(out, "checkpoint-3")) && hurt(job)) hurtAt = Date.now();
@@ -121,18 +109,14 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
   const job = await trainJob(
     ["--nproc-per-node", "2"],
     inputs,
-    [
-      "--max-steps",
-      String(STEPS),
-      "--save-steps",
-      "3",
-      "--output-dir",
+    checkpointingArgs({
+      maxSteps: STEPS,
+      saveSteps: 3,
       out,
-      "--save-model-dir",
-      path.join(dir, "crash-model"),
-      "--tensorboard-dir",
-      path.join(dir, "runs"),
-    ],
+      model: path.join(dir, "crash-model"),
+      runs: path.join(dir, "runs"),
+      resume: false,
+    }),
     {
       env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
       during: (j) => {
@@ -145,20 +129,18 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
   assert.ok(readdirSync(partial).includes("rank-00000.safetensors"), "killed mid-save: the shards were written");
   assert.ok(!existsSync(path.join(out, "checkpoint-6")));
   assert.equal(latest_checkpoint(out), path.join(out, "checkpoint-3"));
-  const resumed = await trainJob(["--nproc-per-node", "2"], inputs, [
-    "--max-steps",
-    String(STEPS),
-    "--save-steps",
-    "3",
-    "--output-dir",
-    out,
-    "--resume-from-checkpoint",
-    "latest",
-    "--save-model-dir",
-    path.join(dir, "crash-model"),
-    "--tensorboard-dir",
-    path.join(dir, "runs"),
-  ]);
+  const resumed = await trainJob(
+    ["--nproc-per-node", "2"],
+    inputs,
+    checkpointingArgs({
+      maxSteps: STEPS,
+      saveSteps: 3,
+      out,
+      model: path.join(dir, "crash-model"),
+      runs: path.join(dir, "runs"),
+      resume: true,
+    }),
+  );
   assertExit(resumed, 0, "resumed after the crash");
   assert.equal(resumedStep(resumed.stdout), 3);
   assert.ok(!existsSync(partial), "the next save cleans up what the crash left");
