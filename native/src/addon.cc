@@ -27,6 +27,8 @@ napi_value init(napi_env env, napi_value exports) {
                              "tessera is already loaded by another thread of this process: its native addon serves one JS thread "
                              "(worker_threads are not supported; run separate processes, e.g. `tessera run --nproc-per-node N script.ts`)");
     NAPI_CHECK(napi_add_env_cleanup_hook(env, release_addon, nullptr));
+    // Before any tensor is made, so that every large block goes through the cache.
+    tessera::install_cpu_caching_allocator();
     tessera::init_keys(env);
     tessera::init_tensor_table(env);
     tessera::register_error_functions(env, exports);
@@ -36,6 +38,7 @@ napi_value init(napi_env env, napi_value exports) {
     tessera::register_autograd_functions(env, exports);
     tessera::register_runtime_functions(env, exports);
     tessera::register_cpu_memory_functions(env, exports);
+    tessera::register_cpu_caching_functions(env, exports);
     tessera::register_distributed_functions(env, exports);
     tessera::register_autocast_functions(env, exports);
     return exports;

@@ -58,8 +58,8 @@ TESSERA_ENTRY(js_cpu_memory_tracking) {
   static CountingCpuAllocator* counting = nullptr;
   if (counting == nullptr) {
     counting = new CountingCpuAllocator(c10::GetCPUAllocator());
-    // Priority above the default's 0, so a later default registration cannot replace it.
-    c10::SetCPUAllocator(counting, /*priority=*/1);
+    // Above the caching allocator's 1 (which it wraps), so no later registration replaces it.
+    c10::SetCPUAllocator(counting, /*priority=*/2);
   }
   return make_undefined(env);
 }

@@ -9,6 +9,9 @@ void register_autograd_functions(napi_env env, napi_value exports);
 void forget_autograd_env();
 void register_runtime_functions(napi_env env, napi_value exports);
 void register_cpu_memory_functions(napi_env env, napi_value exports);
+void register_cpu_caching_functions(napi_env env, napi_value exports);
+// Makes the caching CPU allocator (cpu_caching_allocator.cc) libtorch's CPU allocator; idempotent.
+void install_cpu_caching_allocator();
 void register_distributed_functions(napi_env env, napi_value exports);
 void register_autocast_functions(napi_env env, napi_value exports);
 }  // namespace tessera

@@ -202,6 +202,14 @@ export interface CpuMemoryEntries {
   cpuResetPeakMemoryStats(): void;
 }
 
+/** native/src/cpu_caching_allocator.cc: the caching CPU allocator for large blocks (installed at load). */
+export interface CpuCachingEntries {
+  cpuSetAllocatorSettings(conf: string): void;
+  cpuAllocatorSettings(): [boolean, number, number, number];
+  cpuCachingAllocatorStats(): [number, number, number, number, number];
+  cpuEmptyCache(): void;
+}
+
 /**
  * Every entry point the addon registers, declared once, grouped by the native file that registers it
  * (test/core/native_contract.test.ts checks this against the built addon).
@@ -214,7 +222,8 @@ export type NativeAddon = HandleEntries &
   RuntimeEntries &
   DistributedEntries &
   AutocastEntries &
-  CpuMemoryEntries;
+  CpuMemoryEntries &
+  CpuCachingEntries;
 
 export interface OpArgInfo {
   name: string;

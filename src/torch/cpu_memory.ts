@@ -23,3 +23,52 @@ export function cpu_max_memory_allocated(): number {
 export function cpu_reset_peak_memory_stats(): void {
   native.cpuResetPeakMemoryStats();
 }
+
+// The caching CPU allocator (native/src/cpu_caching_allocator.cc): blocks of at least
+// `min_block_size_kb` get a mapping of their own that, once freed, waits in a size-keyed cache for the
+// next allocation of that size instead of going back to the OS, so a training loop reuses its big
+// blocks with their pages resident whatever order the GC frees them in. On by default; the
+// TESSERA_CPU_ALLOC_CONF environment variable (read at load, PYTORCH_CUDA_ALLOC_CONF's
+// `key:value,...` form) or `cpu_set_allocator_settings` configures it:
+//   backend:caching|native   native hands every allocation to libtorch's default CPU allocator
+//   min_block_size_kb:N      smallest allocation the cache serves (default 1024)
+//   max_cached_mb:N          most bytes kept cached; the oldest blocks go back first (default 1024)
+//   max_idle_allocs:N        a cached block not reused within N large allocations goes back (default 20000)
+
+/** Applies allocator settings (`"backend:native"`, `"max_cached_mb:256,min_block_size_kb:512"`); keys left out keep their value. */
+export function cpu_set_allocator_settings(conf: string): void {
+  native.cpuSetAllocatorSettings(conf);
+}
+
+/** The caching allocator's settings now, in bytes. */
+export function cpu_allocator_settings(): {
+  backend: "caching" | "native";
+  min_block_size: number;
+  max_cached: number;
+  max_idle_allocs: number;
+} {
+  const [caching, min_block_size, max_cached, max_idle_allocs] = native.cpuAllocatorSettings();
+  return { backend: caching ? "caching" : "native", min_block_size, max_cached, max_idle_allocs };
+}
+
+/** Bytes the caching allocator holds: its blocks in use plus those cached (torch.cuda.memory_reserved's CPU twin). */
+export function cpu_memory_reserved(): number {
+  return native.cpuCachingAllocatorStats()[0];
+}
+
+/** The caching allocator's counters: bytes reserved and cached, allocations served from the cache (hits) or by a new mapping (misses), blocks given back to the OS. */
+export function cpu_caching_allocator_stats(): {
+  reserved_bytes: number;
+  cached_bytes: number;
+  hits: number;
+  misses: number;
+  releases: number;
+} {
+  const [reserved_bytes, cached_bytes, hits, misses, releases] = native.cpuCachingAllocatorStats();
+  return { reserved_bytes, cached_bytes, hits, misses, releases };
+}
+
+/** Gives every cached block back to the OS (torch.cuda.empty_cache's CPU twin). */
+export function cpu_empty_cache(): void {
+  native.cpuEmptyCache();
+}
