@@ -117,8 +117,9 @@ first and last stages); Megatron-LM's asynchronous TP backward under sequence pa
 column-parallel layers' reduce-scatters and input re-gathers behind their weight- and input-gradient
 GEMMs); DeepSpeed's BF16_Optimizer (fp32 gradient accumulation, a 10-byte pass per parameter and
 micro-batch, 4 bytes per parameter held; BigScience tr11 README); BLOOM's cluster network (Jean Zay:
-4 × 100 Gb/s Omni-Path per node, not a DGX's 8 × 200 Gb/s; same README); and the published memory
-formulas for the published stacks (below). Each row's published layout is evaluated with its configuration fixed (tp/pp×vpp/dp/cp,
+4 × 100 Gb/s Omni-Path per node, not a DGX's 8 × 200 Gb/s; same README); Megatron-Core's FP8 primary
+weights under fp8 (NeMo's FP8 recipe, below); and the published memory formulas for the published
+stacks (below). Each row's published layout is evaluated with its configuration fixed (tp/pp×vpp/dp/cp,
 micro-batch, global batch, precision, ZeRO: Megatron's distributed optimizer as 1, FSDP FULL_SHARD as 3,
 recompute); the NeMo H100 rows run FP8 GEMMs (\`--precision fp8\`) and Megatron-Core's TP communication
 overlap (\`--tp-comm-overlap\`), both modelled as what-ifs tessera's runtime does not execute.
@@ -133,7 +134,9 @@ ${summary.join("\n")}
 Free search on the NeMo H100 problems (what the runtime executes: cp = 1, the same precision and TP
 overlap): median predicted gain over Megatron-Core's hand-tuned layouts **${(100 * nvidiaGain).toFixed(1)} %** (target ≤ 10 %).
 Every published layout is expressible (test): Llama 3.1 405B's 126 layers at PP 8 × VP 8 and PP 16,
-BLOOM's 70 at PP 12, CP 2 and 16.
+BLOOM's 70 at PP 12, CP 2 and 16. No published layout is refused: each fits in its GPU's memory under
+its stack's accounting (${published.filter((r) => r.published.fits).length}/${published.length}, test), Nemotron-4 340B since Megatron-Core's FP8 primary weights
+are counted (${(published.find((r) => r.row.id === "nemo-nemotron-340b")!.published.memory.total / GiB).toFixed(1)} GiB; bf16 weights with TE's FP8 copies on top gave 85.3 GiB; the sources below).
 
 Memory per stack: tessera's own plans count tessera's executors (eager ops: a gated MLP keeps gate, up,
 act(gate) and their product) with a 10 % fragmentation margin; a published row is counted with the
@@ -141,13 +144,66 @@ published formulas its stack follows: model states by the ZeRO paper (§3: 2 + 2
 parameter at stage 1), activations by Korthikanti et al. 2022 (§4: sbh(34 + 5as/h) per layer, ÷t under
 TP+SP, the s² term gone under fused attention or selective recompute) with a gated MLP's activation
 fused (Megatron-Core's bias_swiglu keeps only its input; 3 elements per MLP width), Transformer Engine's
-FP8 GEMM inputs under fp8, live bytes with no margin; 1.5 GiB reserved for every stack.
+FP8 GEMM inputs under fp8, live bytes with no margin; 1.5 GiB reserved for every stack. Under fp8 the
+weights of the decoder layers' GEMMs are, on Megatron-Core, FP8 primary weights (1 byte per parameter)
+plus the transpose Transformer Engine caches for Hopper's backward GEMMs (1 byte), with the fp32 master
+in the distributed optimizer's 12/d and the ZeRO all-gather moving the FP8 bytes; on the other stacks
+bf16 weights plus TE's cached FP8 copy and its transpose (2 bytes). The embedding and the output layer
+(Megatron-Core's \`tensor_parallel.ColumnParallelLinear\`, not a TE module) stay bf16 with no FP8 copy on
+every stack. Pipeline ranks hold Megatron-Core's interleaved warm-up, 2(p − r − 1) + (v − 1)·p + 1
+chunks (core_r0.11.0 \`pipeline_parallel/schedules.py\` l. 696-699, \`microbatch_group_size_per_vp_stage\`
+= p by default), and the first and last stages hold the untied embedding and output layer.
+
+### NeMo's FP8 recipe: what the sources say (the rule behind the Nemotron-4 340B row)
+
+The row (NeMo 24.07 table: H100, FP8, 128 GPUs, TP 8 PP 8 VP 12, DP 2, GBS 32, mbs 1, seq 4096, TP
+overlap) needed 85 GiB while TE's cached FP8 copies were counted on top of bf16 weights. The sources:
+
+- NeMo 2.x's FP8 recipe keeps primary weights in FP8. \`bf16_with_fp8_mixed\` in
+  [nemo/collections/llm/recipes/precision/mixed_precision.py](https://github.com/NVIDIA/NeMo/blob/v2.2.0/nemo/collections/llm/recipes/precision/mixed_precision.py)
+  sets \`fp8_params = True\` (since v2.1.0, commit 3e251a0418, Sep 2024; \`fp8_param_gather = True\`
+  from v2.3.0). \`MegatronMixedPrecision\` (nemo/lightning/pytorch/plugins/mixed_precision.py, v2.2.0
+  l. 99-105) then sets TE's \`FP8GlobalStateManager.FP8_PARAMETERS\` (what \`fp8_model_init\` sets) and
+  \`fp8_param_gather\`. Megatron-Bridge (the 25.09 rows) sets \`fp8_param_gather = True\` in
+  \`bf16_with_fp8_delayed_scaling_mixed\` and \`bf16_with_fp8_current_scaling_mixed\`
+  (src/megatron/bridge/training/mixed_precision.py).
+- NeMo's performance script for this model,
+  [scripts/llm/performance/pretrain_nemotron4_340b.py](https://github.com/NVIDIA/NeMo/blob/v2.2.0/scripts/llm/performance/pretrain_nemotron4_340b.py)
+  (v2.2.0, the 25.02 tables), runs fp8 with \`bf16_with_fp8_mixed()\` and \`grad_reduce_in_fp32 = False\`,
+  at the layout of recommended_model_configs/model_configs_h100.csv:
+  \`pre_train,nemotron4,340b,h100,fp8,128,4096,8,8,1,2,1,12,1,32\` — this row's layout exactly. (Its bf16
+  line runs CP 2, DP 1.)
+- Transformer Engine v1.13 (transformer_engine/pytorch/module/base.py l. 938-952): a primary FP8 weight
+  is \`Float8Tensor.to_float8(param, …, with_transpose_cache=torch.is_grad_enabled())\`, 1 byte of data
+  and a 1-byte transpose cache, refilled each step (module/linear.py l. 970-980); a bf16 weight is cast
+  into a cached FP8 workspace with its transpose (base.py l. 1031-1048, cached across micro-batches
+  under \`cache_name="weight"\`). TE 2.x (tensor/float8_tensor.py, \`is_non_tn_fp8_gemm_supported\`)
+  keeps no separate transpose where FP8 GEMMs take non-TN layouts (compute capability 10.x, Blackwell):
+  the transpose is a Hopper cost, which is what the H100/H200 fp8 what-if models.
+- Megatron-Core core_r0.11.0: an FP8 parameter's DDP buffer is uint8 and its gradient bf16 unless
+  \`grad_reduce_in_fp32\` (distributed/distributed_data_parallel.py l. 114-123); the distributed
+  optimizer makes each rank's fp32 main parameter from it (optimizer/distrib_optimizer.py l. 345-375).
+- NeMo 24.07 itself (NeMo 1.x, NeMo-Framework-Launcher tag 24.07) is silent for this row: no public
+  NeMo or launcher script of that release runs Nemotron-4 340B in FP8;
+  launcher_scripts/conf/training/nemotron/nemotron_340b.yaml is the 768-node bf16 pretraining config (PP 12, VP 8, apex \`distributed_fused_adam\` with \`dtype: bf16\`,
+  \`grad_sync_dtype: bf16\`); its December 2024 revision moved to PP 8, VP 12 and TP overlap (this
+  layout) and Megatron-Core's optimizer, without \`fp8_params\`. The launcher's FP8 example scripts
+  (examples/training/*/h100/*_fp8*.sh) set \`fp8=True\` and \`optim.grad_sync_dtype=bf16\` but not
+  \`fp8_params\`, which only the MLPerf GPT-3 configs set; they run apex's DistributedFusedAdam, which
+  NeMo 1.x gives fp32 m and v and bf16 parameter remainders instead of an fp32 master
+  (megatron_base_model.py, \`store_param_remainders\`: 10 bytes per parameter of state, not 12). Counted
+  that way (bf16 weights and TE's copy and transpose, bf16 gradients, 10/d of state), this row would
+  need 78.8 GiB; with FP8 primary weights it needs 74.6 GiB. Either way it fits; the model counts the
+  NeMo 2.x rule, the one a public recipe states for this layout.
+- Gradients: NeMo reduces them in bf16 for these runs (\`grad_reduce_in_fp32 = False\` in the NeMo 2.x
+  performance scripts; \`grad_sync_dtype=bf16\` in the 24.07 FP8 examples: the dtype of apex's
+  unsharded gradient buffer, \`_init_grad_buffer\` in apex/contrib/optimizers/distributed_fused_adam.py,
+  or Megatron-Core's \`grad_reduce_in_fp32=False\` under \`mcore_distributed_optim\`,
+  megatron_gpt_model.py). The memory model's 2-byte gradient buffer matches; the cost model still sends 4-byte gradients for every stack
+  (communication.ts); at 2 bytes for Megatron-Core the NVIDIA H100 mean |error| would be 8.0 %.
 
 Where it misses: BLOOM is still over-predicted by ~11 % (its 150 TFLOP/s is the rounded figure of the
-BigScience pages; the BLOOM paper and GENCI state 156, which would leave ~7 %); Nemotron-4 340B needs
-85 GiB under Megatron-Core's accounting, 10.7 GiB of them Transformer Engine's cached FP8 weight copies
-(weight and transpose): NeMo's recipe may keep weights in FP8 only, which the source does not state, so
-the row is named as the one that does not fit; Llama 3 8B with CP 2 is over-predicted by ~24 % (ring
+BigScience pages; the BLOOM paper and GENCI state 156, which would leave ~7 %); Llama 3 8B with CP 2 is over-predicted by ~24 % (ring
 attention's chunked kernels are slower than one fused kernel, which the model does not charge); Llama 3
 405B on 16K GPUs is under-predicted by ~29 % (the row's plain 1F1B leaves a 46 % bubble at 16
 micro-batches over 16 stages; Meta ran an interleaved schedule whose depth the row does not carry); the PyTorch-FSDP stack (llm-foundry) on H100 is

@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { layerActivations } from "../../src/parallel/planner/activations.js";
 import { collectiveTime } from "../../src/parallel/planner/collectives.js";
+import { dataParallelMessages } from "../../src/parallel/planner/communication.js";
 import { predictStep } from "../../src/parallel/planner/cost.js";
 import { hardwarePreset, withNodeNetwork } from "../../src/parallel/planner/hardware.js";
-import { stageParams } from "../../src/parallel/planner/layout.js";
-import { memoryPerGpu } from "../../src/parallel/planner/memory.js";
+import { rankLayerParams, stageParams } from "../../src/parallel/planner/layout.js";
+import { logitBytes, memoryPerGpu } from "../../src/parallel/planner/memory.js";
 import { makeProblem, megatronGpt, modelPreset } from "../../src/parallel/planner/index.js";
 import { chunkLayers, megatronSplit } from "../../src/parallel/planner/stages.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
@@ -100,4 +101,26 @@ test("a cluster's network per node: Jean Zay's 4 × 100 Gb/s Omni-Path shared by
   const jz = withNodeNetwork(hardwarePreset("a100-80gb"), 400);
   close(jz.interNode.bandwidthBytesPerS, (400e9 / 8) * 0.9 * (1 / 8), "per-GPU share");
   assert.equal(jz.intraNode, hardwarePreset("a100-80gb").intraNode);
+});
+
+test("Megatron-Core under fp8 keeps FP8 primary weights (1 byte) and TE's transpose; other stacks bf16 weights and TE's FP8 copy and transpose; none for the embedding", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const p = plan({ dp: 4, tp: 2, sequenceParallel: true, zero: 1, gradAccum: 4 });
+  const base = { hardware: hardwarePreset("h100"), seqLen: 2048, globalBatch: 16, precision: "fp8" as const };
+  const core = makeProblem(m, 8, { ...base, stack: "megatron-core" });
+  const lm = makeProblem(m, 8, { ...base, stack: "megatron-lm" });
+  const params = stageParams(m, p).first;
+  const layers = 8 * rankLayerParams(m, 2);
+  const logits = (2048 * 1 * 51200 * logitBytes("fp8")) / 2;
+  const [c, l] = [memoryPerGpu(core, p), memoryPerGpu(lm, p)];
+  // bf16 weights, and 2 bytes (FP8 copy + transpose) per decoder-layer parameter, not per embedding row.
+  close(l.weights, 2 * params, "bf16 weights");
+  close(l.buffers, logits + 2 * layers, "TE's copy and transpose");
+  // FP8 layer weights, the embedding in bf16, and the transpose alone.
+  close(c.weights, 2 * (params - layers) + layers, "FP8 primary weights");
+  close(c.buffers, logits + layers, "TE's transpose");
+  close(c.gradients, l.gradients, "bf16 gradients either way");
+  // The distributed optimizer's parameter all-gather moves what is stored.
+  close(dataParallelMessages(core, p).gather!.bytes, 2 * (params - layers) + layers, "FP8 all-gather");
+  close(dataParallelMessages(lm, p).gather!.bytes, 2 * params, "bf16 all-gather");
 });

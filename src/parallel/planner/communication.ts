@@ -22,7 +22,7 @@
 //   over node replicas of what is left after the shard group's reduction.
 import type { Collective } from "./collectives.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
-import { elementBytes } from "./memory.js";
+import { elementBytes, storedWeightBytes } from "./memory.js";
 import { finalNormParams, layerReplicatedParams } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 import { stackTraits } from "./stack.js";
@@ -129,9 +129,11 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const group = plan.dp * plan.cp; // the ranks holding the same weights
   if (group === 1) return none;
   const stages = stageParams(problem.model, plan, stackTraits(problem.stack).pipelineSplit);
-  const params = Math.max(stages.first, stages.last);
+  // The larger end stage; ZeRO all-gathers the weights as they are stored (FP8 where the stack keeps them so).
+  const s = stages.first >= stages.last ? 0 : plan.pp - 1;
+  const params = stages.perStage[s];
   const grads = GRADIENT_REDUCE_BYTES * params;
-  const weights = elementBytes(problem.precision) * params;
+  const weights = storedWeightBytes(problem, params, stages.layers[s] * rankLayerParams(problem.model, plan.tp));
   const d = zeroShardDegree(problem, plan);
   const replicas = group / d;
   const dp = (kind: Collective, bytes: number, ranks: number): Call | null => (ranks > 1 ? { kind, bytes, ranks, group: "dp" } : null);
@@ -142,7 +144,7 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const gather = dp("all_gather", weights, d);
   if (plan.zero < 3) return { reduce, replicas: replicaReduce, gather, backwardGather: null };
   const layers = (problem.model.layers / plan.pp) * rankLayerParams(problem.model, plan.tp);
-  return { reduce, replicas: replicaReduce, gather, backwardGather: dp("all_gather", elementBytes(problem.precision) * layers, d) };
+  return { reduce, replicas: replicaReduce, gather, backwardGather: dp("all_gather", storedWeightBytes(problem, layers, layers), d) };
 }
 
 export type CommunicationVolume = Record<"tp" | "dp", Record<Collective, number>>;

@@ -45,6 +45,18 @@ export function modelStateBytesPerParam(
 }
 
 /**
+ * Bytes of a stage's weights on one rank as its stack stores them, before ZeRO-3 shards them: `params`
+ * of which `layerParams` are the decoder layers'. bf16 (fp32) everywhere, except under fp8 on a stack
+ * whose FP8 GEMMs keep their primary weights in FP8 (stack.ts, fp8PrimaryWeights): 1 byte per layer
+ * parameter (the norms' few counted with them), the embedding and output layer still bf16.
+ */
+export function storedWeightBytes(problem: Pick<Problem, "precision" | "stack">, params: number, layerParams: number): number {
+  const e = elementBytes(problem.precision);
+  if (problem.precision !== "fp8" || !stackTraits(problem.stack).fp8PrimaryWeights) return params * e;
+  return (params - layerParams) * e + layerParams;
+}
+
+/**
  * Host bytes per parameter of CPU-offloaded states. CPU Adam keeps fp32 weights, m, v and fp32
  * gradients (16) at either precision; offloading the parameters too adds the bf16 copy the GPU
  * fetches under mixed precision, and nothing in fp32 (the GPU fetches the weights CPU Adam updates).
@@ -105,30 +117,38 @@ export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   for (let s = 0; s < plan.pp; s++) {
     const acts = stageActivationBytes(problem, plan, stages.layers[s]);
     const inFlight = acts.perMicroBatch * (inFlightLayers(chunks, plan, s) / stages.layers[s]);
-    const memory = stageMemory(problem, plan, stages.perStage[s], inFlight + acts.working, s === plan.pp - 1 ? logits : 0);
+    const layerParams = stages.layers[s] * rankLayerParams(model, plan.tp);
+    const memory = stageMemory(problem, plan, stages.perStage[s], layerParams, inFlight + acts.working, s === plan.pp - 1 ? logits : 0);
     if (peak === null || memory.total > peak.total) peak = memory;
   }
   return peak!;
 }
 
-function stageMemory(problem: Problem, plan: Plan, params: number, activations: number, logits: number): MemoryBreakdown {
+function stageMemory(problem: Problem, plan: Plan, params: number, layerParams: number, activations: number, logits: number): MemoryBreakdown {
   const shardDegree = zeroShardDegree(problem, plan);
   const states = modelStateBytesPerParam(plan.zero, shardDegree, problem.precision);
   const offloadOptimizer = plan.offload !== "none";
   const offloadParams = plan.offload === "optimizer+params";
+  const e = elementBytes(problem.precision);
   // ZeRO-3 gathers a layer's full (TP-shard) weights and prefetches the next; their unsharded
-  // gradients wait for the reduce-scatter: 2 layers × (weight + gradient) elements per parameter.
-  const gathered = plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) * 2 * elementBytes(problem.precision) : 0;
+  // gradients wait for the reduce-scatter: 2 layers × (weight + gradient) per parameter.
+  const gatheredLayer = rankLayerParams(problem.model, plan.tp);
+  const gathered = plan.zero === 3 ? 2 * (storedWeightBytes(problem, gatheredLayer, gatheredLayer) + gatheredLayer * e) : 0;
   const traits = stackTraits(problem.stack);
-  const weights = offloadParams ? 0 : params * states.weights;
+  // states.weights / e: the share of them a rank keeps (1/d at ZeRO-3).
+  const weights = offloadParams ? 0 : (storedWeightBytes(problem, params, layerParams) * states.weights) / e;
   // DeepSpeed's BF16_Optimizer adds an unsharded fp32 accumulation buffer (stack.ts).
   const gradients = offloadParams ? 0 : params * (states.gradients + (traits.fp32GradAccumulation ? 4 : 0));
   const optimizer = offloadOptimizer ? 0 : params * states.optimizer;
   // Offloaded states live in host RAM; ZeRO shards them like the GPU's (over the node under hybrid).
   const host = offloadOptimizer ? (params * hostBytesPerParam(offloadParams, problem.precision)) / (plan.zero >= 1 ? shardDegree : 1) : 0;
-  // FP8 GEMMs keep an FP8 copy of the weights they multiply and its transpose (2 bytes per parameter
-  // of the layers the rank computes with: all of them, or under ZeRO-3 the two gathered layers).
-  const fp8Weights = problem.precision === "fp8" ? 2 * (plan.zero === 3 ? 2 * rankLayerParams(problem.model, plan.tp) : params) : 0;
+  // Transformer Engine keeps, per parameter of the decoder layers the rank computes with (all of its
+  // layers, or under ZeRO-3 the two gathered ones), the transpose Hopper's FP8 GEMMs need for backward
+  // and, for bf16 weights, their cached FP8 copy (stack.ts). The embedding and the output layer are
+  // not FP8 GEMMs: nothing.
+  const computedLayerParams = plan.zero === 3 ? 2 * gatheredLayer : layerParams;
+  const fp8Copies = traits.fp8PrimaryWeights ? 1 : 2;
+  const fp8Weights = problem.precision === "fp8" ? fp8Copies * computedLayerParams : 0;
   const buffers = gathered + logits + fp8Weights;
   const fragmentation = traits.fragmentationMargin ? FRAGMENTATION_MARGIN * (activations + buffers) : 0;
   const reserved = problem.hardware.reservedBytes;

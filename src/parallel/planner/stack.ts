@@ -52,6 +52,34 @@ export interface StackTraits {
    * writing 4 bytes per parameter per micro-batch, and 4 bytes per parameter held.
    */
   fp32GradAccumulation: boolean;
+  /**
+   * Under fp8, the primary weights of the FP8 GEMMs are FP8 tensors: 1 byte each plus the transpose
+   * Transformer Engine caches for the backward GEMMs on Hopper, no bf16 copy; the fp32 master stays in
+   * the optimizer and the ZeRO all-gather moves the FP8 bytes. Otherwise bf16 weights plus TE's cached
+   * FP8 copy and its transpose (2 bytes per parameter). Sources:
+   * - NeMo 2.x nemo/collections/llm/recipes/precision/mixed_precision.py `bf16_with_fp8_mixed`:
+   *   `fp8_params = True` (v2.1.0, commit 3e251a0418), `fp8_param_gather = True` from v2.3; the plugin
+   *   (nemo/lightning/pytorch/plugins/mixed_precision.py, v2.2.0 l. 99-105) sets TE's
+   *   `FP8GlobalStateManager.FP8_PARAMETERS`, what `fp8_model_init` sets. NeMo's performance script
+   *   scripts/llm/performance/pretrain_nemotron4_340b.py (v2.2.0) runs fp8 with that recipe and
+   *   `grad_reduce_in_fp32 = False`, at recommended_model_configs/model_configs_h100.csv's
+   *   "pre_train,nemotron4,340b,h100,fp8,128,4096,8,8,1,2,1,12,1,32" (the NeMo Nemotron-4 340B row's
+   *   layout). Megatron-Bridge's `bf16_with_fp8_delayed_scaling_mixed` and
+   *   `bf16_with_fp8_current_scaling_mixed` (src/megatron/bridge/training/mixed_precision.py) set
+   *   `fp8_param_gather = True`.
+   * - Transformer Engine v1.13 transformer_engine/pytorch/module/base.py l. 938-952: a primary FP8
+   *   weight is `Float8Tensor.to_float8(param, ..., with_transpose_cache=torch.is_grad_enabled())`;
+   *   module/linear.py l. 970-990 refills that transpose cache, or without FP8 weights casts the bf16
+   *   weight into a cached workspace with its transpose (base.py l. 1031-1048). TE 2.x
+   *   tensor/float8_tensor.py: no separate transpose where FP8 GEMMs take non-TN layouts (Blackwell).
+   * - Megatron-Core core_r0.11.0 distributed_data_parallel.py l. 114-123 (an FP8 parameter's buffer
+   *   is uint8; its gradient bf16 unless grad_reduce_in_fp32) and optimizer/distrib_optimizer.py
+   *   l. 345-375 (the sharded fp32 main parameter made from it).
+   * The embedding and the output layer (Megatron-Core's tensor_parallel.ColumnParallelLinear, not a TE
+   * module) stay bf16 either way. NeMo 24.07's own launcher configs (NeMo 1.x) do not set `fp8_params`
+   * for these layouts; docs/planner-validation.md says what that changes.
+   */
+  fp8PrimaryWeights: boolean;
 }
 
 const TRAITS: Record<Stack, StackTraits> = {
@@ -61,6 +89,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "balanced",
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
+    fp8PrimaryWeights: false,
   },
   "megatron-lm": {
     activations: "fused",
@@ -68,6 +97,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "megatron",
     tpAsyncBackward: true,
     fp32GradAccumulation: false,
+    fp8PrimaryWeights: false,
   },
   "megatron-deepspeed": {
     activations: "fused",
@@ -75,6 +105,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "megatron",
     tpAsyncBackward: false,
     fp32GradAccumulation: true,
+    fp8PrimaryWeights: false,
   },
   "megatron-core": {
     activations: "fused",
@@ -82,6 +113,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "megatron",
     tpAsyncBackward: true,
     fp32GradAccumulation: false,
+    fp8PrimaryWeights: true,
   },
   meta: {
     activations: "fused",
@@ -89,6 +121,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "megatron",
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
+    fp8PrimaryWeights: false,
   },
   "pytorch-fsdp": {
     activations: "eager",
@@ -96,6 +129,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     pipelineSplit: "balanced",
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
+    fp8PrimaryWeights: false,
   },
 };
 
