@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { torch } from "../../src/index.js";
 import { _resize_storage_bytes_, _storage_nbytes } from "../../src/torch/_storage.js";
+import { cpu_caching_allocator_stats, cpu_empty_cache } from "../../src/torch/cpu_memory.js";
 
 test("views see the storage freed and refilled", () => {
   const flat = torch.arange(6, { dtype: torch.float32 });
@@ -68,12 +69,17 @@ test("bad sizes are refused", () => {
   assert.equal(_storage_nbytes(t), 8);
 });
 
-test("freeing returns the memory to the system", () => {
+// The caching CPU allocator keeps the freed block for the next gather of its size (as PyTorch's CUDA
+// caching allocator does for FSDP); empty_cache gives it back to the system.
+test("freeing returns the memory to the cache, and empty_cache to the system", () => {
   const mib = 1024 * 1024;
   const flat = torch.ones(64 * mib, { dtype: torch.float32 }); // 256 MiB, touched
   const view = flat.narrow(0, 1, 10);
   const before = process.memoryUsage().rss;
+  const cached = cpu_caching_allocator_stats().cached_bytes;
   _resize_storage_bytes_(flat, 0);
+  assert.equal(cpu_caching_allocator_stats().cached_bytes - cached, 256 * mib);
+  cpu_empty_cache();
   const after = process.memoryUsage().rss;
   assert.ok(before - after > 200 * mib, `RSS went from ${before / mib} to ${after / mib} MiB`);
   assert.equal(_storage_nbytes(view), 0);
