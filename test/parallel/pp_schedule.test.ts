@@ -6,7 +6,7 @@
 // stages.ts makes the step within 16 % and the layers in flight within the bound.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pipelineOrder } from "../../src/parallel/executors/pipeline_schedule.js";
+import { pipelineOrder, sendsArrivedBy } from "../../src/parallel/executors/pipeline_schedule.js";
 import { inFlightLayers, inFlightMicroBatches, splitLayers } from "../../src/parallel/planner/stages.js";
 
 interface Simulation {
@@ -147,4 +147,54 @@ test("the split gives every chunk a layer, balances the output layer's work, and
   assert.deepEqual(splitLayers(32, 4, 0.65), [8, 8, 8, 8]);
   assert.deepEqual(splitLayers(6, 4, 0.3), [1, 2, 2, 1]);
   assert.throws(() => splitLayers(3, 4, 0), /3 layers cannot fill 4 chunks/);
+});
+
+test("a send is waited on once a message its peer sent after taking it arrives (hand-computed), never before it was sent", () => {
+  // 1F1B, pp 2, 3 micro-batches. Rank 0: F0/0 F0/1 B0/0 F0/2 B0/1 B0/2; rank 1: F1/0 B1/0 F1/1 B1/1 F1/2 B1/2.
+  // Rank 1 takes F1/k and sends B0/k back in its next step; rank 0 takes B0/0 at its third step, and
+  // its first send after that is F1/2; nothing of rank 0's follows B0/1 and B0/2.
+  assert.deepEqual(
+    [...sendsArrivedBy(2, 1, 3, 0)],
+    [
+      ["B0/0", ["F1/0"]],
+      ["B0/1", ["F1/1"]],
+      ["B0/2", ["F1/2"]],
+    ],
+  );
+  assert.deepEqual([...sendsArrivedBy(2, 1, 3, 1)], [["F1/2", ["B0/0"]]]);
+  // Interleaved, pp 2 × vpp 2, 2 micro-batches. Rank 0: F0/0 F0/1 F2/0 F2/1 B2/0 B2/1 B0/0 B0/1; rank 1:
+  // F1/0 F1/1 F3/0 B3/0 F3/1 B3/1 B1/0 B1/1. Rank 1's F1/k sends F2/k; its B3/k (after F3/k) sends B2/k.
+  assert.deepEqual(
+    [...sendsArrivedBy(2, 2, 2, 0)],
+    [
+      ["F2/0", ["F1/0"]],
+      ["F2/1", ["F1/1"]],
+      ["B2/0", ["F3/0"]],
+      ["B2/1", ["F3/1"]],
+      ["B0/0", ["B1/0"]],
+      ["B0/1", ["B1/1"]],
+    ],
+  );
+  for (let p = 2; p <= 5; p++) {
+    for (let v = 1; v <= 3; v++) {
+      for (const m of v === 1 ? [1, p - 1, p, 2 * p + 1] : [p, 2 * p]) {
+        if (m < 1) continue;
+        for (let r = 0; r < p; r++) {
+          const steps = pipelineOrder(p, v, m, r).map((x) => `${x.kind}${x.chunk}/${x.microBatch}`);
+          // The step that receives message `kind chunk/mb` and the step that sent it, on this rank.
+          const takes = (key: string): number => steps.indexOf(key);
+          const sends = (key: string): number => {
+            const [, kind, chunk, mb] = /^([FB])(\d+)\/(\d+)$/.exec(key)!;
+            return steps.indexOf(`${kind}${Number(chunk) + (kind === "F" ? -1 : 1)}/${mb}`);
+          };
+          const released = [...sendsArrivedBy(p, v, m, r)];
+          for (const [reply, sent] of released)
+            for (const k of sent)
+              assert.ok(sends(k) >= 0 && takes(reply) > sends(k), `p=${p} v=${v} m=${m} rank ${r}: ${k} released by ${reply}`);
+          const all = released.flatMap(([, sent]) => sent);
+          assert.equal(new Set(all).size, all.length, `p=${p} v=${v} m=${m} rank ${r}: a send released twice`);
+        }
+      }
+    }
+  }
 });

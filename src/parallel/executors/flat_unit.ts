@@ -17,7 +17,7 @@ import type { Work } from "../../torch/distributed/work.js";
 import { _mark_sharded, _set_logical_numel } from "../../torch/distributed/_sharding.js";
 import type { device } from "../../torch/device.js";
 import type { dtype } from "../../torch/dtype.js";
-import { scope } from "../../torch/memory.js";
+import { escape, scope } from "../../torch/memory.js";
 import type { Module } from "../../torch/nn/modules/module.js";
 import { Parameter } from "../../torch/nn/parameter.js";
 import { _resize_storage_bytes_ } from "../../torch/_storage.js";
@@ -265,6 +265,12 @@ export class FlatUnit {
   holdGradients(): void {
     this.holding = true;
     this.held = null;
+    // ZeRO-1's full gradient of an earlier step whose chunk gradient was zeroed is no one's: it goes
+    // now, not when the held sum is reduced, so the two are never alive at once.
+    if (this.fullGrad !== null && this.shard.grad === null) {
+      this.fullGrad.dispose();
+      this.fullGrad = null;
+    }
   }
 
   /** Backwards reduce again; what was held waits for reduceHeld(). */
@@ -272,11 +278,15 @@ export class FlatUnit {
     this.holding = false;
   }
 
+  // The held sum outlives the backward that starts it (the pipeline runs each backward in a scope).
   private hold(grad: Tensor): boolean {
     if (!this.holding) return false;
     no_grad(() => {
-      if (this.held === null) this.held = grad.to({ dtype: this.layout.masterDtype, copy: true });
-      else this.held.add_(grad);
+      if (this.held !== null) this.held.add_(grad);
+      else {
+        this.held = grad.to({ dtype: this.layout.masterDtype, copy: true });
+        escape(this.held);
+      }
     });
     return true;
   }
@@ -286,7 +296,10 @@ export class FlatUnit {
     const e = this.entries.find((entry) => entry.owners.some(([m, n]) => m === owner && n === attr));
     if (e === undefined) throw new Error(`FlatUnit ${this.name}: no entry holds ${attr}`);
     no_grad(() => {
-      this.held ??= zeros(this.chunk * this.layout.shardSize, { dtype: this.layout.masterDtype, device: this.layout.computeDevice });
+      if (this.held === null) {
+        this.held = zeros(this.chunk * this.layout.shardSize, { dtype: this.layout.masterDtype, device: this.layout.computeDevice });
+        escape(this.held);
+      }
       this.held.narrow(0, e.offset, e.numel).add_(grad.reshape(-1));
     });
   }

@@ -39,11 +39,12 @@ import { bfloat16, float16, float32, float64, int64, type dtype } from "../../to
 import { isKwargs } from "../../torch/_invoke.js";
 import { ModuleList } from "../../torch/nn/modules/container.js";
 import { Module, type StateDict } from "../../torch/nn/modules/module.js";
+import { scope } from "../../torch/memory.js";
 import { Tensor } from "../../torch/tensor.js";
 import { pipelineOutput, StageCache } from "../pp_plans/index.js";
 import type { FlatUnit } from "./flat_unit.js";
 import { countedTokens, globalizeLoss } from "./global_loss.js";
-import { pipelineOrder, type PipelineStep } from "./pipeline_schedule.js";
+import { messageKey as key, pipelineOrder, sendsArrivedBy, type PipelineStep } from "./pipeline_schedule.js";
 import { parameterOwners } from "./sharded.js";
 
 export interface PipelineOptions {
@@ -504,15 +505,26 @@ export class PipelinedModel {
     this.tiedStale = true;
   }
 
-  /** Runs this rank's share of the schedule; returns the batch's loss on the last stage (else null). */
+  /**
+   * Runs this rank's share of the schedule; returns the batch's loss on the last stage (else null).
+   * Memory goes when its owner is done, not at V8's next collection: each forward and backward runs
+   * in a scope (the logits, the loss's intermediates and the output object go when it ends), a
+   * micro-batch's input, output and received gradient are disposed once its backward has run, and a
+   * send's Work is waited on (which frees the tensor it pinned) once a later message from its peer
+   * shows it arrived. The schedule itself is a scope too: nothing it made outlives it but the loss.
+   */
   private schedule(micro: unknown[][], weights: number[], device: Tensor["device"]): Tensor | null {
+    return scope(() => this.runSchedule(micro, weights, device));
+  }
+
+  private runSchedule(micro: unknown[][], weights: number[], device: Tensor["device"]): Tensor | null {
     const { pp, vpp } = this.options;
     const group = this.options.group;
     const order = pipelineOrder(pp, vpp, micro.length, this.stage);
     const runs = new Map<string, ChunkRun>();
     const posted = new Map<string, Posted>();
-    const sends: Work[] = [];
-    const key = (kind: string, chunk: number, mb: number): string => `${kind}${chunk}/${mb}`;
+    const sends = new Map<string, Work>();
+    const arrivedBy = sendsArrivedBy(pp, vpp, micro.length, this.stage);
     // Every message of a step has its own tag: Gloo matches by tag, NCCL by order (the schedule keeps both ends in order).
     const tag = (kind: string, chunk: number, mb: number): number => (kind === "F" ? 0 : 1) + 2 * (chunk + this.chunks.length * mb);
     let waited = 0;
@@ -542,8 +554,43 @@ export class PipelinedModel {
       const started = performance.now();
       p.work.wait();
       waited += performance.now() - started;
-      posted.delete(key(s.kind, s.chunk, s.microBatch));
+      const k = key(s.kind, s.chunk, s.microBatch);
+      posted.delete(k);
+      for (const sent of arrivedBy.get(k) ?? []) {
+        sends.get(sent)?.wait();
+        sends.delete(sent);
+      }
       return p.buffer;
+    };
+    // A forward: its run (what its backward needs) and the activation it sends on (null on the last chunk).
+    const forward = (s: PipelineStep): { run: ChunkRun; send: Tensor | null } => {
+      const run: ChunkRun = { input: null, output: null, loss: null };
+      const input = s.chunk === 0 ? null : (): Tensor => (run.input = take(s).requires_grad_(true));
+      // Only the last chunk computes the loss.
+      const args = s.chunk === this.lastChunk ? micro[s.microBatch] : withKwargs(micro[s.microBatch], { labels: undefined });
+      const r = this.runChunk(s.chunk, args, input);
+      if ("hidden" in r) {
+        run.output = r.hidden;
+        return { run, send: r.hidden.detach().to(this.wire).contiguous() };
+      }
+      const out = (r.output as { loss?: unknown }).loss;
+      if (!(out instanceof Tensor)) throw new Error("pipeline parallel: the model's forward returned no loss for the labels");
+      run.loss = out;
+      // The output object is the schedule's alone (a training forward returns the loss only): its
+      // logits go now, though the model's hooks left them to the GC (hooks may keep what they see).
+      for (const v of Object.values(r.output as object)) if (v instanceof Tensor && v !== out) v.dispose();
+      return { run, send: null };
+    };
+    // A backward: the gradient of its input it sends back (null on the first chunk).
+    const backwardOf = (s: PipelineStep, run: ChunkRun): Tensor | null => {
+      if (run.loss !== null) backward(run.loss, tensor(weights[s.microBatch], { dtype: run.loss.dtype, device: run.loss.device }));
+      else {
+        const grad = take(s);
+        backward(run.output!, grad.to(run.output!.dtype));
+        grad.dispose();
+      }
+      if (run.input === null) return null;
+      return (run.input.grad ?? zeros(run.input.shape, { dtype: run.input.dtype, device: run.input.device })).contiguous();
     };
     let loss: Tensor | null = null;
     let live = 0;
@@ -553,45 +600,28 @@ export class PipelinedModel {
     order.forEach((s, i) => {
       const k = key("F", s.chunk, s.microBatch);
       const layers = this.chunks[s.chunk].end - this.chunks[s.chunk].start;
-      const outgoing: dist.P2POp[] = [];
       const started = performance.now();
       waited = 0;
+      let send: Tensor | null;
+      let to: number;
       if (s.kind === "F") {
         recvOf(s);
-        const run: ChunkRun = { input: null, output: null, loss: null };
-        const input = s.chunk === 0 ? null : (): Tensor => (run.input = take(s).requires_grad_(true));
-        // Only the last chunk computes the loss.
-        const args = s.chunk === this.lastChunk ? micro[s.microBatch] : withKwargs(micro[s.microBatch], { labels: undefined });
-        const r = this.runChunk(s.chunk, args, input);
-        if ("hidden" in r) {
-          run.output = r.hidden;
-          outgoing.push(
-            new dist.P2POp(
-              dist.isend,
-              r.hidden.detach().to(this.wire).contiguous(),
-              this.rankOf(s.chunk + 1),
-              group,
-              tag("F", s.chunk + 1, s.microBatch),
-            ),
-          );
-        } else {
-          const out = (r.output as { loss?: unknown }).loss;
-          if (!(out instanceof Tensor)) throw new Error("pipeline parallel: the model's forward returned no loss for the labels");
-          run.loss = out;
-          const part = out.detach().mul(weights[s.microBatch]);
+        const step = scope(() => forward(s));
+        send = step.send;
+        to = s.chunk + 1;
+        if (step.run.loss !== null) {
+          const part = step.run.loss.detach().mul(weights[s.microBatch]);
           loss = loss === null ? part : loss.add(part);
         }
-        runs.set(k, run);
+        runs.set(k, step.run);
         live += layers;
       } else {
         const run = runs.get(k)!;
-        if (run.loss !== null) backward(run.loss, tensor(weights[s.microBatch], { dtype: run.loss.dtype, device: run.loss.device }));
-        else backward(run.output!, take(s).to(run.output!.dtype));
-        if (run.input !== null) {
-          const g = run.input.grad ?? zeros(run.input.shape, { dtype: run.input.dtype, device: run.input.device });
-          outgoing.push(new dist.P2POp(dist.isend, g.contiguous(), this.rankOf(s.chunk - 1), group, tag("B", s.chunk - 1, s.microBatch)));
-        }
         runs.delete(k);
+        send = scope(() => backwardOf(s, run));
+        to = s.chunk - 1;
+        // The micro-batch is done here: its graph is gone, and what the sends still need they pin.
+        for (const t of [run.input, run.output, run.loss]) t?.dispose();
         live -= layers;
       }
       busy += performance.now() - started - waited;
@@ -599,9 +629,13 @@ export class PipelinedModel {
       // The next step's receive goes out with this step's send, so it travels while this rank computes.
       const next = order[i + 1];
       if (next !== undefined) recvOf(next);
-      if (outgoing.length > 0) sends.push(...dist.batch_isend_irecv(outgoing));
+      if (send !== null) {
+        const [work] = dist.batch_isend_irecv([new dist.P2POp(dist.isend, send, this.rankOf(to), group, tag(s.kind, to, s.microBatch))]);
+        sends.set(key(s.kind, to, s.microBatch), work);
+        send.dispose();
+      }
     });
-    for (const w of sends) w.wait();
+    for (const w of sends.values()) w.wait();
     this.stats = {
       microBatches: micro.length,
       wall: (performance.now() - begin) / 1000,

@@ -49,3 +49,40 @@ export function pipelineOrder(pp: number, vpp: number, microBatches: number, ran
   }
   return order;
 }
+
+/** A message by the step that takes it: `F3/1` is the activation chunk 3's forward of micro-batch 1 receives, `B2/1` the gradient chunk 2's backward receives. */
+export function messageKey(kind: "F" | "B", chunk: number, microBatch: number): string {
+  return `${kind}${chunk}/${microBatch}`;
+}
+
+/** The message a step sends (to the rank of the chunk it names), or null (the first chunk's backward, the last chunk's forward). */
+function sentBy(s: PipelineStep, chunks: number): { key: string; chunk: number } | null {
+  const chunk = s.kind === "F" ? s.chunk + 1 : s.chunk - 1;
+  return chunk < 0 || chunk >= chunks ? null : { key: messageKey(s.kind, chunk, s.microBatch), chunk };
+}
+
+/**
+ * When `rank`'s sends have surely arrived, so that waiting on one neither blocks nor waits long: by
+ * the key of a message `rank` receives, the messages it sent that had arrived before that one was
+ * sent. A peer sends a step's message when the step ends, after taking what the step receives; so
+ * the first message the peer sends to `rank` at or after the step that takes `rank`'s message comes
+ * after it. A Gloo send's Work reports no completion until it is waited on and pins its tensor until
+ * then; sends that nothing follows are waited on at the schedule's end.
+ */
+export function sendsArrivedBy(pp: number, vpp: number, microBatches: number, rank: number): Map<string, string[]> {
+  const chunks = pp * vpp;
+  const orders = Array.from({ length: pp }, (_, r) => pipelineOrder(pp, vpp, microBatches, r));
+  const out = new Map<string, string[]>();
+  for (const s of orders[rank]) {
+    const sent = sentBy(s, chunks);
+    if (sent === null) continue;
+    const peer = orders[sent.chunk % pp];
+    const taken = peer.findIndex((p) => messageKey(p.kind, p.chunk, p.microBatch) === sent.key);
+    const reply = peer
+      .slice(taken)
+      .map((p) => sentBy(p, chunks))
+      .find((m) => m !== null && m.chunk % pp === rank);
+    if (reply) out.set(reply.key, [...(out.get(reply.key) ?? []), sent.key]);
+  }
+  return out;
+}
