@@ -167,6 +167,7 @@ async function worker(o: Options): Promise<void> {
     reduceScatter: calibrations[0]!.reduceScatter!.map(
       ([n, bytes], i) => [n, bytes, mid((t) => t.reduceScatter![i]![2])] as [number, number, number],
     ),
+    p2p: calibrations[0]!.p2p!.map(([bytes], i) => [bytes, mid((t) => t.p2p![i]![1])] as [number, number]),
     framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
     concurrency: {
       cores: os.cpus().length,
@@ -244,6 +245,7 @@ async function worker(o: Options): Promise<void> {
             allReduce: profile.intraNode.byGroupSize,
             latency: profile.intraNode.latencyS,
             byKind: profile.intraNode.byKind,
+            p2p: profile.intraNode.p2p,
             overhead: profile.overhead,
             sharedCores: profile.sharedCores,
           },

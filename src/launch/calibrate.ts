@@ -2,7 +2,8 @@
 // planner's measure.ts fits and caches it; this file supplies the timings). Everything is timed on
 // the job's own ranks at once: `nproc` processes over Gloo (or NCCL on CUDA), each running the same
 // GEMMs, causal attention and copy while the others do, so a rank sees the share of the machine it
-// gets in a real job; then all-reduces, all-gathers and reduce-scatters over groups of 2, 4, … ranks through tessera's c10d. Shapes
+// gets in a real job; then all-reduces, all-gathers and reduce-scatters over groups of 2, 4, … ranks
+// and point-to-point messages between pairs of ranks, through tessera's c10d. Shapes
 // come from the model to be planned (its hidden and MLP widths), scaled to finish in seconds on a CPU.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -38,6 +39,8 @@ export interface CalibrationTimings {
   /** [groupSize, full bytes, seconds] for each all-gather and reduce-scatter, at the all-reduces' sizes. */
   allGather?: Array<[number, number, number]>;
   reduceScatter?: Array<[number, number, number]>;
+  /** [bytes, seconds] of one point-to-point message between neighbouring ranks (every pair at once), at the all-reduces' sizes. */
+  p2p?: Array<[number, number]>;
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
   /** CPU ranks: the machine's cores and [busy ranks, seconds] of one GEMM with 1 … all ranks computing at once. */
@@ -53,7 +56,8 @@ function concurrencyOf(t: CalibrationTimings): RawMeasurements["concurrency"] {
 function collectivesOf(t: CalibrationTimings): RawMeasurements["collectives"] {
   const of = (kind: Collective, samples: Array<[number, number, number]> = []): RawMeasurements["collectives"] =>
     samples.map(([groupSize, bytes, seconds]) => ({ kind, scope: "intra" as const, groupSize, bytes, seconds }));
-  return [...of("all_reduce", t.allReduce), ...of("all_gather", t.allGather), ...of("reduce_scatter", t.reduceScatter)];
+  const p2p = (t.p2p ?? []).map(([bytes, seconds]) => ({ kind: "p2p" as const, scope: "intra" as const, groupSize: 2, bytes, seconds }));
+  return [...of("all_reduce", t.allReduce), ...of("all_gather", t.allGather), ...of("reduce_scatter", t.reduceScatter), ...p2p];
 }
 
 /**
@@ -189,6 +193,7 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
       const samples = kind === "all_gather" ? t.allGather : t.reduceScatter;
       return scope === "inter" ? undefined : samples?.find(([n, b]) => n === size && b === bytes)?.[2];
     },
+    timeP2p: async (scope, bytes) => (scope === "inter" ? undefined : (await measured()).p2p?.find(([b]) => b === bytes)?.[1]),
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
     timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
   };

@@ -1,7 +1,8 @@
 // The timings of `tessera plan --calibrate`, taken on the ranks of a running job (its process group
 // initialized): every rank runs the same shapes at once, then all-reduces, all-gathers and
-// reduce-scatters over groups of 2, 4, … ranks. calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job,
-// between the plans it times, so that the machine's load drifts over both alike.
+// reduce-scatters over groups of 2, 4, … ranks, and point-to-point messages between pairs of ranks.
+// calibrate_worker.ts runs it for the CLI; bench/planner_measured.ts inside its own job, between the
+// plans it times, so that the machine's load drifts over both alike.
 import os from "node:os";
 import * as torch from "../torch/index.js";
 import { _forget_model } from "../torch/moreh.js";
@@ -147,6 +148,26 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
       reduceScatter.push([size, bytes, timed(() => dist.reduce_scatter_tensor(shard, full, dist.ReduceOp.SUM, { group }))]);
     }
   }
+  // Point-to-point, as a pipeline's neighbouring stages send activations and gradients: ranks in
+  // pairs (0-1, 2-3, …), every pair at once, a message there and back; one message is half the round
+  // trip. A rank past the last pair only joins the agreement and barriers.
+  const p2p: Array<[number, number]> = [];
+  const paired = rank < 2 * Math.floor(world / 2);
+  for (const bytes of world > 1 ? shapes.allReduceBytes : []) {
+    const message = torch.ones([bytes / 4], { dtype: torch.float32, device });
+    const peer = rank ^ 1;
+    const roundTrip = (): void => {
+      if (rank % 2 === 0) {
+        dist.send(message, peer);
+        dist.recv(message, peer);
+      } else {
+        dist.recv(message, peer);
+        dist.send(message, peer);
+      }
+    };
+    const seconds = time(() => (paired ? roundTrip() : undefined), 3, paired);
+    p2p.push([bytes, slowest(paired ? seconds / 2 : 0)]);
+  }
   const { device: name, software } = localDevice();
   return {
     device: name,
@@ -157,6 +178,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     allReduce,
     allGather,
     reduceScatter,
+    p2p,
     framework,
     ...(concurrency === undefined ? {} : { concurrency }),
   };

@@ -62,6 +62,9 @@ test(
           `${kind}: ${JSON.stringify(points)}`,
         );
       }
+      // Point-to-point messages between the pair of ranks: a measured line.
+      const [p2pLatency, p2pRate] = profile.intraNode.p2p ?? [-1, 0];
+      assert.ok(p2pLatency >= 0 && p2pRate > 1e6, `p2p: ${JSON.stringify(profile.intraNode.p2p)}`);
       // The same device and software: the cache answers, nothing is measured again.
       const again = tessera(cacheDir, "--calibrate", "--nproc", "2", "--model", "gpt2", "--seq-len", "128");
       assert.equal(again.code, 0, again.stderr);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -7,13 +7,26 @@ import {
   hardwareCacheKey,
   hardwarePreset,
   loadHardwareProfile,
+  makeProblem,
   measureHardwareProfile,
+  megatronGpt,
+  predictStep,
   profileFromMeasurements,
   readCachedProfile,
   validateHardwareProfile,
   type HardwareProbe,
 } from "../../src/parallel/planner/index.js";
-import { collectiveTime } from "../../src/parallel/planner/collectives.js";
+import { collectiveTime, p2pTime } from "../../src/parallel/planner/collectives.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
+import type { CalibrationShapes } from "../../src/parallel/planner/measure.js";
+
+/** Small shapes for probes that answer from formulas (the sizes only pick what is asked). */
+const calibrationShapesForTest: CalibrationShapes = {
+  gemm: [256, 1024].map((n) => ({ m: 512, n, k: 512 })),
+  attention: { batch: 1, heads: 8, seq: 512, headDim: 64 },
+  copyBytes: 64 << 20,
+  allReduceBytes: [64 << 10, 16 << 20],
+};
 
 test("presets carry the data-sheet figures", () => {
   assert.equal(hardwarePreset("A100-80GB").peakFlops, 312e12);
@@ -128,6 +141,46 @@ test("all-gather and reduce-scatter timed on their own are charged their measure
   );
   bad.intraNode.byKind = { broadcast: [[4, 0.001, 1e9]] };
   assert.throws(() => validateHardwareProfile(bad), /'intraNode.byKind.broadcast' is not a collective kind/);
+});
+
+test("a point-to-point message timed on its own is charged its measured line (pipeline sends); without it, the link's latency and bandwidth", async () => {
+  // Gloo-like: one message costs 0.25 ms + bytes / 1.4 GB/s, timed at the all-reduces' 64 KiB and 16 MiB.
+  const [alpha, beta] = [0.25e-3, 1.4e9];
+  const probe: HardwareProbe = {
+    device: async () => "cpu",
+    software: async () => "tessera",
+    timeGemm: async (m, n, k) => gemmSeconds(m, n, k),
+    timeAttention: async () => 0.05,
+    timeMemoryCopy: async (bytes) => (2 * bytes) / truth.hbm,
+    timeAllReduce: async (scope, n, bytes) => (scope === "intra" ? allReduceSeconds(n, bytes) : undefined),
+    timeP2p: async (scope, bytes) => (scope === "intra" ? alpha + bytes / beta : undefined),
+  };
+  const cacheDir = mkdtempSync(join(tmpdir(), "tessera-cache-"));
+  const base = { ...hardwarePreset("cpu"), devicesPerNode: 4 };
+  const p = await measureHardwareProfile(probe, base, { cacheDir, shapes: calibrationShapesForTest });
+  rmSync(cacheDir, { recursive: true, force: true });
+  const [latency, rate] = p.intraNode.p2p!;
+  assert.ok(Math.abs(latency - alpha) < 1e-12 && Math.abs(rate - beta) / beta < 1e-9, `${latency} ${rate}`);
+  // A pipeline's 256 KiB activation: 0.25 ms + 262,144 B / 1.4 GB/s = 0.4372457 ms.
+  assert.ok(Math.abs(p2pTime(256 << 10, p.intraNode) - 4.372457e-4) < 1e-10);
+  // No point-to-point timing: the link's latency plus the bytes at its bandwidth, as before.
+  const plain = { ...p.intraNode, p2p: undefined };
+  assert.equal(p2pTime(256 << 10, plain), plain.latencyS + (256 << 10) / plain.bandwidthBytesPerS);
+  assert.equal(p.interNode.p2p, undefined);
+  // A 2-stage pipeline's sends on a profile with the line (no sharedCores: no simulation): each of
+  // the 4 micro-batches sends its activation, 1 × 2048 tokens × 4096 × 2 B = 16 MiB, on and its gradient back.
+  const gpu = { ...hardwarePreset("h100"), intraNode: { ...hardwarePreset("h100").intraNode, p2p: [alpha, beta] as [number, number] } };
+  const problem = makeProblem(megatronGpt({ layers: 4, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 }), 2, {
+    hardware: gpu,
+    seqLen: 2048,
+    globalBatch: 4,
+  });
+  const plan = singleProcessPlan({ pp: 2, gradAccum: 4 });
+  assert.ok(Math.abs(predictStep(problem, plan).step.ppComm - 4 * 2 * (0.25e-3 + (16 << 20) / 1.4e9)) < 1e-12);
+  assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(p))), p);
+  const bad = JSON.parse(JSON.stringify(p));
+  bad.intraNode.p2p = [0.001, 0];
+  assert.throws(() => validateHardwareProfile(bad), /'intraNode.p2p' must be a \[latencyS, bytesPerS\] pair/);
 });
 
 test("timings too noisy for a knee (wider GEMMs slower) give a flat curve at the best efficiency seen, and the framework's time per layer and step", () => {

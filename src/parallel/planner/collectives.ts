@@ -2,7 +2,7 @@
 // device for all-reduce, (n−1)/n for all-gather and reduce-scatter, at the link's bus bandwidth.
 // Latency term: NCCL switches to trees at scale, so the startup cost grows with log2(n), not n.
 // A measured profile may time all-gather and reduce-scatter on their own (LinkProfile.byKind): then
-// each is its measured line in the message's bytes.
+// each is its measured line in the message's bytes; so is a point-to-point message (LinkProfile.p2p).
 import { linkBandwidth, type LinkProfile } from "./hardware.js";
 
 export type Collective = "all_reduce" | "all_gather" | "reduce_scatter";
@@ -16,8 +16,9 @@ export function collectiveTime(kind: Collective, bytes: number, n: number, link:
   return passes * (Math.ceil(Math.log2(n)) * link.latencyS + ((n - 1) / n) * (bytes / linkBandwidth(link, n)));
 }
 
-/** Seconds to send `bytes` point-to-point over a link. */
+/** Seconds to send `bytes` point-to-point over a link: its measured line where the profile has one. */
 export function p2pTime(bytes: number, link: LinkProfile): number {
+  if (link.p2p !== undefined) return link.p2p[0] + bytes / link.p2p[1];
   return link.latencyS + bytes / link.bandwidthBytesPerS;
 }
 

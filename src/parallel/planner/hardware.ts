@@ -17,6 +17,13 @@ export interface LinkProfile {
    * times an all-reduce of the same full bytes).
    */
   byKind?: Partial<Record<"all_gather" | "reduce_scatter", Array<[number, number, number]>>>;
+  /**
+   * A point-to-point send/recv (a pipeline's activations and gradients, ring attention's K/V) measured
+   * on its own: [seconds at no bytes, bytes/s] of one message. Absent: latencyS + bytes over the
+   * collective bandwidth (Gloo's all-reduce latency is per ring step of several messages, not one
+   * message's).
+   */
+  p2p?: [number, number];
 }
 
 export interface HardwareProfile {
@@ -180,7 +187,7 @@ const aliases: Record<string, string> = {
  */
 export function withNodeNetwork(profile: HardwareProfile, gbpsPerNode: number): HardwareProfile {
   const bandwidthBytesPerS = ((gbpsPerNode / 8) * GB * NIC_FRACTION) / profile.devicesPerNode;
-  return { ...profile, interNode: { ...profile.interNode, bandwidthBytesPerS, byGroupSize: undefined, byKind: undefined } };
+  return { ...profile, interNode: { ...profile.interNode, bandwidthBytesPerS, byGroupSize: undefined, byKind: undefined, p2p: undefined } };
 }
 
 export function hardwarePresetNames(): string[] {
@@ -245,6 +252,12 @@ function link(obj: Json, key: string): LinkProfile {
       }
       out.byKind[kind] = points as Array<[number, number, number]>;
     }
+  }
+  if (l.p2p !== undefined) {
+    const p = l.p2p;
+    if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => typeof x === "number" && x >= 0 && Number.isFinite(x)) || p[1] === 0)
+      throw new Error(`hardware profile: '${key}.p2p' must be a [latencyS, bytesPerS] pair (bytesPerS positive)`);
+    out.p2p = p as [number, number];
   }
   return out;
 }

@@ -26,9 +26,12 @@ export interface AttentionSample {
   headDim: number;
   seconds: number;
 }
-/** One timed collective (an all-reduce unless `kind` says) of `bytes` over `groupSize` devices inside a node or across nodes. */
+/**
+ * One timed collective (an all-reduce unless `kind` says) of `bytes` over `groupSize` devices inside a
+ * node or across nodes; "p2p": one point-to-point message of `bytes` between 2 devices.
+ */
 export interface CollectiveSample {
-  kind?: Collective;
+  kind?: Collective | "p2p";
   scope: "intra" | "inter";
   groupSize: number;
   bytes: number;
@@ -73,6 +76,8 @@ export interface HardwareProbe {
     groupSize: number,
     bytes: number,
   ): Promise<number | undefined>;
+  /** Seconds of one point-to-point message of `bytes` between two ranks (every pair at once); absent: estimated from the all-reduce. */
+  timeP2p?(scope: "intra" | "inter", bytes: number): Promise<number | undefined>;
   /** Seconds of one training step of a model too narrow for its math to count, with `layers` decoder layers. */
   timeFramework?(layers: number): Promise<number>;
   /** CPU ranks: the machine's cores and a GEMM's seconds with 1 … all ranks computing at once. */
@@ -152,7 +157,12 @@ function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
     const own = samples.filter((s) => s.kind === kind);
     if (own.length > 0) byKind[kind] = fitLines(own).map(([size, intercept, perByte]) => [size, intercept, 1 / perByte]);
   }
-  return Object.keys(byKind).length === 0 ? link : { ...link, byKind };
+  const withKinds = Object.keys(byKind).length === 0 ? link : { ...link, byKind };
+  // Point-to-point messages: their line as measured.
+  const p2p = samples.filter((s) => s.kind === "p2p");
+  if (p2p.length === 0) return withKinds;
+  const [[, intercept, perByte]] = fitLines(p2p.map((s) => ({ ...s, groupSize: 2 }))) as [[number, number, number]];
+  return { ...withKinds, p2p: [intercept, 1 / perByte] };
 }
 
 /**
@@ -277,7 +287,8 @@ export function writeCachedProfile(profile: HardwareProfile, dir = defaultCacheD
 /**
  * Measures the machine through `probe` (or returns the cached profile for the same device and
  * software). Runs GEMMs at training shapes, a causal attention, a device copy and all-reduces by group
- * size (powers of two up to `devicesPerNode` inside a node, and across `nodes` when there are several).
+ * size (powers of two up to `devicesPerNode` inside a node, and across `nodes` when there are several),
+ * and point-to-point messages between pairs of ranks.
  */
 export async function measureHardwareProfile(
   probe: HardwareProbe,
@@ -312,6 +323,12 @@ export async function measureHardwareProfile(
           const own = await probe.timeCollective?.(kind, scope, groupSize, bytes);
           if (own !== undefined) collectives.push({ kind, scope, groupSize, bytes, seconds: own });
         }
+      }
+    }
+    if (sizes.length > 0) {
+      for (const bytes of shapes.allReduceBytes) {
+        const seconds = await probe.timeP2p?.(scope, bytes);
+        if (seconds !== undefined) collectives.push({ kind: "p2p", scope, groupSize: 2, bytes, seconds });
       }
     }
   }
