@@ -118,7 +118,9 @@ column-parallel layers' reduce-scatters and input re-gathers behind their weight
 GEMMs); DeepSpeed's BF16_Optimizer (fp32 gradient accumulation, a 10-byte pass per parameter and
 micro-batch, 4 bytes per parameter held; BigScience tr11 README); BLOOM's cluster network (Jean Zay:
 4 × 100 Gb/s Omni-Path per node, not a DGX's 8 × 200 Gb/s; same README); Megatron-Core's FP8 primary
-weights under fp8 (NeMo's FP8 recipe, below); and the published memory formulas for the published
+weights under fp8 (NeMo's FP8 recipe, below); the data-parallel and pipeline communication each
+stack's runs configure (the dtype of the gradient reduction, ZeRO-1's reduce-scatter, the interleaved
+schedule's overlapped sends: a third round, below); and the published memory formulas for the published
 stacks (below). Each row's published layout is evaluated with its configuration fixed (tp/pp×vpp/dp/cp,
 micro-batch, global batch, precision, ZeRO: Megatron's distributed optimizer as 1, FSDP FULL_SHARD as 3,
 recompute); the NeMo H100 rows run FP8 GEMMs (\`--precision fp8\`) and Megatron-Core's TP communication
@@ -130,6 +132,10 @@ with the FLOP convention it states (Korthikanti et al.: 72·B·s·l·h²(1 + s/6
 | set | rows | mean \|error\| | max \|error\| | fit 80 GB (the stack's memory accounting) |
 | --- | ---: | ---: | ---: | ---: |
 ${summary.join("\n")}
+
+**The NVIDIA H100 set misses the issue's 8 % target** (${(100 * meanAbs(groups[0]![1])).toFixed(1)} %; it was 7.1 % before the third
+round below, which made the model's already optimistic predictions of these rows faster still). The
+A100 set holds it.
 
 Free search on the NeMo H100 problems (what the runtime executes: cp = 1, the same precision and TP
 overlap): median predicted gain over Megatron-Core's hand-tuned layouts **${(100 * nvidiaGain).toFixed(1)} %** (target ≤ 10 %).
@@ -153,6 +159,56 @@ bf16 weights plus TE's cached FP8 copy and its transpose (2 bytes). The embeddin
 every stack. Pipeline ranks hold Megatron-Core's interleaved warm-up, 2(p − r − 1) + (v − 1)·p + 1
 chunks (core_r0.11.0 \`pipeline_parallel/schedules.py\` l. 696-699, \`microbatch_group_size_per_vp_stage\`
 = p by default), and the first and last stages hold the untied embedding and output layer.
+
+### Third round: the data-parallel and pipeline communication the runs configure
+
+Three rules in \`src/parallel/planner/stack.ts\`, each from the runs' own configuration or the code
+that ran them, each for every row of its stack, none fitted (the sources, with versions and lines, are in
+stack.ts beside each trait):
+
+- **The gradient reduction's dtype** (\`gradientReduce\`). The cost model charged 4-byte gradients on
+  every stack. Megatron-Core as NeMo runs it reduces bf16: \`grad_reduce_in_fp32 = False\` in every NeMo
+  2.x performance script (v2.2.0 scripts/llm/performance/pretrain_*.py, whose
+  recommended_model_configs/model_configs_h100.csv lines are the NeMo rows' layouts: GPT-3 175B on 128
+  and 512 GPUs, Nemotron 8B and Nemotron-4 340B among them); \`optim.grad_sync_dtype=bf16\` in
+  NeMo-Framework-Launcher 24.07's FP8 examples; \`mixed_precision.grad_reduce_in_fp32: false\` in
+  Megatron-Bridge v0.1.0rc3's (NeMo 25.09) performance configs for Llama 3 8B, 70B and 3.1 405B. DeepSpeed
+  (v0.6.2 to v0.7.7) casts BF16_Optimizer's fp32 gradients to its \`communication_data_type\` for the
+  all-reduce, bf16 by default under bf16 at ZeRO stage 0, and BLOOM's ds_config sets none: bf16.
+  Megatron-LM's \`--bf16\` forces \`accumulate_allreduce_grads_in_fp32\` (fp32; the Korthikanti rows
+  have DP 1, so nothing moves). Llama 3 reduce-scatters in fp32 (paper §3.3.2). llm-foundry's MP Mode
+  DEFAULT is \`reduce_dtype=torch.float32\` in Composer v0.16.4, the version the table's commit requires
+  (before v0.16.4, Oct 2023, DEFAULT left reduce_dtype unset, which FSDP reduces in bf16; the table does
+  not name its Composer version); its 70B A100 row ran MP Mode PURE, bf16, which the row states
+  (\`grad_reduce\`). tessera's executors reduce in the fp32 master dtype (flat_unit.ts): tessera's own
+  plans are unchanged.
+- **ZeRO-1's gradient collective** (\`zero1GradientCollective\`). The model charged an all-reduce, as
+  tessera's flat units do (they keep the whole reduced gradient). Megatron-Core's distributed optimizer
+  reduce-scatters (core_r0.11.0 distributed/param_and_grad_buffer.py l. 309-331), and so does apex's
+  DistributedFusedAdam, the optimizer of the NeMo 24.07 launcher configs (apex 24.07
+  contrib/optimizers/distributed_fused_adam.py l. 1823-1890); Llama 3's FSDP reduce-scatters (§3.3.2).
+  DeepSpeed's BF16_Optimizer all-reduces.
+- **Interleaved pipelines overlap their sends** (\`interleavedP2pOverlap\`). Megatron-Core's
+  \`overlap_p2p_comm\` posts each chunk's receives and waits on them only before they are needed; NeMo
+  2.x and Megatron-Bridge turn it on whenever pp > 1 and vpp > 1, and the 24.07 launcher's interleaved
+  configs set it. The model charged every send on the critical path; it now charges them by the one
+  overlap rule (\`exposed\`, cost.ts): 2v transfers per micro-batch, each behind a chunk's compute.
+
+| step | NVIDIA H100 mean \|error\| | A100 mean \|error\| | median free-search gain | refused |
+| --- | ---: | ---: | ---: | ---: |
+| before (e97db69) | 7.1 % | 6.6 % | 6.2 % | 0/32 |
+| + gradient reduction dtype per stack | 8.0 % | 6.8 % | 7.0 % | 0/32 |
+| + ZeRO-1 reduce-scatter (Megatron-Core, apex, Llama 3) | 9.0 % | 6.8 % | 5.5 % | 0/32 |
+| + interleaved sends overlapped (Megatron-Core) | ${(100 * meanAbs(groups[0]![1])).toFixed(1)} % | ${(100 * meanAbs(groups[1]![1])).toFixed(1)} % | ${(100 * nvidiaGain).toFixed(1)} % | ${published.filter((r) => !r.published.fits).length}/${published.length} |
+
+Each step moved the NVIDIA mean up because the model already predicted most NeMo rows faster than
+published: ${groups[0]![1].filter((r) => r.error > 0).length} of its ${groups[0]![1].length} rows are over-predicted now. The largest misses
+are not communication: GPT-3 5B and Llama 2 7B (pure data parallel, compute ≥ 99 % of the predicted
+step) are over-predicted by ~14 %, which is the H100 preset's FP8 GEMM and attention rates at hidden
+4096 (the calibration, hardware.ts), and Llama 3 8B with CP 2 by ~24 % (below). What the model still
+does not count, from the same sources: Megatron-LM's fp32 gradient buffer under \`--bf16\` (4 bytes per
+parameter where the memory model counts 2; the Korthikanti rows would hold 3.5–5 GiB more and still
+fit) and Llama 3's fp32 gradient accumulation (paper §3.3.2), neither of which moves a step time here.
 
 ### NeMo's FP8 recipe: what the sources say (the rule behind the Nemotron-4 340B row)
 
@@ -199,13 +255,13 @@ overlap) needed 85 GiB while TE's cached FP8 copies were counted on top of bf16 
   performance scripts; \`grad_sync_dtype=bf16\` in the 24.07 FP8 examples: the dtype of apex's
   unsharded gradient buffer, \`_init_grad_buffer\` in apex/contrib/optimizers/distributed_fused_adam.py,
   or Megatron-Core's \`grad_reduce_in_fp32=False\` under \`mcore_distributed_optim\`,
-  megatron_gpt_model.py). The memory model's 2-byte gradient buffer matches; the cost model still sends 4-byte gradients for every stack
-  (communication.ts); at 2 bytes for Megatron-Core the NVIDIA H100 mean |error| would be 8.0 %.
+  megatron_gpt_model.py). The memory model's 2-byte gradient buffer matches, and the cost model's
+  reduction moves bf16 on Megatron-Core (the third round above).
 
-Where it misses: BLOOM is still over-predicted by ~11 % (its 150 TFLOP/s is the rounded figure of the
-BigScience pages; the BLOOM paper and GENCI state 156, which would leave ~7 %); Llama 3 8B with CP 2 is over-predicted by ~24 % (ring
+Where it misses: the NeMo H100 rows (the third round above); BLOOM is over-predicted by ~12 % (its 150 TFLOP/s is the rounded figure of the
+BigScience pages; the BLOOM paper and GENCI state 156, which would leave ~8 %); Llama 3 8B with CP 2 is over-predicted by ~24 % (ring
 attention's chunked kernels are slower than one fused kernel, which the model does not charge); Llama 3
-405B on 16K GPUs is under-predicted by ~29 % (the row's plain 1F1B leaves a 46 % bubble at 16
+405B on 16K GPUs is under-predicted by ~27 % (the row's plain 1F1B leaves a 46 % bubble at 16
 micro-batches over 16 stages; Meta ran an interleaved schedule whose depth the row does not carry); the PyTorch-FSDP stack (llm-foundry) on H100 is
 over-predicted by 20–60 %: its kernels reach less of the H100's peak than the GEMM curve, which comes
 from Megatron's on A100 — the same stack's A100 rows (added in issue 17 from the same README, not

@@ -124,3 +124,50 @@ test("Megatron-Core under fp8 keeps FP8 primary weights (1 byte) and TE's transp
   close(dataParallelMessages(core, p).gather!.bytes, 2 * (params - layers) + layers, "FP8 all-gather");
   close(dataParallelMessages(lm, p).gather!.bytes, 2 * params, "bf16 all-gather");
 });
+
+test("the gradient reduction moves the bytes of the stack's reduce dtype: fp32 on tessera's executors, bf16 on Megatron-Core", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const base = { hardware: hardwarePreset("h100"), seqLen: 2048, globalBatch: 64 };
+  const p = plan({ dp: 8, gradAccum: 8 });
+  const params = stageParams(m, p).first;
+  const reduce = (problem: Parameters<typeof dataParallelMessages>[0]) => dataParallelMessages(problem, p).reduce!;
+  // ZeRO-0: an all-reduce of every gradient over the 8 replicas.
+  assert.deepEqual(reduce(makeProblem(m, 8, base)), { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp" });
+  close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-core" })).bytes, 2 * params, "bf16 on Megatron-Core");
+  close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-lm" })).bytes, 4 * params, "fp32 on Megatron-LM under --bf16");
+  close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-deepspeed" })).bytes, 2 * params, "DeepSpeed's bf16 communication_data_type");
+  close(reduce(makeProblem(m, 8, { ...base, stack: "meta" })).bytes, 4 * params, "Llama 3: fp32");
+  // A run that states its own dtype (llm-foundry's MP Mode PURE) overrides its stack's.
+  close(reduce({ ...makeProblem(m, 8, { ...base, stack: "pytorch-fsdp" }), gradientReduce: "compute" }).bytes, 2 * params, "PURE");
+  // Under fp32 both dtypes are 4 bytes.
+  close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-core", precision: "fp32" })).bytes, 4 * params, "fp32 precision");
+});
+
+test("ZeRO-1's gradient collective: tessera's flat units all-reduce, Megatron-Core's distributed optimizer reduce-scatters", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const base = { hardware: hardwarePreset("h100"), seqLen: 2048, globalBatch: 128, gpusPerNode: 8 };
+  const p = plan({ dp: 16, zero: 1, gradAccum: 8, hybridShard: true });
+  const params = stageParams(m, p).first;
+  const own = dataParallelMessages(makeProblem(m, 16, base), p);
+  const core = dataParallelMessages(makeProblem(m, 16, { ...base, stack: "megatron-core" }), p);
+  // Hybrid sharding over 2 nodes: the shard group is a node's 8 ranks, the replicas 2.
+  assert.deepEqual(own.reduce, { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp" });
+  assert.deepEqual(own.replicas, { kind: "all_reduce", bytes: 4 * params, ranks: 2, group: "dp" });
+  assert.deepEqual(core.reduce, { kind: "reduce_scatter", bytes: 2 * params, ranks: 8, group: "dp" });
+  assert.deepEqual(core.replicas, { kind: "all_reduce", bytes: (2 * params) / 8, ranks: 2, group: "dp" });
+  // The weights' all-gather after the step is the same on both (bf16 weights).
+  assert.deepEqual(core.gather, own.gather);
+});
+
+test("an interleaved pipeline's sends hide behind chunks' compute on Megatron-Core (overlap_p2p_comm), not with one chunk per stage", () => {
+  const m = megatronGpt({ layers: 32, hidden: 4096, heads: 32, vocab: 51200, seq: 4096 });
+  const base = { hardware: hardwarePreset("h100"), seqLen: 4096, globalBatch: 64, gpusPerNode: 8 };
+  const step = (stack: "megatron-core" | "megatron-lm", vpp: number) =>
+    predictStep(makeProblem(m, 16, { ...base, stack }), plan({ dp: 4, pp: 4, vpp, gradAccum: 16 })).step.ppComm;
+  // vpp 1: every transfer exposed on both stacks.
+  close(step("megatron-core", 1), step("megatron-lm", 1), "one chunk per stage");
+  // vpp 2: 2v = 4 transfers per micro-batch, each behind a chunk's compute (far longer than a send of
+  // 4096 × 4096 bf16 values): one of the four stays exposed, the hidden three slow compute by 16/132.
+  const ratio = 1 / 4 + (16 / 132) * (3 / 4);
+  close(step("megatron-core", 2), ratio * step("megatron-lm", 2), "overlapped", 1e-9);
+});

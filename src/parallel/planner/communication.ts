@@ -13,10 +13,12 @@
 //   output layer: the input's gradient all-reduced (SP: all-gathered forward, reduce-scattered
 //     backward, plus the sequence split's all-gather in backward); the vocab-parallel loss
 //     all-reduces 3 fp32 numbers per predicted token (5 with Baichuan2's z-loss).
-// Data parallel, per step (P parameters per rank; gradients reduced in fp32 — the fp32 masters under
-// mixed precision — weights gathered in the compute dtype):
-//   ZeRO-0: all-reduce of P. ZeRO-1: all-reduce of P (the full reduced gradient is kept), all-gather
-//   of P before the next forward. ZeRO-2: reduce-scatter and all-gather of P. ZeRO-3, per micro-batch:
+// Data parallel, per step (P parameters per rank; gradients reduced in the dtype the stack reduces
+// them in — fp32 on tessera's executors, the fp32 masters under mixed precision; bf16 on Megatron-Core
+// as NeMo runs it; stack.ts, gradientReduce — weights gathered as they are stored):
+//   ZeRO-0: all-reduce of P. ZeRO-1: all-reduce of P (the full reduced gradient is kept; a reduce-scatter
+//   on stacks whose distributed optimizer takes only its shard's sum, stack.ts zero1GradientCollective),
+//   all-gather of P before the next forward. ZeRO-2: reduce-scatter and all-gather of P. ZeRO-3, per micro-batch:
 //   all-gather of P in forward, of the layers' P again in backward (the embedding and head stay
 //   gathered from forward to backward), reduce-scatter of P. Hybrid sharding adds the all-reduce
 //   over node replicas of what is left after the shard group's reduction.
@@ -36,8 +38,14 @@ export interface Call {
   group: "tp" | "kv" | "dp";
 }
 
-/** Gradients are reduced in fp32 (the optimizer's master dtype under mixed precision). */
-const GRADIENT_REDUCE_BYTES = 4;
+/**
+ * Bytes per gradient element in the data-parallel reduction: the dtype the run states (a published
+ * row's configuration), else its stack's (stack.ts, gradientReduce); fp32 precision reduces 4 either way.
+ */
+export function gradientReduceBytes(problem: Pick<Problem, "precision" | "stack" | "gradientReduce">): number {
+  const dtype = problem.gradientReduce ?? stackTraits(problem.stack).gradientReduce;
+  return dtype === "fp32" ? 4 : elementBytes(problem.precision);
+}
 /** The vocab-parallel loss reduces fp32 per-token values. */
 const LOSS_BYTES = 4;
 
@@ -132,15 +140,16 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   // The larger end stage; ZeRO all-gathers the weights as they are stored (FP8 where the stack keeps them so).
   const s = stages.first >= stages.last ? 0 : plan.pp - 1;
   const params = stages.perStage[s];
-  const grads = GRADIENT_REDUCE_BYTES * params;
+  const grads = gradientReduceBytes(problem) * params;
   const weights = storedWeightBytes(problem, params, stages.layers[s] * rankLayerParams(problem.model, plan.tp));
   const d = zeroShardDegree(problem, plan);
   const replicas = group / d;
   const dp = (kind: Collective, bytes: number, ranks: number): Call | null => (ranks > 1 ? { kind, bytes, ranks, group: "dp" } : null);
   if (plan.zero === 0) return { ...none, reduce: dp("all_reduce", grads, group) };
-  // ZeRO-1 reduces the whole gradient over the replicas; 2 and 3 only the shard's.
-  const replicaReduce = plan.hybridShard ? dp("all_reduce", plan.zero === 1 ? grads : grads / d, replicas) : null;
-  const reduce = dp(plan.zero === 1 ? "all_reduce" : "reduce_scatter", grads, d);
+  // A ZeRO-1 that all-reduces keeps, and reduces over the replicas, the whole gradient; otherwise the shard's.
+  const wholeGradient = plan.zero === 1 && stackTraits(problem.stack).zero1GradientCollective === "all_reduce";
+  const replicaReduce = plan.hybridShard ? dp("all_reduce", wholeGradient ? grads : grads / d, replicas) : null;
+  const reduce = dp(wholeGradient ? "all_reduce" : "reduce_scatter", grads, d);
   const gather = dp("all_gather", weights, d);
   if (plan.zero < 3) return { reduce, replicas: replicaReduce, gather, backwardGather: null };
   const layers = (problem.model.layers / plan.pp) * rankLayerParams(problem.model, plan.tp);

@@ -248,7 +248,14 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const headTp = callsTime(problem, headTpCalls(problem, plan));
   const embeddingTp = callsTime(problem, embeddingTpCalls(problem, plan));
   const activationMessage = (e * rankTokens(problem, plan) * model.hidden) / tp; // scatter-gather over TP ranks
-  const stageP2p = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * plan.cp * dp, p)) : 0;
+  // Each micro-batch sends its activation on and its gradient back at every chunk boundary: 2v transfers.
+  const transfers = p > 1 ? 2 * v * p2pTime(activationMessage, groupLink(problem, tp * plan.cp * dp, p)) : 0;
+  // An interleaved schedule that overlaps them (stack.ts, interleavedP2pOverlap) hides each behind a
+  // chunk's compute, by the one rule: a micro-batch's forward and backward on the busiest stage, 2v parts.
+  const stageP2p =
+    traits.interleavedP2pOverlap && v > 1
+      ? exposed(transfers, Math.max(...stages.layers) * (layer.forward + layer.backward), 2 * v)
+      : transfers;
   // One micro-batch's forward and backward on each stage: its layers (stages.ts's split), the
   // embedding's collectives on the first stage, the output layer and loss (and their collectives) on the last.
   const perStage = stages.layers.map((n, s) => ({

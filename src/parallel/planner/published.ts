@@ -6,7 +6,7 @@ import { modelPreset } from "./model_presets.js";
 import { layerParams, profileFromConfig, type ModelProfile } from "./model_profile.js";
 import { evaluate, search, type Evaluation } from "./search.js";
 import type { Plan, Precision, Problem, Recompute, ZeroStage } from "./space.js";
-import { STACKS, type Stack } from "./stack.js";
+import { STACKS, type GradientReduce, type Stack } from "./stack.js";
 
 /** How a source turned its throughput into FLOPs, so that tokens/s can be recovered from it. */
 export type FlopsConvention = "megatron-model" | "megatron-hardware" | "6n-12lhs";
@@ -36,6 +36,12 @@ export interface PublishedRow {
   tp_comm_overlap?: boolean;
   /** The software that ran it (stack.ts): its activation accounting, pipeline split and documented traits. */
   software: Stack;
+  /**
+   * The gradient reduction's dtype where the source states one for this run that differs from its
+   * software's (stack.ts, gradientReduce): llm-foundry's table names each row's FSDP mixed-precision
+   * mode, and MP Mode PURE reduces in bf16 ("compute").
+   */
+  grad_reduce?: GradientReduce;
   /** The cluster's network per node in Gb/s where it differs from the GPU preset's (one NIC of the preset's rate per GPU). */
   network_gbps_per_node?: number;
   published: { tokens_per_s_per_gpu?: number; mfu?: number; tflops_per_gpu?: number; flops_convention?: FlopsConvention };
@@ -82,6 +88,7 @@ export function publishedProblem(table: PublishedTable, row: PublishedRow): Prob
     tpAcrossNodes: false,
     precision: row.precision,
     tpCommOverlap: row.tp_comm_overlap ?? false,
+    ...(row.grad_reduce === undefined ? {} : { gradientReduce: row.grad_reduce }),
   };
 }
 

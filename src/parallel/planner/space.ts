@@ -3,7 +3,7 @@
 import type { HardwareProfile } from "./hardware.js";
 import { nodeLocalDp } from "./layout.js";
 import type { ModelProfile } from "./model_profile.js";
-import type { Stack } from "./stack.js";
+import type { GradientReduce, Stack } from "./stack.js";
 
 export type Recompute = "none" | "selective" | "full";
 export type Offload = "none" | "optimizer" | "optimizer+params";
@@ -87,6 +87,11 @@ export interface Problem {
   tpCommOverlap?: boolean;
   /** The software that runs the plan (stack.ts): tessera's executors unless a published result's. */
   stack?: Stack;
+  /**
+   * The dtype gradients are reduced in where the run states its own (a published row's configuration);
+   * otherwise the stack's (stack.ts, gradientReduce).
+   */
+  gradientReduce?: GradientReduce;
 }
 
 export type Fixed = Partial<Plan>;

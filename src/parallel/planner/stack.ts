@@ -80,7 +80,76 @@ export interface StackTraits {
    * for these layouts; docs/planner-validation.md says what that changes.
    */
   fp8PrimaryWeights: boolean;
+  /**
+   * The dtype of the data-parallel gradient reduction (DDP's all-reduce, ZeRO's reduce-scatter) under
+   * mixed precision: "fp32" (4 bytes per gradient) or "compute" (the compute dtype: 2 bytes under bf16
+   * and fp8; 4 under fp32, where both are the same). Sources:
+   * - tessera: src/parallel/executors/flat_unit.ts (launchReduce, reduceGradient) converts each
+   *   gradient to the unit's master dtype, fp32 under mixed precision (sharded.ts), before reducing.
+   * - megatron-lm: Megatron-LM v2.6 megatron/arguments.py l. 146-152 (still core_r0.10.0
+   *   megatron/training/arguments.py l. 419-425): `--bf16` turns on
+   *   `accumulate_allreduce_grads_in_fp32` ("bfloat16 requires gradient accumulation and all-reduce
+   *   to be done in fp32").
+   * - megatron-deepspeed: DeepSpeed's BF16_Optimizer hands its fp32 accumulated gradients to the
+   *   pipeline engine's all-reduce (runtime/pipe/engine.py `_bf16_reduce_grads`, from BigScience's
+   *   bf16 work merged as #1801, commit 56c522386; v0.6.2 to v0.7.7), and `allreduce_bucket`
+   *   (runtime/engine.py) casts them to `communication_data_type`, which without that config key is
+   *   bf16 under bf16 at ZeRO stage 0 (`communication_data_type`, same versions). BLOOM's ds_config
+   *   (bigscience train/tr11-176B-ml/tr11-176B-ml.slurm) sets bf16, ZeRO stage 0 and no
+   *   communication_data_type.
+   * - megatron-core: `grad_reduce_in_fp32 = False` in every NeMo 2.x performance script
+   *   (scripts/llm/performance/pretrain_*.py, v2.2.0, e.g. pretrain_nemotron4_340b.py l. 84; the
+   *   layouts of the NeMo rows are lines of its recommended_model_configs/model_configs_h100.csv); the
+   *   NeMo-Framework-Launcher 24.07 FP8 examples (examples/training/{gpt,llama}/h100/*_fp8*.sh)
+   *   pass `optim.grad_sync_dtype=bf16` (NeMo r2.0.0rc1 megatron_gpt_model.py l. 534 maps it to
+   *   Megatron-Core's `grad_reduce_in_fp32`); Megatron-Bridge v0.1.0rc3 (the NeMo 25.09 container)
+   *   scripts/performance/configs/llama3/llama3_{8b,70b}_llm_pretrain.yaml and
+   *   llama31/llama31_405b_llm_pretrain.yaml set `mixed_precision.grad_reduce_in_fp32: false`.
+   *   (Megatron-Core's gradient buffer is then bf16: the 2 bytes memory.ts counts.)
+   * - meta: "we ... reduce-scatter gradients in FP32 across data parallel workers in FSDP" (Llama 3
+   *   paper, arXiv 2407.21783, §3.3.2 "Numerical stability").
+   * - pytorch-fsdp: llm-foundry's benchmark table (scripts/train/benchmarking/README.md) runs its rows
+   *   in MP Mode DEFAULT, which Composer v0.16.4 (composer/trainer/mosaic_fsdp_utils.py
+   *   `get_mixed_precision`; llm-foundry's setup.py at the table's commit b2a43a147 requires
+   *   mosaicml>=0.16.4) maps to FSDP's `MixedPrecision(reduce_dtype=torch.float32)`. Composer before
+   *   v0.16.4 (commit d745fcb1b, Oct 2023) left reduce_dtype unset under DEFAULT, which FSDP then
+   *   reduces in the parameter dtype (bf16); the table does not name its Composer version. Rows run
+   *   in MP Mode PURE reduce in bf16: a published row states that itself (published.ts, grad_reduce).
+   */
+  gradientReduce: GradientReduce;
+  /**
+   * ZeRO-1's gradient collective over the shard group. "all_reduce": every rank receives the whole
+   * reduced gradient and updates its shard from it (tessera's flat units, flat_unit.ts launchReduce;
+   * DeepSpeed's BF16_Optimizer through the engine's `allreduce_bucket`, v0.6.2 to v0.7.7).
+   * "reduce_scatter": each rank receives only its shard's sum, as at ZeRO-2, while the unsharded
+   * gradient buffer stays (its memory is unchanged): Megatron-Core's distributed optimizer (Megatron-LM
+   * core_r0.11.0 megatron/core/distributed/param_and_grad_buffer.py l. 309-331, `start_grad_sync`:
+   * reduce_scatter_tensor when use_distributed_optimizer, all_reduce otherwise; Megatron-LM's
+   * `--use-distributed-optimizer` is the same code), and apex's DistributedFusedAdam, the
+   * `distributed_fused_adam` of NeMo-Framework-Launcher 24.07's GPT-3, Llama and Nemotron configs
+   * (apex 24.07 apex/contrib/optimizers/distributed_fused_adam.py l. 1823-1890,
+   * `_start_bucket_grad_sync`: reduce_scatter_tensor over the distributed group, all_reduce only over
+   * the redundant group, of size 1 by default); Llama 3's FSDP ("reduce-scatter gradients ... across
+   * data parallel workers in FSDP", arXiv 2407.21783 §3.3.2). PyTorch FSDP has no ZeRO-1 of its own
+   * (FULL_SHARD is 3, SHARD_GRAD_OP 2): tessera's rule stands in.
+   */
+  zero1GradientCollective: "all_reduce" | "reduce_scatter";
+  /**
+   * Under an interleaved pipeline schedule (vpp > 1) each point-to-point send and receive runs behind
+   * the compute of a model chunk instead of between chunks: Megatron-Core's `overlap_p2p_comm`
+   * (core_r0.11.0 pipeline_parallel/schedules.py, forward_backward_pipelining_with_interleaving:
+   * the next chunk's receives are posted and waited on only before they are needed), which NeMo 2.x
+   * turns on whenever pp > 1 and vpp > 1 (v2.2.0 nemo/lightning/pytorch/callbacks/
+   * megatron_comm_overlap.py l. 153-158), as Megatron-Bridge does (v0.1.0rc3
+   * src/megatron/bridge/training/comm_overlap.py l. 455-457), and NeMo-Framework-Launcher 24.07's
+   * interleaved configs set (gpt3/175b.yaml l. 108, llama/llama2_13b.yaml l. 137,
+   * llama2_70b.yaml l. 140, llama3_70b.yaml l. 138).
+   */
+  interleavedP2pOverlap: boolean;
 }
+
+/** A gradient reduction's dtype: fp32, or the compute dtype (stack.ts, gradientReduce). */
+export type GradientReduce = "fp32" | "compute";
 
 const TRAITS: Record<Stack, StackTraits> = {
   tessera: {
@@ -90,6 +159,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
+    gradientReduce: "fp32",
+    zero1GradientCollective: "all_reduce",
+    interleavedP2pOverlap: false,
   },
   "megatron-lm": {
     activations: "fused",
@@ -98,6 +170,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: true,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
+    gradientReduce: "fp32",
+    zero1GradientCollective: "reduce_scatter",
+    interleavedP2pOverlap: false,
   },
   "megatron-deepspeed": {
     activations: "fused",
@@ -106,6 +181,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: false,
     fp32GradAccumulation: true,
     fp8PrimaryWeights: false,
+    gradientReduce: "compute",
+    zero1GradientCollective: "all_reduce",
+    interleavedP2pOverlap: false,
   },
   "megatron-core": {
     activations: "fused",
@@ -114,6 +192,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: true,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: true,
+    gradientReduce: "compute",
+    zero1GradientCollective: "reduce_scatter",
+    interleavedP2pOverlap: true,
   },
   meta: {
     activations: "fused",
@@ -122,6 +203,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
+    gradientReduce: "fp32",
+    zero1GradientCollective: "reduce_scatter",
+    interleavedP2pOverlap: false,
   },
   "pytorch-fsdp": {
     activations: "eager",
@@ -130,6 +214,9 @@ const TRAITS: Record<Stack, StackTraits> = {
     tpAsyncBackward: false,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
+    gradientReduce: "fp32",
+    zero1GradientCollective: "all_reduce",
+    interleavedP2pOverlap: false,
   },
 };
 
