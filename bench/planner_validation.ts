@@ -147,7 +147,7 @@ are counted (${(published.find((r) => r.row.id === "nemo-nemotron-340b")!.publis
 Memory per stack: tessera's own plans count tessera's executors (eager ops: a gated MLP keeps gate, up,
 act(gate) and their product) with a 10 % fragmentation margin; a published row is counted with the
 published formulas its stack follows: model states by the ZeRO paper (§3: 2 + 2 + 12/d bytes per
-parameter at stage 1), activations by Korthikanti et al. 2022 (§4: sbh(34 + 5as/h) per layer, ÷t under
+parameter at stage 1; Megatron-LM under \`--bf16\` by its own table, 6 + 12/d: fp32 gradients), activations by Korthikanti et al. 2022 (§4: sbh(34 + 5as/h) per layer, ÷t under
 TP+SP, the s² term gone under fused attention or selective recompute) with a gated MLP's activation
 fused (Megatron-Core's bias_swiglu keeps only its input; 3 elements per MLP width), Transformer Engine's
 FP8 GEMM inputs under fp8, live bytes with no margin; 1.5 GiB reserved for every stack. Under fp8 the
@@ -205,10 +205,14 @@ Each step moved the NVIDIA mean up because the model already predicted most NeMo
 published: ${groups[0]![1].filter((r) => r.error > 0).length} of its ${groups[0]![1].length} rows are over-predicted now. The largest misses
 are not communication: GPT-3 5B and Llama 2 7B (pure data parallel, compute ≥ 99 % of the predicted
 step) are over-predicted by ~14 %, which is the H100 preset's FP8 GEMM and attention rates at hidden
-4096 (the calibration, hardware.ts), and Llama 3 8B with CP 2 by ~24 % (below). What the model still
-does not count, from the same sources: Megatron-LM's fp32 gradient buffer under \`--bf16\` (4 bytes per
-parameter where the memory model counts 2; the Korthikanti rows would hold 3.5–5 GiB more and still
-fit) and Llama 3's fp32 gradient accumulation (paper §3.3.2), neither of which moves a step time here.
+4096 (the calibration, hardware.ts), and Llama 3 8B with CP 2 by ~24 % (below). The same setting fixes
+the gradient buffer's size where the stack accumulates into the buffer it reduces
+(\`gradientBufferInReduceDtype\`: Megatron's main gradients, its own table of 18 bytes per parameter for
+bf16 parameters with fp32 gradients, 6 + 12/d distributed, in core_r0.11.0
+docs/source/api-guide/dist_optimizer.md): the Korthikanti rows hold 4–5 GiB more than before (fp32
+under \`--bf16\`) and still fit; Megatron-Core as NeMo runs it keeps bf16 (4 + 12/d, as before). Llama
+3's fp32 gradient accumulation (paper §3.3.2) is not counted in memory: the paper does not say what
+buffer holds it.
 
 ### NeMo's FP8 recipe: what the sources say (the rule behind the Nemotron-4 340B row)
 

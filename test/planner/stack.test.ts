@@ -71,8 +71,10 @@ test("DeepSpeed's BF16_Optimizer: 4 more bytes per parameter, and a 10-byte pass
   const base = { hardware: hardwarePreset("a100"), seqLen: 2048, globalBatch: 32 };
   const ds = makeProblem(m, 8, { ...base, stack: "megatron-deepspeed" });
   const lm = makeProblem(m, 8, { ...base, stack: "megatron-lm" });
+  // Megatron-Core as NeMo runs it holds bf16 gradients, as DeepSpeed's engine does besides the buffer.
+  const core = makeProblem(m, 8, { ...base, stack: "megatron-core" });
   const params = stageParams(m, p).first;
-  close(memoryPerGpu(ds, p).gradients - memoryPerGpu(lm, p).gradients, 4 * params, "fp32 buffer");
+  close(memoryPerGpu(ds, p).gradients - memoryPerGpu(core, p).gradients, 4 * params, "fp32 buffer");
   close(
     predictStep(ds, p).step.optimizer - predictStep(lm, p).step.optimizer,
     (4 * 10 * params) / hardwarePreset("a100").memoryBandwidthBytesPerS,
@@ -119,7 +121,7 @@ test("Megatron-Core under fp8 keeps FP8 primary weights (1 byte) and TE's transp
   // FP8 layer weights, the embedding in bf16, and the transpose alone.
   close(c.weights, 2 * (params - layers) + layers, "FP8 primary weights");
   close(c.buffers, logits + layers, "TE's transpose");
-  close(c.gradients, l.gradients, "bf16 gradients either way");
+  close(l.gradients, 2 * c.gradients, "Megatron-LM's fp32 gradient buffer, Megatron-Core's bf16 one");
   // The distributed optimizer's parameter all-gather moves what is stored.
   close(dataParallelMessages(core, p).gather!.bytes, 2 * (params - layers) + layers, "FP8 all-gather");
   close(dataParallelMessages(lm, p).gather!.bytes, 2 * params, "bf16 all-gather");
@@ -170,4 +172,20 @@ test("an interleaved pipeline's sends hide behind chunks' compute on Megatron-Co
   // 4096 × 4096 bf16 values): one of the four stays exposed, the hidden three slow compute by 16/132.
   const ratio = 1 / 4 + (16 / 132) * (3 / 4);
   close(step("megatron-core", 2), ratio * step("megatron-lm", 2), "overlapped", 1e-9);
+});
+
+test("Megatron's gradient buffer holds the reduction's dtype: 18 bytes per parameter under Megatron-LM's --bf16, 6 + 12/d with its distributed optimizer, 4 + 12/d on Megatron-Core in bf16", () => {
+  const m = megatronGpt({ layers: 8, hidden: 4096, heads: 32, vocab: 51200, seq: 2048 });
+  const base = { hardware: hardwarePreset("a100"), seqLen: 2048, globalBatch: 32 };
+  const states = (stack: "megatron-lm" | "megatron-core" | "tessera", zero: 0 | 1) => {
+    const p = plan({ dp: 8, zero, gradAccum: 4 });
+    const mem = memoryPerGpu(makeProblem(m, 8, { ...base, stack }), p);
+    return (mem.weights + mem.gradients + mem.optimizer) / stageParams(m, p).first;
+  };
+  // Megatron-LM core_r0.11.0 docs/source/api-guide/dist_optimizer.md: bf16 parameters, fp32 gradients.
+  close(states("megatron-lm", 0), 18, "non-distributed");
+  close(states("megatron-lm", 1), 6 + 12 / 8, "distributed");
+  close(states("megatron-core", 1), 4 + 12 / 8, "grad_reduce_in_fp32 = False");
+  // tessera's own count (bf16 gradients held, the fp32 sum only while accumulating) is unchanged.
+  close(states("tessera", 1), 4 + 12 / 8, "tessera");
 });

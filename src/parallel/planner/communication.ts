@@ -24,7 +24,7 @@
 //   over node replicas of what is left after the shard group's reduction.
 import type { Collective } from "./collectives.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
-import { elementBytes, storedWeightBytes } from "./memory.js";
+import { elementBytes, gradientReduceBytes, storedWeightBytes } from "./memory.js";
 import { finalNormParams, layerReplicatedParams } from "./model_profile.js";
 import type { Plan, Problem } from "./space.js";
 import { stackTraits } from "./stack.js";
@@ -38,14 +38,6 @@ export interface Call {
   group: "tp" | "kv" | "dp";
 }
 
-/**
- * Bytes per gradient element in the data-parallel reduction: the dtype the run states (a published
- * row's configuration), else its stack's (stack.ts, gradientReduce); fp32 precision reduces 4 either way.
- */
-export function gradientReduceBytes(problem: Pick<Problem, "precision" | "stack" | "gradientReduce">): number {
-  const dtype = problem.gradientReduce ?? stackTraits(problem.stack).gradientReduce;
-  return dtype === "fp32" ? 4 : elementBytes(problem.precision);
-}
 /** The vocab-parallel loss reduces fp32 per-token values. */
 const LOSS_BYTES = 4;
 

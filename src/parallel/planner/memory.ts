@@ -57,6 +57,15 @@ export function storedWeightBytes(problem: Pick<Problem, "precision" | "stack">,
 }
 
 /**
+ * Bytes per gradient element in the data-parallel reduction: the dtype the run states (a published
+ * row's configuration), else its stack's (stack.ts, gradientReduce); fp32 precision reduces 4 either way.
+ */
+export function gradientReduceBytes(problem: Pick<Problem, "precision" | "stack" | "gradientReduce">): number {
+  const dtype = problem.gradientReduce ?? stackTraits(problem.stack).gradientReduce;
+  return dtype === "fp32" ? 4 : elementBytes(problem.precision);
+}
+
+/**
  * Host bytes per parameter of CPU-offloaded states. CPU Adam keeps fp32 weights, m, v and fp32
  * gradients (16) at either precision; offloading the parameters too adds the bf16 copy the GPU
  * fetches under mixed precision, and nothing in fp32 (the GPU fetches the weights CPU Adam updates).
@@ -137,8 +146,10 @@ function stageMemory(problem: Problem, plan: Plan, params: number, layerParams: 
   const traits = stackTraits(problem.stack);
   // states.weights / e: the share of them a rank keeps (1/d at ZeRO-3).
   const weights = offloadParams ? 0 : (storedWeightBytes(problem, params, layerParams) * states.weights) / e;
+  // Megatron's gradient buffer holds the reduction's dtype (stack.ts, gradientBufferInReduceDtype);
   // DeepSpeed's BF16_Optimizer adds an unsharded fp32 accumulation buffer (stack.ts).
-  const gradients = offloadParams ? 0 : params * (states.gradients + (traits.fp32GradAccumulation ? 4 : 0));
+  const gradientBytes = traits.gradientBufferInReduceDtype ? (states.gradients * gradientReduceBytes(problem)) / e : states.gradients;
+  const gradients = offloadParams ? 0 : params * (gradientBytes + (traits.fp32GradAccumulation ? 4 : 0));
   const optimizer = offloadOptimizer ? 0 : params * states.optimizer;
   // Offloaded states live in host RAM; ZeRO shards them like the GPU's (over the node under hybrid).
   const host = offloadOptimizer ? (params * hostBytesPerParam(offloadParams, problem.precision)) / (plan.zero >= 1 ? shardDegree : 1) : 0;

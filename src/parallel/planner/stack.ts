@@ -146,6 +146,16 @@ export interface StackTraits {
    * llama2_70b.yaml l. 140, llama3_70b.yaml l. 138).
    */
   interleavedP2pOverlap: boolean;
+  /**
+   * The gradient buffer the backward accumulates into holds the reduction's dtype (gradientReduce):
+   * Megatron's contiguous main-gradient buffer, "bf16 parameters, fp32 gradients: 18 bytes per
+   * parameter, 6 + 12/d under the distributed optimizer" (Megatron-LM core_r0.11.0
+   * docs/source/api-guide/dist_optimizer.md, README.md l. 240-246; fp32 under Megatron-LM's --bf16,
+   * bf16 where NeMo sets grad_reduce_in_fp32 = False: 4 + 12/d). Elsewhere gradients are held in the
+   * compute dtype (tessera's flat units keep the reduced sum in the master dtype only while
+   * accumulating, memory.ts's own count; DeepSpeed's fp32 buffer is fp32GradAccumulation).
+   */
+  gradientBufferInReduceDtype: boolean;
 }
 
 /** A gradient reduction's dtype: fp32, or the compute dtype (stack.ts, gradientReduce). */
@@ -162,6 +172,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "fp32",
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
+    gradientBufferInReduceDtype: false,
   },
   "megatron-lm": {
     activations: "fused",
@@ -173,6 +184,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "fp32",
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: false,
+    gradientBufferInReduceDtype: true,
   },
   "megatron-deepspeed": {
     activations: "fused",
@@ -184,6 +196,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "compute",
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
+    gradientBufferInReduceDtype: false,
   },
   "megatron-core": {
     activations: "fused",
@@ -195,6 +208,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "compute",
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: true,
+    gradientBufferInReduceDtype: true,
   },
   meta: {
     activations: "fused",
@@ -206,6 +220,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "fp32",
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: false,
+    gradientBufferInReduceDtype: false,
   },
   "pytorch-fsdp": {
     activations: "eager",
@@ -217,6 +232,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     gradientReduce: "fp32",
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
+    gradientBufferInReduceDtype: false,
   },
 };
 
