@@ -186,7 +186,7 @@ stack.ts beside each trait):
   tessera's flat units do (they keep the whole reduced gradient). Megatron-Core's distributed optimizer
   reduce-scatters (core_r0.11.0 distributed/param_and_grad_buffer.py l. 309-331), and so does apex's
   DistributedFusedAdam, the optimizer of the NeMo 24.07 launcher configs (apex 24.07
-  contrib/optimizers/distributed_fused_adam.py l. 1823-1890); Llama 3's FSDP reduce-scatters (§3.3.2).
+  contrib/optimizers/distributed_fused_adam.py l. 1823-1905); Llama 3's FSDP reduce-scatters (§3.3.2).
   DeepSpeed's BF16_Optimizer all-reduces.
 - **Interleaved pipelines overlap their sends** (\`interleavedP2pOverlap\`). Megatron-Core's
   \`overlap_p2p_comm\` posts each chunk's receives and waits on them only before they are needed; NeMo

@@ -127,7 +127,7 @@ export interface StackTraits {
    * reduce_scatter_tensor when use_distributed_optimizer, all_reduce otherwise; Megatron-LM's
    * `--use-distributed-optimizer` is the same code), and apex's DistributedFusedAdam, the
    * `distributed_fused_adam` of NeMo-Framework-Launcher 24.07's GPT-3, Llama and Nemotron configs
-   * (apex 24.07 apex/contrib/optimizers/distributed_fused_adam.py l. 1823-1890,
+   * (apex 24.07 apex/contrib/optimizers/distributed_fused_adam.py l. 1823-1905,
    * `_start_bucket_grad_sync`: reduce_scatter_tensor over the distributed group, all_reduce only over
    * the redundant group, of size 1 by default); Llama 3's FSDP ("reduce-scatter gradients ... across
    * data parallel workers in FSDP", arXiv 2407.21783 §3.3.2). PyTorch FSDP has no ZeRO-1 of its own
