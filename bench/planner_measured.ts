@@ -102,7 +102,7 @@ async function worker(o: Options): Promise<void> {
     const applied = _applied_model(model);
     const dp = applied?.evaluation?.plan.dp ?? 1;
     const ids = torch.randint(0, o.vocab, [o.globalBatch / dp, o.seq], { generator: new torch.Generator().manual_seed(100 + rank) });
-    const b = { c, model, optim, applied, ids, times: [] as number[], states: 0, held: 0, transient: 0 };
+    const b = { c, model, optim, applied, ids, times: [] as number[], cpu: [] as number[], lastCpu: 0, states: 0, held: 0, transient: 0 };
     // Warm up here, before the next plan is built, so that what this plan holds between steps is
     // the growth of the counted bytes over its build and warm-up.
     for (let i = 0; i < o.warmup; i++) step(b, i === 0);
@@ -117,6 +117,7 @@ async function worker(o: Options): Promise<void> {
       optim: (typeof built)[number]["optim"];
       applied: (typeof built)[number]["applied"];
       ids: Tensor;
+      lastCpu: number;
       states: number;
       transient: number;
     },
@@ -125,6 +126,7 @@ async function worker(o: Options): Promise<void> {
     const start = live();
     dist.barrier();
     cpuMemory.cpu_reset_peak_memory_stats();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const out = b.model.forward(b.ids, { labels: b.ids, use_cache: false });
     out.loss!.backward();
@@ -139,6 +141,8 @@ async function worker(o: Options): Promise<void> {
     b.optim.zero_grad();
     out.loss!.item();
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    b.lastCpu = (cpu.user + cpu.system) / 1000;
     b.transient = Math.max(b.transient, cpuMemory.cpu_max_memory_allocated() - start);
     if (first)
       for (const s of b.optim.state.values())
@@ -152,7 +156,10 @@ async function worker(o: Options): Promise<void> {
     calibrations.push(measureOnRanks(shapes));
     for (let k = 0; k < built.length; k++) {
       const b = built[(k + r) % built.length]!;
-      for (let i = 0; i < o.steps; i++) b.times.push(step(b, false));
+      for (let i = 0; i < o.steps; i++) {
+        b.times.push(step(b, false));
+        b.cpu.push(b.lastCpu);
+      }
     }
   }
   // The median of each measured quantity over the rounds.
@@ -210,6 +217,10 @@ async function worker(o: Options): Promise<void> {
     const measuredStates = max([b.states])[0]!;
     const measuredPeak = held + onTop;
     const slowest = max(b.times);
+    // The step's process CPU (main thread and Gloo's threads), summed over the ranks: what the cores
+    // had to run, which other processes' load moves far less than the wall time.
+    const cpuAll = torch.tensor([median(b.cpu)], { dtype: torch.float64 });
+    dist.all_reduce(cpuAll, dist.ReduceOp.SUM);
     const roundErrors =
       applied === null
         ? null
@@ -220,6 +231,7 @@ async function worker(o: Options): Promise<void> {
     return {
       name: b.c.name,
       measuredMs: median(slowest),
+      cpuMs: (cpuAll.tolist() as number[])[0]!,
       roundError: roundErrors === null ? null : median(roundErrors),
       measuredStates,
       measuredPeak,
@@ -268,6 +280,7 @@ async function main(argv: string[]): Promise<void> {
       reports: Array<{
         name: string;
         measuredMs: number;
+        cpuMs: number;
         roundError: number | null;
         measuredStates: number;
         predictedMs: number | null;
@@ -313,14 +326,14 @@ async function main(argv: string[]): Promise<void> {
     );
     console.log(`profile (median calibration): ${JSON.stringify(profile)}\n`);
     console.log(
-      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | error, each round's calibration (median) | predicted model states MiB | measured (largest rank) | error | predicted peak MiB | measured peak (largest rank: held + a step's most) | error |",
+      "| plan | predicted step ms | measured step ms (median, slowest rank) | error | error, each round's calibration (median) | step CPU ms, all ranks (median) | measured ÷ (CPU ÷ cores) | predicted model states MiB | measured (largest rank) | error | predicted peak MiB | measured peak (largest rank: held + a step's most) | error |",
     );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
     for (const r of reports) {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
       console.log(
-        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.roundError === null ? "—" : `${(100 * r.roundError).toFixed(1)} %`} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
+        `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.roundError === null ? "—" : `${(100 * r.roundError).toFixed(1)} %`} | ${r.cpuMs.toFixed(0)} | ${(r.measuredMs / (r.cpuMs / os.cpus().length)).toFixed(2)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
       );
     }
   }
