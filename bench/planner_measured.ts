@@ -6,7 +6,8 @@
 // compared with the slowest rank's median step time and the largest per-rank model states (weights +
 // gradients + AdamW states).
 // Not a timed test. Run: `node --import tsx bench/planner_measured.ts [--ranks 4] [--hidden 256]
-// [--layers 4] [--rounds 4] [--steps 2]`; prints a markdown table, which docs/planner-validation.md
+// [--layers 4] [--rounds 4] [--steps 2] [--only tp]` (--only: the plans whose name contains the
+// text; the calibration still runs on all ranks); prints a markdown table, which docs/planner-validation.md
 // holds under the marker line `<!-- bench/planner_measured.ts -->` (planner_validation.ts keeps it).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -28,6 +29,8 @@ interface Options {
   warmup: number;
   rounds: number;
   steps: number;
+  /** Build only the plans whose name contains this text ("" for all). */
+  only: string;
 }
 
 const configs = (o: Options): Array<{ name: string; plan: Record<string, unknown> }> => [
@@ -45,14 +48,20 @@ const configs = (o: Options): Array<{ name: string; plan: Record<string, unknown
 const MARK = "PLANNERBENCH ";
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ranks: 4, hidden: 256, layers: 4, vocab: 4096, seq: 128, globalBatch: 8, warmup: 2, rounds: 4, steps: 2 };
+  const o: Options = { ranks: 4, hidden: 256, layers: 4, vocab: 4096, seq: 128, globalBatch: 8, warmup: 2, rounds: 4, steps: 2, only: "" };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag}: needs a value`);
     const key = flag.replace(/^--/, "") as keyof Options;
     if (!(key in o)) throw new Error(`unknown flag ${flag}`);
-    o[key] = Number(value);
+    if (key === "only") o.only = value;
+    else {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new Error(`${flag}: ${value} is not a number`);
+      o[key] = n;
+    }
   }
+  if (!configs(o).some((c) => c.name.includes(o.only))) throw new Error(`--only ${o.only}: no plan's name contains it`);
   return o;
 }
 
@@ -90,27 +99,29 @@ async function worker(o: Options): Promise<void> {
     tie_word_embeddings: false,
   });
   const bytesOf = (t: Tensor | null): number => (t === null ? 0 : t.numel() * t.element_size());
-  const built = configs(o).map((c) => {
-    const before = live();
-    torch.moreh.option.enable_advanced_parallelization({ plan: c.plan, hardware: "cpu", seq_len: o.seq, global_batch: o.globalBatch });
-    torch.manual_seed(0);
-    const model = transformers.LlamaForCausalLM.from_config(config);
-    model.train();
-    // First use: the plan is applied here; captured now, since the next configuration's call of the
-    // one line starts a fresh runtime state.
-    const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-    const applied = _applied_model(model);
-    const dp = applied?.evaluation?.plan.dp ?? 1;
-    const ids = torch.randint(0, o.vocab, [o.globalBatch / dp, o.seq], { generator: new torch.Generator().manual_seed(100 + rank) });
-    const b = { c, model, optim, applied, ids, times: [] as number[], cpu: [] as number[], lastCpu: 0, states: 0, held: 0, transient: 0 };
-    // Warm up here, before the next plan is built, so that what this plan holds between steps is
-    // the growth of the counted bytes over its build and warm-up.
-    for (let i = 0; i < o.warmup; i++) step(b, i === 0);
-    b.held = live() - before;
-    // The warm-up's first step also creates the optimizer's states: not a step's transient.
-    b.transient = 0;
-    return b;
-  });
+  const built = configs(o)
+    .filter((c) => c.name.includes(o.only))
+    .map((c) => {
+      const before = live();
+      torch.moreh.option.enable_advanced_parallelization({ plan: c.plan, hardware: "cpu", seq_len: o.seq, global_batch: o.globalBatch });
+      torch.manual_seed(0);
+      const model = transformers.LlamaForCausalLM.from_config(config);
+      model.train();
+      // First use: the plan is applied here; captured now, since the next configuration's call of the
+      // one line starts a fresh runtime state.
+      const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
+      const applied = _applied_model(model);
+      const dp = applied?.evaluation?.plan.dp ?? 1;
+      const ids = torch.randint(0, o.vocab, [o.globalBatch / dp, o.seq], { generator: new torch.Generator().manual_seed(100 + rank) });
+      const b = { c, model, optim, applied, ids, times: [] as number[], cpu: [] as number[], lastCpu: 0, states: 0, held: 0, transient: 0 };
+      // Warm up here, before the next plan is built, so that what this plan holds between steps is
+      // the growth of the counted bytes over its build and warm-up.
+      for (let i = 0; i < o.warmup; i++) step(b, i === 0);
+      b.held = live() - before;
+      // The warm-up's first step also creates the optimizer's states: not a step's transient.
+      b.transient = 0;
+      return b;
+    });
   function step(
     b: {
       model: (typeof built)[number]["model"];

@@ -10,7 +10,8 @@
 //   rowwise   input features split; the partial outputs are summed (all-reduce, or reduce-scatter
 //             onto sequence shards under sequence parallelism), then the bias is added
 //   parallel_input   the module's input enters the split region: identity forward and gradient
-//             all-reduce (f), or all-gather from sequence shards (SP)
+//             all-reduce (f), or all-gather from sequence shards (SP), its colwise linears then
+//             keeping only the shard for backward (tensor_parallel_linear.ts)
 //   vocab_embedding  rows of the (padded) vocabulary split; lookups outside the slice give 0; summed
 //   vocab_head       output projection over the vocabulary slice, input as parallel_input; the
 //             loss is vocab-parallel (tensor_parallel_loss.ts), logits without labels gathered
@@ -20,6 +21,12 @@
 //
 // Sequence parallelism is decided per forward at the sequence_start module: on when the plan asks
 // for it and the sequence splits evenly (a one-token decoding step runs without it).
+//
+// Each style replaces the module's forward rather than hooking it: a module's hooks hand its inputs
+// and output to whoever may keep them (Module escapes them), so the scopes the models run their
+// layers in could not free them and they would wait for V8's collector. The replaced forwards run in
+// scopes of their own, so that a region's intermediates (the gathered input, a row-parallel layer's
+// partial sums) go as soon as it returns.
 import "../../torch/_generated/tensor_methods.js";
 import { cat, empty, zeros } from "../../torch/_generated/functions.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
@@ -29,13 +36,15 @@ import { _mark_sharded } from "../../torch/distributed/_sharding.js";
 import { isKwargs } from "../../torch/_invoke.js";
 import type { Module, StateDict } from "../../torch/nn/modules/module.js";
 import * as F from "../../torch/nn/functional.js";
+import { scope } from "../../torch/memory.js";
+import { Linear } from "../../torch/nn/modules/linear.js";
 import { Parameter } from "../../torch/nn/parameter.js";
 import { Tensor } from "../../torch/tensor.js";
 import { copyToGroup, gatherShards, reduceFromGroup, reduceScatterShards, splitShards } from "./tensor_parallel_comm.js";
+import { GatheredInput, type WeightLayout } from "./tensor_parallel_linear.js";
 import { gatherVocab, vocabParallelCausalLMLoss, type VocabShard } from "./tensor_parallel_loss.js";
 
-/** How a projection stores its weight: nn.Linear's [out, in], or GPT-2's Conv1D [in, out]. */
-export type WeightLayout = "linear" | "conv1d";
+export type { WeightLayout };
 
 export type ParallelStyle =
   | {
@@ -47,7 +56,11 @@ export type ParallelStyle =
   | { style: "rowwise"; layout?: WeightLayout }
   | { style: "parallel_input" }
   | { style: "vocab_embedding" }
-  | { style: "vocab_head" }
+  | {
+      style: "vocab_head";
+      /** The weight the head multiplies its input by, when that is not its `weight` as it is (Baichuan2's NormHead normalises it). */
+      weight?: (m: Module) => Tensor;
+    }
   | { style: "sequence_parallel" }
   | { style: "sequence_start" };
 
@@ -91,6 +104,7 @@ export interface ShardSpec {
 
 type Slots = Record<string, unknown>;
 const slots = (m: Module): Slots => m as unknown as Slots;
+type Forward = (...args: unknown[]) => unknown;
 
 function patternRegex(pattern: string): RegExp {
   return new RegExp(
@@ -141,6 +155,10 @@ export class TensorParallelModel {
   private readonly sharded = new WeakMap<Module, Set<string>>();
   /** Whether the forward now running splits the sequence. */
   private sequenceActive = false;
+  /** Under SP, the input of the column-parallel region now running. */
+  private region: GatheredInput | null = null;
+  /** The forwards this executor installed: a later wrap runs around an earlier one. */
+  private readonly forwards = new WeakMap<Module, Forward>();
   readonly size: number;
   readonly rank: number;
   readonly vocabShard: VocabShard;
@@ -261,18 +279,87 @@ export class TensorParallelModel {
     return this.sharded.get(m)?.has(attr) ?? false;
   }
 
+  /** Replaces `m`'s forward by `wrap(inner, args)`, `inner` being the forward it had (its class's, or an earlier wrap). */
+  private wrapForward(m: Module, wrap: (inner: Forward, args: unknown[]) => unknown): void {
+    const inner = this.forwards.get(m) ?? (Object.getPrototypeOf(m) as { forward: Forward }).forward.bind(m);
+    const outer: Forward = (...args) => wrap(inner, args);
+    this.forwards.set(m, outer);
+    m.forward = outer;
+  }
+
+  /**
+   * The module's input enters the split region: under SP gathered from the sequence shards (the
+   * region's colwise linears keep the shard), else through f.
+   */
+  private enterRegion(m: Module): void {
+    const g = this.groups.group;
+    this.wrapForward(m, (inner, [x, ...rest]) =>
+      scope(() => {
+        if (!this.sequenceActive) return inner(copyToGroup(x as Tensor, g), ...rest);
+        const outer = this.region;
+        this.region = new GatheredInput(x as Tensor, g);
+        try {
+          return inner(this.region.full, ...rest);
+        } finally {
+          this.region = outer;
+        }
+      }),
+    );
+  }
+
+  /**
+   * A column-parallel linear: on its region's gathered input it keeps only the shard for backward.
+   * Only a module that computes x·Wᵀ + b (nn.Linear's own forward), x·W + b (GPT-2's Conv1D) or x·w(m)ᵀ
+   * with the plan's `weight` (Baichuan2's NormHead) does; another (a LoRA layer adds its branch) runs
+   * as it is, keeping the gathered input.
+   */
+  private columnLinear(m: Module, layout: WeightLayout, weight?: (m: Module) => Tensor): void {
+    if (
+      weight === undefined &&
+      layout === "linear" &&
+      (Object.getPrototypeOf(m) as { forward: unknown }).forward !== Linear.prototype.forward
+    )
+      return;
+    this.wrapForward(m, (inner, args) => {
+      const region = this.region;
+      if (region === null || args[0] !== region.full) return inner(...args);
+      const s = slots(m);
+      if (weight !== undefined) return region.linear(weight(m), null, layout);
+      return region.linear(s.weight as Tensor, (s.bias as Tensor | null | undefined) ?? null, layout);
+    });
+  }
+
+  /**
+   * While `m` runs (and `when()` holds), each of its own parameters is seen through `through`: the
+   * attribute holds the transformed tensor, and the parameter comes back after the forward. Used to
+   * gather a stored slice, or to sum the gradient of a parameter whose uses see part of the data.
+   */
+  private swapDuring(m: Module, when: () => boolean, through: (attr: string, t: Tensor) => Tensor): void {
+    this.wrapForward(m, (inner, args) => {
+      if (!when()) return inner(...args);
+      const s = slots(m);
+      const names = [...m.named_parameters({ recurse: false, remove_duplicate: false })].map(([k]) => k);
+      // Under ZeRO the attributes are views of the gathered buffer rather than parameters.
+      const attrs = names.length > 0 ? names : ["weight", "bias"].filter((k) => s[k] instanceof Tensor);
+      const saved = attrs.map((k) => [k, s[k]] as const);
+      for (const k of attrs) s[k] = through(k, s[k] as Tensor);
+      try {
+        return inner(...args);
+      } finally {
+        for (const [k, v] of saved) s[k] = v;
+      }
+    });
+  }
+
   private install(m: Module, style: ParallelStyle): void {
     const g = this.groups.group;
-    const enter = (_m: Module, args: unknown[]): unknown[] => {
-      const x = args[0] as Tensor;
-      return [this.sequenceActive ? gatherShards(x, g, 1) : copyToGroup(x, g), ...args.slice(1)];
-    };
     switch (style.style) {
       case "colwise":
+        this.columnLinear(m, style.layout ?? "linear");
         if (style.heads === "kv" && this.groups.kvReplicas !== null) {
           const replicas = this.groups.kvReplicas;
           const outDim = (style.layout ?? "linear") === "linear" ? 0 : 1;
-          swapDuring(
+          this.swapDuring(
             m,
             () => true,
             (attr, t) => gatherShards(t, replicas, attr === "bias" ? 0 : outDim),
@@ -281,53 +368,57 @@ export class TensorParallelModel {
         return;
       case "rowwise": {
         const layout = style.layout ?? "linear";
-        m.forward = (x: Tensor): Tensor => {
-          const s = slots(m);
-          const partial = layout === "linear" ? F.linear(x, s.weight as Tensor) : x.matmul(s.weight as Tensor);
-          const out = this.sequenceActive ? reduceScatterShards(partial, g, 1) : reduceFromGroup(partial, g);
-          const bias = s.bias as Tensor | null;
-          if (bias === null || bias === undefined) return out;
-          return out.add(this.sequenceActive ? copyToGroup(bias, g) : bias);
-        };
+        m.forward = (x: Tensor): Tensor =>
+          scope(() => {
+            const s = slots(m);
+            const partial = layout === "linear" ? F.linear(x, s.weight as Tensor) : x.matmul(s.weight as Tensor);
+            const out = this.sequenceActive ? reduceScatterShards(partial, g, 1) : reduceFromGroup(partial, g);
+            const bias = s.bias as Tensor | null;
+            if (bias === null || bias === undefined) return out;
+            return out.add(this.sequenceActive ? copyToGroup(bias, g) : bias);
+          });
         return;
       }
       case "parallel_input":
-        m.register_forward_pre_hook(enter);
+        this.enterRegion(m);
         return;
       case "vocab_embedding": {
         const { start, real } = this.vocabShard;
         const width = Math.ceil(this.plan.vocab / this.size);
-        m.forward = (ids: Tensor): Tensor => {
-          const s = slots(m);
-          const outside = ids.lt(start).logical_or(ids.ge(start + width));
-          const pad = s.padding_idx as number | null;
-          const localPad = pad !== null && pad >= start && pad < start + real ? pad - start : null;
-          const options = {
-            padding_idx: localPad,
-            max_norm: s.max_norm as number | null,
-            norm_type: s.norm_type as number,
-            scale_grad_by_freq: s.scale_grad_by_freq as boolean,
-          };
-          const e = F.embedding(ids.sub(start).masked_fill(outside, 0), s.weight as Tensor, options);
-          return reduceFromGroup(e.masked_fill(outside.unsqueeze(-1), 0), g);
-        };
+        m.forward = (ids: Tensor): Tensor =>
+          scope(() => {
+            const s = slots(m);
+            const outside = ids.lt(start).logical_or(ids.ge(start + width));
+            const pad = s.padding_idx as number | null;
+            const localPad = pad !== null && pad >= start && pad < start + real ? pad - start : null;
+            const options = {
+              padding_idx: localPad,
+              max_norm: s.max_norm as number | null,
+              norm_type: s.norm_type as number,
+              scale_grad_by_freq: s.scale_grad_by_freq as boolean,
+            };
+            const e = F.embedding(ids.sub(start).masked_fill(outside, 0), s.weight as Tensor, options);
+            return reduceFromGroup(e.masked_fill(outside.unsqueeze(-1), 0), g);
+          });
         return;
       }
       case "vocab_head":
-        m.register_forward_pre_hook(enter);
+        // Its own region: a column-parallel linear over the vocabulary.
+        this.columnLinear(m, "linear", style.weight);
+        this.enterRegion(m);
         return;
       case "sequence_parallel":
-        swapDuring(
+        this.swapDuring(
           m,
           () => this.sequenceActive,
           (_attr, t) => copyToGroup(t, g),
         );
         return;
       case "sequence_start":
-        m.register_forward_pre_hook((_m, args) => {
-          const x = args[0] as Tensor;
-          this.sequenceActive = this.groups.sequenceParallel && x.dim() >= 2 && x.size(1) % this.size === 0;
-          return this.sequenceActive ? [splitShards(x, g, 1), ...args.slice(1)] : undefined;
+        this.wrapForward(m, (inner, [x, ...rest]) => {
+          const t = x as Tensor;
+          this.sequenceActive = this.groups.sequenceParallel && t.dim() >= 2 && t.size(1) % this.size === 0;
+          return inner(this.sequenceActive ? splitShards(t, g, 1) : t, ...rest);
         });
         return;
     }
@@ -378,32 +469,4 @@ export class TensorParallelModel {
     }
     return out;
   }
-}
-
-/**
- * While `m` runs (and `when()` holds), each of its own parameters is seen through `through`: the
- * attribute holds the transformed tensor, and the parameter comes back after the forward. Used to
- * gather a stored slice, or to sum the gradient of a parameter whose uses see part of the data.
- */
-function swapDuring(m: Module, when: () => boolean, through: (attr: string, t: Tensor) => Tensor): void {
-  let saved: Array<[string, unknown]> | null = null;
-  const restore = (): void => {
-    if (saved !== null) for (const [k, v] of saved) slots(m)[k] = v;
-    saved = null;
-  };
-  m.register_forward_pre_hook(() => {
-    restore();
-    if (!when()) return undefined;
-    const s = slots(m);
-    const names = [...m.named_parameters({ recurse: false, remove_duplicate: false })].map(([k]) => k);
-    // Under ZeRO the attributes are views of the gathered buffer rather than parameters.
-    const attrs = names.length > 0 ? names : ["weight", "bias"].filter((k) => s[k] instanceof Tensor);
-    saved = attrs.map((k) => [k, s[k]]);
-    for (const k of attrs) s[k] = through(k, s[k] as Tensor);
-    return undefined;
-  });
-  m.register_forward_hook(() => {
-    restore();
-    return undefined;
-  });
 }

@@ -7,7 +7,21 @@ import { empty } from "../../torch/_generated/functions.js";
 import { Function, type FunctionCtx } from "../../torch/autograd/function.js";
 import * as dist from "../../torch/distributed/index.js";
 import type { ProcessGroup } from "../../torch/distributed/process_group.js";
+import { handOver } from "../../torch/_callbacks.js";
+import { scope } from "../../torch/memory.js";
 import type { Tensor } from "../../torch/tensor.js";
+
+// A backward's gradients are the autograd engine's once it returns (it keeps its own references),
+// and the gradient it is handed is read only there: each tensor-parallel backward runs in a scope and
+// lets go of both handles at once (handOver), so that their memory does not wait for V8's collector.
+/** Runs a tensor-parallel Function's backward body on `grad`, its handles released as above. */
+export function backwardOf<T extends ReadonlyArray<Tensor | null>>(grad: Tensor, body: () => T): T {
+  const grads = scope(body);
+  const out = grads.filter((t): t is Tensor => t !== null);
+  if (!out.includes(grad)) grad.dispose();
+  handOver(out);
+  return grads;
+}
 
 function allReduced(t: Tensor, group: ProcessGroup): Tensor {
   const out = t.contiguous().clone();
@@ -15,8 +29,8 @@ function allReduced(t: Tensor, group: ProcessGroup): Tensor {
   return out;
 }
 
-/** All-gathers `t` along `dim` over `group` (every rank's chunk in group-rank order). */
-function gathered(t: Tensor, group: ProcessGroup, dim: number): Tensor {
+/** All-gathers `t` along `dim` over `group` (every rank's chunk in group-rank order); no autograd. */
+export function gathered(t: Tensor, group: ProcessGroup, dim: number): Tensor {
   const n = group.size();
   const src = t.movedim(dim, 0).contiguous();
   const out = empty([n * src.size(0), ...src.shape.slice(1)], { dtype: t.dtype, device: t.device });
@@ -49,7 +63,7 @@ class CopyToGroup extends Function {
   }
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [Tensor, null] {
-    return [allReduced(grad, ctx.group as ProcessGroup), null];
+    return backwardOf(grad, () => [allReduced(grad, ctx.group as ProcessGroup), null]);
   }
 }
 
@@ -60,7 +74,7 @@ class ReduceFromGroup extends Function {
   }
 
   static override backward(_ctx: FunctionCtx, grad: Tensor): [Tensor, null] {
-    return [grad, null];
+    return backwardOf(grad, () => [grad, null]);
   }
 }
 
@@ -72,7 +86,7 @@ class GatherShards extends Function {
   }
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [Tensor, null, null] {
-    return [reduceScattered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null];
+    return backwardOf(grad, () => [reduceScattered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null]);
   }
 }
 
@@ -84,7 +98,7 @@ class ReduceScatterShards extends Function {
   }
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [Tensor, null, null] {
-    return [gathered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null];
+    return backwardOf(grad, () => [gathered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null]);
   }
 }
 
@@ -96,7 +110,7 @@ class SplitShards extends Function {
   }
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [Tensor, null, null] {
-    return [gathered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null];
+    return backwardOf(grad, () => [gathered(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null]);
   }
 }
 
@@ -109,7 +123,7 @@ class GatherReplicated extends Function {
   }
 
   static override backward(ctx: FunctionCtx, grad: Tensor): [Tensor, null, null] {
-    return [chunkOf(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null];
+    return backwardOf(grad, () => [chunkOf(grad, ctx.group as ProcessGroup, ctx.dim as number), null, null]);
   }
 }
 

@@ -5,13 +5,15 @@
 //
 // Tensor parallel, per micro-batch (M = b·s·h activation bytes):
 //   each layer: 4 all-reduces of M (attention and MLP: the input's gradient, the row-parallel output),
-//     or under sequence parallelism 4 all-gathers and 4 reduce-scatters of M; the forward's again
-//     when the layer is recomputed. k/v heads fewer than the ranks: the head's weights all-gathered
+//     or under sequence parallelism 4 all-gathers and 4 reduce-scatters of M, and 2 all-gathers more
+//     where the column-parallel linears keep only the sequence shard of their input and gather it
+//     again in backward (tessera's and Megatron's; stack.ts, spRegather); the forward's again when
+//     the layer is recomputed. k/v heads fewer than the ranks: the head's weights all-gathered
 //     in forward and reduce-scattered in backward over the ranks sharing it. Under SP the norm
 //     weights' (and row-parallel biases') gradients are all-reduced.
 //   embedding: an all-reduce of M (vocab-parallel lookup; the sequence is split after it under SP).
-//   output layer: the input's gradient all-reduced (SP: all-gathered forward, reduce-scattered
-//     backward, plus the sequence split's all-gather in backward); the vocab-parallel loss
+//   output layer: the input's gradient all-reduced (SP: all-gathered forward, again in backward
+//     under spRegather, reduce-scattered backward, plus the sequence split's all-gather in backward); the vocab-parallel loss
 //     all-reduces 3 fp32 numbers per predicted token (5 with Baichuan2's z-loss).
 // Data parallel, per step (P parameters per rank; gradients reduced in the dtype the stack reduces
 // them in — fp32 on tessera's executors, the fp32 masters under mixed precision; bf16 on Megatron-Core
@@ -61,8 +63,11 @@ export function layerTpCalls(problem: Problem, plan: Plan, recomputed: boolean):
   const forward = plan.sequenceParallel
     ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m)]
     : [tp("all_reduce", m), tp("all_reduce", m)];
+  // Under SP each column-parallel region (attention, MLP) may gather its input again for the weight
+  // gradients (stack.ts, spRegather).
+  const regather = plan.sequenceParallel && stackTraits(problem.stack).spRegather ? [tp("all_gather", m)] : [];
   const backward = plan.sequenceParallel
-    ? [tp("reduce_scatter", m), tp("all_gather", m), tp("reduce_scatter", m), tp("all_gather", m)]
+    ? [...regather, tp("reduce_scatter", m), tp("all_gather", m), ...regather, tp("reduce_scatter", m), tp("all_gather", m)]
     : [tp("all_reduce", m), tp("all_reduce", m)];
   const calls = [...forward, ...backward];
   if (recomputed) calls.push(...forward);
@@ -92,8 +97,17 @@ export function headTpCalls(problem: Problem, plan: Plan): Call[] {
   if (t === 1) return [];
   const m = activationMessage(problem, plan);
   const tp = (kind: Collective, bytes: number): Call => ({ kind, bytes, ranks: t, group: "tp" });
+  // The output layer's regather (stack.ts, spRegather) hides behind its input-gradient GEMM where the
+  // backward is asynchronous (tpAsyncBackward): counted where it is exposed.
+  const traits = stackTraits(problem.stack);
+  const regather = traits.spRegather && !traits.tpAsyncBackward ? [tp("all_gather", m)] : [];
   const calls = plan.sequenceParallel
-    ? [tp("all_gather", m), tp("reduce_scatter", m), tp("all_reduce", finalNormParams(problem.model) * elementBytes(problem.precision))]
+    ? [
+        tp("all_gather", m),
+        ...regather,
+        tp("reduce_scatter", m),
+        tp("all_reduce", finalNormParams(problem.model) * elementBytes(problem.precision)),
+      ]
     : [tp("all_reduce", m)];
   const perToken = (LOSS_BYTES * (problem.seqLen - 1) * plan.microBatch) / plan.cp;
   for (let i = 0; i < (problem.model.zLoss === true ? 5 : 3); i++) calls.push(tp("all_reduce", perToken));

@@ -129,7 +129,9 @@ function asyncBackwardTp(problem: Problem, plan: Plan, layerGemm: number): numbe
   const window = 0.5 * BACKWARD_FACTOR * columnShare * layerGemm;
   const reduceScatters = callsTime(problem, [rs, rs]);
   const regathers = callsTime(problem, [ag, ag]);
-  return -reduceScatters + exposed(reduceScatters, window, Number.POSITIVE_INFINITY) + exposed(regathers, window, Number.POSITIVE_INFINITY);
+  // Both are in layerTpCalls' exposed time (the regathers under spRegather, which these stacks have).
+  const left = exposed(reduceScatters, window, Number.POSITIVE_INFINITY) + exposed(regathers, window, Number.POSITIVE_INFINITY);
+  return left - reduceScatters - regathers;
 }
 
 /** `stageLayers`: the most layers a pipeline stage holds (what "full(k)" recompute counts against). */

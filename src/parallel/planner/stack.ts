@@ -46,6 +46,14 @@ export interface StackTraits {
    */
   tpAsyncBackward: boolean;
   /**
+   * Under sequence parallelism a column-parallel layer keeps only its input's sequence shard for
+   * backward and all-gathers it again there for the weight gradient: Megatron-LM's
+   * LinearWithGradAccumulationAndAsyncCommunication (the stacks with tpAsyncBackward, which hide it),
+   * and tessera's executor (src/parallel/executors/tensor_parallel_linear.ts, exposed). The other
+   * stacks are counted without that all-gather.
+   */
+  spRegather: boolean;
+  /**
    * DeepSpeed's BF16_Optimizer accumulates every micro-batch's bf16 gradients into an fp32 buffer of
    * the rank's parameters, unsharded (BigScience tr11-176B-ml README, "Deepspeed config": "accumulates
    * grads in fp32 … consumes 4 bytes * params of additional memory"): a pass reading 2 + 4 and
@@ -167,6 +175,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: true,
     pipelineSplit: "balanced",
     tpAsyncBackward: false,
+    spRegather: true,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
     gradientReduce: "fp32",
@@ -179,6 +188,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: false,
     pipelineSplit: "megatron",
     tpAsyncBackward: true,
+    spRegather: true,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
     gradientReduce: "fp32",
@@ -191,6 +201,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: false,
     pipelineSplit: "megatron",
     tpAsyncBackward: false,
+    spRegather: false,
     fp32GradAccumulation: true,
     fp8PrimaryWeights: false,
     gradientReduce: "compute",
@@ -203,6 +214,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: false,
     pipelineSplit: "megatron",
     tpAsyncBackward: true,
+    spRegather: true,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: true,
     gradientReduce: "compute",
@@ -215,6 +227,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: false,
     pipelineSplit: "megatron",
     tpAsyncBackward: false,
+    spRegather: false,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
     gradientReduce: "fp32",
@@ -227,6 +240,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     fragmentationMargin: true,
     pipelineSplit: "balanced",
     tpAsyncBackward: false,
+    spRegather: false,
     fp32GradAccumulation: false,
     fp8PrimaryWeights: false,
     gradientReduce: "fp32",

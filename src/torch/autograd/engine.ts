@@ -11,6 +11,26 @@ function list(t: Tensor | Tensor[]): Tensor[] {
 
 type Gradients = Tensor | (Tensor | null)[] | null;
 
+// Whether the backward pass now running keeps its graph (retain_graph, which defaults to
+// create_graph): a custom Function may free what it kept for backward once its backward is done
+// only when it does not, as libtorch frees a node's saved tensors.
+let retaining = false;
+
+/** Whether the backward pass now running keeps its graph for another (tessera's, for custom Functions). */
+export function _backward_retains_graph(): boolean {
+  return retaining;
+}
+
+function running<T>(retain: boolean | undefined, create: boolean | undefined, run: () => T): T {
+  const outer = retaining;
+  retaining = retain ?? create ?? false;
+  try {
+    return run();
+  } finally {
+    retaining = outer;
+  }
+}
+
 // Python passes the gradients positionally or by keyword (`grad(y, x, gy)`, `grad(y, x,
 // grad_outputs=gy)`); here the third argument is either those gradients or the options object.
 function splitArgs<O extends object>(third: Gradients | O | undefined, options: O | undefined, key: keyof O): [Gradients, O] {
@@ -53,14 +73,19 @@ export function grad(
   const [gradOutputs, options] = splitArgs(third, fourth, "grad_outputs");
   checkOptions("grad", options, { grad_outputs: true, retain_graph: true, create_graph: true, allow_unused: true });
   const outs = list(outputs);
-  const result = native.autogradGrad(
-    outs,
-    list(inputs),
-    perOutput(gradOutputs, outs.length),
-    options.retain_graph ?? null,
-    options.create_graph ?? false,
-    options.allow_unused ?? false,
-  ) as (Tensor | null)[];
+  const result = running(
+    options.retain_graph,
+    options.create_graph,
+    () =>
+      native.autogradGrad(
+        outs,
+        list(inputs),
+        perOutput(gradOutputs, outs.length),
+        options.retain_graph ?? null,
+        options.create_graph ?? false,
+        options.allow_unused ?? false,
+      ) as (Tensor | null)[],
+  );
   releaseDeadCallbacks();
   return result;
 }
@@ -79,12 +104,14 @@ export function backward(tensors: Tensor | Tensor[], second?: Gradients | Backwa
   const [gradTensors, options] = splitArgs(second, third, "grad_tensors");
   checkOptions("backward", options, { grad_tensors: true, retain_graph: true, create_graph: true, inputs: true });
   const ts = list(tensors);
-  native.backward(
-    ts,
-    perOutput(gradTensors, ts.length),
-    options.retain_graph ?? null,
-    options.create_graph ?? false,
-    options.inputs ?? null,
+  running(options.retain_graph, options.create_graph, () =>
+    native.backward(
+      ts,
+      perOutput(gradTensors, ts.length),
+      options.retain_graph ?? null,
+      options.create_graph ?? false,
+      options.inputs ?? null,
+    ),
   );
   releaseDeadCallbacks();
 }

@@ -50,14 +50,19 @@ export class NormHead extends Module {
     torch.nn.init.kaiming_uniform_(this.weight, { a: Math.sqrt(5) });
   }
 
-  override forward(x: Tensor): Tensor {
+  /** The weight the logits are taken against: normalised through autograd in training; in eval normalised in place once. */
+  linear_weight(): Tensor {
     const normalize = (w: Tensor): Tensor => w.div(w.norm(2, [1], true).clamp_min(1e-12));
-    if (this.training) return F.linear(x, normalize(this.weight));
+    if (this.training) return normalize(this.weight);
     if (this.first_flag) {
       this.first_flag = false;
       torch.no_grad(() => this.weight.copy_(normalize(this.weight)));
     }
-    return F.linear(x, this.weight);
+    return this.weight;
+  }
+
+  override forward(x: Tensor): Tensor {
+    return F.linear(x, this.linear_weight());
   }
 }
 
