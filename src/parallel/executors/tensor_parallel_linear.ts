@@ -41,7 +41,7 @@ class SavedShard {
   input(): Tensor {
     if (this.shard.is_disposed)
       throw new Error(
-        "tensor parallel: backward through a sequence-parallel region a second time; its first backward freed the saved input (pass retain_graph: true to it)",
+        "tensor parallel: backward through a sequence-parallel region a second time; a backward without retain_graph freed its saved input (pass retain_graph: true to the earlier backward)",
       );
     if (this.regathered === null) {
       this.regathered = no_grad(() => scope(() => gathered(this.shard, this.group, 1).reshape(-1, this.shard.size(-1))));
