@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { collectiveTime, p2pTime } from "../../src/parallel/planner/collectives.js";
 import { hardwarePreset, makeProblem, megatronGpt, modelPreset, predictStep, type Plan } from "../../src/parallel/planner/index.js";
+import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 
 const close = (actual: number, expected: number, what: string, rel = 1e-9) =>
@@ -80,4 +81,41 @@ test("executed FLOPs with full recompute equal Megatron's 96·B·s·l·h²(1 + s
   const modelFlops = 72 * B * s * l * h * h * (1 + s / (12 * h) + V / (12 * l * h));
   close(p.mfu, modelFlops / p.step.total / 32 / 312e12, "MFU", 1e-6);
   close(p.tflopsPerGpu, p.hardwareFlopsPerStep / p.step.total / 32 / 1e12, "TFLOP/s", 1e-6);
+});
+
+test("fp8: Transformer Engine's dgrad and wgrad GEMMs run at the split accumulator's rate, fprop and recompute at the fast one", () => {
+  // A Llama-2-7B-shaped layer (h 4096, 32 heads of 128, SwiGLU 11008) on one H100, 4096 tokens.
+  const model = profileFromConfig(
+    {
+      model_type: "llama",
+      vocab_size: 32000,
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      num_hidden_layers: 2,
+      tie_word_embeddings: false,
+    },
+    "llama-7b-shaped",
+  );
+  const h100 = hardwarePreset("h100");
+  const plan = singleProcessPlan();
+  const compute = (precision: "fp8" | "bf16-mixed", speed: number, recompute = false): number => {
+    const hardware = { ...h100, fp8: { ...h100.fp8!, splitAccumulatorSpeed: speed } };
+    const problem = makeProblem(model, 1, { hardware, seqLen: 4096, globalBatch: 1, precision });
+    const p = recompute ? { ...plan, recompute: "full" as const, recomputeLayers: 2 } : plan;
+    const step = predictStep(problem, p).step;
+    return step.compute + step.recompute;
+  };
+  // One forward GEMM pass of a layer: 2 FLOPs per weight per token (QKV 3h², output h², gate, up and
+  // down 3·h·ffn) at the FP8 peak × 0.68 × 4096/(4096 + 2·250).
+  const flops = 4096 * 2 * (3 * 4096 * 4096 + 4096 * 4096 + 3 * 4096 * 11008);
+  const forwardGemm = flops / (1979e12 * 0.68 * (4096 / (4096 + 500)));
+  // Two backward GEMMs per forward GEMM, each (1/speed − 1) of it slower, in both layers.
+  close(compute("fp8", 1 / 1.15) - compute("fp8", 1), 2 * 2 * 0.15 * forwardGemm, "split-accumulator time", 1e-6);
+  // A recomputed forward is an fprop: nothing more.
+  close(compute("fp8", 1 / 1.15, true) - compute("fp8", 1, true), 2 * 2 * 0.15 * forwardGemm, "with full recompute", 1e-6);
+  // bf16 GEMMs have no such mode.
+  assert.equal(compute("bf16-mixed", 1 / 1.15), compute("bf16-mixed", 1));
+  assert.ok(Math.abs((h100.fp8!.splitAccumulatorSpeed ?? 0) - 1 / 1.15) < 1e-12);
 });

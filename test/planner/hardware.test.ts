@@ -54,6 +54,17 @@ test("hardware profile files are validated with errors naming the field", () => 
     /'intraNode.latencyS' must be a non-negative number/,
   );
   assert.throws(() => validateHardwareProfile({ ...good, host: undefined }), /'host' must be an object/);
+  // FP8: the split accumulator's rate (fraction of the fast one) is kept, optional, and in (0, 1].
+  const h100 = JSON.parse(JSON.stringify(hardwarePreset("h100")));
+  assert.deepEqual(validateHardwareProfile(h100), hardwarePreset("h100"));
+  assert.equal(
+    validateHardwareProfile({ ...h100, fp8: { peakFlops: 1979e12, maxEfficiency: 0.68 } }).fp8?.splitAccumulatorSpeed,
+    undefined,
+  );
+  assert.throws(
+    () => validateHardwareProfile({ ...h100, fp8: { ...h100.fp8, splitAccumulatorSpeed: 1.15 } }),
+    /'fp8.splitAccumulatorSpeed' must be in \(0, 1\], got 1.15/,
+  );
   const dir = mkdtempSync(join(tmpdir(), "tessera-hw-"));
   writeFileSync(join(dir, "bad.json"), "{ nope");
   assert.throws(() => loadHardwareProfile(join(dir, "bad.json")), /hardware profile '.*bad.json' is not valid JSON/);

@@ -40,12 +40,10 @@ test("published results the planner was not fitted to: error bounds as measured 
   const nvidia = results.filter((r) => r.row.stack === "nvidia");
   const a100 = results.filter((r) => r.row.gpu.startsWith("a100"));
   assert.ok(nvidia.length >= 14 && a100.length >= 10);
-  // The issue's target is 8 % on both sets, each row evaluated with the stack that ran it. The NVIDIA
-  // rows miss it (11.6 %): their gradient reduction in bf16, the distributed optimizer's reduce-scatter
-  // and the interleaved schedule's overlapped sends (stack.ts, each from the runs' own configs) each
-  // made the over-predicted rows faster still (docs/planner-validation.md). The bound holds the
-  // measured value; it is not the target.
-  assert.ok(meanAbs(nvidia) <= 0.12, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
+  // The issue's target: 8 % on both sets, each row evaluated with the stack that ran it. The NVIDIA
+  // rows (all FP8) hold it once Transformer Engine's backward GEMMs are charged at cuBLAS's split
+  // accumulator (5.6 %; 7.3 and 4.6 % at the two ends of the sourced 1.1-1.2x, hardware.ts).
+  assert.ok(meanAbs(nvidia) <= 0.08, `NVIDIA H100 mean |error| ${(100 * meanAbs(nvidia)).toFixed(1)} %`);
   assert.ok(meanAbs(a100) <= 0.08, `A100 mean |error| ${(100 * meanAbs(a100)).toFixed(1)} %`);
   // The free search does not claim implausible gains over Megatron-Core's hand-tuned layouts.
   const gain = median(nvidia.map((r) => r.freeGain));

@@ -156,6 +156,8 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
   // Framework time per layer (synchronous dispatch on CPU ranks): a third in forward, two in backward.
   const framework = (hardware.overhead?.perLayerS ?? 0) / (1 + BACKWARD_FACTOR);
   const forward = gemm + attention + elementwise + scores + fp8CastTime(problem, plan, tokens) + framework;
+  // The backward's two GEMMs per forward GEMM, at the backward's accumulation (fp8BackwardGemmExtra).
+  const backward = BACKWARD_FACTOR * (forward + fp8BackwardGemmExtra(problem) * gemm);
   const recomputedShare = plan.recompute === "full" ? Math.min(1, plan.recomputeLayers / stageLayers) : 0;
   const selective = plan.recompute === "selective" && !problem.flashAttention ? attention + scores : 0;
   // Two all-reduces (or all-gather + reduce-scatter pairs under SP, the same bytes) per layer in
@@ -176,7 +178,21 @@ function layerTimes(problem: Problem, plan: Plan, stageLayers: number): LayerTim
     const forwardRing = (plan.cp - 1) * step;
     cp = (1 + recomputedShare) * exposed(forwardRing, attention, plan.cp) + exposed(2 * forwardRing, BACKWARD_FACTOR * attention, plan.cp);
   }
-  return { forward, backward: BACKWARD_FACTOR * forward, recompute: recomputedShare * forward + selective, tp, cp };
+  return { forward, backward, recompute: recomputedShare * forward + selective, tp, cp };
+}
+
+/**
+ * The share of a forward GEMM's time that each backward GEMM adds under fp8: Transformer Engine runs
+ * fprop with cuBLAS's fast accumulation and dgrad and wgrad with the split accumulator
+ * (use_split_accumulator: module/base.py `_2X_ACC_FPROP = False`, `_2X_ACC_DGRAD = True`,
+ * `_2X_ACC_WGRAD = True`, passed by linear.py, layernorm_linear.py and layernorm_mlp.py to every FP8
+ * GEMM, v1.8 to v2.4; v2.x's Float8CurrentScaling recipe the same, common/recipe/__init__.py l. 208-210;
+ * common/gemm/cublaslt_gemm.cu: `fastAccuMode = use_split_accumulator ? 0 : 1`), which runs at the
+ * profile's splitAccumulatorSpeed of the fast rate: 1/speed − 1. 0 in bf16 and fp32.
+ */
+function fp8BackwardGemmExtra(problem: Problem): number {
+  if (problem.precision !== "fp8") return 0;
+  return 1 / (problem.hardware.fp8?.splitAccumulatorSpeed ?? 1) - 1;
 }
 
 /**

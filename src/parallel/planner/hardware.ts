@@ -36,9 +36,11 @@ export interface HardwareProfile {
   gemm: { maxEfficiency: number; halfDim: number };
   /** Fraction of peak reached by fused (flash) attention kernels and by batched score GEMMs. */
   attentionEfficiency: number;
-  /** FP8 tensor cores (H100, H200): dense FP8 peak FLOP/s and the fraction large FP8 GEMMs reach
-   *  (the bf16 curve's shape, scaled). Absent: FP8 matmuls are refused. */
-  fp8?: { peakFlops: number; maxEfficiency: number };
+  /** FP8 tensor cores (H100, H200): dense FP8 peak FLOP/s, the fraction large FP8 GEMMs reach with
+   *  fast accumulation (the bf16 curve's shape, scaled), and `splitAccumulatorSpeed`, the rate of a GEMM
+   *  that promotes its partial sums to FP32 (cuBLAS's split accumulator) as a fraction of the fast one's
+   *  (absent: the same rate). Absent: FP8 matmuls are refused. */
+  fp8?: { peakFlops: number; maxEfficiency: number; splitAccumulatorSpeed?: number };
   memoryBytes: number;
   /** Achievable HBM bandwidth (bytes/s): what memory-bound elementwise ops and the optimizer see. */
   memoryBandwidthBytesPerS: number;
@@ -90,6 +92,15 @@ const ATTENTION = 0.55;
  * squares: 0.68 of it, a lower fraction than bf16 (the same memory traffic feeds twice the math).
  */
 const FP8_GEMM_EFFICIENCY = 0.68;
+/**
+ * Hopper's FP8 tensor cores accumulate in limited precision; with cuBLAS's split accumulator
+ * (CUBLASLT_MATMUL_DESC_FAST_ACCUM off) the kernel promotes the partial sums to FP32 registers every
+ * 128 elements (pytorch/pytorch issue 147971), and is slower: fast accumulation measured 1.1-1.2x
+ * faster (a float8 benchmark in pytorch/ao issue 2377, June 2025; torchao's recipe keeps it for the
+ * forward GEMM only, torchao/float8/config.py Float8LinearConfig). The midpoint: 1/1.15 of the fast
+ * rate. Transformer Engine runs dgrad and wgrad this way (cost.ts, fp8BackwardGemmExtra).
+ */
+const FP8_SPLIT_ACCUMULATOR_SPEED = 1 / 1.15;
 /** Achievable fraction of data-sheet HBM bandwidth for streaming elementwise kernels. */
 const HBM_FRACTION = 0.8;
 /** NCCL reaches ~90 % of the NIC line rate for large inter-node all-reduces. */
@@ -108,7 +119,9 @@ function gpu(p: {
   fp8Tflops?: number;
 }): HardwareProfile {
   return {
-    ...(p.fp8Tflops === undefined ? {} : { fp8: { peakFlops: p.fp8Tflops * 1e12, maxEfficiency: FP8_GEMM_EFFICIENCY } }),
+    ...(p.fp8Tflops === undefined
+      ? {}
+      : { fp8: { peakFlops: p.fp8Tflops * 1e12, maxEfficiency: FP8_GEMM_EFFICIENCY, splitAccumulatorSpeed: FP8_SPLIT_ACCUMULATOR_SPEED } }),
     name: p.name,
     source: "preset",
     peakFlops: p.tflops * 1e12,
@@ -308,8 +321,13 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
   if (obj.fp8 !== undefined) {
     const fp8 = object(obj, "", "fp8");
     profile.fp8 = { peakFlops: field(fp8, "fp8.", "peakFlops"), maxEfficiency: field(fp8, "fp8.", "maxEfficiency") };
-    if (profile.fp8.maxEfficiency <= 0 || profile.fp8.maxEfficiency > 1)
-      throw new Error(`hardware profile: 'fp8.maxEfficiency' must be in (0, 1], got ${profile.fp8.maxEfficiency}`);
+    if (fp8.splitAccumulatorSpeed !== undefined) profile.fp8.splitAccumulatorSpeed = field(fp8, "fp8.", "splitAccumulatorSpeed");
+    for (const [key, v] of [
+      ["maxEfficiency", profile.fp8.maxEfficiency],
+      ["splitAccumulatorSpeed", profile.fp8.splitAccumulatorSpeed ?? 1],
+    ] as const) {
+      if (v <= 0 || v > 1) throw new Error(`hardware profile: 'fp8.${key}' must be in (0, 1], got ${v}`);
+    }
   }
   if (obj.overhead !== undefined) {
     const o = object(obj, "", "overhead");
