@@ -38,8 +38,8 @@ import type { Work } from "../../torch/distributed/work.js";
 import { bfloat16, float16, float32, float64, int64, type dtype } from "../../torch/dtype.js";
 import { isKwargs } from "../../torch/_invoke.js";
 import { ModuleList } from "../../torch/nn/modules/container.js";
-import { Module, type StateDict } from "../../torch/nn/modules/module.js";
-import { scope } from "../../torch/memory.js";
+import { _hook_keeps_nothing, Module, type StateDict } from "../../torch/nn/modules/module.js";
+import { escape, scope } from "../../torch/memory.js";
 import { Tensor } from "../../torch/tensor.js";
 import { pipelineOutput, StageCache } from "../pp_plans/index.js";
 import type { FlatUnit } from "./flat_unit.js";
@@ -101,6 +101,8 @@ class ChunkOutput {
 
 class EndChunk extends Module {
   override forward(hidden: Tensor): never {
+    // The schedule's until the chunk's backward (which disposes it): not the model's scope, which the throw ends.
+    escape(hidden);
     throw new ChunkOutput(hidden);
   }
 }
@@ -332,13 +334,15 @@ export class PipelinedModel {
    * run in another order than they are registered in.
    */
   private guard(m: Module, afterLayers: boolean): void {
-    m.register_forward_pre_hook(() => {
-      if (afterLayers || this.inChunk)
-        throw new Error(
-          `pipeline parallel: ${m.constructor.name} runs among or after this stage's layers, but its parameters are on another stage (modules are placed by registration order: before the decoder layers on the first stage, after them on the last)`,
-        );
-      return undefined;
-    });
+    m.register_forward_pre_hook(
+      _hook_keeps_nothing(() => {
+        if (afterLayers || this.inChunk)
+          throw new Error(
+            `pipeline parallel: ${m.constructor.name} runs among or after this stage's layers, but its parameters are on another stage (modules are placed by registration order: before the decoder layers on the first stage, after them on the last)`,
+          );
+        return undefined;
+      }),
+    );
   }
 
   private rest(): void {
@@ -456,7 +460,7 @@ export class PipelinedModel {
       start += n;
       return withKwargs(sliced, { use_cache: false });
     });
-    const counts = micro.map((a) => countedTokens(kwargsOf(a).labels) ?? 0);
+    const counts = scope(() => micro.map((a) => countedTokens(kwargsOf(a).labels) ?? 0));
     const total = counts.reduce((a, b) => a + b, 0);
     const weights = counts.map((n, i) => (total > 0 ? n / total : sizes[i] / rows));
 
@@ -562,16 +566,25 @@ export class PipelinedModel {
       }
       return p.buffer;
     };
-    // A forward: its run (what its backward needs) and the activation it sends on (null on the last chunk).
-    const forward = (s: PipelineStep): { run: ChunkRun; send: Tensor | null } => {
+    // A forward: its run (what its backward needs), the activation it sends on (null on the last
+    // chunk) and the last chunk's weighted share of the batch's loss.
+    const forward = (s: PipelineStep): { run: ChunkRun; send: Tensor | null; part: Tensor | null } => {
       const run: ChunkRun = { input: null, output: null, loss: null };
-      const input = s.chunk === 0 ? null : (): Tensor => (run.input = take(s).requires_grad_(true));
+      // The received activation is the schedule's until the backward: not the model's scope, which the chunk's end throws out of.
+      const input =
+        s.chunk === 0
+          ? null
+          : (): Tensor => {
+              run.input = take(s).requires_grad_(true);
+              escape(run.input);
+              return run.input;
+            };
       // Only the last chunk computes the loss.
       const args = s.chunk === this.lastChunk ? micro[s.microBatch] : withKwargs(micro[s.microBatch], { labels: undefined });
       const r = this.runChunk(s.chunk, args, input);
       if ("hidden" in r) {
         run.output = r.hidden;
-        return { run, send: r.hidden.detach().to(this.wire).contiguous() };
+        return { run, send: r.hidden.detach().to(this.wire).contiguous(), part: null };
       }
       const out = (r.output as { loss?: unknown }).loss;
       if (!(out instanceof Tensor)) throw new Error("pipeline parallel: the model's forward returned no loss for the labels");
@@ -579,7 +592,7 @@ export class PipelinedModel {
       // The output object is the schedule's alone (a training forward returns the loss only): its
       // logits go now, though the model's hooks left them to the GC (hooks may keep what they see).
       for (const v of Object.values(r.output as object)) if (v instanceof Tensor && v !== out) v.dispose();
-      return { run, send: null };
+      return { run, send: null, part: out.detach().mul(weights[s.microBatch]) };
     };
     // A backward: the gradient of its input it sends back (null on the first chunk).
     const backwardOf = (s: PipelineStep, run: ChunkRun): Tensor | null => {
@@ -609,9 +622,12 @@ export class PipelinedModel {
         const step = scope(() => forward(s));
         send = step.send;
         to = s.chunk + 1;
-        if (step.run.loss !== null) {
-          const part = step.run.loss.detach().mul(weights[s.microBatch]);
-          loss = loss === null ? part : loss.add(part);
+        if (step.part !== null) {
+          if (loss === null) loss = step.part;
+          else {
+            loss.add_(step.part);
+            step.part.dispose();
+          }
         }
         runs.set(k, step.run);
         live += layers;

@@ -9,7 +9,7 @@ import "../../torch/_generated/tensor_methods.js";
 import { is_grad_enabled } from "../../torch/autograd/grad_mode.js";
 import { device } from "../../torch/device.js";
 import { float32, type dtype } from "../../torch/dtype.js";
-import { Module, type StateDict } from "../../torch/nn/modules/module.js";
+import { _hook_keeps_nothing, Module, type StateDict } from "../../torch/nn/modules/module.js";
 import { native } from "../../torch/_native.js";
 import { scope } from "../../torch/memory.js";
 import { _is_recomputing } from "../../torch/utils/checkpoint.js";
@@ -168,22 +168,24 @@ export class ShardedModel {
     const prefetch = (m: Module | undefined): void => {
       if (m !== undefined) for (const u of this.units.get(m) ?? []) u.prefetch();
     };
-    home.register_forward_pre_hook(() => {
-      const recomputing = _is_recomputing();
-      if (root) {
-        this.anchor = null;
-        for (const u of list) {
-          const out = u.materialize();
-          if (u.trainable && !recomputing && is_grad_enabled()) this.anchor = out;
+    home.register_forward_pre_hook(
+      _hook_keeps_nothing(() => {
+        const recomputing = _is_recomputing();
+        if (root) {
+          this.anchor = null;
+          for (const u of list) {
+            const out = u.materialize();
+            if (u.trainable && !recomputing && is_grad_enabled()) this.anchor = out;
+          }
+          prefetch(order[0]);
+        } else {
+          // A recomputation runs inside backward: its nodes must not wait for the root's.
+          for (const u of list) u.materialize(recomputing ? null : this.anchor);
+          if (!recomputing) prefetch(order[at + 1]);
         }
-        prefetch(order[0]);
-      } else {
-        // A recomputation runs inside backward: its nodes must not wait for the root's.
-        for (const u of list) u.materialize(recomputing ? null : this.anchor);
-        if (!recomputing) prefetch(order[at + 1]);
-      }
-      return undefined;
-    });
+        return undefined;
+      }),
+    );
     if (!zero3) return;
     home.register_forward_hook((_m, _args, output) => {
       const needGrad = tensorsIn(output).filter((t) => t.requires_grad);

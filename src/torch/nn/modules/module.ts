@@ -37,6 +37,22 @@ interface ModuleInternals {
 
 let nextHookId = 0;
 
+// Hooks the library registers that keep none of the arguments and output they are handed (they act
+// on the module, not on its tensors): a module with only such hooks does not escape what it sees, so
+// the scope it runs in still frees it.
+const keepsNothing = new WeakSet<object>();
+
+/** @internal Marks `hook` as keeping none of the tensors it is handed. */
+export function _hook_keeps_nothing<T extends ForwardPreHook | ForwardHook>(hook: T): T {
+  keepsNothing.add(hook);
+  return hook;
+}
+
+function mayKeep(...maps: Map<number, unknown>[]): boolean {
+  for (const map of maps) for (const hook of map.values()) if (!keepsNothing.has(hook as object)) return true;
+  return false;
+}
+
 function hookHandle(map: Map<number, unknown>, hook: unknown, prepend: boolean): RemovableHandle {
   const id = nextHookId++;
   if (prepend) {
@@ -116,14 +132,15 @@ export class Module {
     const { preHooks, hooks } = this._m;
     if (preHooks.size === 0 && hooks.size === 0) return impl.apply(this, args);
     // A hook may keep what it is handed; no scope the call runs in frees that.
-    escape(args);
+    const keep = mayKeep(preHooks, hooks);
+    if (keep) escape(args);
     for (const hook of [...preHooks.values()]) {
       const r = hook(this, args);
       if (r !== undefined && r !== null) args = Array.isArray(r) ? r : [r];
     }
-    escape(args);
+    if (keep) escape(args);
     let out = impl.apply(this, args);
-    escape(out);
+    if (keep) escape(out);
     for (const hook of [...hooks.values()]) {
       const r = hook(this, args, out);
       if (r !== undefined && r !== null) out = r;
