@@ -71,7 +71,7 @@ async function worker(o: Options): Promise<void> {
   const { torch } = await import("../src/index.js");
   const transformers = await import("../src/transformers/index.js");
   const { _applied_model } = await import("../src/launch/advanced_parallelization.js");
-  const { calibrationShapes, profileFromTimings } = await import("../src/launch/calibrate.js");
+  const { calibrationShapes, layerCalibrationShapes, profileFromTimings } = await import("../src/launch/calibrate.js");
   const { measureOnRanks } = await import("../src/launch/calibrate_ranks.js");
   const planner = await import("../src/parallel/planner/index.js");
   const cpuMemory = await import("../src/torch/cpu_memory.js");
@@ -161,7 +161,23 @@ async function worker(o: Options): Promise<void> {
     return ms;
   }
   const modelProfile = planner.profileFromConfig(config.to_dict(), "bench-llama");
-  const shapes = calibrationShapes(modelProfile, (o.seq * o.globalBatch) / o.ranks);
+  // The decoder layer at each applied plan's micro-batch and TP degree (and TP 1 at the smallest).
+  const points = new Map<string, { tp: number; batch: number }>();
+  for (const b of built) {
+    const plan = b.applied?.evaluation?.plan;
+    if (plan !== undefined) points.set(`${plan.tp}/${plan.microBatch}`, { tp: plan.tp, batch: plan.microBatch });
+  }
+  const smallest = Math.min(...[...points.values()].map((p) => p.batch));
+  if (![...points.values()].some((p) => p.tp === 1)) points.set(`1/${smallest}`, { tp: 1, batch: smallest });
+  const shapes = {
+    ...calibrationShapes(modelProfile, (o.seq * o.globalBatch) / o.ranks),
+    ...layerCalibrationShapes(
+      modelProfile,
+      o.seq,
+      o.ranks,
+      [...points.values()].sort((a, b) => a.tp - b.tp || a.batch - b.batch),
+    ),
+  };
   const calibrations: Array<ReturnType<typeof measureOnRanks>> = [];
   for (let r = 0; r < o.rounds; r++) {
     calibrations.push(measureOnRanks(shapes));
@@ -193,6 +209,22 @@ async function worker(o: Options): Promise<void> {
         ([busy], i) => [busy, mid((t) => t.concurrency!.samples[i]![1])] as [number, number],
       ),
     },
+    ...(calibrations[0]!.layers === undefined
+      ? {}
+      : {
+          layers: {
+            model: calibrations[0]!.layers.model,
+            samples: calibrations[0]!.layers.samples.map(
+              ([tp, tokens], i) =>
+                [tp, tokens, mid((t) => t.layers!.samples[i]![2]), mid((t) => t.layers!.samples[i]![3])] as [
+                  number,
+                  number,
+                  number,
+                  number,
+                ],
+            ),
+          },
+        }),
   };
   const base = { ...planner.hardwarePreset("cpu"), devicesPerNode: o.ranks };
   const profile = profileFromTimings(timings, shapes, base);
@@ -271,6 +303,7 @@ async function worker(o: Options): Promise<void> {
             p2p: profile.intraNode.p2p,
             overhead: profile.overhead,
             sharedCores: profile.sharedCores,
+            layers: profile.layers?.samples,
           },
         }),
     );

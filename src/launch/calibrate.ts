@@ -5,6 +5,9 @@
 // gets in a real job; then all-reduces, all-gathers and reduce-scatters over groups of 2, 4, … ranks
 // and point-to-point messages between pairs of ranks, through tessera's c10d. Shapes
 // come from the model to be planned (its hidden and MLP widths), scaled to finish in seconds on a CPU.
+// On CPU ranks a Llama-style model's decoder layer itself is timed at its sequence (and its TP
+// shards), forward and backward, all ranks at once and 1 … all ranks busy: the cost model charges
+// that in place of its count of the layer's work.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -15,12 +18,16 @@ import { freePort } from "./free_port.js";
 import * as cuda from "../torch/cuda.js";
 import { version } from "../torch/runtime.js";
 import {
+  layerParams,
+  layerShape,
   measureHardwareProfile,
   profileFromMeasurements,
   readCachedProfile,
   type CalibrationShapes,
   type HardwareProbe,
   type HardwareProfile,
+  type LayerShapes,
+  type MeasuredLayers,
   type ModelProfile,
 } from "../parallel/planner/index.js";
 import type { Collective } from "../parallel/planner/collectives.js";
@@ -43,8 +50,13 @@ export interface CalibrationTimings {
   p2p?: Array<[number, number]>;
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
-  /** CPU ranks: the machine's cores and [busy ranks, seconds] of one GEMM with 1 … all ranks computing at once. */
+  /**
+   * CPU ranks: the machine's cores and [busy ranks, seconds] of the model's decoder layer (forward and
+   * backward; else one GEMM) with 1 … all ranks computing at once.
+   */
   concurrency?: { cores: number; samples: Array<[number, number]> };
+  /** CPU ranks, a Llama-style model: its decoder layer with every rank running it at once. */
+  layers?: MeasuredLayers;
 }
 
 function concurrencyOf(t: CalibrationTimings): RawMeasurements["concurrency"] {
@@ -81,6 +93,46 @@ export function calibrationShapes(model?: Pick<ModelProfile, "hidden" | "ffn" | 
   };
 }
 
+/** Tokens of the widest layer sample: longer runs are not a CPU calibration's seconds. */
+const MAX_LAYER_TOKENS = 2048;
+/** Training FLOPs (6 per weight and token) of the largest layer sample, ~0.1 s of a loaded CPU core. */
+const MAX_LAYER_FLOPS = 4e9;
+
+/**
+ * The decoder layer to time for `model` at sequence `seq` on `nproc` CPU ranks (undefined: not a
+ * Llama-style layer, or too large for a CPU calibration): `points` where given (the plans' own
+ * micro-batches and TP degrees), else every TP degree 1, 2, 4, … up to `nproc` that divides the heads
+ * and KV heads, at 1, 2, 4, … sequences within the bounds above.
+ */
+export function layerCalibrationShapes(
+  model: ModelProfile,
+  seq: number,
+  nproc: number,
+  points?: Array<{ tp: number; batch: number }>,
+): Pick<CalibrationShapes, "layers" | "layer"> {
+  const shape = layerShape(model, seq, "fp32");
+  if (shape === undefined) return {};
+  const flops = (tp: number, batch: number): number => (6 * layerParams(model).matmul * batch * seq) / tp;
+  const grid: Array<{ tp: number; batch: number }> = [];
+  for (let tp = 1; tp <= nproc && model.heads % tp === 0 && model.kvHeads % tp === 0; tp *= 2)
+    for (let batch = 1; batch * seq <= MAX_LAYER_TOKENS && flops(tp, batch) <= MAX_LAYER_FLOPS; batch *= 2) grid.push({ tp, batch });
+  const chosen = points ?? grid;
+  const lone = chosen.filter((p) => p.tp === 1).map((p) => p.batch);
+  if (lone.length === 0) return {};
+  const layers: LayerShapes = { model: shape, points: chosen, concurrencyBatch: Math.min(...lone) };
+  // The framework steps at the same layer and micro-batch, so that the step's rest is what the
+  // measured layer leaves (measure.ts, frameworkOverhead).
+  const layer = {
+    hidden: model.hidden,
+    ffn: model.ffn,
+    heads: model.heads,
+    kvHeads: model.kvHeads,
+    tokens: seq,
+    batch: layers.concurrencyBatch,
+  };
+  return { layers, layer };
+}
+
 /** This machine's device name and software stack, the profile cache's key. */
 export function localDevice(): { device: string; software: string } {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version?: string };
@@ -110,6 +162,7 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       collectives: collectivesOf(t),
       framework: { oneLayer: t.framework[0], twoLayers: t.framework[1], layer: shapes.layer },
       concurrency: concurrencyOf(t),
+      ...(t.layers === undefined ? {} : { layers: t.layers }),
     },
     base,
   );
@@ -176,7 +229,10 @@ export interface CalibrateOptions {
 export async function calibrate(options: CalibrateOptions): Promise<{ profile: HardwareProfile; seconds: number; file: string }> {
   const start = performance.now();
   const nproc = options.nproc ?? options.base.devicesPerNode;
-  const shapes = calibrationShapes(options.model, options.seqLen);
+  const seqLen = options.seqLen ?? 512;
+  // Layers are timed on CPU ranks only: a GPU's kernels run behind its launches, which the count models.
+  const layers = options.model === undefined || cuda.is_available() ? {} : layerCalibrationShapes(options.model, seqLen, nproc);
+  const shapes = { ...calibrationShapes(options.model, seqLen), ...layers };
   const local = localDevice();
   let timings: CalibrationTimings | undefined;
   const measured = async (): Promise<CalibrationTimings> => (timings ??= await runRanks(nproc, shapes, options.threads ?? 1));
@@ -196,6 +252,7 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeP2p: async (scope, bytes) => (scope === "inter" ? undefined : (await measured()).p2p?.find(([b]) => b === bytes)?.[1]),
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
     timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
+    timeLayers: async () => (await measured()).layers,
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });

@@ -5,9 +5,12 @@
 // plans it times, so that the machine's load drifts over both alike.
 import os from "node:os";
 import * as torch from "../torch/index.js";
+import { scope } from "../torch/memory.js";
 import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
-import type { CalibrationShapes } from "../parallel/planner/measure.js";
+import { causalAttentionMask } from "../transformers/masking_utils.js";
+import type { MeasuredLayers } from "../parallel/planner/hardware.js";
+import type { CalibrationShapes, LayerShapes } from "../parallel/planner/measure.js";
 import type { CalibrationTimings } from "./calibrate.js";
 import { localDevice } from "./calibrate.js";
 
@@ -21,6 +24,23 @@ const dist = torch.distributed;
  */
 const MIN_SAMPLE_S = 0.1;
 function time(fn: () => void, samples = 3, participates = true): number {
+  return timeParts(
+    () => {
+      fn();
+      return [];
+    },
+    samples,
+    participates,
+  )[0]!;
+}
+
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+/**
+ * As `time`, for work of several parts: `fn` runs the parts and returns the seconds of each but the
+ * last; returns the median seconds of the whole (first) and of each part (then), over the samples.
+ */
+function timeParts(fn: () => number[], samples = 3, participates = true): number[] {
   const cuda = torch.cuda.is_available();
   const sync = (): void => {
     if (cuda) torch.cuda.synchronize();
@@ -33,16 +53,84 @@ function time(fn: () => void, samples = 3, participates = true): number {
   const agreed = torch.tensor([reps], { dtype: torch.float64 });
   dist.all_reduce(agreed, dist.ReduceOp.MAX);
   const n = (agreed.tolist() as number[])[0]!;
-  const out: number[] = [];
+  const out: number[][] = [];
   for (let i = 0; i < samples; i++) {
     dist.barrier();
     sync();
     const t0 = performance.now();
-    for (let r = 0; r < n; r++) fn();
+    const parts: number[] = [];
+    for (let r = 0; r < n; r++) fn().forEach((x, j) => (parts[j] = (parts[j] ?? 0) + x));
     sync();
-    out.push((performance.now() - t0) / 1000 / n);
+    out.push([(performance.now() - t0) / 1000 / n, ...parts.map((x) => x / n)]);
   }
-  return out.sort((x, y) => x - y)[Math.floor(out.length / 2)]!;
+  return out[0]!.map((_, j) => median(out.map((o) => o[j]!)));
+}
+
+/**
+ * One decoder layer of a Llama with `model`'s shapes, at TP degree `tp` one rank's shard (heads, KV
+ * heads and MLP width ÷ tp; the collectives that join the shards are not run), and a function that
+ * runs its forward and backward on `batch` sequences and returns the forward's seconds. The layer
+ * runs as the model runs it: rotary tables and the causal mask computed once per forward of the model.
+ */
+function decoderLayer(model: LayerShapes["model"], tp: number, batch: number, dtype: torch.dtype, device: string): () => number[] {
+  torch.manual_seed(0);
+  const lm = LlamaForCausalLM.from_config(
+    new LlamaConfig({
+      vocab_size: 64,
+      hidden_size: model.hidden,
+      intermediate_size: model.ffn / tp,
+      num_hidden_layers: 1,
+      num_attention_heads: model.heads / tp,
+      num_key_value_heads: Math.max(1, model.kvHeads / tp),
+      head_dim: model.headDim,
+      max_position_embeddings: model.seq,
+    }),
+  );
+  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
+  _forget_model(lm);
+  lm.train();
+  if (device !== "cpu") lm.to(device);
+  const layer = [...lm.model.layers][0]!;
+  const x = torch.randn([batch, model.seq, model.hidden], { dtype, device, requires_grad: true });
+  const grad = torch.randn([batch, model.seq, model.hidden], { dtype, device });
+  const positions = torch.arange(0, model.seq, { device }).unsqueeze(0);
+  const [cos, sin] = lm.model.rotary_emb.forward(x, positions);
+  const mask = causalAttentionMask({ attention_mask: null, q_len: model.seq, past_len: 0, dtype, device: x.device, sliding_window: null });
+  return () =>
+    scope(() => {
+      const t0 = performance.now();
+      const out = layer.forward(x, { cos, sin, mask, past_key_values: null });
+      const forward = (performance.now() - t0) / 1000;
+      out.backward(grad);
+      return [forward];
+    });
+}
+
+/**
+ * The decoder layer at each of `shapes.points` with every rank running it at once ([tp, tokens,
+ * forward seconds, backward seconds], the slowest rank's), and at `concurrencyBatch` with 1 … all
+ * ranks running it (the others wait at the barrier): the seconds of the slowest busy rank.
+ */
+function measureLayers(
+  shapes: LayerShapes,
+  dtype: torch.dtype,
+  device: string,
+): { layers: MeasuredLayers; concurrency: Array<[number, number]> } {
+  const rank = dist.get_rank();
+  const world = dist.get_world_size();
+  const samples = shapes.points.map(({ tp, batch }): [number, number, number, number] => {
+    const run = decoderLayer(shapes.model, tp, batch, dtype, device);
+    const [whole, forward] = timeParts(run) as [number, number];
+    return [tp, batch * shapes.model.seq, slowest(forward), slowest(whole - forward)];
+  });
+  const run = decoderLayer(shapes.model, 1, shapes.concurrencyBatch, dtype, device);
+  const concurrency: Array<[number, number]> = [];
+  for (let busy = 1; busy <= world; busy++) {
+    const member = rank < busy;
+    const seconds = timeParts(() => (member ? run() : []), 3, member)[0]!;
+    concurrency.push([busy, slowest(member ? seconds : 0)]);
+  }
+  return { layers: { model: shapes.model, samples }, concurrency };
 }
 
 /** The slowest rank's value: what a step waits for. */
@@ -87,7 +175,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
         intermediate_size: layer.ffn,
         num_hidden_layers: layers,
         num_attention_heads: layer.heads,
-        num_key_value_heads: layer.heads,
+        num_key_value_heads: layer.kvHeads ?? layer.heads,
         max_position_embeddings: layer.tokens,
       }),
     );
@@ -96,7 +184,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     model.train();
     if (cuda) model.to(device);
     const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-    const ids = torch.randint(0, 64, [1, layer.tokens], { device });
+    const ids = torch.randint(0, 64, [layer.batch ?? 1, layer.tokens], { device });
     return slowest(
       time(() => {
         const out = model.forward(ids, { labels: ids, use_cache: false });
@@ -107,10 +195,16 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
       }),
     );
   }) as [number, number];
-  // CPU ranks share the machine's cores: the widest GEMM with 1 … all ranks computing at once (the
-  // others wait at the barrier), the slowest busy rank's seconds.
+  // CPU ranks share the machine's cores: the model's decoder layer where there is one to time (its
+  // forward and backward at the shapes plans run, and with 1 … all ranks running it at once), else the
+  // widest GEMM with 1 … all ranks computing at once (the others wait at the barrier).
   let concurrency: CalibrationTimings["concurrency"];
-  if (!cuda) {
+  let layers: MeasuredLayers | undefined;
+  if (!cuda && shapes.layers !== undefined) {
+    const measured = measureLayers(shapes.layers, dtype, device);
+    layers = measured.layers;
+    concurrency = { cores: os.cpus().length, samples: measured.concurrency };
+  } else if (!cuda) {
     const { m, n, k } = shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a));
     const a = torch.randn([m, k], { dtype, device });
     const b = torch.randn([k, n], { dtype, device });
@@ -181,5 +275,6 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     p2p,
     framework,
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(layers === undefined ? {} : { layers }),
   };
 }

@@ -2,6 +2,7 @@
 // attention kernels' efficiency, and memory-bound elementwise work at HBM bandwidth. Communication:
 // alpha-beta collectives on the link each group uses. Schedule: 1F1B / interleaved pipeline bubble.
 import { layerActivations } from "./activations.js";
+import { layerShape, measuredLayerTime } from "./measured_layer.js";
 import { collectiveTime, p2pTime } from "./collectives.js";
 import {
   dataParallelMessages,
@@ -206,6 +207,20 @@ function fp8CastTime(problem: Problem, plan: Plan, tokens: number): number {
   return (3 * operands) / problem.hardware.memoryBandwidthBytesPerS;
 }
 
+/**
+ * The layer's forward and backward as the profile measured them (hardware.ts, MeasuredLayers: CPU
+ * profiles from `tessera plan --calibrate`) where it timed this problem's layer at the plan's TP
+ * degree, in place of the count; a recomputed forward at the measured forward's time. The TP and CP
+ * collectives stay the counted ones: the measurement leaves them out.
+ */
+function measuredLayerTimes(problem: Problem, plan: Plan, counted: LayerTimes): LayerTimes {
+  if (plan.cp > 1) return counted;
+  const shape = layerShape(problem.model, problem.seqLen, problem.precision ?? "bf16-mixed");
+  const measured = measuredLayerTime(problem.hardware.layers, shape, plan.tp, rankTokens(problem, plan));
+  if (measured === undefined) return counted;
+  return { ...counted, ...measured, recompute: counted.forward > 0 ? (counted.recompute * measured.forward) / counted.forward : 0 };
+}
+
 /** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */
 function callsTime(problem: Problem, calls: Array<Call | null>, stride = 1): number {
   let time = 0;
@@ -261,7 +276,7 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
   const e = elementBytes(problem.precision);
   const traits = stackTraits(problem.stack);
   const stages = stageParams(model, plan, traits.pipelineSplit);
-  const layer = layerTimes(problem, plan, Math.max(...stages.layers));
+  const layer = measuredLayerTimes(problem, plan, layerTimes(problem, plan, Math.max(...stages.layers)));
   const head = headTime(problem, plan);
   const headTp = callsTime(problem, headTpCalls(problem, plan));
   const embeddingTp = callsTime(problem, embeddingTpCalls(problem, plan));

@@ -74,6 +74,26 @@ export interface HardwareProfile {
    * computing while the others wait in the bubble runs faster. Measured by `tessera plan --calibrate`.
    */
   sharedCores?: { cores: number; speed: Array<[number, number]> };
+  /**
+   * The calibrated model's decoder layer timed on this machine (CPU ranks, `tessera plan
+   * --calibrate`), which the cost model charges in place of its count of the layer's GEMMs,
+   * attention and elementwise traffic wherever a problem's model and sequence are the ones timed.
+   */
+  layers?: MeasuredLayers;
+}
+
+/**
+ * One decoder layer's forward and backward as tessera runs it, timed with every rank running the same
+ * at once (the rate the rest of a CPU profile is measured at), so that the layer's framework time and
+ * the cores' contention are in the measurement, not estimated. `model`: the layer's shapes (a
+ * Llama-style layer: RMSNorm, gated MLP, no biases) and the sequence it ran at. `samples`: [tp,
+ * tokens, forward seconds, backward seconds]; at tp > 1 one rank's tensor-parallel shard (heads, KV
+ * heads and MLP width ÷ tp over all the micro-batch's tokens), its collectives left out: the cost
+ * model charges those from the measured collective lines.
+ */
+export interface MeasuredLayers {
+  model: { hidden: number; ffn: number; heads: number; kvHeads: number; headDim: number; seq: number; precision: string };
+  samples: Array<[number, number, number, number]>;
 }
 
 const GiB = 2 ** 30;
@@ -275,6 +295,35 @@ function link(obj: Json, key: string): LinkProfile {
   return out;
 }
 
+function measuredLayers(l: Json): MeasuredLayers {
+  const m = object(l, "layers.", "model");
+  const model = {
+    hidden: field(m, "layers.model.", "hidden"),
+    ffn: field(m, "layers.model.", "ffn"),
+    heads: field(m, "layers.model.", "heads"),
+    kvHeads: field(m, "layers.model.", "kvHeads"),
+    headDim: field(m, "layers.model.", "headDim"),
+    seq: field(m, "layers.model.", "seq"),
+    precision: m.precision,
+  };
+  if (typeof model.precision !== "string") throw new Error("hardware profile: 'layers.model.precision' must be a string");
+  const samples = l.samples;
+  if (
+    !Array.isArray(samples) ||
+    samples.length === 0 ||
+    !samples.every(
+      (p) =>
+        Array.isArray(p) &&
+        p.length === 4 &&
+        p.every((x) => typeof x === "number" && Number.isFinite(x) && x > 0) &&
+        Number.isInteger(p[0]),
+    )
+  ) {
+    throw new Error("hardware profile: 'layers.samples' must be a non-empty list of [tp, tokens, forwardS, backwardS] of positive numbers");
+  }
+  return { model: { ...model, precision: model.precision }, samples: samples as Array<[number, number, number, number]> };
+}
+
 /**
  * Checks a hardware profile read from JSON (the schema is the HardwareProfile interface, all numbers in
  * SI units: bytes, bytes/s, FLOP/s, seconds) and returns it typed; errors name the offending field.
@@ -345,6 +394,7 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
     }
     profile.sharedCores = { cores: field(c, "sharedCores.", "cores"), speed: speed as Array<[number, number]> };
   }
+  if (obj.layers !== undefined) profile.layers = measuredLayers(object(obj, "", "layers"));
   if (obj.measured !== undefined) {
     const m = object(obj, "", "measured");
     if (typeof m.device !== "string" || typeof m.software !== "string" || typeof m.measuredAt !== "string") {

@@ -18,7 +18,9 @@ export {
   validateHardwareProfile,
   type HardwareProfile,
   type LinkProfile,
+  type MeasuredLayers,
 } from "./hardware.js";
+export { layerShape, measuredLayerTime } from "./measured_layer.js";
 export {
   measureHardwareProfile,
   profileFromMeasurements,
@@ -28,6 +30,7 @@ export {
   type HardwareProbe,
   type RawMeasurements,
   type CalibrationShapes,
+  type LayerShapes,
 } from "./measure.js";
 export {
   parseFix,

@@ -7,9 +7,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Collective } from "./collectives.js";
 import { predictStep } from "./cost.js";
-import { validateHardwareProfile, type HardwareProfile, type LinkProfile } from "./hardware.js";
-import { profileFromConfig } from "./model_profile.js";
-import { singleProcessPlan, type Plan, type Problem } from "./space.js";
+import { validateHardwareProfile, type HardwareProfile, type LinkProfile, type MeasuredLayers } from "./hardware.js";
+import { layerShape, measuredLayerTime } from "./measured_layer.js";
+import { profileFromConfig, type ModelProfile } from "./model_profile.js";
+import { singleProcessPlan, type Problem } from "./space.js";
 
 /** One timed GEMM [m×k]·[k×n]. */
 export interface GemmSample {
@@ -53,10 +54,13 @@ export interface RawMeasurements {
    */
   framework?: { oneLayer: number; twoLayers: number; layer?: FrameworkLayer };
   /**
-   * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one GEMM on a rank
-   * while `busy` ranks compute at once, for busy = 1 … all ranks.
+   * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one piece of work on
+   * a rank while `busy` ranks run it at once, for busy = 1 … all ranks (the model's decoder layer,
+   * forward and backward, where the calibration timed one; else a GEMM).
    */
   concurrency?: { cores: number; samples: Array<{ busy: number; seconds: number }> };
+  /** The model's decoder layer timed with every rank running it at once (hardware.ts, MeasuredLayers). */
+  layers?: MeasuredLayers;
 }
 
 /** What the runtime implements so the planner can measure the machine at hand. */
@@ -80,16 +84,33 @@ export interface HardwareProbe {
   timeP2p?(scope: "intra" | "inter", bytes: number): Promise<number | undefined>;
   /** Seconds of one training step of a model too narrow for its math to count, with `layers` decoder layers. */
   timeFramework?(layers: number): Promise<number>;
-  /** CPU ranks: the machine's cores and a GEMM's seconds with 1 … all ranks computing at once. */
+  /** CPU ranks: the machine's cores and a layer's (or a GEMM's) seconds with 1 … all ranks computing at once. */
   timeConcurrency?(): Promise<NonNullable<RawMeasurements["concurrency"]>>;
+  /** The model's decoder layer at `shapes.layers`' points, every rank running it at once. */
+  timeLayers?(): Promise<MeasuredLayers | undefined>;
 }
 
-/** A Llama decoder layer's widths and the tokens of one step, for the framework-time steps. */
+/**
+ * A Llama decoder layer's widths and the tokens of one step, for the framework-time steps: `batch`
+ * sequences of `tokens` (1 when absent), `kvHeads` KV heads (`heads` when absent).
+ */
 export interface FrameworkLayer {
   hidden: number;
   ffn: number;
   heads: number;
+  kvHeads?: number;
   tokens: number;
+  batch?: number;
+}
+
+/**
+ * The decoder layer to time (a Llama layer of `model`'s shapes): forward and backward of `batch`
+ * sequences at each TP degree of `points`, and with 1 … all ranks busy at `concurrencyBatch`.
+ */
+export interface LayerShapes {
+  model: MeasuredLayers["model"];
+  points: Array<{ tp: number; batch: number }>;
+  concurrencyBatch: number;
 }
 
 /** What to time: GEMMs [m×k]·[k×n], one causal attention, a copy, all-reduce message sizes. */
@@ -100,6 +121,8 @@ export interface CalibrationShapes {
   allReduceBytes: number[];
   /** The framework-time steps at the model's widths (absent: a model too narrow for its math to count). */
   layer?: FrameworkLayer;
+  /** The model's decoder layer (CPU ranks, a Llama-style model): absent, no layer is timed. */
+  layers?: LayerShapes;
 }
 
 /**
@@ -170,41 +193,51 @@ function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
  * what the cost model already charges for those steps with `profile` (GEMMs, attention, elementwise
  * traffic, the optimizer): at the model's widths that leaves the eager ops' dispatch and the traffic
  * the model's count of stored activations misses; a model too narrow for its math leaves nearly all.
+ * Where the profile measured the step's layer itself (`layers`), the layer's framework time is in that
+ * measurement: no per-layer time, and the per-step time is what the one-layer step took beyond the
+ * cost model's charge for it (the measured layer, the output layer and loss, the optimizer).
  */
 function frameworkOverhead(
   f: NonNullable<RawMeasurements["framework"]>,
   profile: HardwareProfile,
 ): { perLayerS: number; perStepS: number } {
-  const predicted = (layers: number): number => {
-    if (f.layer === undefined) return 0;
-    const { hidden, ffn, heads, tokens } = f.layer;
-    const model = profileFromConfig(
+  const layer = f.layer;
+  if (layer === undefined) {
+    const perLayerS = Math.max(0, f.twoLayers - f.oneLayer);
+    return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS) };
+  }
+  const batch = layer.batch ?? 1;
+  const modelWith = (layers: number): ModelProfile =>
+    profileFromConfig(
       {
         model_type: "llama",
         vocab_size: 64,
-        hidden_size: hidden,
-        intermediate_size: ffn,
-        num_attention_heads: heads,
-        num_key_value_heads: heads,
+        hidden_size: layer.hidden,
+        intermediate_size: layer.ffn,
+        num_attention_heads: layer.heads,
+        num_key_value_heads: layer.kvHeads ?? layer.heads,
         num_hidden_layers: layers,
         tie_word_embeddings: false,
       },
       "calibration",
     );
+  const predicted = (layers: number): number => {
     const problem: Problem = {
-      model,
+      model: modelWith(layers),
       hardware: { ...profile, overhead: undefined, sharedCores: undefined },
       gpus: 1,
       gpusPerNode: 1,
-      seqLen: tokens,
-      globalBatch: 1,
+      seqLen: layer.tokens,
+      globalBatch: batch,
       flashAttention: true,
       tpAcrossNodes: false,
       precision: "fp32",
     };
-    const plan: Plan = singleProcessPlan();
-    return predictStep(problem, plan).step.total;
+    return predictStep(problem, singleProcessPlan({ microBatch: batch })).step.total;
   };
+  const shape = layerShape(modelWith(1), layer.tokens, "fp32");
+  if (measuredLayerTime(profile.layers, shape, 1, batch * layer.tokens) !== undefined)
+    return { perLayerS: 0, perStepS: Math.max(0, f.oneLayer - predicted(1)) };
   const perLayerS = Math.max(0, f.twoLayers - f.oneLayer - (predicted(2) - predicted(1)));
   return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS - predicted(1)) };
 }
@@ -248,6 +281,7 @@ export function profileFromMeasurements(
     ),
     measured: { device: raw.device, software: raw.software, measuredAt },
     ...(raw.concurrency === undefined || raw.concurrency.samples.length === 0 ? {} : { sharedCores: sharedCores(raw.concurrency) }),
+    ...(raw.layers === undefined ? {} : { layers: raw.layers }),
   };
   return raw.framework === undefined ? fitted : { ...fitted, overhead: frameworkOverhead(raw.framework, fitted) };
 }
@@ -337,7 +371,11 @@ export async function measureHardwareProfile(
       ? undefined
       : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2), layer: shapes.layer };
   const concurrency = await probe.timeConcurrency?.();
-  const profile = profileFromMeasurements({ device, software, gemm, attention, memoryCopy, collectives, framework, concurrency }, base);
+  const layers = await probe.timeLayers?.();
+  const profile = profileFromMeasurements(
+    { device, software, gemm, attention, memoryCopy, collectives, framework, concurrency, ...(layers === undefined ? {} : { layers }) },
+    base,
+  );
   writeCachedProfile(profile, options.cacheDir);
   return profile;
 }
