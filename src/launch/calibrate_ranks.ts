@@ -10,60 +10,67 @@ import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import { causalAttentionMask } from "../transformers/masking_utils.js";
 import type { MeasuredLayers } from "../parallel/planner/hardware.js";
-import type { CalibrationShapes, LayerShapes } from "../parallel/planner/measure.js";
+import type { CalibrationShapes, FrameworkLayer, LayerShapes } from "../parallel/planner/measure.js";
 import type { CalibrationTimings } from "./calibrate.js";
 import { localDevice } from "./calibrate.js";
 
 const dist = torch.distributed;
 
-/**
- * Median seconds of one `fn` over a few samples, all ranks starting each sample together. A sample
- * repeats `fn` for at least MIN_SAMPLE_S (the count agreed on by all ranks), so that the ranks really
- * run at once and share the machine as a job's ranks do. Ranks that do not `participate` only join
- * the agreement and the barriers.
- */
-const MIN_SAMPLE_S = 0.1;
-function time(fn: () => void, samples = 3, participates = true): number {
-  return timeParts(
-    () => {
-      fn();
-      return [];
-    },
-    samples,
-    participates,
-  )[0]!;
+/** A piece of work to time: `run` returns the seconds of each of its parts but the last. */
+interface Job {
+  run: () => number[];
+  /** Ranks that do not participate only join the agreement and the barriers. */
+  participates: boolean;
 }
 
+const MIN_SAMPLE_S = 0.1;
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 /**
- * As `time`, for work of several parts: `fn` runs the parts and returns the seconds of each but the
- * last; returns the median seconds of the whole (first) and of each part (then), over the samples.
+ * Median seconds of each job's run ([the whole, then each part]) over a few samples, all ranks
+ * starting each job's sample together. A sample repeats the run for at least MIN_SAMPLE_S (the count
+ * agreed on by all ranks), so that the ranks really run at once and share the machine as a job's
+ * ranks do. Each sample times every job in turn, so that the machine's load (other processes) drifts
+ * over all the jobs alike.
  */
-function timeParts(fn: () => number[], samples = 3, participates = true): number[] {
+function timeJobs(jobs: Job[], samples = 3): number[][] {
   const cuda = torch.cuda.is_available();
   const sync = (): void => {
     if (cuda) torch.cuda.synchronize();
   };
-  const t = performance.now();
-  fn();
-  sync();
-  const once = (performance.now() - t) / 1000;
-  const reps = participates ? Math.max(1, Math.ceil(MIN_SAMPLE_S / Math.max(once, 1e-6))) : 1;
-  const agreed = torch.tensor([reps], { dtype: torch.float64 });
+  const reps = jobs.map((job) => {
+    if (!job.participates) return 1;
+    const t = performance.now();
+    job.run();
+    sync();
+    return Math.max(1, Math.ceil(MIN_SAMPLE_S / Math.max((performance.now() - t) / 1000, 1e-6)));
+  });
+  const agreed = torch.tensor(reps, { dtype: torch.float64 });
   dist.all_reduce(agreed, dist.ReduceOp.MAX);
-  const n = (agreed.tolist() as number[])[0]!;
-  const out: number[][] = [];
+  const counts = agreed.tolist() as number[];
+  const out: number[][][] = jobs.map(() => []);
   for (let i = 0; i < samples; i++) {
-    dist.barrier();
-    sync();
-    const t0 = performance.now();
-    const parts: number[] = [];
-    for (let r = 0; r < n; r++) fn().forEach((x, j) => (parts[j] = (parts[j] ?? 0) + x));
-    sync();
-    out.push([(performance.now() - t0) / 1000 / n, ...parts.map((x) => x / n)]);
+    jobs.forEach((job, j) => {
+      const n = counts[j]!;
+      dist.barrier();
+      sync();
+      const t0 = performance.now();
+      const parts: number[] = [];
+      for (let r = 0; r < n; r++) if (job.participates) job.run().forEach((x, k) => (parts[k] = (parts[k] ?? 0) + x));
+      sync();
+      out[j]!.push([(performance.now() - t0) / 1000 / n, ...parts.map((x) => x / n)]);
+    });
   }
-  return out[0]!.map((_, j) => median(out.map((o) => o[j]!)));
+  return out.map((o) => o[0]!.map((_, k) => median(o.map((sample) => sample[k]!))));
+}
+
+/** Median seconds of one `fn` (timeJobs, one job). */
+function time(fn: () => void, samples = 3, participates = true): number {
+  const run = (): number[] => {
+    fn();
+    return [];
+  };
+  return timeJobs([{ run, participates }], samples)[0]![0]!;
 }
 
 /**
@@ -107,31 +114,41 @@ function decoderLayer(model: LayerShapes["model"], tp: number, batch: number, dt
 }
 
 /**
- * The decoder layer at each of `shapes.points` with every rank running it at once ([tp, tokens,
- * forward seconds, backward seconds], the slowest rank's), and at `concurrencyBatch` with 1 … all
- * ranks running it (the others wait at the barrier): the seconds of the slowest busy rank.
+ * A training step (forward, backward, AdamW step) of a Llama with `layers` decoder layers at `layer`'s
+ * widths and tokens and a 64-token vocabulary: the framework's own time (measure.ts subtracts what the
+ * cost model charges for the step).
  */
-function measureLayers(
-  shapes: LayerShapes,
-  dtype: torch.dtype,
-  device: string,
-): { layers: MeasuredLayers; concurrency: Array<[number, number]> } {
-  const rank = dist.get_rank();
-  const world = dist.get_world_size();
-  const samples = shapes.points.map(({ tp, batch }): [number, number, number, number] => {
-    const run = decoderLayer(shapes.model, tp, batch, dtype, device);
-    const [whole, forward] = timeParts(run) as [number, number];
-    return [tp, batch * shapes.model.seq, slowest(forward), slowest(whole - forward)];
-  });
-  const run = decoderLayer(shapes.model, 1, shapes.concurrencyBatch, dtype, device);
-  const concurrency: Array<[number, number]> = [];
-  for (let busy = 1; busy <= world; busy++) {
-    const member = rank < busy;
-    const seconds = timeParts(() => (member ? run() : []), 3, member)[0]!;
-    concurrency.push([busy, slowest(member ? seconds : 0)]);
-  }
-  return { layers: { model: shapes.model, samples }, concurrency };
+function frameworkStep(layer: FrameworkLayer, layers: number, device: string): () => number[] {
+  torch.manual_seed(0);
+  const model = LlamaForCausalLM.from_config(
+    new LlamaConfig({
+      vocab_size: 64,
+      hidden_size: layer.hidden,
+      intermediate_size: layer.ffn,
+      num_hidden_layers: layers,
+      num_attention_heads: layer.heads,
+      num_key_value_heads: layer.kvHeads ?? layer.heads,
+      max_position_embeddings: layer.tokens,
+    }),
+  );
+  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
+  _forget_model(model);
+  model.train();
+  if (device !== "cpu") model.to(device);
+  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const ids = torch.randint(0, 64, [layer.batch ?? 1, layer.tokens], { device });
+  return () => {
+    const out = model.forward(ids, { labels: ids, use_cache: false });
+    out.loss!.backward();
+    optim.step();
+    optim.zero_grad();
+    out.loss!.item();
+    return [];
+  };
 }
+
+/** Samples of the framework steps, the layers and the busy-ranks work, interleaved (timeJobs). */
+const INTERLEAVED_SAMPLES = 5;
 
 /** The slowest rank's value: what a step waits for. */
 function slowest(seconds: number): number {
@@ -162,60 +179,50 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const src = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
   const dst = torch.empty([shapes.copyBytes / 4], { dtype: torch.float32, device });
   const copy = slowest(time(() => void dst.copy_(src)));
-  // The framework's own time: a training step of a Llama with 1 and 2 layers at the model's widths
-  // and tokens (measure.ts subtracts what the cost model charges there), else too narrow for its math
-  // to count.
-  const layer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
-  const framework = [1, 2].map((layers) => {
-    torch.manual_seed(0);
-    const model = LlamaForCausalLM.from_config(
-      new LlamaConfig({
-        vocab_size: 64,
-        hidden_size: layer.hidden,
-        intermediate_size: layer.ffn,
-        num_hidden_layers: layers,
-        num_attention_heads: layer.heads,
-        num_key_value_heads: layer.kvHeads ?? layer.heads,
-        max_position_embeddings: layer.tokens,
-      }),
-    );
-    // The calibration's own model: no plan of the one line applies to it (inside a planned job).
-    _forget_model(model);
-    model.train();
-    if (cuda) model.to(device);
-    const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-    const ids = torch.randint(0, 64, [layer.batch ?? 1, layer.tokens], { device });
-    return slowest(
-      time(() => {
-        const out = model.forward(ids, { labels: ids, use_cache: false });
-        out.loss!.backward();
-        optim.step();
-        optim.zero_grad();
-        out.loss!.item();
-      }),
-    );
-  }) as [number, number];
-  // CPU ranks share the machine's cores: the model's decoder layer where there is one to time (its
-  // forward and backward at the shapes plans run, and with 1 … all ranks running it at once), else the
-  // widest GEMM with 1 … all ranks computing at once (the others wait at the barrier).
-  let concurrency: CalibrationTimings["concurrency"];
-  let layers: MeasuredLayers | undefined;
-  if (!cuda && shapes.layers !== undefined) {
-    const measured = measureLayers(shapes.layers, dtype, device);
-    layers = measured.layers;
-    concurrency = { cores: os.cpus().length, samples: measured.concurrency };
-  } else if (!cuda) {
+  // The framework's own time: training steps of a Llama with 1 and 2 layers at the model's widths
+  // and tokens, else too narrow for its math to count. CPU ranks: the model's decoder layer at each
+  // point (every rank running it at once), and the work that ranks sharing the cores run with 1 … all
+  // of them busy (the others wait at the barrier) — the decoder layer where there is one to time, else
+  // the widest GEMM. All timed interleaved, sample by sample, so that other processes' load drifts
+  // over the layer, the steps and the busy counts alike.
+  const frameworkLayer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
+  const framework: Job[] = [1, 2].map((layers) => ({ run: frameworkStep(frameworkLayer, layers, device), participates: true }));
+  const layerShapes = cuda ? undefined : shapes.layers;
+  const points: Job[] = (layerShapes?.points ?? []).map(({ tp, batch }) => ({
+    run: decoderLayer(layerShapes!.model, tp, batch, dtype, device),
+    participates: true,
+  }));
+  let busyWork: (() => number[]) | undefined;
+  if (layerShapes !== undefined) busyWork = decoderLayer(layerShapes.model, 1, layerShapes.concurrencyBatch, dtype, device);
+  else if (!cuda) {
     const { m, n, k } = shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a));
     const a = torch.randn([m, k], { dtype, device });
     const b = torch.randn([k, n], { dtype, device });
-    const samples: Array<[number, number]> = [];
-    for (let busy = 1; busy <= world; busy++) {
-      const member = rank < busy;
-      const seconds = time(() => (member ? void torch.matmul(a, b) : undefined), 3, member);
-      samples.push([busy, slowest(member ? seconds : 0)]);
-    }
-    concurrency = { cores: os.cpus().length, samples };
+    busyWork = () => {
+      torch.matmul(a, b);
+      return [];
+    };
   }
+  const busy: Job[] = busyWork === undefined ? [] : Array.from({ length: world }, (_, i) => ({ run: busyWork, participates: rank <= i }));
+  const timed = timeJobs([...framework, ...points, ...busy], INTERLEAVED_SAMPLES);
+  const frameworkS = [slowest(timed[0]![0]!), slowest(timed[1]![0]!)] as [number, number];
+  const layers: MeasuredLayers | undefined =
+    layerShapes === undefined
+      ? undefined
+      : {
+          model: layerShapes.model,
+          samples: layerShapes.points.map(({ tp, batch }, i): [number, number, number, number] => {
+            const [whole, forward] = timed[2 + i] as [number, number];
+            return [tp, batch * layerShapes.model.seq, slowest(forward), slowest(whole - forward)];
+          }),
+        };
+  const concurrency: CalibrationTimings["concurrency"] =
+    busy.length === 0
+      ? undefined
+      : {
+          cores: os.cpus().length,
+          samples: busy.map((job, i): [number, number] => [i + 1, slowest(job.participates ? timed[2 + points.length + i]![0]! : 0)]),
+        };
   // Each collective kind on its own (Gloo's all-gather and reduce-scatter are not half an all-reduce),
   // `bytes` the full message: the all-gather's output, the reduce-scatter's input.
   const allReduce: Array<[number, number, number]> = [];
@@ -273,7 +280,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     allGather,
     reduceScatter,
     p2p,
-    framework,
+    framework: frameworkS,
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(layers === undefined ? {} : { layers }),
   };
