@@ -1,7 +1,9 @@
 // The planner against tessera's own executors on this machine: one `tessera run` job of N CPU ranks
 // over Gloo builds each plan side by side (ZeRO 0-3, TP 2 and 4, PP 2 and 4) and times them in
 // interleaved rounds, each round also taking `tessera plan --calibrate`'s measurements on the same
-// ranks (calibrate_ranks.ts), so that the box's load drifts over the calibration and the plans alike.
+// ranks (calibrate_ranks.ts), so that the box's load drifts over the calibration and the plans alike;
+// the calibration times the model's decoder layer at each applied plan's TP degree and micro-batch
+// (the profile's `layers`, which the cost model charges in place of its count of the layer).
 // The profile fitted to the median calibration predicts each applied plan (the planner's evaluate),
 // compared with the slowest rank's median step time and the largest per-rank model states (weights +
 // gradients + AdamW states).
