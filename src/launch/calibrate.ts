@@ -5,8 +5,8 @@
 // gets in a real job; then all-reduces, all-gathers and reduce-scatters over groups of 2, 4, … ranks
 // and point-to-point messages between pairs of ranks, through tessera's c10d. Shapes
 // come from the model to be planned (its hidden and MLP widths), scaled to finish in seconds on a CPU.
-// On CPU ranks a Llama-style model's decoder layer itself is timed at its sequence (and its TP
-// shards), forward and backward, all ranks at once and 1 … all ranks busy: the cost model charges
+// On CPU ranks a Llama-style model's decoder layer itself is timed at its sequence (and under the
+// TP executor at each TP degree), forward and backward, all ranks at once and 1 … all ranks busy: the cost model charges
 // that in place of its count of the layer's work.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

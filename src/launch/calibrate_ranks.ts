@@ -9,6 +9,9 @@ import { scope } from "../torch/memory.js";
 import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import { causalAttentionMask } from "../transformers/masking_utils.js";
+import type { ProcessGroup } from "../torch/distributed/process_group.js";
+import { TensorParallelModel } from "../parallel/executors/tensor_parallel.js";
+import { llamaPlan } from "../parallel/tp_plans/llama.js";
 import type { MeasuredLayers } from "../parallel/planner/hardware.js";
 import type { CalibrationShapes, FrameworkLayer, LayerShapes } from "../parallel/planner/measure.js";
 import type { CalibrationTimings } from "./calibrate.js";
@@ -74,21 +77,29 @@ function time(fn: () => void, samples = 3, participates = true): number {
 }
 
 /**
- * One decoder layer of a Llama with `model`'s shapes, at TP degree `tp` one rank's shard (heads, KV
- * heads and MLP width ÷ tp; the collectives that join the shards are not run), and a function that
- * runs its forward and backward on `batch` sequences and returns the forward's seconds. The layer
- * runs as the model runs it: rotary tables and the causal mask computed once per forward of the model.
+ * One decoder layer of a Llama with `model`'s shapes and a function that runs its forward and backward
+ * on `batch` sequences and returns the forward's seconds. With a `tp` group (tp > 1) the layer runs
+ * under tessera's tensor-parallel executor with sequence parallelism, as a TP plan runs it: this
+ * rank's shard of the sequence in and out, the executor's splits, gathers and reduce-scatters over the
+ * group included. The layer runs as the model runs it: rotary tables and the causal mask computed
+ * once per forward of the model.
  */
-function decoderLayer(model: LayerShapes["model"], tp: number, batch: number, dtype: torch.dtype, device: string): () => number[] {
+function decoderLayer(
+  model: LayerShapes["model"],
+  tp: ProcessGroup | null,
+  batch: number,
+  dtype: torch.dtype,
+  device: string,
+): () => number[] {
   torch.manual_seed(0);
   const lm = LlamaForCausalLM.from_config(
     new LlamaConfig({
       vocab_size: 64,
       hidden_size: model.hidden,
-      intermediate_size: model.ffn / tp,
+      intermediate_size: model.ffn,
       num_hidden_layers: 1,
-      num_attention_heads: model.heads / tp,
-      num_key_value_heads: Math.max(1, model.kvHeads / tp),
+      num_attention_heads: model.heads,
+      num_key_value_heads: model.kvHeads,
       head_dim: model.headDim,
       max_position_embeddings: model.seq,
     }),
@@ -97,9 +108,11 @@ function decoderLayer(model: LayerShapes["model"], tp: number, batch: number, dt
   _forget_model(lm);
   lm.train();
   if (device !== "cpu") lm.to(device);
+  // The first layer starts the sequence-parallel region: it takes the whole sequence and returns this rank's part.
+  if (tp !== null) new TensorParallelModel(lm, llamaPlan(lm), { group: tp, kvReplicas: null, sequenceParallel: true });
   const layer = [...lm.model.layers][0]!;
   const x = torch.randn([batch, model.seq, model.hidden], { dtype, device, requires_grad: true });
-  const grad = torch.randn([batch, model.seq, model.hidden], { dtype, device });
+  const grad = torch.randn([batch, model.seq / (tp?.size() ?? 1), model.hidden], { dtype, device });
   const positions = torch.arange(0, model.seq, { device }).unsqueeze(0);
   const [cos, sin] = lm.model.rotary_emb.forward(x, positions);
   const mask = causalAttentionMask({ attention_mask: null, q_len: model.seq, past_len: 0, dtype, device: x.device, sliding_window: null });
@@ -188,12 +201,26 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const frameworkLayer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
   const framework: Job[] = [1, 2].map((layers) => ({ run: frameworkStep(frameworkLayer, layers, device), participates: true }));
   const layerShapes = cuda ? undefined : shapes.layers;
-  const points: Job[] = (layerShapes?.points ?? []).map(({ tp, batch }) => ({
-    run: decoderLayer(layerShapes!.model, tp, batch, dtype, device),
-    participates: true,
-  }));
+  // TP groups of neighbouring ranks, every group at once (every rank makes every group, in order).
+  const tpGroups = new Map<number, { group: ProcessGroup | null; member: boolean }>();
+  for (const tp of new Set((layerShapes?.points ?? []).map((p) => p.tp))) {
+    if (tp === 1) {
+      tpGroups.set(1, { group: null, member: true });
+      continue;
+    }
+    const groups = Array.from({ length: Math.floor(world / tp) }, (_, g) =>
+      dist.new_group(Array.from({ length: tp }, (_, r) => g * tp + r)),
+    );
+    const mine = groups[Math.floor(rank / tp)];
+    const member = rank < groups.length * tp && mine !== undefined && typeof mine !== "symbol";
+    tpGroups.set(tp, { group: member ? mine : null, member });
+  }
+  const points: Job[] = (layerShapes?.points ?? []).map(({ tp, batch }) => {
+    const { group, member } = tpGroups.get(tp)!;
+    return { run: member ? decoderLayer(layerShapes!.model, group, batch, dtype, device) : () => [], participates: member };
+  });
   let busyWork: (() => number[]) | undefined;
-  if (layerShapes !== undefined) busyWork = decoderLayer(layerShapes.model, 1, layerShapes.concurrencyBatch, dtype, device);
+  if (layerShapes !== undefined) busyWork = decoderLayer(layerShapes.model, null, layerShapes.concurrencyBatch, dtype, device);
   else if (!cuda) {
     const { m, n, k } = shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a));
     const a = torch.randn([m, k], { dtype, device });
@@ -212,7 +239,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
       : {
           model: layerShapes.model,
           samples: layerShapes.points.map(({ tp, batch }, i): [number, number, number, number] => {
-            const [whole, forward] = timed[2 + i] as [number, number];
+            const [whole, forward] = points[i]!.participates ? (timed[2 + i] as [number, number]) : [0, 0];
             return [tp, batch * layerShapes.model.seq, slowest(forward), slowest(whole - forward)];
           }),
         };

@@ -210,15 +210,17 @@ function fp8CastTime(problem: Problem, plan: Plan, tokens: number): number {
 /**
  * The layer's forward and backward as the profile measured them (hardware.ts, MeasuredLayers: CPU
  * profiles from `tessera plan --calibrate`) where it timed this problem's layer at the plan's TP
- * degree, in place of the count; a recomputed forward at the measured forward's time. The TP and CP
- * collectives stay the counted ones: the measurement leaves them out.
+ * degree, in place of the count; a recomputed forward at the measured forward's time. At TP > 1 the
+ * measurement is the TP executor's sequence-parallel layer, its collectives included: the layer's
+ * counted TP collectives are not charged again (a plan without sequence parallelism keeps the count).
  */
 function measuredLayerTimes(problem: Problem, plan: Plan, counted: LayerTimes): LayerTimes {
-  if (plan.cp > 1) return counted;
+  if (plan.cp > 1 || (plan.tp > 1 && !plan.sequenceParallel)) return counted;
   const shape = layerShape(problem.model, problem.seqLen, problem.precision ?? "bf16-mixed");
   const measured = measuredLayerTime(problem.hardware.layers, shape, plan.tp, rankTokens(problem, plan));
   if (measured === undefined) return counted;
-  return { ...counted, ...measured, recompute: counted.forward > 0 ? (counted.recompute * measured.forward) / counted.forward : 0 };
+  const recompute = counted.forward > 0 ? (counted.recompute * measured.forward) / counted.forward : 0;
+  return { ...counted, ...measured, recompute, tp: 0 };
 }
 
 /** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */

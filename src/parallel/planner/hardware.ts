@@ -87,9 +87,9 @@ export interface HardwareProfile {
  * at once (the rate the rest of a CPU profile is measured at), so that the layer's framework time and
  * the cores' contention are in the measurement, not estimated. `model`: the layer's shapes (a
  * Llama-style layer: RMSNorm, gated MLP, no biases) and the sequence it ran at. `samples`: [tp,
- * tokens, forward seconds, backward seconds]; at tp > 1 one rank's tensor-parallel shard (heads, KV
- * heads and MLP width ÷ tp over all the micro-batch's tokens), its collectives left out: the cost
- * model charges those from the measured collective lines.
+ * tokens, forward seconds, backward seconds]; at tp > 1 one rank's layer under tessera's
+ * tensor-parallel executor with sequence parallelism (every TP group at once), its collectives
+ * included: the cost model charges no TP collective of its own for such a layer.
  */
 export interface MeasuredLayers {
   model: { hidden: number; ffn: number; heads: number; kvHeads: number; headDim: number; seq: number; precision: string };
