@@ -6,6 +6,7 @@ import { predictStep } from "../../src/parallel/planner/cost.js";
 import { hardwarePreset, profileFromMeasurements, type Plan } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
+import { smallLlamaConfig } from "./small_llama.js";
 
 const raw = (layer?: { hidden: number; ffn: number; heads: number; tokens: number }) => ({
   device: "cpu test",
@@ -22,19 +23,7 @@ test("framework time at the model's widths is the measured step less the cost mo
   const layer = { hidden: 256, ffn: 704, heads: 8, tokens: 128 };
   const p = profileFromMeasurements(raw(layer), base, "2026-01-01T00:00:00Z");
   const predicted = (layers: number): number => {
-    const model = profileFromConfig(
-      {
-        model_type: "llama",
-        vocab_size: 64,
-        hidden_size: 256,
-        intermediate_size: 704,
-        num_attention_heads: 8,
-        num_key_value_heads: 8,
-        num_hidden_layers: layers,
-        tie_word_embeddings: false,
-      },
-      "x",
-    );
+    const model = profileFromConfig({ ...smallLlamaConfig, vocab_size: 64, num_hidden_layers: layers }, "x");
     const plan: Plan = singleProcessPlan();
     const hardware = { ...p, overhead: undefined };
     const problem = { model, hardware, gpus: 1, gpusPerNode: 1, seqLen: 128, globalBatch: 1, flashAttention: true, tpAcrossNodes: false };

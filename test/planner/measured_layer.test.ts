@@ -19,20 +19,8 @@ import {
 import { predictStep } from "../../src/parallel/planner/cost.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
+import { smallLlama, smallLlamaConfig } from "./small_llama.js";
 
-const llama = profileFromConfig(
-  {
-    model_type: "llama",
-    vocab_size: 4096,
-    hidden_size: 256,
-    intermediate_size: 704,
-    num_hidden_layers: 4,
-    num_attention_heads: 8,
-    num_key_value_heads: 8,
-    tie_word_embeddings: false,
-  },
-  "small-llama",
-);
 const shape = { hidden: 256, ffn: 704, heads: 8, kvHeads: 8, headDim: 32, seq: 128, precision: "fp32" };
 const layers: MeasuredLayers = {
   model: shape,
@@ -44,7 +32,7 @@ const layers: MeasuredLayers = {
 };
 
 test("the layer's shapes: a Llama-style layer of the model at its sequence; other layers are not timed", () => {
-  assert.deepEqual(layerShape(llama, 128, "fp32"), shape);
+  assert.deepEqual(layerShape(smallLlama, 128, "fp32"), shape);
   assert.equal(layerShape(modelPreset("gpt2"), 128, "fp32"), undefined);
 });
 
@@ -67,7 +55,7 @@ test("a measured layer's time: the sample itself, the line through the two aroun
 });
 
 const cpu: HardwareProfile = { ...hardwarePreset("cpu"), devicesPerNode: 4 };
-const problem = (hardware: HardwareProfile, model = llama) =>
+const problem = (hardware: HardwareProfile, model = smallLlama) =>
   makeProblem(model, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 8, precision: "fp32" });
 
 test("the cost model charges the measured layer in place of its count, on every layer and micro-batch, at the plan's TP degree", () => {
@@ -87,7 +75,7 @@ test("the cost model charges the measured layer in place of its count, on every 
   assert.ok(Math.abs(tpMeasured.compute - (head(512, 2) + 4 * (0.012 + 0.02))) < 1e-12, `${tpMeasured.compute}`);
   // The measured TP layer holds its collectives: only the embedding's and output layer's are charged,
   // what the count charges beside its 4 layers' (4 and 8 counted layers give the per-layer share).
-  const eight = profileFromConfig({ ...llamaConfig, num_hidden_layers: 8 }, "eight");
+  const eight = profileFromConfig({ ...smallLlamaConfig, num_hidden_layers: 8 }, "eight");
   const perLayer = (evaluate(problem(cpu, eight), tp).prediction.step.tpComm - tpCounted.tpComm) / 4;
   assert.ok(perLayer > 0);
   assert.ok(Math.abs(tpMeasured.tpComm - (tpCounted.tpComm - 4 * perLayer)) < 1e-12, `${tpMeasured.tpComm}`);
@@ -97,20 +85,9 @@ test("the cost model charges the measured layer in place of its count, on every 
   // A TP degree not measured, or another model: the count, unchanged.
   const tp4: Plan = singleProcessPlan({ dp: 1, tp: 4, microBatch: 8, sequenceParallel: true });
   assert.deepEqual(evaluate(problem(withLayers), tp4).prediction.step, evaluate(problem(cpu), tp4).prediction.step);
-  const wider = profileFromConfig({ ...llamaConfig, hidden_size: 512 }, "wider");
+  const wider = profileFromConfig({ ...smallLlamaConfig, hidden_size: 512 }, "wider");
   assert.deepEqual(evaluate(problem(withLayers, wider), dp).prediction.step, evaluate(problem(cpu, wider), dp).prediction.step);
 });
-
-const llamaConfig = {
-  model_type: "llama",
-  vocab_size: 4096,
-  hidden_size: 256,
-  intermediate_size: 704,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  num_key_value_heads: 8,
-  tie_word_embeddings: false,
-};
 
 /**
  * The output layer and loss on `tokens` tokens over `tp` ranks, as the cost model counts them on the
@@ -160,7 +137,7 @@ test("with the framework step's layer measured, the step's framework time is wha
   };
   const p = profileFromMeasurements(raw, cpu, "2026-01-01T00:00:00Z");
   assert.deepEqual(p.layers, layers);
-  const model = profileFromConfig({ ...llamaConfig, vocab_size: 64, num_hidden_layers: 1 }, "one");
+  const model = profileFromConfig({ ...smallLlamaConfig, vocab_size: 64, num_hidden_layers: 1 }, "one");
   const oneLayer = predictStep(
     {
       ...makeProblem(model, 1, {
@@ -178,7 +155,7 @@ test("with the framework step's layer measured, the step's framework time is wha
 });
 
 test("the calibration times the plans' layers: TP degrees dividing the heads up to the ranks, sequences within a CPU's bounds", () => {
-  const s = layerCalibrationShapes(llama, 128, 4);
+  const s = layerCalibrationShapes(smallLlama, 128, 4);
   // 6 × 802,816 weights × 128 tokens: 0.617 GFLOP a sequence, ÷ tp a rank; at most 4 GFLOP and 2,048
   // tokens (16 sequences): up to 4 sequences at TP 1, 8 at TP 2, 16 at TP 4.
   const upTo = (tp: number, last: number) => [1, 2, 4, 8, 16].filter((b) => b <= last).map((batch) => ({ tp, batch }));
@@ -186,7 +163,7 @@ test("the calibration times the plans' layers: TP degrees dividing the heads up 
   assert.equal(s.layers?.concurrencyBatch, 1);
   assert.deepEqual(s.layer, { hidden: 256, ffn: 704, heads: 8, kvHeads: 8, tokens: 128, batch: 1 });
   // The plans' own points where given; the framework steps at the smallest TP-1 micro-batch.
-  const own = layerCalibrationShapes(llama, 128, 4, [
+  const own = layerCalibrationShapes(smallLlama, 128, 4, [
     { tp: 1, batch: 2 },
     { tp: 2, batch: 4 },
   ]);

@@ -11,22 +11,8 @@ import {
   type HardwareProfile,
   type Plan,
 } from "../../src/parallel/planner/index.js";
-import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
-
-const llama = profileFromConfig(
-  {
-    model_type: "llama",
-    vocab_size: 4096,
-    hidden_size: 256,
-    intermediate_size: 704,
-    num_hidden_layers: 4,
-    num_attention_heads: 8,
-    num_key_value_heads: 8,
-    tie_word_embeddings: false,
-  },
-  "small-llama",
-);
+import { smallLlama } from "./small_llama.js";
 
 // 4 ranks on 2 cores: a rank alone or with one other gets a whole core, twice its all-busy speed.
 const twoCores: HardwareProfile = {
@@ -82,7 +68,7 @@ test("the calibration's concurrency samples become a rank's speed relative to al
 
 test("a pipeline on shared cores: while one stage's ranks compute alone they run at their speed alone", () => {
   const problem = (hardware: HardwareProfile) =>
-    makeProblem(llama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 4, precision: "fp32" });
+    makeProblem(smallLlama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 4, precision: "fp32" });
   // pp 2 × dp 2, one micro-batch: the two stages never compute at once, so each stage's 2 ranks run
   // at speed(2) = 2 throughout (pipeline_sim.ts); the sends, which the all-busy bubble counts
   // beside the first stage's compute, take their own time once (ppComm), not halved.
@@ -99,7 +85,7 @@ test("a pipeline on shared cores: while one stage's ranks compute alone they run
 
 test("every rank busy throughout (no pipeline) or ranks over several machines: the compute span is unchanged", () => {
   const make = (hardware: HardwareProfile, gpus = 4, gpusPerNode = 4) =>
-    makeProblem(llama, gpus, { hardware, gpusPerNode, seqLen: 128, globalBatch: 8, precision: "fp32" });
+    makeProblem(smallLlama, gpus, { hardware, gpusPerNode, seqLen: 128, globalBatch: 8, precision: "fp32" });
   const span = (h: HardwareProfile, p: Plan, gpus?: number, perNode?: number) => {
     const s = evaluate(make(h, gpus, perNode), p).prediction.step;
     return [s.compute, s.recompute, s.bubble];
@@ -112,7 +98,7 @@ test("every rank busy throughout (no pipeline) or ranks over several machines: t
 
 test("ranks sharing cores hide no data-parallel communication: Gloo's collectives run on the cores compute needs", () => {
   const make = (hardware: HardwareProfile) =>
-    makeProblem(llama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 8, precision: "fp32" });
+    makeProblem(smallLlama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 8, precision: "fp32" });
   const p = plan({ zero: 0 });
   const shared = evaluate(make(twoCores), p).prediction.step;
   const gpuLike = evaluate(make({ ...twoCores, sharedCores: undefined }), p).prediction.step;
