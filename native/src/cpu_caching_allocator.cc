@@ -43,9 +43,9 @@ namespace {
 
 struct Settings {
   bool caching = true;
-  size_t min_block = size_t{1} << 20;           // 1 MiB
-  size_t max_cached = size_t{1} << 30;          // 1 GiB
-  uint64_t max_idle_allocs = 20000;             // large allocations a cached block may sit unused through
+  size_t min_block = size_t{1} << 20;   // 1 MiB: the small Llama's activations and up
+  size_t max_cached = size_t{1} << 30;  // 1 GiB
+  uint64_t max_idle_allocs = 20000;     // large allocations a cached block may sit unused through
 };
 
 std::string trim(const std::string& s) {
