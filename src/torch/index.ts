@@ -3,6 +3,7 @@
 import "./errors.js";
 import "./indexing.js";
 import * as autograd from "./autograd/index.js";
+import * as cpu from "./cpu.js";
 import * as cuda from "./cuda.js";
 import * as indexing from "./indexing.js";
 
@@ -47,7 +48,7 @@ export {
 } from "./autograd/grad_mode.js";
 export { scope } from "./memory.js";
 export { Slice, Ellipsis } from "./indexing.js";
-export { autograd, cuda, indexing };
+export { autograd, cpu, cuda, indexing };
 export { native as _C } from "./_native.js";
 export { get_num_threads, set_num_threads, version } from "./runtime.js";
 export * as utils from "./utils/index.js";

@@ -163,3 +163,13 @@ console.log(JSON.stringify(cpu_allocator_settings()));`;
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /TESSERA_CPU_ALLOC_CONF: max_idle_allocs must be a non-negative integer, got 'soon'/);
 });
+
+test("torch.cpu names the allocator's statistics and cache as torch.cuda does", () => {
+  const a = block(5 * MiB);
+  assert.equal(torch.cpu.memory_reserved(), cpu_memory_reserved());
+  a.dispose();
+  assert.ok(torch.cpu.caching_allocator_stats().cached_bytes >= 5 * MiB);
+  torch.cpu.empty_cache();
+  assert.equal(torch.cpu.caching_allocator_stats().cached_bytes, 0);
+  assert.equal(torch.cpu.allocator_settings().backend, "caching");
+});
