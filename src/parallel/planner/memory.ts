@@ -133,7 +133,14 @@ export function memoryPerGpu(problem: Problem, plan: Plan): MemoryBreakdown {
   return peak!;
 }
 
-function stageMemory(problem: Problem, plan: Plan, params: number, layerParams: number, activations: number, logits: number): MemoryBreakdown {
+function stageMemory(
+  problem: Problem,
+  plan: Plan,
+  params: number,
+  layerParams: number,
+  activations: number,
+  logits: number,
+): MemoryBreakdown {
   const shardDegree = zeroShardDegree(problem, plan);
   const states = modelStateBytesPerParam(plan.zero, shardDegree, problem.precision);
   const offloadOptimizer = plan.offload !== "none";
