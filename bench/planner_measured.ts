@@ -205,6 +205,9 @@ async function worker(o: Options): Promise<void> {
     ),
     p2p: calibrations[0]!.p2p!.map(([bytes], i) => [bytes, mid((t) => t.p2p![i]![1])] as [number, number]),
     framework: [mid((t) => t.framework[0]), mid((t) => t.framework[1])] as [number, number],
+    ...(calibrations[0]!.pipeline === undefined
+      ? {}
+      : { pipeline: { ...calibrations[0]!.pipeline, seconds: mid((t) => t.pipeline!.seconds) } }),
     concurrency: {
       cores: os.cpus().length,
       samples: calibrations[0]!.concurrency!.samples.map(

@@ -50,6 +50,8 @@ export interface CalibrationTimings {
   p2p?: Array<[number, number]>;
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
+  /** CPU ranks: a step of that model with a layer per rank, pipelined over `stages` ranks in `microBatches`. */
+  pipeline?: { stages: number; microBatches: number; seconds: number };
   /**
    * CPU ranks: the machine's cores and [busy ranks, seconds] of the model's decoder layer (forward and
    * backward; else one GEMM) with 1 … all ranks computing at once.
@@ -161,6 +163,7 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       memoryCopy: { bytes: shapes.copyBytes, seconds: t.copy },
       collectives: collectivesOf(t),
       framework: { oneLayer: t.framework[0], twoLayers: t.framework[1], layer: shapes.layer },
+      ...(t.pipeline === undefined ? {} : { pipeline: t.pipeline }),
       concurrency: concurrencyOf(t),
       ...(t.layers === undefined ? {} : { layers: t.layers }),
     },
@@ -253,6 +256,7 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeFramework: async (layers) => (await measured()).framework[layers - 1]!,
     timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
     timeLayers: async () => (await measured()).layers,
+    timePipeline: async () => (await measured()).pipeline,
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });

@@ -10,6 +10,7 @@ import { _forget_model } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import { causalAttentionMask } from "../transformers/masking_utils.js";
 import type { ProcessGroup } from "../torch/distributed/process_group.js";
+import { PipelinedModel } from "../parallel/executors/pipeline.js";
 import { TensorParallelModel } from "../parallel/executors/tensor_parallel.js";
 import { llamaPlan } from "../parallel/tp_plans/llama.js";
 import type { MeasuredLayers } from "../parallel/planner/hardware.js";
@@ -160,6 +161,55 @@ function frameworkStep(layer: FrameworkLayer, layers: number, device: string): (
   };
 }
 
+/**
+ * A training step of the framework steps' model with one decoder layer per rank, pipelined over all
+ * ranks by tessera's pipeline executor with `microBatches` micro-batches of `layer`'s batch: beside
+ * the plain steps, what the pipeline executor itself adds (measure.ts, pipelineOverhead).
+ */
+function pipelineStep(layer: FrameworkLayer, microBatches: number, device: string): () => number[] {
+  const world = dist.get_world_size();
+  torch.manual_seed(0);
+  const model = LlamaForCausalLM.from_config(
+    new LlamaConfig({
+      vocab_size: 64,
+      hidden_size: layer.hidden,
+      intermediate_size: layer.ffn,
+      num_hidden_layers: world,
+      num_attention_heads: layer.heads,
+      num_key_value_heads: layer.kvHeads ?? layer.heads,
+      max_position_embeddings: layer.tokens,
+    }),
+  );
+  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
+  _forget_model(model);
+  model.train();
+  if (device !== "cpu") model.to(device);
+  const group = dist.new_group(Array.from({ length: world }, (_, r) => r));
+  if (typeof group === "symbol") throw new Error("calibration: every rank is in the pipeline's group");
+  new PipelinedModel(model, [...model.model.layers], {
+    pp: world,
+    vpp: 1,
+    microBatches,
+    chunks: new Array<number>(world).fill(1),
+    group,
+    dpGroup: null,
+    dp: 1,
+  });
+  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  const ids = torch.randint(0, 64, [microBatches * (layer.batch ?? 1), layer.tokens], { device });
+  return () => {
+    const out = model.forward(ids, { labels: ids, use_cache: false });
+    out.loss!.backward();
+    optim.step();
+    optim.zero_grad();
+    out.loss!.item();
+    return [];
+  };
+}
+
+/** Micro-batches per stage of the calibration's pipeline step. */
+const PIPELINE_MICRO_BATCHES_PER_STAGE = 1;
+
 /** Samples of the framework steps, the layers and the busy-ranks work, interleaved (timeJobs). */
 const INTERLEAVED_SAMPLES = 5;
 
@@ -200,6 +250,10 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   // over the layer, the steps and the busy counts alike.
   const frameworkLayer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
   const framework: Job[] = [1, 2].map((layers) => ({ run: frameworkStep(frameworkLayer, layers, device), participates: true }));
+  // CPU ranks sharing cores: the pipeline executor's step beside them (the cost model charges its
+  // own work only where ranks share the cores).
+  const microBatches = PIPELINE_MICRO_BATCHES_PER_STAGE * world;
+  if (!cuda && world > 1) framework.push({ run: pipelineStep(frameworkLayer, microBatches, device), participates: true });
   const layerShapes = cuda ? undefined : shapes.layers;
   // TP groups of neighbouring ranks, every group at once (every rank makes every group, in order).
   const tpGroups = new Map<number, { group: ProcessGroup | null; member: boolean }>();
@@ -233,13 +287,15 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
   const busy: Job[] = busyWork === undefined ? [] : Array.from({ length: world }, (_, i) => ({ run: busyWork, participates: rank <= i }));
   const timed = timeJobs([...framework, ...points, ...busy], INTERLEAVED_SAMPLES);
   const frameworkS = [slowest(timed[0]![0]!), slowest(timed[1]![0]!)] as [number, number];
+  const pipeline = framework.length > 2 ? { stages: world, microBatches, seconds: slowest(timed[2]![0]!) } : undefined;
+  const after = framework.length;
   const layers: MeasuredLayers | undefined =
     layerShapes === undefined
       ? undefined
       : {
           model: layerShapes.model,
           samples: layerShapes.points.map(({ tp, batch }, i): [number, number, number, number] => {
-            const [whole, forward] = points[i]!.participates ? (timed[2 + i] as [number, number]) : [0, 0];
+            const [whole, forward] = points[i]!.participates ? (timed[after + i] as [number, number]) : [0, 0];
             return [tp, batch * layerShapes.model.seq, slowest(forward), slowest(whole - forward)];
           }),
         };
@@ -248,7 +304,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
       ? undefined
       : {
           cores: os.cpus().length,
-          samples: busy.map((job, i): [number, number] => [i + 1, slowest(job.participates ? timed[2 + points.length + i]![0]! : 0)]),
+          samples: busy.map((job, i): [number, number] => [i + 1, slowest(job.participates ? timed[after + points.length + i]![0]! : 0)]),
         };
   // Each collective kind on its own (Gloo's all-gather and reduce-scatter are not half an all-reduce),
   // `bytes` the full message: the all-gather's output, the reduce-scatter's input.
@@ -308,6 +364,7 @@ export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
     reduceScatter,
     p2p,
     framework: frameworkS,
+    ...(pipeline === undefined ? {} : { pipeline }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(layers === undefined ? {} : { layers }),
   };

@@ -360,14 +360,16 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     () => {
       const chunks = chunkLayers(model, plan, traits.pipelineSplit);
       const isLast = (c: number): boolean => c === chunks.length - 1;
+      // The pipeline executor's own work around each task (measured where ranks share cores).
+      const own = hardware.overhead?.pipelineTaskS ?? 0;
       return {
         pp: p,
         vpp: v,
         microBatches: m,
         // The output layer and loss: a third of their time in forward, the rest in backward, as the layers'.
-        forward: chunks.map((n, c) => n * layer.forward + (isLast(c) ? head / (1 + BACKWARD_FACTOR) : 0)),
+        forward: chunks.map((n, c) => own + n * layer.forward + (isLast(c) ? head / (1 + BACKWARD_FACTOR) : 0)),
         backward: chunks.map(
-          (n, c) => n * (layer.backward + layer.recompute) + (isLast(c) ? (BACKWARD_FACTOR * head) / (1 + BACKWARD_FACTOR) : 0),
+          (n, c) => own + n * (layer.backward + layer.recompute) + (isLast(c) ? (BACKWARD_FACTOR * head) / (1 + BACKWARD_FACTOR) : 0),
         ),
         p2p: stageP2p / (2 * v),
       };

@@ -63,9 +63,11 @@ export interface HardwareProfile {
    * Framework time on the critical path where ops dispatch synchronously (CPU ranks): per decoder layer
    * per micro-batch (forward + backward) and per step (embedding, loss, optimizer), measured by
    * `tessera plan --calibrate` on a model too narrow for its math to count. Absent on GPU presets: CUDA
-   * launches run ahead of the kernels they queue.
+   * launches run ahead of the kernels they queue. `pipelineTaskS`: on ranks sharing cores, the
+   * pipeline executor's own work per task (a micro-batch's forward or backward of one chunk), in
+   * seconds at the all-busy rate, which the pipeline simulation adds to every task (measure.ts).
    */
-  overhead?: { perLayerS: number; perStepS: number };
+  overhead?: { perLayerS: number; perStepS: number; pipelineTaskS?: number };
   /**
    * Ranks that share a machine's cores (CPU ranks; a GPU per rank is independent, and GPU profiles
    * leave this out): `cores` of the machine, and `speed` as [busy ranks, a rank's compute speed]
@@ -381,6 +383,7 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
   if (obj.overhead !== undefined) {
     const o = object(obj, "", "overhead");
     profile.overhead = { perLayerS: field(o, "overhead.", "perLayerS"), perStepS: field(o, "overhead.", "perStepS") };
+    if (o.pipelineTaskS !== undefined) profile.overhead.pipelineTaskS = field(o, "overhead.", "pipelineTaskS");
   }
   if (obj.sharedCores !== undefined) {
     const c = object(obj, "", "sharedCores");

@@ -54,6 +54,12 @@ export interface RawMeasurements {
    */
   framework?: { oneLayer: number; twoLayers: number; layer?: FrameworkLayer };
   /**
+   * Seconds of one training step of the framework steps' model (at `framework.layer`) with one decoder
+   * layer on each of `stages` ranks, pipelined by tessera's pipeline executor in `microBatches`
+   * micro-batches: what the executor adds to a pipeline's tasks (CPU ranks sharing cores).
+   */
+  pipeline?: { stages: number; microBatches: number; seconds: number };
+  /**
    * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one piece of work on
    * a rank while `busy` ranks run it at once, for busy = 1 … all ranks (the model's decoder layer,
    * forward and backward, where the calibration timed one; else a GEMM).
@@ -88,6 +94,8 @@ export interface HardwareProbe {
   timeConcurrency?(): Promise<NonNullable<RawMeasurements["concurrency"]>>;
   /** The model's decoder layer at `shapes.layers`' points, every rank running it at once. */
   timeLayers?(): Promise<MeasuredLayers | undefined>;
+  /** The framework steps' model pipelined over every rank (RawMeasurements.pipeline). */
+  timePipeline?(): Promise<RawMeasurements["pipeline"]>;
 }
 
 /**
@@ -188,6 +196,23 @@ function fitLink(samples: CollectiveSample[], base: LinkProfile): LinkProfile {
   return { ...withKinds, p2p: [intercept, 1 / perByte] };
 }
 
+/** The framework steps' Llama with `layers` decoder layers at `layer`'s widths and a 64-token vocabulary. */
+function frameworkModel(layer: FrameworkLayer, layers: number): ModelProfile {
+  return profileFromConfig(
+    {
+      model_type: "llama",
+      vocab_size: 64,
+      hidden_size: layer.hidden,
+      intermediate_size: layer.ffn,
+      num_attention_heads: layer.heads,
+      num_key_value_heads: layer.kvHeads ?? layer.heads,
+      num_hidden_layers: layers,
+      tie_word_embeddings: false,
+    },
+    "calibration",
+  );
+}
+
 /**
  * Per-layer and per-step framework time from steps with one and two layers (a line through both), less
  * what the cost model already charges for those steps with `profile` (GEMMs, attention, elementwise
@@ -207,20 +232,7 @@ function frameworkOverhead(
     return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS) };
   }
   const batch = layer.batch ?? 1;
-  const modelWith = (layers: number): ModelProfile =>
-    profileFromConfig(
-      {
-        model_type: "llama",
-        vocab_size: 64,
-        hidden_size: layer.hidden,
-        intermediate_size: layer.ffn,
-        num_attention_heads: layer.heads,
-        num_key_value_heads: layer.kvHeads ?? layer.heads,
-        num_hidden_layers: layers,
-        tie_word_embeddings: false,
-      },
-      "calibration",
-    );
+  const modelWith = (layers: number): ModelProfile => frameworkModel(layer, layers);
   const predicted = (layers: number): number => {
     const problem: Problem = {
       model: modelWith(layers),
@@ -240,6 +252,49 @@ function frameworkOverhead(
     return { perLayerS: 0, perStepS: Math.max(0, f.oneLayer - predicted(1)) };
   const perLayerS = Math.max(0, f.twoLayers - f.oneLayer - (predicted(2) - predicted(1)));
   return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS - predicted(1)) };
+}
+
+/**
+ * The pipeline executor's own work per task (a micro-batch's forward or backward of one chunk), in
+ * all-busy seconds, on ranks sharing cores: the per-task time at which the cost model's prediction
+ * of the calibration's pipeline step (`pipeline`: the framework steps' model, a layer per stage; its
+ * tasks, sends, bubble and optimizer charged as for any plan) equals the step as measured. What it
+ * holds is what the plain steps do not run: posting the sends and receives, the held gradients'
+ * reduction, the loss broadcast, the schedule's bookkeeping, spread over the tasks (cost.ts charges
+ * it in the pipeline simulation, as work competing for the cores). 0 where the prediction is not
+ * below the measurement; undefined without shared cores (GPUs run ahead of their launches).
+ */
+function pipelineOverhead(
+  pipeline: NonNullable<RawMeasurements["pipeline"]>,
+  layer: FrameworkLayer,
+  profile: HardwareProfile,
+): number | undefined {
+  if (profile.sharedCores === undefined) return undefined;
+  const batch = layer.batch ?? 1;
+  const problem: Problem = {
+    model: frameworkModel(layer, pipeline.stages),
+    hardware: profile,
+    gpus: pipeline.stages,
+    gpusPerNode: pipeline.stages,
+    seqLen: layer.tokens,
+    globalBatch: batch * pipeline.microBatches,
+    flashAttention: true,
+    tpAcrossNodes: false,
+    precision: "fp32",
+  };
+  const plan = singleProcessPlan({ pp: pipeline.stages, microBatch: batch, gradAccum: pipeline.microBatches });
+  const predicted = (pipelineTaskS: number): number =>
+    predictStep({ ...problem, hardware: { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead, pipelineTaskS } } }, plan)
+      .step.total;
+  // The prediction grows with the per-task time (every task runs longer): bisect for the measurement.
+  if (predicted(0) >= pipeline.seconds) return 0;
+  let [low, high] = [0, pipeline.seconds];
+  for (let i = 0; i < 50; i++) {
+    const mid = (low + high) / 2;
+    if (predicted(mid) < pipeline.seconds) low = mid;
+    else high = mid;
+  }
+  return (low + high) / 2;
 }
 
 /** A rank's speed with k busy ranks relative to all of them busy: the all-busy GEMM's seconds over k's. */
@@ -283,7 +338,11 @@ export function profileFromMeasurements(
     ...(raw.concurrency === undefined || raw.concurrency.samples.length === 0 ? {} : { sharedCores: sharedCores(raw.concurrency) }),
     ...(raw.layers === undefined ? {} : { layers: raw.layers }),
   };
-  return raw.framework === undefined ? fitted : { ...fitted, overhead: frameworkOverhead(raw.framework, fitted) };
+  if (raw.framework === undefined) return fitted;
+  const withOverhead: HardwareProfile = { ...fitted, overhead: frameworkOverhead(raw.framework, fitted) };
+  const layer = raw.framework.layer;
+  const pipelineTaskS = raw.pipeline === undefined || layer === undefined ? undefined : pipelineOverhead(raw.pipeline, layer, withOverhead);
+  return pipelineTaskS === undefined ? withOverhead : { ...withOverhead, overhead: { ...withOverhead.overhead!, pipelineTaskS } };
 }
 
 /** The profile cache: $TESSERA_CACHE_DIR, else ~/.cache/tessera/hardware. */
@@ -372,8 +431,20 @@ export async function measureHardwareProfile(
       : { oneLayer: await probe.timeFramework(1), twoLayers: await probe.timeFramework(2), layer: shapes.layer };
   const concurrency = await probe.timeConcurrency?.();
   const layers = await probe.timeLayers?.();
+  const pipeline = await probe.timePipeline?.();
   const profile = profileFromMeasurements(
-    { device, software, gemm, attention, memoryCopy, collectives, framework, concurrency, ...(layers === undefined ? {} : { layers }) },
+    {
+      device,
+      software,
+      gemm,
+      attention,
+      memoryCopy,
+      collectives,
+      framework,
+      concurrency,
+      ...(layers === undefined ? {} : { layers }),
+      ...(pipeline === undefined ? {} : { pipeline }),
+    },
     base,
   );
   writeCachedProfile(profile, options.cacheDir);

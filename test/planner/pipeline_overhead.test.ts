@@ -1,0 +1,79 @@
+// The pipeline executor's own work per task on ranks sharing cores: what the calibration's pipelined
+// step takes beyond the cost model's prediction of it (src/parallel/planner/measure.ts,
+// pipelineOverhead), and its charge in the pipeline simulation (cost.ts). Values by hand.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { predictStep } from "../../src/parallel/planner/cost.js";
+import {
+  evaluate,
+  hardwarePreset,
+  makeProblem,
+  profileFromMeasurements,
+  validateHardwareProfile,
+  type HardwareProfile,
+} from "../../src/parallel/planner/index.js";
+import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
+import { singleProcessPlan } from "../../src/parallel/planner/space.js";
+import { smallLlama, smallLlamaConfig } from "./small_llama.js";
+
+// 4 ranks on 2 cores: a rank alone or with one other gets a whole core, twice its all-busy speed.
+const speed: Array<[number, number]> = [
+  [1, 2],
+  [2, 2],
+  [3, 4 / 3],
+  [4, 1],
+];
+const twoCores: HardwareProfile = { ...hardwarePreset("cpu"), devicesPerNode: 4, sharedCores: { cores: 2, speed } };
+const withTask = (h: HardwareProfile, pipelineTaskS: number): HardwareProfile => ({
+  ...h,
+  overhead: { perLayerS: 0, perStepS: 0, pipelineTaskS },
+});
+
+test("the pipeline executor's per-task work runs in the simulated schedule at the shared cores' speed", () => {
+  const problem = (hardware: HardwareProfile) =>
+    makeProblem(smallLlama, 4, { hardware, gpusPerNode: 4, seqLen: 128, globalBatch: 4, precision: "fp32" });
+  // pp 2 × dp 2, one micro-batch: four tasks one after another (stage 0's forward, stage 1's forward
+  // and backward, stage 0's backward), each stage's 2 ranks at speed(2) = 2: 4 · 4 ms / 2 = 8 ms more.
+  const plan = singleProcessPlan({ dp: 2, pp: 2, microBatch: 2 });
+  const step = (h: HardwareProfile) => evaluate(problem(h), plan).prediction.step;
+  const without = step(withTask(twoCores, 0));
+  const withIt = step(withTask(twoCores, 0.004));
+  const span = (s: typeof without) => s.compute + s.recompute + s.bubble;
+  assert.ok(Math.abs(span(withIt) - span(without) - 0.008) < 1e-12, `${span(withIt) - span(without)}`);
+  const rest = (s: typeof without) => s.total - span(s);
+  assert.ok(Math.abs(rest(withIt) - rest(without)) < 1e-12);
+  // No shared cores (GPUs): nothing charged.
+  const gpuLike = { ...twoCores, sharedCores: undefined };
+  assert.deepEqual(step(withTask(gpuLike, 0.004)), step(withTask(gpuLike, 0)));
+});
+
+test("the calibration's pipelined step gives the per-task time at which the cost model predicts it", () => {
+  const layer = { hidden: 256, ffn: 704, heads: 8, tokens: 128 };
+  const raw = (seconds: number, shared = true) => ({
+    device: "cpu test",
+    software: "t",
+    gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 2e10 })),
+    attention: [{ batch: 1, heads: 8, seq: 128, headDim: 32, seconds: 1e-3 }],
+    memoryCopy: { bytes: 1e8, seconds: 0.01 },
+    collectives: [],
+    framework: { oneLayer: 0.06, twoLayers: 0.11, layer },
+    ...(shared ? { concurrency: { cores: 2, samples: speed.map(([busy, s]) => ({ busy, seconds: 0.02 / s })) } } : {}),
+    // A layer on each of 2 stages, one micro-batch.
+    pipeline: { stages: 2, microBatches: 1, seconds },
+  });
+  const base = { ...hardwarePreset("cpu"), devicesPerNode: 2 };
+  const fit = (seconds: number, shared = true) => profileFromMeasurements(raw(seconds, shared), base, "2026-01-01T00:00:00Z");
+  // Measured no slower than predicted: nothing to charge.
+  const quick = fit(0);
+  assert.equal(quick.overhead!.pipelineTaskS, 0);
+  const model = profileFromConfig({ ...smallLlamaConfig, vocab_size: 64, num_hidden_layers: 2 }, "x");
+  const problem = { model, gpus: 2, gpusPerNode: 2, seqLen: 128, globalBatch: 1, flashAttention: true, tpAcrossNodes: false };
+  const predicted = predictStep({ ...problem, hardware: quick, precision: "fp32" }, singleProcessPlan({ pp: 2 })).step.total;
+  // 10 ms slower than predicted: four tasks one after another, one rank each at speed(1) = 2, so
+  // 4 · x / 2 = 10 ms, x = 5 ms.
+  const slow = fit(predicted + 0.01);
+  assert.ok(Math.abs(slow.overhead!.pipelineTaskS! - 0.005) < 1e-9, `${slow.overhead!.pipelineTaskS}`);
+  assert.deepEqual(validateHardwareProfile(JSON.parse(JSON.stringify(slow))), slow);
+  // Ranks that do not share cores: no pipeline charge fitted.
+  assert.equal(fit(predicted + 0.01, false).overhead!.pipelineTaskS, undefined);
+});
