@@ -132,7 +132,21 @@ function decoderLayer(
  * widths and tokens and a 64-token vocabulary: the framework's own time (measure.ts subtracts what the
  * cost model charges for the step).
  */
-function frameworkStep(layer: FrameworkLayer, layers: number, device: string): () => number[] {
+/** One AdamW training step of `model` on `ids` (labels = ids), as a user's loop runs it. */
+function trainingStep(model: LlamaForCausalLM, ids: torch.Tensor): () => number[] {
+  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
+  return () => {
+    const out = model.forward(ids, { labels: ids, use_cache: false });
+    out.loss!.backward();
+    optim.step();
+    optim.zero_grad();
+    out.loss!.item();
+    return [];
+  };
+}
+
+/** The framework steps' narrow Llama (vocabulary 64) with `layers` of `layer`'s shape, seeded, in training mode. */
+function frameworkModel(layer: FrameworkLayer, layers: number, device: string): LlamaForCausalLM {
   torch.manual_seed(0);
   const model = LlamaForCausalLM.from_config(
     new LlamaConfig({
@@ -149,16 +163,12 @@ function frameworkStep(layer: FrameworkLayer, layers: number, device: string): (
   _forget_model(model);
   model.train();
   if (device !== "cpu") model.to(device);
-  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-  const ids = torch.randint(0, 64, [layer.batch ?? 1, layer.tokens], { device });
-  return () => {
-    const out = model.forward(ids, { labels: ids, use_cache: false });
-    out.loss!.backward();
-    optim.step();
-    optim.zero_grad();
-    out.loss!.item();
-    return [];
-  };
+  return model;
+}
+
+function frameworkStep(layer: FrameworkLayer, layers: number, device: string): () => number[] {
+  const model = frameworkModel(layer, layers, device);
+  return trainingStep(model, torch.randint(0, 64, [layer.batch ?? 1, layer.tokens], { device }));
 }
 
 /**
@@ -168,22 +178,7 @@ function frameworkStep(layer: FrameworkLayer, layers: number, device: string): (
  */
 function pipelineStep(layer: FrameworkLayer, microBatches: number, device: string): () => number[] {
   const world = dist.get_world_size();
-  torch.manual_seed(0);
-  const model = LlamaForCausalLM.from_config(
-    new LlamaConfig({
-      vocab_size: 64,
-      hidden_size: layer.hidden,
-      intermediate_size: layer.ffn,
-      num_hidden_layers: world,
-      num_attention_heads: layer.heads,
-      num_key_value_heads: layer.kvHeads ?? layer.heads,
-      max_position_embeddings: layer.tokens,
-    }),
-  );
-  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
-  _forget_model(model);
-  model.train();
-  if (device !== "cpu") model.to(device);
+  const model = frameworkModel(layer, world, device);
   const group = dist.new_group(Array.from({ length: world }, (_, r) => r));
   if (typeof group === "symbol") throw new Error("calibration: every rank is in the pipeline's group");
   new PipelinedModel(model, [...model.model.layers], {
@@ -195,16 +190,7 @@ function pipelineStep(layer: FrameworkLayer, microBatches: number, device: strin
     dpGroup: null,
     dp: 1,
   });
-  const optim = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-  const ids = torch.randint(0, 64, [microBatches * (layer.batch ?? 1), layer.tokens], { device });
-  return () => {
-    const out = model.forward(ids, { labels: ids, use_cache: false });
-    out.loss!.backward();
-    optim.step();
-    optim.zero_grad();
-    out.loss!.item();
-    return [];
-  };
+  return trainingStep(model, torch.randint(0, 64, [microBatches * (layer.batch ?? 1), layer.tokens], { device }));
 }
 
 /** Micro-batches per stage of the calibration's pipeline step. */
