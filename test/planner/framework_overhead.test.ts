@@ -6,15 +6,10 @@ import { predictStep } from "../../src/parallel/planner/cost.js";
 import { hardwarePreset, profileFromMeasurements, type Plan } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
-import { smallLlamaConfig } from "./small_llama.js";
+import { smallLlamaConfig, smallLlamaMeasurements } from "./small_llama.js";
 
 const raw = (layer?: { hidden: number; ffn: number; heads: number; tokens: number }) => ({
-  device: "cpu test",
-  software: "t",
-  gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 2e10 })),
-  attention: [{ batch: 1, heads: 8, seq: 128, headDim: 32, seconds: 1e-3 }],
-  memoryCopy: { bytes: 1e8, seconds: 0.01 },
-  collectives: [],
+  ...smallLlamaMeasurements,
   framework: { oneLayer: 0.06, twoLayers: 0.11, ...(layer === undefined ? {} : { layer }) },
 });
 

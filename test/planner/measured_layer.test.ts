@@ -19,7 +19,7 @@ import {
 import { predictStep } from "../../src/parallel/planner/cost.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
-import { smallLlama, smallLlamaConfig } from "./small_llama.js";
+import { smallLlama, smallLlamaConfig, smallLlamaMeasurements } from "./small_llama.js";
 
 const shape = { hidden: 256, ffn: 704, heads: 8, kvHeads: 8, headDim: 32, seq: 128, precision: "fp32" };
 const layers: MeasuredLayers = {
@@ -126,12 +126,7 @@ test("a profile's measured layers survive JSON, and malformed samples are refuse
 
 test("with the framework step's layer measured, the step's framework time is what that step took beyond the model's charge", () => {
   const raw = {
-    device: "cpu test",
-    software: "t",
-    gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 2e10 })),
-    attention: [{ batch: 1, heads: 8, seq: 128, headDim: 32, seconds: 1e-3 }],
-    memoryCopy: { bytes: 1e8, seconds: 0.01 },
-    collectives: [],
+    ...smallLlamaMeasurements,
     framework: { oneLayer: 0.09, twoLayers: 0.2, layer: { hidden: 256, ffn: 704, heads: 8, kvHeads: 8, tokens: 128, batch: 2 } },
     layers,
   };

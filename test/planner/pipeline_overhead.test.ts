@@ -14,6 +14,7 @@ import {
 } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
+import { smallLlamaMeasurements } from "./small_llama.js";
 import { smallLlama, smallLlamaConfig } from "./small_llama.js";
 
 // 4 ranks on 2 cores: a rank alone or with one other gets a whole core, twice its all-busy speed.
@@ -50,12 +51,7 @@ test("the pipeline executor's per-task work runs in the simulated schedule at th
 test("the calibration's pipelined step gives the per-task time at which the cost model predicts it", () => {
   const layer = { hidden: 256, ffn: 704, heads: 8, tokens: 128 };
   const raw = (seconds: number, shared = true) => ({
-    device: "cpu test",
-    software: "t",
-    gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 2e10 })),
-    attention: [{ batch: 1, heads: 8, seq: 128, headDim: 32, seconds: 1e-3 }],
-    memoryCopy: { bytes: 1e8, seconds: 0.01 },
-    collectives: [],
+    ...smallLlamaMeasurements,
     framework: { oneLayer: 0.06, twoLayers: 0.11, layer },
     ...(shared ? { concurrency: { cores: 2, samples: speed.map(([busy, s]) => ({ busy, seconds: 0.02 / s })) } } : {}),
     // A layer on each of 2 stages, one micro-batch.

@@ -14,3 +14,14 @@ export const smallLlamaConfig = {
 };
 
 export const smallLlama = profileFromConfig(smallLlamaConfig, "small-llama");
+
+/** A hand-made CPU calibration at the small Llama's widths (GEMMs at 2e10 FLOP/s, a 1 ms attention,
+ *  10 GB/s copies, no collectives): what the tests of profileFromMeasurements add their own parts to. */
+export const smallLlamaMeasurements = {
+  device: "cpu test",
+  software: "t",
+  gemm: [64, 128].map((n) => ({ m: 128, n, k: 256, seconds: (2 * 128 * n * 256) / 2e10 })),
+  attention: [{ batch: 1, heads: 8, seq: 128, headDim: 32, seconds: 1e-3 }],
+  memoryCopy: { bytes: 1e8, seconds: 0.01 },
+  collectives: [],
+};
