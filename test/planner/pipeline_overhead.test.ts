@@ -14,8 +14,7 @@ import {
 } from "../../src/parallel/planner/index.js";
 import { profileFromConfig } from "../../src/parallel/planner/model_profile.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
-import { smallLlamaMeasurements } from "./small_llama.js";
-import { smallLlama, smallLlamaConfig } from "./small_llama.js";
+import { smallLlama, smallLlamaConfig, smallLlamaMeasurements } from "./small_llama.js";
 
 // 4 ranks on 2 cores: a rank alone or with one other gets a whole core, twice its all-busy speed.
 const speed: Array<[number, number]> = [
