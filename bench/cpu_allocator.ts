@@ -7,8 +7,7 @@
 // Run: node --import tsx bench/cpu_allocator.ts [rounds] [--steps 60] [--size small] [--conf "backend:native" --conf "" ...]
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
-import { torch } from "../src/index.js";
-import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
+import { llamaTraining } from "./_llama_training.js";
 import { measureSelfArgs } from "./_measure_self.js";
 import { SIZES } from "./llama_sizes.js";
 
@@ -33,12 +32,7 @@ interface Sample {
 
 function measure(): Sample {
   const size = SIZES[SIZE];
-  torch.set_num_threads(1);
-  torch.manual_seed(0);
-  const model = LlamaForCausalLM.from_config(new LlamaConfig({ ...size.config, use_cache: false }));
-  model.train();
-  const opt = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-  const ids = torch.randint(0, size.config.vocab_size, [size.batch, size.seq]);
+  const { model, opt, ids } = llamaTraining(size);
   let start = { usage: process.resourceUsage(), wall: performance.now() };
   for (let i = 1; i <= STEPS; i++) {
     if (i === WARMUP + 1) start = { usage: process.resourceUsage(), wall: performance.now() };

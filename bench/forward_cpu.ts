@@ -15,7 +15,7 @@ import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
-import { LlamaConfig, LlamaForCausalLM } from "../src/transformers/index.js";
+import { llamaTraining } from "./_llama_training.js";
 import { measureSelfArgs } from "./_measure_self.js";
 import { SIZES, type Size } from "./llama_sizes.js";
 
@@ -42,12 +42,7 @@ const threadCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process
 const faults = (): number => process.resourceUsage().minorPageFault;
 
 function measure(size: Size, steps: number): Forwards {
-  torch.set_num_threads(1);
-  torch.manual_seed(0);
-  const model = LlamaForCausalLM.from_config(new LlamaConfig({ ...size.config, use_cache: false }));
-  model.train();
-  const opt = new torch.optim.AdamW(model.parameters(), { lr: 1e-4 });
-  const ids = torch.randint(0, size.config.vocab_size, [size.batch, size.seq]);
+  const { model, opt, ids } = llamaTraining(size);
   const out: Forwards = { wall: [], thread_cpu: [], faults: [] };
   for (let i = 0; i < size.warmup + steps; i++) {
     const [f0, c0, t0] = [faults(), threadCpuMs(), performance.now()];
