@@ -2,6 +2,7 @@
 // not keep. `track_cpu_memory()` wraps the CPU allocator in a counting one (native/src/cpu_memory.cc);
 // only allocations made after it are counted, so call it before building what is to be measured.
 // tessera's own extension (PyTorch has no CPU twin), used by the planner's CPU calibration.
+import { readFileSync } from "node:fs";
 import { native } from "./_native.js";
 
 /** Starts counting CPU allocations (idempotent). */
@@ -71,4 +72,28 @@ export function cpu_caching_allocator_stats(): {
 /** Gives every cached block back to the OS (torch.cuda.empty_cache's CPU twin). */
 export function cpu_empty_cache(): void {
   native.cpuEmptyCache();
+}
+
+// Under a data or address-space limit (prlimit, ulimit -d/-v) cached blocks count against the limit
+// while holding no tensor, so glibc's own allocations could fail beside a full cache: the cache keeps
+// at most an eighth of the limit unless TESSERA_CPU_ALLOC_CONF sets max_cached_mb itself.
+function processMemoryLimit(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync("/proc/self/limits", "utf8");
+  } catch {
+    return undefined;
+  }
+  const limits = text
+    .split("\n")
+    .filter((l) => l.startsWith("Max data size") || l.startsWith("Max address space"))
+    .map((l) => Number(l.trim().split(/\s+/)[3]))
+    .filter((n) => Number.isFinite(n) && n > 0);
+  return limits.length === 0 ? undefined : Math.min(...limits);
+}
+
+const limit = processMemoryLimit();
+if (limit !== undefined && !/max_cached_mb/.test(process.env.TESSERA_CPU_ALLOC_CONF ?? "")) {
+  const capMb = Math.floor(limit / 8 / 2 ** 20);
+  if (capMb * 2 ** 20 < cpu_allocator_settings().max_cached) cpu_set_allocator_settings(`max_cached_mb:${capMb}`);
 }
