@@ -6,7 +6,7 @@
 import os from "node:os";
 import * as torch from "../torch/index.js";
 import { scope } from "../torch/memory.js";
-import { _forget_model } from "../torch/moreh.js";
+import { _unplanned } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import { causalAttentionMask } from "../transformers/masking_utils.js";
 import type { ProcessGroup } from "../torch/distributed/process_group.js";
@@ -105,8 +105,6 @@ function decoderLayer(
       max_position_embeddings: model.seq,
     }),
   );
-  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
-  _forget_model(lm);
   lm.train();
   if (device !== "cpu") lm.to(device);
   // The first layer starts the sequence-parallel region: it takes the whole sequence and returns this rank's part.
@@ -159,8 +157,6 @@ function frameworkModel(layer: FrameworkLayer, layers: number, device: string): 
       max_position_embeddings: layer.tokens,
     }),
   );
-  // The calibration's own model: no plan of the one line applies to it (inside a planned job).
-  _forget_model(model);
   model.train();
   if (device !== "cpu") model.to(device);
   return model;
@@ -206,8 +202,15 @@ function slowest(seconds: number): number {
   return (t.tolist() as number[])[0]!;
 }
 
-/** Times `shapes` on every rank of the initialized process group; every rank returns the slowest rank's seconds. */
+/**
+ * Times `shapes` on every rank of the initialized process group; every rank returns the slowest rank's
+ * seconds. Inside a planned job (the one line on) its own models and optimizers stay outside the plan.
+ */
 export function measureOnRanks(shapes: CalibrationShapes): CalibrationTimings {
+  return _unplanned(() => measure(shapes));
+}
+
+function measure(shapes: CalibrationShapes): CalibrationTimings {
   const rank = dist.get_rank();
   const world = dist.get_world_size();
   const cuda = torch.cuda.is_available();

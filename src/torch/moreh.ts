@@ -131,10 +131,26 @@ export function _data_shard(): DataShard | null {
 // still filling one in (from_pretrained, from_config), `building` holds them back.
 const pending = new WeakSet<object>();
 let building = 0;
+// Inside _unplanned: a tool's own models and optimizers, which no plan applies to.
+let unplanned = 0;
 
 /** Called by a model as it is constructed: it gets the plan at its first use. */
 export function _model_created(model: object): void {
-  if (enabled) pending.add(model);
+  if (enabled && unplanned === 0) pending.add(model);
+}
+
+/**
+ * Runs `fn` outside Advanced Parallelization: models built in it get no plan and optimizers built in
+ * it reduce nothing across ranks. For a tool's own models inside a planned job (the calibration's
+ * timed steps), whose parameters differ from rank to rank.
+ */
+export function _unplanned<T>(fn: () => T): T {
+  unplanned++;
+  try {
+    return fn();
+  } finally {
+    unplanned--;
+  }
 }
 
 /** Runs `fn` (a loader filling in a model) without applying plans to models it touches. */
@@ -166,7 +182,7 @@ export function _load_sharded(model: object, read: (names: string[], like: Tenso
 
 /** The Optimizer constructor's call: its parameters' gradients are reduced like the plan's. */
 export function _optimizer_created(params: readonly Tensor[]): void {
-  if (enabled && impl !== null) impl.optimizer_created(params);
+  if (enabled && impl !== null && unplanned === 0) impl.optimizer_created(params);
 }
 
 /** Forgets a pending model (a submodule of a model the plan is applied to, or one the executor builds). */
