@@ -208,6 +208,12 @@ async function worker(o: Options): Promise<void> {
     ...(calibrations[0]!.pipeline === undefined
       ? {}
       : { pipeline: { ...calibrations[0]!.pipeline, seconds: mid((t) => t.pipeline!.seconds) } }),
+    ...(calibrations[0]!.dataParallel === undefined
+      ? {}
+      : { dataParallel: { ...calibrations[0]!.dataParallel, seconds: mid((t) => t.dataParallel!.seconds) } }),
+    ...(calibrations[0]!.replicatedPipeline === undefined
+      ? {}
+      : { replicatedPipeline: { ...calibrations[0]!.replicatedPipeline, seconds: mid((t) => t.replicatedPipeline!.seconds) } }),
     concurrency: {
       cores: os.cpus().length,
       samples: calibrations[0]!.concurrency!.samples.map(
@@ -286,6 +292,7 @@ async function worker(o: Options): Promise<void> {
       held,
       onTop,
       predictedMs: e === null ? null : 1000 * e.prediction.step.total,
+      predictedParts: e === null ? null : e.prediction.step,
       predictedStates: e === null ? null : e.memory.weights + e.memory.gradients + e.memory.optimizer,
       // Live bytes, as the counting allocator sees them: the planner's total less its allocator
       // margin and the runtime's reserve (neither is a tensor).
@@ -333,6 +340,7 @@ async function main(argv: string[]): Promise<void> {
         roundError: number | null;
         measuredStates: number;
         predictedMs: number | null;
+        predictedParts: Record<string, number> | null;
         predictedStates: number | null;
         measuredPeak: number;
         held: number;
@@ -383,6 +391,17 @@ async function main(argv: string[]): Promise<void> {
       const e = (p: number | null, m: number): string => (p === null ? "—" : `${((100 * (p - m)) / m).toFixed(1)} %`);
       console.log(
         `| ${r.name} | ${r.predictedMs?.toFixed(0) ?? "—"} | ${r.measuredMs.toFixed(0)} | ${e(r.predictedMs, r.measuredMs)} | ${r.roundError === null ? "—" : `${(100 * r.roundError).toFixed(1)} %`} | ${r.cpuMs.toFixed(0)} | ${(r.measuredMs / (r.cpuMs / os.cpus().length)).toFixed(2)} | ${r.predictedStates === null ? "—" : mib(r.predictedStates)} | ${mib(r.measuredStates)} | ${e(r.predictedStates, r.measuredStates)} | ${r.predictedPeak === null ? "—" : mib(r.predictedPeak)} | ${mib(r.measuredPeak)} (${mib(r.held)} + ${mib(r.onTop)}) | ${e(r.predictedPeak, r.measuredPeak)} |`,
+      );
+    }
+    // Where each prediction's time goes (cost.ts StepTime), beside the measurement.
+    const parts = ["compute", "recompute", "tpComm", "cpComm", "ppComm", "bubble", "dpComm", "optimizer"];
+    console.log(`\n| plan | ${parts.join(" | ")} | predicted ms | measured ms |`);
+    console.log(`| --- | ${parts.map(() => "---:").join(" | ")} | ---: | ---: |`);
+    for (const r of reports) {
+      const p = r.predictedParts;
+      if (p === null) continue;
+      console.log(
+        `| ${r.name} | ${parts.map((k) => (1000 * (p[k] ?? 0)).toFixed(1)).join(" | ")} | ${r.predictedMs!.toFixed(0)} | ${r.measuredMs.toFixed(0)} |`,
       );
     }
   }

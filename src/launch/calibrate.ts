@@ -31,7 +31,7 @@ import {
   type ModelProfile,
 } from "../parallel/planner/index.js";
 import type { Collective } from "../parallel/planner/collectives.js";
-import type { RawMeasurements } from "../parallel/planner/measure.js";
+import type { PipelineSample, RawMeasurements } from "../parallel/planner/measure.js";
 import { defaultCacheDir, hardwareCacheKey } from "../parallel/planner/measure.js";
 
 /** What one calibration job measured: per-shape seconds, the slowest rank's. */
@@ -51,7 +51,11 @@ export interface CalibrationTimings {
   /** A training step of a narrow Llama with 1 and 2 decoder layers: the framework's own time. */
   framework: [number, number];
   /** CPU ranks: a step of that model with a layer per rank, pipelined over `stages` ranks in `microBatches`. */
-  pipeline?: { stages: number; microBatches: number; seconds: number };
+  pipeline?: PipelineSample;
+  /** CPU ranks: a step of that model with one layer, data-parallel over every rank (one stage). */
+  dataParallel?: PipelineSample;
+  /** CPU ranks (4 or more, even): the same with two data-parallel replicas of a pipeline over half the ranks. */
+  replicatedPipeline?: PipelineSample;
   /**
    * CPU ranks: the machine's cores and [busy ranks, seconds] of the model's decoder layer (forward and
    * backward; else one GEMM) with 1 … all ranks computing at once.
@@ -164,6 +168,8 @@ export function profileFromTimings(t: CalibrationTimings, shapes: CalibrationSha
       collectives: collectivesOf(t),
       framework: { oneLayer: t.framework[0], twoLayers: t.framework[1], layer: shapes.layer },
       ...(t.pipeline === undefined ? {} : { pipeline: t.pipeline }),
+      ...(t.dataParallel === undefined ? {} : { dataParallel: t.dataParallel }),
+      ...(t.replicatedPipeline === undefined ? {} : { replicatedPipeline: t.replicatedPipeline }),
       concurrency: concurrencyOf(t),
       ...(t.layers === undefined ? {} : { layers: t.layers }),
     },
@@ -257,6 +263,8 @@ export async function calibrate(options: CalibrateOptions): Promise<{ profile: H
     timeConcurrency: async () => concurrencyOf(await measured()) ?? { cores: os.cpus().length, samples: [] },
     timeLayers: async () => (await measured()).layers,
     timePipeline: async () => (await measured()).pipeline,
+    timeDataParallel: async () => (await measured()).dataParallel,
+    timeReplicatedPipeline: async () => (await measured()).replicatedPipeline,
   };
   const base = { ...options.base, devicesPerNode: nproc };
   const profile = await measureHardwareProfile(probe, base, { cacheDir: options.cacheDir, refresh: options.refresh, shapes });

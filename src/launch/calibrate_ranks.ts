@@ -10,7 +10,9 @@ import { _unplanned } from "../torch/moreh.js";
 import { LlamaConfig, LlamaForCausalLM } from "../transformers/index.js";
 import { causalAttentionMask } from "../transformers/masking_utils.js";
 import type { ProcessGroup } from "../torch/distributed/process_group.js";
-import { PipelinedModel } from "../parallel/executors/pipeline.js";
+import { applyPlan, type AppliedPlan } from "../parallel/apply.js";
+import { dataParallelMesh } from "../parallel/mesh.js";
+import { ReplicatedParams } from "../parallel/executors/data_parallel.js";
 import { TensorParallelModel } from "../parallel/executors/tensor_parallel.js";
 import { llamaPlan } from "../parallel/tp_plans/llama.js";
 import type { MeasuredLayers } from "../parallel/planner/hardware.js";
@@ -168,25 +170,38 @@ function frameworkStep(layer: FrameworkLayer, layers: number, device: string): (
 }
 
 /**
- * A training step of the framework steps' model with one decoder layer per rank, pipelined over all
- * ranks by tessera's pipeline executor with `microBatches` micro-batches of `layer`'s batch: beside
- * the plain steps, what the pipeline executor itself adds (measure.ts, pipelineOverhead).
+ * A training step of the framework steps' model with one decoder layer per stage over `stages`
+ * stages (1: not pipelined, one layer), `replicas` data-parallel replicas and `microBatches`
+ * micro-batches of `layer`'s batch, applied as the one line applies a ZeRO-0 plan: through applyPlan
+ * (a pipeline's flat units holding the micro-batches' gradients, the global loss) and, without a
+ * pipeline, DDP's Reducer for the gradients (ReplicatedParams, as at the optimizer's creation).
+ * Beside the plain steps: what the pipeline executor and data parallelism add (measure.ts).
  */
-function pipelineStep(layer: FrameworkLayer, microBatches: number, device: string): () => number[] {
-  const world = dist.get_world_size();
-  const model = frameworkModel(layer, world, device);
-  const group = dist.new_group(Array.from({ length: world }, (_, r) => r));
-  if (typeof group === "symbol") throw new Error("calibration: every rank is in the pipeline's group");
-  new PipelinedModel(model, [...model.model.layers], {
-    pp: world,
+function plannedStep(layer: FrameworkLayer, stages: number, replicas: number, microBatches: number, device: string): () => number[] {
+  const model = frameworkModel(layer, stages, device);
+  const batch = layer.batch ?? 1;
+  const plan: AppliedPlan = {
+    dp: replicas,
+    tp: 1,
+    pp: stages,
     vpp: 1,
-    microBatches,
-    chunks: new Array<number>(world).fill(1),
-    group,
-    dpGroup: null,
-    dp: 1,
-  });
-  return trainingStep(model, torch.randint(0, 64, [microBatches * (layer.batch ?? 1), layer.tokens], { device }));
+    micro_batch: batch,
+    grad_accum: microBatches,
+    zero: 0,
+    recompute: "none",
+    recompute_layers: 0,
+    sequence_parallel: false,
+    offload: "none",
+    hybrid_shard: false,
+  };
+  const mesh = dataParallelMesh(false, false, 1, stages);
+  const applied = applyPlan(model, plan, mesh, undefined, new Array<number>(stages).fill(1));
+  if (applied.sharded === null) {
+    const replicated = new ReplicatedParams();
+    replicated.useGroup(mesh.dpGroup, mesh.dp);
+    replicated.attach(applied.parameters);
+  }
+  return trainingStep(model, torch.randint(0, 64, [microBatches * batch, layer.tokens], { device }));
 }
 
 /** Micro-batches per stage of the calibration's pipeline step. */
@@ -241,8 +256,16 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
   const framework: Job[] = [1, 2].map((layers) => ({ run: frameworkStep(frameworkLayer, layers, device), participates: true }));
   // CPU ranks sharing cores: the pipeline executor's step beside them (the cost model charges its
   // own work only where ranks share the cores).
+  // CPU ranks sharing cores: a data-parallel step over every rank, and (4 or more ranks) two replicas
+  // of a pipeline over half of them.
   const microBatches = PIPELINE_MICRO_BATCHES_PER_STAGE * world;
-  if (!cuda && world > 1) framework.push({ run: pipelineStep(frameworkLayer, microBatches, device), participates: true });
+  const shared = !cuda && world > 1;
+  const replicated = shared && world >= 4 && world % 2 === 0;
+  if (shared) {
+    framework.push({ run: plannedStep(frameworkLayer, world, 1, microBatches, device), participates: true });
+    framework.push({ run: plannedStep(frameworkLayer, 1, world, 1, device), participates: true });
+  }
+  if (replicated) framework.push({ run: plannedStep(frameworkLayer, world / 2, 2, microBatches / 2, device), participates: true });
   const layerShapes = cuda ? undefined : shapes.layers;
   // TP groups of neighbouring ranks, every group at once (every rank makes every group, in order).
   const tpGroups = new Map<number, { group: ProcessGroup | null; member: boolean }>();
@@ -276,7 +299,11 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
   const busy: Job[] = busyWork === undefined ? [] : Array.from({ length: world }, (_, i) => ({ run: busyWork, participates: rank <= i }));
   const timed = timeJobs([...framework, ...points, ...busy], INTERLEAVED_SAMPLES);
   const frameworkS = [slowest(timed[0]![0]!), slowest(timed[1]![0]!)] as [number, number];
-  const pipeline = framework.length > 2 ? { stages: world, microBatches, seconds: slowest(timed[2]![0]!) } : undefined;
+  const pipeline = shared ? { stages: world, microBatches, seconds: slowest(timed[2]![0]!) } : undefined;
+  const dataParallel = shared ? { stages: 1, replicas: world, microBatches: 1, seconds: slowest(timed[3]![0]!) } : undefined;
+  const replicatedPipeline = replicated
+    ? { stages: world / 2, replicas: 2, microBatches: microBatches / 2, seconds: slowest(timed[4]![0]!) }
+    : undefined;
   const after = framework.length;
   const layers: MeasuredLayers | undefined =
     layerShapes === undefined
@@ -354,6 +381,8 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
     p2p,
     framework: frameworkS,
     ...(pipeline === undefined ? {} : { pipeline }),
+    ...(dataParallel === undefined ? {} : { dataParallel }),
+    ...(replicatedPipeline === undefined ? {} : { replicatedPipeline }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(layers === undefined ? {} : { layers }),
   };

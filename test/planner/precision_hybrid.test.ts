@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { test } from "node:test";
-import { collectiveTime } from "../../src/parallel/planner/collectives.js";
+import { collectiveTime, type Collective } from "../../src/parallel/planner/collectives.js";
+import type { LinkProfile } from "../../src/parallel/planner/hardware.js";
 import { singleProcessPlan } from "../../src/parallel/planner/space.js";
 import {
   hardwarePreset,
@@ -145,33 +146,29 @@ test("hybrid cost: ZeRO collectives on NVLink over the node, a gradient all-redu
     const grads = 4 * modelParams;
     const weights = (precision === "fp32" ? 4 : 2) * modelParams;
     const layerWeights = (precision === "fp32" ? 4 : 2) * 24 * layerParams(model).total;
+    // tessera's flat units: one message per unit (24 layers and the root), each paying the latency.
+    const units = (kind: Collective, bytes: number, n: number, link: LinkProfile, parts = 25): number =>
+      parts * collectiveTime(kind, bytes / parts, n, link);
     // ZeRO-1 keeps the whole reduced gradient: an all-reduce over the node, then across nodes.
     const z1: Plan = { ...base, dp: 16, gradAccum: 2, zero: 1, hybridShard: true };
     close(
       predictStep(problem, z1).step.dpComm,
-      collectiveTime("all_reduce", grads, 8, intraNode) +
-        collectiveTime("all_reduce", grads, 2, interNode) +
-        collectiveTime("all_gather", weights, 8, intraNode),
+      units("all_reduce", grads, 8, intraNode) + units("all_reduce", grads, 2, interNode) + units("all_gather", weights, 8, intraNode),
       `${precision} ZeRO-1`,
     );
-    // ZeRO-3: the layers are gathered again for backward (the embedding stays from forward); the shard is all-reduced across nodes.
+    // ZeRO-3: the layers are gathered again for backward (the embedding stays from forward: 24 units); the shard is all-reduced across nodes.
     const z3: Plan = { ...z1, zero: 3 };
     const perMicroBatch =
-      collectiveTime("all_gather", weights, 8, intraNode) +
-      collectiveTime("all_gather", layerWeights, 8, intraNode) +
-      collectiveTime("reduce_scatter", grads, 8, intraNode);
-    close(
-      predictStep(problem, z3).step.dpComm,
-      2 * perMicroBatch + collectiveTime("all_reduce", grads / 8, 2, interNode),
-      `${precision} ZeRO-3`,
-    );
-    // Without hybrid sharding the same collectives span both nodes.
+      units("all_gather", weights, 8, intraNode) +
+      units("all_gather", layerWeights, 8, intraNode, 24) +
+      units("reduce_scatter", grads, 8, intraNode);
+    close(predictStep(problem, z3).step.dpComm, 2 * perMicroBatch + units("all_reduce", grads / 8, 2, interNode), `${precision} ZeRO-3`);
     // Without hybrid sharding the same collectives span both nodes, on all 8 NICs of each (8 members per node).
     const acrossNodes = collectiveLink(problem, 1, 16);
     assert.equal(acrossNodes.bandwidthBytesPerS, Math.min(intraNode.bandwidthBytesPerS, 8 * interNode.bandwidthBytesPerS));
     close(
       predictStep(problem, { ...z1, hybridShard: false, cp: 1 }).step.dpComm,
-      collectiveTime("all_reduce", grads, 16, acrossNodes) + collectiveTime("all_gather", weights, 16, acrossNodes),
+      units("all_reduce", grads, 16, acrossNodes) + units("all_gather", weights, 16, acrossNodes),
       `${precision} plain ZeRO-1`,
     );
   }

@@ -134,8 +134,9 @@ test("the gradient reduction moves the bytes of the stack's reduce dtype: fp32 o
   const p = plan({ dp: 8, gradAccum: 8 });
   const params = stageParams(m, p).first;
   const reduce = (problem: Parameters<typeof dataParallelMessages>[0]) => dataParallelMessages(problem, p).reduce!;
-  // ZeRO-0: an all-reduce of every gradient over the 8 replicas.
-  assert.deepEqual(reduce(makeProblem(m, 8, base)), { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp" });
+  // ZeRO-0: an all-reduce of every gradient over the 8 replicas (tessera: one message per flat unit,
+  // the 8 layers and the root, since gradient accumulation runs on flat units).
+  assert.deepEqual(reduce(makeProblem(m, 8, base)), { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp", parts: 9 });
   close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-core" })).bytes, 2 * params, "bf16 on Megatron-Core");
   close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-lm" })).bytes, 4 * params, "fp32 on Megatron-LM under --bf16");
   close(reduce(makeProblem(m, 8, { ...base, stack: "megatron-deepspeed" })).bytes, 2 * params, "DeepSpeed's bf16 communication_data_type");
@@ -154,12 +155,49 @@ test("ZeRO-1's gradient collective: tessera's flat units all-reduce, Megatron-Co
   const own = dataParallelMessages(makeProblem(m, 16, base), p);
   const core = dataParallelMessages(makeProblem(m, 16, { ...base, stack: "megatron-core" }), p);
   // Hybrid sharding over 2 nodes: the shard group is a node's 8 ranks, the replicas 2.
-  assert.deepEqual(own.reduce, { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp" });
-  assert.deepEqual(own.replicas, { kind: "all_reduce", bytes: 4 * params, ranks: 2, group: "dp" });
-  assert.deepEqual(core.reduce, { kind: "reduce_scatter", bytes: 2 * params, ranks: 8, group: "dp" });
-  assert.deepEqual(core.replicas, { kind: "all_reduce", bytes: (2 * params) / 8, ranks: 2, group: "dp" });
-  // The weights' all-gather after the step is the same on both (bf16 weights).
-  assert.deepEqual(core.gather, own.gather);
+  // tessera's flat units issue one message each (8 layers and the root); Megatron-Core's counted as one.
+  assert.deepEqual(own.reduce, { kind: "all_reduce", bytes: 4 * params, ranks: 8, group: "dp", parts: 9 });
+  assert.deepEqual(own.replicas, { kind: "all_reduce", bytes: 4 * params, ranks: 2, group: "dp", parts: 9 });
+  assert.deepEqual(core.reduce, { kind: "reduce_scatter", bytes: 2 * params, ranks: 8, group: "dp", parts: 1 });
+  assert.deepEqual(core.replicas, { kind: "all_reduce", bytes: (2 * params) / 8, ranks: 2, group: "dp", parts: 1 });
+  // The weights' all-gather after the step moves the same bytes on both (bf16 weights).
+  assert.deepEqual(core.gather, { ...own.gather!, parts: 1 });
+});
+
+test("tessera's data-parallel collectives pay their latency per message: per flat unit, or per DDP bucket of 25 MiB", () => {
+  const m = megatronGpt({ layers: 8, hidden: 1024, heads: 16, vocab: 51200, seq: 2048 });
+  // Compute infinitely fast: no compute for the collectives to hide behind, all of their time counts.
+  const hardware = { ...hardwarePreset("h100"), peakFlops: 1e40, memoryBandwidthBytesPerS: 1e40 };
+  const problem = makeProblem(m, 4, { hardware, seqLen: 2048, globalBatch: 8, precision: "fp32" });
+  const params = stageParams(m, plan({ dp: 4 })).first;
+  const parts = (p: ReturnType<typeof plan>) => {
+    const d = dataParallelMessages(problem, p);
+    return [d.reduce?.parts, d.gather?.parts, d.backwardGather?.parts];
+  };
+  // fp32 ZeRO-0 without micro-batches runs DDP's Reducer: its gradients in 25 MiB buckets.
+  assert.ok(4 * params > 25 * 2 ** 20);
+  assert.deepEqual(parts(plan({ dp: 4 })), [Math.ceil((4 * params) / (25 * 2 ** 20)), undefined, undefined]);
+  // Flat units (gradient accumulation, ZeRO >= 1): one message per unit, the 8 layers and the root;
+  // ZeRO-3's backward gathers the layers' units only (the root stays gathered).
+  assert.deepEqual(parts(plan({ dp: 4, gradAccum: 2 })), [9, undefined, undefined]);
+  assert.deepEqual(parts(plan({ dp: 4, zero: 2 })), [9, 9, undefined]);
+  assert.deepEqual(parts(plan({ dp: 4, zero: 3 })), [9, 9, 8]);
+  // A pipeline stage's units: its layers and the root (the first stage's, the larger end: 6 of the 8
+  // layers, the last stage also running the output layer and loss).
+  const pp = plan({ dp: 2, pp: 2, gradAccum: 2 });
+  assert.deepEqual(stageParams(m, pp).layers, [6, 2]);
+  assert.deepEqual(parts(pp), [7, undefined, undefined]);
+  // Each message pays the latency: the ZeRO-2 step's collectives cost 9 of a ninth of the bytes.
+  const { intraNode } = problem.hardware;
+  const grads = 4 * params;
+  close(
+    predictStep(problem, plan({ dp: 4, zero: 2 })).step.dpComm,
+    9 * (collectiveTime("reduce_scatter", grads / 9, 4, intraNode) + collectiveTime("all_gather", grads / 9, 4, intraNode)),
+    "ZeRO-2",
+    1e-6,
+  );
+  // The published stacks' buckets are counted as one message.
+  assert.equal(dataParallelMessages({ ...problem, stack: "megatron-core" }, plan({ dp: 4, zero: 2 })).reduce?.parts, 1);
 });
 
 test("an interleaved pipeline's sends hide behind chunks' compute on Megatron-Core (overlap_p2p_comm), not with one chunk per stage", () => {

@@ -9,8 +9,7 @@ import * as dist from "../../torch/distributed/index.js";
 import type { ProcessGroup } from "../../torch/distributed/process_group.js";
 import { Reducer, _is_reduced } from "../../torch/nn/parallel/reducer.js";
 import type { Tensor } from "../../torch/tensor.js";
-
-const BUCKET_BYTES = 25 * 1024 * 1024;
+import { DDP_BUCKET_BYTES } from "./buckets.js";
 
 export class ReplicatedParams {
   private readonly managed = new WeakSet<Tensor>();
@@ -38,6 +37,6 @@ export class ReplicatedParams {
     no_grad(() => {
       for (const p of fresh) dist.broadcast(p.detach(), group === null ? 0 : group.ranks[0], { group });
     });
-    new Reducer(fresh, { capBytes: BUCKET_BYTES, group, findUnused: false, autoPrepare: true, gradientAsBucketView: true });
+    new Reducer(fresh, { capBytes: DDP_BUCKET_BYTES, group, findUnused: false, autoPrepare: true, gradientAsBucketView: true });
   }
 }

@@ -25,6 +25,7 @@
 //   gathered from forward to backward), reduce-scatter of P. Hybrid sharding adds the all-reduce
 //   over node replicas of what is left after the shard group's reduction.
 import type { Collective } from "./collectives.js";
+import { DDP_BUCKET_BYTES } from "../executors/buckets.js";
 import { rankLayerParams, stageParams, zeroShardDegree } from "./layout.js";
 import { elementBytes, gradientReduceBytes, storedWeightBytes } from "./memory.js";
 import { finalNormParams, layerReplicatedParams } from "./model_profile.js";
@@ -38,6 +39,8 @@ export interface Call {
   ranks: number;
   /** The group: the TP group, the ranks sharing a k/v head, or a data-parallel group. */
   group: "tp" | "kv" | "dp";
+  /** Issued as this many equal messages (one per flat unit or bucket), each paying the latency; 1 when absent. */
+  parts?: number;
 }
 
 /** The vocab-parallel loss reduces fp32 per-token values. */
@@ -150,8 +153,15 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const weights = storedWeightBytes(problem, params, stages.layers[s] * rankLayerParams(problem.model, plan.tp));
   const d = zeroShardDegree(problem, plan);
   const replicas = group / d;
-  const dp = (kind: Collective, bytes: number, ranks: number): Call | null => (ranks > 1 ? { kind, bytes, ranks, group: "dp" } : null);
-  if (plan.zero === 0) return { ...none, reduce: dp("all_reduce", grads, group) };
+  // tessera's executors (stack.ts, dataParallelMessages): one message per flat unit — the stage's
+  // layers and the root — where there are units, else DDP's buckets.
+  const perUnit = stackTraits(problem.stack).dataParallelMessages === "per-unit";
+  const units = perUnit ? stages.layers[s] + 1 : 1;
+  const flatUnits = plan.zero > 0 || plan.pp > 1 || plan.gradAccum > 1 || problem.precision !== "fp32";
+  const dp = (kind: Collective, bytes: number, ranks: number, parts = units): Call | null =>
+    ranks > 1 ? { kind, bytes, ranks, group: "dp", parts } : null;
+  if (plan.zero === 0)
+    return { ...none, reduce: dp("all_reduce", grads, group, flatUnits || !perUnit ? units : Math.ceil(grads / DDP_BUCKET_BYTES)) };
   // A ZeRO-1 that all-reduces keeps, and reduces over the replicas, the whole gradient; otherwise the shard's.
   const wholeGradient = plan.zero === 1 && stackTraits(problem.stack).zero1GradientCollective === "all_reduce";
   const replicaReduce = plan.hybridShard ? dp("all_reduce", wholeGradient ? grads : grads / d, replicas) : null;
@@ -159,7 +169,9 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const gather = dp("all_gather", weights, d);
   if (plan.zero < 3) return { reduce, replicas: replicaReduce, gather, backwardGather: null };
   const layers = (problem.model.layers / plan.pp) * rankLayerParams(problem.model, plan.tp);
-  return { reduce, replicas: replicaReduce, gather, backwardGather: dp("all_gather", storedWeightBytes(problem, layers, layers), d) };
+  // The root unit (embedding, output layer) stays gathered from forward to backward: the layers' units.
+  const backwardGather = dp("all_gather", storedWeightBytes(problem, layers, layers), d, perUnit ? stages.layers[s] : 1);
+  return { reduce, replicas: replicaReduce, gather, backwardGather };
 }
 
 export type CommunicationVolume = Record<"tp" | "dp", Record<Collective, number>>;

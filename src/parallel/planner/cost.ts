@@ -226,7 +226,11 @@ function measuredLayerTimes(problem: Problem, plan: Plan, counted: LayerTimes): 
 /** Seconds of `calls` back to back; TP groups are neighbouring ranks (stride 1). */
 function callsTime(problem: Problem, calls: Array<Call | null>, stride = 1): number {
   let time = 0;
-  for (const c of calls) if (c !== null) time += collectiveTime(c.kind, c.bytes, c.ranks, collectiveLink(problem, stride, c.ranks));
+  for (const c of calls) {
+    if (c === null) continue;
+    const parts = c.parts ?? 1;
+    time += parts * collectiveTime(c.kind, c.bytes / parts, c.ranks, collectiveLink(problem, stride, c.ranks));
+  }
   return time;
 }
 
@@ -337,6 +341,8 @@ export function predictStep(problem: Problem, plan: Plan): Prediction {
     const reduce = time([dpMessages.reduce], tp) + crossNode;
     dpComm = behind(reduce, backwardWindow, layers) + behind(time([dpMessages.gather], tp), forwardWindow, layers);
   }
+  // Ranks sharing cores: replicas add their measured per-step work (measure.ts, replicaOverhead).
+  if (dp * plan.cp > 1) dpComm += (p > 1 ? hardware.overhead?.replicaStepS : hardware.overhead?.dataParallelStepS) ?? 0;
 
   const shard = plan.zero >= 1 ? params / shardDegree : params;
   let optimizer = (shard * ADAM_BYTES_PER_PARAM) / hardware.memoryBandwidthBytesPerS + (hardware.overhead?.perStepS ?? 0);

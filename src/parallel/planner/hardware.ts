@@ -66,8 +66,11 @@ export interface HardwareProfile {
    * launches run ahead of the kernels they queue. `pipelineTaskS`: on ranks sharing cores, the
    * pipeline executor's own work per task (a micro-batch's forward or backward of one chunk), in
    * seconds at the all-busy rate, which the pipeline simulation adds to every task (measure.ts).
+   * `dataParallelStepS` and `replicaStepS`: there, what data-parallel replicas add to a step beyond
+   * their modelled collectives (measure.ts, replicaOverhead), without and with a pipeline, charged
+   * once per step.
    */
-  overhead?: { perLayerS: number; perStepS: number; pipelineTaskS?: number };
+  overhead?: { perLayerS: number; perStepS: number; pipelineTaskS?: number; dataParallelStepS?: number; replicaStepS?: number };
   /**
    * Ranks that share a machine's cores (CPU ranks; a GPU per rank is independent, and GPU profiles
    * leave this out): `cores` of the machine, and `speed` as [busy ranks, a rank's compute speed]
@@ -384,6 +387,8 @@ export function validateHardwareProfile(value: unknown): HardwareProfile {
     const o = object(obj, "", "overhead");
     profile.overhead = { perLayerS: field(o, "overhead.", "perLayerS"), perStepS: field(o, "overhead.", "perStepS") };
     if (o.pipelineTaskS !== undefined) profile.overhead.pipelineTaskS = field(o, "overhead.", "pipelineTaskS");
+    for (const key of ["dataParallelStepS", "replicaStepS"] as const)
+      if (o[key] !== undefined) profile.overhead[key] = field(o, "overhead.", key);
   }
   if (obj.sharedCores !== undefined) {
     const c = object(obj, "", "sharedCores");

@@ -28,6 +28,7 @@ export {
   writeCachedProfile,
   hardwareCacheKey,
   type HardwareProbe,
+  type PipelineSample,
   type RawMeasurements,
   type CalibrationShapes,
   type LayerShapes,

@@ -39,6 +39,14 @@ export interface CollectiveSample {
   seconds: number;
 }
 
+/** One training step of the framework steps' model pipelined over `stages` ranks (× `replicas`, default 1) in `microBatches`. */
+export interface PipelineSample {
+  stages: number;
+  replicas?: number;
+  microBatches: number;
+  seconds: number;
+}
+
 export interface RawMeasurements {
   device: string;
   software: string;
@@ -58,7 +66,19 @@ export interface RawMeasurements {
    * layer on each of `stages` ranks, pipelined by tessera's pipeline executor in `microBatches`
    * micro-batches: what the executor adds to a pipeline's tasks (CPU ranks sharing cores).
    */
-  pipeline?: { stages: number; microBatches: number; seconds: number };
+  pipeline?: PipelineSample;
+  /**
+   * The same with data-parallel replicas of the pipeline (`replicas` > 1, a layer per stage): what a
+   * pipeline's step adds with replicas (their gradient reduction beyond its modelled collectives,
+   * the loss averaged over them) on CPU ranks sharing cores.
+   */
+  replicatedPipeline?: PipelineSample;
+  /**
+   * One training step of the framework steps' model with one layer, data-parallel over every rank
+   * (`stages` 1, `replicas` the ranks; DDP's Reducer, the global loss): what data parallelism adds
+   * per step beyond its modelled collectives on CPU ranks sharing cores.
+   */
+  dataParallel?: PipelineSample;
   /**
    * Ranks sharing a machine's cores (CPU): the machine's cores and the seconds of one piece of work on
    * a rank while `busy` ranks run it at once, for busy = 1 … all ranks (the model's decoder layer,
@@ -96,6 +116,10 @@ export interface HardwareProbe {
   timeLayers?(): Promise<MeasuredLayers | undefined>;
   /** The framework steps' model pipelined over every rank (RawMeasurements.pipeline). */
   timePipeline?(): Promise<RawMeasurements["pipeline"]>;
+  /** The framework steps' one-layer model data-parallel over every rank (RawMeasurements.dataParallel). */
+  timeDataParallel?(): Promise<RawMeasurements["dataParallel"]>;
+  /** The same with data-parallel replicas of the pipeline (RawMeasurements.replicatedPipeline). */
+  timeReplicatedPipeline?(): Promise<RawMeasurements["replicatedPipeline"]>;
 }
 
 /**
@@ -254,38 +278,41 @@ function frameworkOverhead(
   return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS - predicted(1)) };
 }
 
-/**
- * The pipeline executor's own work per task (a micro-batch's forward or backward of one chunk), in
- * all-busy seconds, on ranks sharing cores: the per-task time at which the cost model's prediction
- * of the calibration's pipeline step (`pipeline`: the framework steps' model, a layer per stage; its
- * tasks, sends, bubble and optimizer charged as for any plan) equals the step as measured. What it
- * holds is what the plain steps do not run: posting the sends and receives, the held gradients'
- * reduction, the loss broadcast, the schedule's bookkeeping, spread over the tasks (cost.ts charges
- * it in the pipeline simulation, as work competing for the cores). 0 where the prediction is not
- * below the measurement; undefined without shared cores (GPUs run ahead of their launches).
- */
-function pipelineOverhead(
-  pipeline: NonNullable<RawMeasurements["pipeline"]>,
-  layer: FrameworkLayer,
-  profile: HardwareProfile,
-): number | undefined {
-  if (profile.sharedCores === undefined) return undefined;
+/** The cost model's prediction of a calibration pipeline step (`sample`) with `profile`. */
+function pipelinePrediction(sample: PipelineSample, layer: FrameworkLayer, profile: HardwareProfile): number {
   const batch = layer.batch ?? 1;
+  const replicas = sample.replicas ?? 1;
+  const gpus = sample.stages * replicas;
   const problem: Problem = {
-    model: frameworkModel(layer, pipeline.stages),
-    hardware: profile,
-    gpus: pipeline.stages,
-    gpusPerNode: pipeline.stages,
+    model: frameworkModel(layer, sample.stages),
+    hardware: { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead } },
+    gpus,
+    gpusPerNode: gpus,
     seqLen: layer.tokens,
-    globalBatch: batch * pipeline.microBatches,
+    globalBatch: batch * sample.microBatches * replicas,
     flashAttention: true,
     tpAcrossNodes: false,
     precision: "fp32",
   };
-  const plan = singleProcessPlan({ pp: pipeline.stages, microBatch: batch, gradAccum: pipeline.microBatches });
+  const plan = singleProcessPlan({ pp: sample.stages, dp: replicas, microBatch: batch, gradAccum: sample.microBatches });
+  return predictStep(problem, plan).step.total;
+}
+
+/**
+ * The pipeline executor's own work per task (a micro-batch's forward or backward of one chunk), in
+ * all-busy seconds, on ranks sharing cores: the per-task time at which the cost model's prediction
+ * of the calibration's pipeline step (`pipeline`: the framework steps' model, a layer per stage, run
+ * as a plan runs it; its tasks, sends, bubble and optimizer charged as for any plan) equals the step
+ * as measured. What it holds is what the plain steps do not run: posting the sends and receives,
+ * holding each micro-batch's gradients, the loss broadcast, the schedule's bookkeeping, spread over
+ * the tasks (cost.ts charges it in the pipeline simulation, as work competing for the cores). 0
+ * where the prediction is not below the measurement; undefined without shared cores (GPUs run
+ * ahead of their launches).
+ */
+function pipelineOverhead(pipeline: PipelineSample, layer: FrameworkLayer, profile: HardwareProfile): number | undefined {
+  if (profile.sharedCores === undefined) return undefined;
   const predicted = (pipelineTaskS: number): number =>
-    predictStep({ ...problem, hardware: { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead, pipelineTaskS } } }, plan)
-      .step.total;
+    pipelinePrediction(pipeline, layer, { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead, pipelineTaskS } });
   // The prediction grows with the per-task time (every task runs longer): bisect for the measurement.
   if (predicted(0) >= pipeline.seconds) return 0;
   let [low, high] = [0, pipeline.seconds];
@@ -295,6 +322,16 @@ function pipelineOverhead(
     else high = mid;
   }
   return (low + high) / 2;
+}
+
+/**
+ * What data-parallel replicas add to a step, on ranks sharing cores: a calibration step with
+ * replicas (`sample`: plain data parallelism, or replicas of a pipeline) as measured, less the cost
+ * model's prediction of it with the per-task time already fitted (which charges the gradient
+ * reduction as its modelled collectives). 0 where the prediction is not below the measurement.
+ */
+function replicaOverhead(sample: PipelineSample, layer: FrameworkLayer, profile: HardwareProfile): number {
+  return Math.max(0, sample.seconds - pipelinePrediction(sample, layer, profile));
 }
 
 /** A rank's speed with k busy ranks relative to all of them busy: the all-busy GEMM's seconds over k's. */
@@ -342,7 +379,13 @@ export function profileFromMeasurements(
   const withOverhead: HardwareProfile = { ...fitted, overhead: frameworkOverhead(raw.framework, fitted) };
   const layer = raw.framework.layer;
   const pipelineTaskS = raw.pipeline === undefined || layer === undefined ? undefined : pipelineOverhead(raw.pipeline, layer, withOverhead);
-  return pipelineTaskS === undefined ? withOverhead : { ...withOverhead, overhead: { ...withOverhead.overhead!, pipelineTaskS } };
+  if (pipelineTaskS === undefined) return withOverhead;
+  const withPipeline: HardwareProfile = { ...withOverhead, overhead: { ...withOverhead.overhead!, pipelineTaskS } };
+  if (layer === undefined) return withPipeline;
+  const overhead = { ...withPipeline.overhead! };
+  if (raw.dataParallel !== undefined) overhead.dataParallelStepS = replicaOverhead(raw.dataParallel, layer, withPipeline);
+  if (raw.replicatedPipeline !== undefined) overhead.replicaStepS = replicaOverhead(raw.replicatedPipeline, layer, withPipeline);
+  return { ...withPipeline, overhead };
 }
 
 /** The profile cache: $TESSERA_CACHE_DIR, else ~/.cache/tessera/hardware. */
@@ -432,6 +475,8 @@ export async function measureHardwareProfile(
   const concurrency = await probe.timeConcurrency?.();
   const layers = await probe.timeLayers?.();
   const pipeline = await probe.timePipeline?.();
+  const replicatedPipeline = await probe.timeReplicatedPipeline?.();
+  const dataParallel = await probe.timeDataParallel?.();
   const profile = profileFromMeasurements(
     {
       device,
@@ -444,6 +489,8 @@ export async function measureHardwareProfile(
       concurrency,
       ...(layers === undefined ? {} : { layers }),
       ...(pipeline === undefined ? {} : { pipeline }),
+      ...(replicatedPipeline === undefined ? {} : { replicatedPipeline }),
+      ...(dataParallel === undefined ? {} : { dataParallel }),
     },
     base,
   );

@@ -164,6 +164,17 @@ export interface StackTraits {
    * accumulating, memory.ts's own count; DeepSpeed's fp32 buffer is fp32GradAccumulation).
    */
   gradientBufferInReduceDtype: boolean;
+  /**
+   * How a step's data-parallel collectives are issued, which sets how many times each pays its
+   * latency. "per-unit": tessera's executors — one message per flat unit (each decoder layer of the
+   * stage and the root unit for the rest: src/parallel/executors/sharded.ts, flat_unit.ts) wherever
+   * flat units are made (ZeRO >= 1, a pipeline or gradient accumulation, 16-bit weights), else DDP's
+   * Reducer in buckets of DDP_BUCKET_BYTES (executors/buckets.ts). "one": one message per step, for
+   * the published stacks (Megatron-Core's and DeepSpeed's buckets of tens of millions of parameters;
+   * PyTorch FSDP's per-block messages counted so too, their NCCL latency of tens of microseconds
+   * small next to them).
+   */
+  dataParallelMessages: "per-unit" | "one";
 }
 
 /** A gradient reduction's dtype: fp32, or the compute dtype (stack.ts, gradientReduce). */
@@ -182,6 +193,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
     gradientBufferInReduceDtype: false,
+    dataParallelMessages: "per-unit",
   },
   "megatron-lm": {
     activations: "fused",
@@ -195,6 +207,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: false,
     gradientBufferInReduceDtype: true,
+    dataParallelMessages: "one",
   },
   "megatron-deepspeed": {
     activations: "fused",
@@ -208,6 +221,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
     gradientBufferInReduceDtype: false,
+    dataParallelMessages: "one",
   },
   "megatron-core": {
     activations: "fused",
@@ -221,6 +235,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: true,
     gradientBufferInReduceDtype: true,
+    dataParallelMessages: "one",
   },
   meta: {
     activations: "fused",
@@ -234,6 +249,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "reduce_scatter",
     interleavedP2pOverlap: false,
     gradientBufferInReduceDtype: false,
+    dataParallelMessages: "one",
   },
   "pytorch-fsdp": {
     activations: "eager",
@@ -247,6 +263,7 @@ const TRAITS: Record<Stack, StackTraits> = {
     zero1GradientCollective: "all_reduce",
     interleavedP2pOverlap: false,
     gradientBufferInReduceDtype: false,
+    dataParallelMessages: "one",
   },
 };
 
