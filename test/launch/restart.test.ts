@@ -106,41 +106,20 @@ test("a job killed in the middle of a save leaves the previous checkpoint as the
   const out = path.join(dir, "crash-out");
   const partial = path.join(out, ".checkpoint-6.partial");
   // Each save holds its commit for 3 s (fault injection): the job is killed while checkpoint-6's shards are written but not committed.
-  const job = await trainJob(
-    ["--nproc-per-node", "2"],
-    inputs,
-    checkpointingArgs({
-      maxSteps: STEPS,
-      saveSteps: 3,
-      out,
-      model: path.join(dir, "crash-model"),
-      runs: path.join(dir, "runs"),
-      resume: false,
-    }),
-    {
-      env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
-      during: (j) => {
-        // Both shards written (each is renamed into place whole): rank 0 now holds the commit for 3 s.
-        if (["rank-00000.safetensors", "rank-00001.safetensors"].every((f) => existsSync(path.join(partial, f)))) j.killAll("SIGKILL");
-      },
+  const args = (resume: boolean): string[] =>
+    checkpointingArgs({ maxSteps: STEPS, saveSteps: 3, out, model: path.join(dir, "crash-model"), runs: path.join(dir, "runs"), resume });
+  const job = await trainJob(["--nproc-per-node", "2"], inputs, args(false), {
+    env: { TESSERA_CHECKPOINT_COMMIT_DELAY_MS: "3000" },
+    during: (j) => {
+      // Both shards written (each is renamed into place whole): rank 0 now holds the commit for 3 s.
+      if (["rank-00000.safetensors", "rank-00001.safetensors"].every((f) => existsSync(path.join(partial, f)))) j.killAll("SIGKILL");
     },
-  );
+  });
   assert.equal(job.signal, "SIGKILL", `the job ended before it was killed\n${job.stdout}`);
   assert.ok(readdirSync(partial).includes("rank-00000.safetensors"), "killed mid-save: the shards were written");
   assert.ok(!existsSync(path.join(out, "checkpoint-6")));
   assert.equal(latest_checkpoint(out), path.join(out, "checkpoint-3"));
-  const resumed = await trainJob(
-    ["--nproc-per-node", "2"],
-    inputs,
-    checkpointingArgs({
-      maxSteps: STEPS,
-      saveSteps: 3,
-      out,
-      model: path.join(dir, "crash-model"),
-      runs: path.join(dir, "runs"),
-      resume: true,
-    }),
-  );
+  const resumed = await trainJob(["--nproc-per-node", "2"], inputs, args(true));
   assertExit(resumed, 0, "resumed after the crash");
   assert.equal(resumedStep(resumed.stdout), 3);
   assert.ok(!existsSync(partial), "the next save cleans up what the crash left");
