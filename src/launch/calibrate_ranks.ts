@@ -254,10 +254,9 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
   // over the layer, the steps and the busy counts alike.
   const frameworkLayer = shapes.layer ?? { hidden: 32, ffn: 64, heads: 2, tokens: 16 };
   const framework: Job[] = [1, 2].map((layers) => ({ run: frameworkStep(frameworkLayer, layers, device), participates: true }));
-  // CPU ranks sharing cores: the pipeline executor's step beside them (the cost model charges its
-  // own work only where ranks share the cores).
-  // CPU ranks sharing cores: a data-parallel step over every rank, and (4 or more ranks) two replicas
-  // of a pipeline over half of them.
+  // CPU ranks sharing cores (the cost model charges the executors' own work only there): a step
+  // pipelined over every rank, one data-parallel over every rank, and (4 or more ranks, even) one of
+  // two replicas of a pipeline over half of them.
   const microBatches = PIPELINE_MICRO_BATCHES_PER_STAGE * world;
   const shared = !cuda && world > 1;
   const replicated = shared && world >= 4 && world % 2 === 0;
