@@ -65,6 +65,11 @@ test(
       // Point-to-point messages between the pair of ranks: a measured line.
       const [p2pLatency, p2pRate] = profile.intraNode.p2p ?? [-1, 0];
       assert.ok(p2pLatency >= 0 && p2pRate > 1e6, `p2p: ${JSON.stringify(profile.intraNode.p2p)}`);
+      // Ranks sharing the cores: the executors' own work, from steps run as plans run (a pipeline over
+      // both ranks, data parallelism over both); replicas of a pipeline need 4 ranks.
+      const o = profile.overhead!;
+      assert.ok(o.pipelineTaskS! >= 0 && o.dataParallelStepS! >= 0, JSON.stringify(o));
+      assert.equal(o.replicaStepS, undefined);
       // The same device and software: the cache answers, nothing is measured again.
       const again = tessera(cacheDir, "--calibrate", "--nproc", "2", "--model", "gpt2", "--seq-len", "128");
       assert.equal(again.code, 0, again.stderr);
