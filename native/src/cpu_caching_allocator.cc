@@ -45,10 +45,7 @@ struct Settings {
   bool caching = true;
   size_t min_block = size_t{1} << 20;   // 1 MiB: the small Llama's activations and up
   size_t max_cached = size_t{1} << 30;  // 1 GiB
-  // Large allocations a cached block may sit unused through: ~425 small-Llama steps (235 a step). A
-  // training loop's need swings by a block when the GC frees a step's logits a step late; at 20,000
-  // (~85 steps) that block went back and was mapped again every ~100 steps, and RSS moved with it.
-  uint64_t max_idle_allocs = 100000;
+  uint64_t max_idle_allocs = 20000;     // large allocations a cached block may sit unused through
 };
 
 std::string trim(const std::string& s) {

@@ -62,16 +62,6 @@ int64_t storage_bytes_if_owner(const at::Tensor& t) {
 constexpr int64_t kReportStep = 256 * 1024;
 thread_local int64_t t_unreported = 0;  // per thread: each worker thread has its own Node-API env
 
-// Each byte a tensor waiting for the GC holds is reported to V8 as this many. V8 starts a full
-// collection for external memory once the count has grown by a fixed 64 MiB since its last one
-// (kExternalAllocationSoftLimit, v8-internal.h), which is four steps of the small Llama's logits
-// (16 MiB a step, held by the user's `out`): dead logits piled up to 80 MiB before a collection ran,
-// and the caching allocator's blocks, then RSS, followed the pile. Weighted, a collection starts after
-// 16 MiB of them (at most two steps' logits dead at the end of a step instead of five; the full
-// collections a step stayed at ~0.7, bench/RESULTS.md). V8's hard limit, a synchronous collection
-// at half the heap limit (~2 GiB counted), now comes after ~512 MiB of tensors.
-constexpr int64_t kGcOwnedWeight = 4;
-
 void report_external(node_api_basic_env env, int64_t delta) {
   t_unreported += delta;
   if (t_unreported < kReportStep && t_unreported > -kReportStep) return;
@@ -80,7 +70,7 @@ void report_external(node_api_basic_env env, int64_t delta) {
   // the GC, which V8 does not allow.
   const int64_t delta_now = std::exchange(t_unreported, 0);
   int64_t ignored;
-  napi_adjust_external_memory(env, delta_now * kGcOwnedWeight, &ignored);
+  napi_adjust_external_memory(env, delta_now, &ignored);
 }
 
 void drop_tensor(node_api_basic_env env, TensorHandle* h) {

@@ -34,7 +34,7 @@ export function cpu_reset_peak_memory_stats(): void {
 //   backend:caching|native   native hands every allocation to libtorch's default CPU allocator
 //   min_block_size_kb:N      smallest allocation the cache serves (default 1024)
 //   max_cached_mb:N          most bytes kept cached; the oldest blocks go back first (default 1024)
-//   max_idle_allocs:N        a cached block not reused within N large allocations goes back (default 100000)
+//   max_idle_allocs:N        a cached block not reused within N large allocations goes back (default 20000)
 
 /** Applies allocator settings (`"backend:native"`, `"max_cached_mb:256,min_block_size_kb:512"`); keys left out keep their value. */
 export function cpu_set_allocator_settings(conf: string): void {

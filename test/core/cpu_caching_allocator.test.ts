@@ -19,7 +19,7 @@ import {
 import { repoRoot } from "../helpers/oracle.js";
 
 const MiB = 1 << 20;
-const DEFAULTS = "backend:caching,min_block_size_kb:1024,max_cached_mb:1024,max_idle_allocs:100000";
+const DEFAULTS = "backend:caching,min_block_size_kb:1024,max_cached_mb:1024,max_idle_allocs:20000";
 
 /** A float32 tensor of `bytes` bytes (a multiple of 4). */
 const block = (bytes: number) => torch.empty([bytes / 4], { dtype: torch.float32 });
@@ -29,7 +29,7 @@ test("the caching allocator is on by default with PyTorch-style settings", () =>
     backend: "caching",
     min_block_size: MiB,
     max_cached: 1024 * MiB,
-    max_idle_allocs: 100000,
+    max_idle_allocs: 20000,
   });
 });
 
@@ -157,7 +157,7 @@ console.log(JSON.stringify(cpu_allocator_settings()));`;
     backend: "native",
     min_block_size: MiB,
     max_cached: 64 * MiB,
-    max_idle_allocs: 100000,
+    max_idle_allocs: 20000,
   });
   const bad = run("max_idle_allocs:soon");
   assert.notEqual(bad.status, 0);
