@@ -128,15 +128,23 @@ export function _data_shard(): DataShard | null {
 }
 
 // Models built while Advanced Parallelization is on wait here until first used; while a loader is
-// still filling one in (from_pretrained, from_config), `building` holds them back.
+// still filling one in (from_pretrained, from_config), `depth.building` holds them back.
 const pending = new WeakSet<object>();
-let building = 0;
-// Inside _unplanned: a tool's own models and optimizers, which no plan applies to.
-let unplanned = 0;
+// How deep the calls of _while_building and _unplanned (a tool's own models and optimizers) nest.
+const depth = { building: 0, unplanned: 0 };
+
+function within<T>(key: keyof typeof depth, fn: () => T): T {
+  depth[key]++;
+  try {
+    return fn();
+  } finally {
+    depth[key]--;
+  }
+}
 
 /** Called by a model as it is constructed: it gets the plan at its first use. */
 export function _model_created(model: object): void {
-  if (enabled && unplanned === 0) pending.add(model);
+  if (enabled && depth.unplanned === 0) pending.add(model);
 }
 
 /**
@@ -145,22 +153,12 @@ export function _model_created(model: object): void {
  * timed steps), whose parameters differ from rank to rank.
  */
 export function _unplanned<T>(fn: () => T): T {
-  unplanned++;
-  try {
-    return fn();
-  } finally {
-    unplanned--;
-  }
+  return within("unplanned", fn);
 }
 
 /** Runs `fn` (a loader filling in a model) without applying plans to models it touches. */
 export function _while_building<T>(fn: () => T): T {
-  building++;
-  try {
-    return fn();
-  } finally {
-    building--;
-  }
+  return within("building", fn);
 }
 
 /**
@@ -169,7 +167,7 @@ export function _while_building<T>(fn: () => T): T {
  * whether it did (the plan may have replaced the model's forward).
  */
 export function _before_use(model: object): boolean {
-  if (building > 0 || !pending.has(model)) return false;
+  if (depth.building > 0 || !pending.has(model)) return false;
   pending.delete(model);
   if (enabled && impl !== null) impl.apply(model);
   return enabled && impl !== null;
@@ -182,7 +180,7 @@ export function _load_sharded(model: object, read: (names: string[], like: Tenso
 
 /** The Optimizer constructor's call: its parameters' gradients are reduced like the plan's. */
 export function _optimizer_created(params: readonly Tensor[]): void {
-  if (enabled && impl !== null && unplanned === 0) impl.optimizer_created(params);
+  if (enabled && impl !== null && depth.unplanned === 0) impl.optimizer_created(params);
 }
 
 /** Forgets a pending model (a submodule of a model the plan is applied to, or one the executor builds). */

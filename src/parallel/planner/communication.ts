@@ -154,7 +154,7 @@ export function dataParallelMessages(problem: Problem, plan: Plan): DataParallel
   const d = zeroShardDegree(problem, plan);
   const replicas = group / d;
   // tessera's executors (stack.ts, dataParallelMessages): one message per flat unit — the stage's
-  // layers and the root — where there are units, else DDP's buckets.
+  // layers and the root — where there are units (apply.ts needsShards' rule), else DDP's buckets.
   const perUnit = stackTraits(problem.stack).dataParallelMessages === "per-unit";
   const units = perUnit ? stages.layers[s] + 1 : 1;
   const flatUnits = plan.zero > 0 || plan.pp > 1 || plan.gradAccum > 1 || problem.precision !== "fp32";

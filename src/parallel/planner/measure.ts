@@ -257,20 +257,11 @@ function frameworkOverhead(
   }
   const batch = layer.batch ?? 1;
   const modelWith = (layers: number): ModelProfile => frameworkModel(layer, layers);
-  const predicted = (layers: number): number => {
-    const problem: Problem = {
-      model: modelWith(layers),
-      hardware: { ...profile, overhead: undefined, sharedCores: undefined },
-      gpus: 1,
-      gpusPerNode: 1,
-      seqLen: layer.tokens,
-      globalBatch: batch,
-      flashAttention: true,
-      tpAcrossNodes: false,
-      precision: "fp32",
-    };
-    return predictStep(problem, singleProcessPlan({ microBatch: batch })).step.total;
-  };
+  const predicted = (layers: number): number =>
+    predictStep(
+      calibrationProblem(layer, layers, 1, batch, { ...profile, overhead: undefined, sharedCores: undefined }),
+      singleProcessPlan({ microBatch: batch }),
+    ).step.total;
   const shape = layerShape(modelWith(1), layer.tokens, "fp32");
   if (measuredLayerTime(profile.layers, shape, 1, batch * layer.tokens) !== undefined)
     return { perLayerS: 0, perStepS: Math.max(0, f.oneLayer - predicted(1)) };
@@ -278,22 +269,27 @@ function frameworkOverhead(
   return { perLayerS, perStepS: Math.max(0, f.oneLayer - perLayerS - predicted(1)) };
 }
 
-/** The cost model's prediction of a calibration pipeline step (`sample`) with `profile`. */
-function pipelinePrediction(sample: PipelineSample, layer: FrameworkLayer, profile: HardwareProfile): number {
-  const batch = layer.batch ?? 1;
-  const replicas = sample.replicas ?? 1;
-  const gpus = sample.stages * replicas;
-  const problem: Problem = {
-    model: frameworkModel(layer, sample.stages),
-    hardware: { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead } },
+/** A calibration step's problem: the framework steps' model with `layers` layers on `gpus` ranks of one node, fp32. */
+function calibrationProblem(layer: FrameworkLayer, layers: number, gpus: number, globalBatch: number, hardware: HardwareProfile): Problem {
+  return {
+    model: frameworkModel(layer, layers),
+    hardware,
     gpus,
     gpusPerNode: gpus,
     seqLen: layer.tokens,
-    globalBatch: batch * sample.microBatches * replicas,
+    globalBatch,
     flashAttention: true,
     tpAcrossNodes: false,
     precision: "fp32",
   };
+}
+
+/** The cost model's prediction of a calibration pipeline step (`sample`) with `profile`. */
+function pipelinePrediction(sample: PipelineSample, layer: FrameworkLayer, profile: HardwareProfile): number {
+  const batch = layer.batch ?? 1;
+  const replicas = sample.replicas ?? 1;
+  const hardware = { ...profile, overhead: { perLayerS: 0, perStepS: 0, ...profile.overhead } };
+  const problem = calibrationProblem(layer, sample.stages, sample.stages * replicas, batch * sample.microBatches * replicas, hardware);
   const plan = singleProcessPlan({ pp: sample.stages, dp: replicas, microBatch: batch, gradAccum: sample.microBatches });
   return predictStep(problem, plan).step.total;
 }
