@@ -120,7 +120,7 @@ if (argv.includes("--measure")) {
     const b = median(py.map((x) => x.peak_rss_mib));
     console.log(`| ${name} | peak RSS MiB | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} |`);
     console.error(
-      `${name}: tessera GCs per round (kind: count; 1 minor, 2 major, 4 incremental, 8 weak): ${ts.map((x) => JSON.stringify(x.gc)).join(" ")}`,
+      `${name}: tessera GCs per round (kind: count; 1 minor, 4 major, 8 incremental, 16 weak callbacks): ${ts.map((x) => JSON.stringify(x.gc)).join(" ")}`,
     );
   }
 }

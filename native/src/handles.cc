@@ -80,11 +80,14 @@ void drop_tensor(node_api_basic_env env, TensorHandle* h) {
   h->tensor.reset();
 }
 
-// Counts a handle's memory as V8's from now on: the GC is what will free it.
-void report_handle(node_api_basic_env env, TensorHandle* h) {
-  if (h->reported || h->bytes == 0 || !h->tensor.defined()) return;
+// Counts a handle's memory as V8's from now on: the GC is what will free it. Returns the bytes
+// newly counted (0 when it already was, or has none), which the TS layer's young-collection trigger
+// adds up (torch/_young_gc.ts).
+int64_t report_handle(node_api_basic_env env, TensorHandle* h) {
+  if (h->reported || h->bytes == 0 || !h->tensor.defined()) return 0;
   h->reported = true;
   report_external(env, h->bytes);
+  return h->bytes;
 }
 
 void release_slot(node_api_basic_env env, TensorTable* tt, uint32_t i) {
@@ -237,7 +240,8 @@ TESSERA_ENTRY(js_set_tensor_class) {
   return make_undefined(env);
 }
 
-// adopt(tensor, h, scoped): the new Tensor object `tensor` takes ownership of the unowned slot `h`.
+// adopt(tensor, h, scoped) -> bytes: the new Tensor object `tensor` takes ownership of the unowned
+// slot `h`; returns the bytes it hands to the GC (0 when scoped).
 // `scoped`: a scope owns it and frees it when it ends, unless it outlives every scope (then
 // `reportExternal`), so its memory is not counted as waiting for the GC. V8 counts external memory
 // grown since its last full collection against the old generation's limit, a few MiB of slack on a
@@ -255,17 +259,16 @@ TESSERA_ENTRY(js_adopt) {
   if (argc == 3) NAPI_CHECK(napi_get_value_bool(env, argv[2], &scoped));
   NAPI_CHECK(napi_add_finalizer(env, argv[0], reinterpret_cast<void*>(static_cast<uintptr_t>(i)), finalize_tensor, tt, nullptr));
   h->state = TensorHandle::State::Owned;
-  if (!scoped) report_handle(env, h);
-  return nullptr;
+  return make_int64(env, scoped ? 0 : report_handle(env, h));
 }
 
-// reportExternal(h): a scope's tensor that outlives every scope (returned from the outermost, or
-// escaped) is the GC's to free from now on, and counted as such. Any other handle (escape() also
-// meets Generators) has no memory to count.
+// reportExternal(h) -> bytes: a scope's tensor that outlives every scope (returned from the
+// outermost, or escaped) is the GC's to free from now on, and counted as such; returns the bytes
+// newly counted. Any other handle (escape() also meets Generators) has no memory to count.
 TESSERA_ENTRY(js_report_external) {
   auto ci = get_args(env, info, 1);
-  if (TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0))) report_handle(env, h);
-  return make_undefined(env);
+  TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0));
+  return make_int64(env, h == nullptr ? 0 : report_handle(env, h));
 }
 
 // dispose(h): drops this handle's reference now instead of at GC; the slot stays with its Tensor.

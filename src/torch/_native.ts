@@ -21,11 +21,15 @@ export interface HandleEntries {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
   /**
    * `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it); `scoped`:
-   * a scope owns it, so its memory is not reported to V8 as waiting for the GC.
+   * a scope owns it, so its memory is not reported to V8 as waiting for the GC. Returns the bytes
+   * it hands to the GC.
    */
-  adopt(tensor: object, h: NativeHandle, scoped: boolean): void;
-  /** Reports `h`'s memory to V8 as the GC's to free (a scope's tensor that outlived every scope). */
-  reportExternal(h: NativeHandle): void;
+  adopt(tensor: object, h: NativeHandle, scoped: boolean): number;
+  /**
+   * Reports `h`'s memory to V8 as the GC's to free (a scope's tensor that outlived every scope);
+   * returns the bytes newly reported.
+   */
+  reportExternal(h: NativeHandle): number;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
 }

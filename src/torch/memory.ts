@@ -5,6 +5,7 @@
 // they are done rather than at the next full collection.
 import { native, type NativeHandle } from "./_native.js";
 import { expectCallback } from "./_type_name.js";
+import { handedToGc } from "./_young_gc.js";
 
 interface Disposable {
   _h: NativeHandle;
@@ -22,7 +23,7 @@ const escaped = new WeakSet<Disposable>();
  */
 export function adopt(t: Disposable, h: NativeHandle): void {
   const scoped = stack.length !== 0;
-  native.adopt(t, h, scoped);
+  handedToGc(native.adopt(t, h, scoped));
   if (scoped) stack[stack.length - 1].push(t);
 }
 
@@ -45,7 +46,7 @@ export function escape(value: unknown): void {
   if (stack.length !== 0)
     forEachTensor(value, (t) => {
       escaped.add(t);
-      native.reportExternal(t._h);
+      handedToGc(native.reportExternal(t._h));
     });
 }
 
@@ -72,7 +73,7 @@ export function scope<T>(fn: () => T): T {
   for (const t of created) {
     if (keep.has(t._h)) {
       if (outer !== null) outer.push(t);
-      else native.reportExternal(t._h);
+      else handedToGc(native.reportExternal(t._h));
     } else if (!escaped.has(t)) native.dispose(t._h);
   }
   return result;
