@@ -7,7 +7,7 @@ import { cpus } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { torch } from "../src/index.js";
-import { HEAP_FLAGS } from "../src/launch/node_flags.js";
+import { YOUNG_GENERATION_FLAG } from "../src/launch/node_flags.js";
 
 const argv = process.argv.slice(2);
 const deviceAt = argv.indexOf("--device");
@@ -86,14 +86,14 @@ if (argv.includes("--measure")) {
   // Each configuration in a fresh process: as `tessera run` starts scripts (src/launch/node_flags.ts)
   // and with node's defaults, which a plain `node script.ts` gets.
   const py = measurePython();
-  const launched = measureNode([...HEAP_FLAGS]);
+  const launched = measureNode([YOUNG_GENERATION_FLAG]);
   const plain = measureNode([]);
   console.log(
     `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}, device ${DEVICE}; ` +
       `process CPU time, 1 intra-op thread in both; median of ${ROUNDS} rounds after a warm-up\n`,
   );
   console.log(
-    `| case | tessera µs, \`tessera run\` (${HEAP_FLAGS.join(" ")}) | tessera µs, node defaults | Python PyTorch µs | ratio, \`tessera run\` | ratio, node defaults |`,
+    `| case | tessera µs, \`tessera run\` (${YOUNG_GENERATION_FLAG}) | tessera µs, node defaults | Python PyTorch µs | ratio, \`tessera run\` | ratio, node defaults |`,
   );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const name of Object.keys(cases)) {

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { heapFlags } from "./node_flags.js";
+import { youngGenerationFlags } from "./node_flags.js";
 import { freePort } from "./free_port.js";
 import * as cuda from "../torch/cuda.js";
 import { version } from "../torch/runtime.js";
@@ -190,7 +190,7 @@ async function runRanks(nproc: number, shapes: CalibrationShapes, threads: numbe
         { length: nproc },
         (_, rank) =>
           new Promise<number | null>((resolve) => {
-            const child = spawn(process.execPath, [...heapFlags(), "--import", import.meta.resolve("tsx"), worker], {
+            const child = spawn(process.execPath, [...youngGenerationFlags(), "--import", import.meta.resolve("tsx"), worker], {
               stdio: ["ignore", "ignore", "pipe"],
               env: {
                 ...process.env,

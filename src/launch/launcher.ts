@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunArgs } from "./args.js";
 import { parseHostfile, slurmNode } from "./cluster.js";
-import { heapFlags } from "./node_flags.js";
+import { youngGenerationFlags } from "./node_flags.js";
 import { INTERRUPT_GRACE_MS, runWorkers, supervise, type NodeSpec } from "./workers.js";
 import { freePort } from "./free_port.js";
 import { checkJobToken, JOB_TOKEN_ENV, newJobToken } from "../torch/distributed/job_token.js";
@@ -15,13 +15,13 @@ export const DEFAULT_MASTER_PORT = 29500;
 const tesseraBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "tessera.mjs");
 
 /**
- * `node <heap flags> --import tsx --import tessera_resolve.mjs script args`: how every worker
+ * `node <young-generation flag> --import tsx --import tessera_resolve.mjs script args`: how every worker
  * runs a script (the second import lets a script in any folder import "tessera").
  */
 export function scriptCommand(script: string, args: string[]): string[] {
   return [
     process.execPath,
-    ...heapFlags(),
+    ...youngGenerationFlags(),
     "--import",
     import.meta.resolve("tsx"),
     "--import",

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { TCPStore } from "../../src/torch/distributed/store.js";
 import { parseRunArgs } from "../../src/launch/args.js";
 import { firstHostOfNodelist, parseHostfile, slurmNode } from "../../src/launch/cluster.js";
-import { childNodeArgs, HEAP_FLAGS, heapFlags } from "../../src/launch/node_flags.js";
+import { childNodeArgs, YOUNG_GENERATION_FLAG, youngGenerationFlags } from "../../src/launch/node_flags.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -64,26 +64,15 @@ test("two workers get torchrun's environment and prefixed output", { timeout: 60
       r.out,
     );
     assert.ok(r.out.includes(`[rank${rank}]: sum 3,3 of 2`), r.out);
-    assert.ok(r.out.includes(`[rank${rank}]: node flags ${HEAP_FLAGS.join(" ")}`), r.out);
+    assert.ok(r.out.includes(`[rank${rank}]: node flags ${YOUNG_GENERATION_FLAG}`), r.out);
   }
 });
 
-test("workers start with a small young generation and a 64 MB initial old generation, unless the user chose them", () => {
-  assert.deepEqual(HEAP_FLAGS, ["--max-semi-space-size=1", "--initial-old-space-size=64"]);
-  assert.deepEqual(heapFlags([], ""), ["--max-semi-space-size=1", "--initial-old-space-size=64"]);
-  assert.deepEqual(heapFlags(["--max-semi-space-size=8", "--inspect"], ""), ["--max-semi-space-size=8", "--initial-old-space-size=64"]);
-  assert.deepEqual(heapFlags([], "--max-old-space-size=4096 --max-semi-space-size=4"), ["--initial-old-space-size=64"]);
-  assert.deepEqual(heapFlags(["--initial-old-space-size=16"], "--max-semi-space-size=4"), ["--initial-old-space-size=16"]);
-  assert.deepEqual(childNodeArgs(["--inspect", "--max-semi-space-size=8"]), [
-    "--inspect",
-    "--max-semi-space-size=8",
-    "--initial-old-space-size=64",
-  ]);
-  assert.deepEqual(childNodeArgs(["--initial-old-space-size=16", "--inspect"]), [
-    "--inspect",
-    "--max-semi-space-size=1",
-    "--initial-old-space-size=16",
-  ]);
+test("workers start with a small young generation unless the user chose one", () => {
+  assert.deepEqual(youngGenerationFlags([], ""), [YOUNG_GENERATION_FLAG]);
+  assert.deepEqual(youngGenerationFlags(["--max-semi-space-size=8", "--inspect"], ""), ["--max-semi-space-size=8"]);
+  assert.deepEqual(youngGenerationFlags([], "--max-old-space-size=4096 --max-semi-space-size=4"), []);
+  assert.deepEqual(childNodeArgs(["--inspect", "--max-semi-space-size=8"]), ["--inspect", "--max-semi-space-size=8"]);
 });
 
 test("a failing worker brings the job down with its error and exit code", { timeout: 30_000 }, async () => {
