@@ -23,28 +23,24 @@ function thresholdBytes(): number {
   return mb * 2 ** 20;
 }
 
-type GcFunction = (options: { type: "minor" | "major" }) => void;
+type GcFunction = (options: { type: "minor" }) => void;
 
 // V8's gc() with its options object, from a context made while --expose-gc is on; the flag goes back
 // off at once, so no other context (a user's vm context, a worker) sees a `gc` it did not ask for.
-function youngCollector(): () => void {
+function gcFunction(): GcFunction {
   const existing = (globalThis as { gc?: GcFunction }).gc;
-  let gc: GcFunction;
-  if (typeof existing === "function") gc = existing;
-  else {
-    v8.setFlagsFromString("--expose-gc");
-    try {
-      gc = vm.runInNewContext("gc") as GcFunction;
-    } finally {
-      v8.setFlagsFromString("--no-expose-gc");
-    }
+  if (typeof existing === "function") return existing;
+  v8.setFlagsFromString("--expose-gc");
+  try {
+    return vm.runInNewContext("gc") as GcFunction;
+  } finally {
+    v8.setFlagsFromString("--no-expose-gc");
   }
-  return () => gc({ type: "minor" });
 }
 
 const threshold = thresholdBytes();
 let handed = 0;
-let collect: (() => void) | undefined;
+let gc: GcFunction | undefined;
 
 /** Counts `bytes` newly handed to the GC; runs a young collection when they reach the threshold. */
 export function handedToGc(bytes: number): void {
@@ -52,5 +48,5 @@ export function handedToGc(bytes: number): void {
   handed += bytes;
   if (handed < threshold) return;
   handed = 0;
-  (collect ??= youngCollector())();
+  (gc ??= gcFunction())({ type: "minor" });
 }

@@ -4,7 +4,6 @@
 // Each test allocates sizes no other test uses, so their blocks cannot meet in the cache.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { torch } from "../../src/index.js";
 import {
@@ -16,6 +15,7 @@ import {
   cpu_set_allocator_settings,
   track_cpu_memory,
 } from "../../src/torch/cpu_memory.js";
+import { runNodeScript } from "../helpers/node_script.js";
 import { repoRoot } from "../helpers/oracle.js";
 
 const MiB = 1 << 20;
@@ -144,13 +144,7 @@ test("bad settings name the key and what is allowed", () => {
 test("TESSERA_CPU_ALLOC_CONF configures the allocator at load, and a bad value stops the load with its message", () => {
   const script = `import { cpu_allocator_settings } from ${JSON.stringify(path.join(repoRoot, "src/torch/cpu_memory.ts"))};
 console.log(JSON.stringify(cpu_allocator_settings()));`;
-  const run = (conf: string) =>
-    spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      cwd: repoRoot,
-      env: { ...process.env, TESSERA_CPU_ALLOC_CONF: conf },
-      timeout: 120_000,
-    });
+  const run = (conf: string) => runNodeScript(script, { ...process.env, TESSERA_CPU_ALLOC_CONF: conf });
   const ok = run("backend:native, max_cached_mb:64");
   assert.equal(ok.status, 0, ok.stderr);
   assert.deepEqual(JSON.parse(ok.stdout), {

@@ -5,8 +5,8 @@
 // allocator's blocks in use (reserved - cached) after each 4 MiB tensor.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { runNodeScript } from "../helpers/node_script.js";
 import { repoRoot } from "../helpers/oracle.js";
 
 const MiB = 1 << 20;
@@ -24,15 +24,9 @@ for (let i = 0; i < 60; i++) {
 console.log(JSON.stringify({ peak, gcVisible: typeof globalThis.gc }));
 `;
 
-function run(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+function run(env: Record<string, string>) {
   const { TESSERA_YOUNG_GC_MB: _drop, ...base } = process.env;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", LOOP], {
-    encoding: "utf8",
-    cwd: repoRoot,
-    env: { ...base, ...env },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runNodeScript(LOOP, { ...base, ...env });
 }
 
 function peakOf(env: Record<string, string>): { peak: number; gcVisible: string } {

@@ -1,11 +1,11 @@
 // Subgroups, send/recv and batch_isend_irecv on 4 Gloo ranks; timeouts and bad rendezvous give clear errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot, runRanks } from "./_spawn.js";
+import { runNodeScript } from "../helpers/node_script.js";
+import { runRanks } from "./_spawn.js";
 
 test("subgroups and point-to-point on 4 ranks", async () => {
   const ranks = await runRanks("groups_p2p.ts", 4);
@@ -41,7 +41,7 @@ test("a rendezvous with a missing rank fails with a timeout error", () => {
   const code = `import { torch } from "./src/index.js";
 try { torch.distributed.init_process_group({ backend: "gloo", init_method: "file://${store}", rank: 0, world_size: 2, timeout: 1000 }); }
 catch (e) { console.log("ERR " + e.message.split("\\n")[0]); }`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8" });
+  const r = runNodeScript(code);
   assert.match(
     r.stdout,
     /ERR torch\.distributed\.init_process_group: rank 0 of 2 could not connect the gloo process group: .*[Tt]imeout|ERR .*[Tt]imed out/,
@@ -53,7 +53,7 @@ test("env:// without the launcher's variables names the missing one", () => {
 try { torch.distributed.init_process_group({ backend: "gloo" }); } catch (e) { console.log("ERR " + e.message); }`;
   const env = { ...process.env };
   for (const k of ["RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"]) delete env[k];
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", env });
+  const r = runNodeScript(code, env);
   assert.match(
     r.stdout,
     /ERR Error initializing torch.distributed using env:\/\/ rendezvous: environment variable RANK expected, but not set/,
@@ -70,7 +70,7 @@ for (const f of [() => dist.all_reduce(1), () => dist.all_gather([2], t), () => 
   try { f(); console.log("OK"); } catch (e) { console.log("ERR " + e.message); }
 }
 dist.destroy_process_group();`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8" });
+  const r = runNodeScript(code);
   assert.deepEqual(
     r.stdout.trim().split("\n"),
     [
