@@ -48,8 +48,8 @@ TensorTable* table(node_api_basic_env env) {
 
 // Only a handle that is the sole owner of its tensor and of that tensor's storage reports it, so
 // views of a large tensor, and further wrappers of one tensor (`p.grad`, `x.float()` of a float
-// tensor, `.data`), do not multiply the count; V8 uses the total to decide when to collect, and an
-// inflated total makes it run a full collection every few steps.
+// tensor, `.data`), do not multiply the count; the total decides when to collect, and an inflated
+// total runs a full collection every few steps.
 int64_t storage_bytes_if_owner(const at::Tensor& t) {
   if (!t.has_storage() || t.use_count() != 1) return 0;
   const auto& storage = t.storage();
@@ -57,20 +57,29 @@ int64_t storage_bytes_if_owner(const at::Tensor& t) {
   return static_cast<int64_t>(storage.nbytes());
 }
 
+// Per thread: each worker thread has its own Node-API env.
+thread_local int64_t t_gc_owned = 0;   // bytes of the tensors only the GC will free
+thread_local int64_t t_v8_known = 0;   // how much of that V8's external-memory count holds
+thread_local bool t_tell_v8 = true;    // off while tessera starts the collections (torch/_young_gc.ts)
+
 // V8's external-memory count is adjusted in steps of at least this many bytes: one
 // napi_adjust_external_memory per tiny tensor costs more than the op. Larger tensors report at once.
 constexpr int64_t kReportStep = 256 * 1024;
-thread_local int64_t t_unreported = 0;  // per thread: each worker thread has its own Node-API env
+
+void tell_v8(node_api_basic_env env, bool force) {
+  const int64_t delta = (t_tell_v8 ? t_gc_owned : 0) - t_v8_known;
+  if (delta == 0 || (!force && delta < kReportStep && delta > -kReportStep)) return;
+  // Recorded before the call: a positive report may run a GC right here, whose finalizers report
+  // their own (negative) deltas; a count still missing this one would let them re-report it from
+  // inside the GC, which V8 does not allow.
+  t_v8_known += delta;
+  int64_t ignored;
+  napi_adjust_external_memory(env, delta, &ignored);
+}
 
 void report_external(node_api_basic_env env, int64_t delta) {
-  t_unreported += delta;
-  if (t_unreported < kReportStep && t_unreported > -kReportStep) return;
-  // Taken before the call: a positive report may run a GC right here, whose finalizers report their
-  // own (negative) deltas; a count still holding this one would let them re-report it from inside
-  // the GC, which V8 does not allow.
-  const int64_t delta_now = std::exchange(t_unreported, 0);
-  int64_t ignored;
-  napi_adjust_external_memory(env, delta_now, &ignored);
+  t_gc_owned += delta;
+  tell_v8(env, false);
 }
 
 void drop_tensor(node_api_basic_env env, TensorHandle* h) {
@@ -280,6 +289,21 @@ TESSERA_ENTRY(js_dispose) {
   return make_undefined(env);
 }
 
+// gcOwnedBytes() -> bytes of this thread's tensors that only the GC will free (their wrappers'
+// finalizers), views and shared storages counted once.
+TESSERA_ENTRY(js_gc_owned_bytes) { return make_int64(env, t_gc_owned); }
+
+// setV8ExternalMemory(on): whether V8's external-memory count holds those bytes, from now on and
+// for the tensors already alive. V8 counts external memory grown since its last full collection
+// against a few MiB of old-generation slack, so with it on a training loop's outputs start a full
+// collection every step or two; tessera turns it off when it starts the collections itself.
+TESSERA_ENTRY(js_set_v8_external_memory) {
+  auto ci = get_args(env, info, 1);
+  t_tell_v8 = get_bool(env, ci.args.at(0), "on");
+  tell_v8(env, true);
+  return make_undefined(env);
+}
+
 TESSERA_ENTRY(js_is_disposed) {
   auto ci = get_args(env, info, 1);
   TensorHandle* h = tensor_handle_of_index(env, ci.args.at(0));
@@ -294,6 +318,8 @@ void register_handle_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "reportExternal", js_report_external);
   set_function(env, exports, "dispose", js_dispose);
   set_function(env, exports, "isDisposed", js_is_disposed);
+  set_function(env, exports, "gcOwnedBytes", js_gc_owned_bytes);
+  set_function(env, exports, "setV8ExternalMemory", js_set_v8_external_memory);
 }
 
 }  // namespace tessera

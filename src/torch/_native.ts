@@ -21,17 +21,21 @@ export interface HandleEntries {
   setTensorClass(ctor: new (h: NativeHandle) => object): void;
   /**
    * `tensor` takes ownership of the new handle `h` (a finalizer on `tensor` releases it); `scoped`:
-   * a scope owns it, so its memory is not reported to V8 as waiting for the GC. Returns the bytes
-   * it hands to the GC.
+   * a scope owns it, so its memory is not counted as waiting for the GC. Returns the bytes it hands
+   * to the GC.
    */
   adopt(tensor: object, h: NativeHandle, scoped: boolean): number;
   /**
-   * Reports `h`'s memory to V8 as the GC's to free (a scope's tensor that outlived every scope);
-   * returns the bytes newly reported.
+   * Counts `h`'s memory as the GC's to free (a scope's tensor that outlived every scope); returns
+   * the bytes newly counted.
    */
   reportExternal(h: NativeHandle): number;
   dispose(t: TensorRef): void;
   isDisposed(t: TensorRef): boolean;
+  /** Bytes of this thread's tensors that only the GC will free. */
+  gcOwnedBytes(): number;
+  /** Whether V8's external-memory count holds those bytes (on at start). */
+  setV8ExternalMemory(on: boolean): void;
 }
 
 /** native/src/ops.cc */

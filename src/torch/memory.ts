@@ -5,7 +5,7 @@
 // they are done rather than at the next full collection.
 import { native, type NativeHandle } from "./_native.js";
 import { expectCallback } from "./_type_name.js";
-import { handedToGc } from "./_young_gc.js";
+import { handedToGc } from "./_tensor_gc.js";
 
 interface Disposable {
   _h: NativeHandle;

@@ -112,10 +112,11 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, factory);
   }
 
-  // In a scope, as LlamaDecoderLayer: the block's intermediates go when it returns.
+  // In a scope, as LlamaDecoderLayer: the block's intermediates go when it returns, the attention's
+  // before the MLP runs.
   override forward(x: Tensor, inputs: BlockInputs): Tensor {
     return scope(() => {
-      const h = x.add(this.attn.forward(this.ln_1.forward(x), inputs));
+      const h = scope(() => x.add(this.attn.forward(this.ln_1.forward(x), inputs)));
       return h.add(this.mlp.forward(this.ln_2.forward(h)));
     });
   }

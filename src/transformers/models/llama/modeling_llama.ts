@@ -104,7 +104,10 @@ export function rotate_half(x: Tensor): Tensor {
 export function apply_rotary_pos_emb(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor): [Tensor, Tensor] {
   const c = cos.unsqueeze(1);
   const s = sin.unsqueeze(1);
-  return [q.mul(c).add(rotate_half(q).mul(s)), k.mul(c).add(rotate_half(k).mul(s))];
+  // Each in a scope: its four temporaries go before the next tensor is rotated, as Python frees
+  // them at their last use, so the next allocations reuse memory still in cache.
+  const rotate = (x: Tensor): Tensor => scope(() => x.mul(c).add(rotate_half(x).mul(s)));
+  return [rotate(q), rotate(k)];
 }
 
 /** [batch, kv_heads, seq, dim] → [batch, kv_heads * n_rep, seq, dim], as HF's repeat_kv. */
@@ -226,10 +229,12 @@ export class LlamaDecoderLayer<I = LayerInputs> extends Module {
   }
 
   // In a scope: the layer's intermediates go as soon as it returns (autograd holds its own
-  // references to what backward needs), not at V8's next full collection.
+  // references to what backward needs), not at V8's next full collection. The attention's own
+  // (projections before RoPE, its output) go before the MLP runs, which then reuses their memory
+  // while it is still in cache, as in Python, where each goes at its last use.
   override forward(x: Tensor, inputs: I): Tensor {
     return scope(() => {
-      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs));
+      const h = scope(() => x.add(this.self_attn.forward(this.input_layernorm.forward(x), inputs)));
       return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
     });
   }
