@@ -53,3 +53,23 @@ export const SIZES: Record<string, Size> = {
     warmup: 2,
   },
 };
+
+// The CUDA step benchmark's shape (bench/train_step.ts --device cuda): Llama-2-7B's decoder layer
+// (hidden 4096, 32 heads without GQA, SwiGLU 11008, vocab 32000; ../shared/reference configs), four
+// of them, batch 2 × 2048, in bf16: ~1.07 B parameters, ~9 GB with AdamW's state.
+export const CUDA_SIZES: Record<string, Size> = {
+  llama2_7b_layers: {
+    config: {
+      vocab_size: 32000,
+      hidden_size: 4096,
+      intermediate_size: 11008,
+      num_hidden_layers: 4,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+    },
+    batch: 2,
+    seq: 2048,
+    steps: 10,
+    warmup: 3,
+  },
+};

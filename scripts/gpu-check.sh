@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one script for a lent GPU machine (see ../shared/gpu/README.md): builds the addon against the
-# machine's CUDA torch, runs the CUDA tests and the core tests, then the dispatch benchmark beside
-# Python PyTorch, and writes card, versions and numbers to $OUT (default ./gpu-out).
+# machine's CUDA torch, runs the CUDA tests and the core tests, then the dispatch and training-step
+# benchmarks beside Python PyTorch, and writes card, versions and numbers to $OUT (default ./gpu-out).
 # Prepare here first:  bash ../shared/gpu/prepare.sh
 # Run there (device tool), carrying .device and the runtime node_modules:
 #   carry: .device node_modules/tsx node_modules/esbuild node_modules/@esbuild node_modules/@huggingface
@@ -19,3 +19,5 @@ node scripts/run-tests.mjs --cuda 2>&1 | tee "$out/cuda-tests.log" | tail -15
 node scripts/run-tests.mjs test/core 2>&1 | tee "$out/core-tests.log" | tail -15
 node --import tsx bench/dispatch.ts 7 --device cuda 2>&1 | tee "$out/bench-dispatch-cuda.txt"
 node --import tsx bench/dispatch.ts 2>&1 | tee "$out/bench-dispatch-cpu.txt"
+# Issue 21's CUDA step: Llama-2-7B's layer shape in bf16 beside PyTorch eager (bench/llama_sizes.ts).
+node --import tsx bench/train_step.ts 3 --device cuda 2>&1 | tee "$out/bench-train-step-cuda.txt"
