@@ -55,7 +55,7 @@ export const SIZES: Record<string, Size> = {
 };
 
 // The CUDA step benchmark's shape (bench/train_step.ts --device cuda): Llama-2-7B's decoder layer
-// (hidden 4096, 32 heads without GQA, SwiGLU 11008, vocab 32000; ../shared/reference configs), four
+// (hidden 4096, 32 heads without GQA, SwiGLU 11008, vocab 32000; reference/configs/Llama-2-7b-hf.json), four
 // of them, batch 2 × 2048, in bf16: ~1.07 B parameters, ~9 GB with AdamW's state.
 export const CUDA_SIZES: Record<string, Size> = {
   llama2_7b_layers: {
