@@ -60,7 +60,7 @@ int64_t storage_bytes_if_owner(const at::Tensor& t) {
 // Per thread: each worker thread has its own Node-API env.
 thread_local int64_t t_gc_owned = 0;   // bytes of the tensors only the GC will free
 thread_local int64_t t_v8_known = 0;   // how much of that V8's external-memory count holds
-thread_local bool t_tell_v8 = true;    // off while tessera starts the collections (torch/_young_gc.ts)
+thread_local bool t_tell_v8 = true;    // off while tessera starts the collections (torch/_tensor_gc.ts)
 
 // V8's external-memory count is adjusted in steps of at least this many bytes: one
 // napi_adjust_external_memory per tiny tensor costs more than the op. Larger tensors report at once.
@@ -89,9 +89,8 @@ void drop_tensor(node_api_basic_env env, TensorHandle* h) {
   h->tensor.reset();
 }
 
-// Counts a handle's memory as V8's from now on: the GC is what will free it. Returns the bytes
-// newly counted (0 when it already was, or has none), which the TS layer's young-collection trigger
-// adds up (torch/_young_gc.ts).
+// Counts a handle's memory as the GC's to free from now on. Returns the bytes newly counted (0 when
+// it already was, or has none), which torch/_tensor_gc.ts adds up to decide its collections.
 int64_t report_handle(node_api_basic_env env, TensorHandle* h) {
   if (h->reported || h->bytes == 0 || !h->tensor.defined()) return 0;
   h->reported = true;
