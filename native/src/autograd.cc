@@ -3,6 +3,7 @@
 // the engine's threads (the worker on CPU, device threads on CUDA) never call into JS themselves,
 // they post a request and wait. The main thread is blocked only in that pump, so no callback can
 // deadlock. This is the pattern of mlverse/torch, on libtorch's public C++ autograd API.
+#include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
@@ -218,6 +219,9 @@ void run_engine(const std::function<void()>& work) {
   bool finished = false;
   std::function<void()> job = [&] {
     try {
+      // The intra-op thread count set on the main thread (OpenMP's and MKL's are per thread), as
+      // libtorch's own engine threads take it.
+      at::init_num_threads();
       at::ThreadLocalStateGuard guard(state);
       work();
     } catch (...) {

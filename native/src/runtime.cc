@@ -137,6 +137,18 @@ TESSERA_ENTRY(js_set_num_threads) {
   return make_undefined(env);
 }
 
+// torch.backends.mkldnn: whether libtorch was built with oneDNN, and whether ops may use it (for
+// tessera, also the float32 CPU linear of cpu_linear.cc).
+TESSERA_ENTRY(js_mkldnn_is_available) { return make_bool(env, at::hasMKLDNN()); }
+
+TESSERA_ENTRY(js_mkldnn_enabled) { return make_bool(env, at::globalContext().userEnabledMkldnn()); }
+
+TESSERA_ENTRY(js_set_mkldnn_enabled) {
+  auto ci = get_args(env, info, 1);
+  at::globalContext().setUserEnabledMkldnn(get_bool(env, ci.args.at(0), "enabled"));
+  return make_undefined(env);
+}
+
 TESSERA_ENTRY(js_cuda_is_available) { return make_bool(env, cuda_device_count() > 0); }
 
 TESSERA_ENTRY(js_cuda_device_count) { return make_int64(env, cuda_device_count()); }
@@ -236,6 +248,9 @@ void register_runtime_functions(napi_env env, napi_value exports) {
   set_function(env, exports, "setDefaultDtype", js_set_default_dtype);
   set_function(env, exports, "getNumThreads", js_get_num_threads);
   set_function(env, exports, "setNumThreads", js_set_num_threads);
+  set_function(env, exports, "mkldnnIsAvailable", js_mkldnn_is_available);
+  set_function(env, exports, "mkldnnEnabled", js_mkldnn_enabled);
+  set_function(env, exports, "setMkldnnEnabled", js_set_mkldnn_enabled);
   set_function(env, exports, "cudaIsAvailable", js_cuda_is_available);
   set_function(env, exports, "cudaDeviceCount", js_cuda_device_count);
   set_function(env, exports, "cudaCurrentDevice", js_cuda_current_device);

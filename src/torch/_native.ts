@@ -131,6 +131,9 @@ export interface RuntimeEntries {
   setDefaultDtype(dtype: { _id: number }): void;
   getNumThreads(): number;
   setNumThreads(n: number): void;
+  mkldnnIsAvailable(): boolean;
+  mkldnnEnabled(): boolean;
+  setMkldnnEnabled(enabled: boolean): void;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaCurrentDevice(): number;

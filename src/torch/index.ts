@@ -51,6 +51,7 @@ export { Slice, Ellipsis } from "./indexing.js";
 export { autograd, cpu, cuda, indexing };
 export { native as _C } from "./_native.js";
 export { get_num_threads, set_num_threads, version } from "./runtime.js";
+export * as backends from "./backends/index.js";
 export * as utils from "./utils/index.js";
 export * as nn from "./nn/index.js";
 export * as distributed from "./distributed/index.js";

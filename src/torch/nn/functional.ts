@@ -7,6 +7,7 @@ import * as aten from "../_generated/functions.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { argTypeName } from "../_type_name.js";
 import { checkOptions, type OptionNames } from "../_options.js";
+import { op } from "../_invoke.js";
 
 export type Reduction = "none" | "mean" | "sum";
 
@@ -28,8 +29,12 @@ function checkP(p: number, what: string): void {
   if (!(p >= 0 && p <= 1)) throw new ValueError(`${what} probability has to be between 0 and 1, but got ${p}`);
 }
 
+// aten::linear, except that a float32 CPU product of 2^20 multiply-adds or more runs in oneDNN
+// (native/src/cpu_linear.cc).
+const $linear = op("tessera::linear");
+
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return aten.linear(input, weight, bias);
+  return $linear([input, weight, bias]) as Tensor;
 }
 
 export interface EmbeddingOptions {

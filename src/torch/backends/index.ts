@@ -1,0 +1,2 @@
+// torch.backends: switches for the kernel libraries libtorch calls.
+export { mkldnn } from "./mkldnn.js";
