@@ -4,12 +4,13 @@
 // CPUs even where they have AVX-512, at about half the speed of the oneDNN matmul that libtorch
 // also ships (`mkldnn::_linear_pointwise`, the kernel inductor's CPU backend calls). On a 2-core
 // AMD EPYC with one thread a [1024, 256] x [256, 688] product takes 3.0 ms in MKL and 1.3 ms in
-// oneDNN, and every shape from 2^20 multiply-adds up is 0.45-0.95 of MKL's time; below that
-// oneDNN's fixed cost per call makes it slower (bench/RESULTS.md, "Linear layers through oneDNN").
-// So a linear of at least 2^20 multiply-adds whose tensors are all float32 on the CPU runs there,
-// its backward too; anything else (other dtypes and devices, autocast, small shapes,
-// `torch.backends.mkldnn.enabled = false`) is at::linear, as PyTorch runs it. The results differ
-// from MKL's in float32 rounding only (the order of the additions).
+// oneDNN, and every shape from 2^20 multiply-adds and 4 rows up is 0.45-0.95 of MKL's time. Below
+// that oneDNN's fixed cost per call makes it slower, and so does a matrix-vector product (1-2 rows:
+// a decoded token), where MKL's gemv is as fast or faster (bench/RESULTS.md, "Linear layers through
+// oneDNN"). So a linear of at least 2^20 multiply-adds and 4 rows whose tensors are all float32 on
+// the CPU runs there, its backward too; anything else (other dtypes and devices, autocast, small
+// shapes, `torch.backends.mkldnn.enabled = false`) is at::linear, as PyTorch runs it. The results
+// differ from MKL's in float32 rounding only (the order of the additions).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -25,6 +26,7 @@ namespace tessera {
 namespace {
 
 constexpr double kMinMultiplyAdds = 1 << 20;
+constexpr double kMinRows = 4;
 
 // mkldnn::_linear_pointwise, or nothing where libtorch was built without oneDNN.
 const std::optional<c10::OperatorHandle>& pointwise_op() {
@@ -58,7 +60,7 @@ bool use_onednn(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (w.dim() != 2 || x.dim() < 2 || x.size(-1) != w.size(1) || (b.defined() && b.size(0) != w.size(0))) return false;
   if (at::autocast::is_autocast_enabled(at::kCPU)) return false;
   const double rows = x.size(-1) == 0 ? 0 : static_cast<double>(x.numel()) / static_cast<double>(x.size(-1));
-  return rows * static_cast<double>(w.size(0)) * static_cast<double>(w.size(1)) >= kMinMultiplyAdds;
+  return rows >= kMinRows && rows * static_cast<double>(w.size(0)) * static_cast<double>(w.size(1)) >= kMinMultiplyAdds;
 }
 
 }  // namespace

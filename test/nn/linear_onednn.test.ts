@@ -20,6 +20,8 @@ const b = torch.randn([688]);
 const g3 = torch.randn([4, 64, 688]);
 const xs = torch.randn([3, 5, 16]); // 15 x 16 x 688 < 2^20: at::linear
 const ws = torch.randn([688, 16]);
+const xv = torch.randn([2, 256]); // 2 rows x 256 x 4096 = 2^21, but a matrix-vector product: at::linear
+const wv = torch.randn([4096, 256]);
 
 const PY = String.raw`
 F = torch.nn.functional
@@ -44,6 +46,7 @@ out["names"] = {
     "3d_bias": F.linear(x, w, b).grad_fn.name(),
     "small_3d": F.linear(s, ws).grad_fn.name(),
     "small_2d_bias": F.linear(s.reshape(15, 16), ws, b).grad_fn.name(),
+    "two_rows": F.linear(xv.requires_grad_(), wv).grad_fn.name(),
 }
 with torch.autocast("cpu", dtype=torch.bfloat16):
     out["autocast"] = F.linear(x3, w, b)
@@ -52,7 +55,7 @@ try:
 except RuntimeError as e:
     out["error"] = str(e)
 `;
-const expected = runPython(PY, { x3, w, b, g3, xs, ws });
+const expected = runPython(PY, { x3, w, b, g3, xs, ws, xv, wv });
 const E = (k: string) => expected[k] as (Tensor | null)[];
 
 function run(x: Tensor, bias: Tensor | null, g: Tensor, need = [true, true, true]): (Tensor | null)[] {
@@ -72,7 +75,7 @@ function assertAll(got: (Tensor | null)[], want: (Tensor | null)[], what: string
   });
 }
 
-test("a float32 CPU linear of 2^20 multiply-adds or more runs in oneDNN, with PyTorch's values and gradients", () => {
+test("a float32 CPU linear of 2^20 multiply-adds and 4 rows or more runs in oneDNN, with PyTorch's values and gradients", () => {
   assertAll(run(x3, b, g3), E("bias"), "with bias");
   assertAll(run(x3, null, g3), E("nobias"), "without bias");
   // A transposed (non-contiguous) 2-D input.
@@ -106,6 +109,7 @@ test("small shapes, autocast and torch.backends.mkldnn.enabled = false run at::l
   const xr = x3.detach().requires_grad_();
   assert.equal(F.linear(xs.detach().requires_grad_(), ws).grad_fn?.name(), names.small_3d);
   assert.equal(F.linear(xs.detach().requires_grad_().reshape(15, 16), ws, b).grad_fn?.name(), names.small_2d_bias);
+  assert.equal(F.linear(xv.detach().requires_grad_(), wv).grad_fn?.name(), names.two_rows);
   assert.equal(torch.backends.mkldnn.enabled, true);
   torch.backends.mkldnn.enabled = false;
   try {

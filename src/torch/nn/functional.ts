@@ -29,8 +29,8 @@ function checkP(p: number, what: string): void {
   if (!(p >= 0 && p <= 1)) throw new ValueError(`${what} probability has to be between 0 and 1, but got ${p}`);
 }
 
-// aten::linear, except that a float32 CPU product of 2^20 multiply-adds or more runs in oneDNN
-// (native/src/cpu_linear.cc).
+// aten::linear, except that a float32 CPU product of 2^20 multiply-adds and 4 rows or more runs in
+// oneDNN (native/src/cpu_linear.cc).
 const $linear = op("tessera::linear");
 
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
