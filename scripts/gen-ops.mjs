@@ -154,7 +154,7 @@ function isMethodOverload(ov) {
 }
 
 function jsName(opName) {
-  const n = opName.replace(/^aten::/, "");
+  const n = opName.replace(/^\w+::/, "");
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && !RESERVED.has(n) ? n : null;
 }
 
@@ -172,9 +172,24 @@ import type { Generator } from "../generator.js";
 import type { Layout, MemoryFormat, Scalar } from "../types.js";
 `;
 
+// `torch.<name>(...)` for one op: its caller and one typed signature per overload.
+function functionLines(set, name) {
+  const caller = `$${name}`;
+  const lines = [`const ${caller} = op(${JSON.stringify(set.name)});`];
+  const fnSigs = set.overloads.flatMap((ov) => signatures(ov, false));
+  for (const s of [...new Set(fnSigs)]) lines.push(`export function ${name}${s};`);
+  lines.push(`export function ${name}(...args: unknown[]): unknown {\n  return ${caller}(args);\n}`);
+  return lines;
+}
+
 export function generate() {
   const addon = createRequire(import.meta.url)(addonFile);
-  const sets = addon.listOps().filter((s) => s.name.startsWith("aten::"));
+  const all = addon.listOps();
+  const sets = all.filter((s) => s.name.startsWith("aten::"));
+  // The addon's own ops (native/src/cpu_linear.cc), for the hand-written layers that call them.
+  const own = all.filter((s) => s.name.startsWith("tessera::"));
+  const ownOut = [HEADER, 'import type { Tensor } from "../tensor.js";', 'import { op } from "../_invoke.js";', ""];
+  for (const set of own) ownOut.push(...functionLines(set, jsName(set.name)));
   const skipMethods = handWrittenMethods();
   const fnOut = [HEADER, "/* eslint-disable */", IMPORTS, 'import { op } from "../_invoke.js";', ""];
   const mOut = [HEADER, IMPORTS, 'import { methodOp } from "../_invoke.js";', ""];
@@ -186,10 +201,7 @@ export function generate() {
     const name = jsName(set.name);
     if (!name) continue;
     const caller = `$${name}`;
-    fnOut.push(`const ${caller} = op(${JSON.stringify(set.name)});`);
-    const fnSigs = set.overloads.flatMap((ov) => signatures(ov, false));
-    for (const s of [...new Set(fnSigs)]) fnOut.push(`export function ${name}${s};`);
-    fnOut.push(`export function ${name}(...args: unknown[]): unknown {\n  return ${caller}(args);\n}`);
+    fnOut.push(...functionLines(set, name));
     fnNames.push(name);
     const methodOvs = set.overloads.filter(isMethodOverload);
     if (methodOvs.length && !skipMethods.has(name)) {
@@ -237,10 +249,11 @@ export function generate() {
   };
   write("functions.ts", fnOut.join("\n") + "\n");
   write("tensor_methods.ts", mOut.join("\n"));
-  return { functions: fnNames.length, methods: methodCount };
+  write("tessera_ops.ts", ownOut.join("\n") + "\n");
+  return { functions: fnNames.length, methods: methodCount, own: own.length };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = generate();
-  console.log(`[tessera] generated ${r.functions} torch functions and ${r.methods} Tensor methods`);
+  console.log(`[tessera] generated ${r.functions} torch functions, ${r.methods} Tensor methods and ${r.own} tessera op(s)`);
 }

@@ -87,7 +87,7 @@ async function ensureGenerated() {
   // Imported here, not at the top: the generator parses with TypeScript, which ensureNpm installs.
   const { generate } = await import("./gen-ops.mjs");
   const r = generate();
-  log(`generated ${r.functions} torch functions and ${r.methods} Tensor methods`);
+  log(`generated ${r.functions} torch functions, ${r.methods} Tensor methods and ${r.own} tessera op(s)`);
   mkdirSync(path.dirname(stamp), { recursive: true });
   writeFileSync(stamp, String(newest));
 }

@@ -6,6 +6,8 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 
 #include "napi_util.h"
 #include "ops.h"
@@ -23,16 +25,24 @@ void raise_peak(int64_t now) {
   }
 }
 
-// The wrapped allocation and its size travel as the DataPtr's context; freeing it frees the inner one.
+// The wrapped allocation and its size, by data pointer: the DataPtr's context is the data itself,
+// as Allocator::raw_allocate requires (oneDNN's scratch memory comes through it).
 struct Counted {
   c10::DataPtr inner;
   int64_t bytes;
 };
+std::mutex g_mu;
+std::unordered_map<void*, Counted> g_live;
 
-void release(void* context) {
-  auto* counted = static_cast<Counted*>(context);
-  g_current -= counted->bytes;
-  delete counted;
+void release(void* data) {
+  c10::DataPtr inner;  // freed after the lock is dropped
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = g_live.find(data);
+    g_current -= it->second.bytes;
+    inner = std::move(it->second.inner);
+    g_live.erase(it);
+  }
 }
 
 class CountingCpuAllocator final : public c10::Allocator {
@@ -42,10 +52,17 @@ class CountingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
     c10::DataPtr inner = inner_->allocate(n);
     void* data = inner.get();
-    auto* counted = new Counted{std::move(inner), static_cast<int64_t>(n)};
-    raise_peak(g_current += counted->bytes);
-    return {data, counted, &release, c10::Device(c10::DeviceType::CPU)};
+    if (data == nullptr) return inner;  // an empty allocation: nothing to count
+    const auto bytes = static_cast<int64_t>(n);
+    {
+      std::lock_guard<std::mutex> lock(g_mu);
+      g_live.emplace(data, Counted{std::move(inner), bytes});
+    }
+    raise_peak(g_current += bytes);
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 

@@ -231,11 +231,13 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
   const cuda = torch.cuda.is_available();
   const device = cuda ? `cuda:${torch.cuda.current_device()}` : "cpu";
   const dtype = cuda ? torch.bfloat16 : torch.float32;
-  const gemm = shapes.gemm.map(({ m, n, k }) => {
+  // Each GEMM as a Linear layer runs it (F.linear: on CPU ranks a float32 product goes to oneDNN).
+  const linear = ({ m, n, k }: { m: number; n: number; k: number }): (() => void) => {
     const a = torch.randn([m, k], { dtype, device });
-    const b = torch.randn([k, n], { dtype, device });
-    return slowest(time(() => void torch.matmul(a, b)));
-  });
+    const w = torch.randn([n, k], { dtype, device });
+    return () => void torch.nn.functional.linear(a, w);
+  };
+  const gemm = shapes.gemm.map((shape) => slowest(time(linear(shape))));
   const { batch, heads, seq, headDim } = shapes.attention;
   const [q, k, v] = [0, 1, 2].map(() => torch.randn([batch, heads, seq, headDim], { dtype, device, requires_grad: true })) as [
     torch.Tensor,
@@ -287,11 +289,9 @@ function measure(shapes: CalibrationShapes): CalibrationTimings {
   let busyWork: (() => number[]) | undefined;
   if (layerShapes !== undefined) busyWork = decoderLayer(layerShapes.model, null, layerShapes.concurrencyBatch, dtype, device);
   else if (!cuda) {
-    const { m, n, k } = shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a));
-    const a = torch.randn([m, k], { dtype, device });
-    const b = torch.randn([k, n], { dtype, device });
+    const widest = linear(shapes.gemm.reduce((a, b) => (b.n * b.k > a.n * a.k ? b : a)));
     busyWork = () => {
-      torch.matmul(a, b);
+      widest();
       return [];
     };
   }

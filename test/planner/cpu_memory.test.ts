@@ -36,3 +36,19 @@ test("CPU memory statistics count a tensor's bytes while it lives, and the peak"
   c.dispose();
   assert.equal(cpu_memory_allocated(), before);
 });
+
+test("under the counting allocator, memory taken through raw_allocate (oneDNN's scratch in a linear) is counted and freed", () => {
+  track_cpu_memory();
+  const x = torch.randn([256, 256]);
+  const w = torch.randn([688, 256]);
+  const expected = x.matmul(w.t());
+  const before = cpu_memory_allocated();
+  cpu_reset_peak_memory_stats();
+  const y = torch.nn.functional.linear(x, w); // 256 x 256 x 688: oneDNN's path
+  // The output, plus the scratch oneDNN took and gave back.
+  assert.equal(cpu_memory_allocated() - before, 256 * 688 * 4);
+  assert.ok(cpu_max_memory_allocated() - before > 256 * 688 * 4);
+  assert.ok(torch.scope(() => y.sub(expected).abs().max().item()) < 1e-3);
+  y.dispose();
+  assert.equal(cpu_memory_allocated(), before);
+});

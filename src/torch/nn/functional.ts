@@ -7,7 +7,7 @@ import * as aten from "../_generated/functions.js";
 import { no_grad } from "../autograd/grad_mode.js";
 import { argTypeName } from "../_type_name.js";
 import { checkOptions, type OptionNames } from "../_options.js";
-import { op } from "../_invoke.js";
+import * as tessera_ops from "../_generated/tessera_ops.js";
 
 export type Reduction = "none" | "mean" | "sum";
 
@@ -30,11 +30,9 @@ function checkP(p: number, what: string): void {
 }
 
 // aten::linear, except that a float32 CPU product of 2^20 multiply-adds and 4 rows or more runs in
-// oneDNN (native/src/cpu_linear.cc).
-const $linear = op("tessera::linear");
-
+// oneDNN (tessera::linear, native/src/cpu_linear.cc).
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return $linear([input, weight, bias]) as Tensor;
+  return tessera_ops.linear(input, weight, bias);
 }
 
 export interface EmbeddingOptions {
