@@ -8,8 +8,10 @@
 // the step total is given in CPU). One intra-op thread by default: the machine is shared. With
 // `--device cuda` it runs the CUDA sizes (Llama-2-7B's layer shape, bf16 unless --dtype says
 // otherwise) beside PyTorch eager, synchronizing after each phase, and gives peak CUDA memory
-// (max_memory_allocated) instead of RSS. Not a timed test.
-// Run: node --import tsx bench/train_step.ts [rounds] [--threads N] [--size name] [--device cpu|cuda] [--dtype name]
+// (max_memory_allocated) instead of RSS. `--mkldnn off` runs tessera's float32 CPU linear layers in
+// MKL, as PyTorch does, instead of oneDNN (torch.backends.mkldnn.enabled = false): the like-for-like
+// comparison. Not a timed test.
+// Run: node --import tsx bench/train_step.ts [rounds] [--threads N] [--size name] [--device cpu|cuda] [--dtype name] [--mkldnn off]
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import path from "node:path";
@@ -32,6 +34,8 @@ const THREADS = Number(flag("--threads") ?? 1);
 const DEVICE = flag("--device") ?? "cpu";
 const CUDA = DEVICE.startsWith("cuda");
 const DTYPE = flag("--dtype") ?? (CUDA ? "bfloat16" : "float32");
+const MKLDNN = flag("--mkldnn") ?? "on";
+if (MKLDNN !== "on" && MKLDNN !== "off") throw new Error(`--mkldnn takes on or off, got ${MKLDNN}`);
 const ROUNDS = Number(argv.find((a, i) => /^\d+$/.test(a) && !argv[i - 1]?.startsWith("--")) ?? 3);
 const sizes = CUDA ? CUDA_SIZES : SIZES;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +43,7 @@ const python = process.env.TESSERA_PYTHON ?? path.join(here, "..", ".venv", "bin
 
 async function measure(size: Size): Promise<Phases> {
   torch.set_num_threads(THREADS);
+  torch.backends.mkldnn.enabled = MKLDNN !== "off";
   torch.manual_seed(0);
   const gc: Record<string, number> = {};
   const obs = new PerformanceObserver((list) => {
@@ -112,7 +117,7 @@ if (argv.includes("--measure")) {
   const only = flag("--size");
   console.log(
     `machine: ${cpus().length}-core CPU (${cpus()[0]?.model.trim()}), node ${process.version}, torch ${torch.version.__version__}; ` +
-      `device ${DEVICE}, ${DTYPE}; ` +
+      `device ${DEVICE}, ${DTYPE}; tessera's float32 CPU linear in ${MKLDNN === "off" ? "MKL (--mkldnn off)" : "oneDNN"}; ` +
       `${THREADS} intra-op thread(s) in both; wall ms per phase (step_cpu: process CPU ms per step), median of ${ROUNDS} interleaved rounds (each the median of its steps after warm-up)\n`,
   );
   console.log("| size | phase | tessera ms | Python ms | ratio |");
@@ -136,7 +141,19 @@ if (argv.includes("--measure")) {
       ts.push(
         run(
           process.execPath,
-          measureSelfArgs(import.meta.url, "--size", name, "--threads", String(THREADS), "--device", DEVICE, "--dtype", DTYPE),
+          measureSelfArgs(
+            import.meta.url,
+            "--size",
+            name,
+            "--threads",
+            String(THREADS),
+            "--device",
+            DEVICE,
+            "--dtype",
+            DTYPE,
+            "--mkldnn",
+            MKLDNN,
+          ),
         ),
       );
     }

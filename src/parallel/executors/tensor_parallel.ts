@@ -371,7 +371,7 @@ export class TensorParallelModel {
         m.forward = (x: Tensor): Tensor =>
           scope(() => {
             const s = slots(m);
-            const partial = layout === "linear" ? F.linear(x, s.weight as Tensor) : x.matmul(s.weight as Tensor);
+            const partial = F.linear(x, layout === "linear" ? (s.weight as Tensor) : (s.weight as Tensor).t());
             const out = this.sequenceActive ? reduceScatterShards(partial, g, 1) : reduceFromGroup(partial, g);
             const bias = s.bias as Tensor | null;
             if (bias === null || bias === undefined) return out;

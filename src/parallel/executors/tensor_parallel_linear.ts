@@ -8,7 +8,6 @@
 // linears' backward to the last; the input's gradient is reduce-scattered once, by the forward
 // gather's own backward (gatherShards).
 import "../../torch/_generated/tensor_methods.js";
-import { addmm } from "../../torch/_generated/functions.js";
 import { Function, type FunctionCtx } from "../../torch/autograd/function.js";
 import { _backward_retains_graph } from "../../torch/autograd/engine.js";
 import { no_grad } from "../../torch/autograd/grad_mode.js";
@@ -63,11 +62,9 @@ class SavedShard {
   }
 }
 
+// A Conv1D weight ([in, out]) as the plain module runs it: F.linear of its transpose.
 function forwardLinear(x: Tensor, weight: Tensor, bias: Tensor | null, layout: WeightLayout): Tensor {
-  if (layout === "linear") return F.linear(x, weight, bias);
-  const x2 = x.reshape(-1, x.size(-1));
-  const y = bias === null ? x2.mm(weight) : addmm(bias, x2, weight);
-  return y.view([...x.shape.slice(0, -1), weight.size(1)]);
+  return F.linear(x, layout === "linear" ? weight : weight.t(), bias);
 }
 
 // The gradients as libtorch's addmm/mm backward computes them for each layout (mm_mat1_backward,
