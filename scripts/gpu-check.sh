@@ -21,3 +21,7 @@ node --import tsx bench/dispatch.ts 7 --device cuda 2>&1 | tee "$out/bench-dispa
 node --import tsx bench/dispatch.ts 2>&1 | tee "$out/bench-dispatch-cpu.txt"
 # Issue 21's CUDA step: Llama-2-7B's layer shape in bf16 beside PyTorch eager (bench/llama_sizes.ts).
 node --import tsx bench/train_step.ts 3 --device cuda 2>&1 | tee "$out/bench-train-step-cuda.txt"
+# The float32 CPU linear in oneDNN against MKL on this machine's CPU (bench/RESULTS.md, seventh
+# pass: measured on an AMD EPYC only, where MKL takes its AVX2 path).
+node --import tsx bench/train_step.ts 3 --size small 2>&1 | tee "$out/bench-train-step-cpu-onednn.txt"
+node --import tsx bench/train_step.ts 3 --size small --mkldnn off 2>&1 | tee "$out/bench-train-step-cpu-mkl.txt"
