@@ -35,13 +35,13 @@ const std::optional<c10::OperatorHandle>& pointwise_op() {
   return op;
 }
 
-// x @ w^T (+ b) through oneDNN; x [..., K] and w [N, K] of any strides, b [N] or undefined.
-at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+// x @ w^T (+ b) through oneDNN; x [..., K] and w [N, K] of any strides, b [N].
+at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const std::optional<at::Tensor>& b) {
   torch::jit::Stack stack;
   stack.reserve(6);
   stack.emplace_back(x);
   stack.emplace_back(w);
-  stack.emplace_back(b.defined() ? c10::IValue(b) : c10::IValue());
+  stack.emplace_back(b.has_value() ? c10::IValue(*b) : c10::IValue());
   stack.emplace_back("none");                                    // no fused activation
   stack.emplace_back(c10::List<std::optional<at::Scalar>>());  // its scalars
   stack.emplace_back(c10::IValue());                             // its algorithm
@@ -53,11 +53,11 @@ bool plain_cpu_float(const at::Tensor& t) {
   return t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == at::kFloat && !t.is_neg();
 }
 
-bool use_onednn(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+bool use_onednn(const at::Tensor& x, const at::Tensor& w, const std::optional<at::Tensor>& b) {
   if (!pointwise_op() || !at::globalContext().userEnabledMkldnn()) return false;
-  if (!plain_cpu_float(x) || !plain_cpu_float(w) || (b.defined() && (!plain_cpu_float(b) || b.dim() != 1))) return false;
+  if (!plain_cpu_float(x) || !plain_cpu_float(w) || (b.has_value() && (!plain_cpu_float(*b) || b->dim() != 1))) return false;
   // Shape errors are at::linear's to report, in PyTorch's words.
-  if (w.dim() != 2 || x.dim() < 2 || x.size(-1) != w.size(1) || (b.defined() && b.size(0) != w.size(0))) return false;
+  if (w.dim() != 2 || x.dim() < 2 || x.size(-1) != w.size(1) || (b.has_value() && b->size(0) != w.size(0))) return false;
   if (at::autocast::is_autocast_enabled(at::kCPU)) return false;
   const double rows = x.size(-1) == 0 ? 0 : static_cast<double>(x.numel()) / static_cast<double>(x.size(-1));
   return rows >= kMinRows && rows * static_cast<double>(w.size(0)) * static_cast<double>(w.size(1)) >= kMinMultiplyAdds;
@@ -75,7 +75,7 @@ struct OneDnnLinear : public torch::autograd::Function<OneDnnLinear> {
                             const std::optional<at::Tensor>& b) {
     ctx->save_for_backward({w.requires_grad() ? x : at::Tensor(), x.requires_grad() ? w : at::Tensor()});
     ctx->saved_data["bias"] = b.has_value();
-    return onednn_linear(x, w, b.value_or(at::Tensor()));
+    return onednn_linear(x, w, b);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
@@ -87,10 +87,10 @@ struct OneDnnLinear : public torch::autograd::Function<OneDnnLinear> {
     if (!g.defined()) return {gx, gw, gb};
     const bool differentiable = c10::GradMode::is_enabled();
     const at::Tensor g2 = g.reshape({-1, g.size(-1)});
-    if (ctx->needs_input_grad(0)) gx = differentiable ? g.matmul(w) : onednn_linear(g, w.t(), at::Tensor());
+    if (ctx->needs_input_grad(0)) gx = differentiable ? g.matmul(w) : onednn_linear(g, w.t(), std::nullopt);
     if (ctx->needs_input_grad(1)) {
       const at::Tensor x2 = x.reshape({-1, x.size(-1)});
-      gw = differentiable ? g2.t().mm(x2) : onednn_linear(g2.t(), x2.t(), at::Tensor());
+      gw = differentiable ? g2.t().mm(x2) : onednn_linear(g2.t(), x2.t(), std::nullopt);
     }
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) gb = g2.sum(0);
     return {gx, gw, gb};
@@ -100,12 +100,12 @@ struct OneDnnLinear : public torch::autograd::Function<OneDnnLinear> {
 namespace {
 
 at::Tensor linear(const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
+  // An undefined bias (a null from a boxed call) is no bias.
   const std::optional<at::Tensor> b = bias.has_value() && bias->defined() ? bias : std::nullopt;
-  const at::Tensor& b_or_undefined = b.has_value() ? *b : at::Tensor();
-  if (!use_onednn(input, weight, b_or_undefined)) return at::linear(input, weight, bias);
+  if (!use_onednn(input, weight, b)) return at::linear(input, weight, bias);
   const bool needs_graph =
       c10::GradMode::is_enabled() && (input.requires_grad() || weight.requires_grad() || (b.has_value() && b->requires_grad()));
-  return needs_graph ? OneDnnLinear::apply(input, weight, b) : onednn_linear(input, weight, b_or_undefined);
+  return needs_graph ? OneDnnLinear::apply(input, weight, b) : onednn_linear(input, weight, b);
 }
 
 }  // namespace
